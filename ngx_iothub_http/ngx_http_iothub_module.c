@@ -1,0 +1,767 @@
+
+/*
+ * nginx-iothub http module: routing, SAS authorization and the IoT Hub
+ * error envelope of the REST service API.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_iothub_sas.h"
+#include "ngx_http_iothub_module.h"
+
+
+#define NGX_HTTP_IOTHUB_BODY_BUFFER   (512 * 1024)
+
+
+typedef struct {
+    /* literal words; NULL stands for an id */
+    const char                  *seg[NGX_HTTP_IOTHUB_MAX_SEGMENTS];
+    ngx_uint_t                   nseg;
+    ngx_uint_t                   methods;
+    ngx_uint_t                   rights;
+    ngx_http_iothub_route_pt     handler;
+} ngx_http_iothub_route_t;
+
+
+static ngx_int_t ngx_http_iothub_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_iothub_dispatch(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+static ngx_int_t ngx_http_iothub_split(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+static ngx_int_t ngx_http_iothub_match(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+static ngx_int_t ngx_http_iothub_authorize(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+static ngx_int_t ngx_http_iothub_verify(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx, ngx_iothub_sas_token_t *token);
+static void ngx_http_iothub_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_iothub_read_body(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+static ngx_int_t ngx_http_iothub_add_header(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+static void ngx_http_iothub_cleanup(void *data);
+static void ngx_http_iothub_gen_free(void *data);
+static void *ngx_http_iothub_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_iothub_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_iothub_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_http_iothub_route_t  ngx_http_iothub_routes[] = {
+
+    { { "devices" }, 1,
+      NGX_HTTP_GET|NGX_HTTP_POST, 0,
+      ngx_http_iothub_route_devices },
+
+    { { "devices", NULL }, 2,
+      NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE, 0,
+      ngx_http_iothub_route_device },
+
+    { { "devices", NULL, "modules" }, 3,
+      NGX_HTTP_GET, NGX_IOTHUB_RIGHT_REGISTRY_READ,
+      ngx_http_iothub_route_modules },
+
+    { { "devices", NULL, "modules", NULL }, 4,
+      NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE, 0,
+      ngx_http_iothub_route_module },
+
+    { { "statistics", "devices" }, 2,
+      NGX_HTTP_GET, NGX_IOTHUB_RIGHT_REGISTRY_READ,
+      ngx_http_iothub_route_statistics },
+
+    { { NULL }, 0, 0, 0, NULL }
+};
+
+
+static ngx_command_t  ngx_http_iothub_commands[] = {
+
+    { ngx_string("iothub_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_iothub_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_iothub_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_iothub_create_loc_conf,       /* create location configuration */
+    ngx_http_iothub_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_iothub_module = {
+    NGX_MODULE_V1,
+    &ngx_http_iothub_module_ctx,           /* module context */
+    ngx_http_iothub_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_iothub_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_iothub_ctx_t       *ctx;
+    ngx_http_iothub_loc_conf_t  *ilcf;
+
+    ilcf = ngx_http_get_module_loc_conf(r, ngx_http_iothub_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_iothub_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_iothub_cleanup;
+    cln->data = ctx;
+
+    ctx->hub = ilcf->hub;
+    ctx->op.hub = ilcf->hub;
+    ctx->op.pool = r->pool;
+    ctx->op.log = r->connection->log;
+    ctx->op.data = r;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_iothub_module);
+
+    r->connection->log->action = "serving the iothub api";
+
+    if (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST|NGX_HTTP_PATCH)) {
+        r->request_body_in_single_buf = 1;
+
+        rc = ngx_http_read_client_request_body(r,
+                                               ngx_http_iothub_body_handler);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_iothub_dispatch(r, ctx);
+
+    if (rc == NGX_DONE) {
+        /* a Redis reply finishes the request */
+        r->main->count++;
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_iothub_dispatch(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    /* each step answers NGX_DECLINED to go on, or the response's rc */
+
+    rc = ngx_http_iothub_split(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_iothub_match(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_iothub_authorize(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ctx->route(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_iothub_split(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+{
+    u_char  *p, *last, *start;
+
+    /* r->uri is percent-decoded already; ids cannot hold "/" */
+
+    p = r->uri.data;
+    last = r->uri.data + r->uri.len;
+
+    while (p < last) {
+        while (p < last && *p == '/') {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        if (p == start) {
+            break;
+        }
+
+        if (ctx->nseg == NGX_HTTP_IOTHUB_MAX_SEGMENTS) {
+            return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND,
+                                         "IotHubNotFound",
+                                         "no such resource: %V", &r->uri);
+        }
+
+        ctx->seg[ctx->nseg].data = start;
+        ctx->seg[ctx->nseg].len = p - start;
+        ctx->nseg++;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_iothub_match(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+{
+    size_t                    len;
+    ngx_uint_t                i, path_found;
+    ngx_http_iothub_route_t  *rt;
+
+    path_found = 0;
+
+    for (rt = ngx_http_iothub_routes; rt->handler; rt++) {
+        if (rt->nseg != ctx->nseg) {
+            continue;
+        }
+
+        for (i = 0; i < rt->nseg; i++) {
+            if (rt->seg[i] == NULL) {
+                continue;
+            }
+
+            len = ngx_strlen(rt->seg[i]);
+
+            if (len != ctx->seg[i].len
+                || ngx_strncasecmp((u_char *) rt->seg[i], ctx->seg[i].data,
+                                   len) != 0)
+            {
+                break;
+            }
+        }
+
+        if (i < rt->nseg) {
+            continue;
+        }
+
+        path_found = 1;
+
+        if (rt->methods & r->method) {
+            ctx->route = rt->handler;
+            ctx->rights = rt->rights;
+
+            if (ctx->rights == 0) {
+                ctx->rights = (r->method & NGX_HTTP_GET)
+                              ? NGX_IOTHUB_RIGHT_REGISTRY_READ
+                              : NGX_IOTHUB_RIGHT_REGISTRY_WRITE;
+            }
+
+            return NGX_DECLINED;
+        }
+    }
+
+    if (path_found) {
+        return ngx_http_iothub_error(r, NGX_HTTP_NOT_ALLOWED,
+                                     "MethodNotAllowed",
+                                     "method %V is not allowed on %V",
+                                     &r->method_name, &r->uri);
+    }
+
+    return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND, "IotHubNotFound",
+                                 "no such resource: %V", &r->uri);
+}
+
+
+/*
+ * Service routes take a policy token (skn) whose sr covers the path
+ * (auth.md 3.3) and whose policy holds the route's right.
+ */
+
+static ngx_int_t
+ngx_http_iothub_authorize(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+{
+    ngx_table_elt_t         *h;
+    ngx_iothub_sas_token_t   token;
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iothub: no Authorization header");
+        return ngx_http_iothub_error(r, NGX_HTTP_UNAUTHORIZED,
+                                     "IotHubUnauthorizedAccess",
+                                     "Unauthorized: no credentials");
+    }
+
+    if (ngx_iothub_sas_parse(&token, h->value.data, h->value.len)
+        != NGX_IOTHUB_SAS_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iothub: malformed SAS token");
+        return ngx_http_iothub_error(r, NGX_HTTP_UNAUTHORIZED,
+                                     "IotHubUnauthorizedAccess",
+                                     "Unauthorized: malformed "
+                                     "SharedAccessSignature");
+    }
+
+    return ngx_http_iothub_verify(r, ctx, &token);
+}
+
+
+static ngx_int_t
+ngx_http_iothub_verify(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
+    ngx_iothub_sas_token_t *token)
+{
+    char                 path[512];
+    const char          *why;
+    ngx_iothub_policy_t  *policy;
+
+    why = NULL;
+    policy = NULL;
+
+    if (token->policy[0] == '\0') {
+        why = "a device token cannot call the service API";
+
+    } else {
+        policy = ngx_iothub_find_policy(ctx->hub, (u_char *) token->policy,
+                                        ngx_strlen(token->policy));
+        if (policy == NULL) {
+            why = "unknown policy";
+        }
+    }
+
+    if (why == NULL
+        && ngx_iothub_sas_verify(token, (char *) policy->primary_key.data,
+                                 policy->primary_key.len)
+           != NGX_IOTHUB_SAS_OK
+        && (policy->secondary_key.len == 0
+            || ngx_iothub_sas_verify(token,
+                                     (char *) policy->secondary_key.data,
+                                     policy->secondary_key.len)
+               != NGX_IOTHUB_SAS_OK))
+    {
+        why = "bad signature";
+    }
+
+    if (why == NULL
+        && ngx_iothub_sas_check_expiry(token, ngx_time()) != NGX_IOTHUB_SAS_OK)
+    {
+        why = "expired SAS token";
+    }
+
+    ngx_snprintf((u_char *) path, sizeof(path), "%*s%Z",
+                 ngx_min(r->uri.len, sizeof(path) - 1), r->uri.data);
+
+    if (why == NULL
+        && ngx_iothub_sas_covers(token, (char *) ctx->hub->hostname.data,
+                                 path)
+           != NGX_IOTHUB_SAS_OK)
+    {
+        why = "the token's resource does not cover the request";
+    }
+
+    if (why == NULL && (policy->rights & ctx->rights) == 0) {
+        why = "the policy lacks the right for this operation";
+    }
+
+    if (why == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "iothub: unauthorized, %s, policy \"%s\"",
+                  why, token->policy);
+
+    return ngx_http_iothub_error(r, NGX_HTTP_UNAUTHORIZED,
+                                 "IotHubUnauthorizedAccess",
+                                 "Unauthorized: %s", why);
+}
+
+
+static void
+ngx_http_iothub_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_iothub_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
+
+    rc = ngx_http_iothub_read_body(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_iothub_dispatch(r, ctx);
+    }
+
+    if (rc == NGX_DONE) {
+        /* the count that reading the body took is kept until it finishes */
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_iothub_read_body(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+{
+    u_char       *p;
+    size_t        len;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ctx->body.data = (u_char *) "";
+        ctx->body.len = 0;
+        return NGX_DECLINED;
+    }
+
+    if (r->request_body->temp_file) {
+        return ngx_http_iothub_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                     "MessageTooLarge",
+                                     "the request body is over "
+                                     "client_body_buffer_size");
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->body.data = p;
+    ctx->body.len = len;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *p = '\0';
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_iothub_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *name, const char *fmt, ...)
+{
+    u_char     msg[640], *last;
+    va_list    args;
+    ngx_tm_t   tm;
+    ngx_str_t  code;
+    yajl_gen   g;
+
+    g = ngx_http_iothub_json_gen(r);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+
+    last = ngx_slprintf(msg, msg + sizeof(msg), "ErrorCode:%s;", name);
+
+    va_start(args, fmt);
+    last = ngx_vslprintf(last, msg + sizeof(msg), fmt, args);
+    va_end(args);
+
+    yajl_gen_string(g, (u_char *) "Message", 7);
+    yajl_gen_string(g, msg, last - msg);
+
+    ngx_gmtime(ngx_time(), &tm);
+
+    last = ngx_snprintf(msg, sizeof(msg),
+                        "Tracking ID:%08xD%08xD-G:0-TimeStamp:"
+                        "%02d/%02d/%4d %02d:%02d:%02d",
+                        (uint32_t) ngx_random(), (uint32_t) ngx_random(),
+                        tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_year,
+                        tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+
+    yajl_gen_string(g, (u_char *) "ExceptionMessage", 16);
+    yajl_gen_string(g, msg, last - msg);
+    yajl_gen_map_close(g);
+
+    code.data = (u_char *) name;
+    code.len = ngx_strlen(name);
+
+    if (ngx_http_iothub_add_header(r, "iothub-errorcode", &code) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_iothub_send_json(r, status, g, NULL);
+}
+
+
+yajl_gen
+ngx_http_iothub_json_gen(ngx_http_request_t *r)
+{
+    yajl_gen             g;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_iothub_gen_free;
+    cln->data = g;
+
+    return g;
+}
+
+
+static void
+ngx_http_iothub_gen_free(void *data)
+{
+    yajl_gen_free(data);
+}
+
+
+ngx_int_t
+ngx_http_iothub_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    yajl_gen g, const char *etag)
+{
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_buf_t           *b;
+    ngx_str_t            value;
+    ngx_chain_t          out;
+    const unsigned char *json;
+
+    if (yajl_gen_get_buf(g, &json, &len) != yajl_gen_status_ok) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, json, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    if (etag && etag[0]) {
+        value.len = ngx_strlen(etag) + 2;
+        value.data = ngx_pnalloc(r->pool, value.len);
+        if (value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_sprintf(value.data, "\"%s\"", etag);
+
+        if (ngx_http_iothub_add_header(r, "ETag", &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type,
+                "application/json; charset=utf-8");
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_iothub_send_empty(ngx_http_request_t *r, ngx_uint_t status)
+{
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+void
+ngx_http_iothub_finish(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+void
+ngx_http_iothub_if_match(ngx_http_request_t *r, ngx_str_t *etag)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.if_match;
+
+    if (h == NULL) {
+        ngx_str_set(etag, "");
+        return;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    if (last - p >= 2 && p[0] == 'W' && p[1] == '/') {
+        p += 2;
+    }
+
+    if (last - p >= 2 && *p == '"' && *(last - 1) == '"') {
+        p++;
+        last--;
+    }
+
+    etag->data = p;
+    etag->len = last - p;
+}
+
+
+static ngx_int_t
+ngx_http_iothub_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_iothub_cleanup(void *data)
+{
+    ngx_http_iothub_ctx_t *ctx = data;
+
+    ngx_iothub_registry_cancel(&ctx->op);
+}
+
+
+static void *
+ngx_http_iothub_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_iothub_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_iothub_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    return conf;
+}
+
+
+static char *
+ngx_http_iothub_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_iothub_loc_conf_t *prev = parent;
+    ngx_http_iothub_loc_conf_t *conf = child;
+
+    if (conf->hub == NULL) {
+        conf->hub = prev->hub;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_iothub_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_iothub_loc_conf_t *ilcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (ilcf->hub) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ilcf->hub = ngx_iothub_conf_find_hub(cf, &value[1]);
+    if (ilcf->hub == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_iothub_handler;
+
+    /* request bodies are parsed in memory: keep them out of temp files */
+
+    if (clcf->client_body_buffer_size == NGX_CONF_UNSET_SIZE) {
+        clcf->client_body_buffer_size = NGX_HTTP_IOTHUB_BODY_BUFFER;
+    }
+
+    if (clcf->client_max_body_size == NGX_CONF_UNSET) {
+        clcf->client_max_body_size = NGX_HTTP_IOTHUB_BODY_BUFFER;
+    }
+
+    return NGX_CONF_OK;
+}

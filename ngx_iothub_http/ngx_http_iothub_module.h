@@ -1,0 +1,101 @@
+
+/*
+ * nginx-iothub http module: the REST service API.
+ */
+
+
+#ifndef _NGX_HTTP_IOTHUB_MODULE_H_INCLUDED_
+#define _NGX_HTTP_IOTHUB_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_registry.h"
+
+
+#define NGX_HTTP_IOTHUB_MAX_SEGMENTS  6
+
+
+typedef struct {
+    ngx_iothub_hub_t                *hub;
+} ngx_http_iothub_loc_conf_t;
+
+
+typedef struct ngx_http_iothub_ctx_s  ngx_http_iothub_ctx_t;
+
+typedef ngx_int_t (*ngx_http_iothub_route_pt)(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+
+struct ngx_http_iothub_ctx_s {
+    ngx_iothub_hub_t                *hub;
+
+    /* the decoded path split at "/", without empty segments */
+    ngx_str_t                        seg[NGX_HTTP_IOTHUB_MAX_SEGMENTS];
+    ngx_uint_t                       nseg;
+
+    ngx_http_iothub_route_pt         route;
+    ngx_uint_t                       rights;      /* the route needs one */
+
+    /* the request body, NUL-terminated, once read */
+    ngx_str_t                        body;
+
+    ngx_iothub_registry_op_t         op;
+
+    /* bulk registry operations */
+    void                            *bulk;
+};
+
+
+extern ngx_module_t  ngx_http_iothub_module;
+
+
+/*
+ * Sends the IoT Hub error envelope ({"Message":"ErrorCode:<name>;<text>",
+ * "ExceptionMessage":"Tracking ID:..."}) with header iothub-errorcode, and
+ * returns what the content handler returns.
+ */
+ngx_int_t ngx_http_iothub_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *name, const char *fmt, ...);
+
+/* Sends a JSON response: the generator's buffer, with status and etag. */
+ngx_int_t ngx_http_iothub_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, yajl_gen g, const char *etag);
+
+/* A yajl generator whose memory is freed with the request pool. */
+yajl_gen ngx_http_iothub_json_gen(ngx_http_request_t *r);
+
+/* Sends an empty response with status (204). */
+ngx_int_t ngx_http_iothub_send_empty(ngx_http_request_t *r,
+    ngx_uint_t status);
+
+/* Completes a request that was suspended (NGX_DONE) with a response rc. */
+void ngx_http_iothub_finish(ngx_http_request_t *r, ngx_int_t rc);
+
+/* The If-Match header without quotes and W/, or an empty string. */
+void ngx_http_iothub_if_match(ngx_http_request_t *r, ngx_str_t *etag);
+
+/* Maps a failed registry operation to its HTTP error response. */
+ngx_int_t ngx_http_iothub_registry_error(ngx_http_request_t *r,
+    ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
+    ngx_str_t *module_id);
+
+/* route handlers, ngx_http_iothub_registry.c */
+ngx_int_t ngx_http_iothub_route_device(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_devices(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_module(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_modules(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_statistics(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_IOTHUB_MODULE_H_INCLUDED_ */

@@ -1,0 +1,22 @@
+-- Deletes a device identity, its twin, and its modules with their twins.
+-- KEYS[1] device hash  KEYS[2] twin hash  KEYS[3] module set
+-- KEYS[4] device index  KEYS[5] disabled-device set
+-- ARGV[1] If-Match etag, unquoted: "" or "*" match any
+-- ARGV[2] device id
+-- ARGV[3] key prefix of the device's module hashes ("...{id}:module:")
+-- ARGV[4] key prefix of the device's module twins ("...{id}:twin:")
+-- returns "OK", or the error "NOT_FOUND" or "ETAG_MISMATCH"
+local etag = redis.call('HGET', KEYS[1], 'etag')
+if not etag then
+  return { err = 'NOT_FOUND' }
+end
+if ARGV[1] ~= '' and ARGV[1] ~= '*' and ARGV[1] ~= etag then
+  return { err = 'ETAG_MISMATCH' }
+end
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  redis.call('DEL', ARGV[3] .. m, ARGV[4] .. m)
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('SREM', KEYS[5], ARGV[2])
+return 'OK'

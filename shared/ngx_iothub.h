@@ -1,0 +1,75 @@
+
+/*
+ * nginx-iothub: the core module's configuration, shared by every module
+ * of the suite (stream and http).
+ */
+
+
+#ifndef _NGX_IOTHUB_H_INCLUDED_
+#define _NGX_IOTHUB_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_iothub_redis.h"
+
+
+#define NGX_IOTHUB_RIGHT_REGISTRY_READ     0x01
+#define NGX_IOTHUB_RIGHT_REGISTRY_WRITE    0x02
+#define NGX_IOTHUB_RIGHT_SERVICE_CONNECT   0x04
+#define NGX_IOTHUB_RIGHT_DEVICE_CONNECT    0x08
+
+#define NGX_IOTHUB_MAX_POLICIES            16
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  primary_key;
+    ngx_str_t                  secondary_key;
+    ngx_uint_t                 rights;
+} ngx_iothub_policy_t;
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  hostname;
+    /* "iothub:<name>:", the start of every Redis key of the hub */
+    ngx_str_t                  prefix;
+    ngx_array_t                policies;     /* ngx_iothub_policy_t */
+    ngx_uint_t                 partitions;
+    ngx_str_t                  file;
+    ngx_uint_t                 line;
+} ngx_iothub_hub_t;
+
+
+typedef struct {
+    ngx_iothub_redis_conf_t    redis;
+    ngx_array_t                hubs;         /* ngx_iothub_hub_t * */
+    ngx_flag_t                 configured;   /* an iothub{} block was seen */
+
+    /* per worker, set up in init_process */
+    ngx_iothub_redis_t        *link;
+} ngx_iothub_main_conf_t;
+
+
+extern ngx_module_t  ngx_iothub_module;
+
+
+/*
+ * Finds a hub by name at configuration time; the iothub{} block must come
+ * before the directive that names the hub.  Logs the error naming
+ * directive "cmd" and returns NULL when it is unknown.
+ */
+ngx_iothub_hub_t *ngx_iothub_conf_find_hub(ngx_conf_t *cf, ngx_str_t *name);
+
+/* The worker's Redis link; NULL outside worker processes. */
+ngx_iothub_redis_t *ngx_iothub_redis_link(void);
+
+/* Finds a policy of the hub by name (case-sensitive), or NULL. */
+ngx_iothub_policy_t *ngx_iothub_find_policy(ngx_iothub_hub_t *hub,
+    const u_char *name, size_t len);
+
+
+#endif /* _NGX_IOTHUB_H_INCLUDED_ */

@@ -1,0 +1,653 @@
+
+/*
+ * nginx-iothub core module: the iothub{} block (Redis and hubs), shared by
+ * the stream and http modules, and the per-worker Redis link.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_sas.h"
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_uint_t                 right;
+} ngx_iothub_right_name_t;
+
+
+static void *ngx_iothub_create_conf(ngx_cycle_t *cycle);
+static char *ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf);
+static char *ngx_iothub_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_iothub_parse_block(ngx_conf_t *cf, ngx_uint_t cmd_type,
+    void *conf);
+static char *ngx_iothub_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub);
+static char *ngx_iothub_policy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_iothub_policy_key(ngx_conf_t *cf, ngx_str_t *key,
+    ngx_str_t *policy);
+static char *ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_iothub_init_process(ngx_cycle_t *cycle);
+static void ngx_iothub_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_iothub_database_bounds = {
+    ngx_conf_check_num_bounds, 0, 15
+};
+
+static ngx_conf_num_bounds_t  ngx_iothub_partitions_bounds = {
+    ngx_conf_check_num_bounds, 1, 128
+};
+
+
+static ngx_iothub_right_name_t  ngx_iothub_rights[] = {
+    { ngx_string("registry_read"), NGX_IOTHUB_RIGHT_REGISTRY_READ },
+    { ngx_string("registry_write"),
+      NGX_IOTHUB_RIGHT_REGISTRY_WRITE|NGX_IOTHUB_RIGHT_REGISTRY_READ },
+    { ngx_string("service_connect"), NGX_IOTHUB_RIGHT_SERVICE_CONNECT },
+    { ngx_string("device_connect"), NGX_IOTHUB_RIGHT_DEVICE_CONNECT },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * Directives inside iothub{} and hub{} are the core module's own, told apart
+ * by two command types of their own (see ngx_iothub_parse_block).
+ */
+
+#define NGX_IOTHUB_CONF      0x02000000
+#define NGX_IOTHUB_HUB_CONF  0x04000000
+
+
+static ngx_command_t  ngx_iothub_commands[] = {
+
+    { ngx_string("iothub"),
+      NGX_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_NOARGS,
+      ngx_iothub_block,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("redis"),
+      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      ngx_iothub_redis,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("redis_password"),
+      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, redis.password),
+      NULL },
+
+    { ngx_string("redis_database"),
+      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, redis.database),
+      &ngx_iothub_database_bounds },
+
+    { ngx_string("redis_connect_timeout"),
+      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, redis.connect_timeout),
+      NULL },
+
+    { ngx_string("redis_command_timeout"),
+      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, redis.command_timeout),
+      NULL },
+
+    { ngx_string("redis_max_backoff"),
+      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, redis.max_backoff),
+      NULL },
+
+    { ngx_string("hub"),
+      NGX_IOTHUB_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_iothub_hub,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("hostname"),
+      NGX_IOTHUB_HUB_CONF|NGX_CONF_TAKE1,
+      ngx_iothub_hostname,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("policy"),
+      NGX_IOTHUB_HUB_CONF|NGX_CONF_2MORE,
+      ngx_iothub_policy,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("partitions"),
+      NGX_IOTHUB_HUB_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, partitions),
+      &ngx_iothub_partitions_bounds },
+
+      ngx_null_command
+};
+
+
+static ngx_core_module_t  ngx_iothub_module_ctx = {
+    ngx_string("iothub"),
+    ngx_iothub_create_conf,
+    ngx_iothub_init_conf
+};
+
+
+ngx_module_t  ngx_iothub_module = {
+    NGX_MODULE_V1,
+    &ngx_iothub_module_ctx,                /* module context */
+    ngx_iothub_commands,                   /* module directives */
+    NGX_CORE_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_iothub_init_process,               /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_iothub_exit_process,               /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_iothub_create_conf(ngx_cycle_t *cycle)
+{
+    ngx_iothub_main_conf_t  *imcf;
+
+    imcf = ngx_pcalloc(cycle->pool, sizeof(ngx_iothub_main_conf_t));
+    if (imcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&imcf->hubs, cycle->pool, 2,
+                       sizeof(ngx_iothub_hub_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    imcf->redis.database = NGX_CONF_UNSET;
+    imcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
+    imcf->redis.command_timeout = NGX_CONF_UNSET_MSEC;
+    imcf->redis.max_backoff = NGX_CONF_UNSET_MSEC;
+
+    return imcf;
+}
+
+
+static char *
+ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf)
+{
+    ngx_iothub_main_conf_t *imcf = conf;
+
+    ngx_url_t  u;
+
+    ngx_conf_init_value(imcf->redis.database, 0);
+    ngx_conf_init_msec_value(imcf->redis.connect_timeout, 1000);
+    ngx_conf_init_msec_value(imcf->redis.command_timeout, 2000);
+    ngx_conf_init_msec_value(imcf->redis.max_backoff, 5000);
+
+    if (!imcf->configured || imcf->redis.addr != NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /* the default Redis: 127.0.0.1:6379 */
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    ngx_str_set(&u.url, "127.0.0.1:6379");
+    u.default_port = 6379;
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(cycle->pool, &u) != NGX_OK || u.naddrs == 0) {
+        return NGX_CONF_ERROR;
+    }
+
+    imcf->redis.addr = &u.addrs[0];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iothub_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iothub_main_conf_t  *imcf;
+
+    imcf = *(ngx_iothub_main_conf_t **) conf;
+
+    if (imcf->configured) {
+        return "is duplicate";
+    }
+
+    imcf->configured = 1;
+
+    return ngx_iothub_parse_block(cf, NGX_IOTHUB_CONF, imcf);
+}
+
+
+/*
+ * Parses a nested block with nginx's own directive handler: it looks up
+ * the directives of type cmd_type among core modules and hands each the
+ * conf that cf->ctx leads to: ctx -> confs[ctx_index] -> conf.
+ */
+
+static char *
+ngx_iothub_parse_block(ngx_conf_t *cf, ngx_uint_t cmd_type, void *conf)
+{
+    char        *rv;
+    void       **confs, ***ctx;
+    ngx_conf_t   save;
+
+    confs = ngx_pcalloc(cf->pool,
+                        (ngx_iothub_module.ctx_index + 1) * sizeof(void *));
+    ctx = ngx_palloc(cf->pool, sizeof(void **));
+
+    if (confs == NULL || ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    confs[ngx_iothub_module.ctx_index] = conf;
+    *ctx = confs;
+
+    save = *cf;
+    cf->ctx = ctx;
+    cf->module_type = NGX_CORE_MODULE;
+    cf->cmd_type = cmd_type;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    return rv;
+}
+
+
+static char *
+ngx_iothub_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iothub_main_conf_t *imcf = conf;
+
+    ngx_url_t   u;
+    ngx_str_t  *value;
+
+    if (imcf->redis.addr != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"redis\" directive \"%V\"",
+                               u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis\" directive needs an IP address or a "
+                           "unix socket, not a host name: \"%V\"", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    imcf->redis.addr = &u.addrs[0];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iothub_main_conf_t *imcf = conf;
+
+    char               *rv;
+    ngx_str_t          *value;
+    ngx_uint_t          i;
+    ngx_iothub_hub_t   *hub, **hubp;
+
+    value = cf->args->elts;
+
+    if (!ngx_iothub_id_valid(value[1].data, value[1].len)
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, ':'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid hub name \"%V\" in \"hub\" directive",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    hubp = imcf->hubs.elts;
+
+    for (i = 0; i < imcf->hubs.nelts; i++) {
+        if (hubp[i]->name.len == value[1].len
+            && ngx_strncmp(hubp[i]->name.data, value[1].data,
+                           value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate hub \"%V\" in \"hub\" directive",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    hub = ngx_pcalloc(cf->pool, sizeof(ngx_iothub_hub_t));
+    if (hub == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    hub->name = value[1];
+    hub->partitions = NGX_CONF_UNSET_UINT;
+    hub->file = cf->conf_file->file.name;
+    hub->line = cf->conf_file->line;
+
+    hub->prefix.len = sizeof("iothub::") - 1 + hub->name.len;
+    hub->prefix.data = ngx_pnalloc(cf->pool, hub->prefix.len);
+    if (hub->prefix.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(hub->prefix.data, "iothub:%V:", &hub->name);
+
+    if (ngx_array_init(&hub->policies, cf->pool, 5,
+                       sizeof(ngx_iothub_policy_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    hubp = ngx_array_push(&imcf->hubs);
+    if (hubp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *hubp = hub;
+
+    rv = ngx_iothub_parse_block(cf, NGX_IOTHUB_HUB_CONF, hub);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_iothub_check_hub(cf, hub);
+}
+
+
+static char *
+ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
+{
+    if (hub->hostname.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"hostname\" directive in hub \"%V\"",
+                           &hub->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hub->policies.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"policy\" directive in hub \"%V\"",
+                           &hub->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_uint_value(hub->partitions, 4);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iothub_hub_t *hub = conf;
+
+    ngx_str_t  *value;
+
+    if (hub->hostname.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 255
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '/'))
+    {
+        return "has an invalid host name";
+    }
+
+    hub->hostname = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* policy <name> <primary key> [<secondary key>] <right> ... */
+
+static char *
+ngx_iothub_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iothub_hub_t *hub = conf;
+
+    ngx_str_t                *value;
+    ngx_uint_t                i, n;
+    ngx_iothub_policy_t      *policy;
+    ngx_iothub_right_name_t  *right;
+
+    value = cf->args->elts;
+
+    if (hub->policies.nelts == NGX_IOTHUB_MAX_POLICIES) {
+        return "is over the limit of 16 policies per hub";
+    }
+
+    if (!ngx_iothub_id_valid(value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid policy name \"%V\" in \"policy\" "
+                           "directive", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_iothub_find_policy(hub, value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate policy \"%V\" in \"policy\" directive",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    policy = ngx_array_push(&hub->policies);
+    if (policy == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(policy, sizeof(ngx_iothub_policy_t));
+    policy->name = value[1];
+
+    if (ngx_iothub_policy_key(cf, &value[2], &value[1]) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    policy->primary_key = value[2];
+    n = 3;
+
+    if (cf->args->nelts > 3 && ngx_iothub_key_valid((char *) value[3].data,
+                                                    value[3].len))
+    {
+        policy->secondary_key = value[3];
+        n = 4;
+    }
+
+    for (i = n; i < cf->args->nelts; i++) {
+        for (right = ngx_iothub_rights; right->name.len; right++) {
+            if (right->name.len == value[i].len
+                && ngx_strncmp(right->name.data, value[i].data,
+                               value[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (right->name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid right or key \"%V\" in \"policy\" "
+                               "directive; rights are registry_read, "
+                               "registry_write, service_connect and "
+                               "device_connect", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        policy->rights |= right->right;
+    }
+
+    if (policy->rights == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no rights for policy \"%V\" in \"policy\" "
+                           "directive", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iothub_policy_key(ngx_conf_t *cf, ngx_str_t *key, ngx_str_t *policy)
+{
+    if (ngx_iothub_key_valid((char *) key->data, key->len)) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid key for policy \"%V\" in \"policy\" "
+                       "directive: a key is base64 of 16 to 64 bytes",
+                       policy);
+
+    return NGX_CONF_ERROR;
+}
+
+
+ngx_iothub_hub_t *
+ngx_iothub_conf_find_hub(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t               i;
+    ngx_iothub_hub_t       **hubs;
+    ngx_iothub_main_conf_t  *imcf;
+
+    imcf = (ngx_iothub_main_conf_t *)
+               ngx_get_conf(cf->cycle->conf_ctx, ngx_iothub_module);
+
+    hubs = imcf->hubs.elts;
+
+    for (i = 0; i < imcf->hubs.nelts; i++) {
+        if (hubs[i]->name.len == name->len
+            && ngx_strncmp(hubs[i]->name.data, name->data, name->len) == 0)
+        {
+            return hubs[i];
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown hub \"%V\" in \"%V\" directive; hubs are "
+                       "defined in an iothub{} block before it",
+                       name, &((ngx_str_t *) cf->args->elts)[0]);
+
+    return NULL;
+}
+
+
+ngx_iothub_policy_t *
+ngx_iothub_find_policy(ngx_iothub_hub_t *hub, const u_char *name, size_t len)
+{
+    ngx_uint_t            i;
+    ngx_iothub_policy_t  *policy;
+
+    policy = hub->policies.elts;
+
+    for (i = 0; i < hub->policies.nelts; i++) {
+        if (policy[i].name.len == len
+            && ngx_strncmp(policy[i].name.data, name, len) == 0)
+        {
+            return &policy[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_iothub_redis_t *
+ngx_iothub_redis_link(void)
+{
+    ngx_iothub_main_conf_t  *imcf;
+
+    imcf = (ngx_iothub_main_conf_t *)
+               ngx_get_conf(ngx_cycle->conf_ctx, ngx_iothub_module);
+
+    return imcf ? imcf->link : NULL;
+}
+
+
+static ngx_int_t
+ngx_iothub_init_process(ngx_cycle_t *cycle)
+{
+    ngx_iothub_main_conf_t  *imcf;
+
+    imcf = (ngx_iothub_main_conf_t *)
+               ngx_get_conf(cycle->conf_ctx, ngx_iothub_module);
+
+    if (imcf == NULL || !imcf->configured) {
+        return NGX_OK;
+    }
+
+    imcf->link = ngx_iothub_redis_create(&imcf->redis, cycle->log);
+    if (imcf->link == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_iothub_main_conf_t  *imcf;
+
+    imcf = (ngx_iothub_main_conf_t *)
+               ngx_get_conf(cycle->conf_ctx, ngx_iothub_module);
+
+    if (imcf == NULL || imcf->link == NULL) {
+        return;
+    }
+
+    ngx_iothub_redis_destroy(imcf->link);
+    imcf->link = NULL;
+}

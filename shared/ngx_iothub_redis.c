@@ -1,0 +1,902 @@
+
+/*
+ * nginx-iothub: a per-worker Redis link; see ngx_iothub_redis.h.
+ *
+ * States:
+ *
+ *   BACKOFF --timer--> CONNECTING --connected--> READY
+ *      ^                   |                       |
+ *      +----- error -------+------ error/timeout --+
+ *
+ * On connect, AUTH, SELECT and SCRIPT LOAD are pipelined ahead of every
+ * queued command, so Redis runs them first.  Commands queued while
+ * CONNECTING wait for the connection; in BACKOFF they fail fast.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_event_connect.h>
+
+#include <openssl/sha.h>
+
+#include "ngx_iothub_redis.h"
+#define NGX_IOTHUB_LUA_TEXTS
+#include "ngx_iothub_lua.h"
+
+
+#define NGX_IOTHUB_REDIS_MIN_BACKOFF  100
+#define NGX_IOTHUB_REDIS_READ_SIZE    16384
+
+
+typedef enum {
+    NGX_IOTHUB_REDIS_BACKOFF = 0,
+    NGX_IOTHUB_REDIS_CONNECTING,
+    NGX_IOTHUB_REDIS_READY
+} ngx_iothub_redis_state_e;
+
+
+struct ngx_iothub_redis_call_s {
+    ngx_queue_t                  queue;
+    ngx_iothub_redis_handler_pt  handler;
+    void                        *data;
+    ngx_msec_t                   deadline;
+    /* for scripts: the EVAL form, sent once on NOSCRIPT */
+    char                        *eval;
+    size_t                       eval_len;
+};
+
+
+struct ngx_iothub_redis_s {
+    ngx_iothub_redis_conf_t     *conf;
+    ngx_log_t                   *log;
+    ngx_iothub_redis_state_e     state;
+    ngx_peer_connection_t        peer;
+    redisReader                 *reader;
+
+    /* unsent command bytes */
+    u_char                      *out;
+    size_t                       out_len;
+    size_t                       out_size;
+
+    ngx_queue_t                  pending;     /* ngx_iothub_redis_call_t */
+    ngx_event_t                  reconnect;
+    ngx_event_t                  timeout;
+    ngx_msec_t                   backoff;
+    ngx_uint_t                   failures;
+
+    char                         sha[NGX_IOTHUB_LUA_N][41];
+};
+
+
+static void ngx_iothub_redis_connect(ngx_event_t *ev);
+static void ngx_iothub_redis_connected(ngx_iothub_redis_t *rd);
+static ngx_int_t ngx_iothub_redis_handshake(ngx_iothub_redis_t *rd);
+static void ngx_iothub_redis_handshake_reply(void *data, redisReply *reply);
+static void ngx_iothub_redis_write_handler(ngx_event_t *wev);
+static void ngx_iothub_redis_read_handler(ngx_event_t *rev);
+static ngx_int_t ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd);
+static ngx_int_t ngx_iothub_redis_noscript(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_call_t *call, redisReply *reply);
+static void ngx_iothub_redis_timeout_handler(ngx_event_t *ev);
+static void ngx_iothub_redis_arm_timeout(ngx_iothub_redis_t *rd);
+static void ngx_iothub_redis_fail(ngx_iothub_redis_t *rd, const char *why);
+static void ngx_iothub_redis_close(ngx_iothub_redis_t *rd);
+static void ngx_iothub_redis_fail_pending(ngx_iothub_redis_t *rd);
+static ngx_iothub_redis_call_t *ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data, char *cmd, int len);
+static ngx_int_t ngx_iothub_redis_append(ngx_iothub_redis_t *rd,
+    const char *cmd, size_t len);
+static ngx_int_t ngx_iothub_redis_send(ngx_iothub_redis_t *rd);
+static void ngx_iothub_redis_script_shas(ngx_iothub_redis_t *rd);
+static void ngx_iothub_redis_move(ngx_queue_t *to, ngx_queue_t *from);
+static ngx_int_t ngx_iothub_redis_test_connect(ngx_connection_t *c);
+
+
+ngx_iothub_redis_t *
+ngx_iothub_redis_create(ngx_iothub_redis_conf_t *conf, ngx_log_t *log)
+{
+    ngx_iothub_redis_t  *rd;
+
+    rd = ngx_calloc(sizeof(ngx_iothub_redis_t), log);
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->conf = conf;
+    rd->log = log;
+    rd->backoff = NGX_IOTHUB_REDIS_MIN_BACKOFF;
+    ngx_queue_init(&rd->pending);
+
+    rd->reconnect.handler = ngx_iothub_redis_connect;
+    rd->reconnect.data = rd;
+    rd->reconnect.log = log;
+    rd->reconnect.cancelable = 1;
+
+    rd->timeout.handler = ngx_iothub_redis_timeout_handler;
+    rd->timeout.data = rd;
+    rd->timeout.log = log;
+    rd->timeout.cancelable = 1;
+
+    ngx_iothub_redis_script_shas(rd);
+
+    ngx_iothub_redis_connect(&rd->reconnect);
+
+    return rd;
+}
+
+
+void
+ngx_iothub_redis_destroy(ngx_iothub_redis_t *rd)
+{
+    ngx_queue_t              *q;
+    ngx_iothub_redis_call_t  *call;
+
+    ngx_iothub_redis_close(rd);
+
+    while (!ngx_queue_empty(&rd->pending)) {
+        q = ngx_queue_head(&rd->pending);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_iothub_redis_call_t, queue);
+        ngx_free(call->eval);
+        ngx_free(call);
+    }
+
+    if (rd->reconnect.timer_set) {
+        ngx_del_timer(&rd->reconnect);
+    }
+
+    ngx_free(rd);
+}
+
+
+ngx_int_t
+ngx_iothub_redis_ready(ngx_iothub_redis_t *rd)
+{
+    return rd->state == NGX_IOTHUB_REDIS_READY ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+ngx_iothub_redis_script_shas(ngx_iothub_redis_t *rd)
+{
+    u_char      digest[SHA_DIGEST_LENGTH];
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_IOTHUB_LUA_N; i++) {
+        SHA1((u_char *) ngx_iothub_lua_scripts[i][1],
+             ngx_strlen(ngx_iothub_lua_scripts[i][1]), digest);
+        ngx_hex_dump((u_char *) rd->sha[i], digest, SHA_DIGEST_LENGTH);
+        rd->sha[i][40] = '\0';
+    }
+}
+
+
+static void
+ngx_iothub_redis_connect(ngx_event_t *ev)
+{
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_iothub_redis_t  *rd;
+
+    rd = ev->data;
+
+    ngx_memzero(&rd->peer, sizeof(ngx_peer_connection_t));
+    rd->peer.sockaddr = rd->conf->addr->sockaddr;
+    rd->peer.socklen = rd->conf->addr->socklen;
+    rd->peer.name = &rd->conf->addr->name;
+    rd->peer.get = ngx_event_get_peer;
+    rd->peer.log = rd->log;
+    rd->peer.log_error = NGX_ERROR_ERR;
+
+    rd->state = NGX_IOTHUB_REDIS_CONNECTING;
+
+    rc = ngx_event_connect_peer(&rd->peer);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        ngx_iothub_redis_fail(rd, "cannot connect");
+        return;
+    }
+
+    c = rd->peer.connection;
+    c->data = rd;
+    c->read->handler = ngx_iothub_redis_read_handler;
+    c->write->handler = ngx_iothub_redis_write_handler;
+    c->read->cancelable = 1;
+    c->write->cancelable = 1;
+    c->log->action = "talking to redis";
+
+    rd->reader = redisReaderCreate();
+    if (rd->reader == NULL) {
+        ngx_iothub_redis_fail(rd, "out of memory");
+        return;
+    }
+
+    if (rc == NGX_AGAIN) {
+        ngx_add_timer(c->write, rd->conf->connect_timeout);
+        return;
+    }
+
+    ngx_iothub_redis_connected(rd);
+}
+
+
+static void
+ngx_iothub_redis_connected(ngx_iothub_redis_t *rd)
+{
+    ngx_connection_t  *c;
+
+    c = rd->peer.connection;
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (ngx_iothub_redis_test_connect(c) != NGX_OK) {
+        ngx_iothub_redis_fail(rd, "cannot connect");
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "iothub redis: connected to %V", rd->peer.name);
+
+    if (ngx_iothub_redis_handshake(rd) != NGX_OK) {
+        ngx_iothub_redis_fail(rd, "out of memory");
+        return;
+    }
+
+    if (rd->failures) {
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                      "iothub redis: connected to %V again", rd->peer.name);
+    }
+
+    rd->state = NGX_IOTHUB_REDIS_READY;
+    rd->failures = 0;
+    rd->backoff = NGX_IOTHUB_REDIS_MIN_BACKOFF;
+
+    if (ngx_iothub_redis_send(rd) != NGX_OK) {
+        ngx_iothub_redis_fail(rd, "cannot write");
+    }
+}
+
+
+static ngx_int_t
+ngx_iothub_redis_test_connect(ngx_connection_t *c)
+{
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        ngx_log_error(NGX_LOG_DEBUG, c->log, err, "iothub redis: connect()");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * AUTH, SELECT and SCRIPT LOAD go to the head of the pipeline: commands
+ * queued while connecting were only buffered in rd->out, after them.
+ */
+
+static ngx_int_t
+ngx_iothub_redis_handshake(ngx_iothub_redis_t *rd)
+{
+    int                       len;
+    char                     *cmd, db[NGX_INT_T_LEN + 1];
+    size_t                    queued;
+    u_char                   *saved;
+    ngx_uint_t                i;
+    ngx_queue_t               head;
+    ngx_iothub_redis_call_t  *call;
+
+    /* take the queued commands aside, then append them after the handshake */
+
+    saved = rd->out;
+    queued = rd->out_len;
+    rd->out = NULL;
+    rd->out_len = 0;
+    rd->out_size = 0;
+
+    ngx_queue_init(&head);
+    ngx_iothub_redis_move(&head, &rd->pending);
+
+    if (rd->conf->password.len) {
+        len = redisFormatCommand(&cmd, "AUTH %b", rd->conf->password.data,
+                                 rd->conf->password.len);
+        if (ngx_iothub_redis_queue(rd, ngx_iothub_redis_handshake_reply, rd,
+                                   cmd, len) == NULL)
+        {
+            goto failed;
+        }
+    }
+
+    if (rd->conf->database) {
+        ngx_sprintf((u_char *) db, "%i%Z", rd->conf->database);
+        len = redisFormatCommand(&cmd, "SELECT %s", db);
+        if (ngx_iothub_redis_queue(rd, ngx_iothub_redis_handshake_reply, rd,
+                                   cmd, len) == NULL)
+        {
+            goto failed;
+        }
+    }
+
+    for (i = 0; i < NGX_IOTHUB_LUA_N; i++) {
+        len = redisFormatCommand(&cmd, "SCRIPT LOAD %s",
+                                 ngx_iothub_lua_scripts[i][1]);
+        if (ngx_iothub_redis_queue(rd, ngx_iothub_redis_handshake_reply, rd,
+                                   cmd, len) == NULL)
+        {
+            goto failed;
+        }
+    }
+
+    ngx_iothub_redis_move(&rd->pending, &head);
+
+    if (queued && ngx_iothub_redis_append(rd, (char *) saved, queued)
+                  != NGX_OK)
+    {
+        ngx_free(saved);
+        return NGX_ERROR;
+    }
+
+    ngx_free(saved);
+
+    /* queued commands get a fresh deadline from now */
+
+    for (call = (ngx_iothub_redis_call_t *) ngx_queue_head(&rd->pending);
+         (ngx_queue_t *) call != ngx_queue_sentinel(&rd->pending);
+         call = (ngx_iothub_redis_call_t *) ngx_queue_next(&call->queue))
+    {
+        call->deadline = ngx_current_msec + rd->conf->command_timeout;
+    }
+
+    ngx_iothub_redis_arm_timeout(rd);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_iothub_redis_move(&rd->pending, &head);
+    ngx_free(saved);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_iothub_redis_handshake_reply(void *data, redisReply *reply)
+{
+    ngx_iothub_redis_t *rd = data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    /* AUTH or SELECT refused: every later command would fail as well */
+
+    ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                  "iothub redis: handshake refused by %V: \"%*s\"",
+                  &rd->conf->addr->name, (size_t) reply->len, reply->str);
+
+    ngx_iothub_redis_fail(rd, "handshake failed");
+}
+
+
+/* appends every element of "from" to "to" and leaves "from" empty */
+
+static void
+ngx_iothub_redis_move(ngx_queue_t *to, ngx_queue_t *from)
+{
+    if (!ngx_queue_empty(from)) {
+        ngx_queue_add(to, from);
+    }
+
+    ngx_queue_init(from);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_redis_command(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    int    len;
+    char  *cmd;
+
+    if (rd == NULL || rd->state == NGX_IOTHUB_REDIS_BACKOFF) {
+        return NULL;
+    }
+
+    len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (len < 0) {
+        return NULL;
+    }
+
+    return ngx_iothub_redis_queue(rd, handler, data, cmd, len);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_redis_script(ngx_iothub_redis_t *rd, ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    int                       len, n;
+    char                     *cmd, keys[NGX_INT_T_LEN + 1];
+    size_t                   *lens;
+    const char              **args;
+    ngx_iothub_redis_call_t  *call;
+
+    if (rd == NULL || rd->state == NGX_IOTHUB_REDIS_BACKOFF) {
+        return NULL;
+    }
+
+    n = argc + 3;
+
+    args = ngx_alloc(n * (sizeof(char *) + sizeof(size_t)), rd->log);
+    if (args == NULL) {
+        return NULL;
+    }
+
+    lens = (size_t *) (args + n);
+
+    ngx_sprintf((u_char *) keys, "%d%Z", nkeys);
+
+    args[1] = rd->sha[script];
+    lens[1] = 40;
+    args[2] = keys;
+    lens[2] = ngx_strlen(keys);
+    ngx_memcpy(&args[3], argv, argc * sizeof(char *));
+    ngx_memcpy(&lens[3], argvlen, argc * sizeof(size_t));
+
+    args[0] = "EVALSHA";
+    lens[0] = 7;
+
+    len = redisFormatCommandArgv(&cmd, n, args, lens);
+    if (len < 0) {
+        ngx_free(args);
+        return NULL;
+    }
+
+    call = ngx_iothub_redis_queue(rd, handler, data, cmd, len);
+    if (call == NULL) {
+        ngx_free(args);
+        return NULL;
+    }
+
+    args[0] = "EVAL";
+    lens[0] = 4;
+    args[1] = ngx_iothub_lua_scripts[script][1];
+    lens[1] = ngx_strlen(args[1]);
+
+    len = redisFormatCommandArgv(&call->eval, n, args, lens);
+    call->eval_len = len < 0 ? 0 : len;
+
+    ngx_free(args);
+
+    return call;
+}
+
+
+void
+ngx_iothub_redis_cancel(ngx_iothub_redis_call_t *call)
+{
+    call->handler = NULL;
+    call->data = NULL;
+}
+
+
+/* takes ownership of cmd, a hiredis-formatted command */
+
+static ngx_iothub_redis_call_t *
+ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data, char *cmd, int len)
+{
+    ngx_iothub_redis_call_t  *call;
+
+    if (len < 0) {
+        return NULL;
+    }
+
+    call = ngx_calloc(sizeof(ngx_iothub_redis_call_t), rd->log);
+    if (call == NULL) {
+        redisFreeCommand(cmd);
+        return NULL;
+    }
+
+    if (ngx_iothub_redis_append(rd, cmd, len) != NGX_OK) {
+        redisFreeCommand(cmd);
+        ngx_free(call);
+        return NULL;
+    }
+
+    redisFreeCommand(cmd);
+
+    call->handler = handler;
+    call->data = data;
+    call->deadline = ngx_current_msec + rd->conf->command_timeout;
+
+    ngx_queue_insert_tail(&rd->pending, &call->queue);
+
+    if (!rd->timeout.timer_set) {
+        ngx_add_timer(&rd->timeout, rd->conf->command_timeout);
+    }
+
+    if (rd->state == NGX_IOTHUB_REDIS_READY && rd->peer.connection) {
+        /* written when the event loop comes round: commands pipeline */
+        ngx_post_event(rd->peer.connection->write, &ngx_posted_events);
+    }
+
+    return call;
+}
+
+
+static ngx_int_t
+ngx_iothub_redis_append(ngx_iothub_redis_t *rd, const char *cmd, size_t len)
+{
+    size_t   size;
+    u_char  *p;
+
+    if (rd->out_len + len > rd->out_size) {
+        size = ngx_max(rd->out_size * 2, rd->out_len + len);
+        size = ngx_max(size, 4096);
+
+        p = ngx_alloc(size, rd->log);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (rd->out_len) {
+            ngx_memcpy(p, rd->out, rd->out_len);
+        }
+
+        ngx_free(rd->out);
+        rd->out = p;
+        rd->out_size = size;
+    }
+
+    ngx_memcpy(rd->out + rd->out_len, cmd, len);
+    rd->out_len += len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iothub_redis_send(ngx_iothub_redis_t *rd)
+{
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = rd->peer.connection;
+
+    while (rd->out_len) {
+        n = c->send(c, rd->out, rd->out_len);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        ngx_memmove(rd->out, rd->out + n, rd->out_len - n);
+        rd->out_len -= n;
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_redis_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t    *c;
+    ngx_iothub_redis_t  *rd;
+
+    c = wev->data;
+    rd = c->data;
+
+    if (rd->state == NGX_IOTHUB_REDIS_CONNECTING) {
+        if (wev->timedout) {
+            ngx_iothub_redis_fail(rd, "connect timed out");
+            return;
+        }
+
+        ngx_iothub_redis_connected(rd);
+        return;
+    }
+
+    if (ngx_iothub_redis_send(rd) != NGX_OK) {
+        ngx_iothub_redis_fail(rd, "cannot write");
+    }
+}
+
+
+static void
+ngx_iothub_redis_read_handler(ngx_event_t *rev)
+{
+    ssize_t              n;
+    ngx_connection_t    *c;
+    ngx_iothub_redis_t  *rd;
+    u_char               buf[NGX_IOTHUB_REDIS_READ_SIZE];
+
+    c = rev->data;
+    rd = c->data;
+
+    if (rd->state == NGX_IOTHUB_REDIS_CONNECTING) {
+        /* a refused connect shows up as readable on some systems */
+        ngx_iothub_redis_write_handler(c->write);
+        return;
+    }
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_iothub_redis_fail(rd, "connection closed");
+            return;
+        }
+
+        if (redisReaderFeed(rd->reader, (char *) buf, n) != REDIS_OK) {
+            ngx_iothub_redis_fail(rd, "out of memory");
+            return;
+        }
+
+        if (ngx_iothub_redis_dispatch(rd) != NGX_OK) {
+            return;
+        }
+    }
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_iothub_redis_fail(rd, "cannot read");
+    }
+}
+
+
+/*
+ * Hands each complete reply to the oldest pending call.  Returns NGX_ERROR
+ * when the link failed (and was reset) meanwhile.
+ */
+
+static ngx_int_t
+ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd)
+{
+    void                     *r;
+    ngx_queue_t              *q;
+    redisReply               *reply;
+    ngx_iothub_redis_call_t  *call;
+
+    for ( ;; ) {
+        if (redisReaderGetReply(rd->reader, &r) != REDIS_OK) {
+            ngx_iothub_redis_fail(rd, "protocol error");
+            return NGX_ERROR;
+        }
+
+        if (r == NULL) {
+            return NGX_OK;
+        }
+
+        reply = r;
+
+        if (ngx_queue_empty(&rd->pending)) {
+            freeReplyObject(reply);
+            ngx_iothub_redis_fail(rd, "unexpected reply");
+            return NGX_ERROR;
+        }
+
+        q = ngx_queue_head(&rd->pending);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_iothub_redis_call_t, queue);
+
+        if (ngx_iothub_redis_noscript(rd, call, reply) == NGX_OK) {
+            freeReplyObject(reply);
+            continue;
+        }
+
+        if (call->handler) {
+            call->handler(call->data, reply);
+        }
+
+        freeReplyObject(reply);
+        ngx_free(call->eval);
+        ngx_free(call);
+
+        if (rd->state != NGX_IOTHUB_REDIS_READY) {
+            /* a handler may not fail the link, but stay safe */
+            return NGX_ERROR;
+        }
+
+        ngx_iothub_redis_arm_timeout(rd);
+    }
+}
+
+
+/*
+ * The script cache was flushed behind our back: send the script's text with
+ * EVAL, which caches it again, and wait for that reply instead.
+ */
+
+static ngx_int_t
+ngx_iothub_redis_noscript(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_call_t *call, redisReply *reply)
+{
+    if (call->eval == NULL || call->eval_len == 0
+        || reply->type != REDIS_REPLY_ERROR
+        || reply->len < 8
+        || ngx_strncmp(reply->str, "NOSCRIPT", 8) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                  "iothub redis: script cache was flushed, loading again");
+
+    if (ngx_iothub_redis_append(rd, call->eval, call->eval_len) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    ngx_free(call->eval);
+    call->eval = NULL;
+    call->eval_len = 0;
+
+    ngx_queue_insert_tail(&rd->pending, &call->queue);
+    ngx_post_event(rd->peer.connection->write, &ngx_posted_events);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_redis_arm_timeout(ngx_iothub_redis_t *rd)
+{
+    ngx_msec_int_t            left;
+    ngx_iothub_redis_call_t  *call;
+
+    if (ngx_queue_empty(&rd->pending)) {
+        if (rd->timeout.timer_set) {
+            ngx_del_timer(&rd->timeout);
+        }
+
+        return;
+    }
+
+    call = ngx_queue_data(ngx_queue_head(&rd->pending),
+                          ngx_iothub_redis_call_t, queue);
+
+    left = (ngx_msec_int_t) (call->deadline - ngx_current_msec);
+
+    ngx_add_timer(&rd->timeout, left > 0 ? (ngx_msec_t) left : 1);
+}
+
+
+static void
+ngx_iothub_redis_timeout_handler(ngx_event_t *ev)
+{
+    ngx_iothub_redis_t       *rd;
+    ngx_iothub_redis_call_t  *call;
+
+    rd = ev->data;
+
+    if (ngx_queue_empty(&rd->pending)) {
+        return;
+    }
+
+    call = ngx_queue_data(ngx_queue_head(&rd->pending),
+                          ngx_iothub_redis_call_t, queue);
+
+    if ((ngx_msec_int_t) (call->deadline - ngx_current_msec) > 0) {
+        ngx_iothub_redis_arm_timeout(rd);
+        return;
+    }
+
+    ngx_iothub_redis_fail(rd, "command timed out");
+}
+
+
+/*
+ * Closes the connection, fails every pending call and schedules the next
+ * attempt with a doubling back-off.
+ */
+
+static void
+ngx_iothub_redis_fail(ngx_iothub_redis_t *rd, const char *why)
+{
+    if (rd->failures++ == 0) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "iothub redis: %s, server %V", why,
+                      &rd->conf->addr->name);
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                       "iothub redis: %s, server %V", why,
+                       &rd->conf->addr->name);
+    }
+
+    ngx_iothub_redis_close(rd);
+
+    rd->state = NGX_IOTHUB_REDIS_BACKOFF;
+
+    ngx_iothub_redis_fail_pending(rd);
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    ngx_add_timer(&rd->reconnect, rd->backoff);
+
+    rd->backoff = ngx_min(rd->backoff * 2, rd->conf->max_backoff);
+}
+
+
+static void
+ngx_iothub_redis_fail_pending(ngx_iothub_redis_t *rd)
+{
+    ngx_queue_t               failed, *q;
+    ngx_iothub_redis_call_t  *call;
+
+    /* handlers may queue new commands: they fail fast in BACKOFF */
+
+    ngx_queue_init(&failed);
+    ngx_iothub_redis_move(&failed, &rd->pending);
+
+    while (!ngx_queue_empty(&failed)) {
+        q = ngx_queue_head(&failed);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_iothub_redis_call_t, queue);
+
+        if (call->handler) {
+            call->handler(call->data, NULL);
+        }
+
+        ngx_free(call->eval);
+        ngx_free(call);
+    }
+
+    if (rd->timeout.timer_set) {
+        ngx_del_timer(&rd->timeout);
+    }
+}
+
+
+static void
+ngx_iothub_redis_close(ngx_iothub_redis_t *rd)
+{
+    if (rd->peer.connection) {
+        ngx_close_connection(rd->peer.connection);
+        rd->peer.connection = NULL;
+    }
+
+    if (rd->reader) {
+        redisReaderFree(rd->reader);
+        rd->reader = NULL;
+    }
+
+    ngx_free(rd->out);
+    rd->out = NULL;
+    rd->out_len = 0;
+    rd->out_size = 0;
+
+    if (rd->timeout.timer_set) {
+        ngx_del_timer(&rd->timeout);
+    }
+}

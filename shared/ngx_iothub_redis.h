@@ -1,0 +1,80 @@
+
+/*
+ * nginx-iothub: a per-worker Redis link on nginx's event loop.
+ *
+ * nginx owns the socket (ngx_event_connect_peer, nginx timers); hiredis is
+ * used only to format commands and to parse replies (redisReader).  Commands
+ * are pipelined in order; each has a callback that is called exactly once,
+ * with the reply or with NULL when Redis is unreachable, the command timed
+ * out or the connection was lost, unless the call was cancelled first.
+ */
+
+
+#ifndef _NGX_IOTHUB_REDIS_H_INCLUDED_
+#define _NGX_IOTHUB_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_event_connect.h>
+
+#include <hiredis/hiredis.h>
+
+
+typedef struct ngx_iothub_redis_s       ngx_iothub_redis_t;
+typedef struct ngx_iothub_redis_call_s  ngx_iothub_redis_call_t;
+
+/*
+ * reply is owned by the link and freed after the handler returns: copy what
+ * is needed.  reply is NULL on failure; a Redis error is a reply of type
+ * REDIS_REPLY_ERROR.
+ */
+typedef void (*ngx_iothub_redis_handler_pt)(void *data, redisReply *reply);
+
+
+typedef struct {
+    ngx_addr_t                 *addr;
+    ngx_str_t                   password;
+    ngx_int_t                   database;
+    ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  command_timeout;
+    ngx_msec_t                  max_backoff;
+} ngx_iothub_redis_conf_t;
+
+
+/*
+ * Creates a link and starts connecting.  Freed by ngx_iothub_redis_destroy,
+ * which fails nothing: pending handlers are not called.
+ */
+ngx_iothub_redis_t *ngx_iothub_redis_create(ngx_iothub_redis_conf_t *conf,
+    ngx_log_t *log);
+void ngx_iothub_redis_destroy(ngx_iothub_redis_t *rd);
+
+/* NGX_OK when connected, NGX_DECLINED while Redis is down. */
+ngx_int_t ngx_iothub_redis_ready(ngx_iothub_redis_t *rd);
+
+/*
+ * Queues a command.  Returns NULL, without calling the handler, when Redis
+ * is down (fail fast) or on allocation failure.  The returned call belongs
+ * to the link; it stays valid until the handler runs or the call is
+ * cancelled.
+ */
+ngx_iothub_redis_call_t *ngx_iothub_redis_command(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+
+/*
+ * Runs the embedded Lua script "script" (an NGX_IOTHUB_LUA_* index) by its
+ * SHA1 with nkeys keys followed by arguments: argv holds the keys, then the
+ * arguments.  A NOSCRIPT answer is retried once with the script's text.
+ */
+ngx_iothub_redis_call_t *ngx_iothub_redis_script(ngx_iothub_redis_t *rd,
+    ngx_uint_t script, ngx_iothub_redis_handler_pt handler, void *data,
+    int nkeys, int argc, const char **argv, const size_t *argvlen);
+
+/* The handler of a pending call will not be called; safe to call once. */
+void ngx_iothub_redis_cancel(ngx_iothub_redis_call_t *call);
+
+
+#endif /* _NGX_IOTHUB_REDIS_H_INCLUDED_ */

@@ -1,0 +1,752 @@
+
+/*
+ * nginx-iothub: the identity registry service; see ngx_iothub_registry.h.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_sas.h"
+#include "ngx_iothub_registry.h"
+#include "ngx_iothub_lua.h"
+
+
+#define NGX_IOTHUB_REGISTRY_MAX_ARGS  (2 * NGX_IOTHUB_IDENTITY_NFIELDS + 8)
+
+/* .NET ticks (100 ns since 0001-01-01) at the Unix epoch */
+#define NGX_IOTHUB_TICKS_AT_EPOCH     621355968000000000ULL
+
+
+typedef struct {
+    int                        n;
+    const char                *argv[NGX_IOTHUB_REGISTRY_MAX_ARGS];
+    size_t                     lens[NGX_IOTHUB_REGISTRY_MAX_ARGS];
+} ngx_iothub_registry_args_t;
+
+
+static ngx_int_t ngx_iothub_registry_run(ngx_iothub_registry_op_t *op,
+    ngx_uint_t script, int nkeys, ngx_iothub_registry_args_t *args,
+    ngx_iothub_redis_handler_pt handler);
+static void ngx_iothub_registry_done_status(void *data, redisReply *reply);
+static void ngx_iothub_registry_done_hash(void *data, redisReply *reply);
+static void ngx_iothub_registry_done_get(void *data, redisReply *reply);
+static void ngx_iothub_registry_done_list(void *data, redisReply *reply);
+static void ngx_iothub_registry_done_stats(void *data, redisReply *reply);
+static ngx_int_t ngx_iothub_registry_failed(ngx_iothub_registry_op_t *op,
+    redisReply *reply);
+static void ngx_iothub_registry_finish(ngx_iothub_registry_op_t *op,
+    ngx_iothub_registry_rc_e rc);
+static void ngx_iothub_registry_from_hash(ngx_iothub_identity_t *id,
+    redisReply *reply);
+static void ngx_iothub_registry_fill_new(ngx_iothub_identity_t *id);
+static ngx_int_t ngx_iothub_registry_keys(ngx_iothub_identity_t *id);
+static void ngx_iothub_registry_now(char *buf, size_t size);
+static void ngx_iothub_registry_add(ngx_iothub_registry_args_t *args,
+    const char *s, size_t len);
+static void ngx_iothub_registry_add_str(ngx_iothub_registry_args_t *args,
+    const char *s);
+static ngx_int_t ngx_iothub_registry_add_key(ngx_iothub_registry_op_t *op,
+    ngx_iothub_registry_args_t *args, ngx_str_t *device_id,
+    const char *suffix, ngx_str_t *module_id);
+static void ngx_iothub_registry_add_fields(ngx_iothub_registry_args_t *args,
+    ngx_iothub_identity_t *id, const char **only);
+
+
+/* what a client may change with an update (rest.md 3 and 4) */
+
+static const char  *ngx_iothub_device_settable[] = {
+    "status", "statusReason", "authType", "primaryKey", "secondaryKey",
+    "primaryThumbprint", "secondaryThumbprint", "iotEdge", "deviceScope",
+    "parentScopes", "etag", NULL
+};
+
+static const char  *ngx_iothub_module_settable[] = {
+    "authType", "primaryKey", "secondaryKey", "primaryThumbprint",
+    "secondaryThumbprint", "managedBy", "etag", NULL
+};
+
+
+ngx_int_t
+ngx_iothub_registry_get(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
+    ngx_str_t *module_id)
+{
+    ngx_iothub_registry_args_t  args;
+
+    op->module = module_id->len > 0;
+    args.n = 0;
+
+    ngx_iothub_registry_add_str(&args, "HGETALL");
+
+    if (ngx_iothub_registry_add_key(op, &args, device_id,
+                                    op->module ? "module:" : "device",
+                                    module_id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    op->call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
+                                        ngx_iothub_registry_done_get, op,
+                                        args.n, args.argv, args.lens);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_iothub_registry_create(ngx_iothub_registry_op_t *op,
+    ngx_iothub_identity_t *id)
+{
+    ngx_str_t                   device_id, module_id, none;
+    ngx_iothub_registry_args_t  args;
+
+    if (ngx_iothub_registry_keys(id) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_registry_fill_new(id);
+
+    op->identity = id;
+    op->module = id->module_id[0] != '\0';
+
+    device_id.data = (u_char *) id->device_id;
+    device_id.len = ngx_strlen(id->device_id);
+    module_id.data = (u_char *) id->module_id;
+    module_id.len = ngx_strlen(id->module_id);
+    ngx_str_null(&none);
+
+    args.n = 0;
+
+    if (op->module) {
+        if (ngx_iothub_registry_add_key(op, &args, &device_id, "module:",
+                                        &module_id) != NGX_OK
+            || ngx_iothub_registry_add_key(op, &args, &device_id, "twin:",
+                                           &module_id) != NGX_OK
+            || ngx_iothub_registry_add_key(op, &args, &device_id, "modules",
+                                           &none) != NGX_OK
+            || ngx_iothub_registry_add_key(op, &args, &device_id, "device",
+                                           &none) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_iothub_registry_add_str(&args, id->module_id);
+        ngx_iothub_registry_add_fields(&args, id, NULL);
+
+        return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_MODULE_CREATE, 4,
+                                       &args,
+                                       ngx_iothub_registry_done_status);
+    }
+
+    if (ngx_iothub_registry_add_key(op, &args, &device_id, "device", &none)
+        != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, &device_id, "twin", &none)
+           != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, NULL, "devices", &none)
+           != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, NULL, "disabled", &none)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_registry_add_str(&args, id->device_id);
+    ngx_iothub_registry_add_str(&args, id->status);
+    ngx_iothub_registry_add_fields(&args, id, NULL);
+
+    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_DEVICE_CREATE, 4,
+                                   &args, ngx_iothub_registry_done_status);
+}
+
+
+ngx_int_t
+ngx_iothub_registry_update(ngx_iothub_registry_op_t *op,
+    ngx_iothub_identity_t *id, ngx_str_t *if_match)
+{
+    int                         nkeys;
+    char                        now[40];
+    ngx_str_t                   device_id, module_id, none;
+    ngx_iothub_registry_args_t  args;
+
+    if (ngx_iothub_registry_keys(id) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_registry_new_etag(id->etag, sizeof(id->etag));
+    ngx_iothub_registry_now(now, sizeof(now));
+
+    op->identity = id;
+    op->module = id->module_id[0] != '\0';
+
+    device_id.data = (u_char *) id->device_id;
+    device_id.len = ngx_strlen(id->device_id);
+    module_id.data = (u_char *) id->module_id;
+    module_id.len = ngx_strlen(id->module_id);
+    ngx_str_null(&none);
+
+    args.n = 0;
+
+    if (ngx_iothub_registry_add_key(op, &args, &device_id,
+                                    op->module ? "module:" : "device",
+                                    &module_id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    nkeys = 1;
+
+    if (!op->module) {
+        if (ngx_iothub_registry_add_key(op, &args, NULL, "disabled", &none)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        nkeys = 2;
+    }
+
+    ngx_iothub_registry_add(&args, (char *) if_match->data, if_match->len);
+    ngx_iothub_registry_add_str(&args, now);
+    ngx_iothub_registry_add_fields(&args, id,
+                                   op->module ? ngx_iothub_module_settable
+                                              : ngx_iothub_device_settable);
+
+    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_IDENTITY_UPDATE, nkeys,
+                                   &args, ngx_iothub_registry_done_hash);
+}
+
+
+ngx_int_t
+ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
+    ngx_str_t *device_id, ngx_str_t *module_id, ngx_str_t *if_match)
+{
+    ngx_str_t                   none;
+    ngx_iothub_registry_args_t  args;
+
+    op->module = module_id->len > 0;
+    ngx_str_null(&none);
+    args.n = 0;
+
+    if (op->module) {
+        if (ngx_iothub_registry_add_key(op, &args, device_id, "module:",
+                                        module_id) != NGX_OK
+            || ngx_iothub_registry_add_key(op, &args, device_id, "twin:",
+                                           module_id) != NGX_OK
+            || ngx_iothub_registry_add_key(op, &args, device_id, "modules",
+                                           &none) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_iothub_registry_add(&args, (char *) if_match->data,
+                                if_match->len);
+        ngx_iothub_registry_add(&args, (char *) module_id->data,
+                                module_id->len);
+
+        return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_MODULE_DELETE, 3,
+                                       &args,
+                                       ngx_iothub_registry_done_status);
+    }
+
+    if (ngx_iothub_registry_add_key(op, &args, device_id, "device", &none)
+        != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, device_id, "twin", &none)
+           != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, device_id, "modules", &none)
+           != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, NULL, "devices", &none)
+           != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, NULL, "disabled", &none)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_registry_add(&args, (char *) if_match->data, if_match->len);
+    ngx_iothub_registry_add(&args, (char *) device_id->data, device_id->len);
+
+    if (ngx_iothub_registry_add_key(op, &args, device_id, "module:", &none)
+        != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, device_id, "twin:", &none)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_DEVICE_DELETE, 5,
+                                   &args, ngx_iothub_registry_done_status);
+}
+
+
+ngx_int_t
+ngx_iothub_registry_list(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
+    ngx_uint_t top)
+{
+    u_char                      buf[NGX_INT_T_LEN];
+    ngx_str_t                   none;
+    ngx_iothub_registry_args_t  args;
+
+    ngx_str_null(&none);
+    args.n = 0;
+
+    if (device_id != NULL) {
+        op->module = 1;
+
+        if (ngx_iothub_registry_add_key(op, &args, device_id, "device", &none)
+            != NGX_OK
+            || ngx_iothub_registry_add_key(op, &args, device_id, "modules",
+                                           &none) != NGX_OK
+            || ngx_iothub_registry_add_key(op, &args, device_id, "module:",
+                                           &none) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_MODULE_LIST, 2,
+                                       &args, ngx_iothub_registry_done_list);
+    }
+
+    if (ngx_iothub_registry_add_key(op, &args, NULL, "devices", &none)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_registry_add(&args, (char *) op->hub->prefix.data,
+                            op->hub->prefix.len);
+    ngx_iothub_registry_add(&args, (char *) buf,
+                            ngx_sprintf(buf, "%ui", top) - buf);
+
+    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_DEVICE_LIST, 1, &args,
+                                   ngx_iothub_registry_done_list);
+}
+
+
+ngx_int_t
+ngx_iothub_registry_stats(ngx_iothub_registry_op_t *op)
+{
+    ngx_str_t                   none;
+    ngx_iothub_registry_args_t  args;
+
+    ngx_str_null(&none);
+    args.n = 0;
+
+    if (ngx_iothub_registry_add_key(op, &args, NULL, "devices", &none)
+        != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, NULL, "disabled", &none)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_REGISTRY_STATS, 2,
+                                   &args, ngx_iothub_registry_done_stats);
+}
+
+
+void
+ngx_iothub_registry_cancel(ngx_iothub_registry_op_t *op)
+{
+    if (op->call) {
+        ngx_iothub_redis_cancel(op->call);
+        op->call = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_iothub_registry_run(ngx_iothub_registry_op_t *op, ngx_uint_t script,
+    int nkeys, ngx_iothub_registry_args_t *args,
+    ngx_iothub_redis_handler_pt handler)
+{
+    op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
+                                       handler, op, nkeys, args->n,
+                                       args->argv, args->lens);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+ngx_iothub_registry_done_status(void *data, redisReply *reply)
+{
+    ngx_iothub_registry_op_t *op = data;
+
+    if (ngx_iothub_registry_failed(op, reply) == NGX_OK) {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
+    }
+}
+
+
+static void
+ngx_iothub_registry_done_hash(void *data, redisReply *reply)
+{
+    ngx_iothub_registry_op_t *op = data;
+
+    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
+        return;
+    }
+
+    ngx_iothub_registry_from_hash(op->identity, reply);
+    ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
+}
+
+
+static void
+ngx_iothub_registry_done_get(void *data, redisReply *reply)
+{
+    ngx_iothub_registry_op_t *op = data;
+
+    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
+        return;
+    }
+
+    if (reply->elements == 0) {
+        ngx_iothub_registry_finish(op, op->module
+                                       ? NGX_IOTHUB_REGISTRY_NO_MODULE
+                                       : NGX_IOTHUB_REGISTRY_NO_DEVICE);
+        return;
+    }
+
+    op->identity = ngx_palloc(op->pool, sizeof(ngx_iothub_identity_t));
+    if (op->identity == NULL) {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
+        return;
+    }
+
+    ngx_iothub_registry_from_hash(op->identity, reply);
+    ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
+}
+
+
+static void
+ngx_iothub_registry_done_list(void *data, redisReply *reply)
+{
+    ngx_iothub_registry_op_t *op = data;
+
+    size_t  i;
+
+    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
+        return;
+    }
+
+    op->nlist = reply->elements;
+    op->list = ngx_palloc(op->pool,
+                          (op->nlist + 1) * sizeof(ngx_iothub_identity_t));
+    if (op->list == NULL) {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
+        return;
+    }
+
+    for (i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_ARRAY) {
+            ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
+            return;
+        }
+
+        ngx_iothub_registry_from_hash(&op->list[i], reply->element[i]);
+    }
+
+    ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
+}
+
+
+static void
+ngx_iothub_registry_done_stats(void *data, redisReply *reply)
+{
+    ngx_iothub_registry_op_t *op = data;
+
+    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
+        return;
+    }
+
+    op->total = reply->element[0]->integer;
+    op->disabled = reply->element[1]->integer;
+
+    ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
+}
+
+
+/*
+ * Finishes the operation when Redis failed or answered one of the scripts'
+ * errors; returns NGX_OK when the reply is for the caller to read.
+ */
+
+static ngx_int_t
+ngx_iothub_registry_failed(ngx_iothub_registry_op_t *op, redisReply *reply)
+{
+    ngx_str_t                 err;
+    ngx_iothub_registry_rc_e  rc;
+
+    op->call = NULL;
+
+    if (reply == NULL) {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_UNAVAILABLE);
+        return NGX_ERROR;
+    }
+
+    if (reply->type != REDIS_REPLY_ERROR) {
+        return NGX_OK;
+    }
+
+    err.data = (u_char *) reply->str;
+    err.len = reply->len;
+
+    if (err.len == 6 && ngx_strncmp(err.data, "EXISTS", 6) == 0) {
+        rc = NGX_IOTHUB_REGISTRY_EXISTS;
+
+    } else if (err.len == 9 && ngx_strncmp(err.data, "NO_DEVICE", 9) == 0) {
+        rc = NGX_IOTHUB_REGISTRY_NO_DEVICE;
+
+    } else if (err.len == 9 && ngx_strncmp(err.data, "NOT_FOUND", 9) == 0) {
+        rc = op->module ? NGX_IOTHUB_REGISTRY_NO_MODULE
+                        : NGX_IOTHUB_REGISTRY_NO_DEVICE;
+
+    } else if (err.len == 13
+               && ngx_strncmp(err.data, "ETAG_MISMATCH", 13) == 0)
+    {
+        rc = NGX_IOTHUB_REGISTRY_ETAG_MISMATCH;
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "iothub registry: redis error \"%V\"", &err);
+        rc = NGX_IOTHUB_REGISTRY_ERROR;
+    }
+
+    ngx_iothub_registry_finish(op, rc);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_iothub_registry_finish(ngx_iothub_registry_op_t *op,
+    ngx_iothub_registry_rc_e rc)
+{
+    op->call = NULL;
+    op->rc = rc;
+    op->handler(op);
+}
+
+
+static void
+ngx_iothub_registry_from_hash(ngx_iothub_identity_t *id, redisReply *reply)
+{
+    size_t       i;
+    redisReply  *name, *value;
+
+    ngx_iothub_identity_init(id);
+
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        name = reply->element[i];
+        value = reply->element[i + 1];
+
+        if (name->type != REDIS_REPLY_STRING
+            || value->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        ngx_iothub_identity_set_field(id, name->str, name->len,
+                                      value->str, value->len);
+    }
+}
+
+
+static void
+ngx_iothub_registry_fill_new(ngx_iothub_identity_t *id)
+{
+    uint64_t    ticks;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    /* Azure's generation ids are tick counts; the last digits vary */
+    ticks = NGX_IOTHUB_TICKS_AT_EPOCH + (uint64_t) tp->sec * 10000000
+            + (uint64_t) tp->msec * 10000 + (ngx_random() % 10000);
+
+    ngx_sprintf((u_char *) id->generation_id, "%uL%Z", ticks);
+    ngx_iothub_registry_new_etag(id->etag, sizeof(id->etag));
+
+    ngx_cpystrn((u_char *) id->connection_state, (u_char *) "Disconnected",
+                sizeof(id->connection_state));
+    ngx_cpystrn((u_char *) id->status_updated_time,
+                (u_char *) NGX_IOTHUB_IDENTITY_NEVER,
+                sizeof(id->status_updated_time));
+    ngx_cpystrn((u_char *) id->connection_state_updated_time,
+                (u_char *) NGX_IOTHUB_IDENTITY_NEVER,
+                sizeof(id->connection_state_updated_time));
+    ngx_cpystrn((u_char *) id->last_activity_time,
+                (u_char *) NGX_IOTHUB_IDENTITY_NEVER,
+                sizeof(id->last_activity_time));
+}
+
+
+/* empty keys of a sas identity are generated (auth.md 4) */
+
+static ngx_int_t
+ngx_iothub_registry_keys(ngx_iothub_identity_t *id)
+{
+    if (ngx_strcmp(id->auth_type, "sas") != 0) {
+        return NGX_OK;
+    }
+
+    if (id->primary_key[0] == '\0'
+        && ngx_iothub_key_generate(id->primary_key, sizeof(id->primary_key))
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    if (id->secondary_key[0] == '\0'
+        && ngx_iothub_key_generate(id->secondary_key,
+                                   sizeof(id->secondary_key))
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iothub_registry_new_etag(char *etag, size_t size)
+{
+    u_char  digits[NGX_INT_T_LEN];
+    size_t  n;
+
+    n = ngx_sprintf(digits, "%uD", (uint32_t) ngx_random()) - digits;
+
+    if (ngx_iothub_base64_encode(etag, size, digits, n) < 0) {
+        etag[0] = '\0';
+    }
+}
+
+
+static void
+ngx_iothub_registry_now(char *buf, size_t size)
+{
+    ngx_tm_t     tm;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+    ngx_gmtime(tp->sec, &tm);
+
+    ngx_snprintf((u_char *) buf, size,
+                 "%4d-%02d-%02dT%02d:%02d:%02d.%03M0000Z%Z",
+                 tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                 tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec);
+}
+
+
+static void
+ngx_iothub_registry_add(ngx_iothub_registry_args_t *args, const char *s,
+    size_t len)
+{
+    if (args->n < NGX_IOTHUB_REGISTRY_MAX_ARGS) {
+        args->argv[args->n] = s ? s : "";
+        args->lens[args->n] = len;
+        args->n++;
+    }
+}
+
+
+static void
+ngx_iothub_registry_add_str(ngx_iothub_registry_args_t *args, const char *s)
+{
+    ngx_iothub_registry_add(args, s, ngx_strlen(s));
+}
+
+
+/*
+ * Adds the key "<prefix>{<device>}:<suffix><module>", or "<prefix><suffix>"
+ * for hub-wide keys (device_id NULL).
+ */
+
+static ngx_int_t
+ngx_iothub_registry_add_key(ngx_iothub_registry_op_t *op,
+    ngx_iothub_registry_args_t *args, ngx_str_t *device_id,
+    const char *suffix, ngx_str_t *module_id)
+{
+    u_char  *key, *last;
+    size_t   len;
+
+    len = op->hub->prefix.len + ngx_strlen(suffix) + module_id->len
+          + (device_id ? device_id->len + 3 : 0);
+
+    key = ngx_pnalloc(op->pool, len);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (device_id) {
+        last = ngx_sprintf(key, "%V{%V}:%s%V", &op->hub->prefix, device_id,
+                           suffix, module_id);
+
+    } else {
+        last = ngx_sprintf(key, "%V%s", &op->hub->prefix, suffix);
+    }
+
+    ngx_iothub_registry_add(args, (char *) key, last - key);
+
+    return NGX_OK;
+}
+
+
+/* adds field, value pairs: every stored field, or those listed in "only" */
+
+static void
+ngx_iothub_registry_add_fields(ngx_iothub_registry_args_t *args,
+    ngx_iothub_identity_t *id, const char **only)
+{
+    int          i, n;
+    size_t       lens[NGX_IOTHUB_IDENTITY_NFIELDS];
+    const char  *names[NGX_IOTHUB_IDENTITY_NFIELDS], **o;
+    const char  *values[NGX_IOTHUB_IDENTITY_NFIELDS];
+
+    n = ngx_iothub_identity_fields(id, names, values, lens);
+
+    for (i = 0; i < n; i++) {
+        if (only) {
+            for (o = only; *o; o++) {
+                if (ngx_strcmp(*o, names[i]) == 0) {
+                    break;
+                }
+            }
+
+            if (*o == NULL) {
+                continue;
+            }
+        }
+
+        ngx_iothub_registry_add_str(args, names[i]);
+        ngx_iothub_registry_add(args, values[i], lens[i]);
+    }
+}
