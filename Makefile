@@ -1,0 +1,78 @@
+# nginx-iothub: build, install, run and test the nginx modules.
+#
+#   make run       install what is missing, build, start a local hub
+#   make test      every test: unit, t/ (prove), end-to-end with the SDKs
+#
+# NGINX_SRC names another nginx source tree (default: Debian's nginx-dev).
+
+NGINX_SRC   ?= /usr/share/nginx/src
+DESTDIR     ?=
+MODULES_DIR ?= /usr/lib/nginx/modules
+AVAILABLE   ?= /usr/share/nginx/modules-available
+ENABLED     ?= /etc/nginx/modules-enabled
+
+CC          ?= cc
+UNIT_CFLAGS  = -std=gnu99 -g -Wall -Wextra -Wpointer-arith -Werror -Ishared
+UNIT_LIBS    = -lcmocka -lyajl -lcrypto
+UNIT_TESTS   = build/unit/test_sas build/unit/test_identity
+
+.PHONY: all build deps deps-run install run test unit prove e2e fuzz \
+        style clean
+
+all: build
+
+deps:
+	scripts/deps.sh test
+
+deps-run:
+	scripts/deps.sh run
+
+build:
+	NGINX_SRC=$(NGINX_SRC) scripts/build.sh
+
+install: build
+	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(AVAILABLE) \
+	    $(DESTDIR)$(ENABLED)
+	install -m 644 build/modules/*.so $(DESTDIR)$(MODULES_DIR)/
+	install -m 644 scripts/mod-iothub.conf $(DESTDIR)$(AVAILABLE)/
+	ln -sf $(AVAILABLE)/mod-iothub.conf \
+	    $(DESTDIR)$(ENABLED)/60-mod-iothub.conf
+
+run: deps-run build
+	scripts/run.sh
+
+test: deps build unit prove e2e
+
+build/unit/%: t/unit/%.c shared/*.c shared/*.h
+	@mkdir -p build/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< shared/ngx_iothub_sas.c \
+	    shared/ngx_iothub_identity.c $(UNIT_LIBS)
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+prove: build
+	prove -I t/lib t/
+
+e2e: build
+	t/e2e/run.sh
+
+# libFuzzer targets; FUZZ_SECONDS each
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build/fuzz
+	@for f in fuzz/fuzz_*.c; do \
+	    n=$$(basename $$f .c); \
+	    clang -g -O1 -fsanitize=fuzzer,address,undefined -Ishared \
+	        -o build/fuzz/$$n $$f shared/ngx_iothub_sas.c \
+	        shared/ngx_iothub_identity.c -lyajl -lcrypto || exit 1; \
+	    mkdir -p build/fuzz/$$n.corpus; \
+	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
+	        build/fuzz/$$n.corpus || exit 1; \
+	done
+
+style:
+	scripts/style.sh
+
+clean:
+	rm -rf build
