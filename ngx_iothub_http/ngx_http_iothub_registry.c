@@ -168,7 +168,8 @@ ngx_http_iothub_route_devices(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 
 
 ngx_int_t
-ngx_http_iothub_route_statistics(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+ngx_http_iothub_route_statistics(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx)
 {
     ctx->op.handler = ngx_http_iothub_stats_done;
 
