@@ -39,9 +39,20 @@ typedef struct {
     ngx_str_t                  prefix;
     ngx_array_t                policies;     /* ngx_iothub_policy_t */
     ngx_uint_t                 partitions;
+    time_t                     retention;    /* of device-to-cloud streams */
     ngx_str_t                  file;
     ngx_uint_t                 line;
 } ngx_iothub_hub_t;
+
+
+/* handles "<type> <payload>" messages sent to this worker's inbox */
+typedef void (*ngx_iothub_inbox_handler_pt)(u_char *payload, size_t len);
+
+
+typedef struct {
+    ngx_str_t                    type;
+    ngx_iothub_inbox_handler_pt  handler;
+} ngx_iothub_inbox_type_t;
 
 
 typedef struct {
@@ -49,8 +60,13 @@ typedef struct {
     ngx_array_t                hubs;         /* ngx_iothub_hub_t * */
     ngx_flag_t                 configured;   /* an iothub{} block was seen */
 
+    ngx_array_t                inbox_types;  /* ngx_iothub_inbox_type_t */
+
     /* per worker, set up in init_process */
     ngx_iothub_redis_t        *link;
+    ngx_iothub_redis_t        *subscriber;
+    ngx_str_t                  inbox;
+    u_char                     inbox_name[sizeof("iothub:inbox:") + 32];
 } ngx_iothub_main_conf_t;
 
 
@@ -66,6 +82,26 @@ ngx_iothub_hub_t *ngx_iothub_conf_find_hub(ngx_conf_t *cf, ngx_str_t *name);
 
 /* The worker's Redis link; NULL outside worker processes. */
 ngx_iothub_redis_t *ngx_iothub_redis_link(void);
+
+/*
+ * Every worker has an inbox: a Redis channel only it subscribes to, named
+ * in presence records so that other nodes can reach a device's session.
+ * Messages are "<type> <payload>"; a module registers the types it handles
+ * at configuration time.
+ */
+ngx_int_t ngx_iothub_inbox_register(ngx_conf_t *cf, const char *type,
+    ngx_iothub_inbox_handler_pt handler);
+
+/* This worker's inbox channel name. */
+ngx_str_t *ngx_iothub_inbox(void);
+
+/*
+ * Publishes "<type> <payload>" to an inbox.  handler (may be NULL) gets the
+ * PUBLISH reply: the number of receivers.  Returns NULL when Redis is down.
+ */
+ngx_iothub_redis_call_t *ngx_iothub_inbox_send(ngx_str_t *inbox,
+    const char *type, ngx_str_t *payload, ngx_iothub_redis_handler_pt handler,
+    void *data);
 
 /* Finds a policy of the hub by name (case-sensitive), or NULL. */
 ngx_iothub_policy_t *ngx_iothub_find_policy(ngx_iothub_hub_t *hub,

@@ -8,6 +8,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <openssl/rand.h>
+
 #include "ngx_iothub.h"
 #include "ngx_iothub_sas.h"
 
@@ -34,6 +36,9 @@ static char *ngx_iothub_policy_key(ngx_conf_t *cf, ngx_str_t *key,
 static char *ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_iothub_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_iothub_inbox_name(ngx_iothub_main_conf_t *imcf);
+static void ngx_iothub_inbox_in(void *data, u_char *payload, size_t len);
+static void ngx_iothub_inbox_sent(void *data, redisReply *reply);
 static void ngx_iothub_exit_process(ngx_cycle_t *cycle);
 
 
@@ -144,6 +149,13 @@ static ngx_command_t  ngx_iothub_commands[] = {
       offsetof(ngx_iothub_hub_t, partitions),
       &ngx_iothub_partitions_bounds },
 
+    { ngx_string("retention"),
+      NGX_IOTHUB_HUB_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, retention),
+      NULL },
+
       ngx_null_command
 };
 
@@ -183,7 +195,10 @@ ngx_iothub_create_conf(ngx_cycle_t *cycle)
 
     if (ngx_array_init(&imcf->hubs, cycle->pool, 2,
                        sizeof(ngx_iothub_hub_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&imcf->inbox_types, cycle->pool, 4,
+                          sizeof(ngx_iothub_inbox_type_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -368,6 +383,7 @@ ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     hub->name = value[1];
     hub->partitions = NGX_CONF_UNSET_UINT;
+    hub->retention = NGX_CONF_UNSET;
     hub->file = cf->conf_file->file.name;
     hub->line = cf->conf_file->line;
 
@@ -421,6 +437,14 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
     }
 
     ngx_conf_init_uint_value(hub->partitions, 4);
+    ngx_conf_init_value(hub->retention, 86400);
+
+    if (hub->retention < 60 || hub->retention > 7 * 86400) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"retention\" of hub \"%V\" must be from 1m to "
+                           "7d", &hub->name);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -632,7 +656,158 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_iothub_inbox_name(imcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    imcf->subscriber = ngx_iothub_redis_create_subscriber(&imcf->redis,
+                                                          cycle->log,
+                                                          &imcf->inbox,
+                                                          ngx_iothub_inbox_in,
+                                                          imcf);
+    if (imcf->subscriber == NULL) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
+}
+
+
+/* a random name: workers of every node share one Redis */
+
+static ngx_int_t
+ngx_iothub_inbox_name(ngx_iothub_main_conf_t *imcf)
+{
+    u_char  *p, id[16];
+
+    if (RAND_bytes(id, sizeof(id)) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "iothub: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(imcf->inbox_name, "iothub:inbox:",
+                   sizeof("iothub:inbox:") - 1);
+    p = ngx_hex_dump(p, id, sizeof(id));
+
+    imcf->inbox.data = imcf->inbox_name;
+    imcf->inbox.len = p - imcf->inbox_name;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_inbox_in(void *data, u_char *payload, size_t len)
+{
+    ngx_iothub_main_conf_t *imcf = data;
+
+    u_char                   *space, *last;
+    ngx_uint_t                i;
+    ngx_iothub_inbox_type_t  *type;
+
+    last = payload + len;
+    space = ngx_strlchr(payload, last, ' ');
+
+    if (space == NULL) {
+        space = last;
+    }
+
+    type = imcf->inbox_types.elts;
+
+    for (i = 0; i < imcf->inbox_types.nelts; i++) {
+        if (type[i].type.len == (size_t) (space - payload)
+            && ngx_strncmp(type[i].type.data, payload, type[i].type.len) == 0)
+        {
+            type[i].handler(space < last ? space + 1 : last,
+                            space < last ? (size_t) (last - space - 1) : 0);
+            return;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "iothub: unknown inbox message type \"%*s\"",
+                  (size_t) (space - payload), payload);
+}
+
+
+ngx_int_t
+ngx_iothub_inbox_register(ngx_conf_t *cf, const char *type,
+    ngx_iothub_inbox_handler_pt handler)
+{
+    ngx_iothub_main_conf_t   *imcf;
+    ngx_iothub_inbox_type_t  *t;
+
+    imcf = (ngx_iothub_main_conf_t *)
+               ngx_get_conf(cf->cycle->conf_ctx, ngx_iothub_module);
+
+    t = ngx_array_push(&imcf->inbox_types);
+    if (t == NULL) {
+        return NGX_ERROR;
+    }
+
+    t->type.data = (u_char *) type;
+    t->type.len = ngx_strlen(type);
+    t->handler = handler;
+
+    return NGX_OK;
+}
+
+
+ngx_str_t *
+ngx_iothub_inbox(void)
+{
+    ngx_iothub_main_conf_t  *imcf;
+
+    imcf = (ngx_iothub_main_conf_t *)
+               ngx_get_conf(ngx_cycle->conf_ctx, ngx_iothub_module);
+
+    return &imcf->inbox;
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_inbox_send(ngx_str_t *inbox, const char *type, ngx_str_t *payload,
+    ngx_iothub_redis_handler_pt handler, void *data)
+{
+    u_char                   *msg, *p;
+    size_t                    len, lens[3];
+    const char               *argv[3];
+    ngx_iothub_redis_call_t  *call;
+
+    len = ngx_strlen(type) + 1 + payload->len;
+
+    msg = ngx_alloc(len, ngx_cycle->log);
+    if (msg == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(msg, type, ngx_strlen(type));
+    *p++ = ' ';
+    ngx_memcpy(p, payload->data, payload->len);
+
+    argv[0] = "PUBLISH";
+    lens[0] = 7;
+    argv[1] = (char *) inbox->data;
+    lens[1] = inbox->len;
+    argv[2] = (char *) msg;
+    lens[2] = len;
+
+    /* the command is formatted, so msg can go */
+    call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
+                                    handler ? handler
+                                            : ngx_iothub_inbox_sent,
+                                    data, 3, argv, lens);
+    ngx_free(msg);
+
+    return call;
+}
+
+
+static void
+ngx_iothub_inbox_sent(void *data, redisReply *reply)
+{
+    /* fire and forget */
 }
 
 
@@ -650,4 +825,9 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
 
     ngx_iothub_redis_destroy(imcf->link);
     imcf->link = NULL;
+
+    if (imcf->subscriber) {
+        ngx_iothub_redis_destroy(imcf->subscriber);
+        imcf->subscriber = NULL;
+    }
 }

@@ -67,9 +67,16 @@ struct ngx_iothub_redis_s {
     ngx_uint_t                   failures;
 
     char                         sha[NGX_IOTHUB_LUA_N][41];
+
+    /* subscriber links */
+    ngx_str_t                    channel;
+    ngx_iothub_redis_message_pt  message;
+    void                        *message_data;
 };
 
 
+static ngx_iothub_redis_t *ngx_iothub_redis_new(
+    ngx_iothub_redis_conf_t *conf, ngx_log_t *log);
 static void ngx_iothub_redis_connect(ngx_event_t *ev);
 static void ngx_iothub_redis_connected(ngx_iothub_redis_t *rd);
 static ngx_int_t ngx_iothub_redis_handshake(ngx_iothub_redis_t *rd);
@@ -77,6 +84,8 @@ static void ngx_iothub_redis_handshake_reply(void *data, redisReply *reply);
 static void ngx_iothub_redis_write_handler(ngx_event_t *wev);
 static void ngx_iothub_redis_read_handler(ngx_event_t *rev);
 static ngx_int_t ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd);
+static ngx_int_t ngx_iothub_redis_pushed(ngx_iothub_redis_t *rd,
+    redisReply *reply);
 static ngx_int_t ngx_iothub_redis_noscript(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_call_t *call, redisReply *reply);
 static void ngx_iothub_redis_timeout_handler(ngx_event_t *ev);
@@ -99,6 +108,45 @@ ngx_iothub_redis_create(ngx_iothub_redis_conf_t *conf, ngx_log_t *log)
 {
     ngx_iothub_redis_t  *rd;
 
+    rd = ngx_iothub_redis_new(conf, log);
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    ngx_iothub_redis_script_shas(rd);
+    ngx_iothub_redis_connect(&rd->reconnect);
+
+    return rd;
+}
+
+
+ngx_iothub_redis_t *
+ngx_iothub_redis_create_subscriber(ngx_iothub_redis_conf_t *conf,
+    ngx_log_t *log, ngx_str_t *channel, ngx_iothub_redis_message_pt handler,
+    void *data)
+{
+    ngx_iothub_redis_t  *rd;
+
+    rd = ngx_iothub_redis_new(conf, log);
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->channel = *channel;
+    rd->message = handler;
+    rd->message_data = data;
+
+    ngx_iothub_redis_connect(&rd->reconnect);
+
+    return rd;
+}
+
+
+static ngx_iothub_redis_t *
+ngx_iothub_redis_new(ngx_iothub_redis_conf_t *conf, ngx_log_t *log)
+{
+    ngx_iothub_redis_t  *rd;
+
     rd = ngx_calloc(sizeof(ngx_iothub_redis_t), log);
     if (rd == NULL) {
         return NULL;
@@ -118,10 +166,6 @@ ngx_iothub_redis_create(ngx_iothub_redis_conf_t *conf, ngx_log_t *log)
     rd->timeout.data = rd;
     rd->timeout.log = log;
     rd->timeout.cancelable = 1;
-
-    ngx_iothub_redis_script_shas(rd);
-
-    ngx_iothub_redis_connect(&rd->reconnect);
 
     return rd;
 }
@@ -330,7 +374,19 @@ ngx_iothub_redis_handshake(ngx_iothub_redis_t *rd)
         }
     }
 
-    for (i = 0; i < NGX_IOTHUB_LUA_N; i++) {
+    if (rd->message) {
+        /* the confirmation is a pushed reply, not a call's */
+        len = redisFormatCommand(&cmd, "SUBSCRIBE %b", rd->channel.data,
+                                 rd->channel.len);
+        if (len < 0 || ngx_iothub_redis_append(rd, cmd, len) != NGX_OK) {
+            redisFreeCommand(cmd);
+            goto failed;
+        }
+
+        redisFreeCommand(cmd);
+    }
+
+    for (i = 0; rd->message == NULL && i < NGX_IOTHUB_LUA_N; i++) {
         len = redisFormatCommand(&cmd, "SCRIPT LOAD %s",
                                  ngx_iothub_lua_scripts[i][1]);
         if (ngx_iothub_redis_queue(rd, ngx_iothub_redis_handshake_reply, rd,
@@ -698,6 +754,11 @@ ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd)
 
         reply = r;
 
+        if (rd->message && ngx_iothub_redis_pushed(rd, reply) == NGX_OK) {
+            freeReplyObject(reply);
+            continue;
+        }
+
         if (ngx_queue_empty(&rd->pending)) {
             freeReplyObject(reply);
             ngx_iothub_redis_fail(rd, "unexpected reply");
@@ -728,6 +789,42 @@ ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd)
 
         ngx_iothub_redis_arm_timeout(rd);
     }
+}
+
+
+/*
+ * Subscriber links: ["message", channel, payload] goes to the handler,
+ * ["subscribe", channel, n] confirms; anything else answers a call.
+ */
+
+static ngx_int_t
+ngx_iothub_redis_pushed(ngx_iothub_redis_t *rd, redisReply *reply)
+{
+    redisReply  *kind, *payload;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        return NGX_DECLINED;
+    }
+
+    kind = reply->element[0];
+    payload = reply->element[2];
+
+    if (kind->type != REDIS_REPLY_STRING) {
+        return NGX_DECLINED;
+    }
+
+    if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
+        return NGX_OK;
+    }
+
+    if (kind->len == 7 && ngx_strncmp(kind->str, "message", 7) == 0
+        && payload->type == REDIS_REPLY_STRING)
+    {
+        rd->message(rd->message_data, (u_char *) payload->str, payload->len);
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }
 
 

@@ -51,6 +51,17 @@ ngx_iothub_redis_t *ngx_iothub_redis_create(ngx_iothub_redis_conf_t *conf,
     ngx_log_t *log);
 void ngx_iothub_redis_destroy(ngx_iothub_redis_t *rd);
 
+/*
+ * A subscriber link: on every connection it subscribes to "channel" and
+ * hands each message to handler(data, payload, len).  It takes no commands.
+ */
+typedef void (*ngx_iothub_redis_message_pt)(void *data, u_char *payload,
+    size_t len);
+
+ngx_iothub_redis_t *ngx_iothub_redis_create_subscriber(
+    ngx_iothub_redis_conf_t *conf, ngx_log_t *log, ngx_str_t *channel,
+    ngx_iothub_redis_message_pt handler, void *data);
+
 /* NGX_OK when connected, NGX_DECLINED while Redis is down. */
 ngx_int_t ngx_iothub_redis_ready(ngx_iothub_redis_t *rd);
 
