@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 status=0
-files=$(git ls-files '*.c' '*.h')
+files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
 for f in $files; do
     awk -v f="$f" '
