@@ -80,77 +80,77 @@ static ngx_command_t  ngx_iothub_commands[] = {
       NULL },
 
     { ngx_string("redis"),
-      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_iothub_redis,
       0,
       0,
       NULL },
 
     { ngx_string("redis_password"),
-      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       0,
       offsetof(ngx_iothub_main_conf_t, redis.password),
       NULL },
 
     { ngx_string("redis_database"),
-      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       0,
       offsetof(ngx_iothub_main_conf_t, redis.database),
       &ngx_iothub_database_bounds },
 
     { ngx_string("redis_connect_timeout"),
-      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       0,
       offsetof(ngx_iothub_main_conf_t, redis.connect_timeout),
       NULL },
 
     { ngx_string("redis_command_timeout"),
-      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       0,
       offsetof(ngx_iothub_main_conf_t, redis.command_timeout),
       NULL },
 
     { ngx_string("redis_max_backoff"),
-      NGX_IOTHUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       0,
       offsetof(ngx_iothub_main_conf_t, redis.max_backoff),
       NULL },
 
     { ngx_string("hub"),
-      NGX_IOTHUB_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_iothub_hub,
       0,
       0,
       NULL },
 
     { ngx_string("hostname"),
-      NGX_IOTHUB_HUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_iothub_hostname,
       0,
       0,
       NULL },
 
     { ngx_string("policy"),
-      NGX_IOTHUB_HUB_CONF|NGX_CONF_2MORE,
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_2MORE,
       ngx_iothub_policy,
       0,
       0,
       NULL },
 
     { ngx_string("partitions"),
-      NGX_IOTHUB_HUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       0,
       offsetof(ngx_iothub_hub_t, partitions),
       &ngx_iothub_partitions_bounds },
 
     { ngx_string("retention"),
-      NGX_IOTHUB_HUB_CONF|NGX_CONF_TAKE1,
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
       0,
       offsetof(ngx_iothub_hub_t, retention),
@@ -264,30 +264,28 @@ ngx_iothub_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * Parses a nested block with nginx's own directive handler: it looks up
- * the directives of type cmd_type among core modules and hands each the
- * conf that cf->ctx leads to: ctx -> confs[ctx_index] -> conf.
+ * the directives of type cmd_type among core modules and, as they are
+ * NGX_DIRECT_CONF, hands each ((void **) cf->ctx)[module index], our conf.
+ * (ctx_index is not set for core modules, so it cannot be used.)
  */
 
 static char *
 ngx_iothub_parse_block(ngx_conf_t *cf, ngx_uint_t cmd_type, void *conf)
 {
     char        *rv;
-    void       **confs, ***ctx;
+    void       **confs;
     ngx_conf_t   save;
 
     confs = ngx_pcalloc(cf->pool,
-                        (ngx_iothub_module.ctx_index + 1) * sizeof(void *));
-    ctx = ngx_palloc(cf->pool, sizeof(void **));
-
-    if (confs == NULL || ctx == NULL) {
+                        (ngx_iothub_module.index + 1) * sizeof(void *));
+    if (confs == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    confs[ngx_iothub_module.ctx_index] = conf;
-    *ctx = confs;
+    confs[ngx_iothub_module.index] = conf;
 
     save = *cf;
-    cf->ctx = ctx;
+    cf->ctx = confs;
     cf->module_type = NGX_CORE_MODULE;
     cf->cmd_type = cmd_type;
 

@@ -1,0 +1,574 @@
+package Test::IotHub;
+
+# Data-driven behaviour tests for nginx-iothub (STYLE.md section 12) on
+# Test::Base: `use lib 't/lib'; use Test::IotHub; run_tests();` then
+# __DATA__ blocks.  Sections, helpers and knobs: t/lib/README.md.
+#
+# Per file: free loopback ports and a private redis-server (the file is
+# skipped without one).  Per block: conf/nginx.conf in a temp prefix, then
+# nginx -t (must_die) or: FLUSHALL and the redis seed, nginx started (daemon
+# off), the requests, QUIT, redis_check, the error.log checks.
+
+use Test::Base -base;
+use Test::Base::Filter ();
+
+use strict;
+use warnings;
+
+use File::Basename qw(dirname);
+use File::Spec;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+use Test::IotHub::HTTP;
+use Test::IotHub::Redis;
+use Test::IotHub::SAS qw(sas_token auth_header @POLICIES %POLICY_KEYS
+                         $DEVICE_KEY);
+
+our @EXPORT = qw(run_tests sas_token iothub_block require_modules redis_cmd
+                 http_request %POLICY_KEYS $DEVICE_KEY
+                 $TEST_NGINX_PORT $TEST_NGINX_PORT2 $TEST_REDIS_PORT);
+
+my %SO = (core => 'ngx_iothub_module.so', http => 'ngx_http_iothub_module.so',
+          mqtt => 'ngx_stream_iothub_mqtt_module.so',
+          amqp => 'ngx_stream_iothub_amqp_module.so');
+
+my $REPO = File::Spec->rel2abs(__FILE__);   # <repo>/t/lib/Test/IotHub.pm
+$REPO = dirname($REPO) for 1 .. 4;
+my $MODULES = File::Spec->rel2abs($ENV{IOTHUB_MODULES_DIR}
+                                  || "$REPO/build/modules");
+my $STREAM_SO = $ENV{TEST_IOTHUB_STREAM_MODULE}
+                // '/usr/lib/nginx/modules/ngx_stream_module.so';
+my $NGINX = $ENV{TEST_IOTHUB_NGINX} || '/usr/sbin/nginx';
+my $VALGRIND = $ENV{TEST_IOTHUB_VALGRIND};
+my $HUP = $ENV{TEST_IOTHUB_HUP} && !$VALGRIND;
+my $VERBOSE = $ENV{TEST_IOTHUB_VERBOSE};
+my $SLOW = $VALGRIND ? 4 : 1;   # timeout multiplier
+
+our ($TEST_NGINX_PORT, $TEST_NGINX_PORT2, $TEST_REDIS_PORT);
+my ($TMP, $PREFIX, $REDIS, $redis, %VARS, $nginx_pid, $redis_pid);
+
+# Checked in every block unless its error_log names them.
+my @DEFAULT_NO_LOG = (
+    ['[alert]', qr/\[alert\]/], ['[crit]', qr/\[crit\]/],
+    ['[emerg]', qr/\[emerg\]/],
+    ['sanitizer report',
+     qr/^==\d+==\s*(?:ERROR|WARNING): \w*Sanitizer|runtime error: /m],
+);
+
+sub import {
+    _setup_file() unless $TMP;
+    goto &Test::Base::import;
+}
+
+sub _setup_file {
+    plan(skip_all => "$NGINX not found (TEST_IOTHUB_NGINX)") unless -x $NGINX;
+    ($REDIS) = grep { -x } map { "$_/redis-server" } split /:/, $ENV{PATH};
+    plan(skip_all => 'redis-server not found') unless $REDIS;
+    $TMP = tempdir('iothub-t-XXXXXX', TMPDIR => 1,
+                   CLEANUP => !$ENV{TEST_IOTHUB_KEEP});
+    diag("temp dir: $TMP") if $ENV{TEST_IOTHUB_KEEP} || $VERBOSE;
+    $PREFIX = "$TMP/nginx";
+    mkdir $_ for $PREFIX, "$TMP/redis", map { "$PREFIX/$_" } qw(conf logs temp);
+    my %used;
+    for my $port ($TEST_NGINX_PORT, $TEST_NGINX_PORT2, $TEST_REDIS_PORT) {
+        do {   # let the kernel pick a free port
+            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                LocalPort => 0, Listen => 1) or die "bind: $!\n";
+            $port = $s->sockport;
+        } while $used{$port}++;
+    }
+    $redis = Test::IotHub::Redis->new(port => $TEST_REDIS_PORT);
+    %VARS = (TEST_NGINX_PORT => $TEST_NGINX_PORT, TEST_PREFIX => $PREFIX,
+             TEST_NGINX_PORT2 => $TEST_NGINX_PORT2,
+             TEST_REDIS_PORT => $TEST_REDIS_PORT,
+             TEST_DEVICE_KEY => $DEVICE_KEY);
+    $SIG{PIPE} = 'IGNORE';
+    $SIG{INT} = $SIG{TERM} = sub { exit 130 };   # END cleans up
+}
+
+END { local $?; _stop(\$nginx_pid, 'QUIT', 3); _stop_redis() }
+
+# Skip the whole file unless the named modules (core, http, mqtt, amqp or
+# .so file names) are built.  Call it before run_tests().
+sub require_modules {
+    my @miss = grep { !-f "$MODULES/$_" } map { $SO{$_} // $_ } @_;
+    plan(skip_all => "not built in $MODULES: @miss") if @miss;
+}
+
+# The standard iothub{} block; extra => lines for iothub{}, hub_extra =>
+# lines for hub test{}.
+sub iothub_block {
+    my %a = @_;
+    my $policies = join '', map { sprintf "        policy %-17s %s %s %s;\n",
+                                          @$_[0, 2, 3, 1] } @POLICIES;
+    my ($extra, $hub_extra) = map { defined $_ ? "    $_\n" : '' }
+                                  @a{qw(extra hub_extra)};
+    return <<"EOF";
+iothub {
+    redis 127.0.0.1:$TEST_REDIS_PORT;
+    redis_connect_timeout 1s;
+    redis_command_timeout 2s;
+$extra    hub test {
+        hostname localhost;
+$policies        partitions 4;
+$hub_extra    }
+}
+EOF
+}
+
+sub redis_cmd { $redis->cmd(@_) }
+
+# http_request($method, $path, [[name, value], ...], $body, $timeout) to
+# $TEST_NGINX_PORT, as is; see Test::IotHub::HTTP for the result.
+sub http_request {
+    my ($method, $path, $headers, $body, $timeout) = @_;
+    return Test::IotHub::HTTP::request($TEST_NGINX_PORT, $method, $path,
+                                       $headers || [], $body,
+                                       ($timeout || 5) * $SLOW);
+}
+
+# --- processes -------------------------------------------------------------
+
+sub _spawn {   # fork and exec with stdout and stderr appended to $out
+    my ($out, @cmd) = @_;
+    my $pid = fork // die "fork: $!\n";
+    return $pid if $pid;
+    open STDIN, '<', '/dev/null';
+    open STDOUT, '>>', $out;
+    open STDERR, '>&', \*STDOUT;
+    exec { $cmd[0] } @cmd   # POSIX::_exit: no END blocks in the child
+        or do { print STDERR "exec $cmd[0]: $!\n"; POSIX::_exit(127) };
+}
+
+sub _poll {   # call $check until it returns true (that value) or time is up
+    my ($timeout, $check) = @_;
+    my $deadline = time + $timeout * $SLOW;
+    while (1) {
+        my $r = $check->();
+        return $r if $r;
+        return undef if time > $deadline;
+        sleep 0.02;
+    }
+}
+
+sub _reap {   # true once the child exited, with its status in $?
+    my ($pid, $timeout) = @_;
+    return _poll($timeout, sub { waitpid($pid, WNOHANG) == $pid });
+}
+
+sub _exit_status {
+    return $? & 127 ? 'signal ' . ($? & 127) : 'status ' . ($? >> 8);
+}
+
+# Sends $sig to the child in $$pidref, waits, KILLs it after $timeout;
+# returns '' for a clean exit, else what went wrong.
+sub _stop {
+    my ($pidref, $sig, $timeout) = @_;
+    my $pid = $$pidref or return '';
+    undef $$pidref;
+    kill $sig, $pid;
+    return $? ? 'exited with ' . _exit_status() : '' if _reap($pid, $timeout);
+    kill 'KILL', $pid;
+    _reap($pid, 5);
+    return "did not exit on $sig";
+}
+
+sub _slurp {
+    open my $fh, '<', shift or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+sub _write_file {
+    my ($f, $data) = @_;
+    open my $fh, '>', $f or die "$f: $!\n";
+    print $fh $data;
+    close $fh;
+}
+
+sub _start_redis {
+    return if $redis_pid;
+    $redis_pid = _spawn("$TMP/redis/stdout.log", $REDIS, '--port',
+        $TEST_REDIS_PORT, '--bind', '127.0.0.1', '--save', '', '--appendonly',
+        'no', '--dir', "$TMP/redis", '--daemonize', 'no',
+        '--logfile', "$TMP/redis/redis.log");
+    my $up = _poll(10, sub {
+        return 'exited' if waitpid($redis_pid, WNOHANG) == $redis_pid;
+        return (eval { $redis->cmd('PING') } // '') eq 'PONG' ? 'up' : undef;
+    }) // '';
+    return if $up eq 'up';
+    if ($up eq 'exited') { undef $redis_pid } else { _stop_redis() }
+    die "redis-server did not start:\n", _slurp("$TMP/redis/redis.log"),
+        _slurp("$TMP/redis/stdout.log");
+}
+
+sub _stop_redis {
+    $redis->disconnect if $redis;
+    return _stop(\$redis_pid, 'TERM', 10);
+}
+
+sub _start_nginx {
+    my @cmd = ($NGINX, '-p', "$PREFIX/", '-c', 'conf/nginx.conf');
+    my $supp = "$REPO/t/lib/valgrind.supp";
+    unshift @cmd, 'valgrind', '--quiet', '--num-callers=30',
+        "--log-file=$PREFIX/logs/valgrind.log", '--leak-check=full',
+        '--show-leak-kinds=definite', '--errors-for-leak-kinds=definite',
+        -f $supp ? "--suppressions=$supp" : ()
+        if $VALGRIND;
+    unlink "$PREFIX/logs/nginx.pid";
+    $nginx_pid = _spawn("$PREFIX/logs/stderr.log", @cmd);
+    # nginx writes its pid file once the listening sockets are open.
+    return _wait_nginx('start', sub {
+        _slurp("$PREFIX/logs/nginx.pid") =~ /^$nginx_pid\b/ ? 'ok' : undef });
+}
+
+sub _reload {   # HUP, then wait for a new worker (or an [emerg])
+    return 'nginx is not running' unless $nginx_pid;
+    my $log = "$PREFIX/logs/error.log";
+    my $offset = -s $log // 0;
+    kill 'HUP', $nginx_pid;
+    my $err = _wait_nginx('reload', sub {
+        my $new = substr(_slurp($log), $offset);
+        $new =~ /(\[emerg\].*)/ ? "reload failed: $1"
+            : $new =~ /start worker process/ ? 'ok' : undef });
+    sleep 0.2 unless $err;   # let the old workers close their listeners
+    return $err;
+}
+
+# Polls $ready ('ok', an error text, or undef for "not yet") while the
+# nginx master runs; returns '' once ready, else what went wrong.
+sub _wait_nginx {
+    my ($what, $ready) = @_;
+    my $r = _poll(10, sub { waitpid($nginx_pid, WNOHANG) == $nginx_pid
+                            ? 'exited' : $ready->() });
+    return '' if ($r // '') eq 'ok';
+    return "nginx did not $what; on QUIT it "
+        . (_stop(\$nginx_pid, 'QUIT', 5) || 'exited') unless defined $r;
+    return $r unless $r eq 'exited';
+    undef $nginx_pid;
+    return "nginx exited at $what with " . _exit_status();
+}
+
+# --- blocks ----------------------------------------------------------------
+
+sub _subst {
+    my $t = shift // return undef;
+    $t =~ s/\$(TEST_[A-Z0-9_]+)/exists $VARS{$1} ? $VARS{$1} : "\$$1"/ge;
+    return $t;
+}
+
+sub _lines { grep { /\S/ && !/^\s*#/ } split /\n/, shift // '' }
+
+sub _headers {   # "Name: value" lines, [[name, value], ...] or {name => value}
+    my $h = shift // return ();
+    return map { [$_, $h->{$_}] } sort keys %$h if ref $h eq 'HASH';
+    return @$h if ref $h eq 'ARRAY';
+    return map { /^\s*([^:\s]+)\s*:\s?(.*)$/ ? [$1, $2] : () }
+               _lines(_subst($h));
+}
+
+sub _build_conf {   # returns the nginx.conf text and the missing modules
+    my $b = shift;
+    my %s = map { my ($v) = $b->$_; ($_ => _subst($v)) } qw(main_config
+                  http_config config stream_config stream_server_config);
+    $s{main_config} //= iothub_block();
+    $s{config} //= 'location / { iothub_api test; }';
+    $s{$_} //= '' for qw(http_config stream_config);
+    my $all = join "\n", grep defined, values %s;
+    my @need = ((grep { $all =~ /\biothub_$_/ } qw(mqtt amqp)),
+                $all =~ /\biothub/ ? 'core' : (),
+                "$s{http_config}\n$s{config}" =~ /\biothub/ ? 'http' : ());
+    # Our protocol modules need the core module's symbols: load it first.
+    my @load = grep { -f } $STREAM_SO, (-f "$MODULES/$SO{core}"
+        ? (map { "$MODULES/$SO{$_}" } qw(core http mqtt amqp)) : ());
+    my $workers = (scalar $b->workers // 1) =~ s/\s+//gr;
+    my $master = $VALGRIND ? 'off' : 'on';
+    my $conf = join('', map { "load_module $_;\n" } @load)
+             . ($> == 0 ? "user root;\n" : '') . <<"EOF";
+master_process $master;
+worker_processes $workers;
+daemon off;
+pid logs/nginx.pid;
+error_log logs/error.log debug;
+
+$s{main_config}
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log logs/access.log;
+    client_body_temp_path temp/client_body;
+    proxy_temp_path temp/proxy;
+    fastcgi_temp_path temp/fastcgi;
+    uwsgi_temp_path temp/uwsgi;
+    scgi_temp_path temp/scgi;
+    default_type text/plain;
+
+$s{http_config}
+    server {
+        listen 127.0.0.1:$TEST_NGINX_PORT;
+        server_name localhost;
+
+$s{config}
+    }
+}
+EOF
+    if (defined $s{stream_server_config} || $s{stream_config} ne '') {
+        $conf .= "\nstream {\n$s{stream_config}\n";
+        $conf .= "    server {\n        listen 127.0.0.1:$TEST_NGINX_PORT2;\n\n"
+               . "$s{stream_server_config}\n    }\n"
+            if defined $s{stream_server_config};
+        $conf .= "}\n";
+    }
+    return ($conf, [grep { !-f "$MODULES/$SO{$_}" } @need]);
+}
+
+sub _requests {   # the block's requests as hashrefs
+    my $b = shift;
+    my ($raw, $r, $body) = map { scalar $b->$_ }
+                           qw(raw_request request request_body);
+    return ({raw => $raw}) if defined $raw;
+    return map {
+        my $spec = $_;
+        ref $spec ? {%$spec}
+        : $spec =~ /^\s*(REDIS (?:STOP|START)|SLEEP\s+[\d.]+|HUP)\s*$/
+            ? {pseudo => $1}
+        : do {
+            my ($line, $rest) = split /\n/, $spec, 2;
+            my ($method, $path) = split ' ', _subst($line);
+            $rest = undef unless defined $rest && $rest =~ /\S/;
+            +{method => $method, path => $path, body => $body // $rest};
+        };
+    } grep defined, ref $r eq 'ARRAY' ? @$r : $r;
+}
+
+sub _send {
+    my ($b, $spec) = @_;
+    my $timeout = ($spec->{timeout} // $b->timeout || 5) * $SLOW;
+    return Test::IotHub::HTTP::raw($TEST_NGINX_PORT, $spec->{raw}, $timeout)
+        if defined $spec->{raw};
+    # The request's own headers override more_headers of the same name.
+    my @own = _headers($spec->{headers});
+    my %have = map { (lc $_->[0] => 1) } @own;
+    my @h = ((grep { !$have{lc $_->[0]} } _headers($b->more_headers)), @own);
+    %have = map { (lc $_->[0] => 1) } @h;
+    my $auth = auth_header($spec->{auth}
+                           // ($b->auth // 'iothubowner') =~ s/\s+$//r);
+    unshift @h, ['Host', 'localhost'] unless $have{host};
+    push @h, ['Connection', 'close'] unless $have{connection};
+    push @h, ['Authorization', $auth] if defined $auth && !$have{authorization};
+    my $body = $spec->{body};
+    $body //= '' if $spec->{method} =~ /^(?:POST|PUT|PATCH)$/;
+    if (defined $body) {
+        utf8::encode($body) if utf8::is_utf8($body);
+        push @h, ['Content-Type', 'application/json; charset=utf-8']
+            if length $body && !$have{'content-type'};
+        push @h, ['Content-Length', length $body]
+            unless $have{'content-length'};
+    }
+    return Test::IotHub::HTTP::request($TEST_NGINX_PORT, $spec->{method},
+                                       $spec->{path}, \@h, $body, $timeout);
+}
+
+sub _pick {   # the expectation in section $sec for HTTP request number $i
+    my ($b, $sec, $i) = @_;
+    my $v = $b->$sec;
+    return ref $v eq 'ARRAY' ? $v->[$i] : $v;
+}
+
+sub _check_response {
+    my ($b, $name, $i, $r) = @_;
+    is($r->{status}, (_pick($b, 'error_code', $i) // 200) =~ s/^\s+|\s+$//gr,
+       "$name - status code");
+    my $body = _pick($b, 'response_body', $i);
+    is($r->{body}, $body, "$name - response body") if defined $body;
+    if (defined(my $like = _pick($b, 'response_body_like', $i))) {
+        $like =~ s/\n\z// unless ref $like;
+        like($r->{body}, ref $like ? $like : qr/$like/s,
+             "$name - response body like");
+    }
+    my $hv = sub {   # a header's values joined by ", ", or undef
+        my $v = $r->{headers}{lc shift};
+        return $v ? join(', ', @$v) : undef;
+    };
+    for (_lines(_pick($b, 'response_headers', $i))) {
+        if (/^\s*!\s*(\S+)/) {
+            ok(!defined $hv->($1), "$name - header $1 absent");
+        } elsif (/^\s*([^:\s]+)\s*:\s?(.*)$/) {
+            is($hv->($1), $2, "$name - header $1");
+        }
+    }
+    for (_lines(_pick($b, 'response_headers_like', $i))) {
+        like($hv->($1) // '', qr/$2/, "$name - header $1 like")
+            if /^\s*([^:\s]+)\s*:\s?(.*)$/;
+    }
+}
+
+sub _patterns {   # a log section's strings (one a line) and qr//s
+    my ($b, $sec) = @_;
+    return map { ref $_ eq 'ARRAY' ? @$_ : ref $_ ? $_ : _lines($_) }
+           grep defined, $b->$sec;
+}
+
+sub _check_logs {
+    my ($b, $name, $text, $defaults) = @_;
+    my @want = _patterns($b, 'error_log');
+    my @no = _patterns($b, 'no_error_log');
+    ok(ref $_ ? !!($text =~ $_) : index($text, $_) >= 0, "$name - log has $_")
+        for @want;
+    my @checks = map { [$_, ref $_ ? $_ : qr/\Q$_\E/] } @no;
+    for my $d ($defaults ? @DEFAULT_NO_LOG : ()) {
+        my ($word) = $d->[0] =~ /(\w+)/;
+        push @checks, $d unless grep { "$_" =~ /\Q$word\E/i } @want, @no;
+    }
+    for my $c (@checks) {
+        my @hits = $text =~ /^(.*$c->[1].*)$/mg;
+        ok(!@hits, "$name - log has no $c->[0]")
+            or diag(join "\n", grep defined, @hits[0 .. 4]);
+    }
+}
+
+sub _redis_seed {
+    my ($b, $name) = @_;
+    my $seed = $b->redis // return;
+    my @cmds = map { ref $_ ? $_ : [Test::IotHub::Redis::words($_)] }
+               ref $seed ? @$seed : _lines(_subst($seed));
+    for my $c (@cmds) {
+        my $r = eval { $redis->cmd(@$c) };
+        next unless $@ || Test::IotHub::Redis::is_error($r);
+        fail("$name - redis seed: @$c: "
+             . ($@ || Test::IotHub::Redis::render($r)));
+    }
+}
+
+sub _redis_check {
+    my ($b, $name) = @_;
+    my $chk = $b->redis_check // return;
+    my @checks = ref $chk ? @$chk : map {
+        my ($cmd, $op, $want) = /^(.*?)\s+(=>|=~)\s?(.*)$/
+            or die "bad redis_check line: $_\n";
+        [$cmd, $op eq '=~' ? qr/$want/ : $want];
+    } _lines(_subst($chk));
+    for (@checks) {
+        my ($cmd, $want) = @$_;
+        $cmd = [Test::IotHub::Redis::words($cmd)] unless ref $cmd;
+        my $r = eval { $redis->cmd(@$cmd) } // ($@ ? "(died) $@" : undef);
+        my $text = Test::IotHub::Redis::render($r);
+        ref $want eq 'Regexp' ? like($text, $want, "$name - redis @$cmd")
+        : ref $want ? is_deeply($r, $want, "$name - redis @$cmd")
+        : is($text, $want, "$name - redis @$cmd");
+    }
+}
+
+sub _log_text {
+    return join '', map { _slurp("$PREFIX/logs/$_") } qw(error.log stderr.log);
+}
+
+sub _log_tail {   # on failures: the last non-debug error.log lines, stderr
+    my @e = grep { m{^\d{4}/\d\d/\d\d \S+ \[(?!debug\])} }
+            split /\n/, _slurp("$PREFIX/logs/error.log");
+    my @s = split /\n/, _slurp("$PREFIX/logs/stderr.log");
+    splice @$_, 0, @$_ - 30 for grep { @$_ > 30 } \@e, \@s;
+    return join "\n", 'error.log (no debug lines):', @e,
+                      @s ? ('nginx stderr:', @s) : ();
+}
+
+sub _run_block {
+    my $b = shift;
+    my $name = $b->name;
+    my ($conf, $missing) = _build_conf($b);
+    if (@$missing) {
+        SKIP: { skip("$name: needs @SO{@$missing} in $MODULES", 1) }
+        return;
+    }
+    _write_file("$PREFIX/conf/nginx.conf", $conf);
+    diag($conf) if $VERBOSE;
+    _write_file("$PREFIX/logs/$_", '') for qw(error.log stderr.log
+                                              valgrind.log);
+
+    if (defined $b->must_die) {
+        open my $fh, '-|', 'sh', '-c', 'exec "$@" 2>&1', 'sh', $NGINX, '-t',
+             '-p', "$PREFIX/", '-c', 'conf/nginx.conf' or die "sh: $!\n";
+        my $out = do { local $/; <$fh> // '' };
+        close $fh;   # sets $?
+        ok($? != 0, "$name - nginx -t fails") or diag($out);
+        return _check_logs($b, $name, $out . _log_text(), 0);
+    }
+
+    _start_redis();
+    $redis->cmd('FLUSHALL') unless defined $b->no_flush;
+    _redis_seed($b, $name);
+
+    my $err = $HUP && $nginx_pid ? _reload() : _start_nginx();
+    ok(!$err, "$name - nginx started") or return diag($err);
+
+    my $i = 0;
+    for my $spec (_requests($b)) {
+        my $p = $spec->{pseudo} // '';
+        if ($p eq 'REDIS STOP') { _stop_redis() }
+        elsif ($p eq 'REDIS START') { _start_redis() }
+        elsif ($p =~ /^SLEEP\s+([\d.]+)/) { sleep $1 }
+        elsif ($p eq 'HUP') {
+            my $e = _reload();
+            ok(!$e, "$name - reload") or diag($e);
+        }
+        else {
+            my $r = _send($b, $spec);
+            diag("$name: request $i: $r->{status}\n$r->{raw}") if $VERBOSE;
+            _check_response($b, $i ? "$name (req $i)" : $name, $i, $r);
+            $i++;
+        }
+    }
+
+    unless ($HUP) {
+        my $e = _stop(\$nginx_pid, 'QUIT', 10);
+        ok(!$e, "$name - nginx stopped") or diag("nginx $e");
+    }
+    _redis_check($b, $name);
+    _check_logs($b, $name, _log_text(), 1);
+    if ($VALGRIND) {
+        my $vg = _slurp("$PREFIX/logs/valgrind.log");
+        ok($vg !~ /\S/, "$name - valgrind clean") or diag($vg);
+    }
+}
+
+# Runs every block, then done_testing() unless the file declared a plan.
+sub run_tests {
+    _start_redis();   # before blocks(): eval sections may call redis_cmd
+    my $tb = Test::More->builder;
+    for my $b (blocks()) {
+        my $before = $tb->current_test;
+        _run_block($b);
+        my @s = $tb->summary;
+        diag(_log_tail()) if grep { !$_ } @s[$before .. $#s];
+        rename "$PREFIX/logs/error.log", "$PREFIX/logs/error.log." . $b->seq_num
+            if $ENV{TEST_IOTHUB_KEEP} && !$nginx_pid;
+    }
+    if ($HUP && $nginx_pid) {
+        my $e = _stop(\$nginx_pid, 'QUIT', 10);
+        ok(!$e, 'nginx stopped') or diag("nginx $e");
+        my @hits = _log_text() =~ /^(.*\[(?:alert|crit|emerg)\].*)$/mg;
+        ok(!@hits, 'no [alert], [crit] or [emerg] at shutdown') or diag(@hits);
+    }
+    _stop_redis();
+    Test::More::done_testing() unless $tb->has_plan;
+}
+
+# eval sections run in package main, where the helpers above are imported,
+# and a failing eval dies instead of silently becoming the section's value.
+package Test::IotHub::Filter;
+our @ISA = ('Test::Base::Filter');
+
+sub eval {
+    my ($self, $code) = @_;
+    my @r = CORE::eval("package main; no strict 'vars';\n"
+                       . "#line 1 \"eval section\"\n$code");
+    die 'eval section of ', $self->current_block->name, " failed: $@" if $@;
+    return @r;
+}
+
+1;
