@@ -154,6 +154,9 @@ ngx_http_iothub_handler(ngx_http_request_t *r)
 
     r->connection->log->action = "serving the iothub api";
 
+    /* If-Match is ours to judge, not the not_modified filter's */
+    r->disable_not_modified = 1;
+
     if (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST|NGX_HTTP_PATCH)) {
         r->request_body_in_single_buf = 1;
 
