@@ -103,6 +103,14 @@ ngx_iothub_redis_call_t *ngx_iothub_inbox_send(ngx_str_t *inbox,
     const char *type, ngx_str_t *payload, ngx_iothub_redis_handler_pt handler,
     void *data);
 
+/*
+ * A Redis key of the hub: "<prefix>{<device>}:<suffix><module>", or
+ * "<prefix><suffix>" for hub-wide keys (device_id NULL); from pool.
+ */
+ngx_int_t ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key,
+    ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix,
+    ngx_str_t *module_id);
+
 /* Finds a policy of the hub by name (case-sensitive), or NULL. */
 ngx_iothub_policy_t *ngx_iothub_find_policy(ngx_iothub_hub_t *hub,
     const u_char *name, size_t len);

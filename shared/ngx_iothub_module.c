@@ -605,6 +605,40 @@ ngx_iothub_conf_find_hub(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
+ngx_int_t
+ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key, ngx_iothub_hub_t *hub,
+    ngx_str_t *device_id, const char *suffix, ngx_str_t *module_id)
+{
+    size_t   len;
+    u_char  *p, *last;
+
+    len = hub->prefix.len + ngx_strlen(suffix)
+          + (module_id ? module_id->len : 0)
+          + (device_id ? device_id->len + 3 : 0);
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (device_id) {
+        last = ngx_sprintf(p, "%V{%V}:%s", &hub->prefix, device_id, suffix);
+
+    } else {
+        last = ngx_sprintf(p, "%V%s", &hub->prefix, suffix);
+    }
+
+    if (module_id) {
+        last = ngx_cpymem(last, module_id->data, module_id->len);
+    }
+
+    key->data = p;
+    key->len = last - p;
+
+    return NGX_OK;
+}
+
+
 ngx_iothub_policy_t *
 ngx_iothub_find_policy(ngx_iothub_hub_t *hub, const u_char *name, size_t len)
 {

@@ -685,36 +685,20 @@ ngx_iothub_registry_add_str(ngx_iothub_registry_args_t *args, const char *s)
 }
 
 
-/*
- * Adds the key "<prefix>{<device>}:<suffix><module>", or "<prefix><suffix>"
- * for hub-wide keys (device_id NULL).
- */
-
 static ngx_int_t
 ngx_iothub_registry_add_key(ngx_iothub_registry_op_t *op,
     ngx_iothub_registry_args_t *args, ngx_str_t *device_id,
     const char *suffix, ngx_str_t *module_id)
 {
-    u_char  *key, *last;
-    size_t   len;
+    ngx_str_t  key;
 
-    len = op->hub->prefix.len + ngx_strlen(suffix) + module_id->len
-          + (device_id ? device_id->len + 3 : 0);
-
-    key = ngx_pnalloc(op->pool, len);
-    if (key == NULL) {
+    if (ngx_iothub_key(op->pool, &key, op->hub, device_id, suffix, module_id)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    if (device_id) {
-        last = ngx_sprintf(key, "%V{%V}:%s%V", &op->hub->prefix, device_id,
-                           suffix, module_id);
-
-    } else {
-        last = ngx_sprintf(key, "%V%s", &op->hub->prefix, suffix);
-    }
-
-    ngx_iothub_registry_add(args, (char *) key, last - key);
+    ngx_iothub_registry_add(args, (char *) key.data, key.len);
 
     return NGX_OK;
 }

@@ -1,0 +1,26 @@
+-- Makes a connection the identity's one session (kicking any older one,
+-- on any node) and marks the identity connected.
+-- KEYS[1] presence hash  KEYS[2] persistent session hash
+-- KEYS[3] identity hash
+-- ARGV[1] inbox  ARGV[2] session number  ARGV[3] clean session (0/1)
+-- ARGV[4] now (ISO 8601)
+-- returns { subscriptions, session present (0/1) }
+local old = redis.call('HMGET', KEYS[1], 'inbox', 'session')
+if old[1] and (old[1] ~= ARGV[1] or old[2] ~= ARGV[2]) then
+  redis.call('PUBLISH', old[1], 'kick ' .. old[2])
+end
+local present = 0
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[2])
+elseif redis.call('EXISTS', KEYS[2]) == 1 then
+  present = 1
+end
+local subs = tonumber(redis.call('HGET', KEYS[2], 'subs') or '0')
+redis.call('HSET', KEYS[1], 'inbox', ARGV[1], 'session', ARGV[2],
+           'features', subs)
+if ARGV[3] == '0' then
+  redis.call('HSET', KEYS[2], 'subs', subs)
+end
+redis.call('HSET', KEYS[3], 'connectionState', 'Connected',
+           'connectionStateUpdatedTime', ARGV[4], 'lastActivityTime', ARGV[4])
+return { subs, present }

@@ -1,0 +1,2632 @@
+
+/*
+ * Copyright (C) nginx-iothub authors
+ */
+
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+
+#include "ngx_iothub_twin.h"
+
+
+/* objects up to this many members are searched linearly */
+#define NGX_IOTHUB_TWIN_LINEAR       8
+
+/* versions read from Redis, far from overflow */
+#define NGX_IOTHUB_TWIN_VERSION_MAX  (1LL << 62)
+
+#define NGX_IOTHUB_TWIN_NAME_LEN     64
+
+#define NGX_IOTHUB_TWIN_NEVER        "0001-01-01T00:00:00Z"
+
+#define ngx_iothub_twin_str(g, s)                                            \
+    yajl_gen_string(g, (const unsigned char *) (s), strlen(s))
+
+
+typedef enum {
+    NGX_IOTHUB_TWIN_NULL = 0,
+    NGX_IOTHUB_TWIN_FALSE,
+    NGX_IOTHUB_TWIN_TRUE,
+    NGX_IOTHUB_TWIN_NUMBER,
+    NGX_IOTHUB_TWIN_STRING,
+    NGX_IOTHUB_TWIN_OBJECT,
+    NGX_IOTHUB_TWIN_ARRAY,
+    NGX_IOTHUB_TWIN_PENDING,         /* a member whose value is parsed */
+    NGX_IOTHUB_TWIN_DELETED          /* removed, unlinked by a sweep */
+} ngx_iothub_twin_type_e;
+
+
+typedef struct ngx_iothub_twin_node_s  ngx_iothub_twin_node_t;
+
+/*
+ * A JSON value: objects and arrays list their members; an object
+ * member's name is stored after the struct.  Numbers keep their text.
+ */
+struct ngx_iothub_twin_node_s {
+    ngx_iothub_twin_node_t    *next;
+    ngx_iothub_twin_node_t    *child;
+    ngx_iothub_twin_node_t    *last;
+    char                      *key;      /* NULL: array element, root */
+    char                      *str;      /* string, number text */
+    size_t                     key_len;
+    size_t                     len;
+    size_t                     n;        /* members */
+    size_t                     pos;      /* parse order in the parent */
+    ngx_iothub_twin_type_e     type;
+};
+
+
+/* members of a large object sorted by name, for binary search */
+typedef struct {
+    ngx_iothub_twin_node_t   **elts;
+    size_t                     n;
+} ngx_iothub_twin_index_t;
+
+
+typedef struct {
+    ngx_iothub_twin_node_t    *root;
+    ngx_iothub_twin_node_t    *stack[NGX_IOTHUB_TWIN_NEST_MAX];
+    unsigned                   depth;
+    ngx_iothub_twin_rc_e       rc;
+} ngx_iothub_twin_parse_t;
+
+
+/* what a merge writes into the metadata of every node it touches */
+typedef struct {
+    const char                *now;
+    int64_t                    version;  /* 0: no $lastUpdatedVersion */
+} ngx_iothub_twin_stamp_t;
+
+
+typedef struct {
+    char                      *err;
+    size_t                     errlen;
+} ngx_iothub_twin_err_t;
+
+
+/* one section being changed */
+typedef struct {
+    ngx_iothub_twin_node_t    *patch;    /* object or NULL: consumed */
+    char                      *text;     /* result, malloc()ed */
+    char                      *meta;     /* result, NULL for tags */
+    ngx_iothub_twin_section_e  section;
+    unsigned                   replace:1;
+} ngx_iothub_twin_apply_t;
+
+
+/* a service PATCH or PUT body and the parts of it that count */
+typedef struct {
+    ngx_iothub_twin_node_t    *body;
+    ngx_iothub_twin_node_t    *tags;
+    ngx_iothub_twin_node_t    *desired;
+    ngx_iothub_twin_node_t    *reported;
+} ngx_iothub_twin_body_t;
+
+
+/* the parsed texts of a twin */
+typedef struct {
+    ngx_iothub_twin_node_t    *tags;
+    ngx_iothub_twin_node_t    *desired;
+    ngx_iothub_twin_node_t    *desired_meta;
+    ngx_iothub_twin_node_t    *reported;
+    ngx_iothub_twin_node_t    *reported_meta;
+} ngx_iothub_twin_trees_t;
+
+
+static ngx_iothub_twin_rc_e ngx_iothub_twin_fail(ngx_iothub_twin_err_t *e,
+    ngx_iothub_twin_rc_e rc, const char *fmt, ...);
+static void ngx_iothub_twin_name(const char *key, size_t len, char *buf);
+static ngx_iothub_twin_node_t *ngx_iothub_twin_node(const char *key,
+    size_t len, ngx_iothub_twin_type_e type);
+static void ngx_iothub_twin_node_clear(ngx_iothub_twin_node_t *node);
+static void ngx_iothub_twin_node_free(ngx_iothub_twin_node_t *node);
+static void ngx_iothub_twin_append(ngx_iothub_twin_node_t *obj,
+    ngx_iothub_twin_node_t *node);
+static void ngx_iothub_twin_insert(ngx_iothub_twin_node_t *obj,
+    ngx_iothub_twin_node_t *prev, ngx_iothub_twin_node_t *node);
+static void ngx_iothub_twin_delete(ngx_iothub_twin_node_t *node);
+static void ngx_iothub_twin_sweep(ngx_iothub_twin_node_t *obj);
+static int ngx_iothub_twin_set(ngx_iothub_twin_node_t *node,
+    ngx_iothub_twin_type_e type, const char *s, size_t len);
+static void ngx_iothub_twin_move(ngx_iothub_twin_node_t *dst,
+    ngx_iothub_twin_node_t *src);
+static int ngx_iothub_twin_key_cmp(const char *a, size_t alen,
+    const char *b, size_t blen);
+static int ngx_iothub_twin_node_cmp(const void *one, const void *two);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_index(
+    ngx_iothub_twin_node_t *obj, ngx_iothub_twin_index_t *idx);
+static ngx_iothub_twin_node_t *ngx_iothub_twin_find(
+    ngx_iothub_twin_node_t *obj, ngx_iothub_twin_index_t *idx,
+    const char *key, size_t len);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_dedupe(
+    ngx_iothub_twin_node_t *obj);
+
+static ngx_iothub_twin_node_t *ngx_iothub_twin_value(
+    ngx_iothub_twin_parse_t *ctx, ngx_iothub_twin_type_e type);
+static int ngx_iothub_twin_push(ngx_iothub_twin_parse_t *ctx,
+    ngx_iothub_twin_node_t *node);
+static int ngx_iothub_twin_on_null(void *data);
+static int ngx_iothub_twin_on_bool(void *data, int b);
+static int ngx_iothub_twin_on_number(void *data, const char *s,
+    size_t len);
+static int ngx_iothub_twin_on_string(void *data, const unsigned char *s,
+    size_t len);
+static int ngx_iothub_twin_on_start_map(void *data);
+static int ngx_iothub_twin_on_map_key(void *data, const unsigned char *s,
+    size_t len);
+static int ngx_iothub_twin_on_end(void *data);
+static int ngx_iothub_twin_on_start_array(void *data);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_parse(const char *json,
+    size_t len, ngx_iothub_twin_node_t **root, ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_parse_object(const char *json,
+    size_t len, const char *what, ngx_iothub_twin_node_t **root,
+    ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_load(const char *text,
+    const char *what, ngx_iothub_twin_node_t **root,
+    ngx_iothub_twin_err_t *e);
+
+static ngx_iothub_twin_rc_e ngx_iothub_twin_check_key(const char *key,
+    size_t len, ngx_iothub_twin_err_t *e);
+static int ngx_iothub_twin_int_valid(const char *s, size_t len);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_check_value(
+    const ngx_iothub_twin_node_t *v, const ngx_iothub_twin_node_t *member,
+    unsigned level, ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_check_object(
+    const ngx_iothub_twin_node_t *obj, unsigned level,
+    ngx_iothub_twin_err_t *e);
+static void ngx_iothub_twin_strip(ngx_iothub_twin_node_t *desired);
+static size_t ngx_iothub_twin_text_size(const char *s, size_t len);
+static size_t ngx_iothub_twin_size(const ngx_iothub_twin_node_t *node);
+
+static ngx_iothub_twin_rc_e ngx_iothub_twin_stamp(
+    ngx_iothub_twin_node_t *meta, const ngx_iothub_twin_stamp_t *st);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_merge(
+    ngx_iothub_twin_node_t *target, ngx_iothub_twin_node_t *meta,
+    ngx_iothub_twin_node_t *patch, const ngx_iothub_twin_stamp_t *st);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_merge_member(
+    ngx_iothub_twin_node_t *target, ngx_iothub_twin_index_t *tidx,
+    ngx_iothub_twin_node_t *meta, ngx_iothub_twin_index_t *midx,
+    ngx_iothub_twin_node_t *p, const ngx_iothub_twin_stamp_t *st);
+
+static yajl_gen_status ngx_iothub_twin_emit(yajl_gen g,
+    const ngx_iothub_twin_node_t *node);
+static yajl_gen_status ngx_iothub_twin_emit_members(yajl_gen g,
+    const ngx_iothub_twin_node_t *obj);
+static yajl_gen_status ngx_iothub_twin_emit_section(yajl_gen g,
+    const ngx_iothub_twin_node_t *root, const ngx_iothub_twin_node_t *meta,
+    int64_t version);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_output(yajl_gen g,
+    char **out);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_text(
+    const ngx_iothub_twin_node_t *root, char **out);
+
+static const char *ngx_iothub_twin_section_name(
+    ngx_iothub_twin_section_e section);
+static char **ngx_iothub_twin_section_text(ngx_iothub_twin_t *t,
+    ngx_iothub_twin_section_e section, char ***meta);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_apply(ngx_iothub_twin_t *t,
+    ngx_iothub_twin_apply_t *a, const ngx_iothub_twin_stamp_t *st,
+    ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_apply_end(
+    ngx_iothub_twin_node_t *root, ngx_iothub_twin_node_t *meta,
+    ngx_iothub_twin_apply_t *a, ngx_iothub_twin_err_t *e);
+static void ngx_iothub_twin_commit(ngx_iothub_twin_t *t,
+    ngx_iothub_twin_apply_t *a);
+static void ngx_iothub_twin_apply_free(ngx_iothub_twin_apply_t *a);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_versions(
+    const ngx_iothub_twin_t *t, ngx_iothub_twin_err_t *e);
+
+static ngx_iothub_twin_rc_e ngx_iothub_twin_member(
+    ngx_iothub_twin_node_t *obj, const char *name,
+    ngx_iothub_twin_node_t **out, ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_body(const char *json,
+    size_t len, ngx_iothub_twin_body_t *b, ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_service(ngx_iothub_twin_t *t,
+    ngx_iothub_twin_body_t *b, int replace, const char *now, char **notify,
+    ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_service_apply(
+    ngx_iothub_twin_t *t, ngx_iothub_twin_apply_t *a, const char *now,
+    ngx_iothub_twin_err_t *e);
+
+static ngx_iothub_twin_rc_e ngx_iothub_twin_trees_load(
+    const ngx_iothub_twin_t *t, ngx_iothub_twin_trees_t *tr, int meta,
+    ngx_iothub_twin_err_t *e);
+static void ngx_iothub_twin_trees_free(ngx_iothub_twin_trees_t *tr);
+static yajl_gen_status ngx_iothub_twin_gen_pair(yajl_gen g,
+    const char *name, const char *value, const char *dflt);
+static yajl_gen_status ngx_iothub_twin_gen_ids(yajl_gen g,
+    const ngx_iothub_twin_t *t, const ngx_iothub_twin_identity_t *id);
+static yajl_gen_status ngx_iothub_twin_gen_auth(yajl_gen g,
+    const ngx_iothub_twin_identity_t *id);
+static yajl_gen_status ngx_iothub_twin_gen_props(yajl_gen g,
+    const ngx_iothub_twin_t *t, const ngx_iothub_twin_trees_t *tr);
+static int ngx_iothub_twin_parse_version(const char *s, size_t len,
+    int64_t *v);
+
+
+static const yajl_callbacks  ngx_iothub_twin_callbacks = {
+    ngx_iothub_twin_on_null,
+    ngx_iothub_twin_on_bool,
+    NULL,
+    NULL,
+    ngx_iothub_twin_on_number,
+    ngx_iothub_twin_on_string,
+    ngx_iothub_twin_on_start_map,
+    ngx_iothub_twin_on_map_key,
+    ngx_iothub_twin_on_end,
+    ngx_iothub_twin_on_start_array,
+    ngx_iothub_twin_on_end
+};
+
+
+static const char  *ngx_iothub_twin_field_names[NGX_IOTHUB_TWIN_NFIELDS] = {
+    "tags",
+    "desired",
+    "desiredMeta",
+    "reported",
+    "reportedMeta",
+    "version",
+    "desiredVersion",
+    "reportedVersion"
+};
+
+
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_fail(ngx_iothub_twin_err_t *e, ngx_iothub_twin_rc_e rc,
+    const char *fmt, ...)
+{
+    va_list  args;
+
+    if (e->errlen == 0) {
+        return rc;
+    }
+
+    va_start(args, fmt);
+    (void) vsnprintf(e->err, e->errlen, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+/*
+ * A key for a message: at most NGX_IOTHUB_TWIN_NAME_LEN bytes of whole
+ * UTF-8 characters; control characters, quotes and backslashes become
+ * '?'.  buf holds NGX_IOTHUB_TWIN_NAME_LEN + 4 bytes.
+ */
+static void
+ngx_iothub_twin_name(const char *key, size_t len, char *buf)
+{
+    size_t          i, n, k;
+    unsigned char   c;
+
+    for (i = 0, k = 0; i < len; i += n) {
+        c = (unsigned char) key[i];
+        n = (c < 0x80) ? 1 : (c < 0xe0) ? 2 : (c < 0xf0) ? 3 : 4;
+
+        if (n > len - i || k + n > NGX_IOTHUB_TWIN_NAME_LEN) {
+            memcpy(buf + k, "...", 3);
+            k += 3;
+            break;
+        }
+
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\'
+            || (c == 0xc2 && (unsigned char) key[i + 1] < 0xa0))
+        {
+            buf[k++] = '?';
+            continue;
+        }
+
+        memcpy(buf + k, key + i, n);
+        k += n;
+    }
+
+    buf[k] = '\0';
+}
+
+
+static ngx_iothub_twin_node_t *
+ngx_iothub_twin_node(const char *key, size_t len,
+    ngx_iothub_twin_type_e type)
+{
+    ngx_iothub_twin_node_t  *node;
+
+    node = malloc(sizeof(ngx_iothub_twin_node_t) + len + 1);
+    if (node == NULL) {
+        return NULL;
+    }
+
+    memset(node, 0, sizeof(ngx_iothub_twin_node_t));
+    node->type = type;
+
+    if (key != NULL) {
+        node->key = (char *) (node + 1);
+        node->key_len = len;
+        memcpy(node->key, key, len);
+        node->key[len] = '\0';
+    }
+
+    return node;
+}
+
+
+static void
+ngx_iothub_twin_node_clear(ngx_iothub_twin_node_t *node)
+{
+    ngx_iothub_twin_node_t  *c, *next;
+
+    for (c = node->child; c != NULL; c = next) {
+        next = c->next;
+        ngx_iothub_twin_node_free(c);
+    }
+
+    free(node->str);
+
+    node->child = NULL;
+    node->last = NULL;
+    node->str = NULL;
+    node->len = 0;
+    node->n = 0;
+    node->type = NGX_IOTHUB_TWIN_NULL;
+}
+
+
+static void
+ngx_iothub_twin_node_free(ngx_iothub_twin_node_t *node)
+{
+    if (node != NULL) {
+        ngx_iothub_twin_node_clear(node);
+        free(node);
+    }
+}
+
+
+static void
+ngx_iothub_twin_append(ngx_iothub_twin_node_t *obj,
+    ngx_iothub_twin_node_t *node)
+{
+    node->pos = obj->n++;
+
+    if (obj->last == NULL) {
+        obj->child = node;
+
+    } else {
+        obj->last->next = node;
+    }
+
+    obj->last = node;
+}
+
+
+/* inserts node after prev, or first when prev is NULL */
+static void
+ngx_iothub_twin_insert(ngx_iothub_twin_node_t *obj,
+    ngx_iothub_twin_node_t *prev, ngx_iothub_twin_node_t *node)
+{
+    if (prev == NULL) {
+        node->next = obj->child;
+        obj->child = node;
+
+    } else {
+        node->next = prev->next;
+        prev->next = node;
+    }
+
+    if (node->next == NULL) {
+        obj->last = node;
+    }
+
+    obj->n++;
+}
+
+
+/* the key stays: indexes and searches may still compare it */
+static void
+ngx_iothub_twin_delete(ngx_iothub_twin_node_t *node)
+{
+    ngx_iothub_twin_node_clear(node);
+    node->type = NGX_IOTHUB_TWIN_DELETED;
+}
+
+
+static void
+ngx_iothub_twin_sweep(ngx_iothub_twin_node_t *obj)
+{
+    ngx_iothub_twin_node_t  *c, *next, **link;
+
+    link = &obj->child;
+    obj->last = NULL;
+    obj->n = 0;
+
+    for (c = obj->child; c != NULL; c = next) {
+        next = c->next;
+
+        if (c->type == NGX_IOTHUB_TWIN_DELETED) {
+            ngx_iothub_twin_node_free(c);
+            continue;
+        }
+
+        *link = c;
+        link = &c->next;
+        obj->last = c;
+        obj->n++;
+    }
+
+    *link = NULL;
+}
+
+
+static int
+ngx_iothub_twin_set(ngx_iothub_twin_node_t *node,
+    ngx_iothub_twin_type_e type, const char *s, size_t len)
+{
+    char  *p;
+
+    p = malloc(len + 1);
+    if (p == NULL) {
+        return 0;
+    }
+
+    memcpy(p, s, len);
+    p[len] = '\0';
+
+    ngx_iothub_twin_node_clear(node);
+
+    node->type = type;
+    node->str = p;
+    node->len = len;
+
+    return 1;
+}
+
+
+/* dst takes the value of src, which is left null; keys stay */
+static void
+ngx_iothub_twin_move(ngx_iothub_twin_node_t *dst,
+    ngx_iothub_twin_node_t *src)
+{
+    ngx_iothub_twin_node_clear(dst);
+
+    dst->type = src->type;
+    dst->str = src->str;
+    dst->len = src->len;
+    dst->child = src->child;
+    dst->last = src->last;
+    dst->n = src->n;
+
+    src->type = NGX_IOTHUB_TWIN_NULL;
+    src->str = NULL;
+    src->len = 0;
+    src->child = NULL;
+    src->last = NULL;
+    src->n = 0;
+}
+
+
+static int
+ngx_iothub_twin_key_cmp(const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+    int  rc;
+
+    rc = memcmp(a, b, alen < blen ? alen : blen);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return (alen > blen) - (alen < blen);
+}
+
+
+/* by name, then by parse order */
+static int
+ngx_iothub_twin_node_cmp(const void *one, const void *two)
+{
+    int                            rc;
+    const ngx_iothub_twin_node_t  *a, *b;
+
+    a = *(ngx_iothub_twin_node_t *const *) one;
+    b = *(ngx_iothub_twin_node_t *const *) two;
+
+    rc = ngx_iothub_twin_key_cmp(a->key, a->key_len, b->key, b->key_len);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+
+/* builds no index (elts NULL) for small objects */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_index(ngx_iothub_twin_node_t *obj,
+    ngx_iothub_twin_index_t *idx)
+{
+    size_t                   i;
+    ngx_iothub_twin_node_t  *c;
+
+    idx->elts = NULL;
+    idx->n = 0;
+
+    if (obj->n <= NGX_IOTHUB_TWIN_LINEAR) {
+        return NGX_IOTHUB_TWIN_OK;
+    }
+
+    idx->elts = malloc(obj->n * sizeof(ngx_iothub_twin_node_t *));
+    if (idx->elts == NULL) {
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    for (c = obj->child, i = 0; c != NULL; c = c->next) {
+        idx->elts[i++] = c;
+    }
+
+    idx->n = i;
+
+    qsort(idx->elts, idx->n, sizeof(ngx_iothub_twin_node_t *),
+          ngx_iothub_twin_node_cmp);
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/*
+ * Members added after the index was built are not found through it:
+ * a patch names each key once, so they are never searched for.
+ */
+static ngx_iothub_twin_node_t *
+ngx_iothub_twin_find(ngx_iothub_twin_node_t *obj,
+    ngx_iothub_twin_index_t *idx, const char *key, size_t len)
+{
+    int                      rc;
+    size_t                   lo, hi, mid;
+    ngx_iothub_twin_node_t  *c;
+
+    if (idx == NULL || idx->elts == NULL) {
+        for (c = obj->child; c != NULL; c = c->next) {
+            if (c->type != NGX_IOTHUB_TWIN_DELETED && c->key_len == len
+                && memcmp(c->key, key, len) == 0)
+            {
+                return c;
+            }
+        }
+
+        return NULL;
+    }
+
+    lo = 0;
+    hi = idx->n;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        c = idx->elts[mid];
+        rc = ngx_iothub_twin_key_cmp(key, len, c->key, c->key_len);
+
+        if (rc == 0) {
+            return (c->type == NGX_IOTHUB_TWIN_DELETED) ? NULL : c;
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* of duplicate keys in an object the last one wins, as in JSON.parse() */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_dedupe(ngx_iothub_twin_node_t *obj)
+{
+    size_t                    i;
+    ngx_iothub_twin_node_t   *a, *b;
+    ngx_iothub_twin_index_t   idx;
+
+    if (obj->n <= NGX_IOTHUB_TWIN_LINEAR) {
+        for (a = obj->child; a != NULL; a = a->next) {
+            for (b = a->next; b != NULL; b = b->next) {
+                if (a->key_len == b->key_len
+                    && memcmp(a->key, b->key, a->key_len) == 0)
+                {
+                    ngx_iothub_twin_delete(a);
+                    break;
+                }
+            }
+        }
+
+        ngx_iothub_twin_sweep(obj);
+        return NGX_IOTHUB_TWIN_OK;
+    }
+
+    if (ngx_iothub_twin_index(obj, &idx) != NGX_IOTHUB_TWIN_OK) {
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    for (i = 0; i + 1 < idx.n; i++) {
+        a = idx.elts[i];
+        b = idx.elts[i + 1];
+
+        if (a->key_len == b->key_len
+            && memcmp(a->key, b->key, a->key_len) == 0)
+        {
+            ngx_iothub_twin_delete(a);
+        }
+    }
+
+    free(idx.elts);
+    ngx_iothub_twin_sweep(obj);
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/* the node a parsed value goes into: new, or the member named before */
+static ngx_iothub_twin_node_t *
+ngx_iothub_twin_value(ngx_iothub_twin_parse_t *ctx,
+    ngx_iothub_twin_type_e type)
+{
+    ngx_iothub_twin_node_t  *node, *parent;
+
+    if (ctx->depth == 0) {
+        node = ngx_iothub_twin_node(NULL, 0, type);
+        ctx->root = node;
+
+    } else {
+        parent = ctx->stack[ctx->depth - 1];
+
+        if (parent->type == NGX_IOTHUB_TWIN_OBJECT) {
+            node = parent->last;
+            node->type = type;
+            return node;
+        }
+
+        node = ngx_iothub_twin_node(NULL, 0, type);
+
+        if (node != NULL) {
+            ngx_iothub_twin_append(parent, node);
+        }
+    }
+
+    if (node == NULL) {
+        ctx->rc = NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    return node;
+}
+
+
+static int
+ngx_iothub_twin_push(ngx_iothub_twin_parse_t *ctx,
+    ngx_iothub_twin_node_t *node)
+{
+    if (node == NULL) {
+        return 0;
+    }
+
+    if (ctx->depth == NGX_IOTHUB_TWIN_NEST_MAX) {
+        ctx->rc = NGX_IOTHUB_TWIN_TOO_DEEP;
+        return 0;
+    }
+
+    ctx->stack[ctx->depth++] = node;
+
+    return 1;
+}
+
+
+static int
+ngx_iothub_twin_on_null(void *data)
+{
+    return ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_NULL) != NULL;
+}
+
+
+static int
+ngx_iothub_twin_on_bool(void *data, int b)
+{
+    return ngx_iothub_twin_value(data, b ? NGX_IOTHUB_TWIN_TRUE
+                                         : NGX_IOTHUB_TWIN_FALSE)
+           != NULL;
+}
+
+
+static int
+ngx_iothub_twin_on_number(void *data, const char *s, size_t len)
+{
+    ngx_iothub_twin_node_t   *node;
+    ngx_iothub_twin_parse_t  *ctx;
+
+    ctx = data;
+
+    node = ngx_iothub_twin_value(ctx, NGX_IOTHUB_TWIN_NULL);
+    if (node == NULL) {
+        return 0;
+    }
+
+    if (!ngx_iothub_twin_set(node, NGX_IOTHUB_TWIN_NUMBER, s, len)) {
+        ctx->rc = NGX_IOTHUB_TWIN_NO_MEMORY;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_iothub_twin_on_string(void *data, const unsigned char *s, size_t len)
+{
+    ngx_iothub_twin_node_t   *node;
+    ngx_iothub_twin_parse_t  *ctx;
+
+    ctx = data;
+
+    node = ngx_iothub_twin_value(ctx, NGX_IOTHUB_TWIN_NULL);
+    if (node == NULL) {
+        return 0;
+    }
+
+    if (!ngx_iothub_twin_set(node, NGX_IOTHUB_TWIN_STRING,
+                             (const char *) s, len))
+    {
+        ctx->rc = NGX_IOTHUB_TWIN_NO_MEMORY;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_iothub_twin_on_start_map(void *data)
+{
+    return ngx_iothub_twin_push(data,
+               ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_OBJECT));
+}
+
+
+static int
+ngx_iothub_twin_on_map_key(void *data, const unsigned char *s, size_t len)
+{
+    ngx_iothub_twin_node_t   *node;
+    ngx_iothub_twin_parse_t  *ctx;
+
+    ctx = data;
+
+    node = ngx_iothub_twin_node((const char *) s, len,
+                                NGX_IOTHUB_TWIN_PENDING);
+    if (node == NULL) {
+        ctx->rc = NGX_IOTHUB_TWIN_NO_MEMORY;
+        return 0;
+    }
+
+    ngx_iothub_twin_append(ctx->stack[ctx->depth - 1], node);
+
+    return 1;
+}
+
+
+static int
+ngx_iothub_twin_on_end(void *data)
+{
+    ngx_iothub_twin_node_t   *node;
+    ngx_iothub_twin_parse_t  *ctx;
+
+    ctx = data;
+    node = ctx->stack[--ctx->depth];
+
+    if (node->type == NGX_IOTHUB_TWIN_OBJECT) {
+        ctx->rc = ngx_iothub_twin_dedupe(node);
+    }
+
+    return ctx->rc == NGX_IOTHUB_TWIN_OK;
+}
+
+
+static int
+ngx_iothub_twin_on_start_array(void *data)
+{
+    return ngx_iothub_twin_push(data,
+               ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_ARRAY));
+}
+
+
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_parse(const char *json, size_t len,
+    ngx_iothub_twin_node_t **root, ngx_iothub_twin_err_t *e)
+{
+    unsigned char            *msg;
+    yajl_handle               h;
+    yajl_status               status;
+    ngx_iothub_twin_parse_t   ctx;
+
+    *root = NULL;
+    memset(&ctx, 0, sizeof(ngx_iothub_twin_parse_t));
+
+    h = yajl_alloc(&ngx_iothub_twin_callbacks, NULL, &ctx);
+    if (h == NULL) {
+        return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_NO_MEMORY,
+                                    "out of memory");
+    }
+
+    status = yajl_parse(h, (const unsigned char *) json, len);
+
+    if (status == yajl_status_ok) {
+        status = yajl_complete_parse(h);
+    }
+
+    if (status == yajl_status_ok) {
+        yajl_free(h);
+        *root = ctx.root;
+        return NGX_IOTHUB_TWIN_OK;
+    }
+
+    ngx_iothub_twin_node_free(ctx.root);
+
+    if (status == yajl_status_client_canceled) {
+        yajl_free(h);
+
+        if (ctx.rc == NGX_IOTHUB_TWIN_TOO_DEEP) {
+            return ngx_iothub_twin_fail(e, ctx.rc,
+                                        "JSON nested deeper than %d levels",
+                                        NGX_IOTHUB_TWIN_NEST_MAX);
+        }
+
+        return ngx_iothub_twin_fail(e, ctx.rc, "out of memory");
+    }
+
+    msg = yajl_get_error(h, 0, (const unsigned char *) json, len);
+    len = (msg != NULL) ? strcspn((char *) msg, "\r\n") : 0;
+
+    (void) ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_BAD_JSON,
+                                "malformed JSON: %.*s", (int) len,
+                                msg != NULL ? (char *) msg : "");
+
+    if (msg != NULL) {
+        yajl_free_error(h, msg);
+    }
+
+    yajl_free(h);
+
+    return NGX_IOTHUB_TWIN_BAD_JSON;
+}
+
+
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_parse_object(const char *json, size_t len, const char *what,
+    ngx_iothub_twin_node_t **root, ngx_iothub_twin_err_t *e)
+{
+    ngx_iothub_twin_rc_e  rc;
+
+    rc = ngx_iothub_twin_parse(json, len, root, e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    if ((*root)->type != NGX_IOTHUB_TWIN_OBJECT) {
+        ngx_iothub_twin_node_free(*root);
+        *root = NULL;
+
+        return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
+                                    "%s is not a JSON object", what);
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/* a stored text: anything but an object is CORRUPT */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_load(const char *text, const char *what,
+    ngx_iothub_twin_node_t **root, ngx_iothub_twin_err_t *e)
+{
+    ngx_iothub_twin_rc_e  rc;
+
+    *root = NULL;
+
+    if (text == NULL) {
+        return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_CORRUPT,
+                                    "stored twin %s is missing", what);
+    }
+
+    rc = ngx_iothub_twin_parse(text, strlen(text), root, e);
+
+    if (rc == NGX_IOTHUB_TWIN_NO_MEMORY) {
+        return rc;
+    }
+
+    if (rc != NGX_IOTHUB_TWIN_OK
+        || (*root)->type != NGX_IOTHUB_TWIN_OBJECT)
+    {
+        ngx_iothub_twin_node_free(*root);
+        *root = NULL;
+
+        return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_CORRUPT,
+                                    "stored twin %s is not a JSON object",
+                                    what);
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/* messaging.md 7.3: UTF-8 (checked by yajl), 1 KB, no C0/C1, '.$ ' */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_check_key(const char *key, size_t len,
+    ngx_iothub_twin_err_t *e)
+{
+    size_t          i;
+    unsigned char   c;
+    char            name[NGX_IOTHUB_TWIN_NAME_LEN + 4];
+
+    ngx_iothub_twin_name(key, len, name);
+
+    if (len > NGX_IOTHUB_TWIN_KEY_MAX) {
+        return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
+                                    "twin property name \"%s\" is longer "
+                                    "than %d bytes", name,
+                                    NGX_IOTHUB_TWIN_KEY_MAX);
+    }
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) key[i];
+
+        if (c < 0x20 || c == 0x7f
+            || (c == 0xc2 && i + 1 < len
+                && (unsigned char) key[i + 1] < 0xa0))
+        {
+            return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
+                                        "twin property name \"%s\" contains "
+                                        "a control character", name);
+        }
+
+        if (c == '.' || c == '$' || c == ' ') {
+            return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
+                                        "twin property name \"%s\" contains "
+                                        "invalid character '%c'", name, c);
+        }
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/*
+ * An integer literal within NGX_IOTHUB_TWIN_INT_MIN..MAX; other numbers
+ * pass.  yajl has checked the grammar: no sign but '-', no leading zeros.
+ */
+static int
+ngx_iothub_twin_int_valid(const char *s, size_t len)
+{
+    const char  *max;
+
+    if (memchr(s, '.', len) != NULL || memchr(s, 'e', len) != NULL
+        || memchr(s, 'E', len) != NULL)
+    {
+        return 1;
+    }
+
+    max = "4503599627370495";
+
+    if (len > 0 && s[0] == '-') {
+        max = "4503599627370496";
+        s++;
+        len--;
+    }
+
+    if (len != 16) {
+        return len < 16;
+    }
+
+    return memcmp(s, max, 16) <= 0;
+}
+
+
+/* member: the object member v is, or is in (arrays), for messages */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_check_value(const ngx_iothub_twin_node_t *v,
+    const ngx_iothub_twin_node_t *member, unsigned level,
+    ngx_iothub_twin_err_t *e)
+{
+    char                           name[NGX_IOTHUB_TWIN_NAME_LEN + 4];
+    ngx_iothub_twin_rc_e           rc;
+    const ngx_iothub_twin_node_t  *c;
+
+    ngx_iothub_twin_name(member->key, member->key_len, name);
+
+    switch (v->type) {
+
+    case NGX_IOTHUB_TWIN_OBJECT:
+        if (level + 1 > NGX_IOTHUB_TWIN_DEPTH_MAX) {
+            return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_TOO_DEEP,
+                                        "twin property \"%s\" is nested "
+                                        "deeper than %d levels", name,
+                                        NGX_IOTHUB_TWIN_DEPTH_MAX);
+        }
+
+        return ngx_iothub_twin_check_object(v, level + 1, e);
+
+    case NGX_IOTHUB_TWIN_ARRAY:
+        for (c = v->child; c != NULL; c = c->next) {
+            rc = ngx_iothub_twin_check_value(c, member, level, e);
+            if (rc != NGX_IOTHUB_TWIN_OK) {
+                return rc;
+            }
+        }
+
+        return NGX_IOTHUB_TWIN_OK;
+
+    case NGX_IOTHUB_TWIN_STRING:
+        if (v->len > NGX_IOTHUB_TWIN_STRING_MAX) {
+            return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
+                                        "value of twin property \"%s\" is "
+                                        "longer than %d bytes", name,
+                                        NGX_IOTHUB_TWIN_STRING_MAX);
+        }
+
+        return NGX_IOTHUB_TWIN_OK;
+
+    case NGX_IOTHUB_TWIN_NUMBER:
+        if (!ngx_iothub_twin_int_valid(v->str, v->len)) {
+            return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
+                                        "value of twin property \"%s\" is "
+                                        "out of the integer range", name);
+        }
+
+        return NGX_IOTHUB_TWIN_OK;
+
+    default:
+        return NGX_IOTHUB_TWIN_OK;
+    }
+}
+
+
+/* level: of obj, the section root being 0 */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_check_object(const ngx_iothub_twin_node_t *obj,
+    unsigned level, ngx_iothub_twin_err_t *e)
+{
+    ngx_iothub_twin_rc_e           rc;
+    const ngx_iothub_twin_node_t  *c;
+
+    for (c = obj->child; c != NULL; c = c->next) {
+        rc = ngx_iothub_twin_check_key(c->key, c->key_len, e);
+
+        if (rc == NGX_IOTHUB_TWIN_OK) {
+            rc = ngx_iothub_twin_check_value(c, c, level, e);
+        }
+
+        if (rc != NGX_IOTHUB_TWIN_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/* drops the read-only members a client may send back in desired */
+static void
+ngx_iothub_twin_strip(ngx_iothub_twin_node_t *desired)
+{
+    ngx_iothub_twin_node_t  *c;
+
+    for (c = desired->child; c != NULL; c = c->next) {
+        if ((c->key_len == 9 && memcmp(c->key, "$metadata", 9) == 0)
+            || (c->key_len == 8 && memcmp(c->key, "$version", 8) == 0))
+        {
+            ngx_iothub_twin_delete(c);
+        }
+    }
+
+    ngx_iothub_twin_sweep(desired);
+}
+
+
+/* UTF-8 bytes without C0, DEL and C1 control characters */
+static size_t
+ngx_iothub_twin_text_size(const char *s, size_t len)
+{
+    size_t          i, n;
+    unsigned char   c;
+
+    for (i = 0, n = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            continue;
+        }
+
+        if (c == 0xc2 && i + 1 < len && (unsigned char) s[i + 1] < 0xa0) {
+            i++;
+            continue;
+        }
+
+        n++;
+    }
+
+    return n;
+}
+
+
+/* messaging.md 7.3; a null (only in arrays) counts as a boolean */
+static size_t
+ngx_iothub_twin_size(const ngx_iothub_twin_node_t *node)
+{
+    size_t                         n;
+    const ngx_iothub_twin_node_t  *c;
+
+    switch (node->type) {
+
+    case NGX_IOTHUB_TWIN_NUMBER:
+        return 8;
+
+    case NGX_IOTHUB_TWIN_STRING:
+        return ngx_iothub_twin_text_size(node->str, node->len);
+
+    case NGX_IOTHUB_TWIN_OBJECT:
+    case NGX_IOTHUB_TWIN_ARRAY:
+        n = 0;
+
+        for (c = node->child; c != NULL; c = c->next) {
+            n += c->key_len + ngx_iothub_twin_size(c);
+        }
+
+        return n;
+
+    default:
+        return 4;
+    }
+}
+
+
+/* sets "$lastUpdated" and "$lastUpdatedVersion" first in meta */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_stamp(ngx_iothub_twin_node_t *meta,
+    const ngx_iothub_twin_stamp_t *st)
+{
+    int                      n;
+    char                     num[24];
+    ngx_iothub_twin_node_t  *lu, *luv;
+
+    lu = ngx_iothub_twin_find(meta, NULL, "$lastUpdated", 12);
+
+    if (lu == NULL) {
+        lu = ngx_iothub_twin_node("$lastUpdated", 12, NGX_IOTHUB_TWIN_NULL);
+        if (lu == NULL) {
+            return NGX_IOTHUB_TWIN_NO_MEMORY;
+        }
+
+        ngx_iothub_twin_insert(meta, NULL, lu);
+    }
+
+    if (!ngx_iothub_twin_set(lu, NGX_IOTHUB_TWIN_STRING, st->now,
+                             strlen(st->now)))
+    {
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    if (st->version == 0) {
+        return NGX_IOTHUB_TWIN_OK;
+    }
+
+    luv = ngx_iothub_twin_find(meta, NULL, "$lastUpdatedVersion", 19);
+
+    if (luv == NULL) {
+        luv = ngx_iothub_twin_node("$lastUpdatedVersion", 19,
+                                   NGX_IOTHUB_TWIN_NULL);
+        if (luv == NULL) {
+            return NGX_IOTHUB_TWIN_NO_MEMORY;
+        }
+
+        ngx_iothub_twin_insert(meta, lu, luv);
+    }
+
+    n = snprintf(num, sizeof(num), "%lld", (long long) st->version);
+
+    if (!ngx_iothub_twin_set(luv, NGX_IOTHUB_TWIN_NUMBER, num, n)) {
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/*
+ * RFC 7396 on the object target with its metadata meta (NULL: none kept);
+ * the values of patch are moved into target, so patch is spent.
+ */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_merge(ngx_iothub_twin_node_t *target,
+    ngx_iothub_twin_node_t *meta, ngx_iothub_twin_node_t *patch,
+    const ngx_iothub_twin_stamp_t *st)
+{
+    ngx_iothub_twin_rc_e      rc;
+    ngx_iothub_twin_node_t   *p;
+    ngx_iothub_twin_index_t   tidx, midx;
+
+    midx.elts = NULL;
+
+    rc = ngx_iothub_twin_index(target, &tidx);
+
+    if (rc == NGX_IOTHUB_TWIN_OK && meta != NULL) {
+        rc = ngx_iothub_twin_index(meta, &midx);
+    }
+
+    for (p = patch->child; p != NULL && rc == NGX_IOTHUB_TWIN_OK;
+         p = p->next)
+    {
+        rc = ngx_iothub_twin_merge_member(target, &tidx, meta, &midx, p, st);
+    }
+
+    free(tidx.elts);
+    free(midx.elts);
+
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    ngx_iothub_twin_sweep(target);
+
+    if (meta == NULL) {
+        return NGX_IOTHUB_TWIN_OK;
+    }
+
+    ngx_iothub_twin_sweep(meta);
+
+    return ngx_iothub_twin_stamp(meta, st);
+}
+
+
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_merge_member(ngx_iothub_twin_node_t *target,
+    ngx_iothub_twin_index_t *tidx, ngx_iothub_twin_node_t *meta,
+    ngx_iothub_twin_index_t *midx, ngx_iothub_twin_node_t *p,
+    const ngx_iothub_twin_stamp_t *st)
+{
+    int                      fresh;
+    ngx_iothub_twin_node_t  *t, *m;
+
+    t = ngx_iothub_twin_find(target, tidx, p->key, p->key_len);
+    m = NULL;
+
+    if (meta != NULL) {
+        m = ngx_iothub_twin_find(meta, midx, p->key, p->key_len);
+    }
+
+    if (p->type == NGX_IOTHUB_TWIN_NULL) {
+        if (t != NULL) {
+            ngx_iothub_twin_delete(t);
+        }
+
+        if (m != NULL) {
+            ngx_iothub_twin_delete(m);
+        }
+
+        return NGX_IOTHUB_TWIN_OK;
+    }
+
+    fresh = (t == NULL);
+
+    if (t == NULL) {
+        t = ngx_iothub_twin_node(p->key, p->key_len, NGX_IOTHUB_TWIN_OBJECT);
+        if (t == NULL) {
+            return NGX_IOTHUB_TWIN_NO_MEMORY;
+        }
+
+        ngx_iothub_twin_append(target, t);
+    }
+
+    if (meta != NULL && m == NULL) {
+        m = ngx_iothub_twin_node(p->key, p->key_len, NGX_IOTHUB_TWIN_OBJECT);
+        if (m == NULL) {
+            return NGX_IOTHUB_TWIN_NO_MEMORY;
+        }
+
+        ngx_iothub_twin_append(meta, m);
+    }
+
+    if (p->type != NGX_IOTHUB_TWIN_OBJECT) {
+        /* scalars and arrays replace; their metadata is a leaf's */
+        ngx_iothub_twin_move(t, p);
+
+        if (m == NULL) {
+            return NGX_IOTHUB_TWIN_OK;
+        }
+
+        ngx_iothub_twin_node_clear(m);
+        m->type = NGX_IOTHUB_TWIN_OBJECT;
+
+        return ngx_iothub_twin_stamp(m, st);
+    }
+
+    if (t->type != NGX_IOTHUB_TWIN_OBJECT) {
+        ngx_iothub_twin_node_clear(t);
+        t->type = NGX_IOTHUB_TWIN_OBJECT;
+        fresh = 1;
+    }
+
+    if (m != NULL && (fresh || m->type != NGX_IOTHUB_TWIN_OBJECT)) {
+        ngx_iothub_twin_node_clear(m);
+        m->type = NGX_IOTHUB_TWIN_OBJECT;
+    }
+
+    return ngx_iothub_twin_merge(t, m, p, st);
+}
+
+
+static yajl_gen_status
+ngx_iothub_twin_emit(yajl_gen g, const ngx_iothub_twin_node_t *node)
+{
+    yajl_gen_status                s;
+    const ngx_iothub_twin_node_t  *c;
+
+    switch (node->type) {
+
+    case NGX_IOTHUB_TWIN_FALSE:
+    case NGX_IOTHUB_TWIN_TRUE:
+        return yajl_gen_bool(g, node->type == NGX_IOTHUB_TWIN_TRUE);
+
+    case NGX_IOTHUB_TWIN_NUMBER:
+        return yajl_gen_number(g, node->str, node->len);
+
+    case NGX_IOTHUB_TWIN_STRING:
+        return yajl_gen_string(g, (const unsigned char *) node->str,
+                               node->len);
+
+    case NGX_IOTHUB_TWIN_OBJECT:
+        s = yajl_gen_map_open(g);
+
+        if (s == yajl_gen_status_ok) {
+            s = ngx_iothub_twin_emit_members(g, node);
+        }
+
+        return (s == yajl_gen_status_ok) ? yajl_gen_map_close(g) : s;
+
+    case NGX_IOTHUB_TWIN_ARRAY:
+        s = yajl_gen_array_open(g);
+
+        for (c = node->child; c != NULL && s == yajl_gen_status_ok;
+             c = c->next)
+        {
+            s = ngx_iothub_twin_emit(g, c);
+        }
+
+        return (s == yajl_gen_status_ok) ? yajl_gen_array_close(g) : s;
+
+    default:
+        return yajl_gen_null(g);
+    }
+}
+
+
+static yajl_gen_status
+ngx_iothub_twin_emit_members(yajl_gen g, const ngx_iothub_twin_node_t *obj)
+{
+    yajl_gen_status                s;
+    const ngx_iothub_twin_node_t  *c;
+
+    s = yajl_gen_status_ok;
+
+    for (c = obj->child; c != NULL && s == yajl_gen_status_ok; c = c->next)
+    {
+        if (c->type == NGX_IOTHUB_TWIN_DELETED
+            || c->type == NGX_IOTHUB_TWIN_PENDING)
+        {
+            continue;
+        }
+
+        s = yajl_gen_string(g, (const unsigned char *) c->key, c->key_len);
+
+        if (s == yajl_gen_status_ok) {
+            s = ngx_iothub_twin_emit(g, c);
+        }
+    }
+
+    return s;
+}
+
+
+/* {members..., "$metadata": meta (if any), "$version": version} */
+static yajl_gen_status
+ngx_iothub_twin_emit_section(yajl_gen g, const ngx_iothub_twin_node_t *root,
+    const ngx_iothub_twin_node_t *meta, int64_t version)
+{
+    yajl_gen_status  s;
+
+    s = yajl_gen_map_open(g);
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_emit_members(g, root);
+    }
+
+    if (s == yajl_gen_status_ok && meta != NULL) {
+        s = ngx_iothub_twin_str(g, "$metadata");
+
+        if (s == yajl_gen_status_ok) {
+            s = ngx_iothub_twin_emit(g, meta);
+        }
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "$version");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_integer(g, (long long) version);
+    }
+
+    return (s == yajl_gen_status_ok) ? yajl_gen_map_close(g) : s;
+}
+
+
+/* copies what g holds into a malloc()ed string and frees g */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_output(yajl_gen g, char **out)
+{
+    size_t                len;
+    const unsigned char  *buf;
+
+    *out = NULL;
+
+    if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+        *out = malloc(len + 1);
+
+        if (*out != NULL) {
+            memcpy(*out, buf, len);
+            (*out)[len] = '\0';
+        }
+    }
+
+    yajl_gen_free(g);
+
+    return (*out != NULL) ? NGX_IOTHUB_TWIN_OK : NGX_IOTHUB_TWIN_NO_MEMORY;
+}
+
+
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_text(const ngx_iothub_twin_node_t *root, char **out)
+{
+    yajl_gen  g;
+
+    *out = NULL;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    /* trees are at most NGX_IOTHUB_TWIN_NEST_MAX deep: only OOM is left */
+    if (ngx_iothub_twin_emit(g, root) != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    return ngx_iothub_twin_output(g, out);
+}
+
+
+static const char *
+ngx_iothub_twin_section_name(ngx_iothub_twin_section_e section)
+{
+    switch (section) {
+    case NGX_IOTHUB_TWIN_TAGS:
+        return "tags";
+    case NGX_IOTHUB_TWIN_DESIRED:
+        return "desired properties";
+    default:
+        return "reported properties";
+    }
+}
+
+
+static char **
+ngx_iothub_twin_section_text(ngx_iothub_twin_t *t,
+    ngx_iothub_twin_section_e section, char ***meta)
+{
+    switch (section) {
+
+    case NGX_IOTHUB_TWIN_TAGS:
+        *meta = NULL;
+        return &t->tags;
+
+    case NGX_IOTHUB_TWIN_DESIRED:
+        *meta = &t->desired_meta;
+        return &t->desired;
+
+    default:
+        *meta = &t->reported_meta;
+        return &t->reported;
+    }
+}
+
+
+/*
+ * Merges a->patch into a section of t (or into an empty section for a
+ * replace) and leaves the new texts in a->text and a->meta; t is only
+ * read.
+ */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_apply(ngx_iothub_twin_t *t, ngx_iothub_twin_apply_t *a,
+    const ngx_iothub_twin_stamp_t *st, ngx_iothub_twin_err_t *e)
+{
+    char                    **text, **meta;
+    const char               *what;
+    ngx_iothub_twin_rc_e      rc;
+    ngx_iothub_twin_node_t   *root, *mroot;
+
+    text = ngx_iothub_twin_section_text(t, a->section, &meta);
+    what = ngx_iothub_twin_section_name(a->section);
+    root = NULL;
+    mroot = NULL;
+
+    if (a->replace) {
+        root = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_OBJECT);
+        rc = (root != NULL) ? NGX_IOTHUB_TWIN_OK : NGX_IOTHUB_TWIN_NO_MEMORY;
+
+        if (rc == NGX_IOTHUB_TWIN_OK && meta != NULL) {
+            mroot = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_OBJECT);
+            rc = (mroot != NULL) ? NGX_IOTHUB_TWIN_OK
+                                 : NGX_IOTHUB_TWIN_NO_MEMORY;
+        }
+
+    } else {
+        rc = ngx_iothub_twin_load(*text, what, &root, e);
+
+        if (rc == NGX_IOTHUB_TWIN_OK && meta != NULL) {
+            rc = ngx_iothub_twin_load(*meta, "metadata", &mroot, e);
+        }
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        if (a->patch != NULL) {
+            rc = ngx_iothub_twin_merge(root, mroot, a->patch, st);
+
+        } else if (mroot != NULL) {
+            rc = ngx_iothub_twin_stamp(mroot, st);
+        }
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_apply_end(root, mroot, a, e);
+    }
+
+    ngx_iothub_twin_node_free(root);
+    ngx_iothub_twin_node_free(mroot);
+
+    if (rc == NGX_IOTHUB_TWIN_NO_MEMORY) {
+        return ngx_iothub_twin_fail(e, rc, "out of memory");
+    }
+
+    return rc;
+}
+
+
+/* checks the size of the merged section and writes its texts */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_apply_end(ngx_iothub_twin_node_t *root,
+    ngx_iothub_twin_node_t *meta, ngx_iothub_twin_apply_t *a,
+    ngx_iothub_twin_err_t *e)
+{
+    size_t                size, max;
+    ngx_iothub_twin_rc_e  rc;
+
+    max = (a->section == NGX_IOTHUB_TWIN_TAGS) ? NGX_IOTHUB_TWIN_TAGS_MAX
+                                               : NGX_IOTHUB_TWIN_SECTION_MAX;
+    size = ngx_iothub_twin_size(root);
+
+    if (size > max) {
+        return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_TOO_LARGE,
+                                    "%s would be %zu bytes, more than the "
+                                    "limit of %zu bytes",
+                                    ngx_iothub_twin_section_name(a->section),
+                                    size, max);
+    }
+
+    rc = ngx_iothub_twin_text(root, &a->text);
+
+    if (rc == NGX_IOTHUB_TWIN_OK && meta != NULL) {
+        rc = ngx_iothub_twin_text(meta, &a->meta);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_iothub_twin_commit(ngx_iothub_twin_t *t, ngx_iothub_twin_apply_t *a)
+{
+    char  **text, **meta;
+
+    text = ngx_iothub_twin_section_text(t, a->section, &meta);
+
+    free(*text);
+    *text = a->text;
+    a->text = NULL;
+
+    if (meta != NULL) {
+        free(*meta);
+        *meta = a->meta;
+        a->meta = NULL;
+    }
+}
+
+
+static void
+ngx_iothub_twin_apply_free(ngx_iothub_twin_apply_t *a)
+{
+    free(a->text);
+    free(a->meta);
+
+    a->text = NULL;
+    a->meta = NULL;
+}
+
+
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_versions(const ngx_iothub_twin_t *t,
+    ngx_iothub_twin_err_t *e)
+{
+    if (t->version < 1 || t->version >= NGX_IOTHUB_TWIN_VERSION_MAX
+        || t->desired_version < 1
+        || t->desired_version >= NGX_IOTHUB_TWIN_VERSION_MAX
+        || t->reported_version < 1
+        || t->reported_version >= NGX_IOTHUB_TWIN_VERSION_MAX)
+    {
+        return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_CORRUPT,
+                                    "stored twin versions out of range");
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_init(ngx_iothub_twin_t *t, const char *now)
+{
+    char                     *meta;
+    ngx_iothub_twin_rc_e      rc;
+    ngx_iothub_twin_node_t   *root;
+    ngx_iothub_twin_stamp_t   st;
+
+    memset(t, 0, sizeof(ngx_iothub_twin_t));
+
+    t->version = 1;
+    t->desired_version = 1;
+    t->reported_version = 1;
+
+    /* a new twin's metadata roots carry its creation time only */
+    root = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_OBJECT);
+    if (root == NULL) {
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    st.now = now;
+    st.version = 0;
+
+    rc = (now != NULL) ? ngx_iothub_twin_stamp(root, &st)
+                       : NGX_IOTHUB_TWIN_OK;
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_text(root, &meta);
+    }
+
+    ngx_iothub_twin_node_free(root);
+
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    t->tags = strdup("{}");
+    t->desired = strdup("{}");
+    t->reported = strdup("{}");
+    t->desired_meta = meta;
+    t->reported_meta = strdup(meta);
+
+    if (t->tags == NULL || t->desired == NULL || t->reported == NULL
+        || t->reported_meta == NULL)
+    {
+        ngx_iothub_twin_free(t);
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+void
+ngx_iothub_twin_free(ngx_iothub_twin_t *t)
+{
+    free(t->tags);
+    free(t->desired);
+    free(t->reported);
+    free(t->desired_meta);
+    free(t->reported_meta);
+
+    t->tags = NULL;
+    t->desired = NULL;
+    t->reported = NULL;
+    t->desired_meta = NULL;
+    t->reported_meta = NULL;
+}
+
+
+int
+ngx_iothub_twin_fields(const ngx_iothub_twin_t *t, const char **names,
+    const char **values, size_t *lens, char *scratch)
+{
+    int      i, n;
+    int64_t  v;
+
+    values[0] = t->tags;
+    values[1] = t->desired;
+    values[2] = t->desired_meta;
+    values[3] = t->reported;
+    values[4] = t->reported_meta;
+
+    for (i = 0; i < NGX_IOTHUB_TWIN_NFIELDS; i++) {
+        names[i] = ngx_iothub_twin_field_names[i];
+
+        if (i < 5) {
+            if (values[i] == NULL) {
+                values[i] = "{}";
+            }
+
+            lens[i] = strlen(values[i]);
+            continue;
+        }
+
+        v = (i == 5) ? t->version
+                     : (i == 6) ? t->desired_version : t->reported_version;
+
+        n = snprintf(scratch, 24, "%lld", (long long) v);
+
+        values[i] = scratch;
+        lens[i] = n;
+        scratch += 24;
+    }
+
+    return NGX_IOTHUB_TWIN_NFIELDS;
+}
+
+
+static int
+ngx_iothub_twin_parse_version(const char *s, size_t len, int64_t *v)
+{
+    size_t   i;
+    int64_t  n;
+
+    if (len == 0 || len > 19) {
+        return 0;
+    }
+
+    for (i = 0, n = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || n > NGX_IOTHUB_TWIN_VERSION_MAX / 10)
+        {
+            return 0;
+        }
+
+        n = n * 10 + (s[i] - '0');
+    }
+
+    if (n < 1 || n > NGX_IOTHUB_TWIN_VERSION_MAX) {
+        return 0;
+    }
+
+    *v = n;
+
+    return 1;
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_set_field(ngx_iothub_twin_t *t, const char *name,
+    size_t nlen, const char *value, size_t vlen)
+{
+    int       i;
+    char     *p, **text;
+    int64_t  *v;
+
+    for (i = 0; i < NGX_IOTHUB_TWIN_NFIELDS; i++) {
+        if (strlen(ngx_iothub_twin_field_names[i]) == nlen
+            && memcmp(ngx_iothub_twin_field_names[i], name, nlen) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i >= 5) {
+        if (i == NGX_IOTHUB_TWIN_NFIELDS) {
+            return NGX_IOTHUB_TWIN_OK;
+        }
+
+        v = (i == 5) ? &t->version
+                     : (i == 6) ? &t->desired_version : &t->reported_version;
+
+        return ngx_iothub_twin_parse_version(value, vlen, v)
+               ? NGX_IOTHUB_TWIN_OK : NGX_IOTHUB_TWIN_CORRUPT;
+    }
+
+    text = (i == 0) ? &t->tags
+           : (i == 1) ? &t->desired
+           : (i == 2) ? &t->desired_meta
+           : (i == 3) ? &t->reported : &t->reported_meta;
+
+    p = malloc(vlen + 1);
+    if (p == NULL) {
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    memcpy(p, value, vlen);
+    p[vlen] = '\0';
+
+    free(*text);
+    *text = p;
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_validate(const char *json, size_t len,
+    ngx_iothub_twin_section_e section, char *err, size_t errlen)
+{
+    ngx_iothub_twin_rc_e     rc;
+    ngx_iothub_twin_err_t    e;
+    ngx_iothub_twin_node_t  *patch;
+
+    e.err = err;
+    e.errlen = errlen;
+
+    rc = ngx_iothub_twin_parse_object(json, len,
+                                      ngx_iothub_twin_section_name(section),
+                                      &patch, &e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    if (section == NGX_IOTHUB_TWIN_DESIRED) {
+        ngx_iothub_twin_strip(patch);
+    }
+
+    rc = ngx_iothub_twin_check_object(patch, 0, &e);
+
+    ngx_iothub_twin_node_free(patch);
+
+    return rc;
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_patch_reported(ngx_iothub_twin_t *t, const char *json,
+    size_t len, const char *now, char *err, size_t errlen)
+{
+    ngx_iothub_twin_rc_e      rc;
+    ngx_iothub_twin_err_t     e;
+    ngx_iothub_twin_stamp_t   st;
+    ngx_iothub_twin_apply_t   a;
+
+    e.err = err;
+    e.errlen = errlen;
+
+    memset(&a, 0, sizeof(ngx_iothub_twin_apply_t));
+    a.section = NGX_IOTHUB_TWIN_REPORTED;
+
+    rc = ngx_iothub_twin_versions(t, &e);
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_parse_object(json, len, "reported properties",
+                                          &a.patch, &e);
+    }
+
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    rc = ngx_iothub_twin_check_object(a.patch, 0, &e);
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        st.now = now;
+        st.version = 0;
+        rc = ngx_iothub_twin_apply(t, &a, &st, &e);
+    }
+
+    ngx_iothub_twin_node_free(a.patch);
+
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        ngx_iothub_twin_apply_free(&a);
+        return rc;
+    }
+
+    ngx_iothub_twin_commit(t, &a);
+    t->reported_version++;
+    t->version++;
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/* *out: the member name of obj, NULL when absent or null, else an object */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_member(ngx_iothub_twin_node_t *obj, const char *name,
+    ngx_iothub_twin_node_t **out, ngx_iothub_twin_err_t *e)
+{
+    ngx_iothub_twin_node_t  *c;
+
+    *out = NULL;
+
+    if (obj == NULL) {
+        return NGX_IOTHUB_TWIN_OK;
+    }
+
+    c = ngx_iothub_twin_find(obj, NULL, name, strlen(name));
+
+    if (c == NULL || c->type == NGX_IOTHUB_TWIN_NULL) {
+        return NGX_IOTHUB_TWIN_OK;
+    }
+
+    if (c->type != NGX_IOTHUB_TWIN_OBJECT) {
+        return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
+                                    "\"%s\" is not a JSON object", name);
+    }
+
+    *out = c;
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+/* parses and checks a service PATCH or PUT body */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_body(const char *json, size_t len, ngx_iothub_twin_body_t *b,
+    ngx_iothub_twin_err_t *e)
+{
+    ngx_iothub_twin_rc_e     rc;
+    ngx_iothub_twin_node_t  *props;
+
+    memset(b, 0, sizeof(ngx_iothub_twin_body_t));
+
+    rc = ngx_iothub_twin_parse_object(json, len, "the twin", &b->body, e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    rc = ngx_iothub_twin_member(b->body, "tags", &b->tags, e);
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_member(b->body, "properties", &props, e);
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_member(props, "desired", &b->desired, e);
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_member(props, "reported", &b->reported, e);
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK && b->tags != NULL) {
+        rc = ngx_iothub_twin_check_object(b->tags, 0, e);
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK && b->desired != NULL) {
+        ngx_iothub_twin_strip(b->desired);
+        rc = ngx_iothub_twin_check_object(b->desired, 0, e);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The common part of a service PATCH and PUT, the body checked: applies
+ * tags and desired, renders the notification, commits.
+ */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_service(ngx_iothub_twin_t *t, ngx_iothub_twin_body_t *b,
+    int replace, const char *now, char **notify, ngx_iothub_twin_err_t *e)
+{
+    char                     *text;
+    ngx_iothub_twin_rc_e      rc;
+    ngx_iothub_twin_apply_t   tags, desired;
+
+    memset(&tags, 0, sizeof(ngx_iothub_twin_apply_t));
+    memset(&desired, 0, sizeof(ngx_iothub_twin_apply_t));
+
+    tags.section = NGX_IOTHUB_TWIN_TAGS;
+    tags.patch = b->tags;
+    tags.replace = replace;
+    desired.section = NGX_IOTHUB_TWIN_DESIRED;
+    desired.patch = b->desired;
+    desired.replace = replace;
+    text = NULL;
+
+    rc = NGX_IOTHUB_TWIN_OK;
+
+    /* rendered first: the merge moves values out of the patch */
+    if (!replace && b->desired != NULL) {
+        rc = ngx_iothub_twin_text(b->desired, &text);
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK && (replace || b->tags != NULL)) {
+        rc = ngx_iothub_twin_service_apply(t, &tags, now, e);
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK && (replace || b->desired != NULL)) {
+        rc = ngx_iothub_twin_service_apply(t, &desired, now, e);
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK && replace) {
+        text = strdup(desired.text);
+        rc = (text != NULL) ? NGX_IOTHUB_TWIN_OK : NGX_IOTHUB_TWIN_NO_MEMORY;
+    }
+
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        ngx_iothub_twin_apply_free(&tags);
+        ngx_iothub_twin_apply_free(&desired);
+        free(text);
+
+        return (rc == NGX_IOTHUB_TWIN_NO_MEMORY)
+               ? ngx_iothub_twin_fail(e, rc, "out of memory") : rc;
+    }
+
+    if (tags.text != NULL) {
+        ngx_iothub_twin_commit(t, &tags);
+    }
+
+    if (desired.text != NULL) {
+        ngx_iothub_twin_commit(t, &desired);
+        t->desired_version++;
+    }
+
+    t->version++;
+
+    if (notify != NULL) {
+        *notify = text;
+
+    } else {
+        free(text);
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_service_apply(ngx_iothub_twin_t *t,
+    ngx_iothub_twin_apply_t *a, const char *now, ngx_iothub_twin_err_t *e)
+{
+    ngx_iothub_twin_stamp_t  st;
+
+    st.now = now;
+    st.version = (a->section == NGX_IOTHUB_TWIN_DESIRED)
+                 ? t->desired_version + 1 : 0;
+
+    return ngx_iothub_twin_apply(t, a, &st, e);
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_service_patch(ngx_iothub_twin_t *t, const char *json,
+    size_t len, const char *now, char **notify, char *err, size_t errlen)
+{
+    ngx_iothub_twin_rc_e    rc;
+    ngx_iothub_twin_err_t   e;
+    ngx_iothub_twin_body_t  b;
+
+    e.err = err;
+    e.errlen = errlen;
+
+    if (notify != NULL) {
+        *notify = NULL;
+    }
+
+    rc = ngx_iothub_twin_versions(t, &e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    rc = ngx_iothub_twin_body(json, len, &b, &e);
+
+    /* rest.md 7: Node jobs send "reported":{}; changes are rejected */
+    if (rc == NGX_IOTHUB_TWIN_OK && b.reported != NULL && b.reported->n > 0)
+    {
+        rc = ngx_iothub_twin_fail(&e, NGX_IOTHUB_TWIN_INVALID,
+                                  "reported properties cannot be changed "
+                                  "by the service");
+    }
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_service(t, &b, 0, now, notify, &e);
+    }
+
+    ngx_iothub_twin_node_free(b.body);
+
+    return rc;
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_service_replace(ngx_iothub_twin_t *t, const char *json,
+    size_t len, const char *now, char **notify, char *err, size_t errlen)
+{
+    ngx_iothub_twin_rc_e    rc;
+    ngx_iothub_twin_err_t   e;
+    ngx_iothub_twin_body_t  b;
+
+    e.err = err;
+    e.errlen = errlen;
+
+    if (notify != NULL) {
+        *notify = NULL;
+    }
+
+    rc = ngx_iothub_twin_versions(t, &e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    rc = ngx_iothub_twin_body(json, len, &b, &e);
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_service(t, &b, 1, now, notify, &e);
+    }
+
+    ngx_iothub_twin_node_free(b.body);
+
+    return rc;
+}
+
+
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_trees_load(const ngx_iothub_twin_t *t,
+    ngx_iothub_twin_trees_t *tr, int meta, ngx_iothub_twin_err_t *e)
+{
+    ngx_iothub_twin_rc_e  rc;
+
+    memset(tr, 0, sizeof(ngx_iothub_twin_trees_t));
+
+    rc = ngx_iothub_twin_load(t->desired, "desired properties",
+                              &tr->desired, e);
+
+    if (rc == NGX_IOTHUB_TWIN_OK) {
+        rc = ngx_iothub_twin_load(t->reported, "reported properties",
+                                  &tr->reported, e);
+    }
+
+    if (meta) {
+        if (rc == NGX_IOTHUB_TWIN_OK) {
+            rc = ngx_iothub_twin_load(t->tags, "tags", &tr->tags, e);
+        }
+
+        if (rc == NGX_IOTHUB_TWIN_OK) {
+            rc = ngx_iothub_twin_load(t->desired_meta, "metadata",
+                                      &tr->desired_meta, e);
+        }
+
+        if (rc == NGX_IOTHUB_TWIN_OK) {
+            rc = ngx_iothub_twin_load(t->reported_meta, "metadata",
+                                      &tr->reported_meta, e);
+        }
+    }
+
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        ngx_iothub_twin_trees_free(tr);
+    }
+
+    return (rc == NGX_IOTHUB_TWIN_NO_MEMORY)
+           ? ngx_iothub_twin_fail(e, rc, "out of memory") : rc;
+}
+
+
+static void
+ngx_iothub_twin_trees_free(ngx_iothub_twin_trees_t *tr)
+{
+    ngx_iothub_twin_node_free(tr->tags);
+    ngx_iothub_twin_node_free(tr->desired);
+    ngx_iothub_twin_node_free(tr->desired_meta);
+    ngx_iothub_twin_node_free(tr->reported);
+    ngx_iothub_twin_node_free(tr->reported_meta);
+
+    memset(tr, 0, sizeof(ngx_iothub_twin_trees_t));
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_device_view(const ngx_iothub_twin_t *t, char **out,
+    char *err, size_t errlen)
+{
+    yajl_gen                 g;
+    yajl_gen_status          s;
+    ngx_iothub_twin_rc_e     rc;
+    ngx_iothub_twin_err_t    e;
+    ngx_iothub_twin_trees_t  tr;
+
+    e.err = err;
+    e.errlen = errlen;
+    *out = NULL;
+
+    rc = ngx_iothub_twin_trees_load(t, &tr, 0, &e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_iothub_twin_trees_free(&tr);
+        return ngx_iothub_twin_fail(&e, NGX_IOTHUB_TWIN_NO_MEMORY,
+                                    "out of memory");
+    }
+
+    s = yajl_gen_map_open(g);
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "desired");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_emit_section(g, tr.desired, NULL,
+                                         t->desired_version);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "reported");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_emit_section(g, tr.reported, NULL,
+                                         t->reported_version);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_map_close(g);
+    }
+
+    ngx_iothub_twin_trees_free(&tr);
+
+    if (s != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        rc = NGX_IOTHUB_TWIN_NO_MEMORY;
+
+    } else {
+        rc = ngx_iothub_twin_output(g, out);
+    }
+
+    return (rc == NGX_IOTHUB_TWIN_OK)
+           ? rc : ngx_iothub_twin_fail(&e, rc, "out of memory");
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_notification(const char *json, size_t len, int64_t version,
+    char **out, char *err, size_t errlen)
+{
+    yajl_gen                 g;
+    yajl_gen_status          s;
+    ngx_iothub_twin_rc_e     rc;
+    ngx_iothub_twin_err_t    e;
+    ngx_iothub_twin_node_t  *patch;
+
+    e.err = err;
+    e.errlen = errlen;
+    *out = NULL;
+
+    rc = ngx_iothub_twin_parse_object(json, len, "the desired patch", &patch,
+                                      &e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    g = yajl_gen_alloc(NULL);
+
+    if (g == NULL) {
+        s = yajl_gen_generation_complete;
+
+    } else {
+        s = ngx_iothub_twin_emit_section(g, patch, NULL, version);
+    }
+
+    ngx_iothub_twin_node_free(patch);
+
+    if (s != yajl_gen_status_ok) {
+        if (g != NULL) {
+            yajl_gen_free(g);
+        }
+
+        rc = NGX_IOTHUB_TWIN_NO_MEMORY;
+
+    } else {
+        rc = ngx_iothub_twin_output(g, out);
+    }
+
+    return (rc == NGX_IOTHUB_TWIN_OK)
+           ? rc : ngx_iothub_twin_fail(&e, rc, "out of memory");
+}
+
+
+static yajl_gen_status
+ngx_iothub_twin_gen_pair(yajl_gen g, const char *name, const char *value,
+    const char *dflt)
+{
+    yajl_gen_status  s;
+
+    s = ngx_iothub_twin_str(g, name);
+
+    if (s != yajl_gen_status_ok) {
+        return s;
+    }
+
+    if (value == NULL) {
+        value = dflt;
+    }
+
+    return (value != NULL) ? ngx_iothub_twin_str(g, value) : yajl_gen_null(g);
+}
+
+
+static yajl_gen_status
+ngx_iothub_twin_gen_ids(yajl_gen g, const ngx_iothub_twin_t *t,
+    const ngx_iothub_twin_identity_t *id)
+{
+    int              module;
+    char             etag[NGX_IOTHUB_TWIN_ETAG_LEN + 1];
+    yajl_gen_status  s;
+
+    module = (id->module_id != NULL && id->module_id[0] != '\0');
+    ngx_iothub_twin_etag(t->version, etag);
+
+    s = ngx_iothub_twin_gen_pair(g, "deviceId", id->device_id, "");
+
+    if (s == yajl_gen_status_ok && module) {
+        s = ngx_iothub_twin_gen_pair(g, "moduleId", id->module_id, "");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_pair(g, "etag", id->etag, etag);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_pair(g, "deviceEtag", id->device_etag, "");
+    }
+
+    /* rest.md 7: module twins omit the device-only "status" */
+    if (s == yajl_gen_status_ok && !module) {
+        s = ngx_iothub_twin_gen_pair(g, "status", id->status, "enabled");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_pair(g, "statusUpdateTime",
+                                     id->status_update_time,
+                                     NGX_IOTHUB_TWIN_NEVER);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_pair(g, "connectionState",
+                                     id->connection_state, "Disconnected");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_pair(g, "lastActivityTime",
+                                     id->last_activity_time,
+                                     NGX_IOTHUB_TWIN_NEVER);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "cloudToDeviceMessageCount");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_integer(g, id->c2d_count);
+    }
+
+    return s;
+}
+
+
+static yajl_gen_status
+ngx_iothub_twin_gen_auth(yajl_gen g, const ngx_iothub_twin_identity_t *id)
+{
+    const char       *p, *q;
+    yajl_gen_status   s;
+
+    p = id->primary_thumbprint;
+    q = id->secondary_thumbprint;
+
+    s = ngx_iothub_twin_gen_pair(g, "authenticationType", id->auth_type,
+                                 "sas");
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "x509Thumbprint");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_map_open(g);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_pair(g, "primaryThumbprint",
+                                     (p != NULL && *p != '\0') ? p : NULL,
+                                     NULL);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_pair(g, "secondaryThumbprint",
+                                     (q != NULL && *q != '\0') ? q : NULL,
+                                     NULL);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_map_close(g);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_pair(g, "modelId", id->model_id, "");
+    }
+
+    return s;
+}
+
+
+static yajl_gen_status
+ngx_iothub_twin_gen_props(yajl_gen g, const ngx_iothub_twin_t *t,
+    const ngx_iothub_twin_trees_t *tr)
+{
+    yajl_gen_status  s;
+
+    s = ngx_iothub_twin_str(g, "version");
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_integer(g, (long long) t->version);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "tags");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_emit(g, tr->tags);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "properties");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_map_open(g);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "desired");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_emit_section(g, tr->desired, tr->desired_meta,
+                                         t->desired_version);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "reported");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_emit_section(g, tr->reported, tr->reported_meta,
+                                         t->reported_version);
+    }
+
+    return (s == yajl_gen_status_ok) ? yajl_gen_map_close(g) : s;
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_service_view(const ngx_iothub_twin_t *t,
+    const ngx_iothub_twin_identity_t *id, yajl_gen g, char *err,
+    size_t errlen)
+{
+    yajl_gen_status          s;
+    ngx_iothub_twin_rc_e     rc;
+    ngx_iothub_twin_err_t    e;
+    ngx_iothub_twin_trees_t  tr;
+
+    e.err = err;
+    e.errlen = errlen;
+
+    rc = ngx_iothub_twin_trees_load(t, &tr, 1, &e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    s = yajl_gen_map_open(g);
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_ids(g, t, id);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_auth(g, id);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_props(g, t, &tr);
+    }
+
+    /* rest.md 7: module twins omit the device-only "capabilities" */
+    if (s == yajl_gen_status_ok
+        && (id->module_id == NULL || id->module_id[0] == '\0'))
+    {
+        s = ngx_iothub_twin_str(g, "capabilities");
+
+        if (s == yajl_gen_status_ok) {
+            s = yajl_gen_map_open(g);
+        }
+
+        if (s == yajl_gen_status_ok) {
+            s = ngx_iothub_twin_str(g, "iotEdge");
+        }
+
+        if (s == yajl_gen_status_ok) {
+            s = yajl_gen_bool(g, id->iot_edge);
+        }
+
+        if (s == yajl_gen_status_ok) {
+            s = yajl_gen_map_close(g);
+        }
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_map_close(g);
+    }
+
+    ngx_iothub_twin_trees_free(&tr);
+
+    if (s != yajl_gen_status_ok) {
+        return ngx_iothub_twin_fail(&e, NGX_IOTHUB_TWIN_GEN_ERROR,
+                                    "yajl_gen error %d", (int) s);
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+void
+ngx_iothub_twin_etag(int64_t version, char *buf)
+{
+    int             i;
+    uint32_t        w;
+    unsigned char   b[9];
+
+    static const char  alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    for (i = 0; i < 8; i++) {
+        b[i] = (unsigned char) ((uint64_t) version >> (56 - 8 * i));
+    }
+
+    b[8] = 0;
+
+    /* 8 bytes: two full groups of 3 and one of 2, padded with one '=' */
+    for (i = 0; i < 3; i++) {
+        w = (uint32_t) b[3 * i] << 16 | (uint32_t) b[3 * i + 1] << 8
+            | (i < 2 ? b[3 * i + 2] : 0);
+
+        buf[4 * i] = alphabet[(w >> 18) & 0x3f];
+        buf[4 * i + 1] = alphabet[(w >> 12) & 0x3f];
+        buf[4 * i + 2] = alphabet[(w >> 6) & 0x3f];
+        buf[4 * i + 3] = alphabet[w & 0x3f];
+    }
+
+    buf[11] = '=';
+    buf[12] = '\0';
+}
