@@ -1,0 +1,138 @@
+
+/*
+ * nginx-iothub: the MQTT device endpoint, shared declarations of the
+ * stream module's files.
+ */
+
+
+#ifndef _NGX_IOTHUB_MQTT_H_INCLUDED_
+#define _NGX_IOTHUB_MQTT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_d2c.h"
+#include "ngx_iothub_registry.h"
+#include "ngx_iothub_mqtt_parse.h"
+#include "ngx_iothub_mqtt_topic.h"
+
+
+/* IoT Hub never waits longer than 1767 s for a packet (mqtt.md 10) */
+#define NGX_IOTHUB_MQTT_MAX_IDLE        1767000
+
+#define NGX_IOTHUB_MQTT_IN_SMALL        1024
+#define NGX_IOTHUB_MQTT_MAX_INFLIGHT    64
+
+
+typedef struct {
+    ngx_iothub_hub_t               *hub;
+    size_t                          max_packet_size;
+    size_t                          send_limit;
+    ngx_msec_t                      connect_timeout;
+} ngx_stream_iothub_mqtt_srv_conf_t;
+
+
+typedef enum {
+    NGX_IOTHUB_MQTT_WAIT_CONNECT = 0,
+    NGX_IOTHUB_MQTT_AUTHENTICATING,
+    NGX_IOTHUB_MQTT_CONNECTED,
+    NGX_IOTHUB_MQTT_CLOSING
+} ngx_iothub_mqtt_state_e;
+
+
+typedef struct ngx_iothub_mqtt_ctx_s  ngx_iothub_mqtt_ctx_t;
+
+
+/* a pending Redis call of a session; see ngx_iothub_mqtt_token() */
+typedef struct {
+    ngx_queue_t                     queue;
+    ngx_iothub_mqtt_ctx_t          *ctx;
+    ngx_iothub_redis_call_t        *call;
+    void                          (*handler)(ngx_iothub_mqtt_ctx_t *ctx,
+                                             redisReply *reply,
+                                             ngx_uint_t arg);
+    ngx_uint_t                      arg;
+} ngx_iothub_mqtt_token_t;
+
+
+struct ngx_iothub_mqtt_ctx_s {
+    ngx_connection_t               *connection;
+    ngx_stream_session_t           *session;
+    ngx_stream_iothub_mqtt_srv_conf_t *conf;
+    ngx_iothub_hub_t               *hub;
+    ngx_iothub_mqtt_state_e         state;
+
+    /* input: packets are parsed in place, the buffer grows as needed */
+    u_char                         *in;
+    size_t                          in_len;
+    size_t                          in_size;
+
+    /* output not yet sent */
+    u_char                         *out;
+    size_t                          out_len;
+    size_t                          out_size;
+
+    ngx_queue_t                     tokens;      /* ngx_iothub_mqtt_token_t */
+    ngx_uint_t                      inflight;    /* telemetry being stored */
+
+    ngx_event_t                     keepalive;
+    ngx_msec_t                      keepalive_time;
+    ngx_event_t                     expiry;      /* of the SAS token */
+
+    /* the authenticated identity */
+    ngx_iothub_identity_t          *identity;
+    ngx_iothub_sender_t             sender;
+    ngx_str_t                       client_id;
+    ngx_uint_t                      session_no;  /* in this worker */
+    ngx_rbtree_node_t               node;
+    ngx_uint_t                      features;    /* subscriptions */
+    ngx_uint_t                      next_packet_id;
+
+    ngx_iothub_registry_op_t        op;
+
+    unsigned                        blocked:1;   /* reading paused */
+    unsigned                        active:1;    /* traffic since timer */
+    unsigned                        clean:1;
+    unsigned                        registered:1;
+    unsigned                        policy_token:1;
+    long long                       token_expiry;
+    u_char                          password[1024];
+    size_t                          password_len;
+};
+
+
+extern ngx_module_t  ngx_stream_iothub_mqtt_module;
+
+
+/* ngx_iothub_mqtt_handler.c: transport, framing, output, close */
+void ngx_iothub_mqtt_init_session(ngx_stream_session_t *s);
+ngx_int_t ngx_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx, u_char *data,
+    size_t len, ngx_uint_t droppable);
+u_char *ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len);
+void ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx);
+void ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why);
+void ngx_iothub_mqtt_unblock(ngx_iothub_mqtt_ctx_t *ctx);
+ngx_iothub_mqtt_token_t *ngx_iothub_mqtt_token(ngx_iothub_mqtt_ctx_t *ctx,
+    void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
+    ngx_uint_t arg), ngx_uint_t arg);
+void ngx_iothub_mqtt_token_reply(void *data, redisReply *reply);
+
+/* ngx_iothub_mqtt_session.c: what each packet means to IoT Hub */
+ngx_int_t ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_connect_t *connect);
+ngx_int_t ngx_iothub_mqtt_publish(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub);
+ngx_int_t ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_subscribe_t *sub);
+ngx_int_t ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_subscribe_t *sub);
+ngx_int_t ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_ack_t *ack);
+void ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx);
+ngx_int_t ngx_iothub_mqtt_session_init(ngx_conf_t *cf);
+
+
+#endif /* _NGX_IOTHUB_MQTT_H_INCLUDED_ */

@@ -1,0 +1,611 @@
+
+/*
+ * nginx-iothub: MQTT session I/O: reading and framing packets, the state
+ * table, the output queue, keep-alive and the one close path.
+ *
+ * States and the packets legal in each:
+ *
+ *   WAIT_CONNECT --CONNECT--> AUTHENTICATING --CONNACK 0--> CONNECTED
+ *        |                        | (reading paused)            |
+ *        +--- timeout, error -----+---- refused, error ---------+--> CLOSING
+ *
+ *   CONNECTED: PUBLISH PUBACK SUBSCRIBE UNSUBSCRIBE PINGREQ DISCONNECT
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include "ngx_iothub_mqtt.h"
+
+
+static void ngx_iothub_mqtt_read_handler(ngx_event_t *rev);
+static void ngx_iothub_mqtt_write_handler(ngx_event_t *wev);
+static ngx_int_t ngx_iothub_mqtt_next_packet(ngx_iothub_mqtt_ctx_t *ctx);
+static ngx_int_t ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx,
+    size_t size);
+static ngx_int_t ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx,
+    u_char *p, size_t len);
+static ngx_int_t ngx_iothub_mqtt_handle(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_packet_t *pkt);
+static void ngx_iothub_mqtt_keepalive_handler(ngx_event_t *ev);
+static void ngx_iothub_mqtt_expiry_handler(ngx_event_t *ev);
+static void ngx_iothub_mqtt_consume(ngx_iothub_mqtt_ctx_t *ctx, size_t len);
+
+
+void
+ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
+{
+    ngx_connection_t       *c;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+
+    c = s->connection;
+
+    ctx = ngx_pcalloc(c->pool, sizeof(ngx_iothub_mqtt_ctx_t));
+    if (ctx == NULL) {
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_stream_set_ctx(s, ctx, ngx_stream_iothub_mqtt_module);
+
+    ctx->connection = c;
+    ctx->session = s;
+    ctx->conf = ngx_stream_get_module_srv_conf(s,
+                                               ngx_stream_iothub_mqtt_module);
+    ctx->hub = ctx->conf->hub;
+    ngx_queue_init(&ctx->tokens);
+
+    ctx->keepalive.handler = ngx_iothub_mqtt_keepalive_handler;
+    ctx->keepalive.data = ctx;
+    ctx->keepalive.log = c->log;
+
+    ctx->expiry.handler = ngx_iothub_mqtt_expiry_handler;
+    ctx->expiry.data = ctx;
+    ctx->expiry.log = c->log;
+
+    c->read->handler = ngx_iothub_mqtt_read_handler;
+    c->write->handler = ngx_iothub_mqtt_write_handler;
+    c->log->action = "waiting for MQTT CONNECT";
+
+    ngx_add_timer(&ctx->keepalive, ctx->conf->connect_timeout);
+
+    if (ngx_iothub_mqtt_grow_input(ctx, NGX_IOTHUB_MQTT_IN_SMALL) != NGX_OK) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return;
+    }
+
+    /* bytes a preread phase took off the socket already */
+
+    if (c->buffer && c->buffer->last > c->buffer->pos) {
+        if (ngx_iothub_mqtt_grow_input(ctx, c->buffer->last - c->buffer->pos)
+            != NGX_OK)
+        {
+            ngx_iothub_mqtt_close(ctx, NULL);
+            return;
+        }
+
+        ctx->in_len = ngx_cpymem(ctx->in, c->buffer->pos,
+                                 c->buffer->last - c->buffer->pos)
+                      - ctx->in;
+        c->buffer->pos = c->buffer->last;
+    }
+
+    ngx_iothub_mqtt_read_handler(c->read);
+}
+
+
+static void
+ngx_iothub_mqtt_read_handler(ngx_event_t *rev)
+{
+    ssize_t                 n;
+    ngx_int_t               rc;
+    ngx_connection_t       *c;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+    ngx_stream_session_t   *s;
+
+    c = rev->data;
+    s = c->data;
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iothub_mqtt_module);
+
+    while (!ctx->blocked) {
+        rc = ngx_iothub_mqtt_next_packet(ctx);
+
+        if (rc == NGX_ERROR || rc == NGX_DONE) {
+            /* closed */
+            return;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        /* NGX_AGAIN: the packet is incomplete */
+
+        n = c->recv(c, ctx->in + ctx->in_len, ctx->in_size - ctx->in_len);
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_iothub_mqtt_close(ctx, "connection closed by client");
+            return;
+        }
+
+        ctx->in_len += n;
+        ctx->active = 1;
+    }
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+    }
+}
+
+
+/*
+ * NGX_OK: a packet was handled; NGX_AGAIN: more bytes are needed (the
+ * buffer has room for them); NGX_ERROR or NGX_DONE: the session closed.
+ */
+
+static ngx_int_t
+ngx_iothub_mqtt_next_packet(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    ngx_iothub_mqtt_rc_e     mrc;
+    ngx_iothub_mqtt_frame_t  f;
+
+    mrc = ngx_iothub_mqtt_frame(ctx->in, ctx->in_len,
+                                ctx->conf->max_packet_size, &f);
+
+    if (mrc == NGX_IOTHUB_MQTT_AGAIN) {
+        if (f.len > ctx->in_size
+            && ngx_iothub_mqtt_grow_input(ctx, f.len) != NGX_OK)
+        {
+            ngx_iothub_mqtt_close(ctx, NULL);
+            return NGX_ERROR;
+        }
+
+        if (ctx->in_len == ctx->in_size
+            && ngx_iothub_mqtt_grow_input(ctx, ctx->in_size * 2) != NGX_OK)
+        {
+            ngx_iothub_mqtt_close(ctx, NULL);
+            return NGX_ERROR;
+        }
+
+        return NGX_AGAIN;
+    }
+
+    if (mrc != NGX_IOTHUB_MQTT_OK) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: %s packet",
+                      ngx_iothub_mqtt_strerror(mrc));
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iothub_mqtt_dispatch(ctx, ctx->in, f.len);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_iothub_mqtt_consume(ctx, f.len);
+
+    return NGX_OK;
+}
+
+
+/* drops a handled packet; a large buffer shrinks back when it empties */
+
+static void
+ngx_iothub_mqtt_consume(ngx_iothub_mqtt_ctx_t *ctx, size_t len)
+{
+    ctx->in_len -= len;
+
+    if (ctx->in_len) {
+        ngx_memmove(ctx->in, ctx->in + len, ctx->in_len);
+        return;
+    }
+
+    if (ctx->in_size > NGX_IOTHUB_MQTT_IN_SMALL) {
+        ngx_free(ctx->in);
+        ctx->in = NULL;
+        ctx->in_size = 0;
+        (void) ngx_iothub_mqtt_grow_input(ctx, NGX_IOTHUB_MQTT_IN_SMALL);
+    }
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx, size_t size)
+{
+    u_char  *p;
+
+    size = ngx_min(size, ctx->conf->max_packet_size);
+    size = ngx_max(size, NGX_IOTHUB_MQTT_IN_SMALL);
+
+    if (size <= ctx->in_size) {
+        return NGX_OK;
+    }
+
+    p = ngx_alloc(size, ctx->connection->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->in_len) {
+        ngx_memcpy(p, ctx->in, ctx->in_len);
+    }
+
+    ngx_free(ctx->in);
+    ctx->in = p;
+    ctx->in_size = size;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx, u_char *p, size_t len)
+{
+    ngx_iothub_mqtt_rc_e      mrc;
+    ngx_iothub_mqtt_packet_t  pkt;
+
+    mrc = ngx_iothub_mqtt_parse(p, len, &pkt);
+
+    if (mrc == NGX_IOTHUB_MQTT_BAD_LEVEL
+        && ctx->state == NGX_IOTHUB_MQTT_WAIT_CONNECT)
+    {
+        /* MQTT-3.1.2-2: answer CONNACK 1, then close */
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: unsupported protocol level %ui",
+                      (ngx_uint_t) pkt.u.connect.level);
+        (void) ngx_iothub_mqtt_send(ctx, (u_char *) "\x20\x02\x00\x01", 4,
+                                    0);
+        ngx_iothub_mqtt_flush(ctx);
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    if (mrc != NGX_IOTHUB_MQTT_OK) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: %s packet",
+                      ngx_iothub_mqtt_strerror(mrc));
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    if ((ctx->state == NGX_IOTHUB_MQTT_WAIT_CONNECT)
+        != (pkt.type == NGX_IOTHUB_MQTT_CONNECT))
+    {
+        /* MQTT-3.1.0-1 and MQTT-3.1.0-2 */
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: packet type %ui not allowed %s",
+                      (ngx_uint_t) pkt.type,
+                      ctx->state == NGX_IOTHUB_MQTT_WAIT_CONNECT
+                      ? "before CONNECT" : "after CONNECT");
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    return ngx_iothub_mqtt_handle(ctx, &pkt);
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_handle(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_packet_t *pkt)
+{
+    u_char  pingresp[NGX_IOTHUB_MQTT_PINGRESP_LEN];
+
+    switch (pkt->type) {
+
+    case NGX_IOTHUB_MQTT_CONNECT:
+        return ngx_iothub_mqtt_connect(ctx, &pkt->u.connect);
+
+    case NGX_IOTHUB_MQTT_PUBLISH:
+        return ngx_iothub_mqtt_publish(ctx, &pkt->u.publish);
+
+    case NGX_IOTHUB_MQTT_PUBACK:
+        return ngx_iothub_mqtt_puback(ctx, &pkt->u.ack);
+
+    case NGX_IOTHUB_MQTT_SUBSCRIBE:
+        return ngx_iothub_mqtt_subscribe(ctx, &pkt->u.subscribe);
+
+    case NGX_IOTHUB_MQTT_UNSUBSCRIBE:
+        return ngx_iothub_mqtt_unsubscribe(ctx, &pkt->u.subscribe);
+
+    case NGX_IOTHUB_MQTT_PINGREQ:
+        ngx_iothub_mqtt_write_pingresp(pingresp, sizeof(pingresp));
+        return ngx_iothub_mqtt_send(ctx, pingresp, sizeof(pingresp), 0);
+
+    case NGX_IOTHUB_MQTT_DISCONNECT:
+        ngx_iothub_mqtt_close(ctx, "client sent DISCONNECT");
+        return NGX_DONE;
+
+    default:
+        /* PUBREC, PUBREL, PUBCOMP: IoT Hub has no QoS 2 */
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: QoS 2 packet type %ui refused",
+                      (ngx_uint_t) pkt->type);
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+}
+
+
+/*
+ * Queues bytes for the client.  Past iothub_mqtt_send_limit, a droppable
+ * packet (QoS 0 to the device) is dropped with a warning (NGX_DECLINED);
+ * anything else closes the session (NGX_ERROR).
+ */
+
+ngx_int_t
+ngx_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx, u_char *data, size_t len,
+    ngx_uint_t droppable)
+{
+    u_char  *p;
+
+    if (ctx->state == NGX_IOTHUB_MQTT_CLOSING) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->out_len + len > ctx->conf->send_limit) {
+        if (droppable) {
+            ngx_log_error(NGX_LOG_WARN, ctx->connection->log, 0,
+                          "iothub mqtt: slow device, QoS 0 message dropped");
+            return NGX_DECLINED;
+        }
+
+        ngx_iothub_mqtt_close(ctx, "slow device: send limit reached");
+        return NGX_ERROR;
+    }
+
+    p = ngx_iothub_mqtt_reserve(ctx, len);
+    if (p == NULL) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, data, len);
+
+    return NGX_OK;
+}
+
+
+/* room for len more output bytes, counted as queued; NULL on no memory */
+
+u_char *
+ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len)
+{
+    u_char  *p;
+    size_t   size;
+
+    if (ctx->out_len + len > ctx->out_size) {
+        size = ngx_max(ctx->out_size * 2, ctx->out_len + len);
+        size = ngx_max(size, 256);
+
+        p = ngx_alloc(size, ctx->connection->log);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        if (ctx->out_len) {
+            ngx_memcpy(p, ctx->out, ctx->out_len);
+        }
+
+        ngx_free(ctx->out);
+        ctx->out = p;
+        ctx->out_size = size;
+    }
+
+    p = ctx->out + ctx->out_len;
+    ctx->out_len += len;
+
+    if (!ctx->connection->write->posted) {
+        /* written when the event loop comes round: packets coalesce */
+        ngx_post_event(ctx->connection->write, &ngx_posted_events);
+    }
+
+    return p;
+}
+
+
+static void
+ngx_iothub_mqtt_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t       *c;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+    ngx_stream_session_t   *s;
+
+    c = wev->data;
+    s = c->data;
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iothub_mqtt_module);
+
+    ngx_iothub_mqtt_flush(ctx);
+}
+
+
+void
+ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = ctx->connection;
+
+    while (ctx->out_len) {
+        n = c->send(c, ctx->out, ctx->out_len);
+
+        if (n == NGX_ERROR) {
+            ngx_iothub_mqtt_close(ctx, "cannot write to client");
+            return;
+        }
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        ctx->out_len -= n;
+        ngx_memmove(ctx->out, ctx->out + n, ctx->out_len);
+    }
+
+    if (ctx->out_len == 0 && ctx->out_size > 4096) {
+        /* idle sessions keep no large buffers */
+        ngx_free(ctx->out);
+        ctx->out = NULL;
+        ctx->out_size = 0;
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+    }
+}
+
+
+/* resumes reading after an asynchronous step ended */
+
+void
+ngx_iothub_mqtt_unblock(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    if (!ctx->blocked) {
+        return;
+    }
+
+    ctx->blocked = 0;
+
+    if (!ctx->connection->read->posted) {
+        ngx_post_event(ctx->connection->read, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_iothub_mqtt_keepalive_handler(ngx_event_t *ev)
+{
+    ngx_iothub_mqtt_ctx_t *ctx = ev->data;
+
+    if (ctx->state == NGX_IOTHUB_MQTT_CONNECTED && ctx->active) {
+        ctx->active = 0;
+        ngx_add_timer(&ctx->keepalive, ctx->keepalive_time);
+        return;
+    }
+
+    ngx_iothub_mqtt_close(ctx, ctx->state == NGX_IOTHUB_MQTT_CONNECTED
+                               ? "keep-alive expired"
+                               : "no CONNECT in time");
+}
+
+
+static void
+ngx_iothub_mqtt_expiry_handler(ngx_event_t *ev)
+{
+    ngx_iothub_mqtt_ctx_t *ctx = ev->data;
+
+    ngx_iothub_mqtt_close(ctx, "SAS token expired");
+}
+
+
+ngx_iothub_mqtt_token_t *
+ngx_iothub_mqtt_token(ngx_iothub_mqtt_ctx_t *ctx,
+    void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
+    ngx_uint_t arg), ngx_uint_t arg)
+{
+    ngx_iothub_mqtt_token_t  *t;
+
+    t = ngx_alloc(sizeof(ngx_iothub_mqtt_token_t), ctx->connection->log);
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->ctx = ctx;
+    t->call = NULL;
+    t->handler = handler;
+    t->arg = arg;
+
+    ngx_queue_insert_tail(&ctx->tokens, &t->queue);
+
+    return t;
+}
+
+
+/* the Redis handler of every session call: data is a token */
+
+void
+ngx_iothub_mqtt_token_reply(void *data, redisReply *reply)
+{
+    ngx_iothub_mqtt_token_t *t = data;
+
+    ngx_uint_t               arg;
+    ngx_iothub_mqtt_ctx_t   *ctx;
+    void                   (*handler)(ngx_iothub_mqtt_ctx_t *ctx,
+                                      redisReply *reply, ngx_uint_t arg);
+
+    ctx = t->ctx;
+    arg = t->arg;
+    handler = t->handler;
+
+    ngx_queue_remove(&t->queue);
+    ngx_free(t);
+
+    /* may close the session: nothing is touched after it */
+    handler(ctx, reply, arg);
+}
+
+
+void
+ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
+{
+    ngx_queue_t              *q;
+    ngx_connection_t         *c;
+    ngx_iothub_mqtt_token_t  *t;
+
+    if (ctx->state == NGX_IOTHUB_MQTT_CLOSING) {
+        return;
+    }
+
+    c = ctx->connection;
+
+    if (why) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0, "iothub mqtt: %s", why);
+    }
+
+    ngx_iothub_mqtt_session_closed(ctx);
+
+    ctx->state = NGX_IOTHUB_MQTT_CLOSING;
+
+    while (!ngx_queue_empty(&ctx->tokens)) {
+        q = ngx_queue_head(&ctx->tokens);
+        ngx_queue_remove(q);
+        t = ngx_queue_data(q, ngx_iothub_mqtt_token_t, queue);
+
+        if (t->call) {
+            ngx_iothub_redis_cancel(t->call);
+        }
+
+        ngx_free(t);
+    }
+
+    ngx_iothub_registry_cancel(&ctx->op);
+
+    if (ctx->keepalive.timer_set) {
+        ngx_del_timer(&ctx->keepalive);
+    }
+
+    if (ctx->expiry.timer_set) {
+        ngx_del_timer(&ctx->expiry);
+    }
+
+    if (ctx->keepalive.posted) {
+        ngx_delete_posted_event(&ctx->keepalive);
+    }
+
+    ngx_free(ctx->in);
+    ngx_free(ctx->out);
+    ctx->in = NULL;
+    ctx->out = NULL;
+
+    ngx_stream_finalize_session(ctx->session, NGX_STREAM_OK);
+}

@@ -1,0 +1,924 @@
+
+/*
+ * nginx-iothub: what MQTT packets mean to IoT Hub: authentication and the
+ * session's presence, telemetry, subscriptions (mqtt.md 2-9).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include "ngx_iothub_mqtt.h"
+#include "ngx_iothub_sas.h"
+#include "ngx_iothub_lua.h"
+
+
+#define NGX_IOTHUB_MQTT_MAX_PROPS  NGX_IOTHUB_D2C_MAX_PROPERTIES
+
+
+static ngx_int_t ngx_iothub_mqtt_identify(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_connect_t *connect);
+static ngx_int_t ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx,
+    u_int code, const char *why);
+static void ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op);
+static u_int ngx_iothub_mqtt_authorize(ngx_iothub_mqtt_ctx_t *ctx,
+    const char **why);
+static u_int ngx_iothub_mqtt_verify_token(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_sas_token_t *token, const char **why);
+static ngx_int_t ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_uint_t script, const char *extra,
+    void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
+    ngx_uint_t arg));
+static void ngx_iothub_mqtt_presence_ended(void *data, redisReply *reply);
+static void ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx,
+    redisReply *reply, ngx_uint_t arg);
+static ngx_int_t ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t);
+static ngx_int_t ngx_iothub_mqtt_message(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t,
+    ngx_iothub_message_t *msg, u_char *buf, size_t size);
+static void ngx_iothub_mqtt_stored(ngx_iothub_mqtt_ctx_t *ctx,
+    redisReply *reply, ngx_uint_t packet_id);
+static ngx_int_t ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx);
+static void ngx_iothub_mqtt_now(u_char *buf, size_t size);
+static ngx_int_t ngx_iothub_mqtt_copy(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_str_t *dst, ngx_iothub_mqtt_str_t *src);
+static void ngx_iothub_mqtt_register(ngx_iothub_mqtt_ctx_t *ctx);
+static ngx_iothub_mqtt_ctx_t *ngx_iothub_mqtt_find(ngx_uint_t no);
+static void ngx_iothub_mqtt_kick(u_char *payload, size_t len);
+
+
+/* this worker's sessions by number, for messages to its inbox */
+
+static ngx_rbtree_t       ngx_iothub_mqtt_sessions;
+static ngx_rbtree_node_t  ngx_iothub_mqtt_sentinel;
+static ngx_uint_t         ngx_iothub_mqtt_last_no;
+
+
+ngx_int_t
+ngx_iothub_mqtt_session_init(ngx_conf_t *cf)
+{
+    ngx_rbtree_init(&ngx_iothub_mqtt_sessions, &ngx_iothub_mqtt_sentinel,
+                    ngx_rbtree_insert_value);
+
+    return ngx_iothub_inbox_register(cf, "kick", ngx_iothub_mqtt_kick);
+}
+
+
+ngx_int_t
+ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_connect_t *connect)
+{
+    ngx_int_t  rc;
+
+    ctx->connection->log->action = "authenticating device";
+    ctx->clean = connect->clean_session;
+
+    /* 1.5 times the client's keep-alive, capped (mqtt.md 10) */
+    ctx->keepalive_time = connect->keep_alive
+                          ? ngx_min(connect->keep_alive * 1500,
+                                    NGX_IOTHUB_MQTT_MAX_IDLE)
+                          : NGX_IOTHUB_MQTT_MAX_IDLE;
+
+    rc = ngx_iothub_mqtt_identify(ctx, connect);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!connect->has_password || connect->password.len == 0) {
+        /* X.509 devices send no password; certificates come later */
+        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
+                                      "no SAS token in the password");
+    }
+
+    if (connect->password.len > sizeof(ctx->password)) {
+        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_LOGIN,
+                                      "password too long");
+    }
+
+    ngx_memcpy(ctx->password, connect->password.data, connect->password.len);
+    ctx->password_len = connect->password.len;
+
+    ctx->op.hub = ctx->hub;
+    ctx->op.pool = ctx->connection->pool;
+    ctx->op.log = ctx->connection->log;
+    ctx->op.handler = ngx_iothub_mqtt_identity_done;
+    ctx->op.data = ctx;
+
+    rc = ngx_iothub_registry_get(&ctx->op, &ctx->sender.device_id,
+                                 &ctx->sender.module_id);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
+                                      "the hub's store is unavailable");
+    }
+
+    if (rc != NGX_OK) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    ctx->state = NGX_IOTHUB_MQTT_AUTHENTICATING;
+    ctx->blocked = 1;
+
+    return NGX_OK;
+}
+
+
+/* client id and user name name the same identity (mqtt.md 2) */
+
+static ngx_int_t
+ngx_iothub_mqtt_identify(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_connect_t *connect)
+{
+    size_t                      dlen, mlen;
+    ngx_iothub_mqtt_username_t  u;
+
+    if (!connect->has_username
+        || ngx_iothub_mqtt_parse_username(connect->username.data,
+                                          connect->username.len, &u)
+           != NGX_IOTHUB_MQTT_TOPIC_OK)
+    {
+        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_LOGIN,
+                                      "malformed user name");
+    }
+
+    dlen = u.device_id.len;
+    mlen = u.module_id.len;
+
+    if (!ngx_iothub_id_valid(u.device_id.data, dlen)
+        || (mlen && !ngx_iothub_id_valid(u.module_id.data, mlen))
+        || connect->client_id.len != dlen + (mlen ? mlen + 1 : 0)
+        || ngx_strncmp(connect->client_id.data, u.device_id.data, dlen) != 0
+        || (mlen && (connect->client_id.data[dlen] != '/'
+                     || ngx_strncmp(connect->client_id.data + dlen + 1,
+                                    u.module_id.data, mlen) != 0)))
+    {
+        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_ID,
+                                      "client id does not match the user "
+                                      "name");
+    }
+
+    if (ngx_iothub_mqtt_copy(ctx, &ctx->client_id, &connect->client_id)
+           != NGX_OK
+        || ngx_iothub_mqtt_copy(ctx, &ctx->sender.device_id, &u.device_id)
+           != NGX_OK
+        || ngx_iothub_mqtt_copy(ctx, &ctx->sender.module_id, &u.module_id)
+           != NGX_OK
+        || ngx_iothub_mqtt_copy(ctx, &ctx->sender.model_id, &u.model_id)
+           != NGX_OK)
+    {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx, u_int code,
+    const char *why)
+{
+    u_char  connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub mqtt: CONNECT refused with %ui, %s, client \"%V\"",
+                  (ngx_uint_t) code, why, &ctx->client_id);
+
+    ngx_iothub_mqtt_write_connack(connack, sizeof(connack), 0, code);
+
+    if (ngx_iothub_mqtt_send(ctx, connack, sizeof(connack), 0) == NGX_OK) {
+        ngx_iothub_mqtt_flush(ctx);
+    }
+
+    ngx_iothub_mqtt_close(ctx, NULL);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op)
+{
+    ngx_iothub_mqtt_ctx_t *ctx = op->data;
+
+    u_int        code;
+    const char  *why;
+
+    switch (op->rc) {
+
+    case NGX_IOTHUB_REGISTRY_OK:
+        break;
+
+    case NGX_IOTHUB_REGISTRY_NO_DEVICE:
+    case NGX_IOTHUB_REGISTRY_NO_MODULE:
+        (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
+                                      "identity not registered");
+        return;
+
+    default:
+        (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
+                                      "the hub's store is unavailable");
+        return;
+    }
+
+    ctx->identity = op->identity;
+
+    code = ngx_iothub_mqtt_authorize(ctx, &why);
+
+    if (code != NGX_IOTHUB_MQTT_ACCEPTED) {
+        (void) ngx_iothub_mqtt_refuse(ctx, code, why);
+        return;
+    }
+
+    ctx->sender.generation_id.data = (u_char *) ctx->identity->generation_id;
+    ctx->sender.generation_id.len = ngx_strlen(ctx->identity->generation_id);
+    ctx->sender.policy = ctx->policy_token;
+
+    ctx->session_no = ++ngx_iothub_mqtt_last_no;
+
+    if (ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_CONNECT, NULL,
+                                 ngx_iothub_mqtt_connected)
+        != NGX_OK)
+    {
+        (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
+                                      "the hub's store is unavailable");
+    }
+}
+
+
+static u_int
+ngx_iothub_mqtt_authorize(ngx_iothub_mqtt_ctx_t *ctx, const char **why)
+{
+    ngx_iothub_sas_rc_e     rc;
+    ngx_iothub_sas_token_t  token;
+
+    if (ngx_strcmp(ctx->identity->status, "disabled") == 0) {
+        *why = "the device is disabled";
+        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
+    }
+
+    rc = ngx_iothub_sas_parse(&token, ctx->password, ctx->password_len);
+
+    if (rc != NGX_IOTHUB_SAS_OK) {
+        *why = "malformed SAS token";
+        return NGX_IOTHUB_MQTT_REFUSED_LOGIN;
+    }
+
+    return ngx_iothub_mqtt_verify_token(ctx, &token, why);
+}
+
+
+static u_int
+ngx_iothub_mqtt_verify_token(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_sas_token_t *token, const char **why)
+{
+    u_char                 path[300];
+    const char            *key1, *key2;
+    ngx_iothub_policy_t   *policy;
+    ngx_iothub_identity_t *id;
+
+    id = ctx->identity;
+
+    if (token->policy[0]) {
+        policy = ngx_iothub_find_policy(ctx->hub, (u_char *) token->policy,
+                                        ngx_strlen(token->policy));
+
+        if (policy == NULL
+            || !(policy->rights & NGX_IOTHUB_RIGHT_DEVICE_CONNECT))
+        {
+            *why = "the policy has no device_connect right";
+            return NGX_IOTHUB_MQTT_REFUSED_AUTH;
+        }
+
+        key1 = (char *) policy->primary_key.data;
+        key2 = (char *) policy->secondary_key.data;
+        ctx->policy_token = 1;
+
+    } else if (ngx_strcmp(id->auth_type, "sas") == 0) {
+        key1 = id->primary_key;
+        key2 = id->secondary_key;
+
+    } else {
+        *why = "the identity does not authenticate with SAS tokens";
+        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
+    }
+
+    if (ngx_iothub_sas_verify(token, key1, ngx_strlen(key1))
+        != NGX_IOTHUB_SAS_OK
+        && (key2 == NULL || key2[0] == '\0'
+            || ngx_iothub_sas_verify(token, key2, ngx_strlen(key2))
+               != NGX_IOTHUB_SAS_OK))
+    {
+        *why = "bad SAS token signature";
+        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
+    }
+
+    if (ngx_iothub_sas_check_expiry(token, ngx_time()) != NGX_IOTHUB_SAS_OK) {
+        *why = "expired SAS token";
+        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
+    }
+
+    if (ctx->sender.module_id.len) {
+        ngx_snprintf(path, sizeof(path), "/devices/%V/modules/%V%Z",
+                     &ctx->sender.device_id, &ctx->sender.module_id);
+
+    } else {
+        ngx_snprintf(path, sizeof(path), "/devices/%V%Z",
+                     &ctx->sender.device_id);
+    }
+
+    if (ngx_iothub_sas_covers(token, (char *) ctx->hub->hostname.data,
+                              (char *) path)
+        != NGX_IOTHUB_SAS_OK)
+    {
+        *why = "the SAS token is for another identity";
+        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
+    }
+
+    ctx->token_expiry = token->expiry;
+
+    return NGX_IOTHUB_MQTT_ACCEPTED;
+}
+
+
+/*
+ * Runs a session script on the identity's presence keys with ARGV inbox,
+ * session number, then "extra" (or the clean flag) and now.  Without a
+ * handler the call is not the session's: it outlives the connection.
+ */
+
+static ngx_int_t
+ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
+    const char *extra,
+    void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
+    ngx_uint_t arg))
+{
+    int                      nkeys;
+    u_char                   no[NGX_INT_T_LEN], now[40];
+    size_t                   lens[8];
+    ngx_str_t                keys[3], *inbox, *mid;
+    ngx_pool_t              *pool;
+    const char              *argv[8];
+    ngx_iothub_mqtt_token_t *t;
+
+    pool = ctx->connection->pool;
+    mid = ctx->sender.module_id.len ? &ctx->sender.module_id : NULL;
+
+    if (ngx_iothub_key(pool, &keys[0], ctx->hub, &ctx->sender.device_id,
+                       mid ? "presence:" : "presence", mid) != NGX_OK
+        || ngx_iothub_key(pool, &keys[1], ctx->hub, &ctx->sender.device_id,
+                          mid ? "session:" : "session", mid) != NGX_OK
+        || ngx_iothub_key(pool, &keys[2], ctx->hub, &ctx->sender.device_id,
+                          mid ? "module:" : "device", mid) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    inbox = ngx_iothub_inbox();
+    ngx_iothub_mqtt_now(now, sizeof(now));
+
+    argv[0] = (char *) keys[0].data;
+    lens[0] = keys[0].len;
+    argv[1] = (char *) keys[1].data;
+    lens[1] = keys[1].len;
+    argv[2] = (char *) keys[2].data;
+    lens[2] = keys[2].len;
+    argv[3] = (char *) inbox->data;
+    lens[3] = inbox->len;
+    argv[4] = (char *) no;
+    lens[4] = ngx_sprintf(no, "%ui", ctx->session_no) - no;
+    argv[5] = extra ? extra : (ctx->clean ? "1" : "0");
+    lens[5] = ngx_strlen(argv[5]);
+    argv[6] = extra ? (ctx->clean ? "1" : "0") : (char *) now;
+    lens[6] = ngx_strlen(argv[6]);
+
+    nkeys = (script == NGX_IOTHUB_LUA_SESSION_SUBSCRIBE) ? 2 : 3;
+
+    if (handler == NULL) {
+        return ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
+                                       ngx_iothub_mqtt_presence_ended, NULL,
+                                       nkeys, 7, argv, lens)
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    t = ngx_iothub_mqtt_token(ctx, handler, 0);
+    if (t == NULL) {
+        return NGX_ERROR;
+    }
+
+    t->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
+                                      ngx_iothub_mqtt_token_reply, t,
+                                      nkeys, 7, argv, lens);
+    if (t->call == NULL) {
+        ngx_queue_remove(&t->queue);
+        ngx_free(t);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
+    ngx_uint_t arg)
+{
+    u_char     connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
+    ngx_int_t  present;
+    time_t     left;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
+                                      "the hub's store is unavailable");
+        return;
+    }
+
+    ctx->features = (ngx_uint_t) reply->element[0]->integer;
+    present = reply->element[1]->integer;
+
+    ngx_iothub_mqtt_write_connack(connack, sizeof(connack), present,
+                                  NGX_IOTHUB_MQTT_ACCEPTED);
+
+    if (ngx_iothub_mqtt_send(ctx, connack, sizeof(connack), 0) != NGX_OK) {
+        return;
+    }
+
+    ctx->state = NGX_IOTHUB_MQTT_CONNECTED;
+    ctx->connection->log->action = "serving device";
+
+    ngx_iothub_mqtt_register(ctx);
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub mqtt: \"%V\" connected, clean session %ui",
+                  &ctx->client_id, (ngx_uint_t) ctx->clean);
+
+    /* the session ends when its SAS token expires (auth.md 7) */
+
+    left = (time_t) (ctx->token_expiry - ngx_time());
+    ngx_add_timer(&ctx->expiry,
+                  (ngx_msec_t) ngx_min(left, 86400 * 24) * 1000);
+
+    ngx_add_timer(&ctx->keepalive, ctx->keepalive_time);
+
+    ngx_iothub_mqtt_unblock(ctx);
+}
+
+
+static void
+ngx_iothub_mqtt_presence_ended(void *data, redisReply *reply)
+{
+    /* bookkeeping only: the next connect or subscribe repairs a failure */
+}
+
+
+ngx_int_t
+ngx_iothub_mqtt_publish(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub)
+{
+    ngx_iothub_mqtt_pub_t  t;
+
+    if (pub->qos > 1) {
+        /* IoT Hub has no QoS 2 (mqtt.md 4) */
+        ngx_iothub_mqtt_close(ctx, "QoS 2 PUBLISH refused");
+        return NGX_ERROR;
+    }
+
+    switch (ngx_iothub_mqtt_pub_parse(pub->topic.data, pub->topic.len, &t)) {
+
+    case NGX_IOTHUB_MQTT_PUB_TELEMETRY:
+        return ngx_iothub_mqtt_telemetry(ctx, pub, &t);
+
+    default:
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: PUBLISH to unknown topic \"%*s\"",
+                      pub->topic.len, pub->topic.data);
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t)
+{
+    u_char                   *buf;
+    size_t                    size;
+    ngx_int_t                 rc;
+    ngx_iothub_mqtt_str_t     device, module;
+    ngx_iothub_message_t      msg;
+    ngx_iothub_mqtt_token_t  *tok;
+
+    device.data = ctx->sender.device_id.data;
+    device.len = ctx->sender.device_id.len;
+    module.data = ctx->sender.module_id.data;
+    module.len = ctx->sender.module_id.len;
+
+    if (!ngx_iothub_mqtt_pub_owned(t, &device, &module)) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: PUBLISH to another identity's topic "
+                      "\"%*s\"", pub->topic.len, pub->topic.data);
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    if (pub->payload.len > NGX_IOTHUB_D2C_MAX_SIZE) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: message of %uz bytes over the 256 KB "
+                      "limit", pub->payload.len);
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    /* decoded values, then "u:"-prefixed names: twice the bag at most */
+    size = 2 * t->props.len + 4 * NGX_IOTHUB_MQTT_MAX_PROPS + 64;
+
+    buf = ngx_alloc(size, ctx->connection->log);
+    if (buf == NULL) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iothub_mqtt_message(ctx, pub, t, &msg, buf, size);
+    if (rc != NGX_OK) {
+        ngx_free(buf);
+        return rc;
+    }
+
+    tok = ngx_iothub_mqtt_token(ctx, ngx_iothub_mqtt_stored,
+                                pub->qos ? pub->packet_id : 0);
+    if (tok == NULL) {
+        ngx_free(buf);
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    /* the command is formatted at once: msg and buf may go */
+    tok->call = ngx_iothub_d2c_send(ctx->hub, &ctx->sender, &msg,
+                                    ngx_iothub_mqtt_token_reply, tok);
+    ngx_free(buf);
+
+    if (tok->call == NULL) {
+        ngx_queue_remove(&tok->queue);
+        ngx_free(tok);
+        ngx_iothub_mqtt_close(ctx, "the hub's store is unavailable, "
+                                   "message not acknowledged");
+        return NGX_ERROR;
+    }
+
+    if (++ctx->inflight >= NGX_IOTHUB_MQTT_MAX_INFLIGHT) {
+        ctx->blocked = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the stream field of each system property of the topic (messaging.md 1) */
+
+static const char  *ngx_iothub_mqtt_fields[] = {
+    NULL,                               /* APP: "u:<name>" */
+    "p:message-id",
+    "p:correlation-id",
+    "p:user-id",
+    "p:to",
+    "p:content-type",
+    "p:content-encoding",
+    "p:absolute-expiry-time",
+    "u:iothub-outputname",
+    "u:iothub-interface-id",
+    "a:dt-subject",
+    "u:iothub-creation-time-utc",
+    "a:diag-id",
+    "a:diag-context",
+    NULL,                               /* CDID: set by the hub only */
+    NULL,                               /* CMID */
+    NULL                                /* another "$." name: dropped */
+};
+
+
+static ngx_int_t
+ngx_iothub_mqtt_message(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t,
+    ngx_iothub_message_t *msg, u_char *buf, size_t size)
+{
+    size_t                       i, n;
+    u_char                      *names, *name;
+    ngx_int_t                    rc;
+    const char                  *field;
+    ngx_iothub_mqtt_prop_t       props[NGX_IOTHUB_MQTT_MAX_PROPS];
+    ngx_iothub_mqtt_topic_rc_e   trc;
+
+    msg->n = 0;
+    msg->body.data = (u_char *) pub->payload.data;
+    msg->body.len = pub->payload.len;
+
+    trc = ngx_iothub_mqtt_props_parse(t->props.data, t->props.len, props,
+                                      NGX_IOTHUB_MQTT_MAX_PROPS - 1, &n,
+                                      buf, t->props.len + 1);
+    if (trc != NGX_IOTHUB_MQTT_TOPIC_OK) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub mqtt: property bag: %s",
+                      ngx_iothub_mqtt_topic_strerror(trc));
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    names = buf + t->props.len + 1;
+
+    for (i = 0; i < n; i++) {
+        field = ngx_iothub_mqtt_fields[props[i].sys];
+        name = names;
+
+        if (props[i].sys == NGX_IOTHUB_MQTT_PROP_APP) {
+            names = ngx_cpymem(ngx_cpymem(names, "u:", 2),
+                               props[i].key.data, props[i].key.len);
+
+        } else if (field != NULL) {
+            name = (u_char *) field;
+
+        } else {
+            continue;
+        }
+
+        rc = ngx_iothub_message_add(msg, (char *) name,
+                                    field ? ngx_strlen(field)
+                                          : (size_t) (names - name),
+                                    (u_char *) props[i].value.data,
+                                    props[i].value.len);
+        if (rc != NGX_OK) {
+            break;
+        }
+    }
+
+    if (pub->retain) {
+        /* not stored: forwarded with mqtt-retain (mqtt.md 4) */
+        (void) ngx_iothub_message_add(msg, "u:mqtt-retain", 13,
+                                      (u_char *) "true", 4);
+    }
+
+    (void) size;
+
+    return NGX_OK;
+}
+
+
+/* PUBACK once Redis stored the message; without it the device resends */
+
+static void
+ngx_iothub_mqtt_stored(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
+    ngx_uint_t packet_id)
+{
+    u_char  puback[NGX_IOTHUB_MQTT_PUBACK_LEN];
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        ngx_iothub_mqtt_close(ctx, "the hub's store failed, message not "
+                                   "acknowledged");
+        return;
+    }
+
+    if (ctx->inflight-- == NGX_IOTHUB_MQTT_MAX_INFLIGHT) {
+        ngx_iothub_mqtt_unblock(ctx);
+    }
+
+    if (packet_id == 0) {
+        return;
+    }
+
+    ngx_iothub_mqtt_write_puback(puback, sizeof(puback), packet_id);
+    (void) ngx_iothub_mqtt_send(ctx, puback, sizeof(puback), 0);
+}
+
+
+ngx_int_t
+ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_subscribe_t *sub)
+{
+    u_char                 codes[64], *p;
+    u_int                  qos;
+    size_t                 pos, n, len;
+    ngx_uint_t             feature;
+    ngx_iothub_mqtt_str_t  filter, device, module;
+
+    device.data = ctx->sender.device_id.data;
+    device.len = ctx->sender.device_id.len;
+    module.data = ctx->sender.module_id.data;
+    module.len = ctx->sender.module_id.len;
+
+    if (sub->count > sizeof(codes)) {
+        ngx_iothub_mqtt_close(ctx, "too many filters in SUBSCRIBE");
+        return NGX_ERROR;
+    }
+
+    pos = 0;
+    n = 0;
+
+    while (ngx_iothub_mqtt_subscribe_next(sub, &pos, &filter, &qos)) {
+        feature = ngx_iothub_mqtt_filter_valid(filter.data, filter.len)
+                  ? ngx_iothub_mqtt_filter_feature(filter.data, filter.len,
+                                                   &device, &module)
+                  : 0;
+
+        if (feature == 0) {
+            /* a friendlier answer than closing (mqtt.md 3) */
+            ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                          "iothub mqtt: SUBSCRIBE to unknown filter \"%*s\"",
+                          filter.len, filter.data);
+            codes[n++] = NGX_IOTHUB_MQTT_SUBACK_FAILURE;
+            continue;
+        }
+
+        ctx->features |= feature;
+        codes[n++] = ngx_min(qos, 1);
+    }
+
+    len = ngx_iothub_mqtt_suback_size(n);
+
+    p = ngx_iothub_mqtt_reserve(ctx, len);
+    if (p == NULL) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_mqtt_write_suback(p, len, sub->packet_id, codes, n);
+
+    return ngx_iothub_mqtt_save_features(ctx);
+}
+
+
+ngx_int_t
+ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_subscribe_t *sub)
+{
+    u_char                 unsuback[NGX_IOTHUB_MQTT_UNSUBACK_LEN];
+    size_t                 pos;
+    ngx_iothub_mqtt_str_t  filter, device, module;
+
+    device.data = ctx->sender.device_id.data;
+    device.len = ctx->sender.device_id.len;
+    module.data = ctx->sender.module_id.data;
+    module.len = ctx->sender.module_id.len;
+
+    pos = 0;
+
+    while (ngx_iothub_mqtt_subscribe_next(sub, &pos, &filter, NULL)) {
+        ctx->features &= ~ngx_iothub_mqtt_filter_feature(filter.data,
+                                                         filter.len,
+                                                         &device, &module);
+    }
+
+    ngx_iothub_mqtt_write_unsuback(unsuback, sizeof(unsuback),
+                                   sub->packet_id);
+
+    if (ngx_iothub_mqtt_send(ctx, unsuback, sizeof(unsuback), 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_iothub_mqtt_save_features(ctx);
+}
+
+
+ngx_int_t
+ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx, ngx_iothub_mqtt_ack_t *ack)
+{
+    /* cloud-to-device completion comes with the C2D service */
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    u_char     features[NGX_INT_T_LEN + 1];
+    ngx_int_t  rc;
+
+    ngx_sprintf(features, "%ui%Z", ctx->features);
+
+    rc = ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_SUBSCRIBE,
+                                  (char *) features, NULL);
+
+    if (rc == NGX_ERROR) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    /* Redis down: the subscription holds on this connection */
+    return NGX_OK;
+}
+
+
+void
+ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    if (!ctx->registered) {
+        return;
+    }
+
+    ctx->registered = 0;
+    ngx_rbtree_delete(&ngx_iothub_mqtt_sessions, &ctx->node);
+
+    (void) ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_DISCONNECT,
+                                    NULL, NULL);
+}
+
+
+static void
+ngx_iothub_mqtt_register(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    ctx->node.key = ctx->session_no;
+    ngx_rbtree_insert(&ngx_iothub_mqtt_sessions, &ctx->node);
+    ctx->registered = 1;
+}
+
+
+static ngx_iothub_mqtt_ctx_t *
+ngx_iothub_mqtt_find(ngx_uint_t no)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_iothub_mqtt_sessions.root;
+    sentinel = ngx_iothub_mqtt_sessions.sentinel;
+
+    while (node != sentinel) {
+        if (no == node->key) {
+            return (ngx_iothub_mqtt_ctx_t *)
+                       ((u_char *) node
+                        - offsetof(ngx_iothub_mqtt_ctx_t, node));
+        }
+
+        node = (no < node->key) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/* "kick <session>": a newer connection of the identity took over */
+
+static void
+ngx_iothub_mqtt_kick(u_char *payload, size_t len)
+{
+    ngx_int_t               no;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+
+    no = ngx_atoi(payload, len);
+    if (no == NGX_ERROR) {
+        return;
+    }
+
+    ctx = ngx_iothub_mqtt_find(no);
+    if (ctx == NULL) {
+        return;
+    }
+
+    /* the newer session owns the presence now: leave it alone */
+    ctx->registered = 0;
+    ngx_rbtree_delete(&ngx_iothub_mqtt_sessions, &ctx->node);
+
+    ngx_iothub_mqtt_close(ctx, "replaced by a newer connection of the "
+                               "same identity");
+}
+
+
+static void
+ngx_iothub_mqtt_now(u_char *buf, size_t size)
+{
+    ngx_tm_t     tm;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+    ngx_gmtime(tp->sec, &tm);
+
+    ngx_snprintf(buf, size, "%4d-%02d-%02dT%02d:%02d:%02d.%03M0000Z%Z",
+                 tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                 tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec);
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_copy(ngx_iothub_mqtt_ctx_t *ctx, ngx_str_t *dst,
+    ngx_iothub_mqtt_str_t *src)
+{
+    dst->len = src->len;
+
+    if (src->len == 0) {
+        dst->data = (u_char *) "";
+        return NGX_OK;
+    }
+
+    dst->data = ngx_pnalloc(ctx->connection->pool, src->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+
+    return NGX_OK;
+}
