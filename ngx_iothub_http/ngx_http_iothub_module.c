@@ -69,6 +69,16 @@ static ngx_http_iothub_route_t  ngx_http_iothub_routes[] = {
       NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE, 0,
       ngx_http_iothub_route_module },
 
+    { { "twins", NULL }, 2,
+      NGX_HTTP_GET|NGX_HTTP_PATCH|NGX_HTTP_PUT,
+      NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
+      ngx_http_iothub_route_twin },
+
+    { { "twins", NULL, "modules", NULL }, 4,
+      NGX_HTTP_GET|NGX_HTTP_PATCH|NGX_HTTP_PUT,
+      NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
+      ngx_http_iothub_route_twin },
+
     { { "statistics", "devices" }, 2,
       NGX_HTTP_GET, NGX_IOTHUB_RIGHT_REGISTRY_READ,
       ngx_http_iothub_route_statistics },
@@ -703,6 +713,7 @@ ngx_http_iothub_cleanup(void *data)
     ngx_http_iothub_ctx_t *ctx = data;
 
     ngx_iothub_registry_cancel(&ctx->op);
+    ngx_iothub_twin_cancel(&ctx->twin);
 }
 
 

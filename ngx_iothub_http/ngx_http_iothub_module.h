@@ -16,6 +16,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_registry.h"
+#include "ngx_iothub_twin_service.h"
 
 
 #define NGX_HTTP_IOTHUB_MAX_SEGMENTS  6
@@ -46,6 +47,7 @@ struct ngx_http_iothub_ctx_s {
     ngx_str_t                        body;
 
     ngx_iothub_registry_op_t         op;
+    ngx_iothub_twin_op_t             twin;
 
     /* bulk registry operations */
     void                            *bulk;
@@ -95,6 +97,10 @@ ngx_int_t ngx_http_iothub_route_module(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_modules(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 ngx_int_t ngx_http_iothub_route_statistics(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_twin.c */
+ngx_int_t ngx_http_iothub_route_twin(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 

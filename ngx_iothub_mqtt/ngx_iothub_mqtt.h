@@ -16,6 +16,7 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_d2c.h"
 #include "ngx_iothub_registry.h"
+#include "ngx_iothub_twin_service.h"
 #include "ngx_iothub_mqtt_parse.h"
 #include "ngx_iothub_mqtt_topic.h"
 
@@ -25,6 +26,8 @@
 
 #define NGX_IOTHUB_MQTT_IN_SMALL        1024
 #define NGX_IOTHUB_MQTT_MAX_INFLIGHT    64
+#define NGX_IOTHUB_MQTT_MAX_TWIN_OPS    16
+#define NGX_IOTHUB_MQTT_RID_LEN         128
 
 
 typedef struct {
@@ -77,6 +80,8 @@ struct ngx_iothub_mqtt_ctx_s {
 
     ngx_queue_t                     tokens;      /* ngx_iothub_mqtt_token_t */
     ngx_uint_t                      inflight;    /* telemetry being stored */
+    ngx_queue_t                     twin_ops;    /* ngx_iothub_mqtt_twin_t */
+    ngx_uint_t                      ntwin_ops;
 
     ngx_event_t                     keepalive;
     ngx_msec_t                      keepalive_time;
@@ -107,10 +112,23 @@ struct ngx_iothub_mqtt_ctx_s {
 extern ngx_module_t  ngx_stream_iothub_mqtt_module;
 
 
+/* a twin request of the device, answered on $iothub/twin/res/ */
+typedef struct {
+    ngx_queue_t                     queue;
+    ngx_iothub_mqtt_ctx_t          *ctx;
+    ngx_iothub_twin_op_t            op;
+    size_t                          rid_len;
+    u_char                          rid[NGX_IOTHUB_MQTT_RID_LEN];
+} ngx_iothub_mqtt_twin_t;
+
+
 /* ngx_iothub_mqtt_handler.c: transport, framing, output, close */
 void ngx_iothub_mqtt_init_session(ngx_stream_session_t *s);
 ngx_int_t ngx_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx, u_char *data,
     size_t len, ngx_uint_t droppable);
+ngx_int_t ngx_iothub_mqtt_send_publish(ngx_iothub_mqtt_ctx_t *ctx,
+    u_char *topic, size_t topic_len, u_char *payload, size_t len,
+    ngx_uint_t qos, ngx_uint_t packet_id);
 u_char *ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len);
 void ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why);
@@ -132,6 +150,13 @@ ngx_int_t ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
 ngx_int_t ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_ack_t *ack);
 void ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx);
+ngx_iothub_mqtt_ctx_t *ngx_iothub_mqtt_find(ngx_uint_t no);
+
+/* ngx_iothub_mqtt_twin.c: twin requests and desired notifications */
+ngx_int_t ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t);
+void ngx_iothub_mqtt_twin_cancel(ngx_iothub_mqtt_ctx_t *ctx);
+void ngx_iothub_mqtt_desired(u_char *payload, size_t len);
 ngx_int_t ngx_iothub_mqtt_session_init(ngx_conf_t *cf);
 
 

@@ -56,6 +56,7 @@ ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
                                                ngx_stream_iothub_mqtt_module);
     ctx->hub = ctx->conf->hub;
     ngx_queue_init(&ctx->tokens);
+    ngx_queue_init(&ctx->twin_ops);
 
     ctx->keepalive.handler = ngx_iothub_mqtt_keepalive_handler;
     ctx->keepalive.data = ctx;
@@ -375,6 +376,51 @@ ngx_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx, u_char *data, size_t len,
 }
 
 
+/*
+ * Queues a PUBLISH to the device; QoS 0 is dropped past the send limit.
+ * Returns NGX_OK, NGX_DECLINED (dropped) or NGX_ERROR (closed).
+ */
+
+ngx_int_t
+ngx_iothub_mqtt_send_publish(ngx_iothub_mqtt_ctx_t *ctx, u_char *topic,
+    size_t topic_len, u_char *payload, size_t len, ngx_uint_t qos,
+    ngx_uint_t packet_id)
+{
+    u_char                     *p;
+    size_t                      n;
+    ngx_iothub_mqtt_publish_t   pub;
+
+    ngx_memzero(&pub, sizeof(ngx_iothub_mqtt_publish_t));
+    pub.qos = qos;
+    pub.packet_id = packet_id;
+    pub.topic.data = topic;
+    pub.topic.len = topic_len;
+    pub.payload.data = payload;
+    pub.payload.len = len;
+
+    n = ngx_iothub_mqtt_publish_size(&pub);
+    if (n == 0) {
+        ngx_iothub_mqtt_close(ctx, "cannot encode PUBLISH");
+        return NGX_ERROR;
+    }
+
+    if (ctx->out_len + n > ctx->conf->send_limit) {
+        /* over the limit: send() drops or closes, it copies nothing */
+        return ngx_iothub_mqtt_send(ctx, NULL, n, qos == 0);
+    }
+
+    p = ngx_iothub_mqtt_reserve(ctx, n);
+    if (p == NULL) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    (void) ngx_iothub_mqtt_write_publish(p, n, &pub);
+
+    return NGX_OK;
+}
+
+
 /* room for len more output bytes, counted as queued; NULL on no memory */
 
 u_char *
@@ -589,6 +635,7 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
     }
 
     ngx_iothub_registry_cancel(&ctx->op);
+    ngx_iothub_mqtt_twin_cancel(ctx);
 
     if (ctx->keepalive.timer_set) {
         ngx_del_timer(&ctx->keepalive);

@@ -41,11 +41,9 @@ static ngx_int_t ngx_iothub_mqtt_message(ngx_iothub_mqtt_ctx_t *ctx,
 static void ngx_iothub_mqtt_stored(ngx_iothub_mqtt_ctx_t *ctx,
     redisReply *reply, ngx_uint_t packet_id);
 static ngx_int_t ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx);
-static void ngx_iothub_mqtt_now(u_char *buf, size_t size);
 static ngx_int_t ngx_iothub_mqtt_copy(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_str_t *dst, ngx_iothub_mqtt_str_t *src);
 static void ngx_iothub_mqtt_register(ngx_iothub_mqtt_ctx_t *ctx);
-static ngx_iothub_mqtt_ctx_t *ngx_iothub_mqtt_find(ngx_uint_t no);
 static void ngx_iothub_mqtt_kick(u_char *payload, size_t len);
 
 
@@ -62,7 +60,15 @@ ngx_iothub_mqtt_session_init(ngx_conf_t *cf)
     ngx_rbtree_init(&ngx_iothub_mqtt_sessions, &ngx_iothub_mqtt_sentinel,
                     ngx_rbtree_insert_value);
 
-    return ngx_iothub_inbox_register(cf, "kick", ngx_iothub_mqtt_kick);
+    if (ngx_iothub_inbox_register(cf, "kick", ngx_iothub_mqtt_kick)
+        != NGX_OK
+        || ngx_iothub_inbox_register(cf, "desired", ngx_iothub_mqtt_desired)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -378,7 +384,7 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
     }
 
     inbox = ngx_iothub_inbox();
-    ngx_iothub_mqtt_now(now, sizeof(now));
+    ngx_iothub_time_now(now, sizeof(now));
 
     argv[0] = (char *) keys[0].data;
     lens[0] = keys[0].len;
@@ -494,6 +500,10 @@ ngx_iothub_mqtt_publish(ngx_iothub_mqtt_ctx_t *ctx,
 
     case NGX_IOTHUB_MQTT_PUB_TELEMETRY:
         return ngx_iothub_mqtt_telemetry(ctx, pub, &t);
+
+    case NGX_IOTHUB_MQTT_PUB_TWIN_GET:
+    case NGX_IOTHUB_MQTT_PUB_TWIN_REPORTED:
+        return ngx_iothub_mqtt_twin_request(ctx, pub, &t);
 
     default:
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
@@ -838,7 +848,7 @@ ngx_iothub_mqtt_register(ngx_iothub_mqtt_ctx_t *ctx)
 }
 
 
-static ngx_iothub_mqtt_ctx_t *
+ngx_iothub_mqtt_ctx_t *
 ngx_iothub_mqtt_find(ngx_uint_t no)
 {
     ngx_rbtree_node_t  *node, *sentinel;
@@ -884,21 +894,6 @@ ngx_iothub_mqtt_kick(u_char *payload, size_t len)
 
     ngx_iothub_mqtt_close(ctx, "replaced by a newer connection of the "
                                "same identity");
-}
-
-
-static void
-ngx_iothub_mqtt_now(u_char *buf, size_t size)
-{
-    ngx_tm_t     tm;
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-    ngx_gmtime(tp->sec, &tm);
-
-    ngx_snprintf(buf, size, "%4d-%02d-%02dT%02d:%02d:%02d.%03M0000Z%Z",
-                 tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                 tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec);
 }
 
 

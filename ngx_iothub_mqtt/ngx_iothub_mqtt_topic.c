@@ -1043,12 +1043,16 @@ ngx_iothub_mqtt_has_id(const ngx_iothub_mqtt_str_t *id)
 }
 
 
-/* percent-decoded enc equals plain; a bad escape never matches */
+/*
+ * enc percent-decoded equals plain; a "%" not followed by two hex digits
+ * stands for itself, as ids may hold a raw "%" (auth.md 4)
+ */
 static int
 ngx_iothub_mqtt_pct_equal(const u_char *enc, size_t enc_len,
     const u_char *plain, size_t plain_len)
 {
     int     hi, lo;
+    u_char  c;
     size_t  i, j;
 
     for (i = 0, j = 0; i < enc_len; i++, j++) {
@@ -1056,22 +1060,21 @@ ngx_iothub_mqtt_pct_equal(const u_char *enc, size_t enc_len,
             return 0;
         }
 
-        if (enc[i] != '%') {
-            if (enc[i] != plain[j]) {
-                return 0;
-            }
+        c = enc[i];
 
-            continue;
+        if (c == '%' && enc_len - i > 2) {
+            hi = ngx_iothub_mqtt_hex(enc[i + 1]);
+            lo = ngx_iothub_mqtt_hex(enc[i + 2]);
+
+            if (hi >= 0 && lo >= 0) {
+                c = (u_char) (hi << 4 | lo);
+                i += 2;
+            }
         }
 
-        hi = (enc_len - i > 2) ? ngx_iothub_mqtt_hex(enc[i + 1]) : -1;
-        lo = (hi >= 0) ? ngx_iothub_mqtt_hex(enc[i + 2]) : -1;
-
-        if (lo < 0 || (u_char) (hi << 4 | lo) != plain[j]) {
+        if (c != plain[j]) {
             return 0;
         }
-
-        i += 2;
     }
 
     return j == plain_len;
@@ -1203,6 +1206,13 @@ ngx_iothub_mqtt_out_pct(ngx_iothub_mqtt_out_t *out, const u_char *p,
 
         if (id) {
             keep = c > 0x20 && c < 0x7f && c != '/' && c != '+' && c != '#';
+
+            /* a "%" that would read as an escape */
+            if (c == '%' && len - i > 2 && ngx_iothub_mqtt_hex(p[i + 1]) >= 0
+                && ngx_iothub_mqtt_hex(p[i + 2]) >= 0)
+            {
+                keep = 0;
+            }
 
         } else {
             keep = ngx_iothub_mqtt_is_alnum(c)

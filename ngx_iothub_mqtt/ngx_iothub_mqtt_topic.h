@@ -257,16 +257,19 @@ u_int ngx_iothub_mqtt_filter_feature(const u_char *f, size_t len,
 
 /*
  * 1 when the topic segment seg names the plain id: equal as is, or equal
- * after percent-decoding (Python quotes ids with quote(safe="")); else 0.
+ * after percent-decoding (Python quotes ids with quote(safe="")), where a
+ * "%" not followed by two hex digits stands for itself (ids may hold "%",
+ * see ngx_iothub_mqtt_id_encode()); else 0.
  */
 int ngx_iothub_mqtt_id_match(const u_char *seg, size_t seg_len,
     const u_char *id, size_t id_len);
 
 /*
  * An id as a hub-to-device topic segment: "/", "+", "#" (not allowed in a
- * topic name, MQTT-3.3.2-2) and bytes outside 0x21..0x7e are
- * percent-encoded, the rest is kept as is, so for the usual ids the topic
- * matches the filter the device subscribed with literally.
+ * topic name, MQTT-3.3.2-2), bytes outside 0x21..0x7e and a "%" followed
+ * by two hex digits are percent-encoded, the rest is kept as is, so for
+ * the usual ids the topic matches the filter the device subscribed with
+ * literally, and ngx_iothub_mqtt_id_match() always recognizes the result.
  */
 size_t ngx_iothub_mqtt_id_encode(u_char *buf, size_t size, const u_char *id,
     size_t len);

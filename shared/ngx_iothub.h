@@ -111,6 +111,9 @@ ngx_int_t ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key,
     ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix,
     ngx_str_t *module_id);
 
+/* Now in ISO 8601 UTC with 7 fractional digits, NUL-terminated. */
+void ngx_iothub_time_now(u_char *buf, size_t size);
+
 /* Finds a policy of the hub by name (case-sensitive), or NULL. */
 ngx_iothub_policy_t *ngx_iothub_find_policy(ngx_iothub_hub_t *hub,
     const u_char *name, size_t len);

@@ -639,6 +639,21 @@ ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key, ngx_iothub_hub_t *hub,
 }
 
 
+void
+ngx_iothub_time_now(u_char *buf, size_t size)
+{
+    ngx_tm_t     tm;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+    ngx_gmtime(tp->sec, &tm);
+
+    ngx_snprintf(buf, size, "%4d-%02d-%02dT%02d:%02d:%02d.%03M0000Z%Z",
+                 tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                 tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec);
+}
+
+
 ngx_iothub_policy_t *
 ngx_iothub_find_policy(ngx_iothub_hub_t *hub, const u_char *name, size_t len)
 {

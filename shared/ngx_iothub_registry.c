@@ -42,7 +42,6 @@ static void ngx_iothub_registry_from_hash(ngx_iothub_identity_t *id,
     redisReply *reply);
 static void ngx_iothub_registry_fill_new(ngx_iothub_identity_t *id);
 static ngx_int_t ngx_iothub_registry_keys(ngx_iothub_identity_t *id);
-static void ngx_iothub_registry_now(char *buf, size_t size);
 static void ngx_iothub_registry_add(ngx_iothub_registry_args_t *args,
     const char *s, size_t len);
 static void ngx_iothub_registry_add_str(ngx_iothub_registry_args_t *args,
@@ -175,7 +174,7 @@ ngx_iothub_registry_update(ngx_iothub_registry_op_t *op,
     }
 
     ngx_iothub_registry_new_etag(id->etag, sizeof(id->etag));
-    ngx_iothub_registry_now(now, sizeof(now));
+    ngx_iothub_time_now((u_char *) now, sizeof(now));
 
     op->identity = id;
     op->module = id->module_id[0] != '\0';
@@ -647,22 +646,6 @@ ngx_iothub_registry_new_etag(char *etag, size_t size)
     if (ngx_iothub_base64_encode(etag, size, digits, n) < 0) {
         etag[0] = '\0';
     }
-}
-
-
-static void
-ngx_iothub_registry_now(char *buf, size_t size)
-{
-    ngx_tm_t     tm;
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-    ngx_gmtime(tp->sec, &tm);
-
-    ngx_snprintf((u_char *) buf, size,
-                 "%4d-%02d-%02dT%02d:%02d:%02d.%03M0000Z%Z",
-                 tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                 tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec);
 }
 
 

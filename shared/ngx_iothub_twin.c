@@ -32,15 +32,15 @@
 
 
 typedef enum {
-    NGX_IOTHUB_TWIN_NULL = 0,
-    NGX_IOTHUB_TWIN_FALSE,
-    NGX_IOTHUB_TWIN_TRUE,
-    NGX_IOTHUB_TWIN_NUMBER,
-    NGX_IOTHUB_TWIN_STRING,
-    NGX_IOTHUB_TWIN_OBJECT,
-    NGX_IOTHUB_TWIN_ARRAY,
-    NGX_IOTHUB_TWIN_PENDING,         /* a member whose value is parsed */
-    NGX_IOTHUB_TWIN_DELETED          /* removed, unlinked by a sweep */
+    NGX_IOTHUB_TWIN_JSON_NULL = 0,
+    NGX_IOTHUB_TWIN_JSON_FALSE,
+    NGX_IOTHUB_TWIN_JSON_TRUE,
+    NGX_IOTHUB_TWIN_JSON_NUMBER,
+    NGX_IOTHUB_TWIN_JSON_STRING,
+    NGX_IOTHUB_TWIN_JSON_OBJECT,
+    NGX_IOTHUB_TWIN_JSON_ARRAY,
+    NGX_IOTHUB_TWIN_JSON_PENDING,    /* a member whose value is parsed */
+    NGX_IOTHUB_TWIN_JSON_DELETED     /* removed, unlinked by a sweep */
 } ngx_iothub_twin_type_e;
 
 
@@ -182,6 +182,9 @@ static ngx_iothub_twin_rc_e ngx_iothub_twin_check_value(
 static ngx_iothub_twin_rc_e ngx_iothub_twin_check_object(
     const ngx_iothub_twin_node_t *obj, unsigned level,
     ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_fail_value(
+    ngx_iothub_twin_err_t *e, ngx_iothub_twin_rc_e rc,
+    const ngx_iothub_twin_node_t *member, const char *fmt);
 static void ngx_iothub_twin_strip(ngx_iothub_twin_node_t *desired);
 static size_t ngx_iothub_twin_text_size(const char *s, size_t len);
 static size_t ngx_iothub_twin_size(const ngx_iothub_twin_node_t *node);
@@ -195,6 +198,8 @@ static ngx_iothub_twin_rc_e ngx_iothub_twin_merge_member(
     ngx_iothub_twin_node_t *target, ngx_iothub_twin_index_t *tidx,
     ngx_iothub_twin_node_t *meta, ngx_iothub_twin_index_t *midx,
     ngx_iothub_twin_node_t *p, const ngx_iothub_twin_stamp_t *st);
+static ngx_iothub_twin_node_t *ngx_iothub_twin_add(
+    ngx_iothub_twin_node_t *obj, const ngx_iothub_twin_node_t *p);
 
 static yajl_gen_status ngx_iothub_twin_emit(yajl_gen g,
     const ngx_iothub_twin_node_t *node);
@@ -232,6 +237,8 @@ static ngx_iothub_twin_rc_e ngx_iothub_twin_body(const char *json,
 static ngx_iothub_twin_rc_e ngx_iothub_twin_service(ngx_iothub_twin_t *t,
     ngx_iothub_twin_body_t *b, int replace, const char *now, char **notify,
     ngx_iothub_twin_err_t *e);
+static void ngx_iothub_twin_service_commit(ngx_iothub_twin_t *t,
+    ngx_iothub_twin_apply_t *tags, ngx_iothub_twin_apply_t *desired);
 static ngx_iothub_twin_rc_e ngx_iothub_twin_service_apply(
     ngx_iothub_twin_t *t, ngx_iothub_twin_apply_t *a, const char *now,
     ngx_iothub_twin_err_t *e);
@@ -248,6 +255,8 @@ static yajl_gen_status ngx_iothub_twin_gen_auth(yajl_gen g,
     const ngx_iothub_twin_identity_t *id);
 static yajl_gen_status ngx_iothub_twin_gen_props(yajl_gen g,
     const ngx_iothub_twin_t *t, const ngx_iothub_twin_trees_t *tr);
+static yajl_gen_status ngx_iothub_twin_gen_caps(yajl_gen g,
+    const ngx_iothub_twin_identity_t *id);
 static int ngx_iothub_twin_parse_version(const char *s, size_t len,
     int64_t *v);
 
@@ -375,7 +384,7 @@ ngx_iothub_twin_node_clear(ngx_iothub_twin_node_t *node)
     node->str = NULL;
     node->len = 0;
     node->n = 0;
-    node->type = NGX_IOTHUB_TWIN_NULL;
+    node->type = NGX_IOTHUB_TWIN_JSON_NULL;
 }
 
 
@@ -433,7 +442,7 @@ static void
 ngx_iothub_twin_delete(ngx_iothub_twin_node_t *node)
 {
     ngx_iothub_twin_node_clear(node);
-    node->type = NGX_IOTHUB_TWIN_DELETED;
+    node->type = NGX_IOTHUB_TWIN_JSON_DELETED;
 }
 
 
@@ -449,7 +458,7 @@ ngx_iothub_twin_sweep(ngx_iothub_twin_node_t *obj)
     for (c = obj->child; c != NULL; c = next) {
         next = c->next;
 
-        if (c->type == NGX_IOTHUB_TWIN_DELETED) {
+        if (c->type == NGX_IOTHUB_TWIN_JSON_DELETED) {
             ngx_iothub_twin_node_free(c);
             continue;
         }
@@ -502,7 +511,7 @@ ngx_iothub_twin_move(ngx_iothub_twin_node_t *dst,
     dst->last = src->last;
     dst->n = src->n;
 
-    src->type = NGX_IOTHUB_TWIN_NULL;
+    src->type = NGX_IOTHUB_TWIN_JSON_NULL;
     src->str = NULL;
     src->len = 0;
     src->child = NULL;
@@ -594,7 +603,7 @@ ngx_iothub_twin_find(ngx_iothub_twin_node_t *obj,
 
     if (idx == NULL || idx->elts == NULL) {
         for (c = obj->child; c != NULL; c = c->next) {
-            if (c->type != NGX_IOTHUB_TWIN_DELETED && c->key_len == len
+            if (c->type != NGX_IOTHUB_TWIN_JSON_DELETED && c->key_len == len
                 && memcmp(c->key, key, len) == 0)
             {
                 return c;
@@ -613,7 +622,7 @@ ngx_iothub_twin_find(ngx_iothub_twin_node_t *obj,
         rc = ngx_iothub_twin_key_cmp(key, len, c->key, c->key_len);
 
         if (rc == 0) {
-            return (c->type == NGX_IOTHUB_TWIN_DELETED) ? NULL : c;
+            return (c->type == NGX_IOTHUB_TWIN_JSON_DELETED) ? NULL : c;
         }
 
         if (rc < 0) {
@@ -688,7 +697,7 @@ ngx_iothub_twin_value(ngx_iothub_twin_parse_t *ctx,
     } else {
         parent = ctx->stack[ctx->depth - 1];
 
-        if (parent->type == NGX_IOTHUB_TWIN_OBJECT) {
+        if (parent->type == NGX_IOTHUB_TWIN_JSON_OBJECT) {
             node = parent->last;
             node->type = type;
             return node;
@@ -731,15 +740,15 @@ ngx_iothub_twin_push(ngx_iothub_twin_parse_t *ctx,
 static int
 ngx_iothub_twin_on_null(void *data)
 {
-    return ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_NULL) != NULL;
+    return ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_JSON_NULL) != NULL;
 }
 
 
 static int
 ngx_iothub_twin_on_bool(void *data, int b)
 {
-    return ngx_iothub_twin_value(data, b ? NGX_IOTHUB_TWIN_TRUE
-                                         : NGX_IOTHUB_TWIN_FALSE)
+    return ngx_iothub_twin_value(data, b ? NGX_IOTHUB_TWIN_JSON_TRUE
+                                         : NGX_IOTHUB_TWIN_JSON_FALSE)
            != NULL;
 }
 
@@ -752,12 +761,12 @@ ngx_iothub_twin_on_number(void *data, const char *s, size_t len)
 
     ctx = data;
 
-    node = ngx_iothub_twin_value(ctx, NGX_IOTHUB_TWIN_NULL);
+    node = ngx_iothub_twin_value(ctx, NGX_IOTHUB_TWIN_JSON_NULL);
     if (node == NULL) {
         return 0;
     }
 
-    if (!ngx_iothub_twin_set(node, NGX_IOTHUB_TWIN_NUMBER, s, len)) {
+    if (!ngx_iothub_twin_set(node, NGX_IOTHUB_TWIN_JSON_NUMBER, s, len)) {
         ctx->rc = NGX_IOTHUB_TWIN_NO_MEMORY;
         return 0;
     }
@@ -774,12 +783,12 @@ ngx_iothub_twin_on_string(void *data, const unsigned char *s, size_t len)
 
     ctx = data;
 
-    node = ngx_iothub_twin_value(ctx, NGX_IOTHUB_TWIN_NULL);
+    node = ngx_iothub_twin_value(ctx, NGX_IOTHUB_TWIN_JSON_NULL);
     if (node == NULL) {
         return 0;
     }
 
-    if (!ngx_iothub_twin_set(node, NGX_IOTHUB_TWIN_STRING,
+    if (!ngx_iothub_twin_set(node, NGX_IOTHUB_TWIN_JSON_STRING,
                              (const char *) s, len))
     {
         ctx->rc = NGX_IOTHUB_TWIN_NO_MEMORY;
@@ -794,7 +803,7 @@ static int
 ngx_iothub_twin_on_start_map(void *data)
 {
     return ngx_iothub_twin_push(data,
-               ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_OBJECT));
+               ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_JSON_OBJECT));
 }
 
 
@@ -807,7 +816,7 @@ ngx_iothub_twin_on_map_key(void *data, const unsigned char *s, size_t len)
     ctx = data;
 
     node = ngx_iothub_twin_node((const char *) s, len,
-                                NGX_IOTHUB_TWIN_PENDING);
+                                NGX_IOTHUB_TWIN_JSON_PENDING);
     if (node == NULL) {
         ctx->rc = NGX_IOTHUB_TWIN_NO_MEMORY;
         return 0;
@@ -828,7 +837,7 @@ ngx_iothub_twin_on_end(void *data)
     ctx = data;
     node = ctx->stack[--ctx->depth];
 
-    if (node->type == NGX_IOTHUB_TWIN_OBJECT) {
+    if (node->type == NGX_IOTHUB_TWIN_JSON_OBJECT) {
         ctx->rc = ngx_iothub_twin_dedupe(node);
     }
 
@@ -840,7 +849,7 @@ static int
 ngx_iothub_twin_on_start_array(void *data)
 {
     return ngx_iothub_twin_push(data,
-               ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_ARRAY));
+               ngx_iothub_twin_value(data, NGX_IOTHUB_TWIN_JSON_ARRAY));
 }
 
 
@@ -916,7 +925,7 @@ ngx_iothub_twin_parse_object(const char *json, size_t len, const char *what,
         return rc;
     }
 
-    if ((*root)->type != NGX_IOTHUB_TWIN_OBJECT) {
+    if ((*root)->type != NGX_IOTHUB_TWIN_JSON_OBJECT) {
         ngx_iothub_twin_node_free(*root);
         *root = NULL;
 
@@ -949,7 +958,7 @@ ngx_iothub_twin_load(const char *text, const char *what,
     }
 
     if (rc != NGX_IOTHUB_TWIN_OK
-        || (*root)->type != NGX_IOTHUB_TWIN_OBJECT)
+        || (*root)->type != NGX_IOTHUB_TWIN_JSON_OBJECT)
     {
         ngx_iothub_twin_node_free(*root);
         *root = NULL;
@@ -968,13 +977,12 @@ static ngx_iothub_twin_rc_e
 ngx_iothub_twin_check_key(const char *key, size_t len,
     ngx_iothub_twin_err_t *e)
 {
+    char            name[NGX_IOTHUB_TWIN_NAME_LEN + 4];
     size_t          i;
     unsigned char   c;
-    char            name[NGX_IOTHUB_TWIN_NAME_LEN + 4];
-
-    ngx_iothub_twin_name(key, len, name);
 
     if (len > NGX_IOTHUB_TWIN_KEY_MAX) {
+        ngx_iothub_twin_name(key, len, name);
         return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
                                     "twin property name \"%s\" is longer "
                                     "than %d bytes", name,
@@ -988,12 +996,14 @@ ngx_iothub_twin_check_key(const char *key, size_t len,
             || (c == 0xc2 && i + 1 < len
                 && (unsigned char) key[i + 1] < 0xa0))
         {
+            ngx_iothub_twin_name(key, len, name);
             return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
                                         "twin property name \"%s\" contains "
                                         "a control character", name);
         }
 
         if (c == '.' || c == '$' || c == ' ') {
+            ngx_iothub_twin_name(key, len, name);
             return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
                                         "twin property name \"%s\" contains "
                                         "invalid character '%c'", name, c);
@@ -1041,25 +1051,22 @@ ngx_iothub_twin_check_value(const ngx_iothub_twin_node_t *v,
     const ngx_iothub_twin_node_t *member, unsigned level,
     ngx_iothub_twin_err_t *e)
 {
-    char                           name[NGX_IOTHUB_TWIN_NAME_LEN + 4];
+    const char                    *fmt;
     ngx_iothub_twin_rc_e           rc;
     const ngx_iothub_twin_node_t  *c;
 
-    ngx_iothub_twin_name(member->key, member->key_len, name);
-
     switch (v->type) {
 
-    case NGX_IOTHUB_TWIN_OBJECT:
+    case NGX_IOTHUB_TWIN_JSON_OBJECT:
         if (level + 1 > NGX_IOTHUB_TWIN_DEPTH_MAX) {
-            return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_TOO_DEEP,
-                                        "twin property \"%s\" is nested "
-                                        "deeper than %d levels", name,
-                                        NGX_IOTHUB_TWIN_DEPTH_MAX);
+            return ngx_iothub_twin_fail_value(e, NGX_IOTHUB_TWIN_TOO_DEEP,
+                       member, "twin property \"%s\" is nested deeper than "
+                       "10 levels");
         }
 
         return ngx_iothub_twin_check_object(v, level + 1, e);
 
-    case NGX_IOTHUB_TWIN_ARRAY:
+    case NGX_IOTHUB_TWIN_JSON_ARRAY:
         for (c = v->child; c != NULL; c = c->next) {
             rc = ngx_iothub_twin_check_value(c, member, level, e);
             if (rc != NGX_IOTHUB_TWIN_OK) {
@@ -1069,28 +1076,42 @@ ngx_iothub_twin_check_value(const ngx_iothub_twin_node_t *v,
 
         return NGX_IOTHUB_TWIN_OK;
 
-    case NGX_IOTHUB_TWIN_STRING:
-        if (v->len > NGX_IOTHUB_TWIN_STRING_MAX) {
-            return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
-                                        "value of twin property \"%s\" is "
-                                        "longer than %d bytes", name,
-                                        NGX_IOTHUB_TWIN_STRING_MAX);
-        }
+    case NGX_IOTHUB_TWIN_JSON_STRING:
+        fmt = "value of twin property \"%s\" is longer than 4096 bytes";
 
-        return NGX_IOTHUB_TWIN_OK;
+        return (v->len > NGX_IOTHUB_TWIN_STRING_MAX)
+               ? ngx_iothub_twin_fail_value(e, NGX_IOTHUB_TWIN_INVALID,
+                                            member, fmt)
+               : NGX_IOTHUB_TWIN_OK;
 
-    case NGX_IOTHUB_TWIN_NUMBER:
-        if (!ngx_iothub_twin_int_valid(v->str, v->len)) {
-            return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
-                                        "value of twin property \"%s\" is "
-                                        "out of the integer range", name);
-        }
+    case NGX_IOTHUB_TWIN_JSON_NUMBER:
+        fmt = "value of twin property \"%s\" is out of the integer range";
 
-        return NGX_IOTHUB_TWIN_OK;
+        return ngx_iothub_twin_int_valid(v->str, v->len)
+               ? NGX_IOTHUB_TWIN_OK
+               : ngx_iothub_twin_fail_value(e, NGX_IOTHUB_TWIN_INVALID,
+                                            member, fmt);
 
     default:
         return NGX_IOTHUB_TWIN_OK;
     }
+}
+
+
+/* fmt has one %s: the name of member */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_fail_value(ngx_iothub_twin_err_t *e, ngx_iothub_twin_rc_e rc,
+    const ngx_iothub_twin_node_t *member, const char *fmt)
+{
+    char  name[NGX_IOTHUB_TWIN_NAME_LEN + 4];
+
+    ngx_iothub_twin_name(member->key, member->key_len, name);
+
+    if (e->errlen > 0) {
+        (void) snprintf(e->err, e->errlen, fmt, name);
+    }
+
+    return rc;
 }
 
 
@@ -1171,14 +1192,14 @@ ngx_iothub_twin_size(const ngx_iothub_twin_node_t *node)
 
     switch (node->type) {
 
-    case NGX_IOTHUB_TWIN_NUMBER:
+    case NGX_IOTHUB_TWIN_JSON_NUMBER:
         return 8;
 
-    case NGX_IOTHUB_TWIN_STRING:
+    case NGX_IOTHUB_TWIN_JSON_STRING:
         return ngx_iothub_twin_text_size(node->str, node->len);
 
-    case NGX_IOTHUB_TWIN_OBJECT:
-    case NGX_IOTHUB_TWIN_ARRAY:
+    case NGX_IOTHUB_TWIN_JSON_OBJECT:
+    case NGX_IOTHUB_TWIN_JSON_ARRAY:
         n = 0;
 
         for (c = node->child; c != NULL; c = c->next) {
@@ -1205,7 +1226,8 @@ ngx_iothub_twin_stamp(ngx_iothub_twin_node_t *meta,
     lu = ngx_iothub_twin_find(meta, NULL, "$lastUpdated", 12);
 
     if (lu == NULL) {
-        lu = ngx_iothub_twin_node("$lastUpdated", 12, NGX_IOTHUB_TWIN_NULL);
+        lu = ngx_iothub_twin_node("$lastUpdated", 12,
+                                  NGX_IOTHUB_TWIN_JSON_NULL);
         if (lu == NULL) {
             return NGX_IOTHUB_TWIN_NO_MEMORY;
         }
@@ -1213,7 +1235,7 @@ ngx_iothub_twin_stamp(ngx_iothub_twin_node_t *meta,
         ngx_iothub_twin_insert(meta, NULL, lu);
     }
 
-    if (!ngx_iothub_twin_set(lu, NGX_IOTHUB_TWIN_STRING, st->now,
+    if (!ngx_iothub_twin_set(lu, NGX_IOTHUB_TWIN_JSON_STRING, st->now,
                              strlen(st->now)))
     {
         return NGX_IOTHUB_TWIN_NO_MEMORY;
@@ -1227,7 +1249,7 @@ ngx_iothub_twin_stamp(ngx_iothub_twin_node_t *meta,
 
     if (luv == NULL) {
         luv = ngx_iothub_twin_node("$lastUpdatedVersion", 19,
-                                   NGX_IOTHUB_TWIN_NULL);
+                                   NGX_IOTHUB_TWIN_JSON_NULL);
         if (luv == NULL) {
             return NGX_IOTHUB_TWIN_NO_MEMORY;
         }
@@ -1237,7 +1259,7 @@ ngx_iothub_twin_stamp(ngx_iothub_twin_node_t *meta,
 
     n = snprintf(num, sizeof(num), "%lld", (long long) st->version);
 
-    if (!ngx_iothub_twin_set(luv, NGX_IOTHUB_TWIN_NUMBER, num, n)) {
+    if (!ngx_iothub_twin_set(luv, NGX_IOTHUB_TWIN_JSON_NUMBER, num, n)) {
         return NGX_IOTHUB_TWIN_NO_MEMORY;
     }
 
@@ -1301,13 +1323,10 @@ ngx_iothub_twin_merge_member(ngx_iothub_twin_node_t *target,
     ngx_iothub_twin_node_t  *t, *m;
 
     t = ngx_iothub_twin_find(target, tidx, p->key, p->key_len);
-    m = NULL;
+    m = (meta != NULL) ? ngx_iothub_twin_find(meta, midx, p->key, p->key_len)
+                       : NULL;
 
-    if (meta != NULL) {
-        m = ngx_iothub_twin_find(meta, midx, p->key, p->key_len);
-    }
-
-    if (p->type == NGX_IOTHUB_TWIN_NULL) {
+    if (p->type == NGX_IOTHUB_TWIN_JSON_NULL) {
         if (t != NULL) {
             ngx_iothub_twin_delete(t);
         }
@@ -1321,25 +1340,14 @@ ngx_iothub_twin_merge_member(ngx_iothub_twin_node_t *target,
 
     fresh = (t == NULL);
 
-    if (t == NULL) {
-        t = ngx_iothub_twin_node(p->key, p->key_len, NGX_IOTHUB_TWIN_OBJECT);
-        if (t == NULL) {
-            return NGX_IOTHUB_TWIN_NO_MEMORY;
-        }
-
-        ngx_iothub_twin_append(target, t);
+    if ((t == NULL && (t = ngx_iothub_twin_add(target, p)) == NULL)
+        || (meta != NULL && m == NULL
+            && (m = ngx_iothub_twin_add(meta, p)) == NULL))
+    {
+        return NGX_IOTHUB_TWIN_NO_MEMORY;
     }
 
-    if (meta != NULL && m == NULL) {
-        m = ngx_iothub_twin_node(p->key, p->key_len, NGX_IOTHUB_TWIN_OBJECT);
-        if (m == NULL) {
-            return NGX_IOTHUB_TWIN_NO_MEMORY;
-        }
-
-        ngx_iothub_twin_append(meta, m);
-    }
-
-    if (p->type != NGX_IOTHUB_TWIN_OBJECT) {
+    if (p->type != NGX_IOTHUB_TWIN_JSON_OBJECT) {
         /* scalars and arrays replace; their metadata is a leaf's */
         ngx_iothub_twin_move(t, p);
 
@@ -1348,23 +1356,41 @@ ngx_iothub_twin_merge_member(ngx_iothub_twin_node_t *target,
         }
 
         ngx_iothub_twin_node_clear(m);
-        m->type = NGX_IOTHUB_TWIN_OBJECT;
+        m->type = NGX_IOTHUB_TWIN_JSON_OBJECT;
 
         return ngx_iothub_twin_stamp(m, st);
     }
 
-    if (t->type != NGX_IOTHUB_TWIN_OBJECT) {
+    if (t->type != NGX_IOTHUB_TWIN_JSON_OBJECT) {
         ngx_iothub_twin_node_clear(t);
-        t->type = NGX_IOTHUB_TWIN_OBJECT;
+        t->type = NGX_IOTHUB_TWIN_JSON_OBJECT;
         fresh = 1;
     }
 
-    if (m != NULL && (fresh || m->type != NGX_IOTHUB_TWIN_OBJECT)) {
+    if (m != NULL && (fresh || m->type != NGX_IOTHUB_TWIN_JSON_OBJECT)) {
         ngx_iothub_twin_node_clear(m);
-        m->type = NGX_IOTHUB_TWIN_OBJECT;
+        m->type = NGX_IOTHUB_TWIN_JSON_OBJECT;
     }
 
     return ngx_iothub_twin_merge(t, m, p, st);
+}
+
+
+/* appends an empty object named as the patch member p */
+static ngx_iothub_twin_node_t *
+ngx_iothub_twin_add(ngx_iothub_twin_node_t *obj,
+    const ngx_iothub_twin_node_t *p)
+{
+    ngx_iothub_twin_node_t  *node;
+
+    node = ngx_iothub_twin_node(p->key, p->key_len,
+                                NGX_IOTHUB_TWIN_JSON_OBJECT);
+
+    if (node != NULL) {
+        ngx_iothub_twin_append(obj, node);
+    }
+
+    return node;
 }
 
 
@@ -1376,18 +1402,18 @@ ngx_iothub_twin_emit(yajl_gen g, const ngx_iothub_twin_node_t *node)
 
     switch (node->type) {
 
-    case NGX_IOTHUB_TWIN_FALSE:
-    case NGX_IOTHUB_TWIN_TRUE:
-        return yajl_gen_bool(g, node->type == NGX_IOTHUB_TWIN_TRUE);
+    case NGX_IOTHUB_TWIN_JSON_FALSE:
+    case NGX_IOTHUB_TWIN_JSON_TRUE:
+        return yajl_gen_bool(g, node->type == NGX_IOTHUB_TWIN_JSON_TRUE);
 
-    case NGX_IOTHUB_TWIN_NUMBER:
+    case NGX_IOTHUB_TWIN_JSON_NUMBER:
         return yajl_gen_number(g, node->str, node->len);
 
-    case NGX_IOTHUB_TWIN_STRING:
+    case NGX_IOTHUB_TWIN_JSON_STRING:
         return yajl_gen_string(g, (const unsigned char *) node->str,
                                node->len);
 
-    case NGX_IOTHUB_TWIN_OBJECT:
+    case NGX_IOTHUB_TWIN_JSON_OBJECT:
         s = yajl_gen_map_open(g);
 
         if (s == yajl_gen_status_ok) {
@@ -1396,7 +1422,7 @@ ngx_iothub_twin_emit(yajl_gen g, const ngx_iothub_twin_node_t *node)
 
         return (s == yajl_gen_status_ok) ? yajl_gen_map_close(g) : s;
 
-    case NGX_IOTHUB_TWIN_ARRAY:
+    case NGX_IOTHUB_TWIN_JSON_ARRAY:
         s = yajl_gen_array_open(g);
 
         for (c = node->child; c != NULL && s == yajl_gen_status_ok;
@@ -1423,8 +1449,8 @@ ngx_iothub_twin_emit_members(yajl_gen g, const ngx_iothub_twin_node_t *obj)
 
     for (c = obj->child; c != NULL && s == yajl_gen_status_ok; c = c->next)
     {
-        if (c->type == NGX_IOTHUB_TWIN_DELETED
-            || c->type == NGX_IOTHUB_TWIN_PENDING)
+        if (c->type == NGX_IOTHUB_TWIN_JSON_DELETED
+            || c->type == NGX_IOTHUB_TWIN_JSON_PENDING)
         {
             continue;
         }
@@ -1574,11 +1600,11 @@ ngx_iothub_twin_apply(ngx_iothub_twin_t *t, ngx_iothub_twin_apply_t *a,
     mroot = NULL;
 
     if (a->replace) {
-        root = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_OBJECT);
+        root = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_JSON_OBJECT);
         rc = (root != NULL) ? NGX_IOTHUB_TWIN_OK : NGX_IOTHUB_TWIN_NO_MEMORY;
 
         if (rc == NGX_IOTHUB_TWIN_OK && meta != NULL) {
-            mroot = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_OBJECT);
+            mroot = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_JSON_OBJECT);
             rc = (mroot != NULL) ? NGX_IOTHUB_TWIN_OK
                                  : NGX_IOTHUB_TWIN_NO_MEMORY;
         }
@@ -1709,7 +1735,7 @@ ngx_iothub_twin_init(ngx_iothub_twin_t *t, const char *now)
     t->reported_version = 1;
 
     /* a new twin's metadata roots carry its creation time only */
-    root = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_OBJECT);
+    root = ngx_iothub_twin_node(NULL, 0, NGX_IOTHUB_TWIN_JSON_OBJECT);
     if (root == NULL) {
         return NGX_IOTHUB_TWIN_NO_MEMORY;
     }
@@ -1860,6 +1886,11 @@ ngx_iothub_twin_set_field(ngx_iothub_twin_t *t, const char *name,
                ? NGX_IOTHUB_TWIN_OK : NGX_IOTHUB_TWIN_CORRUPT;
     }
 
+    /* our texts never hold a NUL: yajl_gen writes \u0000 */
+    if (memchr(value, '\0', vlen) != NULL) {
+        return NGX_IOTHUB_TWIN_CORRUPT;
+    }
+
     text = (i == 0) ? &t->tags
            : (i == 1) ? &t->desired
            : (i == 2) ? &t->desired_meta
@@ -1974,11 +2005,11 @@ ngx_iothub_twin_member(ngx_iothub_twin_node_t *obj, const char *name,
 
     c = ngx_iothub_twin_find(obj, NULL, name, strlen(name));
 
-    if (c == NULL || c->type == NGX_IOTHUB_TWIN_NULL) {
+    if (c == NULL || c->type == NGX_IOTHUB_TWIN_JSON_NULL) {
         return NGX_IOTHUB_TWIN_OK;
     }
 
-    if (c->type != NGX_IOTHUB_TWIN_OBJECT) {
+    if (c->type != NGX_IOTHUB_TWIN_JSON_OBJECT) {
         return ngx_iothub_twin_fail(e, NGX_IOTHUB_TWIN_INVALID,
                                     "\"%s\" is not a JSON object", name);
     }
@@ -2083,16 +2114,7 @@ ngx_iothub_twin_service(ngx_iothub_twin_t *t, ngx_iothub_twin_body_t *b,
                ? ngx_iothub_twin_fail(e, rc, "out of memory") : rc;
     }
 
-    if (tags.text != NULL) {
-        ngx_iothub_twin_commit(t, &tags);
-    }
-
-    if (desired.text != NULL) {
-        ngx_iothub_twin_commit(t, &desired);
-        t->desired_version++;
-    }
-
-    t->version++;
+    ngx_iothub_twin_service_commit(t, &tags, &desired);
 
     if (notify != NULL) {
         *notify = text;
@@ -2102,6 +2124,23 @@ ngx_iothub_twin_service(ngx_iothub_twin_t *t, ngx_iothub_twin_body_t *b,
     }
 
     return NGX_IOTHUB_TWIN_OK;
+}
+
+
+static void
+ngx_iothub_twin_service_commit(ngx_iothub_twin_t *t,
+    ngx_iothub_twin_apply_t *tags, ngx_iothub_twin_apply_t *desired)
+{
+    if (tags->text != NULL) {
+        ngx_iothub_twin_commit(t, tags);
+    }
+
+    if (desired->text != NULL) {
+        ngx_iothub_twin_commit(t, desired);
+        t->desired_version++;
+    }
+
+    t->version++;
 }
 
 
@@ -2530,6 +2569,29 @@ ngx_iothub_twin_gen_props(yajl_gen g, const ngx_iothub_twin_t *t,
 }
 
 
+static yajl_gen_status
+ngx_iothub_twin_gen_caps(yajl_gen g, const ngx_iothub_twin_identity_t *id)
+{
+    yajl_gen_status  s;
+
+    s = ngx_iothub_twin_str(g, "capabilities");
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_map_open(g);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, "iotEdge");
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = yajl_gen_bool(g, id->iot_edge);
+    }
+
+    return (s == yajl_gen_status_ok) ? yajl_gen_map_close(g) : s;
+}
+
+
 ngx_iothub_twin_rc_e
 ngx_iothub_twin_service_view(const ngx_iothub_twin_t *t,
     const ngx_iothub_twin_identity_t *id, yajl_gen g, char *err,
@@ -2566,23 +2628,7 @@ ngx_iothub_twin_service_view(const ngx_iothub_twin_t *t,
     if (s == yajl_gen_status_ok
         && (id->module_id == NULL || id->module_id[0] == '\0'))
     {
-        s = ngx_iothub_twin_str(g, "capabilities");
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_map_open(g);
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = ngx_iothub_twin_str(g, "iotEdge");
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_bool(g, id->iot_edge);
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_map_close(g);
-        }
+        s = ngx_iothub_twin_gen_caps(g, id);
     }
 
     if (s == yajl_gen_status_ok) {

@@ -165,8 +165,9 @@ int ngx_iothub_twin_fields(const ngx_iothub_twin_t *t, const char **names,
  * and value (vlen bytes, no NUL needed) are copied.  Start from
  * ngx_iothub_twin_init() so that fields missing in Redis keep their empty
  * defaults.  Unknown names are ignored.  Texts are checked when used
- * (CORRUPT then); a version that is not a decimal in 1..2^62 gives
- * CORRUPT here.  Returns OK, CORRUPT or NO_MEMORY.
+ * (CORRUPT then); a text holding a NUL byte, or a version that is not a
+ * decimal in 1..2^62, gives CORRUPT here (the field is left as it was).
+ * Returns OK, CORRUPT or NO_MEMORY.
  */
 ngx_iothub_twin_rc_e ngx_iothub_twin_set_field(ngx_iothub_twin_t *t,
     const char *name, size_t nlen, const char *value, size_t vlen);

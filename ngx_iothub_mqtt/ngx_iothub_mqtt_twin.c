@@ -1,0 +1,249 @@
+
+/*
+ * nginx-iothub: twin requests over MQTT (mqtt.md 6-7): GET and reported
+ * patches answered on $iothub/twin/res/, desired notifications pushed on
+ * $iothub/twin/PATCH/properties/desired/.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include "ngx_iothub_mqtt.h"
+
+
+static void ngx_iothub_mqtt_twin_done(ngx_iothub_twin_op_t *op);
+static void ngx_iothub_mqtt_twin_answer(ngx_iothub_mqtt_twin_t *tw,
+    ngx_uint_t status, long long version, u_char *body, size_t len);
+static void ngx_iothub_mqtt_twin_error(ngx_iothub_mqtt_twin_t *tw,
+    ngx_uint_t status, ngx_uint_t code, const char *message);
+
+
+ngx_int_t
+ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t)
+{
+    ngx_int_t                rc;
+    ngx_iothub_mqtt_twin_t  *tw;
+
+    if (t->rid.len > NGX_IOTHUB_MQTT_RID_LEN) {
+        ngx_iothub_mqtt_close(ctx, "twin request id too long");
+        return NGX_ERROR;
+    }
+
+    /* the patch is copied: the input buffer moves on */
+
+    tw = ngx_alloc(sizeof(ngx_iothub_mqtt_twin_t) + pub->payload.len,
+                   ctx->connection->log);
+    if (tw == NULL) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(tw, sizeof(ngx_iothub_mqtt_twin_t));
+    tw->ctx = ctx;
+    tw->rid_len = t->rid.len;
+    ngx_memcpy(tw->rid, t->rid.data, t->rid.len);
+
+    tw->op.hub = ctx->hub;
+    tw->op.log = ctx->connection->log;
+    tw->op.handler = ngx_iothub_mqtt_twin_done;
+    tw->op.data = tw;
+    tw->op.device_id = ctx->sender.device_id;
+    tw->op.module_id = ctx->sender.module_id;
+
+    if (t->kind == NGX_IOTHUB_MQTT_PUB_TWIN_GET) {
+        /* the body (" " from Node) means nothing */
+        tw->op.kind = NGX_IOTHUB_TWIN_GET;
+
+    } else {
+        tw->op.kind = NGX_IOTHUB_TWIN_PATCH_REPORTED;
+        tw->op.body.data = (u_char *) (tw + 1);
+        tw->op.body.len = pub->payload.len;
+        ngx_memcpy(tw->op.body.data, pub->payload.data, pub->payload.len);
+    }
+
+    ngx_queue_insert_tail(&ctx->twin_ops, &tw->queue);
+
+    rc = ngx_iothub_twin_run(&tw->op);
+
+    if (rc != NGX_OK) {
+        ngx_iothub_mqtt_twin_error(tw, 503, 503001,
+                                   "the hub's store is unavailable");
+        ngx_queue_remove(&tw->queue);
+        ngx_free(tw);
+        return ctx->state == NGX_IOTHUB_MQTT_CLOSING ? NGX_ERROR : NGX_OK;
+    }
+
+    if (++ctx->ntwin_ops >= NGX_IOTHUB_MQTT_MAX_TWIN_OPS) {
+        ctx->blocked = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iothub_mqtt_twin_cancel(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    ngx_queue_t             *q;
+    ngx_iothub_mqtt_twin_t  *tw;
+
+    while (!ngx_queue_empty(&ctx->twin_ops)) {
+        q = ngx_queue_head(&ctx->twin_ops);
+        ngx_queue_remove(q);
+        tw = ngx_queue_data(q, ngx_iothub_mqtt_twin_t, queue);
+
+        ngx_iothub_twin_cancel(&tw->op);
+        ngx_free(tw);
+    }
+}
+
+
+static void
+ngx_iothub_mqtt_twin_done(ngx_iothub_twin_op_t *op)
+{
+    ngx_iothub_mqtt_twin_t *tw = op->data;
+
+    char                   *view;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+
+    ctx = tw->ctx;
+
+    switch (op->result) {
+
+    case NGX_IOTHUB_TWIN_DONE:
+        if (op->kind == NGX_IOTHUB_TWIN_PATCH_REPORTED) {
+            ngx_iothub_mqtt_twin_answer(tw, 204, op->twin.reported_version,
+                                        NULL, 0);
+            break;
+        }
+
+        if (ngx_iothub_twin_device_view(&op->twin, &view, op->err,
+                                        sizeof(op->err))
+            != NGX_IOTHUB_TWIN_OK)
+        {
+            ngx_iothub_mqtt_twin_error(tw, 500, 500001, "corrupt twin");
+            break;
+        }
+
+        ngx_iothub_mqtt_twin_answer(tw, 200, -1, (u_char *) view,
+                                    ngx_strlen(view));
+        free(view);
+        break;
+
+    case NGX_IOTHUB_TWIN_REFUSED:
+        ngx_iothub_mqtt_twin_error(tw, 400, 400004, op->err);
+        break;
+
+    case NGX_IOTHUB_TWIN_NOT_FOUND:
+        ngx_iothub_mqtt_twin_error(tw, 404, 404001, "identity not found");
+        break;
+
+    case NGX_IOTHUB_TWIN_UNAVAILABLE:
+        ngx_iothub_mqtt_twin_error(tw, 503, 503001,
+                                   "the hub's store is unavailable");
+        break;
+
+    default:
+        ngx_iothub_mqtt_twin_error(tw, 500, 500001, "internal error");
+    }
+
+    /* the service frees op's twin after this handler returns */
+
+    ngx_queue_remove(&tw->queue);
+    ngx_free(tw);
+
+    if (ctx->ntwin_ops-- == NGX_IOTHUB_MQTT_MAX_TWIN_OPS) {
+        ngx_iothub_mqtt_unblock(ctx);
+    }
+}
+
+
+static void
+ngx_iothub_mqtt_twin_answer(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
+    long long version, u_char *body, size_t len)
+{
+    u_char                 topic[NGX_IOTHUB_MQTT_RID_LEN + 80];
+    size_t                 n;
+    ngx_iothub_mqtt_str_t  rid;
+
+    rid.data = tw->rid;
+    rid.len = tw->rid_len;
+
+    n = ngx_iothub_mqtt_twin_res_topic(topic, sizeof(topic), status, &rid,
+                                       version);
+    if (n == 0) {
+        return;
+    }
+
+    /* QoS 0 as the SDKs subscribe: dropped when the device lags */
+    (void) ngx_iothub_mqtt_send_publish(tw->ctx, topic, n, body, len, 0, 0);
+}
+
+
+/*
+ * The Node SDK looks at the body, not the status (mqtt.md 7): an error
+ * body carries "errorCode".
+ */
+
+static void
+ngx_iothub_mqtt_twin_error(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
+    ngx_uint_t code, const char *message)
+{
+    u_char  body[512], now[40], *last;
+
+    ngx_iothub_time_now(now, sizeof(now));
+
+    last = ngx_snprintf(body, sizeof(body),
+                        "{\"errorCode\":%ui,\"trackingId\":\"%08xD\","
+                        "\"message\":\"", code, (uint32_t) ngx_random());
+    last = (u_char *) ngx_escape_json(last, (u_char *) message,
+                                      ngx_min(ngx_strlen(message), 200));
+    last = ngx_snprintf(last, body + sizeof(body) - last,
+                        "\",\"timestampUtc\":\"%s\"}", now);
+
+    ngx_iothub_mqtt_twin_answer(tw, status, -1, body, last - body);
+}
+
+
+/* "desired <session> <version> <notification>" from a twin writer */
+
+void
+ngx_iothub_mqtt_desired(u_char *payload, size_t len)
+{
+    u_char                 *p, *last, *sp, topic[80];
+    size_t                  n;
+    ngx_int_t               no, version;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+
+    last = payload + len;
+
+    sp = ngx_strlchr(payload, last, ' ');
+    if (sp == NULL) {
+        return;
+    }
+
+    no = ngx_atoi(payload, sp - payload);
+    p = sp + 1;
+
+    sp = ngx_strlchr(p, last, ' ');
+    if (no == NGX_ERROR || sp == NULL) {
+        return;
+    }
+
+    version = ngx_atoi(p, sp - p);
+    ctx = ngx_iothub_mqtt_find(no);
+
+    if (version == NGX_ERROR || ctx == NULL
+        || !(ctx->features & NGX_IOTHUB_MQTT_FEATURE_DESIRED))
+    {
+        return;
+    }
+
+    n = ngx_iothub_mqtt_twin_desired_topic(topic, sizeof(topic), version);
+
+    (void) ngx_iothub_mqtt_send_publish(ctx, topic, n, sp + 1, last - sp - 1,
+                                        0, 0);
+}

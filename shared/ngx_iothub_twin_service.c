@@ -1,0 +1,395 @@
+
+/*
+ * nginx-iothub: the twin service; see ngx_iothub_twin_service.h.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_twin_service.h"
+#include "ngx_iothub_lua.h"
+
+
+/* writers racing on one twin retry from the read this often */
+#define NGX_IOTHUB_TWIN_ATTEMPTS   8
+#define NGX_IOTHUB_TWIN_KEY_LEN    320
+
+
+typedef struct {
+    u_char                     twin[NGX_IOTHUB_TWIN_KEY_LEN];
+    u_char                     identity[NGX_IOTHUB_TWIN_KEY_LEN];
+    u_char                     presence[NGX_IOTHUB_TWIN_KEY_LEN];
+    size_t                     len[3];
+} ngx_iothub_twin_keys_t;
+
+
+static ngx_int_t ngx_iothub_twin_read(ngx_iothub_twin_op_t *op);
+static void ngx_iothub_twin_read_done(void *data, redisReply *reply);
+static ngx_int_t ngx_iothub_twin_load(ngx_iothub_twin_op_t *op,
+    redisReply *twin, redisReply *identity);
+static ngx_int_t ngx_iothub_twin_apply(ngx_iothub_twin_op_t *op);
+static ngx_int_t ngx_iothub_twin_write(ngx_iothub_twin_op_t *op,
+    int64_t read_version);
+static void ngx_iothub_twin_write_done(void *data, redisReply *reply);
+static void ngx_iothub_twin_finish(ngx_iothub_twin_op_t *op,
+    ngx_iothub_twin_result_e result);
+static void ngx_iothub_twin_keys(ngx_iothub_twin_op_t *op,
+    ngx_iothub_twin_keys_t *k);
+
+
+ngx_int_t
+ngx_iothub_twin_run(ngx_iothub_twin_op_t *op)
+{
+    ngx_int_t  rc;
+
+    op->attempts = 0;
+    op->notify = NULL;
+    op->err[0] = '\0';
+
+    if (ngx_iothub_twin_init(&op->twin, NULL) != NGX_IOTHUB_TWIN_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iothub_twin_read(op);
+
+    if (rc != NGX_OK) {
+        ngx_iothub_twin_free(&op->twin);
+    }
+
+    return rc;
+}
+
+
+void
+ngx_iothub_twin_cancel(ngx_iothub_twin_op_t *op)
+{
+    if (op->call) {
+        ngx_iothub_redis_cancel(op->call);
+        op->call = NULL;
+        ngx_iothub_twin_free(&op->twin);
+        free(op->notify);
+        op->notify = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_iothub_twin_read(ngx_iothub_twin_op_t *op)
+{
+    const char              *argv[2];
+    ngx_iothub_twin_keys_t   k;
+
+    ngx_iothub_twin_keys(op, &k);
+
+    argv[0] = (char *) k.twin;
+    argv[1] = (char *) k.identity;
+
+    op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                       NGX_IOTHUB_LUA_TWIN_READ,
+                                       ngx_iothub_twin_read_done, op, 2, 2,
+                                       argv, k.len);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+ngx_iothub_twin_read_done(void *data, redisReply *reply)
+{
+    ngx_iothub_twin_op_t *op = data;
+
+    int64_t  version;
+
+    op->call = NULL;
+
+    if (reply == NULL) {
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_UNAVAILABLE);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_iothub_twin_finish(op, ngx_strncmp(reply->str, "NOT_FOUND", 9)
+                                   == 0 ? NGX_IOTHUB_TWIN_NOT_FOUND
+                                        : NGX_IOTHUB_TWIN_FAILED);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || ngx_iothub_twin_load(op, reply->element[0], reply->element[1])
+           != NGX_OK)
+    {
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_FAILED);
+        return;
+    }
+
+    if (op->kind == NGX_IOTHUB_TWIN_GET) {
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_DONE);
+        return;
+    }
+
+    version = op->twin.version;
+
+    if (ngx_iothub_twin_apply(op) != NGX_OK) {
+        return;
+    }
+
+    if (ngx_iothub_twin_write(op, version) != NGX_OK) {
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_UNAVAILABLE);
+    }
+}
+
+
+static ngx_int_t
+ngx_iothub_twin_load(ngx_iothub_twin_op_t *op, redisReply *twin,
+    redisReply *identity)
+{
+    size_t       i;
+    redisReply  *n, *v;
+
+    if (twin->type != REDIS_REPLY_ARRAY
+        || identity->type != REDIS_REPLY_ARRAY)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_twin_free(&op->twin);
+
+    if (ngx_iothub_twin_init(&op->twin, NULL) != NGX_IOTHUB_TWIN_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i + 1 < twin->elements; i += 2) {
+        n = twin->element[i];
+        v = twin->element[i + 1];
+
+        if (n->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING
+            && ngx_iothub_twin_set_field(&op->twin, n->str, n->len, v->str,
+                                         v->len)
+               != NGX_IOTHUB_TWIN_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_iothub_identity_init(&op->identity);
+
+    for (i = 0; i + 1 < identity->elements; i += 2) {
+        n = identity->element[i];
+        v = identity->element[i + 1];
+
+        if (n->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING) {
+            ngx_iothub_identity_set_field(&op->identity, n->str, n->len,
+                                          v->str, v->len);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* checks If-Match and runs the engine; finishes the op on refusal */
+
+static ngx_int_t
+ngx_iothub_twin_apply(ngx_iothub_twin_op_t *op)
+{
+    u_char                now[40];
+    char                  etag[NGX_IOTHUB_TWIN_ETAG_LEN + 1];
+    ngx_iothub_twin_rc_e  rc;
+
+    if (op->if_match.len
+        && !(op->if_match.len == 1 && op->if_match.data[0] == '*'))
+    {
+        ngx_iothub_twin_etag(op->twin.version, etag);
+
+        if (op->if_match.len != ngx_strlen(etag)
+            || ngx_strncmp(op->if_match.data, etag, op->if_match.len) != 0)
+        {
+            ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_ETAG_MISMATCH);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_iothub_time_now(now, sizeof(now));
+    free(op->notify);
+    op->notify = NULL;
+
+    switch (op->kind) {
+
+    case NGX_IOTHUB_TWIN_PATCH_REPORTED:
+        rc = ngx_iothub_twin_patch_reported(&op->twin, (char *) op->body.data,
+                                            op->body.len, (char *) now,
+                                            op->err, sizeof(op->err));
+        break;
+
+    case NGX_IOTHUB_TWIN_PATCH:
+        rc = ngx_iothub_twin_service_patch(&op->twin, (char *) op->body.data,
+                                           op->body.len, (char *) now,
+                                           &op->notify, op->err,
+                                           sizeof(op->err));
+        break;
+
+    default: /* NGX_IOTHUB_TWIN_REPLACE */
+        rc = ngx_iothub_twin_service_replace(&op->twin,
+                                             (char *) op->body.data,
+                                             op->body.len, (char *) now,
+                                             &op->notify, op->err,
+                                             sizeof(op->err));
+    }
+
+    op->engine_rc = rc;
+
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        ngx_iothub_twin_finish(op, (rc == NGX_IOTHUB_TWIN_CORRUPT
+                                    || rc == NGX_IOTHUB_TWIN_NO_MEMORY)
+                                   ? NGX_IOTHUB_TWIN_FAILED
+                                   : NGX_IOTHUB_TWIN_REFUSED);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iothub_twin_write(ngx_iothub_twin_op_t *op, int64_t read_version)
+{
+    int                      i, n, argc;
+    char                    *body;
+    u_char                   version[NGX_INT64_LEN + 1];
+    u_char                   desired[NGX_INT64_LEN + 1];
+    size_t                   lens[3 + 3 + 2 * NGX_IOTHUB_TWIN_NFIELDS];
+    char                     scratch[NGX_IOTHUB_TWIN_SCRATCH];
+    const char              *argv[3 + 3 + 2 * NGX_IOTHUB_TWIN_NFIELDS];
+    const char              *names[NGX_IOTHUB_TWIN_NFIELDS];
+    const char              *values[NGX_IOTHUB_TWIN_NFIELDS];
+    size_t                   vlens[NGX_IOTHUB_TWIN_NFIELDS];
+    ngx_iothub_twin_keys_t   k;
+
+    body = NULL;
+
+    if (op->notify
+        && ngx_iothub_twin_notification(op->notify, ngx_strlen(op->notify),
+                                        op->twin.desired_version, &body,
+                                        op->err, sizeof(op->err))
+           != NGX_IOTHUB_TWIN_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_twin_keys(op, &k);
+
+    argv[0] = (char *) k.twin;
+    argv[1] = (char *) k.identity;
+    argv[2] = (char *) k.presence;
+    ngx_memcpy(lens, k.len, sizeof(k.len));
+
+    argv[3] = (char *) version;
+    lens[3] = ngx_sprintf(version, "%L", read_version) - version;
+    argv[4] = body ? body : "";
+    lens[4] = body ? ngx_strlen(body) : 0;
+    argv[5] = (char *) desired;
+    lens[5] = ngx_sprintf(desired, "%L", op->twin.desired_version) - desired;
+
+    n = ngx_iothub_twin_fields(&op->twin, names, values, vlens, scratch);
+    argc = 6;
+
+    for (i = 0; i < n; i++) {
+        argv[argc] = names[i];
+        lens[argc++] = ngx_strlen(names[i]);
+        argv[argc] = values[i];
+        lens[argc++] = vlens[i];
+    }
+
+    op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                       NGX_IOTHUB_LUA_TWIN_WRITE,
+                                       ngx_iothub_twin_write_done, op, 3,
+                                       argc, argv, lens);
+    free(body);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+ngx_iothub_twin_write_done(void *data, redisReply *reply)
+{
+    ngx_iothub_twin_op_t *op = data;
+
+    op->call = NULL;
+
+    if (reply == NULL) {
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_UNAVAILABLE);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ERROR) {
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_DONE);
+        return;
+    }
+
+    if (ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0) {
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_NOT_FOUND);
+        return;
+    }
+
+    if (ngx_strncmp(reply->str, "CONFLICT", 8) != 0
+        || ++op->attempts == NGX_IOTHUB_TWIN_ATTEMPTS)
+    {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "iothub twin: write failed: \"%*s\"",
+                      (size_t) reply->len, reply->str);
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_FAILED);
+        return;
+    }
+
+    /* another writer won: read again and reapply */
+
+    if (ngx_iothub_twin_read(op) != NGX_OK) {
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_UNAVAILABLE);
+    }
+}
+
+
+static void
+ngx_iothub_twin_finish(ngx_iothub_twin_op_t *op,
+    ngx_iothub_twin_result_e result)
+{
+    op->result = result;
+    op->handler(op);
+
+    ngx_iothub_twin_free(&op->twin);
+    free(op->notify);
+    op->notify = NULL;
+}
+
+
+static void
+ngx_iothub_twin_keys(ngx_iothub_twin_op_t *op, ngx_iothub_twin_keys_t *k)
+{
+    ngx_str_t  *h, *d, *m;
+
+    h = &op->hub->prefix;
+    d = &op->device_id;
+    m = &op->module_id;
+
+    if (m->len) {
+        k->len[0] = ngx_snprintf(k->twin, NGX_IOTHUB_TWIN_KEY_LEN,
+                                 "%V{%V}:twin:%V", h, d, m) - k->twin;
+        k->len[1] = ngx_snprintf(k->identity, NGX_IOTHUB_TWIN_KEY_LEN,
+                                 "%V{%V}:module:%V", h, d, m) - k->identity;
+        k->len[2] = ngx_snprintf(k->presence, NGX_IOTHUB_TWIN_KEY_LEN,
+                                 "%V{%V}:presence:%V", h, d, m)
+                    - k->presence;
+        return;
+    }
+
+    k->len[0] = ngx_snprintf(k->twin, NGX_IOTHUB_TWIN_KEY_LEN,
+                             "%V{%V}:twin", h, d) - k->twin;
+    k->len[1] = ngx_snprintf(k->identity, NGX_IOTHUB_TWIN_KEY_LEN,
+                             "%V{%V}:device", h, d) - k->identity;
+    k->len[2] = ngx_snprintf(k->presence, NGX_IOTHUB_TWIN_KEY_LEN,
+                             "%V{%V}:presence", h, d) - k->presence;
+}
+
