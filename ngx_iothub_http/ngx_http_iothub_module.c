@@ -40,8 +40,6 @@ static ngx_int_t ngx_http_iothub_verify(ngx_http_request_t *r,
 static void ngx_http_iothub_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iothub_read_body(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
-static ngx_int_t ngx_http_iothub_add_header(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 static void ngx_http_iothub_cleanup(void *data);
 static void ngx_http_iothub_gen_free(void *data);
 static void *ngx_http_iothub_create_loc_conf(ngx_conf_t *cf);
@@ -79,6 +77,14 @@ static ngx_http_iothub_route_t  ngx_http_iothub_routes[] = {
       NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
       ngx_http_iothub_route_twin },
 
+    { { "twins", NULL, "methods" }, 3,
+      NGX_HTTP_POST, NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
+      ngx_http_iothub_route_method },
+
+    { { "twins", NULL, "modules", NULL, "methods" }, 5,
+      NGX_HTTP_POST, NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
+      ngx_http_iothub_route_method },
+
     { { "statistics", "devices" }, 2,
       NGX_HTTP_GET, NGX_IOTHUB_RIGHT_REGISTRY_READ,
       ngx_http_iothub_route_statistics },
@@ -102,7 +108,7 @@ static ngx_command_t  ngx_http_iothub_commands[] = {
 
 static ngx_http_module_t  ngx_http_iothub_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_iothub_method_init,           /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -687,7 +693,7 @@ ngx_http_iothub_if_match(ngx_http_request_t *r, ngx_str_t *etag)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iothub_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)
 {

@@ -17,6 +17,7 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_registry.h"
 #include "ngx_iothub_twin_service.h"
+#include "ngx_iothub_json.h"
 
 
 #define NGX_HTTP_IOTHUB_MAX_SEGMENTS  6
@@ -76,6 +77,10 @@ yajl_gen ngx_http_iothub_json_gen(ngx_http_request_t *r);
 ngx_int_t ngx_http_iothub_send_empty(ngx_http_request_t *r,
     ngx_uint_t status);
 
+/* Adds a response header; name and value must outlive the request. */
+ngx_int_t ngx_http_iothub_add_header(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+
 /* Completes a request that was suspended (NGX_DONE) with a response rc. */
 void ngx_http_iothub_finish(ngx_http_request_t *r, ngx_int_t rc);
 
@@ -97,6 +102,11 @@ ngx_int_t ngx_http_iothub_route_module(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_modules(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 ngx_int_t ngx_http_iothub_route_statistics(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_method.c */
+ngx_int_t ngx_http_iothub_method_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_iothub_route_method(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 /* ngx_http_iothub_twin.c */

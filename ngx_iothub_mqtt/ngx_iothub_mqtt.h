@@ -157,6 +157,11 @@ ngx_int_t ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t);
 void ngx_iothub_mqtt_twin_cancel(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_desired(u_char *payload, size_t len);
+
+/* ngx_iothub_mqtt_method.c: direct methods */
+void ngx_iothub_mqtt_method(u_char *payload, size_t len);
+ngx_int_t ngx_iothub_mqtt_method_response(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t);
 ngx_int_t ngx_iothub_mqtt_session_init(ngx_conf_t *cf);
 
 

@@ -265,7 +265,7 @@ ngx_iothub_mqtt_read_u16(ngx_iothub_mqtt_reader_t *r, u_int *v)
         return NGX_IOTHUB_MQTT_MALFORMED;
     }
 
-    *v = (u_int) r->pos[0] << 8 | r->pos[1];
+    *v = ((u_int) r->pos[0] << 8) | r->pos[1];
     r->pos += 2;
 
     return NGX_IOTHUB_MQTT_OK;
@@ -807,7 +807,7 @@ ngx_iothub_mqtt_write_publish_header(u_char *buf, size_t size,
 
     remaining = ngx_iothub_mqtt_publish_remaining(pub);
 
-    byte = NGX_IOTHUB_MQTT_PUBLISH << 4 | pub->qos << 1;
+    byte = (NGX_IOTHUB_MQTT_PUBLISH << 4) | (pub->qos << 1);
     byte |= pub->dup ? NGX_IOTHUB_MQTT_PF_DUP : 0;
     byte |= pub->retain ? NGX_IOTHUB_MQTT_PF_RETAIN : 0;
 

@@ -63,6 +63,8 @@ ngx_iothub_mqtt_session_init(ngx_conf_t *cf)
     if (ngx_iothub_inbox_register(cf, "kick", ngx_iothub_mqtt_kick)
         != NGX_OK
         || ngx_iothub_inbox_register(cf, "desired", ngx_iothub_mqtt_desired)
+           != NGX_OK
+        || ngx_iothub_inbox_register(cf, "method", ngx_iothub_mqtt_method)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -362,7 +364,6 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
     void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
     ngx_uint_t arg))
 {
-    int                      nkeys;
     u_char                   no[NGX_INT_T_LEN], now[40];
     size_t                   lens[8];
     ngx_str_t                keys[3], *inbox, *mid;
@@ -401,12 +402,10 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
     argv[6] = extra ? (ctx->clean ? "1" : "0") : (char *) now;
     lens[6] = ngx_strlen(argv[6]);
 
-    nkeys = (script == NGX_IOTHUB_LUA_SESSION_SUBSCRIBE) ? 2 : 3;
-
     if (handler == NULL) {
         return ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
                                        ngx_iothub_mqtt_presence_ended, NULL,
-                                       nkeys, 7, argv, lens)
+                                       3, 7, argv, lens)
                ? NGX_OK : NGX_DECLINED;
     }
 
@@ -417,7 +416,7 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
 
     t->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
                                       ngx_iothub_mqtt_token_reply, t,
-                                      nkeys, 7, argv, lens);
+                                      3, 7, argv, lens);
     if (t->call == NULL) {
         ngx_queue_remove(&t->queue);
         ngx_free(t);
@@ -504,6 +503,9 @@ ngx_iothub_mqtt_publish(ngx_iothub_mqtt_ctx_t *ctx,
     case NGX_IOTHUB_MQTT_PUB_TWIN_GET:
     case NGX_IOTHUB_MQTT_PUB_TWIN_REPORTED:
         return ngx_iothub_mqtt_twin_request(ctx, pub, &t);
+
+    case NGX_IOTHUB_MQTT_PUB_METHOD_RES:
+        return ngx_iothub_mqtt_method_response(ctx, pub, &t);
 
     default:
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,

@@ -20,6 +20,13 @@
     (u_char) (((c) >= 'A' && (c) <= 'Z') ? ((c) | 0x20) : (c))
 
 
+/* the identity-independent filters of mqtt.md 3 */
+typedef struct {
+    const char            *filter;
+    u_int                  feature;
+} ngx_iothub_mqtt_hub_filter_t;
+
+
 /* a builder's output: len counts everything, at most size bytes land */
 typedef struct {
     u_char                *buf;
@@ -99,6 +106,17 @@ static const char  *ngx_iothub_mqtt_prop_names[] = {
 
 #define NGX_IOTHUB_MQTT_NPROPS                                                \
     (sizeof(ngx_iothub_mqtt_prop_names) / sizeof(const char *))
+
+static const ngx_iothub_mqtt_hub_filter_t  ngx_iothub_mqtt_hub_filters[] = {
+    { "$iothub/twin/res/#", NGX_IOTHUB_MQTT_FEATURE_TWIN_RES },
+    { "$iothub/twin/PATCH/properties/desired/#",
+      NGX_IOTHUB_MQTT_FEATURE_DESIRED },
+    { "$iothub/methods/POST/#", NGX_IOTHUB_MQTT_FEATURE_METHODS }
+};
+
+#define NGX_IOTHUB_MQTT_NHUB_FILTERS                                          \
+    (sizeof(ngx_iothub_mqtt_hub_filters)                                     \
+     / sizeof(ngx_iothub_mqtt_hub_filter_t))
 
 /* encodeURIComponent leaves these and ASCII letters and digits alone */
 static const char  ngx_iothub_mqtt_unreserved[] = "-_.!~*'()";
@@ -799,8 +817,10 @@ u_int
 ngx_iothub_mqtt_filter_feature(const u_char *f, size_t len,
     const ngx_iothub_mqtt_str_t *device, const ngx_iothub_mqtt_str_t *module)
 {
-    const u_char           *p, *last;
-    ngx_iothub_mqtt_str_t   seg;
+    size_t                               i;
+    const u_char                        *p, *last;
+    ngx_iothub_mqtt_str_t                seg;
+    const ngx_iothub_mqtt_hub_filter_t  *hf;
 
     if (!ngx_iothub_mqtt_filter_valid(f, len)) {
         return 0;
@@ -809,17 +829,12 @@ ngx_iothub_mqtt_filter_feature(const u_char *f, size_t len,
     p = f;
     last = f + len;
 
-    if (ngx_iothub_mqtt_is(p, last, "$iothub/twin/res/#")) {
-        return NGX_IOTHUB_MQTT_FEATURE_TWIN_RES;
-    }
+    for (i = 0; i < NGX_IOTHUB_MQTT_NHUB_FILTERS; i++) {
+        hf = &ngx_iothub_mqtt_hub_filters[i];
 
-    if (ngx_iothub_mqtt_is(p, last, "$iothub/twin/PATCH/properties/desired/#"))
-    {
-        return NGX_IOTHUB_MQTT_FEATURE_DESIRED;
-    }
-
-    if (ngx_iothub_mqtt_is(p, last, "$iothub/methods/POST/#")) {
-        return NGX_IOTHUB_MQTT_FEATURE_METHODS;
+        if (ngx_iothub_mqtt_is(p, last, hf->filter)) {
+            return hf->feature;
+        }
     }
 
     if (!ngx_iothub_mqtt_skip(&p, last, "devices/")
@@ -915,7 +930,7 @@ ngx_iothub_mqtt_pct_decode(u_char *buf, size_t size, const u_char *src,
             return NGX_IOTHUB_MQTT_TOPIC_BAD_ESCAPE;
         }
 
-        buf[(*n)++] = (u_char) (hi << 4 | lo);
+        buf[(*n)++] = (u_char) ((hi << 4) | lo);
         i += 2;
     }
 
@@ -1067,7 +1082,7 @@ ngx_iothub_mqtt_pct_equal(const u_char *enc, size_t enc_len,
             lo = ngx_iothub_mqtt_hex(enc[i + 2]);
 
             if (hi >= 0 && lo >= 0) {
-                c = (u_char) (hi << 4 | lo);
+                c = (u_char) ((hi << 4) | lo);
                 i += 2;
             }
         }

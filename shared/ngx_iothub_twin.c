@@ -64,7 +64,10 @@ struct ngx_iothub_twin_node_s {
 };
 
 
-/* members of a large object sorted by name, for binary search */
+/*
+ * The members an object had before a merge: sorted by name for binary
+ * search in a large object (elts), or the first n of a small one.
+ */
 typedef struct {
     ngx_iothub_twin_node_t   **elts;
     size_t                     n;
@@ -565,7 +568,7 @@ ngx_iothub_twin_index(ngx_iothub_twin_node_t *obj,
     ngx_iothub_twin_node_t  *c;
 
     idx->elts = NULL;
-    idx->n = 0;
+    idx->n = obj->n;
 
     if (obj->n <= NGX_IOTHUB_TWIN_LINEAR) {
         return NGX_IOTHUB_TWIN_OK;
@@ -590,19 +593,22 @@ ngx_iothub_twin_index(ngx_iothub_twin_node_t *obj,
 
 
 /*
- * Members added after the index was built are not found through it:
- * a patch names each key once, so they are never searched for.
+ * With an index only the members the object had when it was built are
+ * searched: a patch names each key once, so members it added are never
+ * searched for, and a merge stays O(n log n).
  */
 static ngx_iothub_twin_node_t *
 ngx_iothub_twin_find(ngx_iothub_twin_node_t *obj,
     ngx_iothub_twin_index_t *idx, const char *key, size_t len)
 {
     int                      rc;
-    size_t                   lo, hi, mid;
+    size_t                   lo, hi, mid, n;
     ngx_iothub_twin_node_t  *c;
 
     if (idx == NULL || idx->elts == NULL) {
-        for (c = obj->child; c != NULL; c = c->next) {
+        n = (idx != NULL) ? idx->n : (size_t) -1;
+
+        for (c = obj->child; c != NULL && n-- > 0; c = c->next) {
             if (c->type != NGX_IOTHUB_TWIN_JSON_DELETED && c->key_len == len
                 && memcmp(c->key, key, len) == 0)
             {
@@ -1281,6 +1287,7 @@ ngx_iothub_twin_merge(ngx_iothub_twin_node_t *target,
     ngx_iothub_twin_index_t   tidx, midx;
 
     midx.elts = NULL;
+    midx.n = 0;
 
     rc = ngx_iothub_twin_index(target, &tidx);
 
@@ -1613,7 +1620,10 @@ ngx_iothub_twin_apply(ngx_iothub_twin_t *t, ngx_iothub_twin_apply_t *a,
         rc = ngx_iothub_twin_load(*text, what, &root, e);
 
         if (rc == NGX_IOTHUB_TWIN_OK && meta != NULL) {
-            rc = ngx_iothub_twin_load(*meta, "metadata", &mroot, e);
+            rc = ngx_iothub_twin_load(*meta,
+                                      (a->section == NGX_IOTHUB_TWIN_DESIRED)
+                                      ? "desired metadata"
+                                      : "reported metadata", &mroot, e);
         }
     }
 
@@ -1990,12 +2000,17 @@ ngx_iothub_twin_patch_reported(ngx_iothub_twin_t *t, const char *json,
 }
 
 
-/* *out: the member name of obj, NULL when absent or null, else an object */
+/*
+ * *out: the member name of obj, NULL when absent or null, else an object.
+ * Names compare ASCII case-insensitively, the last match wins, as with
+ * the hub's deserializer (see ngx_iothub_identity_parse()).
+ */
 static ngx_iothub_twin_rc_e
 ngx_iothub_twin_member(ngx_iothub_twin_node_t *obj, const char *name,
     ngx_iothub_twin_node_t **out, ngx_iothub_twin_err_t *e)
 {
-    ngx_iothub_twin_node_t  *c;
+    size_t                   i, len;
+    ngx_iothub_twin_node_t  *c, *found;
 
     *out = NULL;
 
@@ -2003,7 +2018,22 @@ ngx_iothub_twin_member(ngx_iothub_twin_node_t *obj, const char *name,
         return NGX_IOTHUB_TWIN_OK;
     }
 
-    c = ngx_iothub_twin_find(obj, NULL, name, strlen(name));
+    len = strlen(name);
+    found = NULL;
+
+    for (c = obj->child; c != NULL; c = c->next) {
+        for (i = 0; i < len && c->key_len == len; i++) {
+            if ((c->key[i] | 0x20) != name[i]) {
+                break;
+            }
+        }
+
+        if (i == len && c->key_len == len) {
+            found = c;
+        }
+    }
+
+    c = found;
 
     if (c == NULL || c->type == NGX_IOTHUB_TWIN_JSON_NULL) {
         return NGX_IOTHUB_TWIN_OK;
@@ -2252,12 +2282,12 @@ ngx_iothub_twin_trees_load(const ngx_iothub_twin_t *t,
         }
 
         if (rc == NGX_IOTHUB_TWIN_OK) {
-            rc = ngx_iothub_twin_load(t->desired_meta, "metadata",
+            rc = ngx_iothub_twin_load(t->desired_meta, "desired metadata",
                                       &tr->desired_meta, e);
         }
 
         if (rc == NGX_IOTHUB_TWIN_OK) {
-            rc = ngx_iothub_twin_load(t->reported_meta, "metadata",
+            rc = ngx_iothub_twin_load(t->reported_meta, "reported metadata",
                                       &tr->reported_meta, e);
         }
     }

@@ -22,7 +22,10 @@
  * Operations change a twin all or nothing: on any result but OK the twin
  * is left as it was.  The caller reads the Redis hash, applies one
  * operation, and writes the fields back only if "version" is unchanged
- * (optimistic concurrency), retrying from the read otherwise.
+ * (optimistic concurrency), retrying from the read otherwise.  "now" is
+ * the caller's time for metadata, ISO 8601 UTC with 7 fractional digits
+ * ("2024-01-02T10:11:12.1234567Z"), never NULL for an operation; it is
+ * copied as a JSON string.
  *
  * Number fidelity: numbers keep their original text (1.0, 1e3, big
  * integers); strings keep their value exactly (escapes are written back

@@ -1,6 +1,7 @@
 -- Records the features a session subscribed to (C2D, twin responses,
 -- desired notifications, methods) if it is still the current one.
 -- KEYS[1] presence hash  KEYS[2] persistent session hash
+-- KEYS[3] identity hash
 -- ARGV[1] inbox  ARGV[2] session number  ARGV[3] features
 -- ARGV[4] clean session (0/1)
 -- returns 1 when the session was current, else 0
