@@ -12,9 +12,16 @@ AVAILABLE   ?= /usr/share/nginx/modules-available
 ENABLED     ?= /etc/nginx/modules-enabled
 
 CC          ?= cc
-UNIT_CFLAGS  = -std=gnu99 -g -Wall -Wextra -Wpointer-arith -Werror -Ishared
+UNIT_CFLAGS  = -std=gnu99 -g -Wall -Wextra -Wpointer-arith -Werror \
+               -Ishared -Ingx_iothub_mqtt
 UNIT_LIBS    = -lcmocka -lyajl -lcrypto
-UNIT_TESTS   = build/unit/test_sas build/unit/test_identity
+UNIT_TESTS   = $(patsubst t/unit/%.c,build/unit/%,$(wildcard t/unit/test_*.c))
+
+# the pure C parts: no nginx headers, linked alone into tests and fuzzers
+PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
+               shared/ngx_iothub_twin.c shared/ngx_iothub_json.c \
+               ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
+               ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c
 
 .PHONY: all build deps deps-run install run test unit prove e2e fuzz \
         style clean
@@ -43,10 +50,9 @@ run: deps-run build
 
 test: deps build unit prove e2e
 
-build/unit/%: t/unit/%.c shared/*.c shared/*.h
+build/unit/%: t/unit/%.c $(PURE_SRCS) shared/*.h ngx_iothub_mqtt/*.h
 	@mkdir -p build/unit
-	$(CC) $(UNIT_CFLAGS) -o $@ $< shared/ngx_iothub_sas.c \
-	    shared/ngx_iothub_identity.c $(UNIT_LIBS)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) $(UNIT_LIBS)
 
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
@@ -64,8 +70,8 @@ fuzz:
 	@for f in fuzz/fuzz_*.c; do \
 	    n=$$(basename $$f .c); \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined -Ishared \
-	        -o build/fuzz/$$n $$f shared/ngx_iothub_sas.c \
-	        shared/ngx_iothub_identity.c -lyajl -lcrypto || exit 1; \
+	        -Ingx_iothub_mqtt -o build/fuzz/$$n $$f $(PURE_SRCS) \
+	        -lyajl -lcrypto || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
 	        build/fuzz/$$n.corpus || exit 1; \

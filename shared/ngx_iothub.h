@@ -40,6 +40,10 @@ typedef struct {
     ngx_array_t                policies;     /* ngx_iothub_policy_t */
     ngx_uint_t                 partitions;
     time_t                     retention;    /* of device-to-cloud streams */
+    ngx_uint_t                 c2d_queue_depth;
+    time_t                     c2d_ttl;
+    ngx_uint_t                 c2d_max_delivery_count;
+    ngx_msec_t                 c2d_lock_timeout;
     ngx_str_t                  file;
     ngx_uint_t                 line;
 } ngx_iothub_hub_t;
@@ -68,6 +72,17 @@ typedef struct {
     ngx_str_t                  inbox;
     u_char                     inbox_name[sizeof("iothub:inbox:") + 32];
 } ngx_iothub_main_conf_t;
+
+
+/* the arguments of one Redis command or script, built up in order */
+
+#define NGX_IOTHUB_MAX_ARGS  192
+
+typedef struct {
+    int                        n;
+    const char                *argv[NGX_IOTHUB_MAX_ARGS];
+    size_t                     lens[NGX_IOTHUB_MAX_ARGS];
+} ngx_iothub_args_t;
 
 
 extern ngx_module_t  ngx_iothub_module;
@@ -110,6 +125,10 @@ ngx_iothub_redis_call_t *ngx_iothub_inbox_send(ngx_str_t *inbox,
 ngx_int_t ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key,
     ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix,
     ngx_str_t *module_id);
+
+/* Appends an argument; past NGX_IOTHUB_MAX_ARGS it is dropped. */
+void ngx_iothub_args_add(ngx_iothub_args_t *args, const char *s, size_t len);
+void ngx_iothub_args_add_str(ngx_iothub_args_t *args, const char *s);
 
 /* Now in ISO 8601 UTC with 7 fractional digits, NUL-terminated. */
 void ngx_iothub_time_now(u_char *buf, size_t size);

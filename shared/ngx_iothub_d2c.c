@@ -11,22 +11,6 @@
 #include "ngx_iothub_d2c.h"
 
 
-/* XADD key MINID ~ id * + stamped fields + message fields + body */
-#define NGX_IOTHUB_D2C_MAX_ARGS                                             \
-    (6 + 2 * 8 + 2 * NGX_IOTHUB_D2C_MAX_PROPERTIES + 2)
-
-
-typedef struct {
-    int                        n;
-    const char                *argv[NGX_IOTHUB_D2C_MAX_ARGS];
-    size_t                     lens[NGX_IOTHUB_D2C_MAX_ARGS];
-} ngx_iothub_d2c_args_t;
-
-
-static void ngx_iothub_d2c_add(ngx_iothub_d2c_args_t *args, const char *s,
-    size_t len);
-static void ngx_iothub_d2c_add_str(ngx_iothub_d2c_args_t *args,
-    const char *s);
 static size_t ngx_iothub_d2c_auth_method(u_char *buf, size_t size,
     ngx_iothub_sender_t *sender);
 
@@ -78,75 +62,75 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     ngx_tm_t               tm;
     ngx_uint_t             i;
     ngx_time_t            *tp;
-    ngx_iothub_d2c_args_t  args;
+    ngx_iothub_args_t  args;
 
     tp = ngx_timeofday();
     args.n = 0;
 
-    ngx_iothub_d2c_add_str(&args, "XADD");
-    ngx_iothub_d2c_add(&args, (char *) key,
+    ngx_iothub_args_add_str(&args, "XADD");
+    ngx_iothub_args_add(&args, (char *) key,
                        ngx_snprintf(key, sizeof(key), "%Vd2c:%ui", &hub->prefix,
                                     ngx_iothub_d2c_partition(hub,
                                                       &sender->device_id))
                        - key);
 
     /* retention: entries older than the hub's retention go, lazily */
-    ngx_iothub_d2c_add_str(&args, "MINID");
-    ngx_iothub_d2c_add_str(&args, "~");
-    ngx_iothub_d2c_add(&args, (char *) minid,
+    ngx_iothub_args_add_str(&args, "MINID");
+    ngx_iothub_args_add_str(&args, "~");
+    ngx_iothub_args_add(&args, (char *) minid,
                        ngx_sprintf(minid, "%uL",
                                    (uint64_t) (tp->sec - hub->retention)
                                    * 1000)
                        - minid);
-    ngx_iothub_d2c_add_str(&args, "*");
+    ngx_iothub_args_add_str(&args, "*");
 
-    ngx_iothub_d2c_add_str(&args, "a:iothub-connection-device-id");
-    ngx_iothub_d2c_add(&args, (char *) sender->device_id.data,
+    ngx_iothub_args_add_str(&args, "a:iothub-connection-device-id");
+    ngx_iothub_args_add(&args, (char *) sender->device_id.data,
                        sender->device_id.len);
 
     if (sender->module_id.len) {
-        ngx_iothub_d2c_add_str(&args, "a:iothub-connection-module-id");
-        ngx_iothub_d2c_add(&args, (char *) sender->module_id.data,
+        ngx_iothub_args_add_str(&args, "a:iothub-connection-module-id");
+        ngx_iothub_args_add(&args, (char *) sender->module_id.data,
                            sender->module_id.len);
     }
 
-    ngx_iothub_d2c_add_str(&args, "a:iothub-connection-auth-generation-id");
-    ngx_iothub_d2c_add(&args, (char *) sender->generation_id.data,
+    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-generation-id");
+    ngx_iothub_args_add(&args, (char *) sender->generation_id.data,
                        sender->generation_id.len);
 
-    ngx_iothub_d2c_add_str(&args, "a:iothub-connection-auth-method");
-    ngx_iothub_d2c_add(&args, (char *) method,
+    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-method");
+    ngx_iothub_args_add(&args, (char *) method,
                        ngx_iothub_d2c_auth_method(method, sizeof(method),
                                                   sender));
 
     ngx_gmtime(tp->sec, &tm);
 
-    ngx_iothub_d2c_add_str(&args, "a:iothub-enqueuedtime");
-    ngx_iothub_d2c_add(&args, (char *) now,
+    ngx_iothub_args_add_str(&args, "a:iothub-enqueuedtime");
+    ngx_iothub_args_add(&args, (char *) now,
                        ngx_sprintf(now, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
                                    tm.ngx_tm_year, tm.ngx_tm_mon,
                                    tm.ngx_tm_mday, tm.ngx_tm_hour,
                                    tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
                        - now);
 
-    ngx_iothub_d2c_add_str(&args, "a:iothub-message-source");
-    ngx_iothub_d2c_add_str(&args, "Telemetry");
+    ngx_iothub_args_add_str(&args, "a:iothub-message-source");
+    ngx_iothub_args_add_str(&args, "Telemetry");
 
     if (sender->model_id.len) {
-        ngx_iothub_d2c_add_str(&args, "a:dt-dataschema");
-        ngx_iothub_d2c_add(&args, (char *) sender->model_id.data,
+        ngx_iothub_args_add_str(&args, "a:dt-dataschema");
+        ngx_iothub_args_add(&args, (char *) sender->model_id.data,
                            sender->model_id.len);
     }
 
     for (i = 0; i < msg->n; i++) {
-        ngx_iothub_d2c_add(&args, (char *) msg->name[i].data,
+        ngx_iothub_args_add(&args, (char *) msg->name[i].data,
                            msg->name[i].len);
-        ngx_iothub_d2c_add(&args, (char *) msg->value[i].data,
+        ngx_iothub_args_add(&args, (char *) msg->value[i].data,
                            msg->value[i].len);
     }
 
-    ngx_iothub_d2c_add_str(&args, "body");
-    ngx_iothub_d2c_add(&args, (char *) msg->body.data, msg->body.len);
+    ngx_iothub_args_add_str(&args, "body");
+    ngx_iothub_args_add(&args, (char *) msg->body.data, msg->body.len);
 
     return ngx_iothub_redis_command(ngx_iothub_redis_link(), handler, data,
                                     args.n, args.argv, args.lens);
@@ -171,19 +155,3 @@ ngx_iothub_d2c_auth_method(u_char *buf, size_t size,
 }
 
 
-static void
-ngx_iothub_d2c_add(ngx_iothub_d2c_args_t *args, const char *s, size_t len)
-{
-    if (args->n < NGX_IOTHUB_D2C_MAX_ARGS) {
-        args->argv[args->n] = s;
-        args->lens[args->n] = len;
-        args->n++;
-    }
-}
-
-
-static void
-ngx_iothub_d2c_add_str(ngx_iothub_d2c_args_t *args, const char *s)
-{
-    ngx_iothub_d2c_add(args, s, ngx_strlen(s));
-}

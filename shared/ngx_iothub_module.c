@@ -50,6 +50,14 @@ static ngx_conf_num_bounds_t  ngx_iothub_partitions_bounds = {
     ngx_conf_check_num_bounds, 1, 128
 };
 
+static ngx_conf_num_bounds_t  ngx_iothub_c2d_depth_bounds = {
+    ngx_conf_check_num_bounds, 1, 5000
+};
+
+static ngx_conf_num_bounds_t  ngx_iothub_c2d_delivery_bounds = {
+    ngx_conf_check_num_bounds, 1, 100
+};
+
 
 static ngx_iothub_right_name_t  ngx_iothub_rights[] = {
     { ngx_string("registry_read"), NGX_IOTHUB_RIGHT_REGISTRY_READ },
@@ -148,6 +156,34 @@ static ngx_command_t  ngx_iothub_commands[] = {
       0,
       offsetof(ngx_iothub_hub_t, partitions),
       &ngx_iothub_partitions_bounds },
+
+    { ngx_string("c2d_queue_depth"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, c2d_queue_depth),
+      &ngx_iothub_c2d_depth_bounds },
+
+    { ngx_string("c2d_ttl"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, c2d_ttl),
+      NULL },
+
+    { ngx_string("c2d_max_delivery_count"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, c2d_max_delivery_count),
+      &ngx_iothub_c2d_delivery_bounds },
+
+    { ngx_string("c2d_lock_timeout"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, c2d_lock_timeout),
+      NULL },
 
     { ngx_string("retention"),
       NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
@@ -382,6 +418,10 @@ ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hub->name = value[1];
     hub->partitions = NGX_CONF_UNSET_UINT;
     hub->retention = NGX_CONF_UNSET;
+    hub->c2d_queue_depth = NGX_CONF_UNSET_UINT;
+    hub->c2d_ttl = NGX_CONF_UNSET;
+    hub->c2d_max_delivery_count = NGX_CONF_UNSET_UINT;
+    hub->c2d_lock_timeout = NGX_CONF_UNSET_MSEC;
     hub->file = cf->conf_file->file.name;
     hub->line = cf->conf_file->line;
 
@@ -436,6 +476,26 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
 
     ngx_conf_init_uint_value(hub->partitions, 4);
     ngx_conf_init_value(hub->retention, 86400);
+
+    /* IoT Hub's defaults (messaging.md 3) */
+    ngx_conf_init_uint_value(hub->c2d_queue_depth, 50);
+    ngx_conf_init_value(hub->c2d_ttl, 3600);
+    ngx_conf_init_uint_value(hub->c2d_max_delivery_count, 10);
+    ngx_conf_init_msec_value(hub->c2d_lock_timeout, 60000);
+
+    if (hub->c2d_ttl < 60 || hub->c2d_ttl > 2 * 86400) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"c2d_ttl\" of hub \"%V\" must be from 1m to 2d",
+                           &hub->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hub->c2d_lock_timeout < 5000 || hub->c2d_lock_timeout > 300000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"c2d_lock_timeout\" of hub \"%V\" must be from "
+                           "5s to 300s", &hub->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (hub->retention < 60 || hub->retention > 7 * 86400) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -636,6 +696,24 @@ ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key, ngx_iothub_hub_t *hub,
     key->len = last - p;
 
     return NGX_OK;
+}
+
+
+void
+ngx_iothub_args_add(ngx_iothub_args_t *args, const char *s, size_t len)
+{
+    if (args->n < NGX_IOTHUB_MAX_ARGS) {
+        args->argv[args->n] = s ? s : "";
+        args->lens[args->n] = len;
+        args->n++;
+    }
+}
+
+
+void
+ngx_iothub_args_add_str(ngx_iothub_args_t *args, const char *s)
+{
+    ngx_iothub_args_add(args, s, ngx_strlen(s));
 }
 
 

@@ -13,21 +13,13 @@
 #include "ngx_iothub_lua.h"
 
 
-#define NGX_IOTHUB_REGISTRY_MAX_ARGS  (2 * NGX_IOTHUB_IDENTITY_NFIELDS + 8)
 
 /* .NET ticks (100 ns since 0001-01-01) at the Unix epoch */
 #define NGX_IOTHUB_TICKS_AT_EPOCH     621355968000000000ULL
 
 
-typedef struct {
-    int                        n;
-    const char                *argv[NGX_IOTHUB_REGISTRY_MAX_ARGS];
-    size_t                     lens[NGX_IOTHUB_REGISTRY_MAX_ARGS];
-} ngx_iothub_registry_args_t;
-
-
 static ngx_int_t ngx_iothub_registry_run(ngx_iothub_registry_op_t *op,
-    ngx_uint_t script, int nkeys, ngx_iothub_registry_args_t *args,
+    ngx_uint_t script, int nkeys, ngx_iothub_args_t *args,
     ngx_iothub_redis_handler_pt handler);
 static void ngx_iothub_registry_done_status(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_hash(void *data, redisReply *reply);
@@ -42,14 +34,10 @@ static void ngx_iothub_registry_from_hash(ngx_iothub_identity_t *id,
     redisReply *reply);
 static void ngx_iothub_registry_fill_new(ngx_iothub_identity_t *id);
 static ngx_int_t ngx_iothub_registry_keys(ngx_iothub_identity_t *id);
-static void ngx_iothub_registry_add(ngx_iothub_registry_args_t *args,
-    const char *s, size_t len);
-static void ngx_iothub_registry_add_str(ngx_iothub_registry_args_t *args,
-    const char *s);
 static ngx_int_t ngx_iothub_registry_add_key(ngx_iothub_registry_op_t *op,
-    ngx_iothub_registry_args_t *args, ngx_str_t *device_id,
+    ngx_iothub_args_t *args, ngx_str_t *device_id,
     const char *suffix, ngx_str_t *module_id);
-static void ngx_iothub_registry_add_fields(ngx_iothub_registry_args_t *args,
+static void ngx_iothub_registry_add_fields(ngx_iothub_args_t *args,
     ngx_iothub_identity_t *id, const char **only);
 
 
@@ -71,12 +59,12 @@ ngx_int_t
 ngx_iothub_registry_get(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
     ngx_str_t *module_id)
 {
-    ngx_iothub_registry_args_t  args;
+    ngx_iothub_args_t  args;
 
     op->module = module_id->len > 0;
     args.n = 0;
 
-    ngx_iothub_registry_add_str(&args, "HGETALL");
+    ngx_iothub_args_add_str(&args, "HGETALL");
 
     if (ngx_iothub_registry_add_key(op, &args, device_id,
                                     op->module ? "module:" : "device",
@@ -99,7 +87,7 @@ ngx_iothub_registry_create(ngx_iothub_registry_op_t *op,
     ngx_iothub_identity_t *id)
 {
     ngx_str_t                   device_id, module_id, none;
-    ngx_iothub_registry_args_t  args;
+    ngx_iothub_args_t  args;
 
     if (ngx_iothub_registry_keys(id) != NGX_OK) {
         return NGX_ERROR;
@@ -131,7 +119,7 @@ ngx_iothub_registry_create(ngx_iothub_registry_op_t *op,
             return NGX_ERROR;
         }
 
-        ngx_iothub_registry_add_str(&args, id->module_id);
+        ngx_iothub_args_add_str(&args, id->module_id);
         ngx_iothub_registry_add_fields(&args, id, NULL);
 
         return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_MODULE_CREATE, 4,
@@ -151,8 +139,8 @@ ngx_iothub_registry_create(ngx_iothub_registry_op_t *op,
         return NGX_ERROR;
     }
 
-    ngx_iothub_registry_add_str(&args, id->device_id);
-    ngx_iothub_registry_add_str(&args, id->status);
+    ngx_iothub_args_add_str(&args, id->device_id);
+    ngx_iothub_args_add_str(&args, id->status);
     ngx_iothub_registry_add_fields(&args, id, NULL);
 
     return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_DEVICE_CREATE, 4,
@@ -167,7 +155,7 @@ ngx_iothub_registry_update(ngx_iothub_registry_op_t *op,
     int                         nkeys;
     char                        now[40];
     ngx_str_t                   device_id, module_id, none;
-    ngx_iothub_registry_args_t  args;
+    ngx_iothub_args_t  args;
 
     if (ngx_iothub_registry_keys(id) != NGX_OK) {
         return NGX_ERROR;
@@ -207,8 +195,8 @@ ngx_iothub_registry_update(ngx_iothub_registry_op_t *op,
         nkeys = 2;
     }
 
-    ngx_iothub_registry_add(&args, (char *) if_match->data, if_match->len);
-    ngx_iothub_registry_add_str(&args, now);
+    ngx_iothub_args_add(&args, (char *) if_match->data, if_match->len);
+    ngx_iothub_args_add_str(&args, now);
     ngx_iothub_registry_add_fields(&args, id,
                                    op->module ? ngx_iothub_module_settable
                                               : ngx_iothub_device_settable);
@@ -223,7 +211,7 @@ ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
     ngx_str_t *device_id, ngx_str_t *module_id, ngx_str_t *if_match)
 {
     ngx_str_t                   none;
-    ngx_iothub_registry_args_t  args;
+    ngx_iothub_args_t  args;
 
     op->module = module_id->len > 0;
     ngx_str_null(&none);
@@ -240,9 +228,9 @@ ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
             return NGX_ERROR;
         }
 
-        ngx_iothub_registry_add(&args, (char *) if_match->data,
+        ngx_iothub_args_add(&args, (char *) if_match->data,
                                 if_match->len);
-        ngx_iothub_registry_add(&args, (char *) module_id->data,
+        ngx_iothub_args_add(&args, (char *) module_id->data,
                                 module_id->len);
 
         return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_MODULE_DELETE, 3,
@@ -264,8 +252,8 @@ ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
         return NGX_ERROR;
     }
 
-    ngx_iothub_registry_add(&args, (char *) if_match->data, if_match->len);
-    ngx_iothub_registry_add(&args, (char *) device_id->data, device_id->len);
+    ngx_iothub_args_add(&args, (char *) if_match->data, if_match->len);
+    ngx_iothub_args_add(&args, (char *) device_id->data, device_id->len);
 
     if (ngx_iothub_registry_add_key(op, &args, device_id, "module:", &none)
         != NGX_OK
@@ -286,7 +274,7 @@ ngx_iothub_registry_list(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
 {
     u_char                      buf[NGX_INT_T_LEN];
     ngx_str_t                   none;
-    ngx_iothub_registry_args_t  args;
+    ngx_iothub_args_t  args;
 
     ngx_str_null(&none);
     args.n = 0;
@@ -314,9 +302,9 @@ ngx_iothub_registry_list(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
         return NGX_ERROR;
     }
 
-    ngx_iothub_registry_add(&args, (char *) op->hub->prefix.data,
+    ngx_iothub_args_add(&args, (char *) op->hub->prefix.data,
                             op->hub->prefix.len);
-    ngx_iothub_registry_add(&args, (char *) buf,
+    ngx_iothub_args_add(&args, (char *) buf,
                             ngx_sprintf(buf, "%ui", top) - buf);
 
     return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_DEVICE_LIST, 1, &args,
@@ -328,7 +316,7 @@ ngx_int_t
 ngx_iothub_registry_stats(ngx_iothub_registry_op_t *op)
 {
     ngx_str_t                   none;
-    ngx_iothub_registry_args_t  args;
+    ngx_iothub_args_t  args;
 
     ngx_str_null(&none);
     args.n = 0;
@@ -358,7 +346,7 @@ ngx_iothub_registry_cancel(ngx_iothub_registry_op_t *op)
 
 static ngx_int_t
 ngx_iothub_registry_run(ngx_iothub_registry_op_t *op, ngx_uint_t script,
-    int nkeys, ngx_iothub_registry_args_t *args,
+    int nkeys, ngx_iothub_args_t *args,
     ngx_iothub_redis_handler_pt handler)
 {
     op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
@@ -649,28 +637,9 @@ ngx_iothub_registry_new_etag(char *etag, size_t size)
 }
 
 
-static void
-ngx_iothub_registry_add(ngx_iothub_registry_args_t *args, const char *s,
-    size_t len)
-{
-    if (args->n < NGX_IOTHUB_REGISTRY_MAX_ARGS) {
-        args->argv[args->n] = s ? s : "";
-        args->lens[args->n] = len;
-        args->n++;
-    }
-}
-
-
-static void
-ngx_iothub_registry_add_str(ngx_iothub_registry_args_t *args, const char *s)
-{
-    ngx_iothub_registry_add(args, s, ngx_strlen(s));
-}
-
-
 static ngx_int_t
 ngx_iothub_registry_add_key(ngx_iothub_registry_op_t *op,
-    ngx_iothub_registry_args_t *args, ngx_str_t *device_id,
+    ngx_iothub_args_t *args, ngx_str_t *device_id,
     const char *suffix, ngx_str_t *module_id)
 {
     ngx_str_t  key;
@@ -681,7 +650,7 @@ ngx_iothub_registry_add_key(ngx_iothub_registry_op_t *op,
         return NGX_ERROR;
     }
 
-    ngx_iothub_registry_add(args, (char *) key.data, key.len);
+    ngx_iothub_args_add(args, (char *) key.data, key.len);
 
     return NGX_OK;
 }
@@ -690,7 +659,7 @@ ngx_iothub_registry_add_key(ngx_iothub_registry_op_t *op,
 /* adds field, value pairs: every stored field, or those listed in "only" */
 
 static void
-ngx_iothub_registry_add_fields(ngx_iothub_registry_args_t *args,
+ngx_iothub_registry_add_fields(ngx_iothub_args_t *args,
     ngx_iothub_identity_t *id, const char **only)
 {
     int          i, n;
@@ -713,7 +682,7 @@ ngx_iothub_registry_add_fields(ngx_iothub_registry_args_t *args,
             }
         }
 
-        ngx_iothub_registry_add_str(args, names[i]);
-        ngx_iothub_registry_add(args, values[i], lens[i]);
+        ngx_iothub_args_add_str(args, names[i]);
+        ngx_iothub_args_add(args, values[i], lens[i]);
     }
 }

@@ -1,0 +1,26 @@
+-- Settles a locked message: "complete" removes it (feedback Success when
+-- asked for), "abandon" unlocks it with one more delivery counted.
+-- KEYS[1] queue  KEYS[2] feedback stream
+-- ARGV[1] message key prefix  ARGV[2] message number  ARGV[3] lock token
+-- ARGV[4] "complete" or "abandon"  ARGV[5] now (ISO 8601)
+-- ARGV[6] device id  ARGV[7] device generation id
+-- returns "OK", or the error "LOCK_LOST"
+local key = ARGV[1] .. ARGV[2]
+local h = redis.call('HMGET', key, 'lock', 'ack', 'p:message-id')
+if h[1] ~= ARGV[3] then
+  return { err = 'LOCK_LOST' }
+end
+if ARGV[4] == 'abandon' then
+  redis.call('HINCRBY', key, 'dc', 1)
+  redis.call('HDEL', key, 'lock', 'lockUntil')
+  return 'OK'
+end
+redis.call('LREM', KEYS[1], 1, ARGV[2])
+redis.call('DEL', key)
+if h[2] == 'positive' or h[2] == 'full' then
+  redis.call('XADD', KEYS[2], '*', 'originalMessageId', h[3] or '',
+             'enqueuedTimeUtc', ARGV[5], 'statusCode', 'Success',
+             'description', 'Success', 'deviceId', ARGV[6],
+             'deviceGenerationId', ARGV[7])
+end
+return 'OK'
