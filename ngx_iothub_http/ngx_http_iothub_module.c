@@ -59,6 +59,14 @@ static ngx_http_iothub_route_t  ngx_http_iothub_routes[] = {
       NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE, 0,
       ngx_http_iothub_route_device },
 
+    { { "devices", NULL, "messages", "devicebound" }, 4,
+      NGX_HTTP_POST, NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
+      ngx_http_iothub_route_c2d_send },
+
+    { { "devices", NULL, "commands" }, 3,
+      NGX_HTTP_DELETE, NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
+      ngx_http_iothub_route_c2d_purge },
+
     { { "devices", NULL, "modules" }, 3,
       NGX_HTTP_GET, NGX_IOTHUB_RIGHT_REGISTRY_READ,
       ngx_http_iothub_route_modules },

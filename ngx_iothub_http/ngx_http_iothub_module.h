@@ -49,6 +49,7 @@ struct ngx_http_iothub_ctx_s {
 
     ngx_iothub_registry_op_t         op;
     ngx_iothub_twin_op_t             twin;
+    ngx_iothub_redis_call_t         *call;
 
     /* bulk registry operations */
     void                            *bulk;
@@ -102,6 +103,12 @@ ngx_int_t ngx_http_iothub_route_module(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_modules(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 ngx_int_t ngx_http_iothub_route_statistics(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_c2d.c */
+ngx_int_t ngx_http_iothub_route_c2d_send(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_c2d_purge(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 /* ngx_http_iothub_method.c */

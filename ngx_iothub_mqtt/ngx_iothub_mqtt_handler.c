@@ -58,13 +58,21 @@ ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
     ngx_queue_init(&ctx->tokens);
     ngx_queue_init(&ctx->twin_ops);
 
+    /*
+     * a session is idle between packets: a graceful shutdown closes it
+     * (c->close) instead of waiting for its timers
+     */
+    c->idle = 1;
+
     ctx->keepalive.handler = ngx_iothub_mqtt_keepalive_handler;
     ctx->keepalive.data = ctx;
     ctx->keepalive.log = c->log;
+    ctx->keepalive.cancelable = 1;
 
     ctx->expiry.handler = ngx_iothub_mqtt_expiry_handler;
     ctx->expiry.data = ctx;
     ctx->expiry.log = c->log;
+    ctx->expiry.cancelable = 1;
 
     c->read->handler = ngx_iothub_mqtt_read_handler;
     c->write->handler = ngx_iothub_mqtt_write_handler;
@@ -109,6 +117,12 @@ ngx_iothub_mqtt_read_handler(ngx_event_t *rev)
     c = rev->data;
     s = c->data;
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_iothub_mqtt_module);
+
+    if (c->close) {
+        /* a graceful shutdown closes idle connections */
+        ngx_iothub_mqtt_close(ctx, "server shutting down");
+        return;
+    }
 
     while (!ctx->blocked) {
         rc = ngx_iothub_mqtt_next_packet(ctx);

@@ -20,6 +20,8 @@ typedef struct {
 } ngx_iothub_right_name_t;
 
 
+static char *ngx_iothub_check_bounds(ngx_conf_t *cf, void *post,
+    void *data);
 static void *ngx_iothub_create_conf(ngx_cycle_t *cycle);
 static char *ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf);
 static char *ngx_iothub_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -43,19 +45,19 @@ static void ngx_iothub_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_iothub_database_bounds = {
-    ngx_conf_check_num_bounds, 0, 15
+    ngx_iothub_check_bounds, 0, 15
 };
 
 static ngx_conf_num_bounds_t  ngx_iothub_partitions_bounds = {
-    ngx_conf_check_num_bounds, 1, 128
+    ngx_iothub_check_bounds, 1, 128
 };
 
 static ngx_conf_num_bounds_t  ngx_iothub_c2d_depth_bounds = {
-    ngx_conf_check_num_bounds, 1, 5000
+    ngx_iothub_check_bounds, 1, 5000
 };
 
 static ngx_conf_num_bounds_t  ngx_iothub_c2d_delivery_bounds = {
-    ngx_conf_check_num_bounds, 1, 100
+    ngx_iothub_check_bounds, 1, 100
 };
 
 
@@ -278,6 +280,27 @@ ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf)
     imcf->redis.addr = &u.addrs[0];
 
     return NGX_CONF_OK;
+}
+
+
+/* ngx_conf_check_num_bounds(), with the directive's name in the error */
+
+static char *
+ngx_iothub_check_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t *bounds = post;
+    ngx_int_t             *np = data;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" directive value must be between %i and %i",
+                       &((ngx_str_t *) cf->args->elts)[0], bounds->low,
+                       bounds->high);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -4,13 +4,14 @@
  *
  * States:
  *
- *   BACKOFF --timer--> CONNECTING --connected--> READY
- *      ^                   |                       |
- *      +----- error -------+------ error/timeout --+
+ *   BACKOFF --timer--> CONNECTING --connected--> HANDSHAKE --done--> READY
+ *      ^                   |                         |                 |
+ *      +----- error -------+------ error ------------+-- error/timeout-+
  *
- * On connect, AUTH, SELECT and SCRIPT LOAD are pipelined ahead of every
- * queued command, so Redis runs them first.  Commands queued while
- * CONNECTING wait for the connection; in BACKOFF they fail fast.
+ * The handshake (AUTH, SELECT, then SCRIPT LOAD or SUBSCRIBE) goes first;
+ * commands queued until it succeeded are held back and sent only then, so
+ * a refused AUTH or SELECT never lets one run.  In BACKOFF commands fail
+ * fast.
  */
 
 
@@ -33,8 +34,16 @@
 typedef enum {
     NGX_IOTHUB_REDIS_BACKOFF = 0,
     NGX_IOTHUB_REDIS_CONNECTING,
+    NGX_IOTHUB_REDIS_HANDSHAKE,
     NGX_IOTHUB_REDIS_READY
 } ngx_iothub_redis_state_e;
+
+
+typedef struct {
+    u_char                      *data;
+    size_t                       len;
+    size_t                       size;
+} ngx_iothub_redis_buf_t;
 
 
 struct ngx_iothub_redis_call_s {
@@ -55,10 +64,10 @@ struct ngx_iothub_redis_s {
     ngx_peer_connection_t        peer;
     redisReader                 *reader;
 
-    /* unsent command bytes */
-    u_char                      *out;
-    size_t                       out_len;
-    size_t                       out_size;
+    /* unsent command bytes; held: those queued before READY */
+    ngx_iothub_redis_buf_t       out;
+    ngx_iothub_redis_buf_t       held;
+    ngx_uint_t                   handshake_left;
 
     ngx_queue_t                  pending;     /* ngx_iothub_redis_call_t */
     ngx_event_t                  reconnect;
@@ -93,10 +102,14 @@ static void ngx_iothub_redis_arm_timeout(ngx_iothub_redis_t *rd);
 static void ngx_iothub_redis_fail(ngx_iothub_redis_t *rd, const char *why);
 static void ngx_iothub_redis_close(ngx_iothub_redis_t *rd);
 static void ngx_iothub_redis_fail_pending(ngx_iothub_redis_t *rd);
+static ngx_iothub_redis_buf_t *ngx_iothub_redis_buffer(
+    ngx_iothub_redis_t *rd);
 static ngx_iothub_redis_call_t *ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
-    ngx_iothub_redis_handler_pt handler, void *data, char *cmd, int len);
+    ngx_iothub_redis_buf_t *buf, ngx_iothub_redis_handler_pt handler,
+    void *data, char *cmd, int len);
 static ngx_int_t ngx_iothub_redis_append(ngx_iothub_redis_t *rd,
-    const char *cmd, size_t len);
+    ngx_iothub_redis_buf_t *buf, const char *cmd, size_t len);
+static void ngx_iothub_redis_handshake_done(ngx_iothub_redis_t *rd);
 static ngx_int_t ngx_iothub_redis_send(ngx_iothub_redis_t *rd);
 static void ngx_iothub_redis_script_shas(ngx_iothub_redis_t *rd);
 static void ngx_iothub_redis_move(ngx_queue_t *to, ngx_queue_t *from);
@@ -162,10 +175,13 @@ ngx_iothub_redis_new(ngx_iothub_redis_conf_t *conf, ngx_log_t *log)
     rd->reconnect.log = log;
     rd->reconnect.cancelable = 1;
 
+    /*
+     * not cancelable: a graceful shutdown waits for pending commands (their
+     * requests) to be answered or to time out
+     */
     rd->timeout.handler = ngx_iothub_redis_timeout_handler;
     rd->timeout.data = rd;
     rd->timeout.log = log;
-    rd->timeout.cancelable = 1;
 
     return rd;
 }
@@ -290,15 +306,6 @@ ngx_iothub_redis_connected(ngx_iothub_redis_t *rd)
         return;
     }
 
-    if (rd->failures) {
-        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
-                      "iothub redis: connected to %V again", rd->peer.name);
-    }
-
-    rd->state = NGX_IOTHUB_REDIS_READY;
-    rd->failures = 0;
-    rd->backoff = NGX_IOTHUB_REDIS_MIN_BACKOFF;
-
     if (ngx_iothub_redis_send(rd) != NGX_OK) {
         ngx_iothub_redis_fail(rd, "cannot write");
     }
@@ -328,8 +335,8 @@ ngx_iothub_redis_test_connect(ngx_connection_t *c)
 
 
 /*
- * AUTH, SELECT and SCRIPT LOAD go to the head of the pipeline: commands
- * queued while connecting were only buffered in rd->out, after them.
+ * AUTH, SELECT and SCRIPT LOAD (or SUBSCRIBE) go first; the calls queued
+ * while connecting follow in the pending queue, their bytes stay held.
  */
 
 static ngx_int_t
@@ -337,75 +344,71 @@ ngx_iothub_redis_handshake(ngx_iothub_redis_t *rd)
 {
     int                       len;
     char                     *cmd, db[NGX_INT_T_LEN + 1];
-    size_t                    queued;
-    u_char                   *saved;
     ngx_uint_t                i;
     ngx_queue_t               head;
     ngx_iothub_redis_call_t  *call;
 
-    /* take the queued commands aside, then append them after the handshake */
-
-    saved = rd->out;
-    queued = rd->out_len;
-    rd->out = NULL;
-    rd->out_len = 0;
-    rd->out_size = 0;
-
     ngx_queue_init(&head);
     ngx_iothub_redis_move(&head, &rd->pending);
+
+    rd->state = NGX_IOTHUB_REDIS_HANDSHAKE;
+    rd->handshake_left = 0;
 
     if (rd->conf->password.len) {
         len = redisFormatCommand(&cmd, "AUTH %b", rd->conf->password.data,
                                  rd->conf->password.len);
-        if (ngx_iothub_redis_queue(rd, ngx_iothub_redis_handshake_reply, rd,
+        if (ngx_iothub_redis_queue(rd, &rd->out,
+                                   ngx_iothub_redis_handshake_reply, rd,
                                    cmd, len) == NULL)
         {
             goto failed;
         }
+
+        rd->handshake_left++;
     }
 
     if (rd->conf->database) {
         ngx_sprintf((u_char *) db, "%i%Z", rd->conf->database);
         len = redisFormatCommand(&cmd, "SELECT %s", db);
-        if (ngx_iothub_redis_queue(rd, ngx_iothub_redis_handshake_reply, rd,
+        if (ngx_iothub_redis_queue(rd, &rd->out,
+                                   ngx_iothub_redis_handshake_reply, rd,
                                    cmd, len) == NULL)
         {
             goto failed;
         }
+
+        rd->handshake_left++;
     }
 
     if (rd->message) {
         /* the confirmation is a pushed reply, not a call's */
         len = redisFormatCommand(&cmd, "SUBSCRIBE %b", rd->channel.data,
                                  rd->channel.len);
-        if (len < 0 || ngx_iothub_redis_append(rd, cmd, len) != NGX_OK) {
+        if (len < 0
+            || ngx_iothub_redis_append(rd, &rd->out, cmd, len) != NGX_OK)
+        {
             redisFreeCommand(cmd);
             goto failed;
         }
 
         redisFreeCommand(cmd);
+        rd->handshake_left++;
     }
 
     for (i = 0; rd->message == NULL && i < NGX_IOTHUB_LUA_N; i++) {
         len = redisFormatCommand(&cmd, "SCRIPT LOAD %s",
                                  ngx_iothub_lua_scripts[i][1]);
-        if (ngx_iothub_redis_queue(rd, ngx_iothub_redis_handshake_reply, rd,
+        if (ngx_iothub_redis_queue(rd, &rd->out,
+                                   ngx_iothub_redis_handshake_reply, rd,
                                    cmd, len) == NULL)
         {
             goto failed;
         }
+
+        rd->handshake_left++;
     }
 
     ngx_iothub_redis_move(&rd->pending, &head);
-
-    if (queued && ngx_iothub_redis_append(rd, (char *) saved, queued)
-                  != NGX_OK)
-    {
-        ngx_free(saved);
-        return NGX_ERROR;
-    }
-
-    ngx_free(saved);
 
     /* queued commands get a fresh deadline from now */
 
@@ -423,9 +426,40 @@ ngx_iothub_redis_handshake(ngx_iothub_redis_t *rd)
 failed:
 
     ngx_iothub_redis_move(&rd->pending, &head);
-    ngx_free(saved);
 
     return NGX_ERROR;
+}
+
+
+/* the handshake succeeded: the held commands go out */
+
+static void
+ngx_iothub_redis_handshake_done(ngx_iothub_redis_t *rd)
+{
+    if (rd->failures) {
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                      "iothub redis: connected to %V again",
+                      &rd->conf->addr->name);
+    }
+
+    rd->state = NGX_IOTHUB_REDIS_READY;
+    rd->failures = 0;
+    rd->backoff = NGX_IOTHUB_REDIS_MIN_BACKOFF;
+
+    if (rd->held.len == 0) {
+        return;
+    }
+
+    if (ngx_iothub_redis_append(rd, &rd->out, (char *) rd->held.data,
+                                rd->held.len)
+        != NGX_OK)
+    {
+        ngx_iothub_redis_fail(rd, "out of memory");
+        return;
+    }
+
+    rd->held.len = 0;
+    ngx_post_event(rd->peer.connection->write, &ngx_posted_events);
 }
 
 
@@ -434,11 +468,19 @@ ngx_iothub_redis_handshake_reply(void *data, redisReply *reply)
 {
     ngx_iothub_redis_t *rd = data;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+    if (reply == NULL) {
         return;
     }
 
-    /* AUTH or SELECT refused: every later command would fail as well */
+    if (reply->type != REDIS_REPLY_ERROR) {
+        if (--rd->handshake_left == 0) {
+            ngx_iothub_redis_handshake_done(rd);
+        }
+
+        return;
+    }
+
+    /* AUTH or SELECT refused: held commands never run */
 
     ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                   "iothub redis: handshake refused by %V: \"%*s\"",
@@ -478,7 +520,8 @@ ngx_iothub_redis_command(ngx_iothub_redis_t *rd,
         return NULL;
     }
 
-    return ngx_iothub_redis_queue(rd, handler, data, cmd, len);
+    return ngx_iothub_redis_queue(rd, ngx_iothub_redis_buffer(rd), handler,
+                                  data, cmd, len);
 }
 
 
@@ -524,7 +567,8 @@ ngx_iothub_redis_script(ngx_iothub_redis_t *rd, ngx_uint_t script,
         return NULL;
     }
 
-    call = ngx_iothub_redis_queue(rd, handler, data, cmd, len);
+    call = ngx_iothub_redis_queue(rd, ngx_iothub_redis_buffer(rd), handler,
+                                  data, cmd, len);
     if (call == NULL) {
         ngx_free(args);
         return NULL;
@@ -554,8 +598,15 @@ ngx_iothub_redis_cancel(ngx_iothub_redis_call_t *call)
 
 /* takes ownership of cmd, a hiredis-formatted command */
 
+static ngx_iothub_redis_buf_t *
+ngx_iothub_redis_buffer(ngx_iothub_redis_t *rd)
+{
+    return rd->state == NGX_IOTHUB_REDIS_READY ? &rd->out : &rd->held;
+}
+
+
 static ngx_iothub_redis_call_t *
-ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
+ngx_iothub_redis_queue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
     ngx_iothub_redis_handler_pt handler, void *data, char *cmd, int len)
 {
     ngx_iothub_redis_call_t  *call;
@@ -570,7 +621,7 @@ ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
         return NULL;
     }
 
-    if (ngx_iothub_redis_append(rd, cmd, len) != NGX_OK) {
+    if (ngx_iothub_redis_append(rd, buf, cmd, len) != NGX_OK) {
         redisFreeCommand(cmd);
         ngx_free(call);
         return NULL;
@@ -598,13 +649,14 @@ ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
 
 
 static ngx_int_t
-ngx_iothub_redis_append(ngx_iothub_redis_t *rd, const char *cmd, size_t len)
+ngx_iothub_redis_append(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
+    const char *cmd, size_t len)
 {
     size_t   size;
     u_char  *p;
 
-    if (rd->out_len + len > rd->out_size) {
-        size = ngx_max(rd->out_size * 2, rd->out_len + len);
+    if (buf->len + len > buf->size) {
+        size = ngx_max(buf->size * 2, buf->len + len);
         size = ngx_max(size, 4096);
 
         p = ngx_alloc(size, rd->log);
@@ -612,17 +664,17 @@ ngx_iothub_redis_append(ngx_iothub_redis_t *rd, const char *cmd, size_t len)
             return NGX_ERROR;
         }
 
-        if (rd->out_len) {
-            ngx_memcpy(p, rd->out, rd->out_len);
+        if (buf->len) {
+            ngx_memcpy(p, buf->data, buf->len);
         }
 
-        ngx_free(rd->out);
-        rd->out = p;
-        rd->out_size = size;
+        ngx_free(buf->data);
+        buf->data = p;
+        buf->size = size;
     }
 
-    ngx_memcpy(rd->out + rd->out_len, cmd, len);
-    rd->out_len += len;
+    ngx_memcpy(buf->data + buf->len, cmd, len);
+    buf->len += len;
 
     return NGX_OK;
 }
@@ -636,8 +688,8 @@ ngx_iothub_redis_send(ngx_iothub_redis_t *rd)
 
     c = rd->peer.connection;
 
-    while (rd->out_len) {
-        n = c->send(c, rd->out, rd->out_len);
+    while (rd->out.len) {
+        n = c->send(c, rd->out.data, rd->out.len);
 
         if (n == NGX_ERROR) {
             return NGX_ERROR;
@@ -647,8 +699,8 @@ ngx_iothub_redis_send(ngx_iothub_redis_t *rd)
             break;
         }
 
-        ngx_memmove(rd->out, rd->out + n, rd->out_len - n);
-        rd->out_len -= n;
+        ngx_memmove(rd->out.data, rd->out.data + n, rd->out.len - n);
+        rd->out.len -= n;
     }
 
     if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
@@ -756,6 +808,11 @@ ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd)
 
         if (rd->message && ngx_iothub_redis_pushed(rd, reply) == NGX_OK) {
             freeReplyObject(reply);
+
+            if (rd->peer.connection == NULL) {
+                return NGX_ERROR;
+            }
+
             continue;
         }
 
@@ -782,8 +839,8 @@ ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd)
         ngx_free(call->eval);
         ngx_free(call);
 
-        if (rd->state != NGX_IOTHUB_REDIS_READY) {
-            /* a handler may not fail the link, but stay safe */
+        if (rd->peer.connection == NULL) {
+            /* the handler failed the link (a refused handshake) */
             return NGX_ERROR;
         }
 
@@ -814,6 +871,12 @@ ngx_iothub_redis_pushed(ngx_iothub_redis_t *rd, redisReply *reply)
     }
 
     if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
+        if (rd->state == NGX_IOTHUB_REDIS_HANDSHAKE
+            && --rd->handshake_left == 0)
+        {
+            ngx_iothub_redis_handshake_done(rd);
+        }
+
         return NGX_OK;
     }
 
@@ -848,7 +911,9 @@ ngx_iothub_redis_noscript(ngx_iothub_redis_t *rd,
     ngx_log_error(NGX_LOG_WARN, rd->log, 0,
                   "iothub redis: script cache was flushed, loading again");
 
-    if (ngx_iothub_redis_append(rd, call->eval, call->eval_len) != NGX_OK) {
+    if (ngx_iothub_redis_append(rd, &rd->out, call->eval, call->eval_len)
+        != NGX_OK)
+    {
         return NGX_DECLINED;
     }
 
@@ -988,10 +1053,10 @@ ngx_iothub_redis_close(ngx_iothub_redis_t *rd)
         rd->reader = NULL;
     }
 
-    ngx_free(rd->out);
-    rd->out = NULL;
-    rd->out_len = 0;
-    rd->out_size = 0;
+    ngx_free(rd->out.data);
+    ngx_free(rd->held.data);
+    ngx_memzero(&rd->out, sizeof(ngx_iothub_redis_buf_t));
+    ngx_memzero(&rd->held, sizeof(ngx_iothub_redis_buf_t));
 
     if (rd->timeout.timer_set) {
         ngx_del_timer(&rd->timeout);

@@ -1,0 +1,193 @@
+
+/*
+ * nginx-iothub: cloud-to-device messages; see ngx_iothub_c2d.h.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_c2d.h"
+#include "ngx_iothub_lua.h"
+
+
+#define NGX_IOTHUB_C2D_KEY_LEN  320
+
+
+typedef struct {
+    u_char                     device[NGX_IOTHUB_C2D_KEY_LEN];
+    u_char                     queue[NGX_IOTHUB_C2D_KEY_LEN];
+    u_char                     prefix[NGX_IOTHUB_C2D_KEY_LEN];
+    u_char                     feedback[NGX_IOTHUB_C2D_KEY_LEN];
+    u_char                     text[NGX_IOTHUB_C2D_KEY_LEN];
+} ngx_iothub_c2d_keys_t;
+
+
+static void ngx_iothub_c2d_add_key(ngx_iothub_args_t *args, u_char *buf,
+    ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix);
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_c2d_send(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
+    ngx_iothub_message_t *msg, ngx_str_t *ack, uint64_t expiry,
+    ngx_iothub_redis_handler_pt handler, void *data)
+{
+    u_char                  depth[NGX_INT_T_LEN], exp[NGX_INT64_LEN];
+    u_char                  now[40];
+    ngx_uint_t              i;
+    ngx_time_t             *tp;
+    ngx_iothub_args_t       args;
+    ngx_iothub_c2d_keys_t   k;
+
+    tp = ngx_timeofday();
+
+    if (expiry == 0) {
+        expiry = ((uint64_t) tp->sec + hub->c2d_ttl) * 1000 + tp->msec;
+    }
+
+    ngx_iothub_time_now(now, sizeof(now));
+
+    args.n = 0;
+    ngx_iothub_c2d_add_key(&args, k.device, hub, device_id, "device");
+    ngx_iothub_c2d_add_key(&args, k.queue, hub, device_id, "c2d");
+    ngx_iothub_c2d_add_key(&args, k.text, hub, device_id, "c2d:seq");
+    ngx_iothub_c2d_add_key(&args, k.feedback, hub, device_id, "presence");
+
+    ngx_iothub_args_add(&args, (char *) depth,
+                        ngx_sprintf(depth, "%ui", hub->c2d_queue_depth)
+                        - depth);
+    ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
+
+    ngx_iothub_args_add_str(&args, "expiry");
+    ngx_iothub_args_add(&args, (char *) exp,
+                        ngx_sprintf(exp, "%uL", expiry) - exp);
+    ngx_iothub_args_add_str(&args, "ack");
+    ngx_iothub_args_add(&args, (char *) ack->data, ack->len);
+    ngx_iothub_args_add_str(&args, "enqueued");
+    ngx_iothub_args_add_str(&args, (char *) now);
+
+    for (i = 0; i < msg->n; i++) {
+        ngx_iothub_args_add(&args, (char *) msg->name[i].data,
+                            msg->name[i].len);
+        ngx_iothub_args_add(&args, (char *) msg->value[i].data,
+                            msg->value[i].len);
+    }
+
+    ngx_iothub_args_add_str(&args, "body");
+    ngx_iothub_args_add(&args, (char *) msg->body.data, msg->body.len);
+
+    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                   NGX_IOTHUB_LUA_C2D_SEND, handler, data, 4,
+                                   args.n, args.argv, args.lens);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
+    ngx_str_t *generation_id, ngx_str_t *lock,
+    ngx_iothub_redis_handler_pt handler, void *data)
+{
+    u_char                  now_ms[NGX_INT64_LEN], lock_ms[NGX_INT_T_LEN];
+    u_char                  max[NGX_INT_T_LEN], now[40];
+    ngx_time_t             *tp;
+    ngx_iothub_args_t       args;
+    ngx_iothub_c2d_keys_t   k;
+
+    tp = ngx_timeofday();
+    ngx_iothub_time_now(now, sizeof(now));
+
+    args.n = 0;
+    ngx_iothub_c2d_add_key(&args, k.queue, hub, device_id, "c2d");
+    ngx_iothub_c2d_add_key(&args, k.feedback, hub, NULL, "feedback");
+    ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
+
+    ngx_iothub_args_add(&args, (char *) now_ms,
+                        ngx_sprintf(now_ms, "%uL",
+                                    (uint64_t) tp->sec * 1000 + tp->msec)
+                        - now_ms);
+    ngx_iothub_args_add(&args, (char *) lock_ms,
+                        ngx_sprintf(lock_ms, "%M", hub->c2d_lock_timeout)
+                        - lock_ms);
+    ngx_iothub_args_add(&args, (char *) max,
+                        ngx_sprintf(max, "%ui", hub->c2d_max_delivery_count)
+                        - max);
+    ngx_iothub_args_add(&args, (char *) lock->data, lock->len);
+    ngx_iothub_args_add_str(&args, (char *) now);
+    ngx_iothub_args_add(&args, (char *) device_id->data, device_id->len);
+    ngx_iothub_args_add(&args, (char *) generation_id->data,
+                        generation_id->len);
+
+    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                   NGX_IOTHUB_LUA_C2D_RECEIVE, handler, data,
+                                   2, args.n, args.argv, args.lens);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
+    ngx_str_t *generation_id, ngx_str_t *n, ngx_str_t *lock,
+    ngx_uint_t complete, ngx_iothub_redis_handler_pt handler, void *data)
+{
+    u_char                  now[40];
+    ngx_iothub_args_t       args;
+    ngx_iothub_c2d_keys_t   k;
+
+    ngx_iothub_time_now(now, sizeof(now));
+
+    args.n = 0;
+    ngx_iothub_c2d_add_key(&args, k.queue, hub, device_id, "c2d");
+    ngx_iothub_c2d_add_key(&args, k.feedback, hub, NULL, "feedback");
+    ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
+
+    ngx_iothub_args_add(&args, (char *) n->data, n->len);
+    ngx_iothub_args_add(&args, (char *) lock->data, lock->len);
+    ngx_iothub_args_add_str(&args, complete ? "complete" : "abandon");
+    ngx_iothub_args_add_str(&args, (char *) now);
+    ngx_iothub_args_add(&args, (char *) device_id->data, device_id->len);
+    ngx_iothub_args_add(&args, (char *) generation_id->data,
+                        generation_id->len);
+
+    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                   NGX_IOTHUB_LUA_C2D_SETTLE, handler, data,
+                                   2, args.n, args.argv, args.lens);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_c2d_purge(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
+    ngx_iothub_redis_handler_pt handler, void *data)
+{
+    ngx_iothub_args_t       args;
+    ngx_iothub_c2d_keys_t   k;
+
+    args.n = 0;
+    ngx_iothub_c2d_add_key(&args, k.device, hub, device_id, "device");
+    ngx_iothub_c2d_add_key(&args, k.queue, hub, device_id, "c2d");
+    ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
+
+    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                   NGX_IOTHUB_LUA_C2D_PURGE, handler, data,
+                                   2, args.n, args.argv, args.lens);
+}
+
+
+/* "<prefix>{<device>}:<suffix>", or "<prefix><suffix>" without a device */
+
+static void
+ngx_iothub_c2d_add_key(ngx_iothub_args_t *args, u_char *buf,
+    ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix)
+{
+    u_char  *last;
+
+    if (device_id) {
+        last = ngx_snprintf(buf, NGX_IOTHUB_C2D_KEY_LEN, "%V{%V}:%s",
+                            &hub->prefix, device_id, suffix);
+
+    } else {
+        last = ngx_snprintf(buf, NGX_IOTHUB_C2D_KEY_LEN, "%V%s",
+                            &hub->prefix, suffix);
+    }
+
+    ngx_iothub_args_add(args, (char *) buf, last - buf);
+}
