@@ -98,6 +98,17 @@ struct ngx_iothub_mqtt_ctx_s {
 
     ngx_iothub_registry_op_t        op;
 
+    /* the cloud-to-device message in flight */
+    ngx_uint_t                      c2d_packet_id;
+    ngx_uint_t                      c2d_count;
+    size_t                          c2d_n_len;
+    size_t                          c2d_lock_len;
+    u_char                          c2d_n[NGX_INT64_LEN];
+    u_char                          c2d_lock[64];
+    u_char                          c2d_to[160];
+    unsigned                        c2d_busy:1;
+    unsigned                        c2d_again:1;
+
     unsigned                        blocked:1;   /* reading paused */
     unsigned                        active:1;    /* traffic since timer */
     unsigned                        clean:1;
@@ -157,6 +168,11 @@ ngx_int_t ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t);
 void ngx_iothub_mqtt_twin_cancel(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_desired(u_char *payload, size_t len);
+
+/* ngx_iothub_mqtt_c2d.c: cloud-to-device delivery */
+void ngx_iothub_mqtt_c2d_pull(ngx_iothub_mqtt_ctx_t *ctx);
+void ngx_iothub_mqtt_c2d_release(ngx_iothub_mqtt_ctx_t *ctx);
+void ngx_iothub_mqtt_c2d_notify(u_char *payload, size_t len);
 
 /* ngx_iothub_mqtt_method.c: direct methods */
 void ngx_iothub_mqtt_method(u_char *payload, size_t len);

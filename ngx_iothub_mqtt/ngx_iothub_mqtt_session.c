@@ -65,6 +65,8 @@ ngx_iothub_mqtt_session_init(ngx_conf_t *cf)
         || ngx_iothub_inbox_register(cf, "desired", ngx_iothub_mqtt_desired)
            != NGX_OK
         || ngx_iothub_inbox_register(cf, "method", ngx_iothub_mqtt_method)
+           != NGX_OK
+        || ngx_iothub_inbox_register(cf, "c2d", ngx_iothub_mqtt_c2d_notify)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -473,6 +475,9 @@ ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
     ngx_add_timer(&ctx->keepalive, ctx->keepalive_time);
 
     ngx_iothub_mqtt_unblock(ctx);
+
+    /* messages queued while the device was away (clean session 0) */
+    ngx_iothub_mqtt_c2d_pull(ctx);
 }
 
 
@@ -761,7 +766,13 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
 
     ngx_iothub_mqtt_write_suback(p, len, sub->packet_id, codes, n);
 
-    return ngx_iothub_mqtt_save_features(ctx);
+    if (ngx_iothub_mqtt_save_features(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_iothub_mqtt_c2d_pull(ctx);
+
+    return NGX_OK;
 }
 
 
@@ -797,14 +808,6 @@ ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
 }
 
 
-ngx_int_t
-ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx, ngx_iothub_mqtt_ack_t *ack)
-{
-    /* cloud-to-device completion comes with the C2D service */
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx)
 {
@@ -829,6 +832,8 @@ ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx)
 void
 ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx)
 {
+    ngx_iothub_mqtt_c2d_release(ctx);
+
     if (!ctx->registered) {
         return;
     }
