@@ -14,6 +14,9 @@
 #   REDIS_PORT   used when REDIS is unset               (default: 6379)
 #   REDIS_PASSWORD, REDIS_DB (default 0)
 #   HTTPS_LISTEN space-separated listen addresses      (default: 127.0.0.1:443 [::1]:443)
+#   MQTT_LISTEN  space-separated MQTT (TLS) addresses   (default: 127.0.0.1:8883 [::1]:8883);
+#                only used when MODULES holds ngx_stream_iothub_mqtt_module.so
+#                (older builds without it get no stream server); MQTT=0 turns it off
 #   HUB          host name of the hub                  (default: localhost)
 #   HUB_NAME     hub name (default: first label of HUB)
 #   PARTITIONS   built-in endpoint partitions          (default: 4)
@@ -30,6 +33,13 @@ REDIS=${REDIS:-127.0.0.1:${REDIS_PORT:-6379}}
 HUB=${HUB:-localhost}
 HUB_NAME=${HUB_NAME:-${HUB%%.*}}
 HTTPS_LISTEN=${HTTPS_LISTEN:-$(default_listen 443)}
+MQTT_LISTEN=${MQTT_LISTEN:-$(default_listen 8883)}
+
+# the MQTT endpoint, if this build has it
+mqtt_so=""
+if [ "${MQTT:-1}" != 0 ] && [ -f "$MODULES/ngx_stream_iothub_mqtt_module.so" ]; then
+    mqtt_so=$MODULES/ngx_stream_iothub_mqtt_module.so
+fi
 
 # policies and their rights, one per line: name rights...
 POLICY_RIGHTS="iothubowner registry_write service_connect device_connect
@@ -57,6 +67,12 @@ for a in $HTTPS_LISTEN; do
 "
 done
 
+mqtt_listens=""
+for a in $MQTT_LISTEN; do
+    mqtt_listens="$mqtt_listens        listen $a ssl;
+"
+done
+
 # As root, nginx would run its workers as "nobody", who cannot reach files
 # under a root-owned checkout (temp dirs, a redis unix socket): keep root.
 user=""
@@ -73,7 +89,8 @@ error_log $PREFIX/logs/error.log ${LOG_LEVEL:-notice};
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 load_module $MODULES/ngx_iothub_module.so;
 load_module $MODULES/ngx_http_iothub_module.so;
-
+${mqtt_so:+load_module $mqtt_so;
+}
 events {
     worker_connections 1024;
 }
@@ -113,9 +130,24 @@ $listens        server_name $HUB;
         }
     }
 }
+EOF
 
-# ---- stream servers (MQTT 8883, AMQP 5671) -------------------------------
-# Added by later issues: a "stream { server { listen ... ssl; ... } }" block
-# goes here, reusing $CERT_DIR/server.crt/.key and ssl_verify_client optional_no_ca.
-# ---------------------------------------------------------------------------
+[ -n "$mqtt_so" ] || exit 0
+
+cat <<EOF
+
+# ---- stream servers: MQTT on 8883 (AMQP 5671 later) ----------------------
+stream {
+    server {
+$mqtt_listens
+        # the same certificate as the REST server: SNI and SAN are the hub's name
+        ssl_certificate $CERT_DIR/server.crt;
+        ssl_certificate_key $CERT_DIR/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        # X.509 devices present a client certificate; SAS devices present none
+        ssl_verify_client optional_no_ca;
+
+        iothub_mqtt $HUB_NAME;
+    }
+}
 EOF

@@ -89,3 +89,61 @@ stop_pid() {
     done
     wait "$pid" 2>/dev/null || true
 }
+
+# urlencode STRING: percent-encode everything but RFC 3986 unreserved characters
+urlencode() {
+    local s=$1 out="" c i
+    local LC_ALL=C
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        case $c in
+            [A-Za-z0-9._~-]) out+=$c ;;
+            *) out+=$(printf '%%%02X' "'$c") ;;
+        esac
+    done
+    printf '%s' "$out"
+}
+
+# sas_token RESOURCE KEY [POLICY] [TTL]: an IoT Hub SAS token for RESOURCE
+# (e.g. "localhost" for a policy, "localhost/devices/d1" for a device),
+# signed with the base64 KEY, valid TTL seconds (default 3600). With POLICY
+# it carries skn= (a policy token). Same layout as the SDKs: sr, sig, skn, se.
+sas_token() {
+    local sr se hexkey sig
+    sr=$(urlencode "$1")
+    se=$(($(date +%s) + ${4:-3600}))
+    hexkey=$(printf '%s' "$2" | openssl base64 -d -A | od -An -v -tx1 | tr -d ' \n')
+    sig=$(printf '%s\n%s' "$sr" "$se" |
+        openssl dgst -sha256 -mac HMAC -macopt "hexkey:$hexkey" -binary | openssl base64 -A)
+    printf 'SharedAccessSignature sr=%s&sig=%s%s&se=%s' \
+        "$sr" "$(urlencode "$sig")" "${3:+&skn=$3}" "$se"
+}
+
+# hub_request CA HOST METHOD PATH AUTHORIZATION [JSON]: one HTTPS request to
+# HOST:443, trusting CA. Prints the status code on the first line, then the
+# body. Uses curl when installed, else openssl s_client (always there).
+hub_request() {
+    local ca=$1 host=$2 method=$3 path=$4 auth=$5 body=${6:-} out
+    if command -v curl >/dev/null 2>&1; then
+        out=$(curl -sS --max-time 10 --cacert "$ca" -X "$method" \
+            -H "Authorization: $auth" -H 'Content-Type: application/json' \
+            ${body:+--data-binary "$body"} -w '\n%{http_code}' \
+            "https://$host$path") || return 1
+        printf '%s\n%s\n' "${out##*$'\n'}" "${out%$'\n'*}"
+    else
+        out=$(printf '%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+                "$method" "$path" "$host" "$auth" "${#body}" "$body" |
+            timeout 10 openssl s_client -quiet -verify_return_error -CAfile "$ca" \
+                -servername "$host" -connect "$host:443" 2>/dev/null | tr -d '\r') || return 1
+        [ -n "$out" ] || return 1
+        # "HTTP/1.1 200 OK" ... blank line ... body
+        printf '%s\n' "$out" | sed -n '1s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p'
+        printf '%s\n' "$out" | sed '1,/^$/d'
+    fi
+}
+
+# json_string FIELD: the first "FIELD":"value" of the JSON on stdin (flat
+# string values without escapes, such as keys and ids)
+json_string() {
+    sed -n "s/.*\"$1\" *: *\"\\([^\"\\\\]*\\)\".*/\\1/p" | head -n 1
+}

@@ -7,7 +7,12 @@
 #   .run/redis/       private Redis: unix socket redis.sock, no TCP port;
 #                     append-only file, so devices survive a restart
 #   .run/nginx/       nginx.conf, logs/, temp files, pid
-#   .run/hub.env      IOTHUB_HOST, IOTHUB_OWNER_CONNSTR, IOTHUB_CA, ... (shell)
+#   .run/hub.env      IOTHUB_HOST, IOTHUB_OWNER_CONNSTR, IOTHUB_CA,
+#                     IOTHUB_DEVICE_CONNSTR, ... (shell)
+#
+# REST is on 443; when the build has the MQTT module, devices connect over
+# MQTT/TLS on 8883. An example device "sample-device" is created through the
+# REST API on every start (kept if it exists) and its connection string printed.
 #
 # Stop with Ctrl-C (or SIGTERM): nginx finishes its requests, Redis saves,
 # and the script exits 0. `rm -rf .run` starts over with new keys and no devices.
@@ -19,6 +24,8 @@ RUN=$ROOT/.run
 HUB=localhost
 NGINX=/usr/sbin/nginx
 MODULES=${MODULES:-$ROOT/build/modules}
+SAMPLE_DEVICE=sample-device
+API_VERSION=2021-04-12
 
 die() {
     printf '\nnginx-iothub: %s\n\n' "$*" >&2
@@ -36,6 +43,9 @@ done
 for so in ngx_iothub_module.so ngx_http_iothub_module.so; do
     [ -f "$MODULES/$so" ] || die "$MODULES/$so is missing: build it first with 'make build' (or use 'make run')."
 done
+# the MQTT endpoint comes with newer builds; hub-conf.sh adds it when present
+HAVE_MQTT=0
+[ -f "$MODULES/ngx_stream_iothub_mqtt_module.so" ] && HAVE_MQTT=1
 
 # A previous run that was killed hard (kill -9, closed terminal) may have left
 # its own nginx or redis running: stop those, and only those (pid files below).
@@ -57,6 +67,14 @@ if port_in_use 443; then
 Stop the program that uses it (often another web server: 'systemctl stop nginx'
 or 'systemctl stop apache2') and try again.${who:+
 Listening on 443 now:
+$who}"
+fi
+if [ "$HAVE_MQTT" = 1 ] && port_in_use 8883; then
+    who=$(who_listens 8883)
+    die "port 8883 (MQTT over TLS) is already in use, so the hub cannot start.
+Stop the program that uses it (often an MQTT broker: 'systemctl stop mosquitto')
+and try again.${who:+
+Listening on 8883 now:
 $who}"
 fi
 
@@ -130,6 +148,41 @@ setsid "$NGINX" -p "$RUN/nginx" -c "$CONF" -g 'daemon off;' &
 NGINX_PID=$!
 wait_tcp 127.0.0.1 443 10 "$NGINX_PID" ||
     die "nginx did not start; see $RUN/nginx/logs/error.log"
+if [ "$HAVE_MQTT" = 1 ]; then
+    wait_tcp 127.0.0.1 8883 10 "$NGINX_PID" ||
+        die "nginx does not listen on 8883 (MQTT); see $RUN/nginx/logs/error.log"
+fi
+
+# ---- the example device -------------------------------------------------------
+# create it through the REST API like any back end would (an iothubowner
+# token made here); 409 means it exists from an earlier run: read its key
+sample_device_key() {
+    local token out code body
+    token=$(sas_token "$HUB" "$POLICY_IOTHUBOWNER_PRIMARY" iothubowner 300)
+    out=$(hub_request "$CA" "$HUB" PUT "/devices/$SAMPLE_DEVICE?api-version=$API_VERSION" "$token" \
+        "{\"deviceId\":\"$SAMPLE_DEVICE\",\"authentication\":{\"type\":\"sas\",\"symmetricKey\":{\"primaryKey\":\"\",\"secondaryKey\":\"\"}}}") ||
+        return 1
+    code=${out%%$'\n'*}
+    if [ "$code" = 409 ]; then
+        out=$(hub_request "$CA" "$HUB" GET "/devices/$SAMPLE_DEVICE?api-version=$API_VERSION" "$token") ||
+            return 1
+        code=${out%%$'\n'*}
+    fi
+    body=${out#*$'\n'}
+    if [ "$code" != 200 ]; then
+        echo "nginx-iothub: creating $SAMPLE_DEVICE failed: HTTP $code $body" >&2
+        return 1
+    fi
+    printf '%s\n' "$body" | json_string primaryKey
+}
+
+DEVICE_CONNSTR=""
+if key=$(sample_device_key) && [ -n "$key" ]; then
+    DEVICE_CONNSTR="HostName=$HUB;DeviceId=$SAMPLE_DEVICE;SharedAccessKey=$key"
+else
+    echo "nginx-iothub: warning: could not create the example device $SAMPLE_DEVICE" \
+         "(see $RUN/nginx/logs/error.log); the hub runs without it." >&2
+fi
 
 OWNER=$(connstr "$HUB" iothubowner)
 {
@@ -139,22 +192,47 @@ OWNER=$(connstr "$HUB" iothubowner)
     for p in service registryRead registryReadWrite; do
         echo "IOTHUB_${p^^}_CONNSTR='$(connstr "$HUB" "$p")'"
     done
+    if [ -n "$DEVICE_CONNSTR" ]; then
+        echo "IOTHUB_DEVICE_ID=$SAMPLE_DEVICE"
+        echo "IOTHUB_DEVICE_CONNSTR='$DEVICE_CONNSTR'"
+    fi
 } > "$RUN/hub.env"
 chmod 600 "$RUN/hub.env"
 
+if [ "$HAVE_MQTT" = 1 ]; then
+    ports="REST on port 443, MQTT over TLS on port 8883"
+else
+    ports="REST on port 443; this build has no MQTT module"
+fi
+
 cat <<EOF
 
-nginx-iothub is running at https://$HUB  (REST on port 443)
+nginx-iothub is running at https://$HUB  ($ports)
 
   Service connection string (full rights, keep it secret):
     $OWNER
+EOF
+if [ -n "$DEVICE_CONNSTR" ]; then
+    if [ "$HAVE_MQTT" = 1 ]; then
+        how="azure-iot-device with the Mqtt transport connects to $HUB:8883"
+    else
+        how="for MQTT on 8883, build ngx_stream_iothub_mqtt_module.so"
+    fi
+    cat <<EOF
+
+  Example device "$SAMPLE_DEVICE" ($how):
+    $DEVICE_CONNSTR
+EOF
+fi
+cat <<EOF
 
   Certificate authority (the hub's TLS certificate is signed by it):
     $CA
   Node.js programs must trust it; start them like this:
     NODE_EXTRA_CA_CERTS=$CA node your-app.js
 
-  Shell variables (IOTHUB_HOST, IOTHUB_OWNER_CONNSTR, IOTHUB_CA, ...):
+  Shell variables (IOTHUB_HOST, IOTHUB_OWNER_CONNSTR, IOTHUB_CA,
+  IOTHUB_DEVICE_CONNSTR, ...):
     set -a; . $RUN/hub.env; set +a
 
   Logs: $RUN/nginx/logs/error.log   Redis: redis-cli -s $SOCK

@@ -59,26 +59,27 @@ ngx_int_t
 ngx_iothub_registry_get(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
     ngx_str_t *module_id)
 {
+    ngx_str_t          none;
     ngx_iothub_args_t  args;
 
     op->module = module_id->len > 0;
+    ngx_str_null(&none);
     args.n = 0;
 
-    ngx_iothub_args_add_str(&args, "HGETALL");
+    /* modules have no cloud-to-device queue: an absent key counts 0 */
 
     if (ngx_iothub_registry_add_key(op, &args, device_id,
                                     op->module ? "module:" : "device",
-                                    module_id)
-        != NGX_OK)
+                                    module_id) != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, device_id,
+                                       op->module ? "c2d:none" : "c2d",
+                                       &none) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    op->call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
-                                        ngx_iothub_registry_done_get, op,
-                                        args.n, args.argv, args.lens);
-
-    return op->call ? NGX_OK : NGX_DECLINED;
+    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_IDENTITY_GET, 2, &args,
+                                   ngx_iothub_registry_done_get);
 }
 
 
@@ -187,12 +188,15 @@ ngx_iothub_registry_update(ngx_iothub_registry_op_t *op,
 
     if (!op->module) {
         if (ngx_iothub_registry_add_key(op, &args, NULL, "disabled", &none)
-            != NGX_OK)
+            != NGX_OK
+            || ngx_iothub_registry_add_key(op, &args, &device_id, "presence",
+                                           &none)
+               != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        nkeys = 2;
+        nkeys = 3;
     }
 
     ngx_iothub_args_add(&args, (char *) if_match->data, if_match->len);
@@ -258,6 +262,8 @@ ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
     if (ngx_iothub_registry_add_key(op, &args, device_id, "module:", &none)
         != NGX_OK
         || ngx_iothub_registry_add_key(op, &args, device_id, "twin:", &none)
+           != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, device_id, "", &none)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -396,12 +402,15 @@ ngx_iothub_registry_done_get(void *data, redisReply *reply)
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_ARRAY
+        || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
         ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
         return;
     }
 
-    if (reply->elements == 0) {
+    if (reply->element[0]->elements == 0) {
         ngx_iothub_registry_finish(op, op->module
                                        ? NGX_IOTHUB_REGISTRY_NO_MODULE
                                        : NGX_IOTHUB_REGISTRY_NO_DEVICE);
@@ -414,7 +423,8 @@ ngx_iothub_registry_done_get(void *data, redisReply *reply)
         return;
     }
 
-    ngx_iothub_registry_from_hash(op->identity, reply);
+    ngx_iothub_registry_from_hash(op->identity, reply->element[0]);
+    op->identity->c2d_count = (long) reply->element[1]->integer;
     ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
 }
 

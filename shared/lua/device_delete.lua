@@ -5,6 +5,8 @@
 -- ARGV[2] device id
 -- ARGV[3] key prefix of the device's module hashes ("...{id}:module:")
 -- ARGV[4] key prefix of the device's module twins ("...{id}:twin:")
+-- ARGV[5] key prefix of the device ("...{id}:"): its sessions are ended
+-- (kicked) and its presence, session and cloud-to-device keys go too
 -- returns "OK", or the error "NOT_FOUND" or "ETAG_MISMATCH"
 local etag = redis.call('HGET', KEYS[1], 'etag')
 if not etag then
@@ -13,9 +15,24 @@ end
 if ARGV[1] ~= '' and ARGV[1] ~= '*' and ARGV[1] ~= etag then
   return { err = 'ETAG_MISMATCH' }
 end
+local function forget(suffix)
+  local p = redis.call('HMGET', ARGV[5] .. 'presence' .. suffix,
+                       'inbox', 'session')
+  if p[1] then
+    redis.call('PUBLISH', p[1], 'kick ' .. p[2])
+  end
+  redis.call('DEL', ARGV[5] .. 'presence' .. suffix,
+             ARGV[5] .. 'session' .. suffix)
+end
 for _, m in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   redis.call('DEL', ARGV[3] .. m, ARGV[4] .. m)
+  forget(':' .. m)
 end
+forget('')
+for _, n in ipairs(redis.call('LRANGE', ARGV[5] .. 'c2d', 0, -1)) do
+  redis.call('DEL', ARGV[5] .. 'c2d:' .. n)
+end
+redis.call('DEL', ARGV[5] .. 'c2d', ARGV[5] .. 'c2d:seq')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('SREM', KEYS[5], ARGV[2])

@@ -1,5 +1,6 @@
 -- Replaces the client-settable fields of a device or module identity.
 -- KEYS[1] identity hash  KEYS[2] disabled-device set (devices only)
+-- KEYS[3] presence hash (devices only): a disabled device's session ends
 -- ARGV[1] If-Match etag, unquoted: "" or "*" match any
 -- ARGV[2] now (ISO 8601), the new statusUpdatedTime if status changes
 -- ARGV[3..] field, value, ... to set (etag included)
@@ -18,6 +19,10 @@ if KEYS[2] and status and status ~= old[2] then
   redis.call('HSET', KEYS[1], 'statusUpdatedTime', ARGV[2])
   if status == 'disabled' then
     redis.call('SADD', KEYS[2], old[3])
+    local p = redis.call('HMGET', KEYS[3], 'inbox', 'session')
+    if p[1] then
+      redis.call('PUBLISH', p[1], 'kick ' .. p[2])
+    end
   else
     redis.call('SREM', KEYS[2], old[3])
   end
