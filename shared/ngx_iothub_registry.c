@@ -232,10 +232,14 @@ ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
             return NGX_ERROR;
         }
 
-        ngx_iothub_args_add(&args, (char *) if_match->data,
-                                if_match->len);
-        ngx_iothub_args_add(&args, (char *) module_id->data,
-                                module_id->len);
+        ngx_iothub_args_add(&args, (char *) if_match->data, if_match->len);
+        ngx_iothub_args_add(&args, (char *) module_id->data, module_id->len);
+
+        if (ngx_iothub_registry_add_key(op, &args, device_id, "", &none)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
 
         return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_MODULE_DELETE, 3,
                                        &args,
