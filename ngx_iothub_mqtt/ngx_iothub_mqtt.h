@@ -17,6 +17,7 @@
 #include "ngx_iothub_d2c.h"
 #include "ngx_iothub_registry.h"
 #include "ngx_iothub_twin_service.h"
+#include "ngx_iothub_x509.h"
 #include "ngx_iothub_mqtt_parse.h"
 #include "ngx_iothub_mqtt_topic.h"
 
@@ -114,6 +115,8 @@ struct ngx_iothub_mqtt_ctx_s {
     unsigned                        clean:1;
     unsigned                        registered:1;
     unsigned                        policy_token:1;
+    unsigned                        x509:1;
+    ngx_iothub_x509_t               cert;
     long long                       token_expiry;
     u_char                          password[1024];
     size_t                          password_len;

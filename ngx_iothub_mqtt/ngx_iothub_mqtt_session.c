@@ -97,18 +97,24 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
     }
 
     if (!connect->has_password || connect->password.len == 0) {
-        /* X.509 devices send no password; certificates come later */
-        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
-                                      "no SAS token in the password");
-    }
+        /* X.509 devices send no password (auth.md 5) */
+        if (ngx_iothub_x509_peer(ctx->connection, &ctx->cert) != NGX_OK) {
+            return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
+                                          "neither a SAS token nor a client "
+                                          "certificate");
+        }
 
-    if (connect->password.len > sizeof(ctx->password)) {
+        ctx->x509 = 1;
+
+    } else if (connect->password.len > sizeof(ctx->password)) {
         return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_LOGIN,
                                       "password too long");
-    }
 
-    ngx_memcpy(ctx->password, connect->password.data, connect->password.len);
-    ctx->password_len = connect->password.len;
+    } else {
+        ngx_memcpy(ctx->password, connect->password.data,
+                   connect->password.len);
+        ctx->password_len = connect->password.len;
+    }
 
     ctx->op.hub = ctx->hub;
     ctx->op.pool = ctx->connection->pool;
@@ -268,6 +274,17 @@ ngx_iothub_mqtt_authorize(ngx_iothub_mqtt_ctx_t *ctx, const char **why)
     if (ngx_strcmp(ctx->identity->status, "disabled") == 0) {
         *why = "the device is disabled";
         return NGX_IOTHUB_MQTT_REFUSED_AUTH;
+    }
+
+    if (ctx->x509) {
+        *why = ngx_iothub_x509_authorize(&ctx->cert, ctx->identity);
+
+        /* no token to expire: the session lasts */
+        ctx->token_expiry = ngx_time() + 86400 * 24;
+        ctx->sender.x509 = 1;
+
+        return *why ? NGX_IOTHUB_MQTT_REFUSED_AUTH
+                    : NGX_IOTHUB_MQTT_ACCEPTED;
     }
 
     rc = ngx_iothub_sas_parse(&token, ctx->password, ctx->password_len);
