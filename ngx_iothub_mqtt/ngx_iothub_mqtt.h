@@ -118,6 +118,7 @@ struct ngx_iothub_mqtt_ctx_s {
     unsigned                        x509:1;
     ngx_iothub_x509_t               cert;
     long long                       token_expiry;
+    time_t                          activity_saved;
     u_char                          password[1024];
     size_t                          password_len;
 };

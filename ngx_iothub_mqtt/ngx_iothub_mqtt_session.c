@@ -38,6 +38,7 @@ static ngx_int_t ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
 static ngx_int_t ngx_iothub_mqtt_message(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t,
     ngx_iothub_message_t *msg, u_char *buf, size_t size);
+static void ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx);
 static void ngx_iothub_mqtt_stored(ngx_iothub_mqtt_ctx_t *ctx,
     redisReply *reply, ngx_uint_t packet_id);
 static ngx_int_t ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx);
@@ -475,6 +476,7 @@ ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
     }
 
     ctx->state = NGX_IOTHUB_MQTT_CONNECTED;
+    ctx->activity_saved = ngx_time();
     ctx->connection->log->action = "serving device";
 
     ngx_iothub_mqtt_register(ctx);
@@ -611,7 +613,51 @@ ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
         ctx->blocked = 1;
     }
 
+    ngx_iothub_mqtt_activity(ctx);
+
     return NGX_OK;
+}
+
+
+/* lastActivityTime in the registry, at most once a minute per session */
+
+static void
+ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    u_char              key[320], now[40];
+    ngx_iothub_args_t   args;
+
+    if (ngx_time() - ctx->activity_saved < 60) {
+        return;
+    }
+
+    ctx->activity_saved = ngx_time();
+    ngx_iothub_time_now(now, sizeof(now));
+
+    args.n = 0;
+
+    if (ctx->sender.module_id.len) {
+        ngx_iothub_args_add(&args, (char *) key,
+                            ngx_snprintf(key, sizeof(key), "%V{%V}:module:%V",
+                                         &ctx->hub->prefix,
+                                         &ctx->sender.device_id,
+                                         &ctx->sender.module_id)
+                            - key);
+
+    } else {
+        ngx_iothub_args_add(&args, (char *) key,
+                            ngx_snprintf(key, sizeof(key), "%V{%V}:device",
+                                         &ctx->hub->prefix,
+                                         &ctx->sender.device_id)
+                            - key);
+    }
+
+    ngx_iothub_args_add_str(&args, (char *) now);
+
+    (void) ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                   NGX_IOTHUB_LUA_IDENTITY_TOUCH,
+                                   ngx_iothub_mqtt_presence_ended, NULL, 1,
+                                   args.n, args.argv, args.lens);
 }
 
 
