@@ -86,6 +86,7 @@ struct ngx_iothub_mqtt_ctx_s {
 
     ngx_event_t                     keepalive;
     ngx_msec_t                      keepalive_time;
+    ngx_msec_t                      last_read;   /* of the latest bytes */
     ngx_event_t                     expiry;      /* of the SAS token */
 
     /* the authenticated identity */
@@ -111,7 +112,6 @@ struct ngx_iothub_mqtt_ctx_s {
     unsigned                        c2d_again:1;
 
     unsigned                        blocked:1;   /* reading paused */
-    unsigned                        active:1;    /* traffic since timer */
     unsigned                        clean:1;
     unsigned                        registered:1;
     unsigned                        policy_token:1;

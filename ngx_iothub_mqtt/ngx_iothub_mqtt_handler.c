@@ -150,7 +150,7 @@ ngx_iothub_mqtt_read_handler(ngx_event_t *rev)
         }
 
         ctx->in_len += n;
-        ctx->active = 1;
+        ctx->last_read = ngx_current_msec;
     }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
@@ -547,9 +547,15 @@ ngx_iothub_mqtt_keepalive_handler(ngx_event_t *ev)
 {
     ngx_iothub_mqtt_ctx_t *ctx = ev->data;
 
-    if (ctx->state == NGX_IOTHUB_MQTT_CONNECTED && ctx->active) {
-        ctx->active = 0;
-        ngx_add_timer(&ctx->keepalive, ctx->keepalive_time);
+    ngx_msec_int_t  left;
+
+    /* one timer, re-armed for what is left since the latest bytes */
+
+    left = (ngx_msec_int_t) (ctx->last_read + ctx->keepalive_time
+                             - ngx_current_msec);
+
+    if (ctx->state == NGX_IOTHUB_MQTT_CONNECTED && left > 0) {
+        ngx_add_timer(&ctx->keepalive, (ngx_msec_t) left);
         return;
     }
 

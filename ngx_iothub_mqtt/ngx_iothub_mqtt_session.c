@@ -101,8 +101,8 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
         /* X.509 devices send no password (auth.md 5) */
         if (ngx_iothub_x509_peer(ctx->connection, &ctx->cert) != NGX_OK) {
             return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
-                                          "neither a SAS token nor a client "
-                                          "certificate");
+                                          "no SAS token in the password "
+                                          "and no client certificate");
         }
 
         ctx->x509 = 1;
