@@ -38,7 +38,7 @@ put_device('dev1')
  suback_for($MET, 0, 0, 4),
  suback_for($C2D, 0, 0, 5),
  suback_for($RES, 1, 1, 65535),
- [redis => 'HGET iothub:test:{dev1}:presence features', 15]]
+ [redis => 'HGET iothub:test:{dev1}:presence features', 15, 1]]
 --- no_error_log
 SUBSCRIBE to unknown filter
 
@@ -52,7 +52,7 @@ put_device('dev1')
  [send => mqtt_subscribe(10, [$C2D, 2], [$RES, 0], [$DES, 2], [$MET, 1],
                          ['#', 0], [$RES, 2])],
  [expect => mqtt_suback(10, 1, 0, 1, 1, 0x80, 1)],
- [redis => 'HGET iothub:test:{dev1}:presence features', 15]]
+ [redis => 'HGET iothub:test:{dev1}:presence features', 15, 1]]
 
 
 
@@ -74,7 +74,7 @@ put_device('dev1')
  [expect => mqtt_suback(3, (0x80) x 13)],
  [send => mqtt_pingreq()],
  [expect => mqtt_pingresp()],
- [redis => 'HGET iothub:test:{dev1}:presence features', 0]]
+ [redis => 'HGET iothub:test:{dev1}:presence features', 0, 1]]
 --- error_log
 SUBSCRIBE to unknown filter "devices/dev2/messages/devicebound/#"
 SUBSCRIBE to unknown filter "#"
@@ -92,7 +92,7 @@ SUBSCRIBE to unknown filter "#"
                          [$C2D, 1],
                          ['devices/dev1/modules/m2/inputs/#', 1])],
  [expect => mqtt_suback(1, 1, 1, 0, 0, 0x80, 0x80)],
- [redis => 'HGET iothub:test:{dev1}:presence:m1 features', 26]]
+ [redis => 'HGET iothub:test:{dev1}:presence:m1 features', 26, 1]]
 
 
 
@@ -122,7 +122,7 @@ put_device('dev1')
  [send => mqtt_unsubscribe(777, 'foo/bar', $DES, $MET)],
  [expect => mqtt_unsuback(777)],
  [redis => 'HGET iothub:test:{dev1}:session subs', 2, 1],
- [redis => 'HGET iothub:test:{dev1}:presence features', 2]]
+ [redis => 'HGET iothub:test:{dev1}:presence features', 2, 1]]
 
 
 
@@ -147,9 +147,9 @@ put_device('dev1')
  [expect => mqtt_suback(1, 1, 0, 0)],
  [send => mqtt_disconnect()],
  [closed => 2],
- [redis => 'HGET iothub:test:{dev1}:session subs', 7],
+ [redis => 'HGET iothub:test:{dev1}:session subs', 7, 1],
  [connect => {device => 'dev1', clean => 0}, mqtt_connack(0, 1)],
- [redis => 'HGET iothub:test:{dev1}:presence features', 7],
+ [redis => 'HGET iothub:test:{dev1}:presence features', 7, 1],
  # the restored subscriptions are the session's: removing one keeps the rest
  [send => mqtt_unsubscribe(2, $RES)],
  [expect => mqtt_unsuback(2)],
@@ -157,12 +157,12 @@ put_device('dev1')
  ['close'],
  [sleep => 0.2],
  [connect => {device => 'dev1', clean => 0}, mqtt_connack(0, 1)],
- [redis => 'HGET iothub:test:{dev1}:presence features', 5],
+ [redis => 'HGET iothub:test:{dev1}:presence features', 5, 1],
  [send => mqtt_disconnect()],
  [closed => 2],
  # clean 1 starts empty and discards the stored session
  [connect => {device => 'dev1', clean => 1}, mqtt_connack(0, 0)],
- [redis => 'HGET iothub:test:{dev1}:presence features', 0],
+ [redis => 'HGET iothub:test:{dev1}:presence features', 0, 1],
  [redis => 'EXISTS iothub:test:{dev1}:session', 0],
  [send => mqtt_subscribe(3, [$MET, 0])],
  [expect => mqtt_suback(3, 0)],
@@ -171,7 +171,7 @@ put_device('dev1')
  [send => mqtt_disconnect()],
  [closed => 2],
  [connect => {device => 'dev1', clean => 0}, mqtt_connack(0, 0)],
- [redis => 'HGET iothub:test:{dev1}:presence features', 0]]
+ [redis => 'HGET iothub:test:{dev1}:presence features', 0, 1]]
 
 
 
@@ -187,8 +187,8 @@ put_device('dev1')
  [connect => {device => 'dev1', clean => 0}, mqtt_connack(0, 1)],
  [conn => 'a'],
  [closed => 2],
- [redis => 'HGET iothub:test:{dev1}:presence features', 9],
- [redis => 'HGET iothub:test:{dev1}:session subs', 9]]
+ [redis => 'HGET iothub:test:{dev1}:presence features', 9, 1],
+ [redis => 'HGET iothub:test:{dev1}:session subs', 9, 1]]
 
 
 

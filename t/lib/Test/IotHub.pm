@@ -7,7 +7,9 @@ package Test::IotHub;
 # Per file: free loopback ports and a private redis-server (the file is
 # skipped without one).  Per block: conf/nginx.conf in a temp prefix, then
 # nginx -t (must_die) or: FLUSHALL and the redis seed, nginx started (daemon
-# off), the requests, QUIT, redis_check, the error.log checks.
+# off), the requests, the mqtt steps, QUIT, redis_check, the error.log
+# checks.  "--- nodes: 2" runs a second nginx with the same configuration on
+# other ports, sharing the file's Redis.
 
 use Test::Base -base;
 use Test::Base::Filter ();
@@ -26,10 +28,12 @@ use Test::IotHub::HTTP;
 use Test::IotHub::Redis;
 use Test::IotHub::SAS qw(sas_token auth_header @POLICIES %POLICY_KEYS
                          $DEVICE_KEY);
+use Test::IotHub::MQTT @Test::IotHub::MQTT::EXPORT_OK;
 
-our @EXPORT = qw(run_tests sas_token iothub_block require_modules redis_cmd
-                 http_request %POLICY_KEYS $DEVICE_KEY
-                 $TEST_NGINX_PORT $TEST_NGINX_PORT2 $TEST_REDIS_PORT);
+our @EXPORT = (qw(run_tests sas_token iothub_block require_modules redis_cmd
+                  http_request d2c_messages node_port %POLICY_KEYS
+                  $DEVICE_KEY $TEST_NGINX_PORT $TEST_NGINX_PORT2
+                  $TEST_REDIS_PORT), @Test::IotHub::MQTT::EXPORT_OK);
 
 my %SO = (core => 'ngx_iothub_module.so', http => 'ngx_http_iothub_module.so',
           mqtt => 'ngx_stream_iothub_mqtt_module.so',
@@ -48,7 +52,11 @@ my $VERBOSE = $ENV{TEST_IOTHUB_VERBOSE};
 my $SLOW = $VALGRIND ? 4 : 1;   # timeout multiplier
 
 our ($TEST_NGINX_PORT, $TEST_NGINX_PORT2, $TEST_REDIS_PORT);
-my ($TMP, $PREFIX, $REDIS, $redis, %VARS, $nginx_pid, $redis_pid);
+my ($TMP, $PREFIX, $REDIS, $redis, %VARS, $redis_pid);
+
+# The nginx instances: {n, prefix, port, port2, pid}; node 1 is $PREFIX on
+# $TEST_NGINX_PORT and $TEST_NGINX_PORT2, node 2 (--- nodes: 2) has its own.
+my @NODES;
 
 # Checked in every block unless its error_log names them.
 my @DEFAULT_NO_LOG = (
@@ -71,15 +79,23 @@ sub _setup_file {
                    CLEANUP => !$ENV{TEST_IOTHUB_KEEP});
     diag("temp dir: $TMP") if $ENV{TEST_IOTHUB_KEEP} || $VERBOSE;
     $PREFIX = "$TMP/nginx";
-    mkdir $_ for $PREFIX, "$TMP/redis", map { "$PREFIX/$_" } qw(conf logs temp);
     my %used;
-    for my $port ($TEST_NGINX_PORT, $TEST_NGINX_PORT2, $TEST_REDIS_PORT) {
+    my @ports = (\$TEST_NGINX_PORT, \$TEST_NGINX_PORT2, \$TEST_REDIS_PORT,
+                 \my $n2port, \my $n2port2);
+    for my $port (@ports) {
         do {   # let the kernel pick a free port
             my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                 LocalPort => 0, Listen => 1) or die "bind: $!\n";
-            $port = $s->sockport;
-        } while $used{$port}++;
+            $$port = $s->sockport;
+        } while $used{$$port}++;
     }
+    @NODES = ({n => 1, prefix => $PREFIX, port => $TEST_NGINX_PORT,
+               port2 => $TEST_NGINX_PORT2},
+              {n => 2, prefix => "$TMP/nginx2", port => $n2port,
+               port2 => $n2port2});
+    mkdir $_ for "$TMP/redis", map { my $p = $_->{prefix};
+                                     ($p, map { "$p/$_" } qw(conf logs temp)) }
+                                   @NODES;
     $redis = Test::IotHub::Redis->new(port => $TEST_REDIS_PORT);
     %VARS = (TEST_NGINX_PORT => $TEST_NGINX_PORT, TEST_PREFIX => $PREFIX,
              TEST_NGINX_PORT2 => $TEST_NGINX_PORT2,
@@ -89,7 +105,7 @@ sub _setup_file {
     $SIG{INT} = $SIG{TERM} = sub { exit 130 };   # END cleans up
 }
 
-END { local $?; _stop(\$nginx_pid, 'QUIT', 3); _stop_redis() }
+END { local $?; _stop(\$_->{pid}, 'QUIT', 3) for @NODES; _stop_redis() }
 
 # Skip the whole file unless the named modules (core, http, mqtt, amqp or
 # .so file names) are built.  Call it before run_tests().
@@ -120,6 +136,30 @@ EOF
 }
 
 sub redis_cmd { $redis->cmd(@_) }
+
+# The HTTP and stream ports of node $n (1 or 2).
+sub node_port {
+    my $node = $NODES[(shift // 1) - 1] or die "node_port: no such node\n";
+    return ($node->{port}, $node->{port2});
+}
+
+# The hub's device-to-cloud messages: the entries of every stream
+# iothub:test:d2c:<partition>, oldest first, as hashrefs of their fields
+# plus _id, _stream and _fields (the field names in order).
+sub d2c_messages {
+    my $hub = shift // 'test';
+    my @m;
+    for my $key (@{$redis->cmd('KEYS', "iothub:$hub:d2c:*") || []}) {
+        for my $e (@{$redis->cmd('XRANGE', $key, '-', '+') || []}) {
+            my ($id, $f) = @$e;
+            push @m, {_id => $id, _stream => $key,
+                      _fields => [@$f[grep { !($_ % 2) } 0 .. $#$f]], @$f};
+        }
+    }
+    my $k = sub { [split /-/, shift->{_id}] };
+    return [sort { my ($x, $y) = ($k->($a), $k->($b));
+                   $x->[0] <=> $y->[0] || $x->[1] <=> $y->[1] } @m];
+}
 
 # http_request($method, $path, [[name, value], ...], $body, $timeout) to
 # $TEST_NGINX_PORT, as is; see Test::IotHub::HTTP for the result.
@@ -199,38 +239,48 @@ sub _start_redis {
         return 'exited' if waitpid($redis_pid, WNOHANG) == $redis_pid;
         return (eval { $redis->cmd('PING') } // '') eq 'PONG' ? 'up' : undef;
     }) // '';
-    return if $up eq 'up';
+    if ($up eq 'up') {   # loaded once (see _stop_redis), then forgotten
+        unlink "$TMP/redis/dump.rdb";
+        return;
+    }
     if ($up eq 'exited') { undef $redis_pid } else { _stop_redis() }
     die "redis-server did not start:\n", _slurp("$TMP/redis/redis.log"),
         _slurp("$TMP/redis/stdout.log");
 }
 
+# Stops Redis; with $save true by SHUTDOWN SAVE, so that the next start
+# loads what it held (for checks across a Redis outage).
 sub _stop_redis {
+    my $save = shift;
+    eval { $redis->cmd('SHUTDOWN', 'SAVE') } if $save && $redis_pid;
     $redis->disconnect if $redis;
     return _stop(\$redis_pid, 'TERM', 10);
 }
 
-sub _start_nginx {
-    my @cmd = ($NGINX, '-p', "$PREFIX/", '-c', 'conf/nginx.conf');
+sub _start_nginx {   # node 1 unless a node is given
+    my $node = shift // $NODES[0];
+    my $prefix = $node->{prefix};
+    my @cmd = ($NGINX, '-p', "$prefix/", '-c', 'conf/nginx.conf');
     my $supp = "$REPO/t/lib/valgrind.supp";
     unshift @cmd, 'valgrind', '--quiet', '--num-callers=30',
-        "--log-file=$PREFIX/logs/valgrind.log", '--leak-check=full',
+        "--log-file=$prefix/logs/valgrind.log", '--leak-check=full',
         '--show-leak-kinds=definite', '--errors-for-leak-kinds=definite',
         -f $supp ? "--suppressions=$supp" : ()
         if $VALGRIND;
-    unlink "$PREFIX/logs/nginx.pid";
-    $nginx_pid = _spawn("$PREFIX/logs/stderr.log", @cmd);
+    unlink "$prefix/logs/nginx.pid";
+    my $pid = $node->{pid} = _spawn("$prefix/logs/stderr.log", @cmd);
     # nginx writes its pid file once the listening sockets are open.
-    return _wait_nginx('start', sub {
-        _slurp("$PREFIX/logs/nginx.pid") =~ /^$nginx_pid\b/ ? 'ok' : undef });
+    return _wait_nginx($node, 'start', sub {
+        _slurp("$prefix/logs/nginx.pid") =~ /^$pid\b/ ? 'ok' : undef });
 }
 
-sub _reload {   # HUP, then wait for a new worker (or an [emerg])
-    return 'nginx is not running' unless $nginx_pid;
-    my $log = "$PREFIX/logs/error.log";
+sub _reload {   # HUP node 1, then wait for a new worker (or an [emerg])
+    my $node = $NODES[0];
+    return 'nginx is not running' unless $node->{pid};
+    my $log = "$node->{prefix}/logs/error.log";
     my $offset = -s $log // 0;
-    kill 'HUP', $nginx_pid;
-    my $err = _wait_nginx('reload', sub {
+    kill 'HUP', $node->{pid};
+    my $err = _wait_nginx($node, 'reload', sub {
         my $new = substr(_slurp($log), $offset);
         $new =~ /(\[emerg\].*)/ ? "reload failed: $1"
             : $new =~ /start worker process/ ? 'ok' : undef });
@@ -239,17 +289,27 @@ sub _reload {   # HUP, then wait for a new worker (or an [emerg])
 }
 
 # Polls $ready ('ok', an error text, or undef for "not yet") while the
-# nginx master runs; returns '' once ready, else what went wrong.
+# node's nginx master runs; returns '' once ready, else what went wrong.
 sub _wait_nginx {
-    my ($what, $ready) = @_;
-    my $r = _poll(10, sub { waitpid($nginx_pid, WNOHANG) == $nginx_pid
+    my ($node, $what, $ready) = @_;
+    my $pid = $node->{pid};
+    my $r = _poll(10, sub { waitpid($pid, WNOHANG) == $pid
                             ? 'exited' : $ready->() });
     return '' if ($r // '') eq 'ok';
     return "nginx did not $what; on QUIT it "
-        . (_stop(\$nginx_pid, 'QUIT', 5) || 'exited') unless defined $r;
+        . (_stop(\$node->{pid}, 'QUIT', 5) || 'exited') unless defined $r;
     return $r unless $r eq 'exited';
-    undef $nginx_pid;
+    undef $node->{pid};
     return "nginx exited at $what with " . _exit_status();
+}
+
+# Waits (up to 3 s, quietly) until $n workers subscribed to their Redis
+# inboxes, so that a takeover can reach the session it replaces.
+sub _wait_inboxes {
+    my $n = shift;
+    _poll(3, sub { my $c = eval { $redis->cmd('PUBSUB', 'CHANNELS',
+                                              'iothub:inbox:*') };
+                   ref $c eq 'ARRAY' && @$c >= $n });
 }
 
 # --- blocks ----------------------------------------------------------------
@@ -270,12 +330,22 @@ sub _headers {   # "Name: value" lines, [[name, value], ...] or {name => value}
                _lines(_subst($h));
 }
 
-sub _build_conf {   # returns the nginx.conf text and the missing modules
+sub _uses_mqtt {   # the block talks to the stream server
     my $b = shift;
+    return defined scalar $b->mqtt || defined scalar $b->stream_request;
+}
+
+# Returns the nginx.conf text of a node (default 1) and the missing modules.
+sub _build_conf {
+    my ($b, $node) = @_;
+    $node //= $NODES[0];
+    local @VARS{qw(TEST_NGINX_PORT TEST_NGINX_PORT2 TEST_PREFIX TEST_NODE)}
+        = @$node{qw(port port2 prefix n)};
     my %s = map { my ($v) = $b->$_; ($_ => _subst($v)) } qw(main_config
                   http_config config stream_config stream_server_config);
     $s{main_config} //= iothub_block();
     $s{config} //= 'location / { iothub_api test; }';
+    $s{stream_server_config} //= 'iothub_mqtt test;' if _uses_mqtt($b);
     $s{$_} //= '' for qw(http_config stream_config);
     my $all = join "\n", grep defined, values %s;
     my @need = ((grep { $all =~ /\biothub_$_/ } qw(mqtt amqp)),
@@ -310,7 +380,7 @@ http {
 
 $s{http_config}
     server {
-        listen 127.0.0.1:$TEST_NGINX_PORT;
+        listen 127.0.0.1:$node->{port};
         server_name localhost;
 
 $s{config}
@@ -319,7 +389,7 @@ $s{config}
 EOF
     if (defined $s{stream_server_config} || $s{stream_config} ne '') {
         $conf .= "\nstream {\n$s{stream_config}\n";
-        $conf .= "    server {\n        listen 127.0.0.1:$TEST_NGINX_PORT2;\n\n"
+        $conf .= "    server {\n        listen 127.0.0.1:$node->{port2};\n\n"
                . "$s{stream_server_config}\n    }\n"
             if defined $s{stream_server_config};
         $conf .= "}\n";
@@ -335,7 +405,7 @@ sub _requests {   # the block's requests as hashrefs
     return map {
         my $spec = $_;
         ref $spec ? {%$spec}
-        : $spec =~ /^\s*(REDIS (?:STOP|START)|SLEEP\s+[\d.]+|HUP)\s*$/
+        : $spec =~ /^\s*(REDIS (?:STOP(?: SAVE)?|START)|SLEEP\s+[\d.]+|HUP)\s*$/
             ? {pseudo => $1}
         : do {
             my ($line, $rest) = split /\n/, $spec, 2;
@@ -349,7 +419,8 @@ sub _requests {   # the block's requests as hashrefs
 sub _send {
     my ($b, $spec) = @_;
     my $timeout = ($spec->{timeout} // $b->timeout || 5) * $SLOW;
-    return Test::IotHub::HTTP::raw($TEST_NGINX_PORT, $spec->{raw}, $timeout)
+    my $port = (node_port($spec->{node} // 1))[0];
+    return Test::IotHub::HTTP::raw($port, $spec->{raw}, $timeout)
         if defined $spec->{raw};
     # The request's own headers override more_headers of the same name.
     my @own = _headers($spec->{headers});
@@ -370,8 +441,9 @@ sub _send {
         push @h, ['Content-Length', length $body]
             unless $have{'content-length'};
     }
-    return Test::IotHub::HTTP::request($TEST_NGINX_PORT, $spec->{method},
-                                       $spec->{path}, \@h, $body, $timeout);
+    return Test::IotHub::HTTP::request($port, $spec->{method},
+                                       _subst($spec->{path}), \@h, $body,
+                                       $timeout);
 }
 
 sub _pick {   # the expectation in section $sec for HTTP request number $i
@@ -464,31 +536,53 @@ sub _redis_check {
     }
 }
 
-sub _log_text {
-    return join '', map { _slurp("$PREFIX/logs/$_") } qw(error.log stderr.log);
+sub _active_nodes {   # the nodes a block runs: --- nodes (default 1)
+    my $b = shift;
+    my $n = (scalar $b->nodes // 1) =~ s/\s+//gr;
+    die "nodes: 1 or 2, not '$n'\n" unless $n =~ /^[12]$/;
+    return @NODES[0 .. $n - 1];
+}
+
+sub _log_text {   # error.log and stderr of every node
+    return join '', map { my $p = $_->{prefix};
+                          map { _slurp("$p/logs/$_") } qw(error.log stderr.log) }
+                    @NODES;
 }
 
 sub _log_tail {   # on failures: the last non-debug error.log lines, stderr
-    my @e = grep { m{^\d{4}/\d\d/\d\d \S+ \[(?!debug\])} }
-            split /\n/, _slurp("$PREFIX/logs/error.log");
-    my @s = split /\n/, _slurp("$PREFIX/logs/stderr.log");
-    splice @$_, 0, @$_ - 30 for grep { @$_ > 30 } \@e, \@s;
-    return join "\n", 'error.log (no debug lines):', @e,
-                      @s ? ('nginx stderr:', @s) : ();
+    my @out;
+    for my $node (@NODES) {
+        my $p = $node->{prefix};
+        my @e = grep { m{^\d{4}/\d\d/\d\d \S+ \[(?!debug\])} }
+                split /\n/, _slurp("$p/logs/error.log");
+        my @s = split /\n/, _slurp("$p/logs/stderr.log");
+        next unless @e || @s || $node->{n} == 1;
+        splice @$_, 0, @$_ - 30 for grep { @$_ > 30 } \@e, \@s;
+        my $tag = $node->{n} == 1 ? '' : " of node $node->{n}";
+        push @out, "error.log$tag (no debug lines):", @e,
+                   @s ? ("nginx stderr$tag:", @s) : ();
+    }
+    return join "\n", @out;
 }
 
 sub _run_block {
     my $b = shift;
     my $name = $b->name;
+    my @nodes = _active_nodes($b);
     my ($conf, $missing) = _build_conf($b);
     if (@$missing) {
         SKIP: { skip("$name: needs @SO{@$missing} in $MODULES", 1) }
         return;
     }
+    for my $node (@NODES) {
+        my $p = $node->{prefix};
+        _write_file("$p/conf/nginx.conf", (_build_conf($b, $node))[0])
+            if $node->{n} > 1 && $node->{n} <= @nodes;
+        _write_file("$p/logs/$_", '') for qw(error.log stderr.log
+                                             valgrind.log);
+    }
     _write_file("$PREFIX/conf/nginx.conf", $conf);
     diag($conf) if $VERBOSE;
-    _write_file("$PREFIX/logs/$_", '') for qw(error.log stderr.log
-                                              valgrind.log);
 
     if (defined $b->must_die) {
         open my $fh, '-|', 'sh', '-c', 'exec "$@" 2>&1', 'sh', $NGINX, '-t',
@@ -503,13 +597,24 @@ sub _run_block {
     $redis->cmd('FLUSHALL') unless defined $b->no_flush;
     _redis_seed($b, $name);
 
-    my $err = $HUP && $nginx_pid ? _reload() : _start_nginx();
-    ok(!$err, "$name - nginx started") or return diag($err);
+    for my $node (@nodes) {
+        my $err = $HUP && $node->{n} == 1 && $node->{pid} ? _reload()
+                : _start_nginx($node);
+        my $tag = $node->{n} == 1 ? '' : " $node->{n}";
+        next if ok(!$err, "$name - nginx$tag started");
+        diag($err);
+        _stop(\$_->{pid}, 'QUIT', 10) for grep { $_->{pid} } @nodes;
+        return;
+    }
+    if (_uses_mqtt($b) && $conf =~ /^\s*iothub_mqtt\s/m) {
+        my $w = (scalar $b->workers // 1) =~ s/\s+//gr;
+        _wait_inboxes(($VALGRIND ? 1 : $w) * @nodes);
+    }
 
     my $i = 0;
     for my $spec (_requests($b)) {
         my $p = $spec->{pseudo} // '';
-        if ($p eq 'REDIS STOP') { _stop_redis() }
+        if ($p =~ /^REDIS STOP( SAVE)?/) { _stop_redis($1) }
         elsif ($p eq 'REDIS START') { _start_redis() }
         elsif ($p =~ /^SLEEP\s+([\d.]+)/) { sleep $1 }
         elsif ($p eq 'HUP') {
@@ -524,15 +629,258 @@ sub _run_block {
         }
     }
 
-    unless ($HUP) {
-        my $e = _stop(\$nginx_pid, 'QUIT', 10);
-        ok(!$e, "$name - nginx stopped") or diag("nginx $e");
+    _run_mqtt($b, $name, _mqtt_steps($b));
+
+    for my $node (reverse @nodes) {
+        next if $HUP && $node->{n} == 1;
+        my $e = _stop(\$node->{pid}, 'QUIT', 10);
+        my $tag = $node->{n} == 1 ? '' : " $node->{n}";
+        ok(!$e, "$name - nginx$tag stopped") or diag("nginx$tag $e");
     }
     _redis_check($b, $name);
     _check_logs($b, $name, _log_text(), 1);
     if ($VALGRIND) {
-        my $vg = _slurp("$PREFIX/logs/valgrind.log");
-        ok($vg !~ /\S/, "$name - valgrind clean") or diag($vg);
+        for my $node (@nodes) {
+            my $vg = _slurp("$node->{prefix}/logs/valgrind.log");
+            ok($vg !~ /\S/, "$name - valgrind clean"
+                            . ($node->{n} > 1 ? " (node $node->{n})" : ''))
+                or diag($vg);
+        }
+    }
+}
+
+# --- mqtt steps --------------------------------------------------------------
+
+sub _mqtt_steps {   # the mqtt section's steps, then stream_request/response
+    my $b = shift;
+    my @v = grep defined, $b->mqtt;
+    @v = @{$v[0]} if @v == 1 && ref $v[0] eq 'ARRAY'
+                     && (!@{$v[0]} || ref $v[0][0] eq 'ARRAY');
+    if (defined(my $req = $b->stream_request)) {
+        push @v, [send => $req];
+        push @v, [_response => scalar $b->stream_response,
+                  ($b->timeout // 5) =~ s/\s+//gr]
+            if defined $b->stream_response;
+    }
+    return @v;
+}
+
+sub _want_text {   # an expectation as text for messages
+    my $w = shift;
+    return ref $w eq 'Regexp' ? "$w" : ref $w ? Test::IotHub::Redis::render($w)
+         : $w;
+}
+
+sub _matches {   # $got against a string (eq), qr// or structure
+    my ($got, $want) = @_;
+    return ref $want eq 'Regexp' ? (defined $got && !ref $got && $got =~ $want)
+         : ref $want ? Test::More::eq_array([$got], [$want])
+         : defined $got && !ref $got && $got eq $want;
+}
+
+sub _bytes_diag {   # expected and received bytes, described and in hex
+    my ($want, $got, $status) = @_;
+    my @d = ('received' . (($status // 'ok') eq 'ok' ? '' : " ($status)") . ':',
+             mqtt_describe($got) =~ s/^/    /mgr,
+             '    hex: ' . mqtt_hex($got));
+    unshift @d, 'expected:', mqtt_describe($want) =~ s/^/    /mgr,
+                '    hex: ' . mqtt_hex($want)
+        if defined $want && !ref $want;
+    unshift @d, "expected a packet matching $want" if ref $want;
+    return join "\n", @d;
+}
+
+# Checks d2c_messages() against a list of hashrefs: same count, and per
+# message each named field equal (string), like (qr//) or absent (undef);
+# _fields => [names] is the whole field list in order.
+sub _d2c_diff {
+    my $want = shift;
+    my $got = d2c_messages();
+    return 'got ' . @$got . ' messages, expected ' . @$want . "\n"
+           . _d2c_dump($got)
+        if @$got != @$want;
+    for my $i (0 .. $#$want) {
+        for my $f (sort keys %{$want->[$i]}) {
+            my ($w, $g) = ($want->[$i]{$f}, $got->[$i]{$f});
+            if ($f eq '_fields') {
+                return "message $i: fields [@{$got->[$i]{_fields}}], "
+                       . "expected [@$w]" unless "@{$got->[$i]{_fields}}" eq "@$w";
+            } elsif (!defined $w) {
+                return "message $i: $f present: " . _printable_value($g)
+                    if defined $g;
+            } elsif (!_matches($g, $w)) {
+                return "message $i: $f is " . _printable_value($g)
+                       . ', expected ' . _want_text($w) . "\n"
+                       . _d2c_dump([$got->[$i]]);
+            }
+        }
+    }
+    return '';
+}
+
+sub _printable_value {
+    my $v = shift;
+    return '(absent)' unless defined $v;
+    $v = substr($v, 0, 80) . '...(' . length($v) . ' bytes)' if length $v > 80;
+    return '"' . ($v =~ s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ger) . '"';
+}
+
+sub _d2c_dump {
+    my $m = shift;
+    return join "\n", map { my $e = $_; "  $e->{_stream} $e->{_id}: "
+        . join ', ', map { "$_=" . _printable_value($e->{$_}) } @{$e->{_fields}} }
+        @$m;
+}
+
+sub _poll_check {   # runs $try (returns '' or a complaint) until '' or $wait
+    my ($wait, $try) = @_;
+    my $deadline = time + ($wait || 0) * $SLOW;
+    while (1) {
+        my $err = $try->();
+        return $err if $err eq '' || time >= $deadline;
+        sleep 0.05;
+    }
+}
+
+sub _request_spec {   # "METHOD /path" or a hashref, as _send wants it
+    my $spec = shift;
+    return {%$spec} if ref $spec;
+    my ($line, $body) = split /\n/, $spec, 2;
+    my ($method, $path) = split ' ', _subst($line);
+    return {method => $method, path => $path,
+            body => defined $body && $body =~ /\S/ ? $body : undef};
+}
+
+# Runs the steps of an mqtt section (t/lib/README.md): named connections to
+# the stream server of node 1 or 2, opened on first use.
+sub _run_mqtt {
+    my ($b, $name, @steps) = @_;
+    return unless @steps;
+    my (%conn, %node_of, $cur);
+    $cur = 'a';
+    my $get = sub {   # the current connection, opened on first use
+        return $conn{$cur} if $conn{$cur};
+        my $port = (node_port($node_of{$cur} // 1))[1];
+        my $c = Test::IotHub::MQTT::Client->new(port => $port, name => $cur);
+        fail("$name - connection $cur: $@") unless $c;
+        return $conn{$cur} = $c;
+    };
+    my $n = 0;
+    for my $step (@steps) {
+        my ($verb, @a) = @$step;
+        $n++;
+        my $t = "$name - step $n: $cur $verb";
+        diag("$t " . join ' ', map { ref $_ ? ref $_
+                                     : /[^\x20-\x7e]/ ? mqtt_describe($_) =~ s/\n/; /gr
+                                     : length > 60 ? length . ' bytes' : $_ }
+                                 grep defined, @a)
+            if $VERBOSE;
+        if ($verb eq 'conn') {
+            ($cur, my $node) = @a;
+            $t = "$name - step $n: conn $cur";
+            $node_of{$cur} = $node if defined $node;
+            $get->();
+        } elsif ($verb eq 'connect') {
+            my ($args, $want) = @a;
+            $args = {device => $args} unless ref $args;
+            my $c = $get->() or next;
+            my $e = $c->send(mqtt_connect(%$args));
+            fail("$t - send: $e") if $e;
+            $want //= mqtt_connack(0);
+            my ($got, $st) = $c->read_bytes(length $want, 5 * $SLOW);
+            ok($st eq 'ok' && $got eq $want, $t)
+                or diag(_bytes_diag($want, $got, $st));
+        } elsif ($verb eq 'send' || $verb eq 'trickle') {
+            my $c = $get->() or next;
+            my $bytes = ref $a[0] eq 'CODE' ? $a[0]->() : $a[0];
+            my $e = $verb eq 'send' ? $c->send($bytes)
+                  : $c->send($bytes, 1, $a[1] // 0.005);
+            fail("$t: $e") if $e;
+        } elsif ($verb eq 'expect') {
+            my ($want, $timeout) = @a;
+            my $c = $get->() or next;
+            $timeout = ($timeout // 5) * $SLOW;
+            my ($got, $st) = ref $want ? $c->read_packet($timeout)
+                           : $c->read_bytes(length $want, $timeout);
+            my $good = $st eq 'ok' && (ref $want eq 'CODE' ? $want->($got)
+                                       : ref $want ? $got =~ $want
+                                       : $got eq $want);
+            ok($good, $t) or diag(_bytes_diag($want, $got, $st));
+        } elsif ($verb eq 'closed' || $verb eq '_response') {
+            my $want = $verb eq 'closed' ? '' : $a[0];
+            my $c = $get->() or next;
+            my ($got, $st) = $c->read_all(($a[-1] // 5) * $SLOW);
+            ok($st eq 'eof' && $got eq $want,
+               $verb eq 'closed' ? $t : "$name - stream response")
+                or diag(_bytes_diag($want, $got,
+                        $st eq 'eof' ? 'then closed' : 'not closed'));
+            $c->close;
+            delete $conn{$cur};
+        } elsif ($verb eq 'silent') {
+            my $c = $get->() or next;
+            my ($got, $st) = $c->read_all($a[0] // 1);
+            ok($st eq 'timeout' && $got eq '', $t)
+                or diag(_bytes_diag(undef, $got,
+                        $st eq 'eof' ? 'then closed' : 'connection open'));
+        } elsif ($verb eq 'close') {
+            $conn{$cur}->close if $conn{$cur};
+            delete $conn{$cur};
+        } elsif ($verb eq 'sleep') {
+            sleep $a[0];
+        } elsif ($verb eq 'request') {
+            my ($spec, $status, $body, $wait) = @a;
+            $spec = _request_spec($spec);
+            $status //= 200;
+            my $r;
+            my $err = _poll_check($wait, sub {
+                $r = _send($b, $spec);
+                return "status $r->{status}, expected $status"
+                    unless $r->{status} eq $status;
+                return 'body ' . _printable_value($r->{body}) . ', expected '
+                       . _want_text($body)
+                    if defined $body && !_matches($r->{body}, $body);
+                return '';
+            });
+            ok($err eq '', "$name - step $n: request $spec->{method} "
+                           . "$spec->{path}") or diag($err);
+        } elsif ($verb eq 'redis') {
+            my ($cmd, $want, $wait) = @a;
+            $cmd = [Test::IotHub::Redis::words(_subst($cmd))] unless ref $cmd;
+            my $err = _poll_check($wait, sub {
+                my $r = eval { $redis->cmd(@$cmd) };
+                return "died: $@" if $@;
+                return '' unless defined $want
+                    || Test::IotHub::Redis::is_error($r);
+                return 'reply ' . Test::IotHub::Redis::render($r)
+                       . (defined $want ? ', expected ' . _want_text($want) : '')
+                    if Test::IotHub::Redis::is_error($r)
+                       || !_matches(ref $want && ref $want ne 'Regexp' ? $r
+                                    : Test::IotHub::Redis::render($r), $want);
+                return '';
+            });
+            ok($err eq '', "$name - step $n: redis @$cmd") or diag($err);
+        } elsif ($verb eq 'redis_stop') {
+            _stop_redis($a[0]);
+        } elsif ($verb eq 'redis_start') {
+            _start_redis();
+        } elsif ($verb eq 'hup') {
+            my $e = _reload();
+            ok(!$e, "$name - step $n: reload") or diag($e);
+        } elsif ($verb eq 'd2c') {
+            my ($want, $wait) = @a;
+            my $err = _poll_check($wait, sub { _d2c_diff($want) });
+            ok($err eq '', "$name - step $n: d2c messages") or diag($err);
+        } elsif ($verb eq 'perl') {
+            $a[0]->($conn{$cur}, "$name - step $n");
+        } else {
+            die "$name: unknown mqtt step '$verb'\n";
+        }
+    }
+    for my $cn (sort keys %conn) {   # packets nobody expected
+        my $left = $conn{$cn}->pending;
+        ok(0, "$name - connection $cn: unexpected bytes at the end")
+            or diag(_bytes_diag(undef, $left)) if length $left;
+        $conn{$cn}->close;
     }
 }
 
@@ -545,11 +893,14 @@ sub run_tests {
         _run_block($b);
         my @s = $tb->summary;
         diag(_log_tail()) if grep { !$_ } @s[$before .. $#s];
-        rename "$PREFIX/logs/error.log", "$PREFIX/logs/error.log." . $b->seq_num
-            if $ENV{TEST_IOTHUB_KEEP} && !$nginx_pid;
+        for my $node (@NODES) {
+            my $l = "$node->{prefix}/logs/error.log";
+            rename $l, "$l." . $b->seq_num
+                if $ENV{TEST_IOTHUB_KEEP} && !$node->{pid} && -s $l;
+        }
     }
-    if ($HUP && $nginx_pid) {
-        my $e = _stop(\$nginx_pid, 'QUIT', 10);
+    if ($HUP && $NODES[0]{pid}) {
+        my $e = _stop(\$NODES[0]{pid}, 'QUIT', 10);
         ok(!$e, 'nginx stopped') or diag("nginx $e");
         my @hits = _log_text() =~ /^(.*\[(?:alert|crit|emerg)\].*)$/mg;
         ok(!@hits, 'no [alert], [crit] or [emerg] at shutdown') or diag(@hits);
