@@ -34,8 +34,15 @@ deps:
 deps-run:
 	scripts/deps.sh run
 
-build:
+build: build/iothub-token
 	NGINX_SRC=$(NGINX_SRC) scripts/build.sh
+
+# a SAS token for a connection string, for scripts and operators
+build/iothub-token: tools/iothub_token.c shared/ngx_iothub_sas.c \
+                    shared/ngx_iothub_sas.h
+	@mkdir -p build
+	$(CC) $(UNIT_CFLAGS) -O2 -o $@ tools/iothub_token.c \
+	    shared/ngx_iothub_sas.c -lcrypto
 
 install: build
 	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(AVAILABLE) \
