@@ -116,6 +116,12 @@ struct ngx_iothub_mqtt_ctx_s {
     unsigned                        registered:1;
     unsigned                        policy_token:1;
     unsigned                        x509:1;
+    unsigned                        disconnected:1;  /* DISCONNECT seen */
+
+    /* the will: telemetry sent when the connection drops (mqtt.md 2) */
+    u_char                         *will;
+    size_t                          will_topic_len;
+    size_t                          will_len;
     ngx_iothub_x509_t               cert;
     long long                       token_expiry;
     time_t                          activity_saved;
@@ -165,6 +171,8 @@ ngx_int_t ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
 ngx_int_t ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_ack_t *ack);
 void ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx);
+ngx_int_t ngx_iothub_mqtt_will(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_connect_t *connect);
 ngx_iothub_mqtt_ctx_t *ngx_iothub_mqtt_find(ngx_uint_t no);
 
 /* ngx_iothub_mqtt_twin.c: twin requests and desired notifications */

@@ -337,6 +337,7 @@ ngx_iothub_mqtt_handle(ngx_iothub_mqtt_ctx_t *ctx,
         return ngx_iothub_mqtt_send(ctx, pingresp, sizeof(pingresp), 0);
 
     case NGX_IOTHUB_MQTT_DISCONNECT:
+        ctx->disconnected = 1;
         ngx_iothub_mqtt_close(ctx, "client sent DISCONNECT");
         return NGX_DONE;
 
@@ -671,8 +672,10 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
 
     ngx_free(ctx->in);
     ngx_free(ctx->out);
+    ngx_free(ctx->will);
     ctx->in = NULL;
     ctx->out = NULL;
+    ctx->will = NULL;
 
     ngx_stream_finalize_session(ctx->session, NGX_STREAM_OK);
 }

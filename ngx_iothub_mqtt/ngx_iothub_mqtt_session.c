@@ -39,6 +39,7 @@ static ngx_int_t ngx_iothub_mqtt_message(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t,
     ngx_iothub_message_t *msg, u_char *buf, size_t size);
 static void ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx);
+static void ngx_iothub_mqtt_send_will(ngx_iothub_mqtt_ctx_t *ctx);
 static void ngx_iothub_mqtt_stored(ngx_iothub_mqtt_ctx_t *ctx,
     redisReply *reply, ngx_uint_t packet_id);
 static ngx_int_t ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx);
@@ -93,6 +94,11 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
                           : NGX_IOTHUB_MQTT_MAX_IDLE;
 
     rc = ngx_iothub_mqtt_identify(ctx, connect);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_iothub_mqtt_will(ctx, connect);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -892,9 +898,105 @@ ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx)
 }
 
 
+/*
+ * A will must be telemetry of the identity itself, at most QoS 1; it is
+ * kept (copied) until the connection ends.
+ */
+
+ngx_int_t
+ngx_iothub_mqtt_will(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_connect_t *connect)
+{
+    ngx_iothub_mqtt_str_t   device, module;
+    ngx_iothub_mqtt_pub_t   t;
+
+    if (!connect->will) {
+        return NGX_OK;
+    }
+
+    device.data = ctx->sender.device_id.data;
+    device.len = ctx->sender.device_id.len;
+    module.data = ctx->sender.module_id.data;
+    module.len = ctx->sender.module_id.len;
+
+    if (connect->will_qos > 1
+        || connect->will_message.len > NGX_IOTHUB_D2C_MAX_SIZE
+        || ngx_iothub_mqtt_pub_parse(connect->will_topic.data,
+                                     connect->will_topic.len, &t)
+           != NGX_IOTHUB_MQTT_PUB_TELEMETRY
+        || !ngx_iothub_mqtt_pub_owned(&t, &device, &module))
+    {
+        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
+                                      "the will is not telemetry of the "
+                                      "identity at QoS 0 or 1");
+    }
+
+    ctx->will = ngx_alloc(connect->will_topic.len
+                          + connect->will_message.len + 1,
+                          ctx->connection->log);
+    if (ctx->will == NULL) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->will, connect->will_topic.data, connect->will_topic.len);
+    ngx_memcpy(ctx->will + connect->will_topic.len,
+               connect->will_message.data, connect->will_message.len);
+
+    ctx->will_topic_len = connect->will_topic.len;
+    ctx->will_len = connect->will_message.len;
+
+    return NGX_OK;
+}
+
+
+/* the will goes out as telemetry marked iothub-MessageType: Will */
+
+static void
+ngx_iothub_mqtt_send_will(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    u_char                     *buf;
+    size_t                      size;
+    ngx_iothub_mqtt_pub_t       t;
+    ngx_iothub_message_t        msg;
+    ngx_iothub_mqtt_publish_t   pub;
+
+    if (ctx->will == NULL || ctx->disconnected
+        || ctx->state != NGX_IOTHUB_MQTT_CONNECTED)
+    {
+        return;
+    }
+
+    ngx_memzero(&pub, sizeof(ngx_iothub_mqtt_publish_t));
+    pub.topic.data = ctx->will;
+    pub.topic.len = ctx->will_topic_len;
+    pub.payload.data = ctx->will + ctx->will_topic_len;
+    pub.payload.len = ctx->will_len;
+
+    (void) ngx_iothub_mqtt_pub_parse(pub.topic.data, pub.topic.len, &t);
+
+    size = 2 * t.props.len + 4 * NGX_IOTHUB_MQTT_MAX_PROPS + 64;
+
+    buf = ngx_alloc(size, ctx->connection->log);
+    if (buf == NULL) {
+        return;
+    }
+
+    if (ngx_iothub_mqtt_message(ctx, &pub, &t, &msg, buf, size) == NGX_OK) {
+        (void) ngx_iothub_message_add(&msg, "u:iothub-MessageType", 20,
+                                      (u_char *) "Will", 4);
+        (void) ngx_iothub_d2c_send(ctx->hub, &ctx->sender, &msg,
+                                   ngx_iothub_mqtt_presence_ended, NULL);
+    }
+
+    ngx_free(buf);
+}
+
+
 void
 ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx)
 {
+    ngx_iothub_mqtt_send_will(ctx);
     ngx_iothub_mqtt_c2d_release(ctx);
 
     if (!ctx->registered) {
