@@ -75,10 +75,7 @@ ngx_http_iothub_route_c2d_send(ngx_http_request_t *r,
     cln->data = ctx;
 
     if (ctx->call == NULL) {
-        return ngx_http_iothub_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "ServiceUnavailable",
-                                     "the hub's store is unavailable, "
-                                     "retry later");
+        return ngx_http_iothub_unavailable(r);
     }
 
     return NGX_DONE;
@@ -108,10 +105,7 @@ ngx_http_iothub_route_c2d_purge(ngx_http_request_t *r,
     cln->data = ctx;
 
     if (ctx->call == NULL) {
-        return ngx_http_iothub_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "ServiceUnavailable",
-                                     "the hub's store is unavailable, "
-                                     "retry later");
+        return ngx_http_iothub_unavailable(r);
     }
 
     return NGX_DONE;
@@ -334,10 +328,7 @@ ngx_http_iothub_c2d_failed(ngx_http_request_t *r, redisReply *reply)
     ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
 
     if (reply == NULL) {
-        return ngx_http_iothub_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "ServiceUnavailable",
-                                     "the hub's store is unavailable, "
-                                     "retry later");
+        return ngx_http_iothub_unavailable(r);
     }
 
     if (reply->type == REDIS_REPLY_ERROR

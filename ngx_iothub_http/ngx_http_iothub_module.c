@@ -561,6 +561,31 @@ ngx_http_iothub_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+ngx_int_t
+ngx_http_iothub_unavailable(ngx_http_request_t *r)
+{
+    return ngx_http_iothub_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 "ServiceUnavailable",
+                                 "the hub's store is unavailable, retry "
+                                 "later");
+}
+
+
+ngx_int_t
+ngx_http_iothub_started(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc == NGX_OK) {
+        return NGX_DONE;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_iothub_unavailable(r);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
 yajl_gen
 ngx_http_iothub_json_gen(ngx_http_request_t *r)
 {

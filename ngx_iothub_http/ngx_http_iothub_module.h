@@ -67,6 +67,15 @@ extern ngx_module_t  ngx_http_iothub_module;
 ngx_int_t ngx_http_iothub_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *name, const char *fmt, ...);
 
+/* 503 ServiceUnavailable: Redis is down. */
+ngx_int_t ngx_http_iothub_unavailable(ngx_http_request_t *r);
+
+/*
+ * Maps the start of an asynchronous operation (NGX_OK started, NGX_DECLINED
+ * Redis down, else error) to the content handler's return code.
+ */
+ngx_int_t ngx_http_iothub_started(ngx_http_request_t *r, ngx_int_t rc);
+
 /* Sends a JSON response: the generator's buffer, with status and etag. */
 ngx_int_t ngx_http_iothub_send_json(ngx_http_request_t *r,
     ngx_uint_t status, yajl_gen g, const char *etag);

@@ -35,8 +35,6 @@ struct ngx_http_iothub_bulk_s {
 };
 
 
-static ngx_int_t ngx_http_iothub_started(ngx_http_request_t *r,
-    ngx_int_t rc);
 static ngx_int_t ngx_http_iothub_bad_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_iothub_put_identity(ngx_http_request_t *r,
@@ -174,26 +172,6 @@ ngx_http_iothub_route_statistics(ngx_http_request_t *r,
     ctx->op.handler = ngx_http_iothub_stats_done;
 
     return ngx_http_iothub_started(r, ngx_iothub_registry_stats(&ctx->op));
-}
-
-
-/* maps the start of a registry operation to a handler's return code */
-
-static ngx_int_t
-ngx_http_iothub_started(ngx_http_request_t *r, ngx_int_t rc)
-{
-    if (rc == NGX_OK) {
-        return NGX_DONE;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_iothub_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "ServiceUnavailable",
-                                     "the hub's store is unavailable, "
-                                     "retry later");
-    }
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 

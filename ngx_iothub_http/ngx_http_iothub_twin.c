@@ -23,7 +23,6 @@ static ngx_int_t ngx_http_iothub_twin_send(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_iothub_route_twin(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 {
-    ngx_int_t              rc;
     ngx_iothub_twin_op_t  *op;
 
     op = &ctx->twin;
@@ -63,20 +62,7 @@ ngx_http_iothub_route_twin(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
     op->body = ctx->body;
     ngx_http_iothub_if_match(r, &op->if_match);
 
-    rc = ngx_iothub_twin_run(op);
-
-    if (rc == NGX_OK) {
-        return NGX_DONE;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_iothub_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "ServiceUnavailable",
-                                     "the hub's store is unavailable, "
-                                     "retry later");
-    }
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return ngx_http_iothub_started(r, ngx_iothub_twin_run(op));
 }
 
 
@@ -132,10 +118,7 @@ ngx_http_iothub_twin_error(ngx_http_request_t *r, ngx_iothub_twin_op_t *op)
                                      "ArgumentInvalid", "%s", op->err);
 
     case NGX_IOTHUB_TWIN_UNAVAILABLE:
-        return ngx_http_iothub_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "ServiceUnavailable",
-                                     "the hub's store is unavailable, "
-                                     "retry later");
+        return ngx_http_iothub_unavailable(r);
 
     default:
         return ngx_http_iothub_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,

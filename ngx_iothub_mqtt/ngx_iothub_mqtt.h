@@ -93,6 +93,8 @@ struct ngx_iothub_mqtt_ctx_s {
     ngx_iothub_identity_t          *identity;
     ngx_iothub_sender_t             sender;
     ngx_str_t                       client_id;
+    ngx_iothub_mqtt_str_t           device;      /* sender's ids, for */
+    ngx_iothub_mqtt_str_t           module;      /* the topic helpers */
     ngx_uint_t                      session_no;  /* in this worker */
     ngx_rbtree_node_t               node;
     ngx_uint_t                      features;    /* subscriptions */

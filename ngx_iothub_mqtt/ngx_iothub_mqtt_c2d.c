@@ -119,22 +119,18 @@ ngx_iothub_mqtt_c2d_deliver(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply)
     u_char                 *topic;
     size_t                  n, len;
     redisReply             *body;
-    ngx_iothub_mqtt_str_t   device;
     ngx_iothub_mqtt_prop_t  props[NGX_IOTHUB_MQTT_C2D_PROPS];
 
     n = ngx_iothub_mqtt_c2d_props(ctx, reply, props, &body);
 
-    device.data = ctx->sender.device_id.data;
-    device.len = ctx->sender.device_id.len;
-
-    len = ngx_iothub_mqtt_c2d_topic(NULL, 0, &device, props, n);
+    len = ngx_iothub_mqtt_c2d_topic(NULL, 0, &ctx->device, props, n);
 
     topic = ngx_alloc(len + 1, ctx->connection->log);
     if (topic == NULL) {
         return NGX_ERROR;
     }
 
-    (void) ngx_iothub_mqtt_c2d_topic(topic, len + 1, &device, props, n);
+    (void) ngx_iothub_mqtt_c2d_topic(topic, len + 1, &ctx->device, props, n);
 
     if (++ctx->next_packet_id > 65535) {
         ctx->next_packet_id = 1;

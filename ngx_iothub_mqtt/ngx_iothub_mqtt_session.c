@@ -196,6 +196,11 @@ ngx_iothub_mqtt_identify(ngx_iothub_mqtt_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    ctx->device.data = ctx->sender.device_id.data;
+    ctx->device.len = ctx->sender.device_id.len;
+    ctx->module.data = ctx->sender.module_id.data;
+    ctx->module.len = ctx->sender.module_id.len;
+
     return NGX_OK;
 }
 
@@ -554,16 +559,10 @@ ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
     u_char                   *buf;
     size_t                    size;
     ngx_int_t                 rc;
-    ngx_iothub_mqtt_str_t     device, module;
     ngx_iothub_message_t      msg;
     ngx_iothub_mqtt_token_t  *tok;
 
-    device.data = ctx->sender.device_id.data;
-    device.len = ctx->sender.device_id.len;
-    module.data = ctx->sender.module_id.data;
-    module.len = ctx->sender.module_id.len;
-
-    if (!ngx_iothub_mqtt_pub_owned(t, &device, &module)) {
+    if (!ngx_iothub_mqtt_pub_owned(t, &ctx->device, &ctx->module)) {
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                       "iothub mqtt: PUBLISH to another identity's topic "
                       "\"%*s\"", pub->topic.len, pub->topic.data);
@@ -791,12 +790,7 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
     u_int                  qos;
     size_t                 pos, n, len;
     ngx_uint_t             feature;
-    ngx_iothub_mqtt_str_t  filter, device, module;
-
-    device.data = ctx->sender.device_id.data;
-    device.len = ctx->sender.device_id.len;
-    module.data = ctx->sender.module_id.data;
-    module.len = ctx->sender.module_id.len;
+    ngx_iothub_mqtt_str_t  filter;
 
     if (sub->count > sizeof(codes)) {
         ngx_iothub_mqtt_close(ctx, "too many filters in SUBSCRIBE");
@@ -809,7 +803,7 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
     while (ngx_iothub_mqtt_subscribe_next(sub, &pos, &filter, &qos)) {
         feature = ngx_iothub_mqtt_filter_valid(filter.data, filter.len)
                   ? ngx_iothub_mqtt_filter_feature(filter.data, filter.len,
-                                                   &device, &module)
+                                                   &ctx->device, &ctx->module)
                   : 0;
 
         if (feature == 0) {
@@ -851,19 +845,14 @@ ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
 {
     u_char                 unsuback[NGX_IOTHUB_MQTT_UNSUBACK_LEN];
     size_t                 pos;
-    ngx_iothub_mqtt_str_t  filter, device, module;
-
-    device.data = ctx->sender.device_id.data;
-    device.len = ctx->sender.device_id.len;
-    module.data = ctx->sender.module_id.data;
-    module.len = ctx->sender.module_id.len;
+    ngx_iothub_mqtt_str_t  filter;
 
     pos = 0;
 
     while (ngx_iothub_mqtt_subscribe_next(sub, &pos, &filter, NULL)) {
         ctx->features &= ~ngx_iothub_mqtt_filter_feature(filter.data,
                                                          filter.len,
-                                                         &device, &module);
+                                                         &ctx->device, &ctx->module);
     }
 
     ngx_iothub_mqtt_write_unsuback(unsuback, sizeof(unsuback),
@@ -907,24 +896,18 @@ ngx_int_t
 ngx_iothub_mqtt_will(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_connect_t *connect)
 {
-    ngx_iothub_mqtt_str_t   device, module;
     ngx_iothub_mqtt_pub_t   t;
 
     if (!connect->will) {
         return NGX_OK;
     }
 
-    device.data = ctx->sender.device_id.data;
-    device.len = ctx->sender.device_id.len;
-    module.data = ctx->sender.module_id.data;
-    module.len = ctx->sender.module_id.len;
-
     if (connect->will_qos > 1
         || connect->will_message.len > NGX_IOTHUB_D2C_MAX_SIZE
         || ngx_iothub_mqtt_pub_parse(connect->will_topic.data,
                                      connect->will_topic.len, &t)
            != NGX_IOTHUB_MQTT_PUB_TELEMETRY
-        || !ngx_iothub_mqtt_pub_owned(&t, &device, &module))
+        || !ngx_iothub_mqtt_pub_owned(&t, &ctx->device, &ctx->module))
     {
         return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
                                       "the will is not telemetry of the "

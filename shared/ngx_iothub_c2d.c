@@ -35,7 +35,6 @@ ngx_iothub_c2d_send(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
 {
     u_char                  depth[NGX_INT_T_LEN], exp[NGX_INT64_LEN];
     u_char                  now[40];
-    ngx_uint_t              i;
     ngx_time_t             *tp;
     ngx_iothub_args_t       args;
     ngx_iothub_c2d_keys_t   k;
@@ -67,15 +66,7 @@ ngx_iothub_c2d_send(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add_str(&args, "enqueued");
     ngx_iothub_args_add_str(&args, (char *) now);
 
-    for (i = 0; i < msg->n; i++) {
-        ngx_iothub_args_add(&args, (char *) msg->name[i].data,
-                            msg->name[i].len);
-        ngx_iothub_args_add(&args, (char *) msg->value[i].data,
-                            msg->value[i].len);
-    }
-
-    ngx_iothub_args_add_str(&args, "body");
-    ngx_iothub_args_add(&args, (char *) msg->body.data, msg->body.len);
+    ngx_iothub_message_args(&args, msg);
 
     return ngx_iothub_redis_script(ngx_iothub_redis_link(),
                                    NGX_IOTHUB_LUA_C2D_SEND, handler, data, 4,

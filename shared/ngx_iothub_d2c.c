@@ -33,6 +33,23 @@ ngx_iothub_message_add(ngx_iothub_message_t *msg, const char *prefixed_name,
 }
 
 
+void
+ngx_iothub_message_args(ngx_iothub_args_t *args, ngx_iothub_message_t *msg)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < msg->n; i++) {
+        ngx_iothub_args_add(args, (char *) msg->name[i].data,
+                            msg->name[i].len);
+        ngx_iothub_args_add(args, (char *) msg->value[i].data,
+                            msg->value[i].len);
+    }
+
+    ngx_iothub_args_add_str(args, "body");
+    ngx_iothub_args_add(args, (char *) msg->body.data, msg->body.len);
+}
+
+
 /* FNV-1a: stable across nodes, versions and restarts */
 
 ngx_uint_t
@@ -60,7 +77,6 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     u_char                 key[256], minid[NGX_INT64_LEN + 3], now[40];
     u_char                 method[160];
     ngx_tm_t               tm;
-    ngx_uint_t             i;
     ngx_time_t            *tp;
     ngx_iothub_args_t  args;
 
@@ -122,15 +138,7 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
                            sender->model_id.len);
     }
 
-    for (i = 0; i < msg->n; i++) {
-        ngx_iothub_args_add(&args, (char *) msg->name[i].data,
-                           msg->name[i].len);
-        ngx_iothub_args_add(&args, (char *) msg->value[i].data,
-                           msg->value[i].len);
-    }
-
-    ngx_iothub_args_add_str(&args, "body");
-    ngx_iothub_args_add(&args, (char *) msg->body.data, msg->body.len);
+    ngx_iothub_message_args(&args, msg);
 
     return ngx_iothub_redis_command(ngx_iothub_redis_link(), handler, data,
                                     args.n, args.argv, args.lens);

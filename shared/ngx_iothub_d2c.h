@@ -53,6 +53,10 @@ typedef struct {
 ngx_int_t ngx_iothub_message_add(ngx_iothub_message_t *msg,
     const char *prefixed_name, size_t name_len, u_char *value, size_t len);
 
+/* Appends the message's fields, then "body", to a command's arguments. */
+void ngx_iothub_message_args(ngx_iothub_args_t *args,
+    ngx_iothub_message_t *msg);
+
 /* The partition of a device: a stable hash of its id. */
 ngx_uint_t ngx_iothub_d2c_partition(ngx_iothub_hub_t *hub, ngx_str_t *id);
 
