@@ -852,7 +852,8 @@ ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
     while (ngx_iothub_mqtt_subscribe_next(sub, &pos, &filter, NULL)) {
         ctx->features &= ~ngx_iothub_mqtt_filter_feature(filter.data,
                                                          filter.len,
-                                                         &ctx->device, &ctx->module);
+                                                         &ctx->device,
+                                                         &ctx->module);
     }
 
     ngx_iothub_mqtt_write_unsuback(unsuback, sizeof(unsuback),
