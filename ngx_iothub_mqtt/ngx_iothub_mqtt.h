@@ -50,6 +50,20 @@ typedef enum {
 typedef struct ngx_iothub_mqtt_ctx_s  ngx_iothub_mqtt_ctx_t;
 
 
+/*
+ * What carries the engine's bytes: recv and send as c->recv and c->send
+ * (a count, 0 at end of stream, NGX_AGAIN or NGX_ERROR); finalize ends the
+ * connection once the engine closed the session.
+ */
+typedef struct {
+    ssize_t                       (*recv)(ngx_iothub_mqtt_ctx_t *ctx,
+                                          u_char *buf, size_t size);
+    ssize_t                       (*send)(ngx_iothub_mqtt_ctx_t *ctx,
+                                          u_char *buf, size_t len);
+    void                          (*finalize)(ngx_iothub_mqtt_ctx_t *ctx);
+} ngx_iothub_mqtt_transport_t;
+
+
 /* a pending Redis call of a session; see ngx_iothub_mqtt_token() */
 typedef struct {
     ngx_queue_t                     queue;
@@ -64,7 +78,8 @@ typedef struct {
 
 struct ngx_iothub_mqtt_ctx_s {
     ngx_connection_t               *connection;
-    ngx_stream_session_t           *session;
+    ngx_iothub_mqtt_transport_t    *transport;
+    void                           *transport_data;
     ngx_stream_iothub_mqtt_srv_conf_t *conf;
     ngx_iothub_hub_t               *hub;
     ngx_iothub_mqtt_state_e         state;
@@ -145,8 +160,14 @@ typedef struct {
 } ngx_iothub_mqtt_twin_t;
 
 
-/* ngx_iothub_mqtt_handler.c: transport, framing, output, close */
+/* ngx_stream_iothub_mqtt_module.c: the stream transport */
 void ngx_iothub_mqtt_init_session(ngx_stream_session_t *s);
+
+/* ngx_iothub_mqtt_handler.c: the engine: framing, output, close */
+ngx_int_t ngx_iothub_mqtt_start(ngx_iothub_mqtt_ctx_t *ctx);
+ngx_int_t ngx_iothub_mqtt_input(ngx_iothub_mqtt_ctx_t *ctx, u_char *data,
+    size_t len);
+ngx_int_t ngx_iothub_mqtt_read(ngx_iothub_mqtt_ctx_t *ctx);
 ngx_int_t ngx_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx, u_char *data,
     size_t len, ngx_uint_t droppable);
 ngx_int_t ngx_iothub_mqtt_send_publish(ngx_iothub_mqtt_ctx_t *ctx,

@@ -1,7 +1,8 @@
 
 /*
- * nginx-iothub: MQTT session I/O: reading and framing packets, the state
- * table, the output queue, keep-alive and the one close path.
+ * nginx-iothub: the MQTT engine: framing packets, the state table, the
+ * output queue, keep-alive and the one close path.  It knows no socket:
+ * a transport (the stream module's, a WebSocket later) moves its bytes.
  *
  * States and the packets legal in each:
  *
@@ -20,8 +21,6 @@
 #include "ngx_iothub_mqtt.h"
 
 
-static void ngx_iothub_mqtt_read_handler(ngx_event_t *rev);
-static void ngx_iothub_mqtt_write_handler(ngx_event_t *wev);
 static ngx_int_t ngx_iothub_mqtt_next_packet(ngx_iothub_mqtt_ctx_t *ctx);
 static ngx_int_t ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx,
     size_t size);
@@ -34,35 +33,21 @@ static void ngx_iothub_mqtt_expiry_handler(ngx_event_t *ev);
 static void ngx_iothub_mqtt_consume(ngx_iothub_mqtt_ctx_t *ctx, size_t len);
 
 
-void
-ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
+/*
+ * Starts the engine on a new connection: the transport has set
+ * connection, conf, hub, transport and transport_data; bytes it already
+ * holds go in with ngx_iothub_mqtt_input().
+ */
+
+ngx_int_t
+ngx_iothub_mqtt_start(ngx_iothub_mqtt_ctx_t *ctx)
 {
-    ngx_connection_t       *c;
-    ngx_iothub_mqtt_ctx_t  *ctx;
+    ngx_connection_t  *c;
 
-    c = s->connection;
+    c = ctx->connection;
 
-    ctx = ngx_pcalloc(c->pool, sizeof(ngx_iothub_mqtt_ctx_t));
-    if (ctx == NULL) {
-        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_stream_set_ctx(s, ctx, ngx_stream_iothub_mqtt_module);
-
-    ctx->connection = c;
-    ctx->session = s;
-    ctx->conf = ngx_stream_get_module_srv_conf(s,
-                                               ngx_stream_iothub_mqtt_module);
-    ctx->hub = ctx->conf->hub;
     ngx_queue_init(&ctx->tokens);
     ngx_queue_init(&ctx->twin_ops);
-
-    /*
-     * a session is idle between packets: a graceful shutdown closes it
-     * (c->close) instead of waiting for its timers
-     */
-    c->idle = 1;
 
     ctx->keepalive.handler = ngx_iothub_mqtt_keepalive_handler;
     ctx->keepalive.data = ctx;
@@ -74,62 +59,47 @@ ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
     ctx->expiry.log = c->log;
     ctx->expiry.cancelable = 1;
 
-    c->read->handler = ngx_iothub_mqtt_read_handler;
-    c->write->handler = ngx_iothub_mqtt_write_handler;
     c->log->action = "waiting for MQTT CONNECT";
 
     ngx_add_timer(&ctx->keepalive, ctx->conf->connect_timeout);
 
-    if (ngx_iothub_mqtt_grow_input(ctx, NGX_IOTHUB_MQTT_IN_SMALL) != NGX_OK) {
-        ngx_iothub_mqtt_close(ctx, NULL);
-        return;
-    }
-
-    /* bytes a preread phase took off the socket already */
-
-    if (c->buffer && c->buffer->last > c->buffer->pos) {
-        if (ngx_iothub_mqtt_grow_input(ctx, c->buffer->last - c->buffer->pos)
-            != NGX_OK)
-        {
-            ngx_iothub_mqtt_close(ctx, NULL);
-            return;
-        }
-
-        ctx->in_len = ngx_cpymem(ctx->in, c->buffer->pos,
-                                 c->buffer->last - c->buffer->pos)
-                      - ctx->in;
-        c->buffer->pos = c->buffer->last;
-    }
-
-    ngx_iothub_mqtt_read_handler(c->read);
+    return ngx_iothub_mqtt_grow_input(ctx, NGX_IOTHUB_MQTT_IN_SMALL);
 }
 
 
-static void
-ngx_iothub_mqtt_read_handler(ngx_event_t *rev)
+/* takes bytes the transport read before the engine started */
+
+ngx_int_t
+ngx_iothub_mqtt_input(ngx_iothub_mqtt_ctx_t *ctx, u_char *data, size_t len)
 {
-    ssize_t                 n;
-    ngx_int_t               rc;
-    ngx_connection_t       *c;
-    ngx_iothub_mqtt_ctx_t  *ctx;
-    ngx_stream_session_t   *s;
-
-    c = rev->data;
-    s = c->data;
-    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iothub_mqtt_module);
-
-    if (c->close) {
-        /* a graceful shutdown closes idle connections */
-        ngx_iothub_mqtt_close(ctx, "server shutting down");
-        return;
+    if (ngx_iothub_mqtt_grow_input(ctx, ctx->in_len + len) != NGX_OK) {
+        return NGX_ERROR;
     }
+
+    ngx_memcpy(ctx->in + ctx->in_len, data, len);
+    ctx->in_len += len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Handles what is buffered and reads through the transport until it has
+ * nothing more, or reading is blocked; the caller then handles the read
+ * event (unless the session closed: NGX_DONE).
+ */
+
+ngx_int_t
+ngx_iothub_mqtt_read(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    ssize_t    n;
+    ngx_int_t  rc;
 
     while (!ctx->blocked) {
         rc = ngx_iothub_mqtt_next_packet(ctx);
 
         if (rc == NGX_ERROR || rc == NGX_DONE) {
-            /* closed */
-            return;
+            return NGX_DONE;
         }
 
         if (rc == NGX_OK) {
@@ -138,7 +108,8 @@ ngx_iothub_mqtt_read_handler(ngx_event_t *rev)
 
         /* NGX_AGAIN: the packet is incomplete */
 
-        n = c->recv(c, ctx->in + ctx->in_len, ctx->in_size - ctx->in_len);
+        n = ctx->transport->recv(ctx, ctx->in + ctx->in_len,
+                                 ctx->in_size - ctx->in_len);
 
         if (n == NGX_AGAIN) {
             break;
@@ -146,16 +117,14 @@ ngx_iothub_mqtt_read_handler(ngx_event_t *rev)
 
         if (n == NGX_ERROR || n == 0) {
             ngx_iothub_mqtt_close(ctx, "connection closed by client");
-            return;
+            return NGX_DONE;
         }
 
         ctx->in_len += n;
         ctx->last_read = ngx_current_msec;
     }
 
-    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-        ngx_iothub_mqtt_close(ctx, NULL);
-    }
+    return NGX_OK;
 }
 
 
@@ -474,21 +443,6 @@ ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len)
 }
 
 
-static void
-ngx_iothub_mqtt_write_handler(ngx_event_t *wev)
-{
-    ngx_connection_t       *c;
-    ngx_iothub_mqtt_ctx_t  *ctx;
-    ngx_stream_session_t   *s;
-
-    c = wev->data;
-    s = c->data;
-    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iothub_mqtt_module);
-
-    ngx_iothub_mqtt_flush(ctx);
-}
-
-
 void
 ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
 {
@@ -498,7 +452,7 @@ ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
     c = ctx->connection;
 
     while (ctx->out_len) {
-        n = c->send(c, ctx->out, ctx->out_len);
+        n = ctx->transport->send(ctx, ctx->out, ctx->out_len);
 
         if (n == NGX_ERROR) {
             ngx_iothub_mqtt_close(ctx, "cannot write to client");
@@ -677,5 +631,5 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
     ctx->out = NULL;
     ctx->will = NULL;
 
-    ngx_stream_finalize_session(ctx->session, NGX_STREAM_OK);
+    ctx->transport->finalize(ctx);
 }

@@ -17,6 +17,20 @@ static char *ngx_stream_iothub_mqtt_merge_srv_conf(ngx_conf_t *cf,
 static char *ngx_stream_iothub_mqtt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_stream_iothub_mqtt_init(ngx_conf_t *cf);
+static void ngx_stream_iothub_mqtt_read_handler(ngx_event_t *rev);
+static void ngx_stream_iothub_mqtt_write_handler(ngx_event_t *wev);
+static ssize_t ngx_stream_iothub_mqtt_recv(ngx_iothub_mqtt_ctx_t *ctx,
+    u_char *buf, size_t size);
+static ssize_t ngx_stream_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx,
+    u_char *buf, size_t len);
+static void ngx_stream_iothub_mqtt_finalize(ngx_iothub_mqtt_ctx_t *ctx);
+
+
+static ngx_iothub_mqtt_transport_t  ngx_stream_iothub_mqtt_transport = {
+    ngx_stream_iothub_mqtt_recv,
+    ngx_stream_iothub_mqtt_send,
+    ngx_stream_iothub_mqtt_finalize
+};
 
 
 static ngx_command_t  ngx_stream_iothub_mqtt_commands[] = {
@@ -168,4 +182,124 @@ static ngx_int_t
 ngx_stream_iothub_mqtt_init(ngx_conf_t *cf)
 {
     return ngx_iothub_mqtt_session_init(cf);
+}
+
+
+/* the stream transport: a TCP or TLS connection of nginx's stream */
+
+void
+ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
+{
+    ngx_connection_t       *c;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+
+    c = s->connection;
+
+    ctx = ngx_pcalloc(c->pool, sizeof(ngx_iothub_mqtt_ctx_t));
+    if (ctx == NULL) {
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_stream_set_ctx(s, ctx, ngx_stream_iothub_mqtt_module);
+
+    ctx->connection = c;
+    ctx->transport = &ngx_stream_iothub_mqtt_transport;
+    ctx->transport_data = s;
+    ctx->conf = ngx_stream_get_module_srv_conf(s,
+                                               ngx_stream_iothub_mqtt_module);
+    ctx->hub = ctx->conf->hub;
+
+    /*
+     * a session is idle between packets: a graceful shutdown closes it
+     * (c->close) instead of waiting for its timers
+     */
+    c->idle = 1;
+
+    c->read->handler = ngx_stream_iothub_mqtt_read_handler;
+    c->write->handler = ngx_stream_iothub_mqtt_write_handler;
+
+    if (ngx_iothub_mqtt_start(ctx) != NGX_OK) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return;
+    }
+
+    /* bytes a preread phase took off the socket already */
+
+    if (c->buffer && c->buffer->last > c->buffer->pos) {
+        if (ngx_iothub_mqtt_input(ctx, c->buffer->pos,
+                                  c->buffer->last - c->buffer->pos)
+            != NGX_OK)
+        {
+            ngx_iothub_mqtt_close(ctx, NULL);
+            return;
+        }
+
+        c->buffer->pos = c->buffer->last;
+    }
+
+    ngx_stream_iothub_mqtt_read_handler(c->read);
+}
+
+
+static void
+ngx_stream_iothub_mqtt_read_handler(ngx_event_t *rev)
+{
+    ngx_connection_t       *c;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+
+    c = rev->data;
+    ctx = ngx_stream_get_module_ctx((ngx_stream_session_t *) c->data,
+                                    ngx_stream_iothub_mqtt_module);
+
+    if (c->close) {
+        /* a graceful shutdown closes idle connections */
+        ngx_iothub_mqtt_close(ctx, "server shutting down");
+        return;
+    }
+
+    if (ngx_iothub_mqtt_read(ctx) == NGX_DONE) {
+        return;
+    }
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+    }
+}
+
+
+static void
+ngx_stream_iothub_mqtt_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t       *c;
+    ngx_iothub_mqtt_ctx_t  *ctx;
+
+    c = wev->data;
+    ctx = ngx_stream_get_module_ctx((ngx_stream_session_t *) c->data,
+                                    ngx_stream_iothub_mqtt_module);
+
+    ngx_iothub_mqtt_flush(ctx);
+}
+
+
+static ssize_t
+ngx_stream_iothub_mqtt_recv(ngx_iothub_mqtt_ctx_t *ctx, u_char *buf,
+    size_t size)
+{
+    return ctx->connection->recv(ctx->connection, buf, size);
+}
+
+
+static ssize_t
+ngx_stream_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx, u_char *buf,
+    size_t len)
+{
+    return ctx->connection->send(ctx->connection, buf, len);
+}
+
+
+static void
+ngx_stream_iothub_mqtt_finalize(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    ngx_stream_finalize_session(ctx->transport_data, NGX_STREAM_OK);
 }
