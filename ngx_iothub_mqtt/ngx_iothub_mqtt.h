@@ -118,6 +118,7 @@ struct ngx_iothub_mqtt_ctx_s {
     ngx_iothub_registry_op_t        op;
 
     /* the cloud-to-device message in flight */
+    ngx_event_t                     c2d_lock_timer;
     ngx_uint_t                      c2d_packet_id;
     ngx_uint_t                      c2d_count;
     size_t                          c2d_n_len;
@@ -174,7 +175,7 @@ ngx_int_t ngx_iothub_mqtt_send_publish(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *topic, size_t topic_len, u_char *payload, size_t len,
     ngx_uint_t qos, ngx_uint_t packet_id);
 u_char *ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len);
-void ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx);
+ngx_int_t ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why);
 void ngx_iothub_mqtt_unblock(ngx_iothub_mqtt_ctx_t *ctx);
 ngx_iothub_mqtt_token_t *ngx_iothub_mqtt_token(ngx_iothub_mqtt_ctx_t *ctx,

@@ -3,7 +3,8 @@
  * nginx-iothub: cloud-to-device delivery over MQTT (mqtt.md 5): one
  * message in flight per session, PUBLISH QoS 1 on the devicebound topic,
  * completed by the device's PUBACK; a session that ends with a message in
- * flight abandons it, so it is delivered again.
+ * flight releases it, so it is delivered again; a message unacknowledged
+ * past its lock is sent again on the same session.
  */
 
 
@@ -26,6 +27,7 @@ typedef struct {
 
 static void ngx_iothub_mqtt_c2d_received(ngx_iothub_mqtt_ctx_t *ctx,
     redisReply *reply, ngx_uint_t arg);
+/* NGX_OK sent, NGX_DECLINED not sent, NGX_ERROR the session closed */
 static ngx_int_t ngx_iothub_mqtt_c2d_deliver(ngx_iothub_mqtt_ctx_t *ctx,
     redisReply *reply);
 static size_t ngx_iothub_mqtt_c2d_props(ngx_iothub_mqtt_ctx_t *ctx,
@@ -33,6 +35,7 @@ static size_t ngx_iothub_mqtt_c2d_props(ngx_iothub_mqtt_ctx_t *ctx,
 static void ngx_iothub_mqtt_c2d_settled(ngx_iothub_mqtt_ctx_t *ctx,
     redisReply *reply, ngx_uint_t arg);
 static void ngx_iothub_mqtt_c2d_abandoned(void *data, redisReply *reply);
+static void ngx_iothub_mqtt_c2d_lock_expired(ngx_event_t *ev);
 
 
 /* hash fields and the topic's system properties, in the hub's order */
@@ -107,7 +110,17 @@ ngx_iothub_mqtt_c2d_received(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
         return;
     }
 
-    if (ngx_iothub_mqtt_c2d_deliver(ctx, reply) != NGX_OK) {
+    switch (ngx_iothub_mqtt_c2d_deliver(ctx, reply)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_ERROR:
+        /* the session closed */
+        return;
+
+    default:
+        /* not sent: the lock expires and the next pull gets it again */
         ctx->c2d_busy = 0;
     }
 }
@@ -127,7 +140,7 @@ ngx_iothub_mqtt_c2d_deliver(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply)
 
     topic = ngx_alloc(len + 1, ctx->connection->log);
     if (topic == NULL) {
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     (void) ngx_iothub_mqtt_c2d_topic(topic, len + 1, &ctx->device, props, n);
@@ -150,7 +163,36 @@ ngx_iothub_mqtt_c2d_deliver(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply)
 
     ngx_free(topic);
 
+    /* unacknowledged past its lock, it is due again (messaging.md 3.1) */
+
+    ctx->c2d_lock_timer.handler = ngx_iothub_mqtt_c2d_lock_expired;
+    ctx->c2d_lock_timer.data = ctx;
+    ctx->c2d_lock_timer.log = ctx->connection->log;
+    ctx->c2d_lock_timer.cancelable = 1;
+
+    ngx_add_timer(&ctx->c2d_lock_timer, ctx->hub->c2d_lock_timeout);
+
     return NGX_OK;
+}
+
+
+static void
+ngx_iothub_mqtt_c2d_lock_expired(ngx_event_t *ev)
+{
+    ngx_iothub_mqtt_ctx_t *ctx = ev->data;
+
+    if (!ctx->c2d_busy || ctx->c2d_packet_id == 0) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub mqtt: C2D message not acknowledged in time, "
+                  "delivering again");
+
+    ctx->c2d_packet_id = 0;
+    ctx->c2d_busy = 0;
+
+    ngx_iothub_mqtt_c2d_pull(ctx);
 }
 
 
@@ -246,6 +288,10 @@ ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx, ngx_iothub_mqtt_ack_t *ack)
 
     ctx->c2d_packet_id = 0;
 
+    if (ctx->c2d_lock_timer.timer_set) {
+        ngx_del_timer(&ctx->c2d_lock_timer);
+    }
+
     n.data = ctx->c2d_n;
     n.len = ctx->c2d_n_len;
     lock.data = ctx->c2d_lock;
@@ -258,8 +304,9 @@ ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx, ngx_iothub_mqtt_ack_t *ack)
     }
 
     t->call = ngx_iothub_c2d_settle(ctx->hub, &ctx->sender.device_id,
-                                    &ctx->sender.generation_id, &n, &lock, 1,
-                                    ngx_iothub_mqtt_token_reply, t);
+                                    &ctx->sender.generation_id, &n, &lock,
+                                    "complete", ngx_iothub_mqtt_token_reply,
+                                    t);
     if (t->call == NULL) {
         /* Redis down: the lock expires and the message comes again */
         ngx_queue_remove(&t->queue);
@@ -287,7 +334,7 @@ ngx_iothub_mqtt_c2d_settled(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
 }
 
 
-/* a session ending with a message in flight abandons it */
+/* a session ending with a message in flight releases it */
 
 void
 ngx_iothub_mqtt_c2d_release(ngx_iothub_mqtt_ctx_t *ctx)
@@ -303,9 +350,11 @@ ngx_iothub_mqtt_c2d_release(ngx_iothub_mqtt_ctx_t *ctx)
     lock.data = ctx->c2d_lock;
     lock.len = ctx->c2d_lock_len;
 
+    /* as an expired lock: no delivery counted (mqtt.md 5) */
     (void) ngx_iothub_c2d_settle(ctx->hub, &ctx->sender.device_id,
-                                 &ctx->sender.generation_id, &n, &lock, 0,
-                                 ngx_iothub_mqtt_c2d_abandoned, NULL);
+                                 &ctx->sender.generation_id, &n, &lock,
+                                 "release", ngx_iothub_mqtt_c2d_abandoned,
+                                 NULL);
 }
 
 

@@ -246,10 +246,13 @@ ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx, u_char *p, size_t len)
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                       "iothub mqtt: unsupported protocol level %ui",
                       (ngx_uint_t) pkt.u.connect.level);
-        (void) ngx_iothub_mqtt_send(ctx, (u_char *) "\x20\x02\x00\x01", 4,
-                                    0);
-        ngx_iothub_mqtt_flush(ctx);
-        ngx_iothub_mqtt_close(ctx, NULL);
+        if (ngx_iothub_mqtt_send(ctx, (u_char *) "\x20\x02\x00\x01", 4, 0)
+            == NGX_OK
+            && ngx_iothub_mqtt_flush(ctx) == NGX_OK)
+        {
+            ngx_iothub_mqtt_close(ctx, NULL);
+        }
+
         return NGX_ERROR;
     }
 
@@ -443,7 +446,9 @@ ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len)
 }
 
 
-void
+/* NGX_ERROR when the session closed */
+
+ngx_int_t
 ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
 {
     ssize_t            n;
@@ -456,7 +461,7 @@ ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
 
         if (n == NGX_ERROR) {
             ngx_iothub_mqtt_close(ctx, "cannot write to client");
-            return;
+            return NGX_ERROR;
         }
 
         if (n == NGX_AGAIN) {
@@ -476,7 +481,10 @@ ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
 
     if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
         ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
     }
+
+    return NGX_OK;
 }
 
 
@@ -524,6 +532,16 @@ static void
 ngx_iothub_mqtt_expiry_handler(ngx_event_t *ev)
 {
     ngx_iothub_mqtt_ctx_t *ctx = ev->data;
+
+    time_t  left;
+
+    left = (time_t) (ctx->token_expiry - ngx_time());
+
+    if (left > 0) {
+        ngx_add_timer(&ctx->expiry,
+                      (ngx_msec_t) ngx_min(left, 86400 * 24) * 1000);
+        return;
+    }
 
     ngx_iothub_mqtt_close(ctx, "SAS token expired");
 }
@@ -618,6 +636,10 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
 
     if (ctx->expiry.timer_set) {
         ngx_del_timer(&ctx->expiry);
+    }
+
+    if (ctx->c2d_lock_timer.timer_set) {
+        ngx_del_timer(&ctx->c2d_lock_timer);
     }
 
     if (ctx->keepalive.posted) {

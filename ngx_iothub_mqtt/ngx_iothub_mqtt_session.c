@@ -217,11 +217,13 @@ ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx, u_int code,
 
     ngx_iothub_mqtt_write_connack(connack, sizeof(connack), 0, code);
 
-    if (ngx_iothub_mqtt_send(ctx, connack, sizeof(connack), 0) == NGX_OK) {
-        ngx_iothub_mqtt_flush(ctx);
-    }
+    /* send() and flush() close the session themselves when they fail */
 
-    ngx_iothub_mqtt_close(ctx, NULL);
+    if (ngx_iothub_mqtt_send(ctx, connack, sizeof(connack), 0) == NGX_OK
+        && ngx_iothub_mqtt_flush(ctx) == NGX_OK)
+    {
+        ngx_iothub_mqtt_close(ctx, NULL);
+    }
 
     return NGX_ERROR;
 }
@@ -292,7 +294,6 @@ ngx_iothub_mqtt_authorize(ngx_iothub_mqtt_ctx_t *ctx, const char **why)
         *why = ngx_iothub_x509_authorize(&ctx->cert, ctx->identity);
 
         /* no token to expire: the session lasts */
-        ctx->token_expiry = ngx_time() + 86400 * 24;
         ctx->sender.x509 = 1;
 
         return *why ? NGX_IOTHUB_MQTT_REFUSED_AUTH
@@ -498,9 +499,13 @@ ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
 
     /* the session ends when its SAS token expires (auth.md 7) */
 
-    left = (time_t) (ctx->token_expiry - ngx_time());
-    ngx_add_timer(&ctx->expiry,
-                  (ngx_msec_t) ngx_min(left, 86400 * 24) * 1000);
+    if (!ctx->x509) {
+        left = (time_t) (ctx->token_expiry - ngx_time());
+
+        /* nginx timers reach 24 days: a longer token is checked then */
+        ngx_add_timer(&ctx->expiry,
+                      (ngx_msec_t) ngx_min(left, 86400 * 24) * 1000);
+    }
 
     ngx_add_timer(&ctx->keepalive, ctx->keepalive_time);
 

@@ -13,10 +13,14 @@
 #include "ngx_iothub_mqtt.h"
 
 
+static ngx_int_t ngx_iothub_mqtt_twin_next(ngx_iothub_mqtt_ctx_t *ctx);
+static void ngx_iothub_mqtt_twin_forget(ngx_iothub_mqtt_twin_t *tw);
 static void ngx_iothub_mqtt_twin_done(ngx_iothub_twin_op_t *op);
-static void ngx_iothub_mqtt_twin_answer(ngx_iothub_mqtt_twin_t *tw,
+static ngx_int_t ngx_iothub_mqtt_twin_result(ngx_iothub_mqtt_twin_t *tw,
+    ngx_iothub_twin_op_t *op);
+static ngx_int_t ngx_iothub_mqtt_twin_answer(ngx_iothub_mqtt_twin_t *tw,
     ngx_uint_t status, long long version, u_char *body, size_t len);
-static void ngx_iothub_mqtt_twin_error(ngx_iothub_mqtt_twin_t *tw,
+static ngx_int_t ngx_iothub_mqtt_twin_error(ngx_iothub_mqtt_twin_t *tw,
     ngx_uint_t status, ngx_uint_t code, const char *message);
 
 
@@ -24,7 +28,7 @@ ngx_int_t
 ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t)
 {
-    ngx_int_t                rc;
+    ngx_uint_t               running;
     ngx_iothub_mqtt_twin_t  *tw;
 
     if (t->rid.len > NGX_IOTHUB_MQTT_RID_LEN) {
@@ -64,23 +68,72 @@ ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
         ngx_memcpy(tw->op.body.data, pub->payload.data, pub->payload.len);
     }
 
+    /*
+     * one at a time: a session's patches would only race each other for
+     * the twin's version
+     */
+
+    running = !ngx_queue_empty(&ctx->twin_ops);
     ngx_queue_insert_tail(&ctx->twin_ops, &tw->queue);
-
-    rc = ngx_iothub_twin_run(&tw->op);
-
-    if (rc != NGX_OK) {
-        ngx_iothub_mqtt_twin_error(tw, 503, 503001,
-                                   "the hub's store is unavailable");
-        ngx_queue_remove(&tw->queue);
-        ngx_free(tw);
-        return ctx->state == NGX_IOTHUB_MQTT_CLOSING ? NGX_ERROR : NGX_OK;
-    }
 
     if (++ctx->ntwin_ops >= NGX_IOTHUB_MQTT_MAX_TWIN_OPS) {
         ctx->blocked = 1;
     }
 
+    return running ? NGX_OK : ngx_iothub_mqtt_twin_next(ctx);
+}
+
+
+/*
+ * Starts the oldest request; those Redis cannot take are answered 503.
+ * NGX_ERROR when an answer closed the session.
+ */
+
+static ngx_int_t
+ngx_iothub_mqtt_twin_next(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    ngx_iothub_mqtt_twin_t  *tw;
+
+    while (!ngx_queue_empty(&ctx->twin_ops)) {
+        tw = ngx_queue_data(ngx_queue_head(&ctx->twin_ops),
+                            ngx_iothub_mqtt_twin_t, queue);
+
+        if (ngx_iothub_twin_run(&tw->op) == NGX_OK) {
+            return NGX_OK;
+        }
+
+        /* out of the queue first: an answer can close the session */
+        ngx_queue_remove(&tw->queue);
+
+        if (ngx_iothub_mqtt_twin_error(tw, 503, 503001,
+                                       "the hub's store is unavailable")
+            == NGX_ERROR)
+        {
+            ngx_free(tw);
+            return NGX_ERROR;
+        }
+
+        ngx_iothub_mqtt_twin_forget(tw);
+    }
+
     return NGX_OK;
+}
+
+
+/* frees an answered request, already out of the queue */
+
+static void
+ngx_iothub_mqtt_twin_forget(ngx_iothub_mqtt_twin_t *tw)
+{
+    ngx_iothub_mqtt_ctx_t  *ctx;
+
+    ctx = tw->ctx;
+
+    ngx_free(tw);
+
+    if (ctx->ntwin_ops-- == NGX_IOTHUB_MQTT_MAX_TWIN_OPS) {
+        ngx_iothub_mqtt_unblock(ctx);
+    }
 }
 
 
@@ -106,62 +159,77 @@ ngx_iothub_mqtt_twin_done(ngx_iothub_twin_op_t *op)
 {
     ngx_iothub_mqtt_twin_t *tw = op->data;
 
-    char                   *view;
+    ngx_int_t               rc;
     ngx_iothub_mqtt_ctx_t  *ctx;
 
     ctx = tw->ctx;
+
+    /* out of the queue first: an answer can close the session */
+    ngx_queue_remove(&tw->queue);
+
+    rc = ngx_iothub_mqtt_twin_result(tw, op);
+
+    if (rc == NGX_ERROR) {
+        /* the session closed (and ctx went with it) */
+        ngx_free(tw);
+        return;
+    }
+
+    ngx_iothub_mqtt_twin_forget(tw);
+    (void) ngx_iothub_mqtt_twin_next(ctx);
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_twin_result(ngx_iothub_mqtt_twin_t *tw,
+    ngx_iothub_twin_op_t *op)
+{
+    char       *view;
+    ngx_int_t   rc;
 
     switch (op->result) {
 
     case NGX_IOTHUB_TWIN_DONE:
         if (op->kind == NGX_IOTHUB_TWIN_PATCH_REPORTED) {
-            ngx_iothub_mqtt_twin_answer(tw, 204, op->twin.reported_version,
-                                        NULL, 0);
-            break;
+            return ngx_iothub_mqtt_twin_answer(tw, 204,
+                                               op->twin.reported_version,
+                                               NULL, 0);
         }
 
         if (ngx_iothub_twin_device_view(&op->twin, &view, op->err,
                                         sizeof(op->err))
             != NGX_IOTHUB_TWIN_OK)
         {
-            ngx_iothub_mqtt_twin_error(tw, 500, 500001, "corrupt twin");
-            break;
+            return ngx_iothub_mqtt_twin_error(tw, 500, 500001,
+                                              "corrupt twin");
         }
 
-        ngx_iothub_mqtt_twin_answer(tw, 200, -1, (u_char *) view,
-                                    ngx_strlen(view));
+        rc = ngx_iothub_mqtt_twin_answer(tw, 200, -1, (u_char *) view,
+                                         ngx_strlen(view));
         free(view);
-        break;
+        return rc;
 
     case NGX_IOTHUB_TWIN_REFUSED:
-        ngx_iothub_mqtt_twin_error(tw, 400, 400004, op->err);
-        break;
+        return ngx_iothub_mqtt_twin_error(tw, 400, 400004, op->err);
 
     case NGX_IOTHUB_TWIN_NOT_FOUND:
-        ngx_iothub_mqtt_twin_error(tw, 404, 404001, "identity not found");
-        break;
+        return ngx_iothub_mqtt_twin_error(tw, 404, 404001,
+                                          "identity not found");
 
     case NGX_IOTHUB_TWIN_UNAVAILABLE:
-        ngx_iothub_mqtt_twin_error(tw, 503, 503001,
-                                   "the hub's store is unavailable");
-        break;
+        return ngx_iothub_mqtt_twin_error(tw, 503, 503001,
+                                          "the hub's store is unavailable");
 
     default:
-        ngx_iothub_mqtt_twin_error(tw, 500, 500001, "internal error");
-    }
-
-    /* the service frees op's twin after this handler returns */
-
-    ngx_queue_remove(&tw->queue);
-    ngx_free(tw);
-
-    if (ctx->ntwin_ops-- == NGX_IOTHUB_MQTT_MAX_TWIN_OPS) {
-        ngx_iothub_mqtt_unblock(ctx);
+        return ngx_iothub_mqtt_twin_error(tw, 500, 500001,
+                                          "internal error");
     }
 }
 
 
-static void
+/* NGX_ERROR when the session closed meanwhile */
+
+static ngx_int_t
 ngx_iothub_mqtt_twin_answer(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
     long long version, u_char *body, size_t len)
 {
@@ -175,11 +243,11 @@ ngx_iothub_mqtt_twin_answer(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
     n = ngx_iothub_mqtt_twin_res_topic(topic, sizeof(topic), status, &rid,
                                        version);
     if (n == 0) {
-        return;
+        return NGX_OK;
     }
 
     /* QoS 0 as the SDKs subscribe: dropped when the device lags */
-    (void) ngx_iothub_mqtt_send_publish(tw->ctx, topic, n, body, len, 0, 0);
+    return ngx_iothub_mqtt_send_publish(tw->ctx, topic, n, body, len, 0, 0);
 }
 
 
@@ -188,7 +256,7 @@ ngx_iothub_mqtt_twin_answer(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
  * body carries "errorCode".
  */
 
-static void
+static ngx_int_t
 ngx_iothub_mqtt_twin_error(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
     ngx_uint_t code, const char *message)
 {
@@ -204,7 +272,7 @@ ngx_iothub_mqtt_twin_error(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
     last = ngx_snprintf(last, body + sizeof(body) - last,
                         "\",\"timestampUtc\":\"%s\"}", now);
 
-    ngx_iothub_mqtt_twin_answer(tw, status, -1, body, last - body);
+    return ngx_iothub_mqtt_twin_answer(tw, status, -1, body, last - body);
 }
 
 

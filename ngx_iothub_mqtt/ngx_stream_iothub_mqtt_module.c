@@ -137,7 +137,7 @@ ngx_stream_iothub_mqtt_merge_srv_conf(ngx_conf_t *cf, void *parent,
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"iothub_mqtt_max_packet_size\" must be from "
-                           "1k to 256m");
+                           "1k to 268435455");
         return NGX_CONF_ERROR;
     }
 
@@ -253,7 +253,11 @@ ngx_stream_iothub_mqtt_read_handler(ngx_event_t *rev)
                                     ngx_stream_iothub_mqtt_module);
 
     if (c->close) {
-        /* a graceful shutdown closes idle connections */
+        /*
+         * a graceful shutdown or reload closes idle connections: the
+         * device reconnects, its will stays unsent
+         */
+        ctx->disconnected = 1;
         ngx_iothub_mqtt_close(ctx, "server shutting down");
         return;
     }
@@ -278,7 +282,7 @@ ngx_stream_iothub_mqtt_write_handler(ngx_event_t *wev)
     ctx = ngx_stream_get_module_ctx((ngx_stream_session_t *) c->data,
                                     ngx_stream_iothub_mqtt_module);
 
-    ngx_iothub_mqtt_flush(ctx);
+    (void) ngx_iothub_mqtt_flush(ctx);
 }
 
 

@@ -118,7 +118,7 @@ ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
 ngx_iothub_redis_call_t *
 ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_str_t *generation_id, ngx_str_t *n, ngx_str_t *lock,
-    ngx_uint_t complete, ngx_iothub_redis_handler_pt handler, void *data)
+    const char *how, ngx_iothub_redis_handler_pt handler, void *data)
 {
     u_char                  now[40];
     ngx_iothub_args_t       args;
@@ -133,7 +133,7 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
 
     ngx_iothub_args_add(&args, (char *) n->data, n->len);
     ngx_iothub_args_add(&args, (char *) lock->data, lock->len);
-    ngx_iothub_args_add_str(&args, complete ? "complete" : "abandon");
+    ngx_iothub_args_add_str(&args, how);
     ngx_iothub_args_add_str(&args, (char *) now);
     ngx_iothub_args_add(&args, (char *) device_id->data, device_id->len);
     ngx_iothub_args_add(&args, (char *) generation_id->data,

@@ -41,11 +41,14 @@ ngx_iothub_redis_call_t *ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub,
     ngx_str_t *device_id, ngx_str_t *generation_id, ngx_str_t *lock,
     ngx_iothub_redis_handler_pt handler, void *data);
 
-/* complete (1) or abandon (0) message number n under its lock */
+/*
+ * Settles message number n under its lock: "complete", "abandon" (one
+ * more delivery counted) or "release" (unlocked as by an expired lock).
+ */
 ngx_iothub_redis_call_t *ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub,
     ngx_str_t *device_id, ngx_str_t *generation_id, ngx_str_t *n,
-    ngx_str_t *lock, ngx_uint_t complete,
-    ngx_iothub_redis_handler_pt handler, void *data);
+    ngx_str_t *lock, const char *how, ngx_iothub_redis_handler_pt handler,
+    void *data);
 
 /* The handler gets the number of messages removed or "NOT_FOUND". */
 ngx_iothub_redis_call_t *ngx_iothub_c2d_purge(ngx_iothub_hub_t *hub,

@@ -21,7 +21,8 @@ typedef struct {
     u_char                     twin[NGX_IOTHUB_TWIN_KEY_LEN];
     u_char                     identity[NGX_IOTHUB_TWIN_KEY_LEN];
     u_char                     presence[NGX_IOTHUB_TWIN_KEY_LEN];
-    size_t                     len[3];
+    u_char                     queue[NGX_IOTHUB_TWIN_KEY_LEN];
+    size_t                     len[4];
 } ngx_iothub_twin_keys_t;
 
 
@@ -78,18 +79,23 @@ ngx_iothub_twin_cancel(ngx_iothub_twin_op_t *op)
 static ngx_int_t
 ngx_iothub_twin_read(ngx_iothub_twin_op_t *op)
 {
-    const char              *argv[2];
+    size_t                   lens[3];
+    const char              *argv[3];
     ngx_iothub_twin_keys_t   k;
 
     ngx_iothub_twin_keys(op, &k);
 
     argv[0] = (char *) k.twin;
     argv[1] = (char *) k.identity;
+    argv[2] = (char *) k.queue;
+    lens[0] = k.len[0];
+    lens[1] = k.len[1];
+    lens[2] = k.len[3];
 
     op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
                                        NGX_IOTHUB_LUA_TWIN_READ,
-                                       ngx_iothub_twin_read_done, op, 2, 2,
-                                       argv, k.len);
+                                       ngx_iothub_twin_read_done, op, 3, 3,
+                                       argv, lens);
 
     return op->call ? NGX_OK : NGX_DECLINED;
 }
@@ -116,13 +122,16 @@ ngx_iothub_twin_read_done(void *data, redisReply *reply)
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[2]->type != REDIS_REPLY_INTEGER
         || ngx_iothub_twin_load(op, reply->element[0], reply->element[1])
            != NGX_OK)
     {
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_FAILED);
         return;
     }
+
+    op->identity.c2d_count = (long) reply->element[2]->integer;
 
     if (op->kind == NGX_IOTHUB_TWIN_GET) {
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_DONE);
@@ -283,7 +292,7 @@ ngx_iothub_twin_write(ngx_iothub_twin_op_t *op, int64_t read_version)
     argv[0] = (char *) k.twin;
     argv[1] = (char *) k.identity;
     argv[2] = (char *) k.presence;
-    ngx_memcpy(lens, k.len, sizeof(k.len));
+    ngx_memcpy(lens, k.len, 3 * sizeof(size_t));
 
     argv[3] = (char *) version;
     lens[3] = ngx_sprintf(version, "%L", read_version) - version;
@@ -356,12 +365,19 @@ static void
 ngx_iothub_twin_finish(ngx_iothub_twin_op_t *op,
     ngx_iothub_twin_result_e result)
 {
+    char               *notify;
+    ngx_iothub_twin_t   twin;
+
+    /* the handler may free op: its texts are freed from copies */
+
+    twin = op->twin;
+    notify = op->notify;
+
     op->result = result;
     op->handler(op);
 
-    ngx_iothub_twin_free(&op->twin);
-    free(op->notify);
-    op->notify = NULL;
+    ngx_iothub_twin_free(&twin);
+    free(notify);
 }
 
 
@@ -382,6 +398,10 @@ ngx_iothub_twin_keys(ngx_iothub_twin_op_t *op, ngx_iothub_twin_keys_t *k)
         k->len[2] = ngx_snprintf(k->presence, NGX_IOTHUB_TWIN_KEY_LEN,
                                  "%V{%V}:presence:%V", h, d, m)
                     - k->presence;
+
+        /* modules have no cloud-to-device queue: an absent key counts 0 */
+        k->len[3] = ngx_snprintf(k->queue, NGX_IOTHUB_TWIN_KEY_LEN,
+                                 "%V{%V}:c2d:none", h, d) - k->queue;
         return;
     }
 
@@ -391,5 +411,7 @@ ngx_iothub_twin_keys(ngx_iothub_twin_op_t *op, ngx_iothub_twin_keys_t *k)
                              "%V{%V}:device", h, d) - k->identity;
     k->len[2] = ngx_snprintf(k->presence, NGX_IOTHUB_TWIN_KEY_LEN,
                              "%V{%V}:presence", h, d) - k->presence;
+    k->len[3] = ngx_snprintf(k->queue, NGX_IOTHUB_TWIN_KEY_LEN,
+                             "%V{%V}:c2d", h, d) - k->queue;
 }
 

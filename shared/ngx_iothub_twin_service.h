@@ -44,8 +44,8 @@ typedef void (*ngx_iothub_twin_handler_pt)(ngx_iothub_twin_op_t *op);
 
 /*
  * Owned by the caller, who sets the fields up to "if_match" and calls
- * ngx_iothub_twin_run().  The handler runs once; twin and identity are
- * valid only while it runs.
+ * ngx_iothub_twin_run().  The handler runs once and may free op; twin and
+ * identity are valid only while it runs.
  */
 struct ngx_iothub_twin_op_s {
     ngx_iothub_hub_t               *hub;

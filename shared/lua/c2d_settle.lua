@@ -1,8 +1,9 @@
 -- Settles a locked message: "complete" removes it (feedback Success when
--- asked for), "abandon" unlocks it with one more delivery counted.
+-- asked for), "abandon" unlocks it with one more delivery counted,
+-- "release" unlocks it as an expired lock would (a dropped connection).
 -- KEYS[1] queue  KEYS[2] feedback stream
 -- ARGV[1] message key prefix  ARGV[2] message number  ARGV[3] lock token
--- ARGV[4] "complete" or "abandon"  ARGV[5] now (ISO 8601)
+-- ARGV[4] "complete", "abandon" or "release"  ARGV[5] now (ISO 8601)
 -- ARGV[6] device id  ARGV[7] device generation id
 -- returns "OK", or the error "LOCK_LOST"
 local key = ARGV[1] .. ARGV[2]
@@ -10,8 +11,10 @@ local h = redis.call('HMGET', key, 'lock', 'ack', 'p:message-id')
 if h[1] ~= ARGV[3] then
   return { err = 'LOCK_LOST' }
 end
-if ARGV[4] == 'abandon' then
-  redis.call('HINCRBY', key, 'dc', 1)
+if ARGV[4] ~= 'complete' then
+  if ARGV[4] == 'abandon' then
+    redis.call('HINCRBY', key, 'dc', 1)
+  end
   redis.call('HDEL', key, 'lock', 'lockUntil')
   return 'OK'
 end
