@@ -71,6 +71,7 @@ typedef struct {
     ngx_iothub_redis_t        *subscriber;
     ngx_str_t                  inbox;
     u_char                     inbox_name[sizeof("iothub:inbox:") + 32];
+    ngx_event_t                heartbeat;
 } ngx_iothub_main_conf_t;
 
 

@@ -14,6 +14,11 @@
 #include "ngx_iothub_sas.h"
 
 
+/* a worker beats every 10 s; three missed beats and it counts as gone */
+#define NGX_IOTHUB_HEARTBEAT     10000
+#define NGX_IOTHUB_ALIVE_TTL     "30000"
+
+
 typedef struct {
     ngx_str_t                  name;
     ngx_uint_t                 right;
@@ -41,6 +46,7 @@ static ngx_int_t ngx_iothub_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_iothub_inbox_name(ngx_iothub_main_conf_t *imcf);
 static void ngx_iothub_inbox_in(void *data, u_char *payload, size_t len);
 static void ngx_iothub_inbox_sent(void *data, redisReply *reply);
+static void ngx_iothub_heartbeat(ngx_event_t *ev);
 static void ngx_iothub_exit_process(ngx_cycle_t *cycle);
 
 
@@ -817,7 +823,43 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    imcf->heartbeat.handler = ngx_iothub_heartbeat;
+    imcf->heartbeat.data = imcf;
+    imcf->heartbeat.log = cycle->log;
+    imcf->heartbeat.cancelable = 1;
+
+    ngx_add_timer(&imcf->heartbeat, 1);
+
     return NGX_OK;
+}
+
+
+/*
+ * "<inbox>:alive" lives while the worker does: senders skip the sessions
+ * of a worker that died (presence records name its inbox)
+ */
+
+static void
+ngx_iothub_heartbeat(ngx_event_t *ev)
+{
+    ngx_iothub_main_conf_t *imcf = ev->data;
+
+    u_char              key[sizeof("iothub:inbox:") + 32 + 6];
+    ngx_iothub_args_t   args;
+
+    args.n = 0;
+    ngx_iothub_args_add_str(&args, "SET");
+    ngx_iothub_args_add(&args, (char *) key,
+                        ngx_sprintf(key, "%V:alive", &imcf->inbox) - key);
+    ngx_iothub_args_add_str(&args, "1");
+    ngx_iothub_args_add_str(&args, "PX");
+    ngx_iothub_args_add_str(&args, NGX_IOTHUB_ALIVE_TTL);
+
+    /* Redis down: the next beat tries again */
+    (void) ngx_iothub_redis_command(imcf->link, ngx_iothub_inbox_sent, NULL,
+                                    args.n, args.argv, args.lens);
+
+    ngx_add_timer(ev, NGX_IOTHUB_HEARTBEAT);
 }
 
 
@@ -969,6 +1011,10 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
 
     if (imcf == NULL || imcf->link == NULL) {
         return;
+    }
+
+    if (imcf->heartbeat.timer_set) {
+        ngx_del_timer(&imcf->heartbeat);
     }
 
     ngx_iothub_redis_destroy(imcf->link);
