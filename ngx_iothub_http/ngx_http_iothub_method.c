@@ -33,6 +33,7 @@ typedef struct {
     ngx_msec_t                  response_timeout;
     ngx_uint_t                  connect_timeout;
     unsigned                    delivered:1;
+    unsigned                    waiting:1;    /* in the tree of requests */
 } ngx_http_iothub_method_t;
 
 
@@ -52,6 +53,7 @@ static ngx_int_t ngx_http_iothub_method_fail(ngx_http_request_t *r,
     ngx_uint_t status, ngx_uint_t code, const char *name,
     const char *message, ngx_uint_t timeout);
 static void ngx_http_iothub_method_cleanup(void *data);
+static void ngx_http_iothub_method_forget(ngx_http_iothub_method_t *m);
 static ngx_int_t ngx_http_iothub_json_depth_ok(u_char *p, size_t len);
 static ngx_int_t ngx_http_iothub_method_name_ok(const char *name);
 
@@ -105,6 +107,7 @@ ngx_http_iothub_route_method(ngx_http_request_t *r,
     m->connect_deadline = ngx_current_msec + m->connect_timeout * 1000;
 
     ngx_rbtree_insert(&ngx_http_iothub_methods, &m->node);
+    m->waiting = 1;
 
     cln->handler = ngx_http_iothub_method_cleanup;
     cln->data = m;
@@ -333,8 +336,20 @@ ngx_http_iothub_method_invoked(void *data, redisReply *reply)
 
     if (reply->type == REDIS_REPLY_ERROR) {
         ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
-        rc = ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND, "DeviceNotFound",
-                                   "Device %V not registered", &ctx->seg[1]);
+
+        if (ctx->nseg == 5) {
+            rc = ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND,
+                                       "ModuleNotFound",
+                                       "Module %V not registered on device "
+                                       "%V", &ctx->seg[3], &ctx->seg[1]);
+
+        } else {
+            rc = ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND,
+                                       "DeviceNotFound",
+                                       "Device %V not registered",
+                                       &ctx->seg[1]);
+        }
+
         ngx_http_iothub_finish(r, rc);
         return;
     }
@@ -381,6 +396,8 @@ ngx_http_iothub_method_timer(ngx_event_t *ev)
         ngx_http_iothub_finish(m->request, rc);
         return;
     }
+
+    ngx_http_iothub_method_forget(m);
 
     rc = ngx_http_iothub_method_fail(m->request, NGX_HTTP_GATEWAY_TIME_OUT,
                                      504101, "GatewayTimeout",
@@ -436,6 +453,9 @@ ngx_http_iothub_method_answer(u_char *payload, size_t len)
     if (!m->delivered) {
         return;
     }
+
+    /* answered once: a second answer (or the timer) finds nothing */
+    ngx_http_iothub_method_forget(m);
 
     rc = ngx_http_iothub_method_reply(m->request, status, sp + 1,
                                       last - sp - 1);
@@ -550,11 +570,21 @@ ngx_http_iothub_method_cleanup(void *data)
         m->call = NULL;
     }
 
+    ngx_http_iothub_method_forget(m);
+}
+
+
+static void
+ngx_http_iothub_method_forget(ngx_http_iothub_method_t *m)
+{
     if (m->timer.timer_set) {
         ngx_del_timer(&m->timer);
     }
 
-    ngx_rbtree_delete(&ngx_http_iothub_methods, &m->node);
+    if (m->waiting) {
+        m->waiting = 0;
+        ngx_rbtree_delete(&ngx_http_iothub_methods, &m->node);
+    }
 }
 
 

@@ -1031,27 +1031,31 @@ ngx_iothub_mqtt_find(ngx_uint_t no)
 }
 
 
-/* "kick <session>": a newer connection of the identity took over */
+/* "kick <session> replaced|removed": the session must end */
 
 static void
 ngx_iothub_mqtt_kick(u_char *payload, size_t len)
 {
+    u_char                 *sp, *last;
     ngx_int_t               no;
     ngx_iothub_mqtt_ctx_t  *ctx;
 
-    no = ngx_atoi(payload, len);
-    if (no == NGX_ERROR) {
-        return;
-    }
+    last = payload + len;
+    sp = ngx_strlchr(payload, last, ' ');
 
-    ctx = ngx_iothub_mqtt_find(no);
+    no = ngx_atoi(payload, (sp ? sp : last) - payload);
+    ctx = (no == NGX_ERROR) ? NULL : ngx_iothub_mqtt_find(no);
+
     if (ctx == NULL) {
         return;
     }
 
-    /* the newer session owns the presence now: leave it alone */
-    ctx->registered = 0;
-    ngx_rbtree_delete(&ngx_iothub_mqtt_sessions, &ctx->node);
+    /* the close path ends the presence only if it still names us */
+
+    if (sp && last - sp == 8 && ngx_strncmp(sp + 1, "removed", 7) == 0) {
+        ngx_iothub_mqtt_close(ctx, "the identity was deleted or disabled");
+        return;
+    }
 
     ngx_iothub_mqtt_close(ctx, "replaced by a newer connection of the "
                                "same identity");

@@ -129,6 +129,7 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     args.n = 0;
     ngx_iothub_c2d_add_key(&args, k.queue, hub, device_id, "c2d");
     ngx_iothub_c2d_add_key(&args, k.feedback, hub, NULL, "feedback");
+    ngx_iothub_c2d_add_key(&args, k.device, hub, device_id, "presence");
     ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
 
     ngx_iothub_args_add(&args, (char *) n->data, n->len);
@@ -141,7 +142,7 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
 
     return ngx_iothub_redis_script(ngx_iothub_redis_link(),
                                    NGX_IOTHUB_LUA_C2D_SETTLE, handler, data,
-                                   2, args.n, args.argv, args.lens);
+                                   3, args.n, args.argv, args.lens);
 }
 
 

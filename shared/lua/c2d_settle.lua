@@ -1,7 +1,8 @@
 -- Settles a locked message: "complete" removes it (feedback Success when
 -- asked for), "abandon" unlocks it with one more delivery counted,
 -- "release" unlocks it as an expired lock would (a dropped connection).
--- KEYS[1] queue  KEYS[2] feedback stream
+-- KEYS[1] queue  KEYS[2] feedback stream  KEYS[3] presence hash: the
+-- device's current session is told when a message is due again
 -- ARGV[1] message key prefix  ARGV[2] message number  ARGV[3] lock token
 -- ARGV[4] "complete", "abandon" or "release"  ARGV[5] now (ISO 8601)
 -- ARGV[6] device id  ARGV[7] device generation id
@@ -16,6 +17,11 @@ if ARGV[4] ~= 'complete' then
     redis.call('HINCRBY', key, 'dc', 1)
   end
   redis.call('HDEL', key, 'lock', 'lockUntil')
+  local p = redis.call('HMGET', KEYS[3], 'inbox', 'session', 'features')
+  -- 1: the C2D subscription of ngx_iothub_mqtt_topic.h
+  if p[1] and tonumber(p[3] or '0') % 2 == 1 then
+    redis.call('PUBLISH', p[1], 'c2d ' .. p[2])
+  end
   return 'OK'
 end
 redis.call('LREM', KEYS[1], 1, ARGV[2])

@@ -19,7 +19,7 @@ local function forget(suffix)
   local p = redis.call('HMGET', ARGV[5] .. 'presence' .. suffix,
                        'inbox', 'session')
   if p[1] then
-    redis.call('PUBLISH', p[1], 'kick ' .. p[2])
+    redis.call('PUBLISH', p[1], 'kick ' .. p[2] .. ' removed')
   end
   redis.call('DEL', ARGV[5] .. 'presence' .. suffix,
              ARGV[5] .. 'session' .. suffix)

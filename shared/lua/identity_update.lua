@@ -21,7 +21,7 @@ if KEYS[2] and status and status ~= old[2] then
     redis.call('SADD', KEYS[2], old[3])
     local p = redis.call('HMGET', KEYS[3], 'inbox', 'session')
     if p[1] then
-      redis.call('PUBLISH', p[1], 'kick ' .. p[2])
+      redis.call('PUBLISH', p[1], 'kick ' .. p[2] .. ' removed')
     end
   else
     redis.call('SREM', KEYS[2], old[3])

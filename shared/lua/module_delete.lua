@@ -15,7 +15,7 @@ end
 local p = redis.call('HMGET', ARGV[3] .. 'presence:' .. ARGV[2],
                      'inbox', 'session')
 if p[1] then
-  redis.call('PUBLISH', p[1], 'kick ' .. p[2])
+  redis.call('PUBLISH', p[1], 'kick ' .. p[2] .. ' removed')
 end
 redis.call('DEL', KEYS[1], KEYS[2], ARGV[3] .. 'presence:' .. ARGV[2],
            ARGV[3] .. 'session:' .. ARGV[2])

@@ -7,7 +7,7 @@
 -- returns { subscriptions, session present (0/1) }
 local old = redis.call('HMGET', KEYS[1], 'inbox', 'session')
 if old[1] and (old[1] ~= ARGV[1] or old[2] ~= ARGV[2]) then
-  redis.call('PUBLISH', old[1], 'kick ' .. old[2])
+  redis.call('PUBLISH', old[1], 'kick ' .. old[2] .. ' replaced')
 end
 local present = 0
 if ARGV[3] == '1' then
