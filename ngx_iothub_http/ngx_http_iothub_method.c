@@ -47,6 +47,9 @@ static ngx_int_t ngx_http_iothub_method_invoke(ngx_http_iothub_method_t *m);
 static void ngx_http_iothub_method_invoked(void *data, redisReply *reply);
 static void ngx_http_iothub_method_timer(ngx_event_t *ev);
 static void ngx_http_iothub_method_answer(u_char *payload, size_t len);
+static void ngx_http_iothub_method_missed(u_char *payload, size_t len);
+static ngx_http_iothub_method_t *ngx_http_iothub_method_find(
+    ngx_rbtree_key_t key);
 static ngx_int_t ngx_http_iothub_method_reply(ngx_http_request_t *r,
     ngx_int_t status, u_char *payload, size_t len);
 static ngx_int_t ngx_http_iothub_method_fail(ngx_http_request_t *r,
@@ -70,8 +73,15 @@ ngx_http_iothub_method_init(ngx_conf_t *cf)
                     &ngx_http_iothub_methods_sentinel,
                     ngx_rbtree_insert_value);
 
-    return ngx_iothub_inbox_register(cf, "methodres",
-                                     ngx_http_iothub_method_answer);
+    if (ngx_iothub_inbox_register(cf, "methodres",
+                                  ngx_http_iothub_method_answer)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iothub_inbox_register(cf, "methodmiss",
+                                     ngx_http_iothub_method_missed);
 }
 
 
@@ -408,6 +418,51 @@ ngx_http_iothub_method_timer(ngx_event_t *ev)
 }
 
 
+/*
+ * "methodmiss <n>": the session the presence named had just ended; look
+ * again while the connect timeout lasts
+ */
+
+static void
+ngx_http_iothub_method_missed(u_char *payload, size_t len)
+{
+    ngx_int_t                  n;
+    ngx_http_iothub_method_t  *m;
+
+    n = ngx_atoi(payload, len);
+
+    m = (n == NGX_ERROR) ? NULL : ngx_http_iothub_method_find(n);
+
+    if (m == NULL || !m->delivered) {
+        return;
+    }
+
+    m->delivered = 0;
+
+    if (m->timer.timer_set) {
+        ngx_del_timer(&m->timer);
+    }
+
+    ngx_add_timer(&m->timer, 1);
+}
+
+
+static ngx_http_iothub_method_t *
+ngx_http_iothub_method_find(ngx_rbtree_key_t key)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_http_iothub_methods.root;
+    sentinel = ngx_http_iothub_methods.sentinel;
+
+    while (node != sentinel && node->key != key) {
+        node = (key < node->key) ? node->left : node->right;
+    }
+
+    return (node == sentinel) ? NULL : (ngx_http_iothub_method_t *) node;
+}
+
+
 /* "methodres <n> <status> <payload>" from the device's node */
 
 static void
@@ -415,7 +470,6 @@ ngx_http_iothub_method_answer(u_char *payload, size_t len)
 {
     u_char                    *p, *last, *sp;
     ngx_int_t                  n, status, rc;
-    ngx_rbtree_node_t         *node, *sentinel;
     ngx_http_iothub_method_t  *m;
 
     last = payload + len;
@@ -436,21 +490,10 @@ ngx_http_iothub_method_answer(u_char *payload, size_t len)
     status = (*p == '-') ? -ngx_atoi(p + 1, sp - p - 1)
                          : ngx_atoi(p, sp - p);
 
-    node = ngx_http_iothub_methods.root;
-    sentinel = ngx_http_iothub_methods.sentinel;
+    m = ngx_http_iothub_method_find(n);
 
-    while (node != sentinel && node->key != (ngx_rbtree_key_t) n) {
-        node = ((ngx_rbtree_key_t) n < node->key) ? node->left : node->right;
-    }
-
-    if (node == sentinel) {
+    if (m == NULL || !m->delivered) {
         /* late or unknown: dropped (mqtt.md 8) */
-        return;
-    }
-
-    m = (ngx_http_iothub_method_t *) node;
-
-    if (!m->delivered) {
         return;
     }
 

@@ -16,6 +16,9 @@
 #define NGX_IOTHUB_MQTT_INBOX_PREFIX  "iothub:inbox:"
 
 
+static void ngx_iothub_mqtt_method_miss(ngx_iothub_mqtt_str_t *rid);
+
+
 /* "method <session> <rid> <name> <payload>" */
 
 void
@@ -46,7 +49,11 @@ ngx_iothub_mqtt_method(u_char *payload, size_t len)
     ctx = (no == NGX_ERROR) ? NULL : ngx_iothub_mqtt_find(no);
 
     if (ctx == NULL || !(ctx->features & NGX_IOTHUB_MQTT_FEATURE_METHODS)) {
-        /* the device went away: the caller times out */
+        /*
+         * the presence named a session that just ended: the caller looks
+         * again for the device's current one
+         */
+        ngx_iothub_mqtt_method_miss(&word[1]);
         return;
     }
 
@@ -66,6 +73,33 @@ ngx_iothub_mqtt_method(u_char *payload, size_t len)
     }
 
     ngx_free(topic);
+}
+
+
+/* "methodmiss <n>" to the caller's inbox, which the rid names */
+
+static void
+ngx_iothub_mqtt_method_miss(ngx_iothub_mqtt_str_t *rid)
+{
+    u_char     *dot, inbox[NGX_IOTHUB_MQTT_RID_LEN + 32];
+    ngx_str_t   name, n;
+
+    dot = ngx_strlchr((u_char *) rid->data, (u_char *) rid->data + rid->len,
+                      '.');
+
+    if (dot == NULL || rid->len > NGX_IOTHUB_MQTT_RID_LEN) {
+        return;
+    }
+
+    name.data = inbox;
+    name.len = ngx_sprintf(inbox, NGX_IOTHUB_MQTT_INBOX_PREFIX "%*s",
+                           (size_t) (dot - rid->data), rid->data)
+               - inbox;
+
+    n.data = dot + 1;
+    n.len = rid->data + rid->len - dot - 1;
+
+    (void) ngx_iothub_inbox_send(&name, "methodmiss", &n, NULL, NULL);
 }
 
 

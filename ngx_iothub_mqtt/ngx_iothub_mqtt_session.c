@@ -511,6 +511,11 @@ ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
 
     ngx_iothub_mqtt_unblock(ctx);
 
+    /* the restored subscriptions take effect now that the session is up */
+    if (ctx->features && ngx_iothub_mqtt_save_features(ctx) != NGX_OK) {
+        return;
+    }
+
     /* messages queued while the device was away (clean session 0) */
     ngx_iothub_mqtt_c2d_pull(ctx);
 }

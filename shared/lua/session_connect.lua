@@ -16,8 +16,10 @@ elseif redis.call('EXISTS', KEYS[2]) == 1 then
   present = 1
 end
 local subs = tonumber(redis.call('HGET', KEYS[2], 'subs') or '0')
+-- features stay 0 until the session is up on its node (after CONNACK),
+-- which records them again: nothing is sent to it before
 redis.call('HSET', KEYS[1], 'inbox', ARGV[1], 'session', ARGV[2],
-           'features', subs)
+           'features', 0)
 if ARGV[3] == '0' then
   redis.call('HSET', KEYS[2], 'subs', subs)
 end
