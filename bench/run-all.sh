@@ -1,0 +1,25 @@
+#!/bin/bash
+# Every benchmark figure of docs/performance.md, one script after the other
+# (each starts and stops its own Redis, nginx nodes and Mosquitto):
+#
+#   bench/run-all.sh [LOG]     default LOG: bench/results-<date>.txt
+#
+# The environment of the single scripts applies (RUNS, DURATION, ...).
+# Takes about 25 minutes on 2 cores. Not a test: nothing here passes or
+# fails the build; MISS lines name the targets not reached.
+set -eu
+BENCH=$(cd "$(dirname "$0")" && pwd)
+LOG=${1:-$BENCH/results-$(date +%Y%m%d-%H%M%S).txt}
+
+{
+    echo "nginx-iothub benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$BENCH/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    for s in run-d2c.sh run-connect.sh run-idle.sh run-rtt.sh; do
+        echo
+        echo "######## bench/$s"
+        start=$(date +%s)
+        "$BENCH/$s" 2>&1 | grep --line-buffered -v -e 'worker_connections exceed open file resource limit' \
+            -e 'Mosquitto should not be run as root' -e 'using insecure mode'
+        echo "(bench/$s took $(($(date +%s) - start)) s)"
+    done
+} | tee "$LOG"
+echo "results in $LOG"
