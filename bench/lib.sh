@@ -159,8 +159,9 @@ start_nginx() {
     pid=$!
     PIDS+=("$pid")
     printf -v "NGINX_PID_$name" '%s' "$pid"
-    wait_tcp 127.0.0.1 "$mqtt" 10 "$pid" && wait_tcp 127.0.0.1 "$https" 10 "$pid" ||
+    if ! wait_tcp 127.0.0.1 "$mqtt" 10 "$pid" || ! wait_tcp 127.0.0.1 "$https" 10 "$pid"; then
         bench_die "nginx $name did not start, see $dir/logs/error.log"
+    fi
     # the workers' Redis links are up when the hub answers REST
     for _ in $(seq 50); do
         [ "$(hub_api "$https" GET "/statistics/devices?api-version=$API_VERSION" | head -n1)" = 200 ] &&
@@ -406,7 +407,6 @@ run_loadgen() {
     r1=0
     [ -z "$rpid" ] || r1=$(cpu_ticks "$rpid")
     line=$(grep '^RESULT' <<<"$out")
-    LAST=$line
     for f in rate p50_us p99_us cpu_pct total failed errors c2d_p50_us \
              c2d_p99_us c2d_ack_p50_us c2d_ack_p99_us method_p50_us \
              method_p99_us mdeliv_p50_us mdeliv_p99_us; do

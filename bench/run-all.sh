@@ -5,7 +5,7 @@
 #   bench/run-all.sh [LOG]     default LOG: bench/results-<date>.txt
 #
 # The environment of the single scripts applies (RUNS, DURATION, ...).
-# Takes about 25 minutes on 2 cores. Not a test: nothing here passes or
+# Takes about 20 minutes on 2 cores. Not a test: nothing here passes or
 # fails the build; MISS lines name the targets not reached.
 set -eu
 BENCH=$(cd "$(dirname "$0")" && pwd)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154  # NGINX_PID_<name>, MOSQ_PID_<name>: set by lib.sh
 # Connect storm: SAS-authenticated MQTT CONNECTs per second (TLS handshake,
 # CONNECT with a per-device SAS token, CONNACK, DISCONNECT), against bare
 # TLS handshakes per second on the same nginx; Mosquitto (anonymous CONNECT)
@@ -34,7 +35,7 @@ echo "$DEVICES devices in turn, clean session 0, TLS 1.3 full handshakes (P-256 
 echo "$RUNS runs of ${DURATION}s (after ${WARMUP}s warm-up) per target, targets interleaved"
 machine
 
-for run in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
     for t in w1 w2 mq; do
         for kind in auth tls; do
             args=(connect -n 100000 -d "$DURATION" --warmup "$WARMUP" -c "$CONCURRENCY"
@@ -63,8 +64,9 @@ per_cpu_vals() {
     done
 }
 
+# ratio_lists "A VALUES" "B VALUES": per-run A/B (the lists split on purpose)
 ratio_lists() {
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2086
     ratios $1 -- $2
 }
 

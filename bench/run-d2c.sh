@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154  # NGINX_PID_<name>, MOSQ_PID_<name>: set by lib.sh
 # D2C telemetry throughput: QoS 1 publishers with a bounded window, every
 # message stored in the hub's Redis stream before its PUBACK; against
 # Mosquitto over TLS with the same certificate, topics and payloads.
@@ -35,7 +36,7 @@ echo "$RUNS runs of ${DURATION}s (after ${WARMUP}s warm-up) per target, targets 
 machine
 
 for n in $PUBLISHERS; do
-    for run in $(seq "$RUNS"); do
+    for _ in $(seq "$RUNS"); do
         for t in w1 w2 mq; do
             trim_d2c
             args=(pub -n "$n" --qos "$QOS" --window "$WINDOW" --size "$SIZE"

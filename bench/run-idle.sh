@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154  # NGINX_PID_<name>, MOSQ_PID_<name>: set by lib.sh
 # Idle density: memory per idle connected TLS device, at 10k and 20k
 # devices: nginx RSS growth (master + workers) plus Redis used_memory
 # growth, per device; Mosquitto's RSS growth per connection as the peer.
@@ -48,7 +49,7 @@ machine
 # idle_once KEY N TARGET: one measurement; records KEY.kb (per device, KB)
 # and its parts
 idle_once() {
-    local key=$1 n=$2 t=$3 port pids r0 r1 m0 m1 out lg procs i
+    local key=$1 n=$2 t=$3 port pids r0 r1 m0 m1 out lg procs i auth
     case $t in
     w1) start_nginx w1 1 "$M1" "$H1"; port=$M1 ;;
     w2) start_nginx w2 2 "$M2" "$H2"; port=$M2 ;;
@@ -68,9 +69,10 @@ idle_once() {
     [ "$n" -gt 15000 ] && procs=2
     out=$WORK/idle-$key-$run.out
     rm -f "$out"
+    if [ "$t" = mq ]; then auth=(--anon); else auth=(--key "$DEVICE_KEY"); fi
     "$LOADGEN" idle -t "127.0.0.1:$port" -n "$n" -d 300 --warmup 0 --subscribe \
         --keepalive 120 -c "$CONCURRENCY" --src-ips 8 --procs "$procs" --timeout 30 -q \
-        $([ "$t" = mq ] && echo --anon || echo --key "$DEVICE_KEY") > "$out" 2>&1 &
+        "${auth[@]}" > "$out" 2>&1 &
     lg=$!
     for ((i = 0; i < 600; i++)); do
         grep -qs '^READY' "$out" && break

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154  # NGINX_PID_<name>, MOSQ_PID_<name>: set by lib.sh
 # Cloud-to-device delivery and direct-method round trip across two nodes:
 # the device is connected over MQTT/TLS to node A, the caller sends
 # REST requests over HTTPS (one kept-alive connection) to node B; both
@@ -39,7 +40,7 @@ echo "(HTTPS, kept alive), $ROUNDS counted rounds per run after 20 uncounted, 1 
 echo "$RUNS runs per target, targets interleaved"
 machine
 
-for run in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
     args=(rtt --rounds "$ROUNDS" --warm-rounds 20 --gap-ms 1 -d 120)
     run_loadgen w1 "" "" "${args[@]}" -t "127.0.0.1:$A1" --caller "127.0.0.1:$HB1" \
         --key "$DEVICE_KEY" --service-key "$POLICY_SERVICE_PRIMARY"
