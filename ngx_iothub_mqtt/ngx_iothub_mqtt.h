@@ -29,6 +29,7 @@
 #define NGX_IOTHUB_MQTT_MAX_INFLIGHT    64
 #define NGX_IOTHUB_MQTT_MAX_TWIN_OPS    16
 #define NGX_IOTHUB_MQTT_RID_LEN         128
+#define NGX_IOTHUB_MQTT_PASSWORD_MAX    1024
 
 
 typedef struct {
@@ -142,8 +143,11 @@ struct ngx_iothub_mqtt_ctx_s {
     size_t                          will_len;
     ngx_iothub_x509_t               cert;
     long long                       token_expiry;
+
+    /* what authentication needs, freed once it is done (idle memory) */
+    ngx_pool_t                     *auth_pool;
     time_t                          activity_saved;
-    u_char                          password[1024];
+    u_char                         *password;      /* in auth_pool */
     size_t                          password_len;
 };
 
@@ -198,6 +202,7 @@ void ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx);
 ngx_int_t ngx_iothub_mqtt_will(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_connect_t *connect);
 ngx_iothub_mqtt_ctx_t *ngx_iothub_mqtt_find(ngx_uint_t no);
+void ngx_iothub_mqtt_auth_done(ngx_iothub_mqtt_ctx_t *ctx);
 
 /* ngx_iothub_mqtt_twin.c: twin requests and desired notifications */
 ngx_int_t ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,

@@ -628,6 +628,7 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
     }
 
     ngx_iothub_registry_cancel(&ctx->op);
+    ngx_iothub_mqtt_auth_done(ctx);
     ngx_iothub_mqtt_twin_cancel(ctx);
 
     if (ctx->keepalive.timer_set) {

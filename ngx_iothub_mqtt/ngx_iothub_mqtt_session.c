@@ -113,18 +113,33 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
 
         ctx->x509 = 1;
 
-    } else if (connect->password.len > sizeof(ctx->password)) {
+    } else if (connect->password.len > NGX_IOTHUB_MQTT_PASSWORD_MAX) {
         return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_LOGIN,
                                       "password too long");
+    }
 
-    } else {
+    /* the identity record and the token live only until CONNACK */
+
+    ctx->auth_pool = ngx_create_pool(4096, ctx->connection->log);
+    if (ctx->auth_pool == NULL) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return NGX_ERROR;
+    }
+
+    if (!ctx->x509) {
+        ctx->password = ngx_pnalloc(ctx->auth_pool, connect->password.len);
+        if (ctx->password == NULL) {
+            ngx_iothub_mqtt_close(ctx, NULL);
+            return NGX_ERROR;
+        }
+
         ngx_memcpy(ctx->password, connect->password.data,
                    connect->password.len);
         ctx->password_len = connect->password.len;
     }
 
     ctx->op.hub = ctx->hub;
-    ctx->op.pool = ctx->connection->pool;
+    ctx->op.pool = ctx->auth_pool;
     ctx->op.log = ctx->connection->log;
     ctx->op.handler = ngx_iothub_mqtt_identity_done;
     ctx->op.data = ctx;
@@ -235,6 +250,7 @@ ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op)
     ngx_iothub_mqtt_ctx_t *ctx = op->data;
 
     u_int        code;
+    ngx_str_t    gen;
     const char  *why;
 
     switch (op->rc) {
@@ -263,9 +279,20 @@ ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op)
         return;
     }
 
-    ctx->sender.generation_id.data = (u_char *) ctx->identity->generation_id;
-    ctx->sender.generation_id.len = ngx_strlen(ctx->identity->generation_id);
+    gen.data = (u_char *) ctx->identity->generation_id;
+    gen.len = ngx_strlen(ctx->identity->generation_id);
+
+    ctx->sender.generation_id.data = ngx_pstrdup(ctx->connection->pool,
+                                                 &gen);
+    if (ctx->sender.generation_id.data == NULL) {
+        ngx_iothub_mqtt_close(ctx, NULL);
+        return;
+    }
+
+    ctx->sender.generation_id.len = gen.len;
     ctx->sender.policy = ctx->policy_token;
+
+    ngx_iothub_mqtt_auth_done(ctx);
 
     ctx->session_no = ++ngx_iothub_mqtt_last_no;
 
@@ -1086,4 +1113,20 @@ ngx_iothub_mqtt_copy(ngx_iothub_mqtt_ctx_t *ctx, ngx_str_t *dst,
     ngx_memcpy(dst->data, src->data, src->len);
 
     return NGX_OK;
+}
+
+
+/* what only authentication needed goes: idle sessions stay small */
+
+void
+ngx_iothub_mqtt_auth_done(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    if (ctx->auth_pool) {
+        ngx_destroy_pool(ctx->auth_pool);
+        ctx->auth_pool = NULL;
+    }
+
+    ctx->identity = NULL;
+    ctx->password = NULL;
+    ctx->password_len = 0;
 }
