@@ -57,7 +57,8 @@ run: deps-run build
 
 test: deps build unit prove e2e
 
-build/unit/%: t/unit/%.c $(PURE_SRCS) shared/*.h ngx_iothub_mqtt/*.h
+build/unit/%: t/unit/%.c $(PURE_SRCS) shared/*.h ngx_iothub_mqtt/*.h \
+             t/unit/*.h
 	@mkdir -p build/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) $(UNIT_LIBS)
 

@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "unit_table.h"
+
 #include "ngx_iothub_mqtt_parse.h"
 
 
@@ -42,18 +44,6 @@
 
 #define SUMMARY_MAX  1024
 
-#define TABLE(group, fn, cases)                                               \
-    { group, fn, cases, sizeof(cases[0]), sizeof(cases) / sizeof(cases[0]) }
-
-
-/* every case struct starts with its name */
-typedef struct {
-    const char              *group;
-    CMUnitTestFunction       test;
-    const void              *cases;
-    size_t                   size;
-    size_t                   n;
-} table_t;
 
 
 /*
@@ -160,7 +150,6 @@ static void append(char *out, const char *fmt, ...);
 static void append_str(char *out, const ngx_iothub_mqtt_str_t *s);
 static void check_bytes(const u_char *buf, size_t n, const u_char *expected,
     size_t expected_len);
-static int run_table(const table_t *tb);
 
 
 static const decode_case_t  decode_cases[] = {
@@ -1324,35 +1313,6 @@ check_bytes(const u_char *buf, size_t n, const u_char *expected,
 
     assert_int_equal(n, expected_len);
     assert_memory_equal(buf, expected, n);
-}
-
-
-static int
-run_table(const table_t *tb)
-{
-    int                 failed;
-    size_t              i;
-    const char         *p;
-    struct CMUnitTest  *tests;
-
-    tests = calloc(tb->n, sizeof(struct CMUnitTest));
-    if (tests == NULL) {
-        return 1;
-    }
-
-    for (i = 0; i < tb->n; i++) {
-        p = (const char *) tb->cases + i * tb->size;
-
-        tests[i].name = *(const char * const *) p;
-        tests[i].test_func = tb->test;
-        tests[i].initial_state = (void *) p;
-    }
-
-    failed = _cmocka_run_group_tests(tb->group, tests, tb->n, NULL, NULL);
-
-    free(tests);
-
-    return failed;
 }
 
 

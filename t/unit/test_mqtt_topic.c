@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "unit_table.h"
+
 #include "ngx_iothub_mqtt_topic.h"
 
 
@@ -53,8 +55,6 @@
                      "&alert=high"
 #define UUID         "0f8fad5b-d9cb-469f-a165-70867728950e"
 
-#define TABLE(group, fn, cases)                                               \
-    { group, fn, cases, sizeof(cases[0]), sizeof(cases) / sizeof(cases[0]) }
 
 #define NPROPS(a)    (sizeof(a) / sizeof(a[0]))
 
@@ -63,16 +63,6 @@
     { NGX_IOTHUB_MQTT_PROP_##sys, S(k), S(v) }
 #define PROP_NULL(sys, k)                                                     \
     { NGX_IOTHUB_MQTT_PROP_##sys, S(k), { 0, NULL } }
-
-
-/* every case struct starts with its name */
-typedef struct {
-    const char                  *group;
-    CMUnitTestFunction           test;
-    const void                  *cases;
-    size_t                       size;
-    size_t                       n;
-} table_t;
 
 
 /* expected: "host|device|module|api-version|client type|model id" */
@@ -208,7 +198,6 @@ static void render_props(char *out, const ngx_iothub_mqtt_prop_t *props,
 static void append(char *out, const char *fmt, ...);
 static void append_str(char *out, const ngx_iothub_mqtt_str_t *s);
 static ngx_iothub_mqtt_str_t str(const char *s);
-static int run_table(const table_t *tb);
 
 
 static const char  *prop_short[] = {
@@ -1322,35 +1311,6 @@ str(const char *s)
     v.len = (s != NULL) ? strlen(s) : 0;
 
     return v;
-}
-
-
-static int
-run_table(const table_t *tb)
-{
-    int                 failed;
-    size_t              i;
-    const char         *p;
-    struct CMUnitTest  *tests;
-
-    tests = calloc(tb->n, sizeof(struct CMUnitTest));
-    if (tests == NULL) {
-        return 1;
-    }
-
-    for (i = 0; i < tb->n; i++) {
-        p = (const char *) tb->cases + i * tb->size;
-
-        tests[i].name = *(const char * const *) p;
-        tests[i].test_func = tb->test;
-        tests[i].initial_state = (void *) p;
-    }
-
-    failed = _cmocka_run_group_tests(tb->group, tests, tb->n, NULL, NULL);
-
-    free(tests);
-
-    return failed;
 }
 
 

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "unit_table.h"
+
 #include "ngx_iothub_sas.h"
 
 
@@ -79,18 +81,6 @@
 
 #define str_or_empty(s)  ((s) != NULL ? (s) : "")
 
-#define TABLE(group, fn, cases)                                               \
-    { group, fn, cases, sizeof(cases[0]), sizeof(cases) / sizeof(cases[0]) }
-
-
-/* every case struct starts with its name */
-typedef struct {
-    const char            *group;
-    CMUnitTestFunction     test;
-    const void            *cases;
-    size_t                 size;
-    size_t                 n;
-} table_t;
 
 
 typedef struct {
@@ -223,7 +213,6 @@ static void permute(const char **fields, size_t n, size_t k,
 static void check_parse_verify(const char *text, ngx_iothub_sas_rc_e expect);
 static ngx_iothub_sas_rc_e parse_filled(ngx_iothub_sas_token_t *t,
     const char *head, int fill, size_t n);
-static int run_table(const table_t *tb);
 
 
 static const token_case_t  token_cases[] = {
@@ -1554,35 +1543,6 @@ test_strerror(void **state)
     assert_string_equal(ngx_iothub_sas_strerror(
                             (ngx_iothub_sas_rc_e) 99),
                         "unknown");
-}
-
-
-static int
-run_table(const table_t *tb)
-{
-    int                 failed;
-    size_t              i;
-    const char         *p;
-    struct CMUnitTest  *tests;
-
-    tests = calloc(tb->n, sizeof(struct CMUnitTest));
-    if (tests == NULL) {
-        return 1;
-    }
-
-    for (i = 0; i < tb->n; i++) {
-        p = (const char *) tb->cases + i * tb->size;
-
-        tests[i].name = *(const char * const *) p;
-        tests[i].test_func = tb->test;
-        tests[i].initial_state = (void *) p;
-    }
-
-    failed = _cmocka_run_group_tests(tb->group, tests, tb->n, NULL, NULL);
-
-    free(tests);
-
-    return failed;
 }
 
 
