@@ -144,8 +144,8 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
     ctx->op.handler = ngx_iothub_mqtt_identity_done;
     ctx->op.data = ctx;
 
-    rc = ngx_iothub_registry_get(&ctx->op, &ctx->sender.device_id,
-                                 &ctx->sender.module_id);
+    rc = ngx_iothub_registry_lookup(&ctx->op, &ctx->sender.device_id,
+                                    &ctx->sender.module_id);
 
     if (rc == NGX_DECLINED) {
         return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,

@@ -30,6 +30,10 @@
 #define NGX_IOTHUB_REDIS_MIN_BACKOFF  100
 #define NGX_IOTHUB_REDIS_READ_SIZE    16384
 
+/* "$7\r\nEVALSHA\r\n$40\r\n<sha>\r\n" in a formatted EVALSHA */
+#define NGX_IOTHUB_REDIS_SHA_PART     (sizeof("$7\r\nEVALSHA\r\n$40\r\n") - 1 \
+                                       + 40 + 2)
+
 
 typedef enum {
     NGX_IOTHUB_REDIS_BACKOFF = 0,
@@ -51,9 +55,10 @@ struct ngx_iothub_redis_call_s {
     ngx_iothub_redis_handler_pt  handler;
     void                        *data;
     ngx_msec_t                   deadline;
-    /* for scripts: the EVAL form, sent once on NOSCRIPT */
-    char                        *eval;
-    size_t                       eval_len;
+    /* for scripts: the EVALSHA sent, turned into EVAL once on NOSCRIPT */
+    ngx_uint_t                   script;
+    char                        *evalsha;
+    size_t                       evalsha_len;
 };
 
 
@@ -107,8 +112,17 @@ static ngx_iothub_redis_buf_t *ngx_iothub_redis_buffer(
 static ngx_iothub_redis_call_t *ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_buf_t *buf, ngx_iothub_redis_handler_pt handler,
     void *data, char *cmd, int len);
+static ngx_iothub_redis_call_t *ngx_iothub_redis_enqueue(
+    ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
+    ngx_iothub_redis_handler_pt handler, void *data, const char *cmd,
+    int len);
+static void ngx_iothub_redis_free_call(ngx_iothub_redis_call_t *call);
+static ngx_int_t ngx_iothub_redis_append_eval(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_call_t *call);
 static ngx_int_t ngx_iothub_redis_append(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_buf_t *buf, const char *cmd, size_t len);
+static ngx_int_t ngx_iothub_redis_reserve(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_buf_t *buf, size_t len);
 static void ngx_iothub_redis_handshake_done(ngx_iothub_redis_t *rd);
 static ngx_int_t ngx_iothub_redis_send(ngx_iothub_redis_t *rd);
 static void ngx_iothub_redis_script_shas(ngx_iothub_redis_t *rd);
@@ -199,8 +213,7 @@ ngx_iothub_redis_destroy(ngx_iothub_redis_t *rd)
         q = ngx_queue_head(&rd->pending);
         ngx_queue_remove(q);
         call = ngx_queue_data(q, ngx_iothub_redis_call_t, queue);
-        ngx_free(call->eval);
-        ngx_free(call);
+        ngx_iothub_redis_free_call(call);
     }
 
     if (rd->reconnect.timer_set) {
@@ -551,6 +564,8 @@ ngx_iothub_redis_script(ngx_iothub_redis_t *rd, ngx_uint_t script,
 
     ngx_sprintf((u_char *) keys, "%d%Z", nkeys);
 
+    args[0] = "EVALSHA";
+    lens[0] = 7;
     args[1] = rd->sha[script];
     lens[1] = 40;
     args[2] = keys;
@@ -558,31 +573,25 @@ ngx_iothub_redis_script(ngx_iothub_redis_t *rd, ngx_uint_t script,
     ngx_memcpy(&args[3], argv, argc * sizeof(char *));
     ngx_memcpy(&lens[3], argvlen, argc * sizeof(size_t));
 
-    args[0] = "EVALSHA";
-    lens[0] = 7;
-
     len = redisFormatCommandArgv(&cmd, n, args, lens);
-    if (len < 0) {
-        ngx_free(args);
-        return NULL;
-    }
-
-    call = ngx_iothub_redis_queue(rd, ngx_iothub_redis_buffer(rd), handler,
-                                  data, cmd, len);
-    if (call == NULL) {
-        ngx_free(args);
-        return NULL;
-    }
-
-    args[0] = "EVAL";
-    lens[0] = 4;
-    args[1] = ngx_iothub_lua_scripts[script][1];
-    lens[1] = ngx_strlen(args[1]);
-
-    len = redisFormatCommandArgv(&call->eval, n, args, lens);
-    call->eval_len = len < 0 ? 0 : len;
 
     ngx_free(args);
+
+    if (len < 0) {
+        return NULL;
+    }
+
+    call = ngx_iothub_redis_enqueue(rd, ngx_iothub_redis_buffer(rd), handler,
+                                    data, cmd, len);
+    if (call == NULL) {
+        redisFreeCommand(cmd);
+        return NULL;
+    }
+
+    /* kept for a NOSCRIPT answer: formatting the EVAL form costs */
+    call->script = script;
+    call->evalsha = cmd;
+    call->evalsha_len = len;
 
     return call;
 }
@@ -615,19 +624,29 @@ ngx_iothub_redis_queue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
         return NULL;
     }
 
+    call = ngx_iothub_redis_enqueue(rd, buf, handler, data, cmd, len);
+
+    redisFreeCommand(cmd);
+
+    return call;
+}
+
+
+static ngx_iothub_redis_call_t *
+ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
+    ngx_iothub_redis_handler_pt handler, void *data, const char *cmd, int len)
+{
+    ngx_iothub_redis_call_t  *call;
+
     call = ngx_calloc(sizeof(ngx_iothub_redis_call_t), rd->log);
     if (call == NULL) {
-        redisFreeCommand(cmd);
         return NULL;
     }
 
     if (ngx_iothub_redis_append(rd, buf, cmd, len) != NGX_OK) {
-        redisFreeCommand(cmd);
         ngx_free(call);
         return NULL;
     }
-
-    redisFreeCommand(cmd);
 
     call->handler = handler;
     call->data = data;
@@ -648,33 +667,60 @@ ngx_iothub_redis_queue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
 }
 
 
+static void
+ngx_iothub_redis_free_call(ngx_iothub_redis_call_t *call)
+{
+    if (call->evalsha) {
+        redisFreeCommand(call->evalsha);
+    }
+
+    ngx_free(call);
+}
+
+
 static ngx_int_t
 ngx_iothub_redis_append(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
     const char *cmd, size_t len)
 {
-    size_t   size;
-    u_char  *p;
-
-    if (buf->len + len > buf->size) {
-        size = ngx_max(buf->size * 2, buf->len + len);
-        size = ngx_max(size, 4096);
-
-        p = ngx_alloc(size, rd->log);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (buf->len) {
-            ngx_memcpy(p, buf->data, buf->len);
-        }
-
-        ngx_free(buf->data);
-        buf->data = p;
-        buf->size = size;
+    if (ngx_iothub_redis_reserve(rd, buf, len) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     ngx_memcpy(buf->data + buf->len, cmd, len);
     buf->len += len;
+
+    return NGX_OK;
+}
+
+
+/* room for len more bytes */
+
+static ngx_int_t
+ngx_iothub_redis_reserve(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
+    size_t len)
+{
+    size_t   size;
+    u_char  *p;
+
+    if (buf->len + len <= buf->size) {
+        return NGX_OK;
+    }
+
+    size = ngx_max(buf->size * 2, buf->len + len);
+    size = ngx_max(size, 4096);
+
+    p = ngx_alloc(size, rd->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (buf->len) {
+        ngx_memcpy(p, buf->data, buf->len);
+    }
+
+    ngx_free(buf->data);
+    buf->data = p;
+    buf->size = size;
 
     return NGX_OK;
 }
@@ -836,8 +882,7 @@ ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd)
         }
 
         freeReplyObject(reply);
-        ngx_free(call->eval);
-        ngx_free(call);
+        ngx_iothub_redis_free_call(call);
 
         if (rd->peer.connection == NULL) {
             /* the handler failed the link (a refused handshake) */
@@ -900,7 +945,7 @@ static ngx_int_t
 ngx_iothub_redis_noscript(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_call_t *call, redisReply *reply)
 {
-    if (call->eval == NULL || call->eval_len == 0
+    if (call->evalsha == NULL
         || reply->type != REDIS_REPLY_ERROR
         || reply->len < 8
         || ngx_strncmp(reply->str, "NOSCRIPT", 8) != 0)
@@ -911,18 +956,66 @@ ngx_iothub_redis_noscript(ngx_iothub_redis_t *rd,
     ngx_log_error(NGX_LOG_WARN, rd->log, 0,
                   "iothub redis: script cache was flushed, loading again");
 
-    if (ngx_iothub_redis_append(rd, &rd->out, call->eval, call->eval_len)
-        != NGX_OK)
-    {
+    if (ngx_iothub_redis_append_eval(rd, call) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    ngx_free(call->eval);
-    call->eval = NULL;
-    call->eval_len = 0;
+    redisFreeCommand(call->evalsha);
+    call->evalsha = NULL;
 
     ngx_queue_insert_tail(&rd->pending, &call->queue);
     ngx_post_event(rd->peer.connection->write, &ngx_posted_events);
+
+    return NGX_OK;
+}
+
+
+/*
+ * "*<n>\r\n$7\r\nEVALSHA\r\n$40\r\n<sha>\r\n<rest>" becomes
+ * "*<n>\r\n$4\r\nEVAL\r\n$<len>\r\n<text>\r\n<rest>".
+ */
+
+static ngx_int_t
+ngx_iothub_redis_append_eval(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_call_t *call)
+{
+    u_char                  *nl, *p;
+    size_t                   count_len, text_len, rest;
+    const char              *text;
+    ngx_iothub_redis_buf_t  *out;
+
+    nl = ngx_strlchr((u_char *) call->evalsha,
+                     (u_char *) call->evalsha + call->evalsha_len, '\n');
+    if (nl == NULL) {
+        return NGX_ERROR;
+    }
+
+    count_len = nl + 1 - (u_char *) call->evalsha;
+    if (count_len + NGX_IOTHUB_REDIS_SHA_PART > call->evalsha_len) {
+        return NGX_ERROR;
+    }
+
+    text = ngx_iothub_lua_scripts[call->script][1];
+    text_len = ngx_strlen(text);
+    rest = call->evalsha_len - count_len - NGX_IOTHUB_REDIS_SHA_PART;
+
+    out = &rd->out;
+
+    if (ngx_iothub_redis_reserve(rd, out, count_len + NGX_INT_T_LEN + 16
+                                          + text_len + rest)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = out->data + out->len;
+    p = ngx_cpymem(p, call->evalsha, count_len);
+    p = ngx_sprintf(p, "$4\r\nEVAL\r\n$%uz\r\n", text_len);
+    p = ngx_cpymem(p, text, text_len);
+    *p++ = '\r';
+    *p++ = '\n';
+    p = ngx_cpymem(p, call->evalsha + call->evalsha_len - rest, rest);
+    out->len = p - out->data;
 
     return NGX_OK;
 }
@@ -1030,8 +1123,7 @@ ngx_iothub_redis_fail_pending(ngx_iothub_redis_t *rd)
             call->handler(call->data, NULL);
         }
 
-        ngx_free(call->eval);
-        ngx_free(call);
+        ngx_iothub_redis_free_call(call);
     }
 
     if (rd->timeout.timer_set) {

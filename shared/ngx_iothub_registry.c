@@ -24,6 +24,9 @@ static ngx_int_t ngx_iothub_registry_run(ngx_iothub_registry_op_t *op,
 static void ngx_iothub_registry_done_status(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_hash(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_get(void *data, redisReply *reply);
+static void ngx_iothub_registry_done_lookup(void *data, redisReply *reply);
+static void ngx_iothub_registry_found(ngx_iothub_registry_op_t *op,
+    redisReply *hash, long c2d_count);
 static void ngx_iothub_registry_done_list(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_stats(void *data, redisReply *reply);
 static ngx_int_t ngx_iothub_registry_failed(ngx_iothub_registry_op_t *op,
@@ -80,6 +83,34 @@ ngx_iothub_registry_get(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
 
     return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_IDENTITY_GET, 2, &args,
                                    ngx_iothub_registry_done_get);
+}
+
+
+/* one plain HGETALL: no script, no queue length (cheap enough per connect) */
+
+ngx_int_t
+ngx_iothub_registry_lookup(ngx_iothub_registry_op_t *op,
+    ngx_str_t *device_id, ngx_str_t *module_id)
+{
+    ngx_iothub_args_t  args;
+
+    op->module = module_id->len > 0;
+    args.n = 0;
+
+    ngx_iothub_args_add_str(&args, "HGETALL");
+
+    if (ngx_iothub_registry_add_key(op, &args, device_id,
+                                    op->module ? "module:" : "device",
+                                    module_id) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    op->call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
+                                        ngx_iothub_registry_done_lookup, op,
+                                        args.n, args.argv, args.lens);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -414,7 +445,36 @@ ngx_iothub_registry_done_get(void *data, redisReply *reply)
         return;
     }
 
-    if (reply->element[0]->elements == 0) {
+    ngx_iothub_registry_found(op, reply->element[0],
+                              (long) reply->element[1]->integer);
+}
+
+
+static void
+ngx_iothub_registry_done_lookup(void *data, redisReply *reply)
+{
+    ngx_iothub_registry_op_t *op = data;
+
+    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
+        return;
+    }
+
+    ngx_iothub_registry_found(op, reply, -1);
+}
+
+
+/* an empty hash is an identity that does not exist */
+
+static void
+ngx_iothub_registry_found(ngx_iothub_registry_op_t *op, redisReply *hash,
+    long c2d_count)
+{
+    if (hash->elements == 0) {
         ngx_iothub_registry_finish(op, op->module
                                        ? NGX_IOTHUB_REGISTRY_NO_MODULE
                                        : NGX_IOTHUB_REGISTRY_NO_DEVICE);
@@ -427,8 +487,8 @@ ngx_iothub_registry_done_get(void *data, redisReply *reply)
         return;
     }
 
-    ngx_iothub_registry_from_hash(op->identity, reply->element[0]);
-    op->identity->c2d_count = (long) reply->element[1]->integer;
+    ngx_iothub_registry_from_hash(op->identity, hash);
+    op->identity->c2d_count = c2d_count;
     ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
 }
 

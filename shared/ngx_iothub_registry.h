@@ -66,6 +66,13 @@ ngx_int_t ngx_iothub_registry_get(ngx_iothub_registry_op_t *op,
     ngx_str_t *device_id, ngx_str_t *module_id);
 
 /*
+ * The identity alone, for authenticating a connection: one plain read,
+ * without the queue length (c2d_count is -1).
+ */
+ngx_int_t ngx_iothub_registry_lookup(ngx_iothub_registry_op_t *op,
+    ngx_str_t *device_id, ngx_str_t *module_id);
+
+/*
  * Creates the identity (a module when id->module_id is set): generates
  * empty keys, the etag, the generation id and the times.  op->identity is
  * id itself.
