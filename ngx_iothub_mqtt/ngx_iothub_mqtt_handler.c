@@ -22,6 +22,7 @@
 
 
 static ngx_int_t ngx_iothub_mqtt_next_packet(ngx_iothub_mqtt_ctx_t *ctx);
+static void ngx_iothub_mqtt_release_input(ngx_iothub_mqtt_ctx_t *ctx);
 static ngx_int_t ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx,
     size_t size);
 static ngx_int_t ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx,
@@ -112,6 +113,7 @@ ngx_iothub_mqtt_read(ngx_iothub_mqtt_ctx_t *ctx)
                                  ctx->in_size - ctx->in_len);
 
         if (n == NGX_AGAIN) {
+            ngx_iothub_mqtt_release_input(ctx);
             break;
         }
 
@@ -198,6 +200,22 @@ ngx_iothub_mqtt_consume(ngx_iothub_mqtt_ctx_t *ctx, size_t len)
         ctx->in = NULL;
         ctx->in_size = 0;
         (void) ngx_iothub_mqtt_grow_input(ctx, NGX_IOTHUB_MQTT_IN_SMALL);
+    }
+}
+
+
+/*
+ * An idle session keeps no input buffer: the next packet allocates one
+ * (ngx_iothub_mqtt_next_packet grows an empty buffer).
+ */
+
+static void
+ngx_iothub_mqtt_release_input(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    if (ctx->in_len == 0 && ctx->in) {
+        ngx_free(ctx->in);
+        ctx->in = NULL;
+        ctx->in_size = 0;
     }
 }
 

@@ -22,6 +22,7 @@ static ngx_int_t ngx_iothub_mqtt_identify(ngx_iothub_mqtt_ctx_t *ctx,
 static ngx_int_t ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx,
     u_int code, const char *why);
 static void ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op);
+static ngx_int_t ngx_iothub_mqtt_authenticate(ngx_iothub_mqtt_ctx_t *ctx);
 static u_int ngx_iothub_mqtt_authorize(ngx_iothub_mqtt_ctx_t *ctx,
     const char **why);
 static u_int ngx_iothub_mqtt_verify_token(ngx_iothub_mqtt_ctx_t *ctx,
@@ -152,13 +153,19 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
                                       "the hub's store is unavailable");
     }
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_OK && rc != NGX_DONE) {
         ngx_iothub_mqtt_close(ctx, NULL);
         return NGX_ERROR;
     }
 
     ctx->state = NGX_IOTHUB_MQTT_AUTHENTICATING;
     ctx->blocked = 1;
+
+    if (rc == NGX_DONE) {
+        /* from the worker's identity cache */
+        ctx->identity = ctx->op.identity;
+        return ngx_iothub_mqtt_authenticate(ctx);
+    }
 
     return NGX_OK;
 }
@@ -249,10 +256,6 @@ ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op)
 {
     ngx_iothub_mqtt_ctx_t *ctx = op->data;
 
-    u_int        code;
-    ngx_str_t    gen;
-    const char  *why;
-
     switch (op->rc) {
 
     case NGX_IOTHUB_REGISTRY_OK:
@@ -272,11 +275,26 @@ ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op)
 
     ctx->identity = op->identity;
 
+    (void) ngx_iothub_mqtt_authenticate(ctx);
+}
+
+
+/*
+ * Checks the credentials against ctx->identity and starts the session.
+ * NGX_ERROR: the CONNECT was refused and the session closed.
+ */
+
+static ngx_int_t
+ngx_iothub_mqtt_authenticate(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    u_int        code;
+    ngx_str_t    gen;
+    const char  *why;
+
     code = ngx_iothub_mqtt_authorize(ctx, &why);
 
     if (code != NGX_IOTHUB_MQTT_ACCEPTED) {
-        (void) ngx_iothub_mqtt_refuse(ctx, code, why);
-        return;
+        return ngx_iothub_mqtt_refuse(ctx, code, why);
     }
 
     gen.data = (u_char *) ctx->identity->generation_id;
@@ -286,7 +304,7 @@ ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op)
                                                  &gen);
     if (ctx->sender.generation_id.data == NULL) {
         ngx_iothub_mqtt_close(ctx, NULL);
-        return;
+        return NGX_ERROR;
     }
 
     ctx->sender.generation_id.len = gen.len;
@@ -300,9 +318,11 @@ ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op)
                                  ngx_iothub_mqtt_connected)
         != NGX_OK)
     {
-        (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
+        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
                                       "the hub's store is unavailable");
     }
+
+    return NGX_OK;
 }
 
 

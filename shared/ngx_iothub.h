@@ -65,12 +65,14 @@ typedef struct {
     ngx_flag_t                 configured;   /* an iothub{} block was seen */
 
     ngx_array_t                inbox_types;  /* ngx_iothub_inbox_type_t */
+    ngx_int_t                  identity_cache;   /* entries per worker */
 
     /* per worker, set up in init_process */
     ngx_iothub_redis_t        *link;
     ngx_iothub_redis_t        *subscriber;
     ngx_str_t                  inbox;
     u_char                     inbox_name[sizeof("iothub:inbox:") + 32];
+    ngx_str_t                  channels[2];  /* inbox, identity changes */
     ngx_event_t                heartbeat;
 } ngx_iothub_main_conf_t;
 

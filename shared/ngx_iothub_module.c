@@ -12,6 +12,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_sas.h"
+#include "ngx_iothub_idcache.h"
 
 
 /* a worker beats every 10 s; three missed beats and it counts as gone */
@@ -44,7 +45,10 @@ static char *ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_iothub_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_iothub_inbox_name(ngx_iothub_main_conf_t *imcf);
-static void ngx_iothub_inbox_in(void *data, u_char *payload, size_t len);
+static void ngx_iothub_subscribed_in(void *data, ngx_str_t *channel,
+    u_char *payload, size_t len);
+static void ngx_iothub_inbox_in(ngx_iothub_main_conf_t *imcf,
+    u_char *payload, size_t len);
 static void ngx_iothub_inbox_sent(void *data, redisReply *reply);
 static void ngx_iothub_heartbeat(ngx_event_t *ev);
 static void ngx_iothub_exit_process(ngx_cycle_t *cycle);
@@ -64,6 +68,10 @@ static ngx_conf_num_bounds_t  ngx_iothub_c2d_depth_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_iothub_c2d_delivery_bounds = {
     ngx_iothub_check_bounds, 1, 100
+};
+
+static ngx_conf_num_bounds_t  ngx_iothub_identity_cache_bounds = {
+    ngx_iothub_check_bounds, 0, 10000000
 };
 
 
@@ -136,6 +144,13 @@ static ngx_command_t  ngx_iothub_commands[] = {
       0,
       offsetof(ngx_iothub_main_conf_t, redis.max_backoff),
       NULL },
+
+    { ngx_string("identity_cache"),
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, identity_cache),
+      &ngx_iothub_identity_cache_bounds },
 
     { ngx_string("hub"),
       NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
@@ -251,6 +266,7 @@ ngx_iothub_create_conf(ngx_cycle_t *cycle)
     imcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     imcf->redis.command_timeout = NGX_CONF_UNSET_MSEC;
     imcf->redis.max_backoff = NGX_CONF_UNSET_MSEC;
+    imcf->identity_cache = NGX_CONF_UNSET;
 
     return imcf;
 }
@@ -267,6 +283,7 @@ ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_msec_value(imcf->redis.connect_timeout, 1000);
     ngx_conf_init_msec_value(imcf->redis.command_timeout, 2000);
     ngx_conf_init_msec_value(imcf->redis.max_backoff, 5000);
+    ngx_conf_init_value(imcf->identity_cache, 10000);
 
     if (!imcf->configured || imcf->redis.addr != NULL) {
         return NGX_CONF_OK;
@@ -814,14 +831,18 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    imcf->subscriber = ngx_iothub_redis_create_subscriber(&imcf->redis,
-                                                          cycle->log,
-                                                          &imcf->inbox,
-                                                          ngx_iothub_inbox_in,
-                                                          imcf);
+    imcf->channels[0] = imcf->inbox;
+    ngx_str_set(&imcf->channels[1], NGX_IOTHUB_IDCACHE_CHANNEL);
+
+    imcf->subscriber = ngx_iothub_redis_create_subscriber(
+                           &imcf->redis, cycle->log, imcf->channels, 2,
+                           ngx_iothub_subscribed_in, imcf);
     if (imcf->subscriber == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_iothub_idcache_init((ngx_uint_t) imcf->identity_cache,
+                            imcf->subscriber);
 
     imcf->heartbeat.handler = ngx_iothub_heartbeat;
     imcf->heartbeat.data = imcf;
@@ -888,10 +909,32 @@ ngx_iothub_inbox_name(ngx_iothub_main_conf_t *imcf)
 
 
 static void
-ngx_iothub_inbox_in(void *data, u_char *payload, size_t len)
+ngx_iothub_subscribed_in(void *data, ngx_str_t *channel, u_char *payload,
+    size_t len)
 {
     ngx_iothub_main_conf_t *imcf = data;
 
+    if (channel == NULL) {
+        /* (re)subscribed: invalidations may have been missed */
+        ngx_iothub_idcache_flush();
+        return;
+    }
+
+    if (channel->len == imcf->inbox.len
+        && ngx_strncmp(channel->data, imcf->inbox.data, channel->len) == 0)
+    {
+        ngx_iothub_inbox_in(imcf, payload, len);
+        return;
+    }
+
+    ngx_iothub_idcache_invalidate(payload, len);
+}
+
+
+static void
+ngx_iothub_inbox_in(ngx_iothub_main_conf_t *imcf, u_char *payload,
+    size_t len)
+{
     u_char                   *space, *last;
     ngx_uint_t                i;
     ngx_iothub_inbox_type_t  *type;

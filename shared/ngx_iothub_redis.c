@@ -83,7 +83,8 @@ struct ngx_iothub_redis_s {
     char                         sha[NGX_IOTHUB_LUA_N][41];
 
     /* subscriber links */
-    ngx_str_t                    channel;
+    ngx_str_t                   *channels;
+    ngx_uint_t                   nchannels;
     ngx_iothub_redis_message_pt  message;
     void                        *message_data;
 };
@@ -123,6 +124,7 @@ static ngx_int_t ngx_iothub_redis_append(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_buf_t *buf, const char *cmd, size_t len);
 static ngx_int_t ngx_iothub_redis_reserve(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_buf_t *buf, size_t len);
+static ngx_int_t ngx_iothub_redis_subscribe(ngx_iothub_redis_t *rd);
 static void ngx_iothub_redis_handshake_done(ngx_iothub_redis_t *rd);
 static ngx_int_t ngx_iothub_redis_send(ngx_iothub_redis_t *rd);
 static void ngx_iothub_redis_script_shas(ngx_iothub_redis_t *rd);
@@ -149,17 +151,22 @@ ngx_iothub_redis_create(ngx_iothub_redis_conf_t *conf, ngx_log_t *log)
 
 ngx_iothub_redis_t *
 ngx_iothub_redis_create_subscriber(ngx_iothub_redis_conf_t *conf,
-    ngx_log_t *log, ngx_str_t *channel, ngx_iothub_redis_message_pt handler,
-    void *data)
+    ngx_log_t *log, ngx_str_t *channels, ngx_uint_t n,
+    ngx_iothub_redis_message_pt handler, void *data)
 {
     ngx_iothub_redis_t  *rd;
+
+    if (n == 0 || n > NGX_IOTHUB_REDIS_MAX_CHANNELS) {
+        return NULL;
+    }
 
     rd = ngx_iothub_redis_new(conf, log);
     if (rd == NULL) {
         return NULL;
     }
 
-    rd->channel = *channel;
+    rd->channels = channels;
+    rd->nchannels = n;
     rd->message = handler;
     rd->message_data = data;
 
@@ -394,18 +401,10 @@ ngx_iothub_redis_handshake(ngx_iothub_redis_t *rd)
     }
 
     if (rd->message) {
-        /* the confirmation is a pushed reply, not a call's */
-        len = redisFormatCommand(&cmd, "SUBSCRIBE %b", rd->channel.data,
-                                 rd->channel.len);
-        if (len < 0
-            || ngx_iothub_redis_append(rd, &rd->out, cmd, len) != NGX_OK)
-        {
-            redisFreeCommand(cmd);
+        /* the confirmations are pushed replies, not a call's */
+        if (ngx_iothub_redis_subscribe(rd) != NGX_OK) {
             goto failed;
         }
-
-        redisFreeCommand(cmd);
-        rd->handshake_left++;
     }
 
     for (i = 0; rd->message == NULL && i < NGX_IOTHUB_LUA_N; i++) {
@@ -444,6 +443,40 @@ failed:
 }
 
 
+static ngx_int_t
+ngx_iothub_redis_subscribe(ngx_iothub_redis_t *rd)
+{
+    int          len;
+    char        *cmd;
+    size_t       lens[NGX_IOTHUB_REDIS_MAX_CHANNELS + 1];
+    ngx_uint_t   i;
+    const char  *argv[NGX_IOTHUB_REDIS_MAX_CHANNELS + 1];
+
+    argv[0] = "SUBSCRIBE";
+    lens[0] = sizeof("SUBSCRIBE") - 1;
+
+    for (i = 0; i < rd->nchannels; i++) {
+        argv[i + 1] = (char *) rd->channels[i].data;
+        lens[i + 1] = rd->channels[i].len;
+    }
+
+    len = redisFormatCommandArgv(&cmd, rd->nchannels + 1, argv, lens);
+    if (len < 0) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_iothub_redis_append(rd, &rd->out, cmd, len) != NGX_OK) {
+        redisFreeCommand(cmd);
+        return NGX_ERROR;
+    }
+
+    redisFreeCommand(cmd);
+    rd->handshake_left += rd->nchannels;
+
+    return NGX_OK;
+}
+
+
 /* the handshake succeeded: the held commands go out */
 
 static void
@@ -458,6 +491,12 @@ ngx_iothub_redis_handshake_done(ngx_iothub_redis_t *rd)
     rd->state = NGX_IOTHUB_REDIS_READY;
     rd->failures = 0;
     rd->backoff = NGX_IOTHUB_REDIS_MIN_BACKOFF;
+
+    if (rd->message) {
+        /* messages published while the link was down are lost */
+        rd->message(rd->message_data, NULL, NULL, 0);
+        return;
+    }
 
     if (rd->held.len == 0) {
         return;
@@ -902,13 +941,15 @@ ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd)
 static ngx_int_t
 ngx_iothub_redis_pushed(ngx_iothub_redis_t *rd, redisReply *reply)
 {
-    redisReply  *kind, *payload;
+    ngx_str_t    name;
+    redisReply  *kind, *channel, *payload;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
         return NGX_DECLINED;
     }
 
     kind = reply->element[0];
+    channel = reply->element[1];
     payload = reply->element[2];
 
     if (kind->type != REDIS_REPLY_STRING) {
@@ -926,9 +967,14 @@ ngx_iothub_redis_pushed(ngx_iothub_redis_t *rd, redisReply *reply)
     }
 
     if (kind->len == 7 && ngx_strncmp(kind->str, "message", 7) == 0
+        && channel->type == REDIS_REPLY_STRING
         && payload->type == REDIS_REPLY_STRING)
     {
-        rd->message(rd->message_data, (u_char *) payload->str, payload->len);
+        name.data = (u_char *) channel->str;
+        name.len = channel->len;
+
+        rd->message(rd->message_data, &name, (u_char *) payload->str,
+                    payload->len);
         return NGX_OK;
     }
 

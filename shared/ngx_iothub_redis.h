@@ -52,15 +52,20 @@ ngx_iothub_redis_t *ngx_iothub_redis_create(ngx_iothub_redis_conf_t *conf,
 void ngx_iothub_redis_destroy(ngx_iothub_redis_t *rd);
 
 /*
- * A subscriber link: on every connection it subscribes to "channel" and
- * hands each message to handler(data, payload, len).  It takes no commands.
+ * A subscriber link: on every connection it subscribes to the n channels
+ * (at most NGX_IOTHUB_REDIS_MAX_CHANNELS) and hands each message to
+ * handler(data, channel, payload, len).  Once subscribed it calls
+ * handler(data, NULL, NULL, 0): what was published while the link was
+ * down is lost.  It takes no commands; channels must outlive it.
  */
-typedef void (*ngx_iothub_redis_message_pt)(void *data, u_char *payload,
-    size_t len);
+#define NGX_IOTHUB_REDIS_MAX_CHANNELS  4
+
+typedef void (*ngx_iothub_redis_message_pt)(void *data, ngx_str_t *channel,
+    u_char *payload, size_t len);
 
 ngx_iothub_redis_t *ngx_iothub_redis_create_subscriber(
-    ngx_iothub_redis_conf_t *conf, ngx_log_t *log, ngx_str_t *channel,
-    ngx_iothub_redis_message_pt handler, void *data);
+    ngx_iothub_redis_conf_t *conf, ngx_log_t *log, ngx_str_t *channels,
+    ngx_uint_t n, ngx_iothub_redis_message_pt handler, void *data);
 
 /* NGX_OK when connected, NGX_DECLINED while Redis is down. */
 ngx_int_t ngx_iothub_redis_ready(ngx_iothub_redis_t *rd);

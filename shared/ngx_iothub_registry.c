@@ -10,6 +10,7 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_registry.h"
+#include "ngx_iothub_idcache.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -25,8 +26,8 @@ static void ngx_iothub_registry_done_status(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_hash(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_get(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_lookup(void *data, redisReply *reply);
-static void ngx_iothub_registry_found(ngx_iothub_registry_op_t *op,
-    redisReply *hash, long c2d_count);
+static ngx_iothub_registry_rc_e ngx_iothub_registry_found(
+    ngx_iothub_registry_op_t *op, redisReply *hash, long c2d_count);
 static void ngx_iothub_registry_done_list(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_stats(void *data, redisReply *reply);
 static ngx_int_t ngx_iothub_registry_failed(ngx_iothub_registry_op_t *op,
@@ -86,7 +87,10 @@ ngx_iothub_registry_get(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
 }
 
 
-/* one plain HGETALL: no script, no queue length (cheap enough per connect) */
+/*
+ * From the worker's identity cache, or one plain HGETALL (no script, no
+ * queue length) whose answer is then cached.
+ */
 
 ngx_int_t
 ngx_iothub_registry_lookup(ngx_iothub_registry_op_t *op,
@@ -95,16 +99,27 @@ ngx_iothub_registry_lookup(ngx_iothub_registry_op_t *op,
     ngx_iothub_args_t  args;
 
     op->module = module_id->len > 0;
-    args.n = 0;
 
-    ngx_iothub_args_add_str(&args, "HGETALL");
-
-    if (ngx_iothub_registry_add_key(op, &args, device_id,
-                                    op->module ? "module:" : "device",
-                                    module_id) != NGX_OK)
+    if (ngx_iothub_key(op->pool, &op->key, op->hub, device_id,
+                       op->module ? "module:" : "device",
+                       op->module ? module_id : NULL)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    op->identity = ngx_iothub_idcache_get(&op->key, op->pool);
+
+    if (op->identity) {
+        op->rc = NGX_IOTHUB_REGISTRY_OK;
+        return NGX_DONE;
+    }
+
+    op->stamp = ngx_iothub_idcache_stamp();
+
+    args.n = 0;
+    ngx_iothub_args_add_str(&args, "HGETALL");
+    ngx_iothub_args_add(&args, (char *) op->key.data, op->key.len);
 
     op->call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
                                         ngx_iothub_registry_done_lookup, op,
@@ -445,8 +460,9 @@ ngx_iothub_registry_done_get(void *data, redisReply *reply)
         return;
     }
 
-    ngx_iothub_registry_found(op, reply->element[0],
-                              (long) reply->element[1]->integer);
+    ngx_iothub_registry_finish(op,
+        ngx_iothub_registry_found(op, reply->element[0],
+                                  (long) reply->element[1]->integer));
 }
 
 
@@ -454,6 +470,8 @@ static void
 ngx_iothub_registry_done_lookup(void *data, redisReply *reply)
 {
     ngx_iothub_registry_op_t *op = data;
+
+    ngx_iothub_registry_rc_e  rc;
 
     if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
         return;
@@ -464,32 +482,36 @@ ngx_iothub_registry_done_lookup(void *data, redisReply *reply)
         return;
     }
 
-    ngx_iothub_registry_found(op, reply, -1);
+    rc = ngx_iothub_registry_found(op, reply, -1);
+
+    if (rc == NGX_IOTHUB_REGISTRY_OK) {
+        ngx_iothub_idcache_put(&op->key, op->identity, op->stamp);
+    }
+
+    ngx_iothub_registry_finish(op, rc);
 }
 
 
 /* an empty hash is an identity that does not exist */
 
-static void
+static ngx_iothub_registry_rc_e
 ngx_iothub_registry_found(ngx_iothub_registry_op_t *op, redisReply *hash,
     long c2d_count)
 {
     if (hash->elements == 0) {
-        ngx_iothub_registry_finish(op, op->module
-                                       ? NGX_IOTHUB_REGISTRY_NO_MODULE
-                                       : NGX_IOTHUB_REGISTRY_NO_DEVICE);
-        return;
+        return op->module ? NGX_IOTHUB_REGISTRY_NO_MODULE
+                          : NGX_IOTHUB_REGISTRY_NO_DEVICE;
     }
 
     op->identity = ngx_palloc(op->pool, sizeof(ngx_iothub_identity_t));
     if (op->identity == NULL) {
-        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
-        return;
+        return NGX_IOTHUB_REGISTRY_ERROR;
     }
 
     ngx_iothub_registry_from_hash(op->identity, hash);
     op->identity->c2d_count = c2d_count;
-    ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
+
+    return NGX_IOTHUB_REGISTRY_OK;
 }
 
 

@@ -53,6 +53,8 @@ struct ngx_iothub_registry_op_s {
     ngx_uint_t                       disabled;
 
     ngx_iothub_redis_call_t         *call;
+    ngx_str_t                        key;          /* lookup */
+    ngx_uint_t                       stamp;        /* lookup */
     unsigned                         module:1;
 };
 
@@ -66,8 +68,9 @@ ngx_int_t ngx_iothub_registry_get(ngx_iothub_registry_op_t *op,
     ngx_str_t *device_id, ngx_str_t *module_id);
 
 /*
- * The identity alone, for authenticating a connection: one plain read,
- * without the queue length (c2d_count is -1).
+ * The identity alone, for authenticating a connection: from the worker's
+ * identity cache (NGX_DONE: op->identity is set, the handler will not
+ * run), or one plain read; c2d_count is -1.
  */
 ngx_int_t ngx_iothub_registry_lookup(ngx_iothub_registry_op_t *op,
     ngx_str_t *device_id, ngx_str_t *module_id);

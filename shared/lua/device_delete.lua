@@ -7,7 +7,8 @@
 -- ARGV[4] key prefix of the device's module twins ("...{id}:twin:")
 -- ARGV[5] key prefix of the device ("...{id}:"): its sessions are ended
 -- (kicked) and its presence, session and cloud-to-device keys go too
--- returns "OK", or the error "NOT_FOUND" or "ETAG_MISMATCH"
+-- returns "OK", or the error "NOT_FOUND" or "ETAG_MISMATCH"; workers drop
+-- their cached copies of the device and its modules (iothub:identities)
 local etag = redis.call('HGET', KEYS[1], 'etag')
 if not etag then
   return { err = 'NOT_FOUND' }
@@ -26,6 +27,7 @@ local function forget(suffix)
 end
 for _, m in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   redis.call('DEL', ARGV[3] .. m, ARGV[4] .. m)
+  redis.call('PUBLISH', 'iothub:identities', ARGV[3] .. m)
   forget(':' .. m)
 end
 forget('')
@@ -34,6 +36,7 @@ for _, n in ipairs(redis.call('LRANGE', ARGV[5] .. 'c2d', 0, -1)) do
 end
 redis.call('DEL', ARGV[5] .. 'c2d', ARGV[5] .. 'c2d:seq')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('PUBLISH', 'iothub:identities', KEYS[1])
 redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('SREM', KEYS[5], ARGV[2])
 return 'OK'

@@ -5,7 +5,7 @@
 -- ARGV[2] now (ISO 8601), the new statusUpdatedTime if status changes
 -- ARGV[3..] field, value, ... to set (etag included)
 -- returns the stored hash as field, value, ..., or the error "NOT_FOUND"
--- or "ETAG_MISMATCH"
+-- or "ETAG_MISMATCH"; workers drop their cached copy (iothub:identities)
 local old = redis.call('HMGET', KEYS[1], 'etag', 'status', 'deviceId')
 if not old[1] then
   return { err = 'NOT_FOUND' }
@@ -14,6 +14,7 @@ if ARGV[1] ~= '' and ARGV[1] ~= '*' and ARGV[1] ~= old[1] then
   return { err = 'ETAG_MISMATCH' }
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PUBLISH', 'iothub:identities', KEYS[1])
 local status = redis.call('HGET', KEYS[1], 'status')
 if KEYS[2] and status and status ~= old[2] then
   redis.call('HSET', KEYS[1], 'statusUpdatedTime', ARGV[2])

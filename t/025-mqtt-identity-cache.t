@@ -1,0 +1,215 @@
+# The worker's identity cache (docs/architecture.md, "Identity cache"): a
+# reconnecting device is authenticated without a Redis read, and every
+# registry change reaches the cache at once, on every node: disabling,
+# new keys, deleting a device or a module.  Redis coming back empties it,
+# "identity_cache 0" turns it off, and it keeps at most its size.
+#
+# Writing an identity hash behind the registry's back (HSET, no PUBLISH)
+# shows whether a CONNECT was answered from the cache.
+
+use lib 't/lib';
+use Test::IotHub;
+
+require_modules(qw(core http mqtt));
+
+our $V = 'api-version=2021-04-12';
+our $KEY3 = 'dGhpcmQta2V5LTAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg=';
+our $MKEY = 'bW9kdWxlLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Ng==';
+
+# A refused CONNECT: the CONNACK, then the server closes.
+sub refused {
+    my ($args, $code) = @_;
+    return ([connect => $args, mqtt_connack($code)], [closed => 2]);
+}
+
+# Connects on a new connection, then disconnects cleanly.
+sub visit {
+    my ($conn, $args, $node) = @_;
+    return ([conn => $conn, $node // 1], [connect => $args],
+            [send => mqtt_disconnect()], [closed => 2]);
+}
+
+# put_device() for a device that exists (If-Match: *).
+sub update_device {
+    return {%{put_device(@_)}, headers => {'If-Match' => '*'}};
+}
+
+sub disable_behind_registry {
+    my $key = shift;
+    return [redis => "HSET iothub:test:$key status disabled"];
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a reconnect is answered from the cache; an invalidation drops the entry
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[visit(a => {device => 'dev1'}),
+ disable_behind_registry('{dev1}:device'),
+ visit(b => {device => 'dev1'}),
+ [redis => 'PUBLISH iothub:identities iothub:test:{dev1}:device'],
+ [conn => 'c'],
+ refused({device => 'dev1'}, 5)]
+--- error_log
+CONNECT refused with 5, the device is disabled
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: disabling through the registry refuses the next CONNECT at once
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[visit(a => {device => 'dev1'}),
+ [request => update_device('dev1', status => 'disabled')],
+ [conn => 'b'],
+ refused({device => 'dev1'}, 5),
+ [request => update_device('dev1')],
+ visit(c => {device => 'dev1'})]
+--- error_log
+CONNECT refused with 5, the device is disabled
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: new keys: a token signed with the old key is refused, the new key works
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[visit(a => {device => 'dev1'}),
+ [request => update_device('dev1', key => $KEY3, key2 => $KEY3)],
+ [conn => 'b'],
+ refused({device => 'dev1'}, 5),
+ visit(c => {device => 'dev1', key => $KEY3})]
+--- error_log
+CONNECT refused with 5, bad SAS token signature
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: a deleted device, and a deleted module, are refused at once
+--- request eval
+[put_device('dev1'), put_module('dev1', 'm1', key => $MKEY),
+ put_device('dev2')]
+--- mqtt eval
+[visit(a => {device => 'dev1', module => 'm1', key => $MKEY}),
+ visit(b => {device => 'dev2'}),
+ [request => {method => 'DELETE', path => "/devices/dev1/modules/m1?$V",
+              headers => {'If-Match' => '*'}}, 204],
+ [conn => 'c'],
+ refused({device => 'dev1', module => 'm1', key => $MKEY}, 5),
+ [request => {method => 'DELETE', path => "/devices/dev2?$V",
+              headers => {'If-Match' => '*'}}, 204],
+ [conn => 'd'],
+ refused({device => 'dev2'}, 5)]
+--- error_log
+CONNECT refused with 5, identity not registered, client "dev1/m1"
+CONNECT refused with 5, identity not registered, client "dev2"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: deleting a device drops its modules' entries too
+--- request eval
+[put_device('dev1'), put_module('dev1', 'm1', key => $MKEY)]
+--- mqtt eval
+[visit(a => {device => 'dev1', module => 'm1', key => $MKEY}),
+ [request => {method => 'DELETE', path => "/devices/dev1?$V",
+              headers => {'If-Match' => '*'}}, 204],
+ [conn => 'b'],
+ refused({device => 'dev1', module => 'm1', key => $MKEY}, 5)]
+--- error_log
+CONNECT refused with 5, identity not registered, client "dev1/m1"
+
+
+
+=== TEST 6: a change made through node 1 reaches the cache of node 2
+--- nodes: 2
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[visit(a => {device => 'dev1'}, 2),
+ [request => update_device('dev1', status => 'disabled')],
+ [conn => 'b', 2],
+ refused({device => 'dev1'}, 5)]
+--- error_log
+CONNECT refused with 5, the device is disabled
+
+
+
+=== TEST 7: identity_cache 0: every CONNECT reads the registry
+--- main_config eval
+iothub_block(extra => 'identity_cache 0;')
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[visit(a => {device => 'dev1'}),
+ disable_behind_registry('{dev1}:device'),
+ [conn => 'b'],
+ refused({device => 'dev1'}, 5)]
+--- error_log
+CONNECT refused with 5, the device is disabled
+
+
+
+=== TEST 8: the cache keeps at most identity_cache entries, least recently used out
+--- main_config eval
+iothub_block(extra => 'identity_cache 1;')
+--- request eval
+[put_device('dev1'), put_device('dev2')]
+--- mqtt eval
+[visit(a => {device => 'dev1'}),
+ visit(b => {device => 'dev2'}),
+ disable_behind_registry('{dev1}:device'),
+ disable_behind_registry('{dev2}:device'),
+ visit(c => {device => 'dev2'}),
+ [conn => 'd'],
+ refused({device => 'dev1'}, 5)]
+--- error_log
+CONNECT refused with 5, the device is disabled, client "dev1"
+--- no_error_log
+refused with 5, the device is disabled, client "dev2"
+
+
+
+=== TEST 9: Redis restarting empties the cache (invalidations may have been lost)
+--- main_config eval
+iothub_block(extra => 'redis_max_backoff 100ms;')
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[visit(a => {device => 'dev1'}),
+ [redis_stop => 'save'],
+ ['redis_start'],
+ disable_behind_registry('{dev1}:device'),
+ [request => "GET /devices/dev1?$V", 200, qr/"status":"disabled"/, 3],
+ [sleep => 0.5],
+ [conn => 'b'],
+ refused({device => 'dev1'}, 5)]
+--- error_log
+CONNECT refused with 5, the device is disabled
+
+
+
+=== TEST 10: identity_cache out of bounds fails nginx -t naming the directive
+--- main_config eval
+iothub_block(extra => 'identity_cache 10000001;')
+--- must_die
+--- error_log
+"identity_cache" directive value must be between 0 and 10000000
+
+
+
+=== TEST 11: identity_cache that is not a number
+--- main_config eval
+iothub_block(extra => 'identity_cache lots;')
+--- must_die
+--- error_log
+"identity_cache" directive invalid number
