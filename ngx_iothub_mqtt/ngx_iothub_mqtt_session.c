@@ -482,9 +482,10 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
     lens[6] = ngx_strlen(argv[6]);
 
     if (handler == NULL) {
-        return ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
-                                       ngx_iothub_mqtt_presence_ended, NULL,
-                                       3, 7, argv, lens)
+        /* bookkeeping after the session: it may wait for company */
+        return ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(), script,
+                                            ngx_iothub_mqtt_presence_ended,
+                                            NULL, 3, 7, argv, lens)
                ? NGX_OK : NGX_DECLINED;
     }
 
@@ -716,10 +717,10 @@ ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx)
 
     ngx_iothub_args_add_str(&args, (char *) now);
 
-    (void) ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_IDENTITY_TOUCH,
-                                   ngx_iothub_mqtt_presence_ended, NULL, 1,
-                                   args.n, args.argv, args.lens);
+    (void) ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(),
+                                        NGX_IOTHUB_LUA_IDENTITY_TOUCH,
+                                        ngx_iothub_mqtt_presence_ended, NULL,
+                                        1, args.n, args.argv, args.lens);
 }
 
 

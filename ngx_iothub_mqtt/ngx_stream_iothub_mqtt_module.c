@@ -19,6 +19,7 @@ static char *ngx_stream_iothub_mqtt(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_stream_iothub_mqtt_init(ngx_conf_t *cf);
 static void ngx_stream_iothub_mqtt_read_handler(ngx_event_t *rev);
 static void ngx_stream_iothub_mqtt_write_handler(ngx_event_t *wev);
+static ngx_uint_t ngx_stream_iothub_mqtt_ssl_pending(ngx_connection_t *c);
 static ssize_t ngx_stream_iothub_mqtt_recv(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *buf, size_t size);
 static ssize_t ngx_stream_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx,
@@ -290,7 +291,33 @@ static ssize_t
 ngx_stream_iothub_mqtt_recv(ngx_iothub_mqtt_ctx_t *ctx, u_char *buf,
     size_t size)
 {
-    return ctx->connection->recv(ctx->connection, buf, size);
+    ngx_connection_t  *c;
+
+    c = ctx->connection;
+
+    /*
+     * the last read ended on EAGAIN and OpenSSL holds nothing: the next
+     * read event says when there is more, a read() now would only say
+     * EAGAIN again (a session resuming after a Redis reply)
+     */
+    if (!c->read->ready && !ngx_stream_iothub_mqtt_ssl_pending(c)) {
+        return NGX_AGAIN;
+    }
+
+    return c->recv(c, buf, size);
+}
+
+
+static ngx_uint_t
+ngx_stream_iothub_mqtt_ssl_pending(ngx_connection_t *c)
+{
+#if (NGX_STREAM_SSL)
+    if (c->ssl) {
+        return SSL_has_pending(c->ssl->connection);
+    }
+#endif
+
+    return 0;
 }
 
 

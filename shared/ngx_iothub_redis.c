@@ -30,6 +30,9 @@
 #define NGX_IOTHUB_REDIS_MIN_BACKOFF  100
 #define NGX_IOTHUB_REDIS_READ_SIZE    16384
 
+/* the longest a command that may wait waits for company (ms) */
+#define NGX_IOTHUB_REDIS_LAZY_DELAY   5
+
 /* "$7\r\nEVALSHA\r\n$40\r\n<sha>\r\n" in a formatted EVALSHA */
 #define NGX_IOTHUB_REDIS_SHA_PART     (sizeof("$7\r\nEVALSHA\r\n$40\r\n") - 1 \
                                        + 40 + 2)
@@ -77,6 +80,7 @@ struct ngx_iothub_redis_s {
     ngx_queue_t                  pending;     /* ngx_iothub_redis_call_t */
     ngx_event_t                  reconnect;
     ngx_event_t                  timeout;
+    ngx_event_t                  lazy;
     ngx_msec_t                   backoff;
     ngx_uint_t                   failures;
 
@@ -113,10 +117,15 @@ static ngx_iothub_redis_buf_t *ngx_iothub_redis_buffer(
 static ngx_iothub_redis_call_t *ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_buf_t *buf, ngx_iothub_redis_handler_pt handler,
     void *data, char *cmd, int len);
+static ngx_iothub_redis_call_t *ngx_iothub_redis_evalsha(
+    ngx_iothub_redis_t *rd, ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
+    const char **argv, const size_t *argvlen, ngx_uint_t lazy);
 static ngx_iothub_redis_call_t *ngx_iothub_redis_enqueue(
     ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
     ngx_iothub_redis_handler_pt handler, void *data, const char *cmd,
-    int len);
+    int len, ngx_uint_t lazy);
+static void ngx_iothub_redis_lazy_handler(ngx_event_t *ev);
 static void ngx_iothub_redis_free_call(ngx_iothub_redis_call_t *call);
 static ngx_int_t ngx_iothub_redis_append_eval(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_call_t *call);
@@ -203,6 +212,11 @@ ngx_iothub_redis_new(ngx_iothub_redis_conf_t *conf, ngx_log_t *log)
     rd->timeout.handler = ngx_iothub_redis_timeout_handler;
     rd->timeout.data = rd;
     rd->timeout.log = log;
+
+    /* not cancelable either: lazy commands go out before the worker exits */
+    rd->lazy.handler = ngx_iothub_redis_lazy_handler;
+    rd->lazy.data = rd;
+    rd->lazy.log = log;
 
     return rd;
 }
@@ -582,6 +596,26 @@ ngx_iothub_redis_script(ngx_iothub_redis_t *rd, ngx_uint_t script,
     ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
     const char **argv, const size_t *argvlen)
 {
+    return ngx_iothub_redis_evalsha(rd, script, handler, data, nkeys, argc,
+                                    argv, argvlen, 0);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_redis_script_lazy(ngx_iothub_redis_t *rd, ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    return ngx_iothub_redis_evalsha(rd, script, handler, data, nkeys, argc,
+                                    argv, argvlen, 1);
+}
+
+
+static ngx_iothub_redis_call_t *
+ngx_iothub_redis_evalsha(ngx_iothub_redis_t *rd, ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
+    const char **argv, const size_t *argvlen, ngx_uint_t lazy)
+{
     int                       len, n;
     char                     *cmd, keys[NGX_INT_T_LEN + 1];
     size_t                   *lens;
@@ -621,7 +655,7 @@ ngx_iothub_redis_script(ngx_iothub_redis_t *rd, ngx_uint_t script,
     }
 
     call = ngx_iothub_redis_enqueue(rd, ngx_iothub_redis_buffer(rd), handler,
-                                    data, cmd, len);
+                                    data, cmd, len, lazy);
     if (call == NULL) {
         redisFreeCommand(cmd);
         return NULL;
@@ -663,7 +697,7 @@ ngx_iothub_redis_queue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
         return NULL;
     }
 
-    call = ngx_iothub_redis_enqueue(rd, buf, handler, data, cmd, len);
+    call = ngx_iothub_redis_enqueue(rd, buf, handler, data, cmd, len, 0);
 
     redisFreeCommand(cmd);
 
@@ -673,7 +707,8 @@ ngx_iothub_redis_queue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
 
 static ngx_iothub_redis_call_t *
 ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
-    ngx_iothub_redis_handler_pt handler, void *data, const char *cmd, int len)
+    ngx_iothub_redis_handler_pt handler, void *data, const char *cmd, int len,
+    ngx_uint_t lazy)
 {
     ngx_iothub_redis_call_t  *call;
 
@@ -697,7 +732,17 @@ ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
         ngx_add_timer(&rd->timeout, rd->conf->command_timeout);
     }
 
-    if (rd->state == NGX_IOTHUB_REDIS_READY && rd->peer.connection) {
+    if (rd->state != NGX_IOTHUB_REDIS_READY || rd->peer.connection == NULL) {
+        return call;
+    }
+
+    if (lazy) {
+        /* goes with the next command that cannot wait, or on the timer */
+        if (!rd->lazy.timer_set) {
+            ngx_add_timer(&rd->lazy, NGX_IOTHUB_REDIS_LAZY_DELAY);
+        }
+
+    } else {
         /* written when the event loop comes round: commands pipeline */
         ngx_post_event(rd->peer.connection->write, &ngx_posted_events);
     }
@@ -773,6 +818,11 @@ ngx_iothub_redis_send(ngx_iothub_redis_t *rd)
 
     c = rd->peer.connection;
 
+    if (rd->lazy.timer_set) {
+        /* the lazy commands go now, with the rest */
+        ngx_del_timer(&rd->lazy);
+    }
+
     while (rd->out.len) {
         n = c->send(c, rd->out.data, rd->out.len);
 
@@ -817,6 +867,17 @@ ngx_iothub_redis_write_handler(ngx_event_t *wev)
 
     if (ngx_iothub_redis_send(rd) != NGX_OK) {
         ngx_iothub_redis_fail(rd, "cannot write");
+    }
+}
+
+
+static void
+ngx_iothub_redis_lazy_handler(ngx_event_t *ev)
+{
+    ngx_iothub_redis_t *rd = ev->data;
+
+    if (rd->peer.connection && rd->state == NGX_IOTHUB_REDIS_READY) {
+        ngx_post_event(rd->peer.connection->write, &ngx_posted_events);
     }
 }
 
@@ -1175,6 +1236,10 @@ ngx_iothub_redis_fail_pending(ngx_iothub_redis_t *rd)
     if (rd->timeout.timer_set) {
         ngx_del_timer(&rd->timeout);
     }
+
+    if (rd->lazy.timer_set) {
+        ngx_del_timer(&rd->lazy);
+    }
 }
 
 
@@ -1198,5 +1263,9 @@ ngx_iothub_redis_close(ngx_iothub_redis_t *rd)
 
     if (rd->timeout.timer_set) {
         ngx_del_timer(&rd->timeout);
+    }
+
+    if (rd->lazy.timer_set) {
+        ngx_del_timer(&rd->lazy);
     }
 }

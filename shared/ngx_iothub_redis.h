@@ -89,6 +89,16 @@ ngx_iothub_redis_call_t *ngx_iothub_redis_script(ngx_iothub_redis_t *rd,
     ngx_uint_t script, ngx_iothub_redis_handler_pt handler, void *data,
     int nkeys, int argc, const char **argv, const size_t *argvlen);
 
+/*
+ * The same for bookkeeping that may wait a few milliseconds (a session's
+ * end, lastActivityTime): it goes out with the next command that cannot
+ * wait, or after 5 ms, so that in a storm many share one write and one
+ * read on both sides.  Order with other commands is kept.
+ */
+ngx_iothub_redis_call_t *ngx_iothub_redis_script_lazy(ngx_iothub_redis_t *rd,
+    ngx_uint_t script, ngx_iothub_redis_handler_pt handler, void *data,
+    int nkeys, int argc, const char **argv, const size_t *argvlen);
+
 /* The handler of a pending call will not be called; safe to call once. */
 void ngx_iothub_redis_cancel(ngx_iothub_redis_call_t *call);
 
