@@ -743,8 +743,12 @@ ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
         }
 
     } else {
-        /* written when the event loop comes round: commands pipeline */
-        ngx_post_event(rd->peer.connection->write, &ngx_posted_events);
+        /*
+         * written after the events that are ready by the end of this
+         * loop iteration (a poll without waiting): the commands of all
+         * of them pipeline into one write
+         */
+        ngx_post_event(rd->peer.connection->write, &ngx_posted_next_events);
     }
 
     return call;
