@@ -688,6 +688,7 @@ static void
 ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx)
 {
     u_char              key[320], now[40];
+    ngx_str_t          *mid;
     ngx_iothub_args_t   args;
 
     if (ngx_time() - ctx->activity_saved < 60) {
@@ -697,23 +698,14 @@ ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx)
     ctx->activity_saved = ngx_time();
     ngx_iothub_time_now(now, sizeof(now));
 
+    mid = ctx->sender.module_id.len ? &ctx->sender.module_id : NULL;
+
     args.n = 0;
-
-    if (ctx->sender.module_id.len) {
-        ngx_iothub_args_add(&args, (char *) key,
-                            ngx_snprintf(key, sizeof(key), "%V{%V}:module:%V",
-                                         &ctx->hub->prefix,
-                                         &ctx->sender.device_id,
-                                         &ctx->sender.module_id)
-                            - key);
-
-    } else {
-        ngx_iothub_args_add(&args, (char *) key,
-                            ngx_snprintf(key, sizeof(key), "%V{%V}:device",
-                                         &ctx->hub->prefix,
-                                         &ctx->sender.device_id)
-                            - key);
-    }
+    ngx_iothub_args_add(&args, (char *) key,
+                        ngx_iothub_key_write(key, key + sizeof(key), ctx->hub,
+                                             &ctx->sender.device_id,
+                                             mid ? "module:" : "device", mid)
+                        - key);
 
     ngx_iothub_args_add_str(&args, (char *) now);
 

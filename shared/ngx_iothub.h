@@ -129,6 +129,11 @@ ngx_int_t ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key,
     ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix,
     ngx_str_t *module_id);
 
+/* The same key written into buf (at most up to last); returns its end. */
+u_char *ngx_iothub_key_write(u_char *buf, u_char *last,
+    ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix,
+    ngx_str_t *module_id);
+
 /* Appends an argument; past NGX_IOTHUB_MAX_ARGS it is dropped. */
 void ngx_iothub_args_add(ngx_iothub_args_t *args, const char *s, size_t len);
 void ngx_iothub_args_add_str(ngx_iothub_args_t *args, const char *s);

@@ -172,14 +172,8 @@ ngx_iothub_c2d_add_key(ngx_iothub_args_t *args, u_char *buf,
 {
     u_char  *last;
 
-    if (device_id) {
-        last = ngx_snprintf(buf, NGX_IOTHUB_C2D_KEY_LEN, "%V{%V}:%s",
-                            &hub->prefix, device_id, suffix);
-
-    } else {
-        last = ngx_snprintf(buf, NGX_IOTHUB_C2D_KEY_LEN, "%V%s",
-                            &hub->prefix, suffix);
-    }
+    last = ngx_iothub_key_write(buf, buf + NGX_IOTHUB_C2D_KEY_LEN, hub,
+                                device_id, suffix, NULL);
 
     ngx_iothub_args_add(args, (char *) buf, last - buf);
 }

@@ -28,6 +28,9 @@
 /* open containers: the bulk array, an entry, authentication, symmetricKey */
 #define NGX_IOTHUB_DEPTH_MAX         4
 
+/* from ngx_iothub_identity_open(): not a callback's result (0 or 1) */
+#define NGX_IOTHUB_IDENTITY_GO_ON    -1
+
 #define ngx_iothub_member(m)                                                 \
     offsetof(ngx_iothub_identity_t, m),                                      \
     sizeof(((ngx_iothub_identity_t *) 0)->m)
@@ -169,6 +172,9 @@ static int ngx_iothub_identity_boolean(void *data, int b);
 static int ngx_iothub_identity_number(void *data, const char *s, size_t len);
 static int ngx_iothub_identity_string(void *data, const unsigned char *s,
     size_t len);
+static int ngx_iothub_identity_open(ngx_iothub_identity_ctx_t *ctx);
+static const ngx_iothub_identity_key_t *ngx_iothub_identity_take_key(
+    ngx_iothub_identity_ctx_t *ctx);
 static int ngx_iothub_identity_start_map(void *data);
 static int ngx_iothub_identity_map_key(void *data, const unsigned char *s,
     size_t len);
@@ -931,14 +937,15 @@ ngx_iothub_identity_string(void *data, const unsigned char *s, size_t len)
 }
 
 
+/*
+ * What opening an object or an array starts with: inside a skipped value
+ * it nests one deeper; inside parentScopes it is an error.
+ * NGX_IOTHUB_IDENTITY_GO_ON: the caller goes on, else its result.
+ */
+
 static int
-ngx_iothub_identity_start_map(void *data)
+ngx_iothub_identity_open(ngx_iothub_identity_ctx_t *ctx)
 {
-    ngx_iothub_identity_ctx_t        *ctx;
-    const ngx_iothub_identity_key_t  *k;
-
-    ctx = data;
-
     if (ctx->skip) {
         ctx->skip++;
         return 1;
@@ -948,6 +955,42 @@ ngx_iothub_identity_start_map(void *data)
         return ngx_iothub_identity_fail(ctx, NGX_IOTHUB_IDENTITY_INVALID,
                                         "parentScopes must be an array of "
                                         "strings or null");
+    }
+
+    return NGX_IOTHUB_IDENTITY_GO_ON;
+}
+
+
+/* the key the value belongs to; NULL (an unknown or read-only field): skip */
+
+static const ngx_iothub_identity_key_t *
+ngx_iothub_identity_take_key(ngx_iothub_identity_ctx_t *ctx)
+{
+    const ngx_iothub_identity_key_t  *k;
+
+    k = ctx->key;
+    ctx->key = NULL;
+
+    if (k == NULL) {
+        ctx->skip = 1;
+    }
+
+    return k;
+}
+
+
+static int
+ngx_iothub_identity_start_map(void *data)
+{
+    int                               rc;
+    ngx_iothub_identity_ctx_t        *ctx;
+    const ngx_iothub_identity_key_t  *k;
+
+    ctx = data;
+
+    rc = ngx_iothub_identity_open(ctx);
+    if (rc != NGX_IOTHUB_IDENTITY_GO_ON) {
+        return rc;
     }
 
     switch (ngx_iothub_identity_level(ctx)) {
@@ -970,12 +1013,8 @@ ngx_iothub_identity_start_map(void *data)
         break;
     }
 
-    k = ctx->key;
-    ctx->key = NULL;
-
+    k = ngx_iothub_identity_take_key(ctx);
     if (k == NULL) {
-        /* an unknown or read-only field: skip its value */
-        ctx->skip = 1;
         return 1;
     }
 
@@ -1045,20 +1084,15 @@ ngx_iothub_identity_end_map(void *data)
 static int
 ngx_iothub_identity_start_array(void *data)
 {
+    int                               rc;
     ngx_iothub_identity_ctx_t        *ctx;
     const ngx_iothub_identity_key_t  *k;
 
     ctx = data;
 
-    if (ctx->skip) {
-        ctx->skip++;
-        return 1;
-    }
-
-    if (ctx->scopes != NULL) {
-        return ngx_iothub_identity_fail(ctx, NGX_IOTHUB_IDENTITY_INVALID,
-                                        "parentScopes must be an array of "
-                                        "strings or null");
+    rc = ngx_iothub_identity_open(ctx);
+    if (rc != NGX_IOTHUB_IDENTITY_GO_ON) {
+        return rc;
     }
 
     switch (ngx_iothub_identity_level(ctx)) {
@@ -1077,11 +1111,8 @@ ngx_iothub_identity_start_array(void *data)
         break;
     }
 
-    k = ctx->key;
-    ctx->key = NULL;
-
+    k = ngx_iothub_identity_take_key(ctx);
     if (k == NULL) {
-        ctx->skip = 1;
         return 1;
     }
 

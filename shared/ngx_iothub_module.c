@@ -716,7 +716,7 @@ ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key, ngx_iothub_hub_t *hub,
     ngx_str_t *device_id, const char *suffix, ngx_str_t *module_id)
 {
     size_t   len;
-    u_char  *p, *last;
+    u_char  *p;
 
     len = hub->prefix.len + ngx_strlen(suffix)
           + (module_id ? module_id->len : 0)
@@ -727,21 +727,34 @@ ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key, ngx_iothub_hub_t *hub,
         return NGX_ERROR;
     }
 
+    key->data = p;
+    key->len = ngx_iothub_key_write(p, p + len, hub, device_id, suffix,
+                                    module_id)
+               - p;
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_iothub_key_write(u_char *buf, u_char *last, ngx_iothub_hub_t *hub,
+    ngx_str_t *device_id, const char *suffix, ngx_str_t *module_id)
+{
+    u_char  *p;
+
     if (device_id) {
-        last = ngx_sprintf(p, "%V{%V}:%s", &hub->prefix, device_id, suffix);
+        p = ngx_slprintf(buf, last, "%V{%V}:%s", &hub->prefix, device_id,
+                         suffix);
 
     } else {
-        last = ngx_sprintf(p, "%V%s", &hub->prefix, suffix);
+        p = ngx_slprintf(buf, last, "%V%s", &hub->prefix, suffix);
     }
 
     if (module_id) {
-        last = ngx_cpymem(last, module_id->data, module_id->len);
+        p = ngx_slprintf(p, last, "%V", module_id);
     }
 
-    key->data = p;
-    key->len = last - p;
-
-    return NGX_OK;
+    return p;
 }
 
 

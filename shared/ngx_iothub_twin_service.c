@@ -36,6 +36,8 @@ static ngx_int_t ngx_iothub_twin_write(ngx_iothub_twin_op_t *op,
 static void ngx_iothub_twin_write_done(void *data, redisReply *reply);
 static void ngx_iothub_twin_finish(ngx_iothub_twin_op_t *op,
     ngx_iothub_twin_result_e result);
+static size_t ngx_iothub_twin_key(ngx_iothub_twin_op_t *op, u_char *buf,
+    const char *suffix, ngx_str_t *module_id);
 static void ngx_iothub_twin_keys(ngx_iothub_twin_op_t *op,
     ngx_iothub_twin_keys_t *k);
 
@@ -384,34 +386,28 @@ ngx_iothub_twin_finish(ngx_iothub_twin_op_t *op,
 static void
 ngx_iothub_twin_keys(ngx_iothub_twin_op_t *op, ngx_iothub_twin_keys_t *k)
 {
-    ngx_str_t  *h, *d, *m;
+    ngx_str_t  *m;
 
-    h = &op->hub->prefix;
-    d = &op->device_id;
-    m = &op->module_id;
+    m = op->module_id.len ? &op->module_id : NULL;
 
-    if (m->len) {
-        k->len[0] = ngx_snprintf(k->twin, NGX_IOTHUB_TWIN_KEY_LEN,
-                                 "%V{%V}:twin:%V", h, d, m) - k->twin;
-        k->len[1] = ngx_snprintf(k->identity, NGX_IOTHUB_TWIN_KEY_LEN,
-                                 "%V{%V}:module:%V", h, d, m) - k->identity;
-        k->len[2] = ngx_snprintf(k->presence, NGX_IOTHUB_TWIN_KEY_LEN,
-                                 "%V{%V}:presence:%V", h, d, m)
-                    - k->presence;
+    k->len[0] = ngx_iothub_twin_key(op, k->twin, m ? "twin:" : "twin", m);
+    k->len[1] = ngx_iothub_twin_key(op, k->identity,
+                                    m ? "module:" : "device", m);
+    k->len[2] = ngx_iothub_twin_key(op, k->presence,
+                                    m ? "presence:" : "presence", m);
 
-        /* modules have no cloud-to-device queue: an absent key counts 0 */
-        k->len[3] = ngx_snprintf(k->queue, NGX_IOTHUB_TWIN_KEY_LEN,
-                                 "%V{%V}:c2d:none", h, d) - k->queue;
-        return;
-    }
+    /* modules have no cloud-to-device queue: an absent key counts 0 */
+    k->len[3] = ngx_iothub_twin_key(op, k->queue, m ? "c2d:none" : "c2d",
+                                    NULL);
+}
 
-    k->len[0] = ngx_snprintf(k->twin, NGX_IOTHUB_TWIN_KEY_LEN,
-                             "%V{%V}:twin", h, d) - k->twin;
-    k->len[1] = ngx_snprintf(k->identity, NGX_IOTHUB_TWIN_KEY_LEN,
-                             "%V{%V}:device", h, d) - k->identity;
-    k->len[2] = ngx_snprintf(k->presence, NGX_IOTHUB_TWIN_KEY_LEN,
-                             "%V{%V}:presence", h, d) - k->presence;
-    k->len[3] = ngx_snprintf(k->queue, NGX_IOTHUB_TWIN_KEY_LEN,
-                             "%V{%V}:c2d", h, d) - k->queue;
+
+static size_t
+ngx_iothub_twin_key(ngx_iothub_twin_op_t *op, u_char *buf,
+    const char *suffix, ngx_str_t *module_id)
+{
+    return ngx_iothub_key_write(buf, buf + NGX_IOTHUB_TWIN_KEY_LEN, op->hub,
+                                &op->device_id, suffix, module_id)
+           - buf;
 }
 

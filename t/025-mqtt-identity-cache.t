@@ -2,7 +2,8 @@
 # reconnecting device is authenticated without a Redis read, and every
 # registry change reaches the cache at once, on every node: disabling,
 # new keys, deleting a device or a module.  Redis coming back empties it,
-# "identity_cache 0" turns it off, and it keeps at most its size.
+# "identity_cache 0" turns it off, and it keeps at most its size.  The last
+# block: a session's end, sent lazily, still reaches Redis on a graceful stop.
 #
 # Writing an identity hash behind the registry's back (HSET, no PUBLISH)
 # shows whether a CONNECT was answered from the cache.
@@ -213,3 +214,17 @@ iothub_block(extra => 'identity_cache lots;')
 --- must_die
 --- error_log
 "identity_cache" directive invalid number
+
+
+
+=== TEST 12: a session's end is bookkeeping that waits (lazy), yet a graceful stop right after still records it
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => {device => 'dev1'}],
+ [redis => 'HGET iothub:test:{dev1}:device connectionState', 'Connected'],
+ [send => mqtt_disconnect()],
+ [closed => 2]]
+--- redis_check
+HGET iothub:test:{dev1}:device connectionState => Disconnected
+EXISTS iothub:test:{dev1}:presence => 0
