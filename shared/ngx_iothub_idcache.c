@@ -203,6 +203,11 @@ ngx_iothub_idcache_invalidate(u_char *key, size_t len)
     k.len = len;
 
     e = ngx_iothub_idcache_find(&k);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                   "iothub identity cache: \"%V\" changed%s", &k,
+                   e ? ", dropped" : "");
+
     if (e) {
         ngx_iothub_idcache_remove(e);
     }
