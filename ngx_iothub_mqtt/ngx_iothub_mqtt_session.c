@@ -30,7 +30,7 @@ static u_int ngx_iothub_mqtt_verify_token(ngx_iothub_mqtt_ctx_t *ctx,
 static ngx_int_t ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_uint_t script, const char *extra,
     void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t arg));
+    ngx_uint_t arg), ngx_uint_t arg);
 static void ngx_iothub_mqtt_presence_ended(void *data, redisReply *reply);
 static void ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx,
     redisReply *reply, ngx_uint_t arg);
@@ -43,7 +43,12 @@ static void ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx);
 static void ngx_iothub_mqtt_send_will(ngx_iothub_mqtt_ctx_t *ctx);
 static void ngx_iothub_mqtt_stored(ngx_iothub_mqtt_ctx_t *ctx,
     redisReply *reply, ngx_uint_t packet_id);
-static ngx_int_t ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx);
+static ngx_int_t ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx,
+    u_char *suback);
+static void ngx_iothub_mqtt_subscribed(ngx_iothub_mqtt_ctx_t *ctx,
+    redisReply *reply, ngx_uint_t arg);
+static ngx_int_t ngx_iothub_mqtt_send_suback(ngx_iothub_mqtt_ctx_t *ctx,
+    u_char *suback);
 static ngx_int_t ngx_iothub_mqtt_copy(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_str_t *dst, ngx_iothub_mqtt_str_t *src);
 static void ngx_iothub_mqtt_register(ngx_iothub_mqtt_ctx_t *ctx);
@@ -315,7 +320,7 @@ ngx_iothub_mqtt_authenticate(ngx_iothub_mqtt_ctx_t *ctx)
     ctx->session_no = ++ngx_iothub_mqtt_last_no;
 
     if (ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_CONNECT, NULL,
-                                 ngx_iothub_mqtt_connected)
+                                 ngx_iothub_mqtt_connected, 0)
         != NGX_OK)
     {
         return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
@@ -441,7 +446,7 @@ static ngx_int_t
 ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
     const char *extra,
     void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t arg))
+    ngx_uint_t arg), ngx_uint_t arg)
 {
     u_char                   no[NGX_INT_T_LEN], now[40];
     size_t                   lens[8];
@@ -481,7 +486,7 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
     argv[6] = extra ? (ctx->clean ? "1" : "0") : (char *) now;
     lens[6] = ngx_strlen(argv[6]);
 
-    if (handler == NULL) {
+    if (handler == NULL && script == NGX_IOTHUB_LUA_SESSION_DISCONNECT) {
         /* bookkeeping after the session: it may wait for company */
         return ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(), script,
                                             ngx_iothub_mqtt_presence_ended,
@@ -489,7 +494,15 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
                ? NGX_OK : NGX_DECLINED;
     }
 
-    t = ngx_iothub_mqtt_token(ctx, handler, 0);
+    if (handler == NULL) {
+        /* subscriptions: notifications depend on them, no waiting */
+        return ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
+                                       ngx_iothub_mqtt_presence_ended, NULL,
+                                       3, 7, argv, lens)
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    t = ngx_iothub_mqtt_token(ctx, handler, arg);
     if (t == NULL) {
         return NGX_ERROR;
     }
@@ -560,7 +573,7 @@ ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
     ngx_iothub_mqtt_unblock(ctx);
 
     /* the restored subscriptions take effect now that the session is up */
-    if (ctx->features && ngx_iothub_mqtt_save_features(ctx) != NGX_OK) {
+    if (ctx->features && ngx_iothub_mqtt_save_features(ctx, NULL) != NGX_OK) {
         return;
     }
 
@@ -869,9 +882,11 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
         codes[n++] = ngx_min(qos, 1);
     }
 
+    /* kept until the subscriptions are stored; at most 68 bytes */
+
     len = ngx_iothub_mqtt_suback_size(n);
 
-    p = ngx_iothub_mqtt_reserve(ctx, len);
+    p = ngx_pnalloc(ctx->connection->pool, len);
     if (p == NULL) {
         ngx_iothub_mqtt_close(ctx, NULL);
         return NGX_ERROR;
@@ -879,7 +894,34 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
 
     ngx_iothub_mqtt_write_suback(p, len, sub->packet_id, codes, n);
 
-    if (ngx_iothub_mqtt_save_features(ctx) != NGX_OK) {
+    return ngx_iothub_mqtt_save_features(ctx, p);
+}
+
+
+/*
+ * The SUBACK goes once the subscriptions are in the presence hash: a
+ * service call made after the device saw it finds them.  Other packets
+ * go on meanwhile; SUBACKs keep their order (one Redis link, in order).
+ */
+
+static void
+ngx_iothub_mqtt_subscribed(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
+    ngx_uint_t arg)
+{
+    /* a failed store leaves the subscriptions to this connection */
+    (void) ngx_iothub_mqtt_send_suback(ctx, (u_char *) arg);
+}
+
+
+static ngx_int_t
+ngx_iothub_mqtt_send_suback(ngx_iothub_mqtt_ctx_t *ctx, u_char *suback)
+{
+    size_t  len;
+
+    /* the fixed header's remaining length is one byte: at most 66 */
+    len = 2 + suback[1];
+
+    if (ngx_iothub_mqtt_send(ctx, suback, len, 0) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -887,7 +929,6 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
 
     return NGX_OK;
 }
-
 
 ngx_int_t
 ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
@@ -913,12 +954,14 @@ ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    return ngx_iothub_mqtt_save_features(ctx);
+    return ngx_iothub_mqtt_save_features(ctx, NULL);
 }
 
 
+/* with a SUBACK to send once stored, or NULL (restored subscriptions) */
+
 static ngx_int_t
-ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx)
+ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx, u_char *suback)
 {
     u_char     features[NGX_INT_T_LEN + 1];
     ngx_int_t  rc;
@@ -926,14 +969,20 @@ ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx)
     ngx_sprintf(features, "%ui%Z", ctx->features);
 
     rc = ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_SUBSCRIBE,
-                                  (char *) features, NULL);
+                                  (char *) features,
+                                  suback ? ngx_iothub_mqtt_subscribed : NULL,
+                                  (ngx_uint_t) suback);
 
     if (rc == NGX_ERROR) {
         ngx_iothub_mqtt_close(ctx, NULL);
         return NGX_ERROR;
     }
 
-    /* Redis down: the subscription holds on this connection */
+    if (rc == NGX_DECLINED && suback) {
+        /* Redis down: the subscriptions hold on this connection */
+        return ngx_iothub_mqtt_send_suback(ctx, suback);
+    }
+
     return NGX_OK;
 }
 
@@ -1041,7 +1090,7 @@ ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx)
     ngx_rbtree_delete(&ngx_iothub_mqtt_sessions, &ctx->node);
 
     (void) ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_DISCONNECT,
-                                    NULL, NULL);
+                                    NULL, NULL, 0);
 }
 
 

@@ -233,3 +233,15 @@ put_device('dev1')
  [expect => mqtt_pingresp()]]
 --- no_error_log
 keep-alive expired
+
+
+
+=== TEST 13: a SUBACK comes once the subscription is stored: the presence has it at once
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ suback_for($DES, 0, 0, 1),
+ [redis => 'HGET iothub:test:{dev1}:presence features', 4],
+ suback_for($MET, 0, 0, 2),
+ [redis => 'HGET iothub:test:{dev1}:presence features', 12]]
