@@ -130,7 +130,6 @@ struct ngx_iothub_mqtt_ctx_s {
     unsigned                        c2d_busy:1;
     unsigned                        c2d_again:1;
 
-    unsigned                        blocked:1;   /* reading paused */
     unsigned                        clean:1;
     unsigned                        registered:1;
     unsigned                        policy_token:1;
@@ -181,6 +180,7 @@ ngx_int_t ngx_iothub_mqtt_send_publish(ngx_iothub_mqtt_ctx_t *ctx,
 u_char *ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len);
 ngx_int_t ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why);
+ngx_uint_t ngx_iothub_mqtt_blocked(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_unblock(ngx_iothub_mqtt_ctx_t *ctx);
 ngx_iothub_mqtt_token_t *ngx_iothub_mqtt_token(ngx_iothub_mqtt_ctx_t *ctx,
     void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,

@@ -96,7 +96,7 @@ ngx_iothub_mqtt_read(ngx_iothub_mqtt_ctx_t *ctx)
     ssize_t    n;
     ngx_int_t  rc;
 
-    while (!ctx->blocked) {
+    while (!ngx_iothub_mqtt_blocked(ctx)) {
         rc = ngx_iothub_mqtt_next_packet(ctx);
 
         if (rc == NGX_ERROR || rc == NGX_DONE) {
@@ -506,16 +506,29 @@ ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
 }
 
 
-/* resumes reading after an asynchronous step ended */
+/*
+ * Reading pauses while a CONNECT is being authenticated and while the
+ * telemetry or twin operations in flight are at their limits: each is
+ * checked on its own, so one ending does not lift another.
+ */
+
+ngx_uint_t
+ngx_iothub_mqtt_blocked(ngx_iothub_mqtt_ctx_t *ctx)
+{
+    return ctx->state == NGX_IOTHUB_MQTT_AUTHENTICATING
+           || ctx->inflight >= NGX_IOTHUB_MQTT_MAX_INFLIGHT
+           || ctx->ntwin_ops >= NGX_IOTHUB_MQTT_MAX_TWIN_OPS;
+}
+
+
+/* resumes reading after an asynchronous step ended, if nothing else holds */
 
 void
 ngx_iothub_mqtt_unblock(ngx_iothub_mqtt_ctx_t *ctx)
 {
-    if (!ctx->blocked) {
+    if (ngx_iothub_mqtt_blocked(ctx)) {
         return;
     }
-
-    ctx->blocked = 0;
 
     if (!ctx->connection->read->posted) {
         ngx_post_event(ctx->connection->read, &ngx_posted_events);

@@ -164,7 +164,6 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
     }
 
     ctx->state = NGX_IOTHUB_MQTT_AUTHENTICATING;
-    ctx->blocked = 1;
 
     if (rc == NGX_DONE) {
         /* from the worker's identity cache */
@@ -685,9 +684,7 @@ ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    if (++ctx->inflight >= NGX_IOTHUB_MQTT_MAX_INFLIGHT) {
-        ctx->blocked = 1;
-    }
+    ctx->inflight++;
 
     ngx_iothub_mqtt_activity(ctx);
 

@@ -76,9 +76,7 @@ ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
     running = !ngx_queue_empty(&ctx->twin_ops);
     ngx_queue_insert_tail(&ctx->twin_ops, &tw->queue);
 
-    if (++ctx->ntwin_ops >= NGX_IOTHUB_MQTT_MAX_TWIN_OPS) {
-        ctx->blocked = 1;
-    }
+    ctx->ntwin_ops++;
 
     return running ? NGX_OK : ngx_iothub_mqtt_twin_next(ctx);
 }
