@@ -19,7 +19,8 @@
  *     patch renders as a notification.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ishared \
- *       fuzz/fuzz_twin.c shared/ngx_iothub_twin.c -lyajl -o fuzz_twin
+ *       fuzz/fuzz_twin.c shared/ngx_iothub_twin.c \
+ *       shared/ngx_iothub_twin_json.c -lyajl -o fuzz_twin
  *   ./fuzz_twin -max_total_time=60 corpus/
  */
 
