@@ -20,7 +20,8 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ishared \
  *       fuzz/fuzz_twin.c shared/ngx_iothub_twin.c \
- *       shared/ngx_iothub_twin_json.c -lyajl -o fuzz_twin
+ *       shared/ngx_iothub_twin_json.c shared/ngx_iothub_twin_view.c \
+ *       -lyajl -o fuzz_twin
  *   ./fuzz_twin -max_total_time=60 corpus/
  */
 
