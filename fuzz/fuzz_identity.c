@@ -13,6 +13,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ishared \
  *       fuzz/fuzz_identity.c shared/ngx_iothub_identity.c \
+ *       shared/ngx_iothub_identity_out.c \
  *       shared/ngx_iothub_sas.c -lyajl -lcrypto -o fuzz_identity
  *   ./fuzz_identity -max_total_time=60 corpus/
  */
