@@ -12,12 +12,6 @@ our $V = 'api-version=2021-04-12';
 our $MKEY = 'bW9kdWxlLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Ng==';
 our $MKEY2 = 'bW9kdWxlLWtleS0yLTAxMjM0NTY3ODlhYmNkZWYwMTIzNDU=';
 
-# A refused CONNECT: the CONNACK, then the server closes.
-sub refused {
-    my ($args, $code) = @_;
-    return ([connect => $args, mqtt_connack($code)], [closed => 2]);
-}
-
 run_tests();
 
 __DATA__
@@ -75,7 +69,7 @@ CONNECT refused
 --- request eval
 [put_device('dev1'), put_module('dev1', 'm1', key => $MKEY, key2 => $MKEY2)]
 --- mqtt eval
-[refused({device => 'dev1', module => 'm1'}, 5)]
+[mqtt_refused({device => 'dev1', module => 'm1'}, 5)]
 --- error_log
 CONNECT refused with 5, bad SAS token signature, client "dev1/m1"
 
@@ -101,7 +95,7 @@ CONNECT refused
 --- request eval
 [put_device('dev1'), put_device('dev2')]
 --- mqtt eval
-[refused({device => 'dev1',
+[mqtt_refused({device => 'dev1',
           password => sas_token(policy => 'device', device => 'dev2')}, 5)]
 --- error_log
 CONNECT refused with 5, the SAS token is for another identity
@@ -112,9 +106,9 @@ CONNECT refused with 5, the SAS token is for another identity
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({device => 'dev1',
+[mqtt_refused({device => 'dev1',
           password => sas_token(policy => 'service', device => 'dev1')}, 5),
- refused({device => 'dev1',
+ mqtt_refused({device => 'dev1',
           password => sas_token(policy => 'registryReadWrite')}, 5)]
 --- error_log
 CONNECT refused with 5, the policy has no device_connect right
@@ -125,7 +119,7 @@ CONNECT refused with 5, the policy has no device_connect right
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({device => 'dev1',
+[mqtt_refused({device => 'dev1',
           password => sas_token(policy => 'nosuch', device => 'dev1',
                                 key => $DEVICE_KEY)}, 5)]
 --- error_log
@@ -137,7 +131,7 @@ CONNECT refused with 5
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({device => 'dev1', expiry => time - 60}, 5)]
+[mqtt_refused({device => 'dev1', expiry => time - 60}, 5)]
 --- error_log
 CONNECT refused with 5, expired SAS token, client "dev1"
 
@@ -147,7 +141,7 @@ CONNECT refused with 5, expired SAS token, client "dev1"
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({device => 'dev1', key => $POLICY_KEYS{device}[0]}, 5)]
+[mqtt_refused({device => 'dev1', key => $POLICY_KEYS{device}[0]}, 5)]
 --- error_log
 CONNECT refused with 5, bad SAS token signature, client "dev1"
 
@@ -157,7 +151,7 @@ CONNECT refused with 5, bad SAS token signature, client "dev1"
 --- request eval
 [put_device('dev1'), put_device('dev2')]
 --- mqtt eval
-[refused({device => 'dev1', password => device_token('dev2')}, 5)]
+[mqtt_refused({device => 'dev1', password => device_token('dev2')}, 5)]
 --- error_log
 CONNECT refused with 5, the SAS token is for another identity, client "dev1"
 
@@ -167,7 +161,7 @@ CONNECT refused with 5, the SAS token is for another identity, client "dev1"
 --- request eval
 put_device('dev3', status => 'disabled')
 --- mqtt eval
-[refused({device => 'dev3'}, 5)]
+[mqtt_refused({device => 'dev3'}, 5)]
 --- error_log
 CONNECT refused with 5, the device is disabled, client "dev3"
 
@@ -177,8 +171,8 @@ CONNECT refused with 5, the device is disabled, client "dev3"
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({device => 'ghost'}, 5),
- refused({device => 'dev1', module => 'ghost'}, 5)]
+[mqtt_refused({device => 'ghost'}, 5),
+ mqtt_refused({device => 'dev1', module => 'ghost'}, 5)]
 --- error_log
 CONNECT refused with 5, identity not registered, client "ghost"
 CONNECT refused with 5, identity not registered, client "dev1/ghost"
@@ -189,7 +183,7 @@ CONNECT refused with 5, identity not registered, client "dev1/ghost"
 --- request eval
 put_device('x1', type => 'selfSigned')
 --- mqtt eval
-[refused({device => 'x1'}, 5)]
+[mqtt_refused({device => 'x1'}, 5)]
 --- error_log
 CONNECT refused with 5, the identity does not authenticate with SAS tokens
 
@@ -199,7 +193,7 @@ CONNECT refused with 5, the identity does not authenticate with SAS tokens
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({device => 'dev1', password => undef}, 5)]
+[mqtt_refused({device => 'dev1', password => undef}, 5)]
 --- error_log eval
 [qr/CONNECT refused with 5, .*client "dev1"/]
 
@@ -209,8 +203,8 @@ put_device('dev1')
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({device => 'dev1', password => 'garbage'}, 4),
- refused({device => 'dev1', password => 'SharedAccessSignature sr=localhost%2Fdevices%2Fdev1'}, 4)]
+[mqtt_refused({device => 'dev1', password => 'garbage'}, 4),
+ mqtt_refused({device => 'dev1', password => 'SharedAccessSignature sr=localhost%2Fdevices%2Fdev1'}, 4)]
 --- error_log
 CONNECT refused with 4, malformed SAS token, client "dev1"
 
@@ -220,9 +214,9 @@ CONNECT refused with 4, malformed SAS token, client "dev1"
 --- request eval
 [put_device('dev1'), put_device('dev2')]
 --- mqtt eval
-[refused({device => 'dev1', id => 'dev2'}, 2),
- refused({device => 'dev1', id => ''}, 2),
- refused({device => 'dev1', id => 'dev1/m1'}, 2)]
+[mqtt_refused({device => 'dev1', id => 'dev2'}, 2),
+ mqtt_refused({device => 'dev1', id => ''}, 2),
+ mqtt_refused({device => 'dev1', id => 'dev1/m1'}, 2)]
 --- error_log
 CONNECT refused with 2, client id does not match the user name
 
@@ -232,8 +226,8 @@ CONNECT refused with 2, client id does not match the user name
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({id => 'dev1'}, 4),
- refused({device => 'dev1', user => 'localhost'}, 4)]
+[mqtt_refused({id => 'dev1'}, 4),
+ mqtt_refused({device => 'dev1', user => 'localhost'}, 4)]
 --- error_log
 CONNECT refused with 4, malformed user name
 
@@ -267,8 +261,8 @@ CONNECT refused
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[refused({device => 'dev1', level => 3}, 1),
- refused({device => 'dev1', level => 5}, 1)]
+[mqtt_refused({device => 'dev1', level => 3}, 1),
+ mqtt_refused({device => 'dev1', level => 5}, 1)]
 --- error_log
 unsupported protocol level 3
 unsupported protocol level 5
@@ -326,7 +320,7 @@ iothub_block(extra => 'redis_max_backoff 100ms;')
 put_device('dev1')
 --- mqtt eval
 [[redis_stop => 'save'],
- refused({device => 'dev1'}, 3),
+ mqtt_refused({device => 'dev1'}, 3),
  ['redis_start'],
  [sleep => 0.5],
  [connect => 'dev1']]

@@ -19,12 +19,6 @@ our $V = 'api-version=2021-04-12';
 our $KEY3 = 'dGhpcmQta2V5LTAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg=';
 our $MKEY = 'bW9kdWxlLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Ng==';
 
-# A refused CONNECT: the CONNACK, then the server closes.
-sub refused {
-    my ($args, $code) = @_;
-    return ([connect => $args, mqtt_connack($code)], [closed => 2]);
-}
-
 # Connects on a new connection, then disconnects cleanly.
 sub visit {
     my ($conn, $args, $node) = @_;
@@ -58,7 +52,7 @@ put_device('dev1')
  [redis => 'PUBLISH iothub:identities iothub:test:{dev1}:device'],
  settle(),
  [conn => 'c'],
- refused({device => 'dev1'}, 5)]
+ mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
 CONNECT refused with 5, the device is disabled
 --- no_error_log
@@ -74,7 +68,7 @@ put_device('dev1')
  [request => update_device('dev1', status => 'disabled')],
  settle(),
  [conn => 'b'],
- refused({device => 'dev1'}, 5),
+ mqtt_refused({device => 'dev1'}, 5),
  [request => update_device('dev1')],
  settle(),
  visit(c => {device => 'dev1'})]
@@ -93,7 +87,7 @@ put_device('dev1')
  [request => update_device('dev1', key => $KEY3, key2 => $KEY3)],
  settle(),
  [conn => 'b'],
- refused({device => 'dev1'}, 5),
+ mqtt_refused({device => 'dev1'}, 5),
  visit(c => {device => 'dev1', key => $KEY3})]
 --- error_log
 CONNECT refused with 5, bad SAS token signature
@@ -113,12 +107,12 @@ CONNECT refused with 5, bad SAS token signature
               headers => {'If-Match' => '*'}}, 204],
  settle(),
  [conn => 'c'],
- refused({device => 'dev1', module => 'm1', key => $MKEY}, 5),
+ mqtt_refused({device => 'dev1', module => 'm1', key => $MKEY}, 5),
  [request => {method => 'DELETE', path => "/devices/dev2?$V",
               headers => {'If-Match' => '*'}}, 204],
  settle(),
  [conn => 'd'],
- refused({device => 'dev2'}, 5)]
+ mqtt_refused({device => 'dev2'}, 5)]
 --- error_log
 CONNECT refused with 5, identity not registered, client "dev1/m1"
 CONNECT refused with 5, identity not registered, client "dev2"
@@ -136,7 +130,7 @@ CONNECT refused with 5, identity not registered, client "dev2"
               headers => {'If-Match' => '*'}}, 204],
  settle(),
  [conn => 'b'],
- refused({device => 'dev1', module => 'm1', key => $MKEY}, 5)]
+ mqtt_refused({device => 'dev1', module => 'm1', key => $MKEY}, 5)]
 --- error_log
 CONNECT refused with 5, identity not registered, client "dev1/m1"
 
@@ -151,7 +145,7 @@ put_device('dev1')
  [request => update_device('dev1', status => 'disabled')],
  settle(),
  [conn => 'b', 2],
- refused({device => 'dev1'}, 5)]
+ mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
 CONNECT refused with 5, the device is disabled
 
@@ -166,7 +160,7 @@ put_device('dev1')
 [visit(a => {device => 'dev1'}),
  disable_behind_registry('{dev1}:device'),
  [conn => 'b'],
- refused({device => 'dev1'}, 5)]
+ mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
 CONNECT refused with 5, the device is disabled
 
@@ -184,7 +178,7 @@ iothub_block(extra => 'identity_cache 1;')
  disable_behind_registry('{dev2}:device'),
  visit(c => {device => 'dev2'}),
  [conn => 'd'],
- refused({device => 'dev1'}, 5)]
+ mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
 CONNECT refused with 5, the device is disabled, client "dev1"
 --- no_error_log
@@ -205,7 +199,7 @@ put_device('dev1')
  [request => "GET /devices/dev1?$V", 200, qr/"status":"disabled"/, 3],
  [sleep => 0.5],
  [conn => 'b'],
- refused({device => 'dev1'}, 5)]
+ mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
 CONNECT refused with 5, the device is disabled
 

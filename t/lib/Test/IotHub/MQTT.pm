@@ -22,7 +22,7 @@ use Test::IotHub::SAS qw(sas_token $DEVICE_KEY);
 our @EXPORT_OK = qw(mqtt_connect mqtt_connack mqtt_publish mqtt_puback
     mqtt_subscribe mqtt_suback mqtt_unsubscribe mqtt_unsuback mqtt_pingreq
     mqtt_pingresp mqtt_disconnect mqtt_packet mqtt_string mqtt_length
-    mqtt_describe mqtt_hex device_token put_device put_module
+    mqtt_describe mqtt_hex mqtt_refused device_token put_device put_module
     $DEVICE_KEY2 $API_VERSION);
 
 # The secondary key of identities made with put_device/put_module (the
@@ -265,6 +265,13 @@ sub _auth_json {
                    $type, '0123456789abcdef' x 2 . '01234567'
         if $type eq 'selfSigned';
     return sprintf '"authentication":{"type":"%s"}', $type;
+}
+
+# The "mqtt" steps of a refused CONNECT: the CONNACK with $code, then the
+# server closes.  $args as for a "connect" step.
+sub mqtt_refused {
+    my ($args, $code) = @_;
+    return ([connect => $args, mqtt_connack($code)], [closed => 2]);
 }
 
 # The REST request (for "--- request eval" or a "request" step) that
