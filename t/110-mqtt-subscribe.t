@@ -245,3 +245,20 @@ put_device('dev1')
  [redis => 'HGET iothub:test:{dev1}:presence features', 4],
  suback_for($MET, 0, 0, 2),
  [redis => 'HGET iothub:test:{dev1}:presence features', 12]]
+
+
+
+=== TEST 14: Redis down: the SUBACK comes at once and the subscription holds on the connection
+--- main_config eval
+iothub_block(extra => 'redis_max_backoff 100ms;')
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ ['redis_stop'],
+ [sleep => 0.2],
+ suback_for($MET, 0, 0, 1),
+ [send => mqtt_pingreq()],
+ [expect => mqtt_pingresp()]]
+--- error_log
+iothub redis
