@@ -58,7 +58,7 @@ ngx_iothub_mqtt_c2d_pull(ngx_iothub_mqtt_ctx_t *ctx)
     ngx_str_t                 lock;
     ngx_iothub_mqtt_token_t  *t;
 
-    if (!(ctx->features & NGX_IOTHUB_MQTT_FEATURE_C2D)
+    if (!(ctx->features & NGX_IOTHUB_FEATURE_C2D)
         || ctx->state != NGX_IOTHUB_MQTT_CONNECTED)
     {
         return;

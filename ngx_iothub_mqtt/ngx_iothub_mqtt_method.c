@@ -48,7 +48,7 @@ ngx_iothub_mqtt_method(u_char *payload, size_t len)
     no = ngx_atoi((u_char *) word[0].data, word[0].len);
     ctx = (no == NGX_ERROR) ? NULL : ngx_iothub_mqtt_find(no);
 
-    if (ctx == NULL || !(ctx->features & NGX_IOTHUB_MQTT_FEATURE_METHODS)) {
+    if (ctx == NULL || !(ctx->features & NGX_IOTHUB_FEATURE_METHODS)) {
         /*
          * the presence named a session that just ended: the caller looks
          * again for the device's current one

@@ -108,10 +108,10 @@ static const char  *ngx_iothub_mqtt_prop_names[] = {
     (sizeof(ngx_iothub_mqtt_prop_names) / sizeof(const char *))
 
 static const ngx_iothub_mqtt_hub_filter_t  ngx_iothub_mqtt_hub_filters[] = {
-    { "$iothub/twin/res/#", NGX_IOTHUB_MQTT_FEATURE_TWIN_RES },
+    { "$iothub/twin/res/#", NGX_IOTHUB_FEATURE_TWIN_RES },
     { "$iothub/twin/PATCH/properties/desired/#",
-      NGX_IOTHUB_MQTT_FEATURE_DESIRED },
-    { "$iothub/methods/POST/#", NGX_IOTHUB_MQTT_FEATURE_METHODS }
+      NGX_IOTHUB_FEATURE_DESIRED },
+    { "$iothub/methods/POST/#", NGX_IOTHUB_FEATURE_METHODS }
 };
 
 #define NGX_IOTHUB_MQTT_NHUB_FILTERS                                          \
@@ -848,7 +848,7 @@ ngx_iothub_mqtt_filter_feature(const u_char *f, size_t len,
 
     if (!ngx_iothub_mqtt_has_id(module)) {
         return ngx_iothub_mqtt_is(p, last, "messages/devicebound/#")
-               ? NGX_IOTHUB_MQTT_FEATURE_C2D : 0;
+               ? NGX_IOTHUB_FEATURE_C2D : 0;
     }
 
     if (!ngx_iothub_mqtt_skip(&p, last, "modules/")
@@ -862,7 +862,7 @@ ngx_iothub_mqtt_filter_feature(const u_char *f, size_t len,
     /* Node and Python ".../inputs/#", C and the docs ".../{m}/#" */
     return (ngx_iothub_mqtt_is(p, last, "inputs/#")
             || ngx_iothub_mqtt_is(p, last, "#"))
-           ? NGX_IOTHUB_MQTT_FEATURE_INPUTS : 0;
+           ? NGX_IOTHUB_FEATURE_INPUTS : 0;
 }
 
 

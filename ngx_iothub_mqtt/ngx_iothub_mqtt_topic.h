@@ -29,14 +29,9 @@
 #include <sys/types.h>
 
 #include "ngx_iothub_mqtt_parse.h"
+#include "ngx_iothub_features.h"
 
 
-/* what a subscription filter enables; 0 is a refused filter */
-#define NGX_IOTHUB_MQTT_FEATURE_C2D       0x01
-#define NGX_IOTHUB_MQTT_FEATURE_TWIN_RES  0x02
-#define NGX_IOTHUB_MQTT_FEATURE_DESIRED   0x04
-#define NGX_IOTHUB_MQTT_FEATURE_METHODS   0x08
-#define NGX_IOTHUB_MQTT_FEATURE_INPUTS    0x10
 
 
 typedef enum {
@@ -241,7 +236,7 @@ int ngx_iothub_mqtt_filter_match(const u_char *f, size_t flen,
     const u_char *topic, size_t tlen);
 
 /*
- * Which NGX_IOTHUB_MQTT_FEATURE_* the filter f enables for the identity
+ * Which NGX_IOTHUB_FEATURE_* the filter f enables for the identity
  * (module NULL or empty for a device), 0 when the device may not
  * subscribe to it (mqtt.md 3): exactly
  *   devices/{d}/messages/devicebound/#                 C2D, devices only

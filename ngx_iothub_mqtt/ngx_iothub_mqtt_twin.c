@@ -303,7 +303,7 @@ ngx_iothub_mqtt_desired(u_char *payload, size_t len)
     ctx = ngx_iothub_mqtt_find(no);
 
     if (version == NGX_ERROR || ctx == NULL
-        || !(ctx->features & NGX_IOTHUB_MQTT_FEATURE_DESIRED))
+        || !(ctx->features & NGX_IOTHUB_FEATURE_DESIRED))
     {
         return;
     }

@@ -14,7 +14,7 @@ local n = redis.call('INCR', KEYS[3])
 redis.call('HSET', ARGV[2] .. n, 'dc', 0, unpack(ARGV, 3))
 redis.call('RPUSH', KEYS[2], n)
 local p = redis.call('HMGET', KEYS[4], 'inbox', 'session', 'features')
--- 1: the C2D subscription of ngx_iothub_mqtt_topic.h
+-- 1: NGX_IOTHUB_FEATURE_C2D (shared/ngx_iothub_features.h)
 if p[1] and tonumber(p[3] or '0') % 2 == 1 then
   redis.call('PUBLISH', p[1], 'c2d ' .. p[2])
 end

@@ -18,7 +18,7 @@ if ARGV[4] ~= 'complete' then
   end
   redis.call('HDEL', key, 'lock', 'lockUntil')
   local p = redis.call('HMGET', KEYS[3], 'inbox', 'session', 'features')
-  -- 1: the C2D subscription of ngx_iothub_mqtt_topic.h
+  -- 1: NGX_IOTHUB_FEATURE_C2D (shared/ngx_iothub_features.h)
   if p[1] and tonumber(p[3] or '0') % 2 == 1 then
     redis.call('PUBLISH', p[1], 'c2d ' .. p[2])
   end

@@ -15,7 +15,7 @@ end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 if ARGV[2] ~= '' then
   local p = redis.call('HMGET', KEYS[3], 'inbox', 'session', 'features')
-  -- 4: the desired-notification subscription of ngx_iothub_mqtt_topic.h
+  -- 4: NGX_IOTHUB_FEATURE_DESIRED (shared/ngx_iothub_features.h)
   if p[1] and math.floor(tonumber(p[3] or '0') / 4) % 2 == 1 then
     redis.call('PUBLISH', p[1],
                'desired ' .. p[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[2])
