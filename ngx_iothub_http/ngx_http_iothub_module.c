@@ -116,7 +116,7 @@ static ngx_command_t  ngx_http_iothub_commands[] = {
 
 static ngx_http_module_t  ngx_http_iothub_module_ctx = {
     NULL,                                  /* preconfiguration */
-    ngx_http_iothub_method_init,           /* postconfiguration */
+    NULL,                                  /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */

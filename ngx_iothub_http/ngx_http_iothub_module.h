@@ -121,7 +121,6 @@ ngx_int_t ngx_http_iothub_route_c2d_purge(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 /* ngx_http_iothub_method.c */
-ngx_int_t ngx_http_iothub_method_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_iothub_route_method(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 

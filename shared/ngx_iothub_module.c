@@ -13,6 +13,7 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_idcache.h"
+#include "ngx_iothub_method.h"
 
 
 /* a worker beats every 10 s; three missed beats and it counts as gone */
@@ -339,6 +340,11 @@ ngx_iothub_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     imcf->configured = 1;
+
+    /* the services' inbox handlers, once whichever modules are loaded */
+    if (ngx_iothub_method_init(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return ngx_iothub_parse_block(cf, NGX_IOTHUB_CONF, imcf);
 }
