@@ -24,6 +24,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_twin_view.c \
                shared/ngx_iothub_json.c \
                shared/ngx_iothub_method_codec.c \
+               shared/ngx_iothub_args.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c
 

@@ -12,6 +12,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "ngx_iothub_sas.h"
 #include "ngx_iothub_method.h"
 #include "ngx_http_iothub_module.h"
 
@@ -46,6 +47,16 @@ ngx_http_iothub_route_method(ngx_http_request_t *r,
     ngx_int_t                rc;
     ngx_pool_cleanup_t      *cln;
     ngx_iothub_method_op_t  *op;
+
+    /* as the twin routes: the ids end up in Redis keys and in answers */
+
+    if (!ngx_iothub_id_valid(ctx->seg[1].data, ctx->seg[1].len)
+        || (ctx->nseg == 5
+            && !ngx_iothub_id_valid(ctx->seg[3].data, ctx->seg[3].len)))
+    {
+        return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "ArgumentInvalid", "invalid id");
+    }
 
     op = ngx_pcalloc(r->pool, sizeof(ngx_iothub_method_op_t));
     if (op == NULL) {

@@ -24,6 +24,9 @@ typedef struct {
 } ngx_iothub_c2d_keys_t;
 
 
+static ngx_iothub_redis_call_t *ngx_iothub_c2d_script(ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, void *data, int nkeys,
+    ngx_iothub_args_t *args);
 static void ngx_iothub_c2d_add_key(ngx_iothub_args_t *args, u_char *buf,
     ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix);
 
@@ -66,11 +69,10 @@ ngx_iothub_c2d_send(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add_str(&args, "enqueued");
     ngx_iothub_args_add_str(&args, (char *) now);
 
-    ngx_iothub_message_args(&args, msg);
+    (void) ngx_iothub_message_args(&args, msg);
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_C2D_SEND, handler, data, 4,
-                                   args.n, args.argv, args.lens);
+    return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_SEND, handler, data, 4,
+                                 &args);
 }
 
 
@@ -109,9 +111,8 @@ ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add(&args, (char *) generation_id->data,
                         generation_id->len);
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_C2D_RECEIVE, handler, data,
-                                   2, args.n, args.argv, args.lens);
+    return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_RECEIVE, handler, data, 2,
+                                 &args);
 }
 
 
@@ -140,9 +141,8 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add(&args, (char *) generation_id->data,
                         generation_id->len);
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_C2D_SETTLE, handler, data,
-                                   3, args.n, args.argv, args.lens);
+    return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_SETTLE, handler, data, 3,
+                                 &args);
 }
 
 
@@ -158,9 +158,27 @@ ngx_iothub_c2d_purge(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_c2d_add_key(&args, k.queue, hub, device_id, "c2d");
     ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_C2D_PURGE, handler, data,
-                                   2, args.n, args.argv, args.lens);
+    return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_PURGE, handler, data, 2,
+                                 &args);
+}
+
+
+/* every argument must have fitted (a message of too many properties) */
+
+static ngx_iothub_redis_call_t *
+ngx_iothub_c2d_script(ngx_uint_t script, ngx_iothub_redis_handler_pt handler,
+    void *data, int nkeys, ngx_iothub_args_t *args)
+{
+    if (!ngx_iothub_args_ok(args)) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "iothub: too many arguments for a cloud-to-device "
+                      "script");
+        return NULL;
+    }
+
+    return ngx_iothub_redis_script(ngx_iothub_redis_link(), script, handler,
+                                   data, nkeys, args->n, args->argv,
+                                   args->lens);
 }
 
 

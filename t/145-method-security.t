@@ -187,3 +187,24 @@ my $pub = sub {   # the message that $msg makes of the rid's number and nonce
  call_end(dev => 200, '{"status":200,"payload":"device"}')]
 --- no_error_log
 [error]
+
+
+
+=== TEST 4: method routes check the ids in the URL as the twin routes do: 400 ArgumentInvalid for a bad device or module id
+--- request eval
+my $m = '{"methodName":"m"}';
+my $long = 'd' x 129;
+[put_device('dev1'),
+ (map { {method => 'POST', path => "$_?$V", body => $m} }
+      '/twins/bad%20id/methods', "/twins/$long/methods",
+      '/twins/a%22b/methods', '/twins/dev1/modules/m%0A1/methods',
+      "/twins/dev1/modules/$long/methods", '/twins/bad%7Cid/modules/m1/methods'),
+ {method => 'GET', path => "/twins/bad%20id?$V"}]
+--- error_code eval
+[200, (400) x 7]
+--- response_body_like eval
+[undef, (qr/^\{"Message":"ErrorCode:ArgumentInvalid;invalid id","ExceptionMessage":"Tracking ID:/) x 7]
+--- response_headers eval
+[undef, ('iothub-errorcode: ArgumentInvalid') x 7]
+--- no_error_log
+[error]
