@@ -49,7 +49,6 @@ struct ngx_http_iothub_ctx_s {
 
     ngx_iothub_registry_op_t         op;
     ngx_iothub_twin_op_t             twin;
-    ngx_iothub_redis_call_t         *call;
 
     /* bulk registry operations */
     void                            *bulk;
