@@ -13,7 +13,7 @@ ENABLED     ?= /etc/nginx/modules-enabled
 
 CC          ?= cc
 UNIT_CFLAGS  = -std=gnu99 -g -Wall -Wextra -Wpointer-arith -Werror \
-               -Ishared -Ingx_iothub_mqtt
+               -Ishared -Ingx_iothub_mqtt -Ingx_iothub_http
 UNIT_LIBS    = -lcmocka -lyajl -lcrypto
 UNIT_TESTS   = $(patsubst t/unit/%.c,build/unit/%,$(wildcard t/unit/test_*.c))
 
@@ -23,6 +23,9 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_twin.c shared/ngx_iothub_twin_json.c \
                shared/ngx_iothub_twin_view.c \
                shared/ngx_iothub_json.c \
+               shared/ngx_iothub_method_codec.c \
+               shared/ngx_iothub_args.c \
+               ngx_iothub_http/ngx_iothub_http_log.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c
 
@@ -61,6 +64,7 @@ run: deps-run build
 test: deps build unit prove e2e
 
 build/unit/%: t/unit/%.c $(PURE_SRCS) shared/*.h ngx_iothub_mqtt/*.h \
+             ngx_iothub_http/*.h \
              t/unit/*.h
 	@mkdir -p build/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) $(UNIT_LIBS)
@@ -81,7 +85,7 @@ fuzz:
 	@for f in fuzz/fuzz_*.c; do \
 	    n=$$(basename $$f .c); \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined -Ishared \
-	        -Ingx_iothub_mqtt -o build/fuzz/$$n $$f $(PURE_SRCS) \
+	        -Ingx_iothub_mqtt -Ingx_iothub_http -o build/fuzz/$$n $$f $(PURE_SRCS) \
 	        -lyajl -lcrypto || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \

@@ -29,10 +29,12 @@ static ngx_int_t ngx_http_iothub_c2d_message(ngx_http_request_t *r,
     uint64_t *expiry);
 static ngx_int_t ngx_http_iothub_c2d_properties(ngx_http_request_t *r,
     ngx_iothub_message_t *msg, ngx_str_t *ack, ngx_str_t *expiry);
-static void ngx_http_iothub_c2d_sent(void *data, redisReply *reply);
-static void ngx_http_iothub_c2d_purged(void *data, redisReply *reply);
+static ngx_iothub_c2d_op_t *ngx_http_iothub_c2d_op(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+static void ngx_http_iothub_c2d_sent(ngx_iothub_c2d_op_t *op);
+static void ngx_http_iothub_c2d_purged(ngx_iothub_c2d_op_t *op);
 static ngx_int_t ngx_http_iothub_c2d_failed(ngx_http_request_t *r,
-    redisReply *reply);
+    ngx_iothub_c2d_op_t *op);
 static void ngx_http_iothub_c2d_cleanup(void *data);
 
 
@@ -50,35 +52,25 @@ ngx_int_t
 ngx_http_iothub_route_c2d_send(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx)
 {
-    uint64_t               expiry;
     ngx_int_t              rc;
-    ngx_str_t              ack;
-    ngx_pool_cleanup_t    *cln;
-    ngx_iothub_message_t   msg;
+    ngx_iothub_c2d_op_t   *op;
+    ngx_iothub_message_t  *msg;
 
-    expiry = 0;
+    op = ngx_http_iothub_c2d_op(r, ctx);
+    msg = ngx_palloc(r->pool, sizeof(ngx_iothub_message_t));
 
-    rc = ngx_http_iothub_c2d_message(r, ctx, &msg, &ack, &expiry);
+    if (op == NULL || msg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    op->msg = msg;
+
+    rc = ngx_http_iothub_c2d_message(r, ctx, msg, &op->ack, &op->expiry);
     if (rc != NGX_DECLINED) {
         return rc;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->call = ngx_iothub_c2d_send(ctx->hub, &ctx->seg[1], &msg, &ack,
-                                    expiry, ngx_http_iothub_c2d_sent, r);
-
-    cln->handler = ngx_http_iothub_c2d_cleanup;
-    cln->data = ctx;
-
-    if (ctx->call == NULL) {
-        return ngx_http_iothub_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_iothub_started(r, ngx_iothub_c2d_send(op));
 }
 
 
@@ -86,29 +78,48 @@ ngx_int_t
 ngx_http_iothub_route_c2d_purge(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx)
 {
-    ngx_pool_cleanup_t  *cln;
+    ngx_iothub_c2d_op_t  *op;
 
     if (!ngx_iothub_id_valid(ctx->seg[1].data, ctx->seg[1].len)) {
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid", "invalid device id");
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
+    op = ngx_http_iothub_c2d_op(r, ctx);
+    if (op == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->call = ngx_iothub_c2d_purge(ctx->hub, &ctx->seg[1],
-                                     ngx_http_iothub_c2d_purged, r);
+    return ngx_http_iothub_started(r, ngx_iothub_c2d_purge(op));
+}
 
-    cln->handler = ngx_http_iothub_c2d_cleanup;
-    cln->data = ctx;
 
-    if (ctx->call == NULL) {
-        return ngx_http_iothub_unavailable(r);
+/* an operation on the device's queue, cancelled if the request ends first */
+
+static ngx_iothub_c2d_op_t *
+ngx_http_iothub_c2d_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_iothub_c2d_op_t  *op;
+
+    op = ngx_pcalloc(r->pool, sizeof(ngx_iothub_c2d_op_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (op == NULL || cln == NULL) {
+        return NULL;
     }
 
-    return NGX_DONE;
+    cln->handler = ngx_http_iothub_c2d_cleanup;
+    cln->data = op;
+
+    op->hub = ctx->hub;
+    op->log = r->connection->log;
+    op->handler = (r->method == NGX_HTTP_DELETE) ? ngx_http_iothub_c2d_purged
+                                                 : ngx_http_iothub_c2d_sent;
+    op->data = r;
+    op->device_id = ctx->seg[1];
+
+    return op;
 }
 
 
@@ -265,38 +276,34 @@ ngx_http_iothub_c2d_properties(ngx_http_request_t *r,
 
 
 static void
-ngx_http_iothub_c2d_sent(void *data, redisReply *reply)
+ngx_http_iothub_c2d_sent(ngx_iothub_c2d_op_t *op)
 {
-    ngx_http_request_t *r = data;
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
 
-    ngx_http_iothub_ctx_t  *ctx;
+    r = op->data;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
-    ctx->call = NULL;
+    if (op->result == NGX_IOTHUB_C2D_DONE) {
+        rc = ngx_http_iothub_send_empty(r, NGX_HTTP_NO_CONTENT);
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_iothub_finish(r, ngx_http_iothub_c2d_failed(r, reply));
-        return;
+    } else {
+        rc = ngx_http_iothub_c2d_failed(r, op);
     }
 
-    ngx_http_iothub_finish(r,
-                           ngx_http_iothub_send_empty(r, NGX_HTTP_NO_CONTENT));
+    ngx_http_iothub_finish(r, rc);
 }
 
 
 static void
-ngx_http_iothub_c2d_purged(void *data, redisReply *reply)
+ngx_http_iothub_c2d_purged(ngx_iothub_c2d_op_t *op)
 {
-    ngx_http_request_t *r = data;
+    yajl_gen             g;
+    ngx_http_request_t  *r;
 
-    yajl_gen                g;
-    ngx_http_iothub_ctx_t  *ctx;
+    r = op->data;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
-    ctx->call = NULL;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_iothub_finish(r, ngx_http_iothub_c2d_failed(r, reply));
+    if (op->result != NGX_IOTHUB_C2D_DONE) {
+        ngx_http_iothub_finish(r, ngx_http_iothub_c2d_failed(r, op));
         return;
     }
 
@@ -308,11 +315,11 @@ ngx_http_iothub_c2d_purged(void *data, redisReply *reply)
 
     yajl_gen_map_open(g);
     yajl_gen_string(g, (u_char *) "deviceId", 8);
-    yajl_gen_string(g, ctx->seg[1].data, ctx->seg[1].len);
+    yajl_gen_string(g, op->device_id.data, op->device_id.len);
     yajl_gen_string(g, (u_char *) "moduleId", 8);
     yajl_gen_null(g);
     yajl_gen_string(g, (u_char *) "totalMessagesPurged", 19);
-    yajl_gen_integer(g, reply->integer);
+    yajl_gen_integer(g, op->count);
     yajl_gen_map_close(g);
 
     ngx_http_iothub_finish(r, ngx_http_iothub_send_json(r, NGX_HTTP_OK, g,
@@ -321,45 +328,35 @@ ngx_http_iothub_c2d_purged(void *data, redisReply *reply)
 
 
 static ngx_int_t
-ngx_http_iothub_c2d_failed(ngx_http_request_t *r, redisReply *reply)
+ngx_http_iothub_c2d_failed(ngx_http_request_t *r, ngx_iothub_c2d_op_t *op)
 {
-    ngx_http_iothub_ctx_t  *ctx;
+    switch (op->result) {
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
-
-    if (reply == NULL) {
+    case NGX_IOTHUB_C2D_UNAVAILABLE:
         return ngx_http_iothub_unavailable(r);
-    }
 
-    if (reply->type == REDIS_REPLY_ERROR
-        && ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0)
-    {
+    case NGX_IOTHUB_C2D_NOT_FOUND:
         return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND, "DeviceNotFound",
                                      "Device %V not registered",
-                                     &ctx->seg[1]);
-    }
+                                     &op->device_id);
 
-    if (reply->type == REDIS_REPLY_ERROR
-        && ngx_strncmp(reply->str, "FULL", 4) == 0)
-    {
+    case NGX_IOTHUB_C2D_FULL:
         return ngx_http_iothub_error(r, NGX_HTTP_FORBIDDEN,
                                      "DeviceMaximumQueueDepthExceeded",
                                      "the queue of device %V is full",
-                                     &ctx->seg[1]);
-    }
+                                     &op->device_id);
 
-    return ngx_http_iothub_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 "ServerError", "internal error");
+    default:
+        return ngx_http_iothub_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "ServerError", "internal error");
+    }
 }
 
 
 static void
 ngx_http_iothub_c2d_cleanup(void *data)
 {
-    ngx_http_iothub_ctx_t *ctx = data;
+    ngx_iothub_c2d_op_t *op = data;
 
-    if (ctx->call) {
-        ngx_iothub_redis_cancel(ctx->call);
-        ctx->call = NULL;
-    }
+    ngx_iothub_c2d_cancel(op);
 }

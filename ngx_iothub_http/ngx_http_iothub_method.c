@@ -1,9 +1,8 @@
 
 /*
- * nginx-iothub http module: direct methods (rest.md 8).  The request goes
- * to the node of the device's session through its inbox; the device's
- * answer comes back to this worker's inbox as "methodres".  The request
- * waits on nginx timers, never blocking the worker.
+ * nginx-iothub http module: direct methods (rest.md 8).  The request is
+ * checked here and handed to the method service (ngx_iothub_method.h),
+ * whose result becomes the response.
  */
 
 
@@ -14,94 +13,57 @@
 #include <yajl/yajl_tree.h>
 
 #include "ngx_iothub_sas.h"
-#include "ngx_iothub_lua.h"
+#include "ngx_iothub_method.h"
 #include "ngx_http_iothub_module.h"
 
 
 #define NGX_HTTP_IOTHUB_METHOD_PAYLOAD_MAX  (128 * 1024)
 #define NGX_HTTP_IOTHUB_METHOD_DEPTH_MAX    64
-#define NGX_HTTP_IOTHUB_METHOD_RETRY        250
-
-
-typedef struct {
-    ngx_rbtree_node_t           node;
-    ngx_http_request_t         *request;
-    ngx_event_t                 timer;
-    ngx_iothub_redis_call_t    *call;
-    ngx_str_t                   message;     /* "<rid> <name> <payload>" */
-    ngx_msec_t                  connect_deadline;
-    ngx_msec_t                  response_timeout;
-    ngx_uint_t                  connect_timeout;
-    unsigned                    delivered:1;
-    unsigned                    waiting:1;    /* in the tree of requests */
-} ngx_http_iothub_method_t;
 
 
 static ngx_int_t ngx_http_iothub_method_parse(ngx_http_request_t *r,
-    ngx_http_iothub_ctx_t *ctx, ngx_http_iothub_method_t *m);
+    ngx_http_iothub_ctx_t *ctx, ngx_iothub_method_op_t *op);
 static ngx_int_t ngx_http_iothub_method_timeouts(ngx_http_request_t *r,
-    yajl_val root, ngx_http_iothub_method_t *m);
-static ngx_int_t ngx_http_iothub_method_message(ngx_http_request_t *r,
-    ngx_http_iothub_method_t *m, const char *name, yajl_val payload);
-static ngx_int_t ngx_http_iothub_method_invoke(ngx_http_iothub_method_t *m);
-static void ngx_http_iothub_method_invoked(void *data, redisReply *reply);
-static void ngx_http_iothub_method_timer(ngx_event_t *ev);
-static void ngx_http_iothub_method_answer(u_char *payload, size_t len);
-static void ngx_http_iothub_method_missed(u_char *payload, size_t len);
-static ngx_http_iothub_method_t *ngx_http_iothub_method_find(
-    ngx_rbtree_key_t key);
+    yajl_val root, ngx_iothub_method_op_t *op);
+static ngx_int_t ngx_http_iothub_method_payload(ngx_http_request_t *r,
+    ngx_iothub_method_op_t *op, const char *name, yajl_val payload);
+static void ngx_http_iothub_method_done(ngx_iothub_method_op_t *op);
+static ngx_int_t ngx_http_iothub_method_result(ngx_http_request_t *r,
+    ngx_iothub_method_op_t *op);
 static ngx_int_t ngx_http_iothub_method_reply(ngx_http_request_t *r,
     ngx_int_t status, u_char *payload, size_t len);
 static ngx_int_t ngx_http_iothub_method_fail(ngx_http_request_t *r,
     ngx_uint_t status, ngx_uint_t code, const char *name,
     const char *message, ngx_uint_t timeout);
 static void ngx_http_iothub_method_cleanup(void *data);
-static void ngx_http_iothub_method_forget(ngx_http_iothub_method_t *m);
 static ngx_int_t ngx_http_iothub_json_depth_ok(u_char *p, size_t len);
 static ngx_int_t ngx_http_iothub_method_name_ok(const char *name);
-
-
-static ngx_rbtree_t       ngx_http_iothub_methods;
-static ngx_rbtree_node_t  ngx_http_iothub_methods_sentinel;
-static ngx_uint_t         ngx_http_iothub_methods_last;
-
-
-ngx_int_t
-ngx_http_iothub_method_init(ngx_conf_t *cf)
-{
-    ngx_rbtree_init(&ngx_http_iothub_methods,
-                    &ngx_http_iothub_methods_sentinel,
-                    ngx_rbtree_insert_value);
-
-    if (ngx_iothub_inbox_register(cf, "methodres",
-                                  ngx_http_iothub_method_answer)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_iothub_inbox_register(cf, "methodmiss",
-                                     ngx_http_iothub_method_missed);
-}
 
 
 ngx_int_t
 ngx_http_iothub_route_method(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_iothub_method_t  *m;
+    ngx_int_t                rc;
+    ngx_pool_cleanup_t      *cln;
+    ngx_iothub_method_op_t  *op;
 
-    m = ngx_pcalloc(r->pool, sizeof(ngx_http_iothub_method_t));
-    if (m == NULL) {
+    /* as the twin routes: the ids end up in Redis keys and in answers */
+
+    if (!ngx_iothub_id_valid(ctx->seg[1].data, ctx->seg[1].len)
+        || (ctx->nseg == 5
+            && !ngx_iothub_id_valid(ctx->seg[3].data, ctx->seg[3].len)))
+    {
+        return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "ArgumentInvalid", "invalid id");
+    }
+
+    op = ngx_pcalloc(r->pool, sizeof(ngx_iothub_method_op_t));
+    if (op == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    m->request = r;
-    m->node.key = ++ngx_http_iothub_methods_last;
-
-    rc = ngx_http_iothub_method_parse(r, ctx, m);
+    rc = ngx_http_iothub_method_parse(r, ctx, op);
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -111,27 +73,29 @@ ngx_http_iothub_route_method(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    m->timer.handler = ngx_http_iothub_method_timer;
-    m->timer.data = m;
-    m->timer.log = r->connection->log;
-    m->connect_deadline = ngx_current_msec + m->connect_timeout * 1000;
-
-    ngx_rbtree_insert(&ngx_http_iothub_methods, &m->node);
-    m->waiting = 1;
-
     cln->handler = ngx_http_iothub_method_cleanup;
-    cln->data = m;
+    cln->data = op;
 
-    rc = ngx_http_iothub_method_invoke(m);
+    op->hub = ctx->hub;
+    op->log = r->connection->log;
+    op->handler = ngx_http_iothub_method_done;
+    op->data = r;
+    op->device_id = ctx->seg[1];
 
-    if (rc != NGX_OK) {
+    if (ctx->nseg == 5) {
+        op->module_id = ctx->seg[3];
+    }
+
+    rc = ngx_iothub_method_invoke(op);
+
+    if (rc == NGX_DECLINED) {
         return ngx_http_iothub_method_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            503001, "ServiceUnavailable",
                                            "the hub's store is unavailable",
                                            0);
     }
 
-    return NGX_DONE;
+    return (rc == NGX_OK) ? NGX_DONE : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
@@ -139,7 +103,7 @@ ngx_http_iothub_route_method(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_iothub_method_parse(ngx_http_request_t *r,
-    ngx_http_iothub_ctx_t *ctx, ngx_http_iothub_method_t *m)
+    ngx_http_iothub_ctx_t *ctx, ngx_iothub_method_op_t *op)
 {
     char         err[128];
     ngx_int_t    rc;
@@ -180,11 +144,11 @@ ngx_http_iothub_method_parse(ngx_http_request_t *r,
                                      "methodName is missing or invalid");
     }
 
-    rc = ngx_http_iothub_method_timeouts(r, root, m);
+    rc = ngx_http_iothub_method_timeouts(r, root, op);
 
     if (rc == NGX_DECLINED) {
         path[0] = "payload";
-        rc = ngx_http_iothub_method_message(r, m, name,
+        rc = ngx_http_iothub_method_payload(r, op, name,
                                             yajl_tree_get(root, path,
                                                           yajl_t_any));
     }
@@ -197,7 +161,7 @@ ngx_http_iothub_method_parse(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_iothub_method_timeouts(ngx_http_request_t *r, yajl_val root,
-    ngx_http_iothub_method_t *m)
+    ngx_iothub_method_op_t *op)
 {
     yajl_val     v;
     long long    response, connect;
@@ -229,24 +193,22 @@ ngx_http_iothub_method_timeouts(ngx_http_request_t *r, yajl_val root,
                                      "300");
     }
 
-    m->response_timeout = (ngx_msec_t) response * 1000;
-    m->connect_timeout = (ngx_uint_t) connect;
+    op->response_timeout = (ngx_msec_t) response * 1000;
+    op->connect_timeout = (ngx_msec_t) connect * 1000;
 
     return NGX_DECLINED;
 }
 
 
-/* "<rid> <name> <payload as JSON text>" for the device's node */
+/* the method's name and its payload as JSON text, from the request pool */
 
 static ngx_int_t
-ngx_http_iothub_method_message(ngx_http_request_t *r,
-    ngx_http_iothub_method_t *m, const char *name, yajl_val payload)
+ngx_http_iothub_method_payload(ngx_http_request_t *r,
+    ngx_iothub_method_op_t *op, const char *name, yajl_val payload)
 {
-    u_char                *p;
-    size_t                 len;
-    ngx_str_t             *inbox;
-    yajl_gen               g;
-    const unsigned char   *json;
+    size_t                len;
+    yajl_gen              g;
+    const unsigned char  *json;
 
     g = ngx_http_iothub_json_gen(r);
     if (g == NULL) {
@@ -265,244 +227,79 @@ ngx_http_iothub_method_message(ngx_http_request_t *r,
                                      "the method payload is over 128 KB");
     }
 
-    inbox = ngx_iothub_inbox();
+    /* the generator lives as long as the request: json stays valid */
+    op->payload.data = (u_char *) json;
+    op->payload.len = len;
 
-    /* the rid names our inbox: "iothub:inbox:<hex>" gives "<hex>.<n>" */
-
-    m->message.len = inbox->len + NGX_INT_T_LEN + 3
-                     + ngx_strlen(name) + len;
-    m->message.data = ngx_pnalloc(r->pool, m->message.len);
-    if (m->message.data == NULL) {
+    op->name.len = ngx_strlen(name);
+    op->name.data = ngx_pnalloc(r->pool, op->name.len);
+    if (op->name.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(m->message.data, "%*s.%ui %s ",
-                    inbox->len - (sizeof("iothub:inbox:") - 1),
-                    inbox->data + sizeof("iothub:inbox:") - 1,
-                    m->node.key, name);
-    p = ngx_cpymem(p, json, len);
-
-    m->message.len = p - m->message.data;
+    ngx_memcpy(op->name.data, name, op->name.len);
 
     return NGX_DECLINED;
 }
 
 
+static void
+ngx_http_iothub_method_done(ngx_iothub_method_op_t *op)
+{
+    ngx_http_request_t  *r;
+
+    r = op->data;
+
+    ngx_http_iothub_finish(r, ngx_http_iothub_method_result(r, op));
+}
+
+
 static ngx_int_t
-ngx_http_iothub_method_invoke(ngx_http_iothub_method_t *m)
+ngx_http_iothub_method_result(ngx_http_request_t *r,
+    ngx_iothub_method_op_t *op)
 {
-    size_t                  lens[3];
-    ngx_str_t               keys[2], *mid;
-    const char             *argv[3];
-    ngx_http_iothub_ctx_t  *ctx;
+    switch (op->result) {
 
-    ctx = ngx_http_get_module_ctx(m->request, ngx_http_iothub_module);
-    mid = ctx->nseg == 5 ? &ctx->seg[3] : NULL;
+    case NGX_IOTHUB_METHOD_ANSWERED:
+        return ngx_http_iothub_method_reply(r, op->status, op->answer.data,
+                                            op->answer.len);
 
-    if (ngx_iothub_key(m->request->pool, &keys[0], ctx->hub, &ctx->seg[1],
-                       mid ? "module:" : "device", mid) != NGX_OK
-        || ngx_iothub_key(m->request->pool, &keys[1], ctx->hub, &ctx->seg[1],
-                          mid ? "presence:" : "presence", mid) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    argv[0] = (char *) keys[0].data;
-    lens[0] = keys[0].len;
-    argv[1] = (char *) keys[1].data;
-    lens[1] = keys[1].len;
-    argv[2] = (char *) m->message.data;
-    lens[2] = m->message.len;
-
-    m->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                      NGX_IOTHUB_LUA_METHOD_INVOKE,
-                                      ngx_http_iothub_method_invoked, m, 2,
-                                      3, argv, lens);
-
-    return m->call ? NGX_OK : NGX_DECLINED;
-}
-
-
-static void
-ngx_http_iothub_method_invoked(void *data, redisReply *reply)
-{
-    ngx_http_iothub_method_t *m = data;
-
-    ngx_int_t               rc;
-    ngx_http_request_t     *r;
-    ngx_http_iothub_ctx_t  *ctx;
-
-    m->call = NULL;
-    r = m->request;
-
-    if (reply == NULL) {
-        rc = ngx_http_iothub_method_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         503001, "ServiceUnavailable",
-                                         "the hub's store is unavailable",
-                                         0);
-        ngx_http_iothub_finish(r, rc);
-        return;
-    }
-
-    if (reply->type == REDIS_REPLY_ERROR) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
-
-        if (ctx->nseg == 5) {
-            rc = ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND,
-                                       "ModuleNotFound",
-                                       "Module %V not registered on device "
-                                       "%V", &ctx->seg[3], &ctx->seg[1]);
-
-        } else {
-            rc = ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND,
-                                       "DeviceNotFound",
-                                       "Device %V not registered",
-                                       &ctx->seg[1]);
+    case NGX_IOTHUB_METHOD_NOT_FOUND:
+        if (op->module_id.len) {
+            return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND,
+                                         "ModuleNotFound",
+                                         "Module %V not registered on "
+                                         "device %V", &op->module_id,
+                                         &op->device_id);
         }
 
-        ngx_http_iothub_finish(r, rc);
-        return;
+        return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND,
+                                     "DeviceNotFound",
+                                     "Device %V not registered",
+                                     &op->device_id);
+
+    case NGX_IOTHUB_METHOD_NOT_ONLINE:
+        return ngx_http_iothub_method_fail(r, NGX_HTTP_NOT_FOUND, 404103,
+                                           "DeviceNotOnline",
+                                           "The operation failed because "
+                                           "the requested device isn't "
+                                           "online or hasn't registered the "
+                                           "direct method callback.",
+                                           op->connect_timeout / 1000);
+
+    case NGX_IOTHUB_METHOD_TIMED_OUT:
+        return ngx_http_iothub_method_fail(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                           504101, "GatewayTimeout",
+                                           "Timed out waiting for the "
+                                           "response from device.",
+                                           op->response_timeout / 1000);
+
+    default: /* NGX_IOTHUB_METHOD_UNAVAILABLE */
+        return ngx_http_iothub_method_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           503001, "ServiceUnavailable",
+                                           "the hub's store is unavailable",
+                                           0);
     }
-
-    if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
-        m->delivered = 1;
-        ngx_add_timer(&m->timer, m->response_timeout);
-        return;
-    }
-
-    if ((ngx_msec_int_t) (m->connect_deadline - ngx_current_msec) > 0) {
-        /* wait for the device to connect and subscribe */
-        ngx_add_timer(&m->timer, NGX_HTTP_IOTHUB_METHOD_RETRY);
-        return;
-    }
-
-    rc = ngx_http_iothub_method_fail(r, NGX_HTTP_NOT_FOUND, 404103,
-                                     "DeviceNotOnline",
-                                     "The operation failed because the "
-                                     "requested device isn't online or "
-                                     "hasn't registered the direct method "
-                                     "callback.", m->connect_timeout);
-    ngx_http_iothub_finish(r, rc);
-}
-
-
-static void
-ngx_http_iothub_method_timer(ngx_event_t *ev)
-{
-    ngx_http_iothub_method_t *m = ev->data;
-
-    ngx_int_t  rc;
-
-    if (!m->delivered) {
-        if (ngx_http_iothub_method_invoke(m) == NGX_OK) {
-            return;
-        }
-
-        rc = ngx_http_iothub_method_fail(m->request,
-                                         NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         503001, "ServiceUnavailable",
-                                         "the hub's store is unavailable",
-                                         0);
-        ngx_http_iothub_finish(m->request, rc);
-        return;
-    }
-
-    ngx_http_iothub_method_forget(m);
-
-    rc = ngx_http_iothub_method_fail(m->request, NGX_HTTP_GATEWAY_TIME_OUT,
-                                     504101, "GatewayTimeout",
-                                     "Timed out waiting for the response "
-                                     "from device.",
-                                     m->response_timeout / 1000);
-    ngx_http_iothub_finish(m->request, rc);
-}
-
-
-/*
- * "methodmiss <n>": the session the presence named had just ended; look
- * again while the connect timeout lasts
- */
-
-static void
-ngx_http_iothub_method_missed(u_char *payload, size_t len)
-{
-    ngx_int_t                  n;
-    ngx_http_iothub_method_t  *m;
-
-    n = ngx_atoi(payload, len);
-
-    m = (n == NGX_ERROR) ? NULL : ngx_http_iothub_method_find(n);
-
-    if (m == NULL || !m->delivered) {
-        return;
-    }
-
-    m->delivered = 0;
-
-    if (m->timer.timer_set) {
-        ngx_del_timer(&m->timer);
-    }
-
-    ngx_add_timer(&m->timer, 1);
-}
-
-
-static ngx_http_iothub_method_t *
-ngx_http_iothub_method_find(ngx_rbtree_key_t key)
-{
-    ngx_rbtree_node_t  *node, *sentinel;
-
-    node = ngx_http_iothub_methods.root;
-    sentinel = ngx_http_iothub_methods.sentinel;
-
-    while (node != sentinel && node->key != key) {
-        node = (key < node->key) ? node->left : node->right;
-    }
-
-    return (node == sentinel) ? NULL : (ngx_http_iothub_method_t *) node;
-}
-
-
-/* "methodres <n> <status> <payload>" from the device's node */
-
-static void
-ngx_http_iothub_method_answer(u_char *payload, size_t len)
-{
-    u_char                    *p, *last, *sp;
-    ngx_int_t                  n, status, rc;
-    ngx_http_iothub_method_t  *m;
-
-    last = payload + len;
-
-    sp = ngx_strlchr(payload, last, ' ');
-    if (sp == NULL) {
-        return;
-    }
-
-    n = ngx_atoi(payload, sp - payload);
-    p = sp + 1;
-
-    sp = ngx_strlchr(p, last, ' ');
-    if (n == NGX_ERROR || sp == NULL) {
-        return;
-    }
-
-    status = (*p == '-') ? -ngx_atoi(p + 1, sp - p - 1)
-                         : ngx_atoi(p, sp - p);
-
-    m = ngx_http_iothub_method_find(n);
-
-    if (m == NULL || !m->delivered) {
-        /* late or unknown: dropped (mqtt.md 8) */
-        return;
-    }
-
-    /* answered once: a second answer (or the timer) finds nothing */
-    ngx_http_iothub_method_forget(m);
-
-    rc = ngx_http_iothub_method_reply(m->request, status, sp + 1,
-                                      last - sp - 1);
-    ngx_http_iothub_finish(m->request, rc);
 }
 
 
@@ -606,28 +403,9 @@ ngx_http_iothub_method_fail(ngx_http_request_t *r, ngx_uint_t status,
 static void
 ngx_http_iothub_method_cleanup(void *data)
 {
-    ngx_http_iothub_method_t *m = data;
+    ngx_iothub_method_op_t *op = data;
 
-    if (m->call) {
-        ngx_iothub_redis_cancel(m->call);
-        m->call = NULL;
-    }
-
-    ngx_http_iothub_method_forget(m);
-}
-
-
-static void
-ngx_http_iothub_method_forget(ngx_http_iothub_method_t *m)
-{
-    if (m->timer.timer_set) {
-        ngx_del_timer(&m->timer);
-    }
-
-    if (m->waiting) {
-        m->waiting = 0;
-        ngx_rbtree_delete(&ngx_http_iothub_methods, &m->node);
-    }
+    ngx_iothub_method_cancel(op);
 }
 
 

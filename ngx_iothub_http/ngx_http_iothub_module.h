@@ -49,7 +49,6 @@ struct ngx_http_iothub_ctx_s {
 
     ngx_iothub_registry_op_t         op;
     ngx_iothub_twin_op_t             twin;
-    ngx_iothub_redis_call_t         *call;
 
     /* bulk registry operations */
     void                            *bulk;
@@ -121,7 +120,6 @@ ngx_int_t ngx_http_iothub_route_c2d_purge(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 /* ngx_http_iothub_method.c */
-ngx_int_t ngx_http_iothub_method_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_iothub_route_method(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 

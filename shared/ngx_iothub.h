@@ -14,6 +14,7 @@
 #include <ngx_event.h>
 
 #include "ngx_iothub_redis.h"
+#include "ngx_iothub_args.h"
 
 
 #define NGX_IOTHUB_RIGHT_REGISTRY_READ     0x01
@@ -77,17 +78,6 @@ typedef struct {
 } ngx_iothub_main_conf_t;
 
 
-/* the arguments of one Redis command or script, built up in order */
-
-#define NGX_IOTHUB_MAX_ARGS  192
-
-typedef struct {
-    int                        n;
-    const char                *argv[NGX_IOTHUB_MAX_ARGS];
-    size_t                     lens[NGX_IOTHUB_MAX_ARGS];
-} ngx_iothub_args_t;
-
-
 extern ngx_module_t  ngx_iothub_module;
 
 
@@ -133,10 +123,6 @@ ngx_int_t ngx_iothub_key(ngx_pool_t *pool, ngx_str_t *key,
 u_char *ngx_iothub_key_write(u_char *buf, u_char *last,
     ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix,
     ngx_str_t *module_id);
-
-/* Appends an argument; past NGX_IOTHUB_MAX_ARGS it is dropped. */
-void ngx_iothub_args_add(ngx_iothub_args_t *args, const char *s, size_t len);
-void ngx_iothub_args_add_str(ngx_iothub_args_t *args, const char *s);
 
 /* Now in ISO 8601 UTC with 7 fractional digits, NUL-terminated. */
 void ngx_iothub_time_now(u_char *buf, size_t size);

@@ -24,22 +24,28 @@ typedef struct {
 } ngx_iothub_c2d_keys_t;
 
 
+static void ngx_iothub_c2d_done(void *data, redisReply *reply);
+static ngx_iothub_redis_call_t *ngx_iothub_c2d_script(ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, void *data, int nkeys,
+    ngx_iothub_args_t *args);
 static void ngx_iothub_c2d_add_key(ngx_iothub_args_t *args, u_char *buf,
     ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix);
 
 
-ngx_iothub_redis_call_t *
-ngx_iothub_c2d_send(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
-    ngx_iothub_message_t *msg, ngx_str_t *ack, uint64_t expiry,
-    ngx_iothub_redis_handler_pt handler, void *data)
+ngx_int_t
+ngx_iothub_c2d_send(ngx_iothub_c2d_op_t *op)
 {
     u_char                  depth[NGX_INT_T_LEN], exp[NGX_INT64_LEN];
     u_char                  now[40];
+    uint64_t                expiry;
     ngx_time_t             *tp;
+    ngx_iothub_hub_t       *hub;
     ngx_iothub_args_t       args;
     ngx_iothub_c2d_keys_t   k;
 
+    hub = op->hub;
     tp = ngx_timeofday();
+    expiry = op->expiry;
 
     if (expiry == 0) {
         expiry = ((uint64_t) tp->sec + hub->c2d_ttl) * 1000 + tp->msec;
@@ -48,29 +54,107 @@ ngx_iothub_c2d_send(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_time_now(now, sizeof(now));
 
     args.n = 0;
-    ngx_iothub_c2d_add_key(&args, k.device, hub, device_id, "device");
-    ngx_iothub_c2d_add_key(&args, k.queue, hub, device_id, "c2d");
-    ngx_iothub_c2d_add_key(&args, k.text, hub, device_id, "c2d:seq");
-    ngx_iothub_c2d_add_key(&args, k.feedback, hub, device_id, "presence");
+    ngx_iothub_c2d_add_key(&args, k.device, hub, &op->device_id, "device");
+    ngx_iothub_c2d_add_key(&args, k.queue, hub, &op->device_id, "c2d");
+    ngx_iothub_c2d_add_key(&args, k.text, hub, &op->device_id, "c2d:seq");
+    ngx_iothub_c2d_add_key(&args, k.feedback, hub, &op->device_id,
+                           "presence");
 
     ngx_iothub_args_add(&args, (char *) depth,
                         ngx_sprintf(depth, "%ui", hub->c2d_queue_depth)
                         - depth);
-    ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
+    ngx_iothub_c2d_add_key(&args, k.prefix, hub, &op->device_id, "c2d:");
 
     ngx_iothub_args_add_str(&args, "expiry");
     ngx_iothub_args_add(&args, (char *) exp,
                         ngx_sprintf(exp, "%uL", expiry) - exp);
     ngx_iothub_args_add_str(&args, "ack");
-    ngx_iothub_args_add(&args, (char *) ack->data, ack->len);
+    ngx_iothub_args_add(&args, (char *) op->ack.data, op->ack.len);
     ngx_iothub_args_add_str(&args, "enqueued");
     ngx_iothub_args_add_str(&args, (char *) now);
 
-    ngx_iothub_message_args(&args, msg);
+    if (ngx_iothub_message_args(&args, op->msg) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "iothub: too many arguments for a cloud-to-device "
+                      "message");
+        return NGX_ERROR;
+    }
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_C2D_SEND, handler, data, 4,
-                                   args.n, args.argv, args.lens);
+    op->call = ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_SEND,
+                                     ngx_iothub_c2d_done, op, 4, &args);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_iothub_c2d_purge(ngx_iothub_c2d_op_t *op)
+{
+    ngx_iothub_args_t       args;
+    ngx_iothub_c2d_keys_t   k;
+
+    args.n = 0;
+    ngx_iothub_c2d_add_key(&args, k.device, op->hub, &op->device_id,
+                           "device");
+    ngx_iothub_c2d_add_key(&args, k.queue, op->hub, &op->device_id, "c2d");
+    ngx_iothub_c2d_add_key(&args, k.prefix, op->hub, &op->device_id,
+                           "c2d:");
+
+    if (!ngx_iothub_args_ok(&args)) {
+        return NGX_ERROR;
+    }
+
+    op->call = ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_PURGE,
+                                     ngx_iothub_c2d_done, op, 2, &args);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
+}
+
+
+void
+ngx_iothub_c2d_cancel(ngx_iothub_c2d_op_t *op)
+{
+    if (op->call) {
+        ngx_iothub_redis_cancel(op->call);
+        op->call = NULL;
+    }
+}
+
+
+/* the integer reply of c2d_send.lua and c2d_purge.lua, or their errors */
+
+static void
+ngx_iothub_c2d_done(void *data, redisReply *reply)
+{
+    ngx_iothub_c2d_op_t *op = data;
+
+    op->call = NULL;
+
+    if (reply == NULL) {
+        op->result = NGX_IOTHUB_C2D_UNAVAILABLE;
+
+    } else if (reply->type == REDIS_REPLY_INTEGER) {
+        op->result = NGX_IOTHUB_C2D_DONE;
+        op->count = reply->integer;
+
+    } else if (reply->type == REDIS_REPLY_ERROR && reply->len >= 9
+               && ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0)
+    {
+        op->result = NGX_IOTHUB_C2D_NOT_FOUND;
+
+    } else if (reply->type == REDIS_REPLY_ERROR && reply->len >= 4
+               && ngx_strncmp(reply->str, "FULL", 4) == 0)
+    {
+        op->result = NGX_IOTHUB_C2D_FULL;
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "iothub: unexpected reply of a cloud-to-device "
+                      "script");
+        op->result = NGX_IOTHUB_C2D_FAILED;
+    }
+
+    op->handler(op);
 }
 
 
@@ -109,9 +193,8 @@ ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add(&args, (char *) generation_id->data,
                         generation_id->len);
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_C2D_RECEIVE, handler, data,
-                                   2, args.n, args.argv, args.lens);
+    return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_RECEIVE, handler, data, 2,
+                                 &args);
 }
 
 
@@ -140,27 +223,27 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add(&args, (char *) generation_id->data,
                         generation_id->len);
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_C2D_SETTLE, handler, data,
-                                   3, args.n, args.argv, args.lens);
+    return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_SETTLE, handler, data, 3,
+                                 &args);
 }
 
 
-ngx_iothub_redis_call_t *
-ngx_iothub_c2d_purge(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
-    ngx_iothub_redis_handler_pt handler, void *data)
+/* every argument must have fitted (a message of too many properties) */
+
+static ngx_iothub_redis_call_t *
+ngx_iothub_c2d_script(ngx_uint_t script, ngx_iothub_redis_handler_pt handler,
+    void *data, int nkeys, ngx_iothub_args_t *args)
 {
-    ngx_iothub_args_t       args;
-    ngx_iothub_c2d_keys_t   k;
+    if (!ngx_iothub_args_ok(args)) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "iothub: too many arguments for a cloud-to-device "
+                      "script");
+        return NULL;
+    }
 
-    args.n = 0;
-    ngx_iothub_c2d_add_key(&args, k.device, hub, device_id, "device");
-    ngx_iothub_c2d_add_key(&args, k.queue, hub, device_id, "c2d");
-    ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
-
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_C2D_PURGE, handler, data,
-                                   2, args.n, args.argv, args.lens);
+    return ngx_iothub_redis_script(ngx_iothub_redis_link(), script, handler,
+                                   data, nkeys, args->n, args->argv,
+                                   args->lens);
 }
 
 

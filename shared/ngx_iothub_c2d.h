@@ -21,16 +21,55 @@
 #define NGX_IOTHUB_C2D_MAX_SIZE  (64 * 1024)
 
 
+typedef enum {
+    NGX_IOTHUB_C2D_DONE = 0,               /* count is set */
+    NGX_IOTHUB_C2D_NOT_FOUND,              /* no such device */
+    NGX_IOTHUB_C2D_FULL,                   /* the queue is at its depth */
+    NGX_IOTHUB_C2D_UNAVAILABLE,            /* Redis is down */
+    NGX_IOTHUB_C2D_FAILED
+} ngx_iothub_c2d_result_e;
+
+
+typedef struct ngx_iothub_c2d_op_s  ngx_iothub_c2d_op_t;
+
+typedef void (*ngx_iothub_c2d_handler_pt)(ngx_iothub_c2d_op_t *op);
+
+
 /*
- * Queues msg (fields "p:..." and "u:..." as for telemetry, and "body") for
- * the device, with the ack mode ("none", "positive", "negative", "full")
- * and the absolute expiry in ms (0: the hub's c2d_ttl).  The handler gets
- * the message number (an integer reply), or the error "NOT_FOUND" or
- * "FULL", or NULL.  Returns NULL when Redis is down.
+ * A service operation on a device's queue (send or purge), owned by the
+ * caller, who sets the fields up to "expiry" and starts it.  The handler
+ * runs once and may free op.
  */
-ngx_iothub_redis_call_t *ngx_iothub_c2d_send(ngx_iothub_hub_t *hub,
-    ngx_str_t *device_id, ngx_iothub_message_t *msg, ngx_str_t *ack,
-    uint64_t expiry, ngx_iothub_redis_handler_pt handler, void *data);
+struct ngx_iothub_c2d_op_s {
+    ngx_iothub_hub_t               *hub;
+    ngx_log_t                      *log;
+    ngx_iothub_c2d_handler_pt       handler;
+    void                           *data;
+    ngx_str_t                       device_id;
+
+    /* send: fields "p:..." and "u:..." as for telemetry, and "body" */
+    ngx_iothub_message_t           *msg;
+    ngx_str_t                       ack;      /* none, positive, ... full */
+    uint64_t                        expiry;   /* ms; 0: the hub's c2d_ttl */
+
+    ngx_iothub_c2d_result_e         result;
+    int64_t                         count;    /* message number; purged */
+
+    ngx_iothub_redis_call_t        *call;
+};
+
+
+/*
+ * Queues op->msg for the device.  NGX_OK: started; NGX_DECLINED: Redis is
+ * down; NGX_ERROR (the message does not fit a command).
+ */
+ngx_int_t ngx_iothub_c2d_send(ngx_iothub_c2d_op_t *op);
+
+/* Empties the device's queue; count is the number of messages removed. */
+ngx_int_t ngx_iothub_c2d_purge(ngx_iothub_c2d_op_t *op);
+
+/* The handler will not run; safe when nothing is pending. */
+void ngx_iothub_c2d_cancel(ngx_iothub_c2d_op_t *op);
 
 /*
  * Locks the device's oldest deliverable message with lock for the hub's
@@ -49,10 +88,6 @@ ngx_iothub_redis_call_t *ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub,
     ngx_str_t *device_id, ngx_str_t *generation_id, ngx_str_t *n,
     ngx_str_t *lock, const char *how, ngx_iothub_redis_handler_pt handler,
     void *data);
-
-/* The handler gets the number of messages removed or "NOT_FOUND". */
-ngx_iothub_redis_call_t *ngx_iothub_c2d_purge(ngx_iothub_hub_t *hub,
-    ngx_str_t *device_id, ngx_iothub_redis_handler_pt handler, void *data);
 
 
 #endif /* _NGX_IOTHUB_C2D_H_INCLUDED_ */

@@ -33,7 +33,7 @@ ngx_iothub_message_add(ngx_iothub_message_t *msg, const char *prefixed_name,
 }
 
 
-void
+ngx_int_t
 ngx_iothub_message_args(ngx_iothub_args_t *args, ngx_iothub_message_t *msg)
 {
     ngx_uint_t  i;
@@ -46,7 +46,9 @@ ngx_iothub_message_args(ngx_iothub_args_t *args, ngx_iothub_message_t *msg)
     }
 
     ngx_iothub_args_add_str(args, "body");
-    ngx_iothub_args_add(args, (char *) msg->body.data, msg->body.len);
+
+    /* the vector stays spoiled once full: the last add tells for all */
+    return ngx_iothub_args_add(args, (char *) msg->body.data, msg->body.len);
 }
 
 
@@ -138,7 +140,11 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
                            sender->model_id.len);
     }
 
-    ngx_iothub_message_args(&args, msg);
+    if (ngx_iothub_message_args(&args, msg) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "iothub: too many arguments for a telemetry message");
+        return NULL;
+    }
 
     return ngx_iothub_redis_command(ngx_iothub_redis_link(), handler, data,
                                     args.n, args.argv, args.lens);

@@ -53,8 +53,11 @@ typedef struct {
 ngx_int_t ngx_iothub_message_add(ngx_iothub_message_t *msg,
     const char *prefixed_name, size_t name_len, u_char *value, size_t len);
 
-/* Appends the message's fields, then "body", to a command's arguments. */
-void ngx_iothub_message_args(ngx_iothub_args_t *args,
+/*
+ * Appends the message's fields, then "body", to a command's arguments;
+ * NGX_ERROR when they do not fit (see ngx_iothub_args_add()).
+ */
+ngx_int_t ngx_iothub_message_args(ngx_iothub_args_t *args,
     ngx_iothub_message_t *msg);
 
 /* The partition of a device: a stable hash of its id. */

@@ -13,6 +13,7 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_idcache.h"
+#include "ngx_iothub_method.h"
 
 
 /* a worker beats every 10 s; three missed beats and it counts as gone */
@@ -339,6 +340,11 @@ ngx_iothub_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     imcf->configured = 1;
+
+    /* the services' inbox handlers, once whichever modules are loaded */
+    if (ngx_iothub_method_init(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return ngx_iothub_parse_block(cf, NGX_IOTHUB_CONF, imcf);
 }
@@ -759,24 +765,6 @@ ngx_iothub_key_write(u_char *buf, u_char *last, ngx_iothub_hub_t *hub,
 
 
 void
-ngx_iothub_args_add(ngx_iothub_args_t *args, const char *s, size_t len)
-{
-    if (args->n < NGX_IOTHUB_MAX_ARGS) {
-        args->argv[args->n] = s ? s : "";
-        args->lens[args->n] = len;
-        args->n++;
-    }
-}
-
-
-void
-ngx_iothub_args_add_str(ngx_iothub_args_t *args, const char *s)
-{
-    ngx_iothub_args_add(args, s, ngx_strlen(s));
-}
-
-
-void
 ngx_iothub_time_now(u_char *buf, size_t size)
 {
     ngx_tm_t     tm;
@@ -888,6 +876,10 @@ ngx_iothub_heartbeat(ngx_event_t *ev)
     ngx_iothub_args_add_str(&args, "1");
     ngx_iothub_args_add_str(&args, "PX");
     ngx_iothub_args_add_str(&args, NGX_IOTHUB_ALIVE_TTL);
+
+    if (!ngx_iothub_args_ok(&args)) {
+        return;
+    }
 
     /* Redis down: the next beat tries again */
     (void) ngx_iothub_redis_command(imcf->link, ngx_iothub_inbox_sent, NULL,

@@ -119,7 +119,12 @@ ngx_iothub_registry_lookup(ngx_iothub_registry_op_t *op,
 
     args.n = 0;
     ngx_iothub_args_add_str(&args, "HGETALL");
-    ngx_iothub_args_add(&args, (char *) op->key.data, op->key.len);
+
+    if (ngx_iothub_args_add(&args, (char *) op->key.data, op->key.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     op->call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
                                         ngx_iothub_registry_done_lookup, op,
@@ -405,6 +410,12 @@ ngx_iothub_registry_run(ngx_iothub_registry_op_t *op, ngx_uint_t script,
     int nkeys, ngx_iothub_args_t *args,
     ngx_iothub_redis_handler_pt handler)
 {
+    if (!ngx_iothub_args_ok(args)) {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "iothub: too many arguments for a registry script");
+        return NGX_ERROR;
+    }
+
     op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
                                        handler, op, nkeys, args->n,
                                        args->argv, args->lens);

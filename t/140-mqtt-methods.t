@@ -1,6 +1,6 @@
 # Direct methods over MQTT (reference/rest.md 8, mqtt.md 8, messaging.md
 # 8): POST /twins/{id}/methods (and modules) reaches a session subscribed
-# to $iothub/methods/POST/# as $iothub/methods/POST/{name}/?$rid=<hex>.<n>
+# to $iothub/methods/POST/# as $iothub/methods/POST/{name}/?$rid=<rid>
 # with the JSON payload; the device's $iothub/methods/res/{status}/?$rid=
 # answers the caller with {"status":..,"payload":..}; 404103 when the
 # device is not online within connectTimeoutInSeconds, 504101 after
@@ -129,7 +129,7 @@ sub method_req {
     return sub {
         my $f = publish_fields(shift) or return 0;
         my $ok = $f->{qos} == 0
-                 && $f->{topic} =~ m{^\$iothub/methods/POST/\Q$name\E/\?\$rid=([0-9a-f]{32}\.\d+)$}
+                 && $f->{topic} =~ m{^\$iothub/methods/POST/\Q$name\E/\?\$rid=([0-9a-f]{32}\.\d+\.[0-9a-f]{16})$}
                  && $f->{payload} eq $payload;
         $RID{$key // 'a'} = $1 if $ok;
         diag("method request: topic $f->{topic} payload $f->{payload}") unless $ok;

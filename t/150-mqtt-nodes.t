@@ -88,7 +88,7 @@ sub method_req {
     return sub {
         my $f = publish_fields(shift) or return 0;
         my $ok = $f->{qos} == 0
-                 && $f->{topic} =~ m{^\$iothub/methods/POST/\Q$name\E/\?\$rid=([0-9a-f]{32}\.\d+)$}
+                 && $f->{topic} =~ m{^\$iothub/methods/POST/\Q$name\E/\?\$rid=([0-9a-f]{32}\.\d+\.[0-9a-f]{16})$}
                  && $f->{payload} eq $payload;
         $RID{$key // 'a'} = $1 if $ok;
         diag("method request: topic $f->{topic} payload $f->{payload}") unless $ok;

@@ -88,19 +88,21 @@ expired SAS token
  r(GET => '/devices', undef, auth => sas_token() =~ s/&se=(\d+)/'&se=' . ($1 + 1)/er)]
 --- error_code: 401
 --- response_body_like eval
-error_re('IotHubUnauthorizedAccess', 'Unauthorized: bad signature')
+error_re('IotHubUnauthorizedAccess', 'Unauthorized: the policy or the signature is not valid')
 --- error_log
 iothub: unauthorized, bad signature, policy "iothubowner"
 
 
 
-=== TEST 5: unknown policy (skn): 401
+=== TEST 5: unknown policy (skn): 401, the same answer as for a bad signature (the log tells them apart)
 --- request eval
 r(GET => '/devices', undef,
   auth => sas_token(policy => 'nobody', key => $POLICY_KEYS{iothubowner}[0]))
 --- error_code: 401
 --- response_body_like eval
-error_re('IotHubUnauthorizedAccess', 'Unauthorized: unknown policy')
+error_re('IotHubUnauthorizedAccess', 'Unauthorized: the policy or the signature is not valid')
+--- response_headers
+iothub-errorcode: IotHubUnauthorizedAccess
 --- error_log
 unknown policy, policy "nobody"
 
@@ -298,3 +300,34 @@ error_re('MethodNotAllowed', 'method ')
 iothub-errorcode: MethodNotAllowed
 --- redis_check
 EXISTS iothub:test:{x}:device => 0
+
+
+
+=== TEST 16: an unknown policy and a bad signature cannot be told apart: same status, headers and body but for the tracking id and time
+--- request eval
+[r(GET => '/devices', undef,
+   auth => sas_token(policy => 'nobody', key => $POLICY_KEYS{iothubowner}[0])),
+ r(GET => '/devices', undef,
+   auth => sas_token(policy => 'iothubowner', key => $POLICY_KEYS{registryRead}[0]))]
+--- error_code eval
+[401, 401]
+--- response_body_like eval
+[map { qr/^\{"Message":"ErrorCode:IotHubUnauthorizedAccess;Unauthorized: the policy or the signature is not valid","ExceptionMessage":"Tracking ID:[0-9a-f]{16}-G:0-TimeStamp:[^"]+"\}$/ } 1, 2]
+--- response_headers eval
+[("iothub-errorcode: IotHubUnauthorizedAccess\n$JSON_CT") x 2]
+
+
+
+=== TEST 17: a policy name (skn) is escaped in the log: a %0A cannot forge a log line
+--- request eval
+[r(GET => '/devices', undef,
+   auth => sas_token(policy => "x\n2020/01/01 00:00:00 [emerg] 1#1: forged", key => $POLICY_KEYS{iothubowner}[0])),
+ r(GET => '/devices', undef,
+   auth => sas_token(policy => "q\"\\\x01\x7f", key => $POLICY_KEYS{iothubowner}[0]))]
+--- error_code eval
+[401, 401]
+--- error_log
+iothub: unauthorized, unknown policy, policy "x\x0a2020/01/01 00:00:00 [emerg] 1#1: forged"
+iothub: unauthorized, unknown policy, policy "q\x22\x5c\x01\x7f"
+--- no_error_log eval
+[qr{^2020/01/01 00:00:00 \[emerg\]}m]
