@@ -15,9 +15,8 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_d2c.h"
-#include "ngx_iothub_registry.h"
+#include "ngx_iothub_session.h"
 #include "ngx_iothub_twin_service.h"
-#include "ngx_iothub_x509.h"
 #include "ngx_iothub_mqtt_parse.h"
 #include "ngx_iothub_mqtt_topic.h"
 
@@ -29,7 +28,6 @@
 #define NGX_IOTHUB_MQTT_MAX_INFLIGHT    64
 #define NGX_IOTHUB_MQTT_MAX_TWIN_OPS    16
 #define NGX_IOTHUB_MQTT_RID_LEN         128
-#define NGX_IOTHUB_MQTT_PASSWORD_MAX    1024
 
 
 typedef struct {
@@ -65,18 +63,6 @@ typedef struct {
 } ngx_iothub_mqtt_transport_t;
 
 
-/* a pending Redis call of a session; see ngx_iothub_mqtt_token() */
-typedef struct {
-    ngx_queue_t                     queue;
-    ngx_iothub_mqtt_ctx_t          *ctx;
-    ngx_iothub_redis_call_t        *call;
-    void                          (*handler)(ngx_iothub_mqtt_ctx_t *ctx,
-                                             redisReply *reply,
-                                             ngx_uint_t arg);
-    ngx_uint_t                      arg;
-} ngx_iothub_mqtt_token_t;
-
-
 struct ngx_iothub_mqtt_ctx_s {
     ngx_connection_t               *connection;
     ngx_iothub_mqtt_transport_t    *transport;
@@ -95,7 +81,6 @@ struct ngx_iothub_mqtt_ctx_s {
     size_t                          out_len;
     size_t                          out_size;
 
-    ngx_queue_t                     tokens;      /* ngx_iothub_mqtt_token_t */
     ngx_uint_t                      inflight;    /* telemetry being stored */
     ngx_queue_t                     twin_ops;    /* ngx_iothub_mqtt_twin_t */
     ngx_uint_t                      ntwin_ops;
@@ -103,51 +88,21 @@ struct ngx_iothub_mqtt_ctx_s {
     ngx_event_t                     keepalive;
     ngx_msec_t                      keepalive_time;
     ngx_msec_t                      last_read;   /* of the latest bytes */
-    ngx_event_t                     expiry;      /* of the SAS token */
 
-    /* the authenticated identity */
-    ngx_iothub_identity_t          *identity;
-    ngx_iothub_sender_t             sender;
+    /* the device session: identity, presence, deliveries */
+    ngx_iothub_session_t            session;
     ngx_str_t                       client_id;
     ngx_iothub_mqtt_str_t           device;      /* sender's ids, for */
     ngx_iothub_mqtt_str_t           module;      /* the topic helpers */
-    ngx_uint_t                      session_no;  /* in this worker */
-    ngx_rbtree_node_t               node;
-    ngx_uint_t                      features;    /* subscriptions */
     ngx_uint_t                      next_packet_id;
+    ngx_uint_t                      c2d_packet_id;  /* of the C2D in flight */
 
-    ngx_iothub_registry_op_t        op;
-
-    /* the cloud-to-device message in flight */
-    ngx_event_t                     c2d_lock_timer;
-    ngx_uint_t                      c2d_packet_id;
-    ngx_uint_t                      c2d_count;
-    size_t                          c2d_n_len;
-    size_t                          c2d_lock_len;
-    u_char                          c2d_n[NGX_INT64_LEN];
-    u_char                          c2d_lock[64];
-    u_char                          c2d_to[160];
-    unsigned                        c2d_busy:1;
-    unsigned                        c2d_again:1;
-
-    unsigned                        clean:1;
-    unsigned                        registered:1;
-    unsigned                        policy_token:1;
-    unsigned                        x509:1;
     unsigned                        disconnected:1;  /* DISCONNECT seen */
 
     /* the will: telemetry sent when the connection drops (mqtt.md 2) */
     u_char                         *will;
     size_t                          will_topic_len;
     size_t                          will_len;
-    ngx_iothub_x509_t               cert;
-    long long                       token_expiry;
-
-    /* what authentication needs, freed once it is done (idle memory) */
-    ngx_pool_t                     *auth_pool;
-    time_t                          activity_saved;
-    u_char                         *password;      /* in auth_pool */
-    size_t                          password_len;
 };
 
 
@@ -182,10 +137,6 @@ ngx_int_t ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why);
 ngx_uint_t ngx_iothub_mqtt_blocked(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_unblock(ngx_iothub_mqtt_ctx_t *ctx);
-ngx_iothub_mqtt_token_t *ngx_iothub_mqtt_token(ngx_iothub_mqtt_ctx_t *ctx,
-    void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t arg), ngx_uint_t arg);
-void ngx_iothub_mqtt_token_reply(void *data, redisReply *reply);
 
 /* ngx_iothub_mqtt_session.c: what each packet means to IoT Hub */
 ngx_int_t ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
@@ -201,25 +152,24 @@ ngx_int_t ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx,
 void ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx);
 ngx_int_t ngx_iothub_mqtt_will(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_connect_t *connect);
-ngx_iothub_mqtt_ctx_t *ngx_iothub_mqtt_find(ngx_uint_t no);
-void ngx_iothub_mqtt_auth_done(ngx_iothub_mqtt_ctx_t *ctx);
+void ngx_iothub_mqtt_session_start(ngx_iothub_mqtt_ctx_t *ctx);
 
 /* ngx_iothub_mqtt_twin.c: twin requests and desired notifications */
 ngx_int_t ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t);
 void ngx_iothub_mqtt_twin_cancel(ngx_iothub_mqtt_ctx_t *ctx);
-void ngx_iothub_mqtt_desired(u_char *payload, size_t len);
+void ngx_iothub_mqtt_desired(ngx_iothub_session_t *s, ngx_int_t version,
+    ngx_str_t *patch);
 
 /* ngx_iothub_mqtt_c2d.c: cloud-to-device delivery */
-void ngx_iothub_mqtt_c2d_pull(ngx_iothub_mqtt_ctx_t *ctx);
-void ngx_iothub_mqtt_c2d_release(ngx_iothub_mqtt_ctx_t *ctx);
-void ngx_iothub_mqtt_c2d_notify(u_char *payload, size_t len);
+ngx_int_t ngx_iothub_mqtt_c2d_deliver(ngx_iothub_session_t *s,
+    ngx_iothub_c2d_message_t *msg);
 
 /* ngx_iothub_mqtt_method.c: direct methods */
-void ngx_iothub_mqtt_method(u_char *payload, size_t len);
+void ngx_iothub_mqtt_method(ngx_iothub_session_t *s,
+    ngx_iothub_session_method_t *m);
 ngx_int_t ngx_iothub_mqtt_method_response(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t);
-ngx_int_t ngx_iothub_mqtt_session_init(ngx_conf_t *cf);
 
 
 #endif /* _NGX_IOTHUB_MQTT_H_INCLUDED_ */

@@ -30,7 +30,6 @@ static ngx_int_t ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx,
 static ngx_int_t ngx_iothub_mqtt_handle(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_packet_t *pkt);
 static void ngx_iothub_mqtt_keepalive_handler(ngx_event_t *ev);
-static void ngx_iothub_mqtt_expiry_handler(ngx_event_t *ev);
 static void ngx_iothub_mqtt_consume(ngx_iothub_mqtt_ctx_t *ctx, size_t len);
 
 
@@ -47,18 +46,13 @@ ngx_iothub_mqtt_start(ngx_iothub_mqtt_ctx_t *ctx)
 
     c = ctx->connection;
 
-    ngx_queue_init(&ctx->tokens);
     ngx_queue_init(&ctx->twin_ops);
+    ngx_iothub_mqtt_session_start(ctx);
 
     ctx->keepalive.handler = ngx_iothub_mqtt_keepalive_handler;
     ctx->keepalive.data = ctx;
     ctx->keepalive.log = c->log;
     ctx->keepalive.cancelable = 1;
-
-    ctx->expiry.handler = ngx_iothub_mqtt_expiry_handler;
-    ctx->expiry.data = ctx;
-    ctx->expiry.log = c->log;
-    ctx->expiry.cancelable = 1;
 
     c->log->action = "waiting for MQTT CONNECT";
 
@@ -559,78 +553,10 @@ ngx_iothub_mqtt_keepalive_handler(ngx_event_t *ev)
 }
 
 
-static void
-ngx_iothub_mqtt_expiry_handler(ngx_event_t *ev)
-{
-    ngx_iothub_mqtt_ctx_t *ctx = ev->data;
-
-    time_t  left;
-
-    left = (time_t) (ctx->token_expiry - ngx_time());
-
-    if (left > 0) {
-        ngx_add_timer(&ctx->expiry,
-                      (ngx_msec_t) ngx_min(left, 86400 * 24) * 1000);
-        return;
-    }
-
-    ngx_iothub_mqtt_close(ctx, "SAS token expired");
-}
-
-
-ngx_iothub_mqtt_token_t *
-ngx_iothub_mqtt_token(ngx_iothub_mqtt_ctx_t *ctx,
-    void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t arg), ngx_uint_t arg)
-{
-    ngx_iothub_mqtt_token_t  *t;
-
-    t = ngx_alloc(sizeof(ngx_iothub_mqtt_token_t), ctx->connection->log);
-    if (t == NULL) {
-        return NULL;
-    }
-
-    t->ctx = ctx;
-    t->call = NULL;
-    t->handler = handler;
-    t->arg = arg;
-
-    ngx_queue_insert_tail(&ctx->tokens, &t->queue);
-
-    return t;
-}
-
-
-/* the Redis handler of every session call: data is a token */
-
-void
-ngx_iothub_mqtt_token_reply(void *data, redisReply *reply)
-{
-    ngx_iothub_mqtt_token_t *t = data;
-
-    ngx_uint_t               arg;
-    ngx_iothub_mqtt_ctx_t   *ctx;
-    void                   (*handler)(ngx_iothub_mqtt_ctx_t *ctx,
-                                      redisReply *reply, ngx_uint_t arg);
-
-    ctx = t->ctx;
-    arg = t->arg;
-    handler = t->handler;
-
-    ngx_queue_remove(&t->queue);
-    ngx_free(t);
-
-    /* may close the session: nothing is touched after it */
-    handler(ctx, reply, arg);
-}
-
-
 void
 ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
 {
-    ngx_queue_t              *q;
-    ngx_connection_t         *c;
-    ngx_iothub_mqtt_token_t  *t;
+    ngx_connection_t  *c;
 
     if (ctx->state == NGX_IOTHUB_MQTT_CLOSING) {
         return;
@@ -646,32 +572,10 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
 
     ctx->state = NGX_IOTHUB_MQTT_CLOSING;
 
-    while (!ngx_queue_empty(&ctx->tokens)) {
-        q = ngx_queue_head(&ctx->tokens);
-        ngx_queue_remove(q);
-        t = ngx_queue_data(q, ngx_iothub_mqtt_token_t, queue);
-
-        if (t->call) {
-            ngx_iothub_redis_cancel(t->call);
-        }
-
-        ngx_free(t);
-    }
-
-    ngx_iothub_registry_cancel(&ctx->op);
-    ngx_iothub_mqtt_auth_done(ctx);
     ngx_iothub_mqtt_twin_cancel(ctx);
 
     if (ctx->keepalive.timer_set) {
         ngx_del_timer(&ctx->keepalive);
-    }
-
-    if (ctx->expiry.timer_set) {
-        ngx_del_timer(&ctx->expiry);
-    }
-
-    if (ctx->c2d_lock_timer.timer_set) {
-        ngx_del_timer(&ctx->c2d_lock_timer);
     }
 
     if (ctx->keepalive.posted) {

@@ -1,7 +1,9 @@
 
 /*
- * nginx-iothub: what MQTT packets mean to IoT Hub: authentication and the
- * session's presence, telemetry, subscriptions (mqtt.md 2-9).
+ * nginx-iothub: what MQTT packets mean to IoT Hub (mqtt.md 2-9): CONNECT,
+ * the will, telemetry, subscriptions.  The device session behind them
+ * (authentication, presence, deliveries) is the shared layer's,
+ * ngx_iothub_session.h; this file is its MQTT hook table.
  */
 
 
@@ -11,76 +13,51 @@
 
 #include "ngx_iothub_mqtt.h"
 #include "ngx_iothub_sas.h"
-#include "ngx_iothub_lua.h"
 
 
 #define NGX_IOTHUB_MQTT_MAX_PROPS  NGX_IOTHUB_D2C_MAX_PROPERTIES
 
 
 static ngx_int_t ngx_iothub_mqtt_identify(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_mqtt_connect_t *connect);
+    ngx_iothub_mqtt_connect_t *connect, ngx_iothub_credentials_t *cred);
 static ngx_int_t ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx,
     u_int code, const char *why);
-static void ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op);
-static ngx_int_t ngx_iothub_mqtt_authenticate(ngx_iothub_mqtt_ctx_t *ctx);
-static u_int ngx_iothub_mqtt_authorize(ngx_iothub_mqtt_ctx_t *ctx,
-    const char **why);
-static u_int ngx_iothub_mqtt_verify_token(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_sas_token_t *token, const char **why);
-static ngx_int_t ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_uint_t script, const char *extra,
-    void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t arg), ngx_uint_t arg);
-static void ngx_iothub_mqtt_presence_ended(void *data, redisReply *reply);
-static void ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx,
-    redisReply *reply, ngx_uint_t arg);
+static u_int ngx_iothub_mqtt_connack_code(ngx_iothub_session_rc_e rc);
+static void ngx_iothub_mqtt_connected(ngx_iothub_session_t *s,
+    ngx_iothub_session_rc_e rc, ngx_uint_t present);
+static void ngx_iothub_mqtt_kick(ngx_iothub_session_t *s,
+    ngx_iothub_kick_e why);
 static ngx_int_t ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t);
 static ngx_int_t ngx_iothub_mqtt_message(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub, ngx_iothub_mqtt_pub_t *t,
     ngx_iothub_message_t *msg, u_char *buf, size_t size);
-static void ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx);
 static void ngx_iothub_mqtt_send_will(ngx_iothub_mqtt_ctx_t *ctx);
-static void ngx_iothub_mqtt_stored(ngx_iothub_mqtt_ctx_t *ctx,
-    redisReply *reply, ngx_uint_t packet_id);
+static void ngx_iothub_mqtt_stored(ngx_iothub_session_t *s, ngx_int_t rc,
+    ngx_uint_t packet_id);
 static ngx_int_t ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *suback);
-static void ngx_iothub_mqtt_subscribed(ngx_iothub_mqtt_ctx_t *ctx,
-    redisReply *reply, ngx_uint_t arg);
+static void ngx_iothub_mqtt_subscribed(ngx_iothub_session_t *s, void *arg);
 static ngx_int_t ngx_iothub_mqtt_send_suback(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *suback);
-static ngx_int_t ngx_iothub_mqtt_copy(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_str_t *dst, ngx_iothub_mqtt_str_t *src);
-static void ngx_iothub_mqtt_register(ngx_iothub_mqtt_ctx_t *ctx);
-static void ngx_iothub_mqtt_kick(u_char *payload, size_t len);
 
 
-/* this worker's sessions by number, for messages to its inbox */
+static ngx_iothub_session_protocol_t  ngx_iothub_mqtt_protocol = {
+    ngx_string("MQTT"),
+    ngx_iothub_mqtt_connected,
+    ngx_iothub_mqtt_kick,
+    ngx_iothub_mqtt_desired,
+    ngx_iothub_mqtt_method,
+    ngx_iothub_mqtt_c2d_deliver
+};
 
-static ngx_rbtree_t       ngx_iothub_mqtt_sessions;
-static ngx_rbtree_node_t  ngx_iothub_mqtt_sentinel;
-static ngx_uint_t         ngx_iothub_mqtt_last_no;
 
-
-ngx_int_t
-ngx_iothub_mqtt_session_init(ngx_conf_t *cf)
+void
+ngx_iothub_mqtt_session_start(ngx_iothub_mqtt_ctx_t *ctx)
 {
-    ngx_rbtree_init(&ngx_iothub_mqtt_sessions, &ngx_iothub_mqtt_sentinel,
-                    ngx_rbtree_insert_value);
-
-    if (ngx_iothub_inbox_register(cf, "kick", ngx_iothub_mqtt_kick)
-        != NGX_OK
-        || ngx_iothub_inbox_register(cf, "desired", ngx_iothub_mqtt_desired)
-           != NGX_OK
-        || ngx_iothub_inbox_register(cf, "method", ngx_iothub_mqtt_method)
-           != NGX_OK
-        || ngx_iothub_inbox_register(cf, "c2d", ngx_iothub_mqtt_c2d_notify)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    ngx_iothub_session_init(&ctx->session, ctx->hub,
+                            &ngx_iothub_mqtt_protocol, ctx,
+                            ctx->connection->log, ctx->connection->pool);
 }
 
 
@@ -88,10 +65,11 @@ ngx_int_t
 ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_connect_t *connect)
 {
-    ngx_int_t  rc;
+    ngx_int_t                 rc;
+    ngx_iothub_session_rc_e   src;
+    ngx_iothub_credentials_t  cred;
 
     ctx->connection->log->action = "authenticating device";
-    ctx->clean = connect->clean_session;
 
     /* 1.5 times the client's keep-alive, capped (mqtt.md 10) */
     ctx->keepalive_time = connect->keep_alive
@@ -99,7 +77,9 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
                                     NGX_IOTHUB_MQTT_MAX_IDLE)
                           : NGX_IOTHUB_MQTT_MAX_IDLE;
 
-    rc = ngx_iothub_mqtt_identify(ctx, connect);
+    ngx_memzero(&cred, sizeof(ngx_iothub_credentials_t));
+
+    rc = ngx_iothub_mqtt_identify(ctx, connect, &cred);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -109,69 +89,103 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
         return rc;
     }
 
-    if (!connect->has_password || connect->password.len == 0) {
-        /* X.509 devices send no password (auth.md 5) */
-        if (ngx_iothub_x509_peer(ctx->connection, &ctx->cert) != NGX_OK) {
-            return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
-                                          "no SAS token in the password "
-                                          "and no client certificate");
-        }
-
-        ctx->x509 = 1;
-
-    } else if (connect->password.len > NGX_IOTHUB_MQTT_PASSWORD_MAX) {
-        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_LOGIN,
-                                      "password too long");
+    if (connect->has_password) {
+        cred.token.data = (u_char *) connect->password.data;
+        cred.token.len = connect->password.len;
     }
 
-    /* the identity record and the token live only until CONNACK */
+    cred.connection = ctx->connection;
+    cred.clean = connect->clean_session;
 
-    ctx->auth_pool = ngx_create_pool(4096, ctx->connection->log);
-    if (ctx->auth_pool == NULL) {
+    src = ngx_iothub_session_connect(&ctx->session, &cred);
+
+    if (src == NGX_IOTHUB_SESSION_PENDING) {
+        ctx->state = NGX_IOTHUB_MQTT_AUTHENTICATING;
+        return NGX_OK;
+    }
+
+    if (src == NGX_IOTHUB_SESSION_ERROR) {
         ngx_iothub_mqtt_close(ctx, NULL);
         return NGX_ERROR;
     }
 
-    if (!ctx->x509) {
-        ctx->password = ngx_pnalloc(ctx->auth_pool, connect->password.len);
-        if (ctx->password == NULL) {
-            ngx_iothub_mqtt_close(ctx, NULL);
-            return NGX_ERROR;
-        }
+    return ngx_iothub_mqtt_refuse(ctx, ngx_iothub_mqtt_connack_code(src),
+                                  ctx->session.why);
+}
 
-        ngx_memcpy(ctx->password, connect->password.data,
-                   connect->password.len);
-        ctx->password_len = connect->password.len;
+
+static u_int
+ngx_iothub_mqtt_connack_code(ngx_iothub_session_rc_e rc)
+{
+    switch (rc) {
+
+    case NGX_IOTHUB_SESSION_BAD_CREDENTIALS:
+        return NGX_IOTHUB_MQTT_REFUSED_LOGIN;
+
+    case NGX_IOTHUB_SESSION_NOT_AUTHORIZED:
+        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
+
+    default:
+        return NGX_IOTHUB_MQTT_REFUSED_SERVER;
+    }
+}
+
+
+/* the session's outcome: CONNACK, then the session is up */
+
+static void
+ngx_iothub_mqtt_connected(ngx_iothub_session_t *s,
+    ngx_iothub_session_rc_e rc, ngx_uint_t present)
+{
+    ngx_iothub_mqtt_ctx_t *ctx = s->data;
+
+    u_char  connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
+
+    if (rc != NGX_IOTHUB_SESSION_OK) {
+        (void) ngx_iothub_mqtt_refuse(ctx, ngx_iothub_mqtt_connack_code(rc),
+                                      s->why);
+        return;
     }
 
-    ctx->op.hub = ctx->hub;
-    ctx->op.pool = ctx->auth_pool;
-    ctx->op.log = ctx->connection->log;
-    ctx->op.handler = ngx_iothub_mqtt_identity_done;
-    ctx->op.data = ctx;
+    ngx_iothub_mqtt_write_connack(connack, sizeof(connack), present,
+                                  NGX_IOTHUB_MQTT_ACCEPTED);
 
-    rc = ngx_iothub_registry_lookup(&ctx->op, &ctx->sender.device_id,
-                                    &ctx->sender.module_id);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
-                                      "the hub's store is unavailable");
+    if (ngx_iothub_mqtt_send(ctx, connack, sizeof(connack), 0) != NGX_OK) {
+        return;
     }
 
-    if (rc != NGX_OK && rc != NGX_DONE) {
-        ngx_iothub_mqtt_close(ctx, NULL);
-        return NGX_ERROR;
+    ctx->state = NGX_IOTHUB_MQTT_CONNECTED;
+    ctx->connection->log->action = "serving device";
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub mqtt: \"%V\" connected, clean session %ui",
+                  &ctx->client_id, (ngx_uint_t) s->clean);
+
+    ngx_add_timer(&ctx->keepalive, ctx->keepalive_time);
+
+    ngx_iothub_mqtt_unblock(ctx);
+
+    /* the restored subscriptions take effect now that the session is up */
+    if (s->features && ngx_iothub_mqtt_save_features(ctx, NULL) != NGX_OK) {
+        return;
     }
 
-    ctx->state = NGX_IOTHUB_MQTT_AUTHENTICATING;
+    /* messages queued while the device was away (clean session 0) */
+    ngx_iothub_session_c2d_pull(s);
+}
 
-    if (rc == NGX_DONE) {
-        /* from the worker's identity cache */
-        ctx->identity = ctx->op.identity;
-        return ngx_iothub_mqtt_authenticate(ctx);
-    }
 
-    return NGX_OK;
+static void
+ngx_iothub_mqtt_kick(ngx_iothub_session_t *s, ngx_iothub_kick_e why)
+{
+    static const char  *reasons[] = {
+        "replaced by a newer connection of the same identity",
+        "the identity was deleted or disabled",
+        "SAS token expired"
+    };
+
+    /* the close path ends the presence only if it still names us */
+    ngx_iothub_mqtt_close(s->data, reasons[why]);
 }
 
 
@@ -179,7 +193,7 @@ ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
 
 static ngx_int_t
 ngx_iothub_mqtt_identify(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_mqtt_connect_t *connect)
+    ngx_iothub_mqtt_connect_t *connect, ngx_iothub_credentials_t *cred)
 {
     size_t                      dlen, mlen;
     ngx_iothub_mqtt_username_t  u;
@@ -209,23 +223,30 @@ ngx_iothub_mqtt_identify(ngx_iothub_mqtt_ctx_t *ctx,
                                       "name");
     }
 
-    if (ngx_iothub_mqtt_copy(ctx, &ctx->client_id, &connect->client_id)
-           != NGX_OK
-        || ngx_iothub_mqtt_copy(ctx, &ctx->sender.device_id, &u.device_id)
-           != NGX_OK
-        || ngx_iothub_mqtt_copy(ctx, &ctx->sender.module_id, &u.module_id)
-           != NGX_OK
-        || ngx_iothub_mqtt_copy(ctx, &ctx->sender.model_id, &u.model_id)
-           != NGX_OK)
-    {
+    ctx->client_id.len = connect->client_id.len;
+    ctx->client_id.data = ngx_pnalloc(ctx->connection->pool,
+                                      connect->client_id.len);
+    if (ctx->client_id.data == NULL) {
         ngx_iothub_mqtt_close(ctx, NULL);
         return NGX_ERROR;
     }
 
-    ctx->device.data = ctx->sender.device_id.data;
-    ctx->device.len = ctx->sender.device_id.len;
-    ctx->module.data = ctx->sender.module_id.data;
-    ctx->module.len = ctx->sender.module_id.len;
+    ngx_memcpy(ctx->client_id.data, connect->client_id.data,
+               connect->client_id.len);
+
+    /* "<device>" or "<device>/<module>": the ids are parts of it */
+
+    ctx->device.data = ctx->client_id.data;
+    ctx->device.len = dlen;
+    ctx->module.data = mlen ? ctx->client_id.data + dlen + 1 : NULL;
+    ctx->module.len = mlen;
+
+    cred->device_id.data = (u_char *) ctx->device.data;
+    cred->device_id.len = dlen;
+    cred->module_id.data = (u_char *) ctx->module.data;
+    cred->module_id.len = mlen;
+    cred->model_id.data = (u_char *) u.model_id.data;
+    cred->model_id.len = u.model_id.len;
 
     return NGX_OK;
 }
@@ -252,339 +273,6 @@ ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx, u_int code,
     }
 
     return NGX_ERROR;
-}
-
-
-static void
-ngx_iothub_mqtt_identity_done(ngx_iothub_registry_op_t *op)
-{
-    ngx_iothub_mqtt_ctx_t *ctx = op->data;
-
-    switch (op->rc) {
-
-    case NGX_IOTHUB_REGISTRY_OK:
-        break;
-
-    case NGX_IOTHUB_REGISTRY_NO_DEVICE:
-    case NGX_IOTHUB_REGISTRY_NO_MODULE:
-        (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
-                                      "identity not registered");
-        return;
-
-    default:
-        (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
-                                      "the hub's store is unavailable");
-        return;
-    }
-
-    ctx->identity = op->identity;
-
-    (void) ngx_iothub_mqtt_authenticate(ctx);
-}
-
-
-/*
- * Checks the credentials against ctx->identity and starts the session.
- * NGX_ERROR: the CONNECT was refused and the session closed.
- */
-
-static ngx_int_t
-ngx_iothub_mqtt_authenticate(ngx_iothub_mqtt_ctx_t *ctx)
-{
-    u_int        code;
-    ngx_str_t    gen;
-    const char  *why;
-
-    code = ngx_iothub_mqtt_authorize(ctx, &why);
-
-    if (code != NGX_IOTHUB_MQTT_ACCEPTED) {
-        return ngx_iothub_mqtt_refuse(ctx, code, why);
-    }
-
-    gen.data = (u_char *) ctx->identity->generation_id;
-    gen.len = ngx_strlen(ctx->identity->generation_id);
-
-    ctx->sender.generation_id.data = ngx_pstrdup(ctx->connection->pool,
-                                                 &gen);
-    if (ctx->sender.generation_id.data == NULL) {
-        ngx_iothub_mqtt_close(ctx, NULL);
-        return NGX_ERROR;
-    }
-
-    ctx->sender.generation_id.len = gen.len;
-    ctx->sender.policy = ctx->policy_token;
-
-    ngx_iothub_mqtt_auth_done(ctx);
-
-    ctx->session_no = ++ngx_iothub_mqtt_last_no;
-
-    if (ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_CONNECT, NULL,
-                                 ngx_iothub_mqtt_connected, 0)
-        != NGX_OK)
-    {
-        return ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
-                                      "the hub's store is unavailable");
-    }
-
-    return NGX_OK;
-}
-
-
-static u_int
-ngx_iothub_mqtt_authorize(ngx_iothub_mqtt_ctx_t *ctx, const char **why)
-{
-    ngx_iothub_sas_rc_e     rc;
-    ngx_iothub_sas_token_t  token;
-
-    if (ngx_strcmp(ctx->identity->status, "disabled") == 0) {
-        *why = "the device is disabled";
-        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
-    }
-
-    if (ctx->x509) {
-        *why = ngx_iothub_x509_authorize(&ctx->cert, ctx->identity);
-
-        /* no token to expire: the session lasts */
-        ctx->sender.x509 = 1;
-
-        return *why ? NGX_IOTHUB_MQTT_REFUSED_AUTH
-                    : NGX_IOTHUB_MQTT_ACCEPTED;
-    }
-
-    rc = ngx_iothub_sas_parse(&token, ctx->password, ctx->password_len);
-
-    if (rc != NGX_IOTHUB_SAS_OK) {
-        *why = "malformed SAS token";
-        return NGX_IOTHUB_MQTT_REFUSED_LOGIN;
-    }
-
-    return ngx_iothub_mqtt_verify_token(ctx, &token, why);
-}
-
-
-static u_int
-ngx_iothub_mqtt_verify_token(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_sas_token_t *token, const char **why)
-{
-    u_char                 path[300];
-    const char            *key1, *key2;
-    ngx_iothub_policy_t   *policy;
-    ngx_iothub_identity_t *id;
-
-    id = ctx->identity;
-
-    if (token->policy[0]) {
-        policy = ngx_iothub_find_policy(ctx->hub, (u_char *) token->policy,
-                                        ngx_strlen(token->policy));
-
-        if (policy == NULL
-            || !(policy->rights & NGX_IOTHUB_RIGHT_DEVICE_CONNECT))
-        {
-            *why = "the policy has no device_connect right";
-            return NGX_IOTHUB_MQTT_REFUSED_AUTH;
-        }
-
-        key1 = (char *) policy->primary_key.data;
-        key2 = (char *) policy->secondary_key.data;
-        ctx->policy_token = 1;
-
-    } else if (ngx_strcmp(id->auth_type, "sas") == 0) {
-        key1 = id->primary_key;
-        key2 = id->secondary_key;
-
-    } else {
-        *why = "the identity does not authenticate with SAS tokens";
-        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
-    }
-
-    if (ngx_iothub_sas_verify(token, key1, ngx_strlen(key1))
-        != NGX_IOTHUB_SAS_OK
-        && (key2 == NULL || key2[0] == '\0'
-            || ngx_iothub_sas_verify(token, key2, ngx_strlen(key2))
-               != NGX_IOTHUB_SAS_OK))
-    {
-        *why = "bad SAS token signature";
-        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
-    }
-
-    if (ngx_iothub_sas_check_expiry(token, ngx_time()) != NGX_IOTHUB_SAS_OK) {
-        *why = "expired SAS token";
-        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
-    }
-
-    if (ctx->sender.module_id.len) {
-        ngx_snprintf(path, sizeof(path), "/devices/%V/modules/%V%Z",
-                     &ctx->sender.device_id, &ctx->sender.module_id);
-
-    } else {
-        ngx_snprintf(path, sizeof(path), "/devices/%V%Z",
-                     &ctx->sender.device_id);
-    }
-
-    if (ngx_iothub_sas_covers(token, (char *) ctx->hub->hostname.data,
-                              (char *) path)
-        != NGX_IOTHUB_SAS_OK)
-    {
-        *why = "the SAS token is for another identity";
-        return NGX_IOTHUB_MQTT_REFUSED_AUTH;
-    }
-
-    ctx->token_expiry = token->expiry;
-
-    return NGX_IOTHUB_MQTT_ACCEPTED;
-}
-
-
-/*
- * Runs a session script on the identity's presence keys with ARGV inbox,
- * session number, then "extra" (or the clean flag) and now.  Without a
- * handler the call is not the session's: it outlives the connection.
- */
-
-static ngx_int_t
-ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
-    const char *extra,
-    void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t arg), ngx_uint_t arg)
-{
-    u_char                   no[NGX_INT_T_LEN], now[40];
-    size_t                   lens[8];
-    ngx_str_t                keys[3], *inbox, *mid;
-    ngx_pool_t              *pool;
-    const char              *argv[8];
-    ngx_iothub_mqtt_token_t *t;
-
-    pool = ctx->connection->pool;
-    mid = ctx->sender.module_id.len ? &ctx->sender.module_id : NULL;
-
-    if (ngx_iothub_key(pool, &keys[0], ctx->hub, &ctx->sender.device_id,
-                       mid ? "presence:" : "presence", mid) != NGX_OK
-        || ngx_iothub_key(pool, &keys[1], ctx->hub, &ctx->sender.device_id,
-                          mid ? "session:" : "session", mid) != NGX_OK
-        || ngx_iothub_key(pool, &keys[2], ctx->hub, &ctx->sender.device_id,
-                          mid ? "module:" : "device", mid) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    inbox = ngx_iothub_inbox();
-    ngx_iothub_time_now(now, sizeof(now));
-
-    argv[0] = (char *) keys[0].data;
-    lens[0] = keys[0].len;
-    argv[1] = (char *) keys[1].data;
-    lens[1] = keys[1].len;
-    argv[2] = (char *) keys[2].data;
-    lens[2] = keys[2].len;
-    argv[3] = (char *) inbox->data;
-    lens[3] = inbox->len;
-    argv[4] = (char *) no;
-    lens[4] = ngx_sprintf(no, "%ui", ctx->session_no) - no;
-    argv[5] = extra ? extra : (ctx->clean ? "1" : "0");
-    lens[5] = ngx_strlen(argv[5]);
-    argv[6] = extra ? (ctx->clean ? "1" : "0") : (char *) now;
-    lens[6] = ngx_strlen(argv[6]);
-
-    if (handler == NULL && script == NGX_IOTHUB_LUA_SESSION_DISCONNECT) {
-        /* bookkeeping after the session: it may wait for company */
-        return ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(), script,
-                                            ngx_iothub_mqtt_presence_ended,
-                                            NULL, 3, 7, argv, lens)
-               ? NGX_OK : NGX_DECLINED;
-    }
-
-    if (handler == NULL) {
-        /* subscriptions: notifications depend on them, no waiting */
-        return ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
-                                       ngx_iothub_mqtt_presence_ended, NULL,
-                                       3, 7, argv, lens)
-               ? NGX_OK : NGX_DECLINED;
-    }
-
-    t = ngx_iothub_mqtt_token(ctx, handler, arg);
-    if (t == NULL) {
-        return NGX_ERROR;
-    }
-
-    t->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
-                                      ngx_iothub_mqtt_token_reply, t,
-                                      3, 7, argv, lens);
-    if (t->call == NULL) {
-        ngx_queue_remove(&t->queue);
-        ngx_free(t);
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t arg)
-{
-    u_char     connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
-    ngx_int_t  present;
-    time_t     left;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_INTEGER
-        || reply->element[1]->type != REDIS_REPLY_INTEGER)
-    {
-        (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_SERVER,
-                                      "the hub's store is unavailable");
-        return;
-    }
-
-    ctx->features = (ngx_uint_t) reply->element[0]->integer;
-    present = reply->element[1]->integer;
-
-    ngx_iothub_mqtt_write_connack(connack, sizeof(connack), present,
-                                  NGX_IOTHUB_MQTT_ACCEPTED);
-
-    if (ngx_iothub_mqtt_send(ctx, connack, sizeof(connack), 0) != NGX_OK) {
-        return;
-    }
-
-    ctx->state = NGX_IOTHUB_MQTT_CONNECTED;
-    ctx->activity_saved = ngx_time();
-    ctx->connection->log->action = "serving device";
-
-    ngx_iothub_mqtt_register(ctx);
-
-    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                  "iothub mqtt: \"%V\" connected, clean session %ui",
-                  &ctx->client_id, (ngx_uint_t) ctx->clean);
-
-    /* the session ends when its SAS token expires (auth.md 7) */
-
-    if (!ctx->x509) {
-        left = (time_t) (ctx->token_expiry - ngx_time());
-
-        /* nginx timers reach 24 days: a longer token is checked then */
-        ngx_add_timer(&ctx->expiry,
-                      (ngx_msec_t) ngx_min(left, 86400 * 24) * 1000);
-    }
-
-    ngx_add_timer(&ctx->keepalive, ctx->keepalive_time);
-
-    ngx_iothub_mqtt_unblock(ctx);
-
-    /* the restored subscriptions take effect now that the session is up */
-    if (ctx->features && ngx_iothub_mqtt_save_features(ctx, NULL) != NGX_OK) {
-        return;
-    }
-
-    /* messages queued while the device was away (clean session 0) */
-    ngx_iothub_mqtt_c2d_pull(ctx);
-}
-
-
-static void
-ngx_iothub_mqtt_presence_ended(void *data, redisReply *reply)
-{
-    /* bookkeeping only: the next connect or subscribe repairs a failure */
 }
 
 
@@ -630,7 +318,6 @@ ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
     size_t                    size;
     ngx_int_t                 rc;
     ngx_iothub_message_t      msg;
-    ngx_iothub_mqtt_token_t  *tok;
 
     if (!ngx_iothub_mqtt_pub_owned(t, &ctx->device, &ctx->module)) {
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
@@ -663,66 +350,23 @@ ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
         return rc;
     }
 
-    tok = ngx_iothub_mqtt_token(ctx, ngx_iothub_mqtt_stored,
-                                pub->qos ? pub->packet_id : 0);
-    if (tok == NULL) {
-        ngx_free(buf);
-        ngx_iothub_mqtt_close(ctx, NULL);
-        return NGX_ERROR;
-    }
-
     /* the command is formatted at once: msg and buf may go */
-    tok->call = ngx_iothub_d2c_send(ctx->hub, &ctx->sender, &msg,
-                                    ngx_iothub_mqtt_token_reply, tok);
+    rc = ngx_iothub_session_telemetry(&ctx->session, &msg,
+                                      ngx_iothub_mqtt_stored,
+                                      pub->qos ? pub->packet_id : 0);
     ngx_free(buf);
 
-    if (tok->call == NULL) {
-        ngx_queue_remove(&tok->queue);
-        ngx_free(tok);
-        ngx_iothub_mqtt_close(ctx, "the hub's store is unavailable, "
-                                   "message not acknowledged");
+    if (rc != NGX_OK) {
+        ngx_iothub_mqtt_close(ctx, rc == NGX_DECLINED
+                                   ? "the hub's store is unavailable, "
+                                     "message not acknowledged"
+                                   : NULL);
         return NGX_ERROR;
     }
 
     ctx->inflight++;
 
-    ngx_iothub_mqtt_activity(ctx);
-
     return NGX_OK;
-}
-
-
-/* lastActivityTime in the registry, at most once a minute per session */
-
-static void
-ngx_iothub_mqtt_activity(ngx_iothub_mqtt_ctx_t *ctx)
-{
-    u_char              key[320], now[40];
-    ngx_str_t          *mid;
-    ngx_iothub_args_t   args;
-
-    if (ngx_time() - ctx->activity_saved < 60) {
-        return;
-    }
-
-    ctx->activity_saved = ngx_time();
-    ngx_iothub_time_now(now, sizeof(now));
-
-    mid = ctx->sender.module_id.len ? &ctx->sender.module_id : NULL;
-
-    args.n = 0;
-    ngx_iothub_args_add(&args, (char *) key,
-                        ngx_iothub_key_write(key, key + sizeof(key), ctx->hub,
-                                             &ctx->sender.device_id,
-                                             mid ? "module:" : "device", mid)
-                        - key);
-
-    ngx_iothub_args_add_str(&args, (char *) now);
-
-    (void) ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(),
-                                        NGX_IOTHUB_LUA_IDENTITY_TOUCH,
-                                        ngx_iothub_mqtt_presence_ended, NULL,
-                                        1, args.n, args.argv, args.lens);
 }
 
 
@@ -818,12 +462,14 @@ ngx_iothub_mqtt_message(ngx_iothub_mqtt_ctx_t *ctx,
 /* PUBACK once Redis stored the message; without it the device resends */
 
 static void
-ngx_iothub_mqtt_stored(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
+ngx_iothub_mqtt_stored(ngx_iothub_session_t *s, ngx_int_t rc,
     ngx_uint_t packet_id)
 {
+    ngx_iothub_mqtt_ctx_t *ctx = s->data;
+
     u_char  puback[NGX_IOTHUB_MQTT_PUBACK_LEN];
 
-    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+    if (rc != NGX_OK) {
         ngx_iothub_mqtt_close(ctx, "the hub's store failed, message not "
                                    "acknowledged");
         return;
@@ -875,7 +521,7 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
             continue;
         }
 
-        ctx->features |= feature;
+        ctx->session.features |= feature;
         codes[n++] = ngx_min(qos, 1);
     }
 
@@ -902,11 +548,10 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
  */
 
 static void
-ngx_iothub_mqtt_subscribed(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t arg)
+ngx_iothub_mqtt_subscribed(ngx_iothub_session_t *s, void *arg)
 {
     /* a failed store leaves the subscriptions to this connection */
-    (void) ngx_iothub_mqtt_send_suback(ctx, (u_char *) arg);
+    (void) ngx_iothub_mqtt_send_suback(s->data, arg);
 }
 
 
@@ -922,10 +567,11 @@ ngx_iothub_mqtt_send_suback(ngx_iothub_mqtt_ctx_t *ctx, u_char *suback)
         return NGX_ERROR;
     }
 
-    ngx_iothub_mqtt_c2d_pull(ctx);
+    ngx_iothub_session_c2d_pull(&ctx->session);
 
     return NGX_OK;
 }
+
 
 ngx_int_t
 ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
@@ -938,7 +584,7 @@ ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
     pos = 0;
 
     while (ngx_iothub_mqtt_subscribe_next(sub, &pos, &filter, NULL)) {
-        ctx->features &= ~ngx_iothub_mqtt_filter_feature(filter.data,
+        ctx->session.features &= ~ngx_iothub_mqtt_filter_feature(filter.data,
                                                          filter.len,
                                                          &ctx->device,
                                                          &ctx->module);
@@ -960,15 +606,12 @@ ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
 static ngx_int_t
 ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx, u_char *suback)
 {
-    u_char     features[NGX_INT_T_LEN + 1];
     ngx_int_t  rc;
 
-    ngx_sprintf(features, "%ui%Z", ctx->features);
-
-    rc = ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_SUBSCRIBE,
-                                  (char *) features,
-                                  suback ? ngx_iothub_mqtt_subscribed : NULL,
-                                  (ngx_uint_t) suback);
+    rc = ngx_iothub_session_subscribe(&ctx->session,
+                                      suback ? ngx_iothub_mqtt_subscribed
+                                             : NULL,
+                                      suback);
 
     if (rc == NGX_ERROR) {
         ngx_iothub_mqtt_close(ctx, NULL);
@@ -1065,8 +708,7 @@ ngx_iothub_mqtt_send_will(ngx_iothub_mqtt_ctx_t *ctx)
     if (ngx_iothub_mqtt_message(ctx, &pub, &t, &msg, buf, size) == NGX_OK) {
         (void) ngx_iothub_message_add(&msg, "u:iothub-MessageType", 20,
                                       (u_char *) "Will", 4);
-        (void) ngx_iothub_d2c_send(ctx->hub, &ctx->sender, &msg,
-                                   ngx_iothub_mqtt_presence_ended, NULL);
+        (void) ngx_iothub_session_telemetry(&ctx->session, &msg, NULL, 0);
     }
 
     ngx_free(buf);
@@ -1077,115 +719,5 @@ void
 ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx)
 {
     ngx_iothub_mqtt_send_will(ctx);
-    ngx_iothub_mqtt_c2d_release(ctx);
-
-    if (!ctx->registered) {
-        return;
-    }
-
-    ctx->registered = 0;
-    ngx_rbtree_delete(&ngx_iothub_mqtt_sessions, &ctx->node);
-
-    (void) ngx_iothub_mqtt_presence(ctx, NGX_IOTHUB_LUA_SESSION_DISCONNECT,
-                                    NULL, NULL, 0);
-}
-
-
-static void
-ngx_iothub_mqtt_register(ngx_iothub_mqtt_ctx_t *ctx)
-{
-    ctx->node.key = ctx->session_no;
-    ngx_rbtree_insert(&ngx_iothub_mqtt_sessions, &ctx->node);
-    ctx->registered = 1;
-}
-
-
-ngx_iothub_mqtt_ctx_t *
-ngx_iothub_mqtt_find(ngx_uint_t no)
-{
-    ngx_rbtree_node_t  *node, *sentinel;
-
-    node = ngx_iothub_mqtt_sessions.root;
-    sentinel = ngx_iothub_mqtt_sessions.sentinel;
-
-    while (node != sentinel) {
-        if (no == node->key) {
-            return (ngx_iothub_mqtt_ctx_t *)
-                       ((u_char *) node
-                        - offsetof(ngx_iothub_mqtt_ctx_t, node));
-        }
-
-        node = (no < node->key) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-/* "kick <session> replaced|removed": the session must end */
-
-static void
-ngx_iothub_mqtt_kick(u_char *payload, size_t len)
-{
-    u_char                 *sp, *last;
-    ngx_int_t               no;
-    ngx_iothub_mqtt_ctx_t  *ctx;
-
-    last = payload + len;
-    sp = ngx_strlchr(payload, last, ' ');
-
-    no = ngx_atoi(payload, (sp ? sp : last) - payload);
-    ctx = (no == NGX_ERROR) ? NULL : ngx_iothub_mqtt_find(no);
-
-    if (ctx == NULL) {
-        return;
-    }
-
-    /* the close path ends the presence only if it still names us */
-
-    if (sp && last - sp == 8 && ngx_strncmp(sp + 1, "removed", 7) == 0) {
-        ngx_iothub_mqtt_close(ctx, "the identity was deleted or disabled");
-        return;
-    }
-
-    ngx_iothub_mqtt_close(ctx, "replaced by a newer connection of the "
-                               "same identity");
-}
-
-
-static ngx_int_t
-ngx_iothub_mqtt_copy(ngx_iothub_mqtt_ctx_t *ctx, ngx_str_t *dst,
-    ngx_iothub_mqtt_str_t *src)
-{
-    dst->len = src->len;
-
-    if (src->len == 0) {
-        dst->data = (u_char *) "";
-        return NGX_OK;
-    }
-
-    dst->data = ngx_pnalloc(ctx->connection->pool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-
-    return NGX_OK;
-}
-
-
-/* what only authentication needed goes: idle sessions stay small */
-
-void
-ngx_iothub_mqtt_auth_done(ngx_iothub_mqtt_ctx_t *ctx)
-{
-    if (ctx->auth_pool) {
-        ngx_destroy_pool(ctx->auth_pool);
-        ctx->auth_pool = NULL;
-    }
-
-    ctx->identity = NULL;
-    ctx->password = NULL;
-    ctx->password_len = 0;
+    ngx_iothub_session_close(&ctx->session);
 }

@@ -54,8 +54,8 @@ ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
     tw->op.log = ctx->connection->log;
     tw->op.handler = ngx_iothub_mqtt_twin_done;
     tw->op.data = tw;
-    tw->op.device_id = ctx->sender.device_id;
-    tw->op.module_id = ctx->sender.module_id;
+    tw->op.device_id = ctx->session.sender.device_id;
+    tw->op.module_id = ctx->session.sender.module_id;
 
     if (t->kind == NGX_IOTHUB_MQTT_PUB_TWIN_GET) {
         /* the body (" " from Node) means nothing */
@@ -274,42 +274,17 @@ ngx_iothub_mqtt_twin_error(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
 }
 
 
-/* "desired <session> <version> <notification>" from a twin writer */
+/* a desired patch for the session, sent as a notification (mqtt.md 7) */
 
 void
-ngx_iothub_mqtt_desired(u_char *payload, size_t len)
+ngx_iothub_mqtt_desired(ngx_iothub_session_t *s, ngx_int_t version,
+    ngx_str_t *patch)
 {
-    u_char                 *p, *last, *sp, topic[80];
-    size_t                  n;
-    ngx_int_t               no, version;
-    ngx_iothub_mqtt_ctx_t  *ctx;
-
-    last = payload + len;
-
-    sp = ngx_strlchr(payload, last, ' ');
-    if (sp == NULL) {
-        return;
-    }
-
-    no = ngx_atoi(payload, sp - payload);
-    p = sp + 1;
-
-    sp = ngx_strlchr(p, last, ' ');
-    if (no == NGX_ERROR || sp == NULL) {
-        return;
-    }
-
-    version = ngx_atoi(p, sp - p);
-    ctx = ngx_iothub_mqtt_find(no);
-
-    if (version == NGX_ERROR || ctx == NULL
-        || !(ctx->features & NGX_IOTHUB_FEATURE_DESIRED))
-    {
-        return;
-    }
+    u_char  topic[80];
+    size_t  n;
 
     n = ngx_iothub_mqtt_twin_desired_topic(topic, sizeof(topic), version);
 
-    (void) ngx_iothub_mqtt_send_publish(ctx, topic, n, sp + 1, last - sp - 1,
-                                        0, 0);
+    (void) ngx_iothub_mqtt_send_publish(s->data, topic, n, patch->data,
+                                        patch->len, 0, 0);
 }

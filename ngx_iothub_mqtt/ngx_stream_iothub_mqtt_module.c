@@ -16,7 +16,6 @@ static char *ngx_stream_iothub_mqtt_merge_srv_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_stream_iothub_mqtt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_stream_iothub_mqtt_init(ngx_conf_t *cf);
 static void ngx_stream_iothub_mqtt_read_handler(ngx_event_t *rev);
 static void ngx_stream_iothub_mqtt_write_handler(ngx_event_t *wev);
 static ngx_uint_t ngx_stream_iothub_mqtt_ssl_pending(ngx_connection_t *c);
@@ -70,7 +69,7 @@ static ngx_command_t  ngx_stream_iothub_mqtt_commands[] = {
 
 static ngx_stream_module_t  ngx_stream_iothub_mqtt_module_ctx = {
     NULL,                                  /* preconfiguration */
-    ngx_stream_iothub_mqtt_init,           /* postconfiguration */
+    NULL,                                  /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -176,13 +175,6 @@ ngx_stream_iothub_mqtt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cscf->handler = ngx_iothub_mqtt_init_session;
 
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_stream_iothub_mqtt_init(ngx_conf_t *cf)
-{
-    return ngx_iothub_mqtt_session_init(cf);
 }
 
 

@@ -103,6 +103,15 @@ ngx_int_t ngx_iothub_inbox_register(ngx_conf_t *cf, const char *type,
 /* This worker's inbox channel name. */
 ngx_str_t *ngx_iothub_inbox(void);
 
+/* Draws this worker's inbox name (init_process). */
+ngx_int_t ngx_iothub_inbox_init_process(ngx_cycle_t *cycle);
+
+/* Hands a message that arrived in the inbox to its type's handler. */
+void ngx_iothub_inbox_in(u_char *payload, size_t len);
+
+/* A Redis handler for calls whose reply nobody needs. */
+void ngx_iothub_redis_ignore(void *data, redisReply *reply);
+
 /*
  * Publishes "<type> <payload>" to an inbox.  handler (may be NULL) gets the
  * PUBLISH reply: the number of receivers.  Returns NULL when Redis is down.

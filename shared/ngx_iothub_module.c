@@ -8,12 +8,11 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include <openssl/rand.h>
-
 #include "ngx_iothub.h"
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_idcache.h"
 #include "ngx_iothub_method.h"
+#include "ngx_iothub_session.h"
 
 
 /* a worker beats every 10 s; three missed beats and it counts as gone */
@@ -45,12 +44,8 @@ static char *ngx_iothub_policy_key(ngx_conf_t *cf, ngx_str_t *key,
 static char *ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_iothub_init_process(ngx_cycle_t *cycle);
-static ngx_int_t ngx_iothub_inbox_name(ngx_iothub_main_conf_t *imcf);
 static void ngx_iothub_subscribed_in(void *data, ngx_str_t *channel,
     u_char *payload, size_t len);
-static void ngx_iothub_inbox_in(ngx_iothub_main_conf_t *imcf,
-    u_char *payload, size_t len);
-static void ngx_iothub_inbox_sent(void *data, redisReply *reply);
 static void ngx_iothub_heartbeat(ngx_event_t *ev);
 static void ngx_iothub_exit_process(ngx_cycle_t *cycle);
 
@@ -342,7 +337,9 @@ ngx_iothub_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     imcf->configured = 1;
 
     /* the services' inbox handlers, once whichever modules are loaded */
-    if (ngx_iothub_method_init(cf) != NGX_OK) {
+    if (ngx_iothub_method_init(cf) != NGX_OK
+        || ngx_iothub_session_conf_init(cf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -828,7 +825,7 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (ngx_iothub_inbox_name(imcf) != NGX_OK) {
+    if (ngx_iothub_inbox_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -882,34 +879,10 @@ ngx_iothub_heartbeat(ngx_event_t *ev)
     }
 
     /* Redis down: the next beat tries again */
-    (void) ngx_iothub_redis_command(imcf->link, ngx_iothub_inbox_sent, NULL,
+    (void) ngx_iothub_redis_command(imcf->link, ngx_iothub_redis_ignore, NULL,
                                     args.n, args.argv, args.lens);
 
     ngx_add_timer(ev, NGX_IOTHUB_HEARTBEAT);
-}
-
-
-/* a random name: workers of every node share one Redis */
-
-static ngx_int_t
-ngx_iothub_inbox_name(ngx_iothub_main_conf_t *imcf)
-{
-    u_char  *p, id[16];
-
-    if (RAND_bytes(id, sizeof(id)) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                      "iothub: RAND_bytes() failed");
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(imcf->inbox_name, "iothub:inbox:",
-                   sizeof("iothub:inbox:") - 1);
-    p = ngx_hex_dump(p, id, sizeof(id));
-
-    imcf->inbox.data = imcf->inbox_name;
-    imcf->inbox.len = p - imcf->inbox_name;
-
-    return NGX_OK;
 }
 
 
@@ -920,132 +893,20 @@ ngx_iothub_subscribed_in(void *data, ngx_str_t *channel, u_char *payload,
     ngx_iothub_main_conf_t *imcf = data;
 
     if (channel == NULL) {
-        /* (re)subscribed: invalidations may have been missed */
+        /* (re)subscribed: invalidations and notifications may be lost */
         ngx_iothub_idcache_flush();
+        ngx_iothub_session_resume_all();
         return;
     }
 
     if (channel->len == imcf->inbox.len
         && ngx_strncmp(channel->data, imcf->inbox.data, channel->len) == 0)
     {
-        ngx_iothub_inbox_in(imcf, payload, len);
+        ngx_iothub_inbox_in(payload, len);
         return;
     }
 
     ngx_iothub_idcache_invalidate(payload, len);
-}
-
-
-static void
-ngx_iothub_inbox_in(ngx_iothub_main_conf_t *imcf, u_char *payload,
-    size_t len)
-{
-    u_char                   *space, *last;
-    ngx_uint_t                i;
-    ngx_iothub_inbox_type_t  *type;
-
-    last = payload + len;
-    space = ngx_strlchr(payload, last, ' ');
-
-    if (space == NULL) {
-        space = last;
-    }
-
-    type = imcf->inbox_types.elts;
-
-    for (i = 0; i < imcf->inbox_types.nelts; i++) {
-        if (type[i].type.len == (size_t) (space - payload)
-            && ngx_strncmp(type[i].type.data, payload, type[i].type.len) == 0)
-        {
-            type[i].handler(space < last ? space + 1 : last,
-                            space < last ? (size_t) (last - space - 1) : 0);
-            return;
-        }
-    }
-
-    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                  "iothub: unknown inbox message type \"%*s\"",
-                  (size_t) (space - payload), payload);
-}
-
-
-ngx_int_t
-ngx_iothub_inbox_register(ngx_conf_t *cf, const char *type,
-    ngx_iothub_inbox_handler_pt handler)
-{
-    ngx_iothub_main_conf_t   *imcf;
-    ngx_iothub_inbox_type_t  *t;
-
-    imcf = (ngx_iothub_main_conf_t *)
-               ngx_get_conf(cf->cycle->conf_ctx, ngx_iothub_module);
-
-    t = ngx_array_push(&imcf->inbox_types);
-    if (t == NULL) {
-        return NGX_ERROR;
-    }
-
-    t->type.data = (u_char *) type;
-    t->type.len = ngx_strlen(type);
-    t->handler = handler;
-
-    return NGX_OK;
-}
-
-
-ngx_str_t *
-ngx_iothub_inbox(void)
-{
-    ngx_iothub_main_conf_t  *imcf;
-
-    imcf = (ngx_iothub_main_conf_t *)
-               ngx_get_conf(ngx_cycle->conf_ctx, ngx_iothub_module);
-
-    return &imcf->inbox;
-}
-
-
-ngx_iothub_redis_call_t *
-ngx_iothub_inbox_send(ngx_str_t *inbox, const char *type, ngx_str_t *payload,
-    ngx_iothub_redis_handler_pt handler, void *data)
-{
-    u_char                   *msg, *p;
-    size_t                    len, lens[3];
-    const char               *argv[3];
-    ngx_iothub_redis_call_t  *call;
-
-    len = ngx_strlen(type) + 1 + payload->len;
-
-    msg = ngx_alloc(len, ngx_cycle->log);
-    if (msg == NULL) {
-        return NULL;
-    }
-
-    p = ngx_cpymem(msg, type, ngx_strlen(type));
-    *p++ = ' ';
-    ngx_memcpy(p, payload->data, payload->len);
-
-    argv[0] = "PUBLISH";
-    lens[0] = 7;
-    argv[1] = (char *) inbox->data;
-    lens[1] = inbox->len;
-    argv[2] = (char *) msg;
-    lens[2] = len;
-
-    /* the command is formatted, so msg can go */
-    call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
-                                    handler ? handler
-                                            : ngx_iothub_inbox_sent,
-                                    data, 3, argv, lens);
-    ngx_free(msg);
-
-    return call;
-}
-
-
-static void
-ngx_iothub_inbox_sent(void *data, redisReply *reply)
-{
-    /* fire and forget */
 }
 
 

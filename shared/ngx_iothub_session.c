@@ -1,0 +1,700 @@
+
+/*
+ * nginx-iothub: the life of a device session, whatever its protocol:
+ * connect (authentication, then presence and takeover), subscriptions,
+ * telemetry, activity, and the one close path.  The sessions of a worker
+ * are kept by number for the messages other nodes send to its inbox.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_iothub_session_int.h"
+#include "ngx_iothub_lua.h"
+
+
+static ngx_int_t ngx_iothub_session_copy(ngx_iothub_session_t *s,
+    ngx_str_t *dst, ngx_str_t *src);
+static ngx_iothub_session_rc_e ngx_iothub_session_credentials(
+    ngx_iothub_session_t *s, ngx_iothub_credentials_t *cred);
+static void ngx_iothub_session_identity_done(ngx_iothub_registry_op_t *op);
+static ngx_iothub_session_rc_e ngx_iothub_session_authenticate(
+    ngx_iothub_session_t *s);
+static ngx_int_t ngx_iothub_session_presence(ngx_iothub_session_t *s,
+    ngx_uint_t script, const char *extra,
+    ngx_iothub_session_reply_pt handler, void *arg);
+static void ngx_iothub_session_connected(ngx_iothub_session_t *s,
+    redisReply *reply, void *arg);
+static ngx_iothub_session_rc_e ngx_iothub_session_refused(
+    ngx_iothub_session_t *s, redisReply *reply);
+static void ngx_iothub_session_register(ngx_iothub_session_t *s);
+static void ngx_iothub_session_expiry_handler(ngx_event_t *ev);
+static void ngx_iothub_session_subscribed(ngx_iothub_session_t *s,
+    redisReply *reply, void *arg);
+static void ngx_iothub_session_stored(ngx_iothub_session_t *s,
+    redisReply *reply, void *arg);
+static void ngx_iothub_session_cancel_calls(ngx_iothub_session_t *s);
+
+
+/* this worker's sessions by number, for messages to its inbox */
+
+static ngx_rbtree_t       ngx_iothub_sessions;
+static ngx_rbtree_node_t  ngx_iothub_sessions_sentinel;
+static ngx_uint_t         ngx_iothub_sessions_last_no;
+
+
+ngx_int_t
+ngx_iothub_session_conf_init(ngx_conf_t *cf)
+{
+    ngx_rbtree_init(&ngx_iothub_sessions, &ngx_iothub_sessions_sentinel,
+                    ngx_rbtree_insert_value);
+
+    return ngx_iothub_session_notify_init(cf);
+}
+
+
+void
+ngx_iothub_session_init(ngx_iothub_session_t *s, ngx_iothub_hub_t *hub,
+    ngx_iothub_session_protocol_t *protocol, void *data, ngx_log_t *log,
+    ngx_pool_t *pool)
+{
+    s->protocol = protocol;
+    s->data = data;
+    s->log = log;
+    s->pool = pool;
+    s->hub = hub;
+
+    ngx_queue_init(&s->calls);
+    ngx_queue_init(&s->methods);
+
+    s->expiry.handler = ngx_iothub_session_expiry_handler;
+    s->expiry.data = s;
+    s->expiry.log = log;
+    s->expiry.cancelable = 1;
+}
+
+
+ngx_iothub_session_rc_e
+ngx_iothub_session_connect(ngx_iothub_session_t *s,
+    ngx_iothub_credentials_t *cred)
+{
+    ngx_int_t                rc;
+    ngx_iothub_session_rc_e  src;
+
+    src = ngx_iothub_session_credentials(s, cred);
+    if (src != NGX_IOTHUB_SESSION_OK) {
+        return src;
+    }
+
+    s->op.hub = s->hub;
+    s->op.pool = s->auth_pool;
+    s->op.log = s->log;
+    s->op.handler = ngx_iothub_session_identity_done;
+    s->op.data = s;
+
+    rc = ngx_iothub_registry_lookup(&s->op, &s->sender.device_id,
+                                    &s->sender.module_id);
+
+    if (rc == NGX_DECLINED) {
+        s->why = "the hub's store is unavailable";
+        return NGX_IOTHUB_SESSION_UNAVAILABLE;
+    }
+
+    if (rc == NGX_DONE) {
+        /* from the worker's identity cache */
+        s->identity = s->op.identity;
+        return ngx_iothub_session_authenticate(s);
+    }
+
+    return (rc == NGX_OK) ? NGX_IOTHUB_SESSION_PENDING
+                          : NGX_IOTHUB_SESSION_ERROR;
+}
+
+
+/* the ids for the session's life, the token until authenticated */
+
+static ngx_iothub_session_rc_e
+ngx_iothub_session_credentials(ngx_iothub_session_t *s,
+    ngx_iothub_credentials_t *cred)
+{
+    s->clean = cred->clean;
+
+    if (ngx_iothub_session_copy(s, &s->sender.device_id, &cred->device_id)
+           != NGX_OK
+        || ngx_iothub_session_copy(s, &s->sender.module_id,
+                                   &cred->module_id) != NGX_OK
+        || ngx_iothub_session_copy(s, &s->sender.model_id, &cred->model_id)
+           != NGX_OK)
+    {
+        return NGX_IOTHUB_SESSION_ERROR;
+    }
+
+    if (cred->token.len == 0) {
+        /* X.509 devices send no token (auth.md 5) */
+        if (ngx_iothub_x509_peer(cred->connection, &s->cert) != NGX_OK) {
+            s->why = "no SAS token in the password and no client certificate";
+            return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
+        }
+
+        s->x509 = 1;
+
+    } else if (cred->token.len > NGX_IOTHUB_SESSION_TOKEN_MAX) {
+        s->why = "password too long";
+        return NGX_IOTHUB_SESSION_BAD_CREDENTIALS;
+    }
+
+    /* the identity record and the token live only until connected */
+
+    s->auth_pool = ngx_create_pool(4096, s->log);
+    if (s->auth_pool == NULL) {
+        return NGX_IOTHUB_SESSION_ERROR;
+    }
+
+    s->token.len = cred->token.len;
+    s->token.data = ngx_pstrdup(s->auth_pool, &cred->token);
+
+    if (s->token.data == NULL && cred->token.len) {
+        return NGX_IOTHUB_SESSION_ERROR;
+    }
+
+    return NGX_IOTHUB_SESSION_OK;
+}
+
+
+static void
+ngx_iothub_session_identity_done(ngx_iothub_registry_op_t *op)
+{
+    ngx_iothub_session_t *s = op->data;
+
+    ngx_iothub_session_rc_e  rc;
+
+    switch (op->rc) {
+
+    case NGX_IOTHUB_REGISTRY_OK:
+        s->identity = op->identity;
+        rc = ngx_iothub_session_authenticate(s);
+        break;
+
+    case NGX_IOTHUB_REGISTRY_NO_DEVICE:
+    case NGX_IOTHUB_REGISTRY_NO_MODULE:
+        s->why = "identity not registered";
+        rc = NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
+        break;
+
+    default:
+        s->why = "the hub's store is unavailable";
+        rc = NGX_IOTHUB_SESSION_UNAVAILABLE;
+    }
+
+    if (rc != NGX_IOTHUB_SESSION_PENDING) {
+        s->protocol->connected(s, rc, 0);
+    }
+}
+
+
+/*
+ * Checks the credentials against s->identity, then makes the connection
+ * the identity's session (session_connect.lua).
+ */
+
+static ngx_iothub_session_rc_e
+ngx_iothub_session_authenticate(ngx_iothub_session_t *s)
+{
+    ngx_str_t                gen;
+    ngx_iothub_session_rc_e  rc;
+
+    rc = ngx_iothub_session_authorize(s);
+    if (rc != NGX_IOTHUB_SESSION_OK) {
+        return rc;
+    }
+
+    gen.data = (u_char *) s->identity->generation_id;
+    gen.len = ngx_strlen(s->identity->generation_id);
+
+    if (ngx_iothub_session_copy(s, &s->sender.generation_id, &gen)
+        != NGX_OK)
+    {
+        return NGX_IOTHUB_SESSION_ERROR;
+    }
+
+    s->sender.policy = s->policy_token;
+    s->sender.x509 = s->x509;
+
+    ngx_iothub_session_auth_done(s);
+
+    s->no = ++ngx_iothub_sessions_last_no;
+
+    if (ngx_iothub_session_presence(s, NGX_IOTHUB_LUA_SESSION_CONNECT, NULL,
+                                    ngx_iothub_session_connected, NULL)
+        != NGX_OK)
+    {
+        s->why = "the hub's store is unavailable";
+        return NGX_IOTHUB_SESSION_UNAVAILABLE;
+    }
+
+    return NGX_IOTHUB_SESSION_PENDING;
+}
+
+
+/*
+ * Runs a session script on the identity's presence keys with ARGV inbox,
+ * session number, then "extra" (or the clean flag) and now.  Without a
+ * handler the call is not the session's: it outlives the connection.
+ */
+
+static ngx_int_t
+ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
+    const char *extra, ngx_iothub_session_reply_pt handler, void *arg)
+{
+    u_char                     no[NGX_INT_T_LEN], now[40];
+    u_char                     keys[3][320];
+    ngx_str_t                 *inbox, *mid, *did;
+    ngx_iothub_args_t          args;
+    ngx_iothub_session_call_t *sc;
+
+    did = &s->sender.device_id;
+    mid = s->sender.module_id.len ? &s->sender.module_id : NULL;
+
+    args.n = 0;
+
+    ngx_iothub_args_add(&args, (char *) keys[0],
+        ngx_iothub_key_write(keys[0], keys[0] + 320, s->hub, did,
+                             mid ? "presence:" : "presence", mid) - keys[0]);
+    ngx_iothub_args_add(&args, (char *) keys[1],
+        ngx_iothub_key_write(keys[1], keys[1] + 320, s->hub, did,
+                             mid ? "session:" : "session", mid) - keys[1]);
+    ngx_iothub_args_add(&args, (char *) keys[2],
+        ngx_iothub_key_write(keys[2], keys[2] + 320, s->hub, did,
+                             mid ? "module:" : "device", mid) - keys[2]);
+
+    inbox = ngx_iothub_inbox();
+    ngx_iothub_time_now(now, sizeof(now));
+
+    ngx_iothub_args_add(&args, (char *) inbox->data, inbox->len);
+    ngx_iothub_args_add(&args, (char *) no,
+                        ngx_sprintf(no, "%ui", s->no) - no);
+    ngx_iothub_args_add_str(&args, extra ? extra : (s->clean ? "1" : "0"));
+    ngx_iothub_args_add_str(&args, extra ? (s->clean ? "1" : "0")
+                                         : (char *) now);
+
+    if (!ngx_iothub_args_ok(&args)) {
+        return NGX_ERROR;
+    }
+
+    if (handler == NULL && script == NGX_IOTHUB_LUA_SESSION_DISCONNECT) {
+        /* bookkeeping after the session: it may wait for company */
+        return ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(), script,
+                                            ngx_iothub_redis_ignore, NULL,
+                                            3, args.n, args.argv, args.lens)
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    if (handler == NULL) {
+        /* subscriptions: notifications depend on them, no waiting */
+        return ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
+                                       ngx_iothub_redis_ignore, NULL,
+                                       3, args.n, args.argv, args.lens)
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    sc = ngx_iothub_session_call(s, handler, arg);
+    if (sc == NULL) {
+        return NGX_ERROR;
+    }
+
+    sc->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
+                                       ngx_iothub_session_call_reply, sc,
+                                       3, args.n, args.argv, args.lens);
+    if (sc->call == NULL) {
+        ngx_iothub_session_call_drop(sc);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* session_connect.lua answered: { subscriptions, session present } */
+
+static void
+ngx_iothub_session_connected(ngx_iothub_session_t *s, redisReply *reply,
+    void *arg)
+{
+    time_t  left;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        s->protocol->connected(s, ngx_iothub_session_refused(s, reply), 0);
+        return;
+    }
+
+    s->features = (ngx_uint_t) reply->element[0]->integer;
+    s->connected = 1;
+    s->activity_saved = ngx_time();
+
+    ngx_iothub_session_register(s);
+
+    /* the session ends when its SAS token expires (auth.md 7) */
+
+    if (!s->x509) {
+        left = (time_t) (s->token_expiry - ngx_time());
+
+        /* nginx timers reach 24 days: a longer token is checked then */
+        ngx_add_timer(&s->expiry,
+                      (ngx_msec_t) ngx_max(ngx_min(left, 86400 * 24), 1)
+                      * 1000);
+    }
+
+    s->protocol->connected(s, NGX_IOTHUB_SESSION_OK,
+                           (ngx_uint_t) reply->element[1]->integer);
+}
+
+
+/* the script refuses an identity deleted or disabled meanwhile */
+
+static ngx_iothub_session_rc_e
+ngx_iothub_session_refused(ngx_iothub_session_t *s, redisReply *reply)
+{
+    if (reply && reply->type == REDIS_REPLY_ERROR
+        && ((reply->len == 9 && ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0)
+            || (reply->len == 8
+                && ngx_strncmp(reply->str, "DISABLED", 8) == 0)))
+    {
+        s->why = "the identity was deleted or disabled";
+        return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
+    }
+
+    s->why = "the hub's store is unavailable";
+    return NGX_IOTHUB_SESSION_UNAVAILABLE;
+}
+
+
+static void
+ngx_iothub_session_register(ngx_iothub_session_t *s)
+{
+    s->node.key = s->no;
+    ngx_rbtree_insert(&ngx_iothub_sessions, &s->node);
+    s->registered = 1;
+}
+
+
+ngx_iothub_session_t *
+ngx_iothub_session_find(ngx_uint_t no)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_iothub_sessions.root;
+    sentinel = ngx_iothub_sessions.sentinel;
+
+    while (node != sentinel) {
+        if (no == node->key) {
+            return (ngx_iothub_session_t *)
+                       ((u_char *) node
+                        - offsetof(ngx_iothub_session_t, node));
+        }
+
+        node = (no < node->key) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+void
+ngx_iothub_session_resume_all(void)
+{
+    ngx_rbtree_node_t  *node;
+
+    if (ngx_iothub_sessions.root == ngx_iothub_sessions.sentinel) {
+        return;
+    }
+
+    node = ngx_rbtree_min(ngx_iothub_sessions.root,
+                          ngx_iothub_sessions.sentinel);
+
+    while (node) {
+        ngx_iothub_session_c2d_pull((ngx_iothub_session_t *)
+                                        ((u_char *) node
+                                         - offsetof(ngx_iothub_session_t,
+                                                    node)));
+
+        node = ngx_rbtree_next(&ngx_iothub_sessions, node);
+    }
+}
+
+
+static void
+ngx_iothub_session_expiry_handler(ngx_event_t *ev)
+{
+    ngx_iothub_session_t *s = ev->data;
+
+    time_t  left;
+
+    left = (time_t) (s->token_expiry - ngx_time());
+
+    if (left > 0) {
+        ngx_add_timer(&s->expiry,
+                      (ngx_msec_t) ngx_min(left, 86400 * 24) * 1000);
+        return;
+    }
+
+    s->protocol->kick(s, NGX_IOTHUB_KICK_EXPIRED);
+}
+
+
+ngx_int_t
+ngx_iothub_session_subscribe(ngx_iothub_session_t *s,
+    void (*handler)(ngx_iothub_session_t *s, void *arg), void *arg)
+{
+    u_char  features[NGX_INT_T_LEN + 1];
+
+    ngx_sprintf(features, "%ui%Z", s->features);
+
+    s->subscribed = handler;
+
+    return ngx_iothub_session_presence(s, NGX_IOTHUB_LUA_SESSION_SUBSCRIBE,
+                                       (char *) features,
+                                       handler ? ngx_iothub_session_subscribed
+                                               : NULL,
+                                       arg);
+}
+
+
+static void
+ngx_iothub_session_subscribed(ngx_iothub_session_t *s, redisReply *reply,
+    void *arg)
+{
+    /* a failed store leaves the subscriptions to this connection */
+    s->subscribed(s, arg);
+}
+
+
+ngx_int_t
+ngx_iothub_session_telemetry(ngx_iothub_session_t *s,
+    ngx_iothub_message_t *msg,
+    void (*handler)(ngx_iothub_session_t *s, ngx_int_t rc, ngx_uint_t arg),
+    ngx_uint_t arg)
+{
+    ngx_iothub_session_call_t  *sc;
+
+    if (handler == NULL) {
+        return ngx_iothub_d2c_send(s->hub, &s->sender, msg,
+                                   ngx_iothub_redis_ignore, NULL)
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    s->stored = handler;
+
+    sc = ngx_iothub_session_call(s, ngx_iothub_session_stored, (void *) arg);
+    if (sc == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the command is formatted at once: msg may go */
+    sc->call = ngx_iothub_d2c_send(s->hub, &s->sender, msg,
+                                   ngx_iothub_session_call_reply, sc);
+    if (sc->call == NULL) {
+        ngx_iothub_session_call_drop(sc);
+        return NGX_DECLINED;
+    }
+
+    ngx_iothub_session_activity(s);
+
+    return NGX_OK;
+}
+
+
+/* XADD answers the entry id once the message is stored */
+
+static void
+ngx_iothub_session_stored(ngx_iothub_session_t *s, redisReply *reply,
+    void *arg)
+{
+    s->stored(s, (reply && reply->type == REDIS_REPLY_STRING)
+                 ? NGX_OK : NGX_ERROR,
+              (ngx_uint_t) arg);
+}
+
+
+/* lastActivityTime in the registry, at most once a minute per session */
+
+void
+ngx_iothub_session_activity(ngx_iothub_session_t *s)
+{
+    u_char              key[320], now[40];
+    ngx_str_t          *mid;
+    ngx_iothub_args_t   args;
+
+    if (ngx_time() - s->activity_saved < 60) {
+        return;
+    }
+
+    s->activity_saved = ngx_time();
+    ngx_iothub_time_now(now, sizeof(now));
+
+    mid = s->sender.module_id.len ? &s->sender.module_id : NULL;
+
+    args.n = 0;
+    ngx_iothub_args_add(&args, (char *) key,
+                        ngx_iothub_key_write(key, key + sizeof(key), s->hub,
+                                             &s->sender.device_id,
+                                             mid ? "module:" : "device", mid)
+                        - key);
+
+    ngx_iothub_args_add_str(&args, (char *) now);
+
+    if (!ngx_iothub_args_ok(&args)) {
+        return;
+    }
+
+    (void) ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(),
+                                        NGX_IOTHUB_LUA_IDENTITY_TOUCH,
+                                        ngx_iothub_redis_ignore, NULL,
+                                        1, args.n, args.argv, args.lens);
+}
+
+
+void
+ngx_iothub_session_close(ngx_iothub_session_t *s)
+{
+    if (s->closed) {
+        return;
+    }
+
+    s->closed = 1;
+
+    ngx_iothub_session_c2d_close(s);
+    ngx_iothub_session_methods_free(s);
+
+    if (s->registered) {
+        s->registered = 0;
+        ngx_rbtree_delete(&ngx_iothub_sessions, &s->node);
+
+        (void) ngx_iothub_session_presence(s,
+                                           NGX_IOTHUB_LUA_SESSION_DISCONNECT,
+                                           NULL, NULL, NULL);
+    }
+
+    ngx_iothub_session_cancel_calls(s);
+    ngx_iothub_registry_cancel(&s->op);
+    ngx_iothub_session_auth_done(s);
+
+    if (s->expiry.timer_set) {
+        ngx_del_timer(&s->expiry);
+    }
+}
+
+
+static void
+ngx_iothub_session_cancel_calls(ngx_iothub_session_t *s)
+{
+    ngx_queue_t                *q;
+    ngx_iothub_session_call_t  *sc;
+
+    while (!ngx_queue_empty(&s->calls)) {
+        q = ngx_queue_head(&s->calls);
+        ngx_queue_remove(q);
+        sc = ngx_queue_data(q, ngx_iothub_session_call_t, queue);
+
+        if (sc->call) {
+            ngx_iothub_redis_cancel(sc->call);
+        }
+
+        ngx_free(sc);
+    }
+}
+
+
+/* what only authentication needed goes: idle sessions stay small */
+
+void
+ngx_iothub_session_auth_done(ngx_iothub_session_t *s)
+{
+    if (s->auth_pool) {
+        ngx_destroy_pool(s->auth_pool);
+        s->auth_pool = NULL;
+    }
+
+    s->identity = NULL;
+    s->token.data = NULL;
+    s->token.len = 0;
+}
+
+
+ngx_iothub_session_call_t *
+ngx_iothub_session_call(ngx_iothub_session_t *s,
+    ngx_iothub_session_reply_pt handler, void *arg)
+{
+    ngx_iothub_session_call_t  *sc;
+
+    sc = ngx_alloc(sizeof(ngx_iothub_session_call_t), s->log);
+    if (sc == NULL) {
+        return NULL;
+    }
+
+    sc->session = s;
+    sc->call = NULL;
+    sc->handler = handler;
+    sc->arg = arg;
+
+    ngx_queue_insert_tail(&s->calls, &sc->queue);
+
+    return sc;
+}
+
+
+/* the Redis handler of every session call: data is the call */
+
+void
+ngx_iothub_session_call_reply(void *data, redisReply *reply)
+{
+    ngx_iothub_session_call_t *sc = data;
+
+    void                        *arg;
+    ngx_iothub_session_t        *s;
+    ngx_iothub_session_reply_pt  handler;
+
+    s = sc->session;
+    arg = sc->arg;
+    handler = sc->handler;
+
+    ngx_queue_remove(&sc->queue);
+    ngx_free(sc);
+
+    /* may close the session: nothing is touched after it */
+    handler(s, reply, arg);
+}
+
+
+void
+ngx_iothub_session_call_drop(ngx_iothub_session_call_t *sc)
+{
+    ngx_queue_remove(&sc->queue);
+    ngx_free(sc);
+}
+
+
+static ngx_int_t
+ngx_iothub_session_copy(ngx_iothub_session_t *s, ngx_str_t *dst,
+    ngx_str_t *src)
+{
+    dst->len = src->len;
+
+    if (src->len == 0) {
+        dst->data = (u_char *) "";
+        return NGX_OK;
+    }
+
+    dst->data = ngx_pnalloc(s->pool, src->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+
+    return NGX_OK;
+}
