@@ -22,10 +22,12 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_identity_out.c \
                shared/ngx_iothub_twin.c shared/ngx_iothub_twin_json.c \
                shared/ngx_iothub_twin_view.c \
-               shared/ngx_iothub_json.c \
+               shared/ngx_iothub_json.c shared/ngx_iothub_log.c \
                shared/ngx_iothub_method_codec.c \
+               shared/ngx_iothub_inbox_codec.c \
                shared/ngx_iothub_args.c \
                ngx_iothub_http/ngx_iothub_http_log.c \
+               shared/ngx_iothub_x509.c shared/ngx_iothub_props.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c
 

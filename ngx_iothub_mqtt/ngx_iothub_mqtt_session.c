@@ -426,6 +426,14 @@ ngx_iothub_mqtt_message(ngx_iothub_mqtt_ctx_t *ctx,
         field = ngx_iothub_mqtt_fields[props[i].sys];
         name = names;
 
+        if (props[i].sys == NGX_IOTHUB_MQTT_PROP_APP
+            && ngx_iothub_app_property_reserved(props[i].key.data,
+                                                props[i].key.len))
+        {
+            /* the hub's own names (iothub-*, mqtt-retain): dropped */
+            continue;
+        }
+
         if (props[i].sys == NGX_IOTHUB_MQTT_PROP_APP) {
             names = ngx_cpymem(ngx_cpymem(names, "u:", 2),
                                props[i].key.data, props[i].key.len);

@@ -3,7 +3,7 @@
 #
 # Required environment:
 #   PREFIX       directory for logs/, tmp/ and the pid file (created by the caller)
-#   CERT_DIR     holds server.crt / server.key (scripts/gen-certs.sh)
+#   CERT_DIR     holds server.crt / server.key and ca.crt (scripts/gen-certs.sh)
 #   POLICY_<NAME>_PRIMARY / POLICY_<NAME>_SECONDARY
 #                base64 keys for the policies iothubowner, service, device,
 #                registryRead, registryReadWrite (e.g. POLICY_REGISTRYREAD_PRIMARY);
@@ -146,6 +146,8 @@ $mqtt_listens
         ssl_protocols TLSv1.2 TLSv1.3;
         # X.509 devices present a client certificate; SAS devices present none
         ssl_verify_client optional_no_ca;
+        # certificateAuthority devices chain to the test CA
+        ssl_trusted_certificate $CERT_DIR/ca.crt;
 
         iothub_mqtt $HUB_NAME;
     }

@@ -14,6 +14,7 @@
 #include <ngx_core.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_props.h"
 
 
 #define NGX_IOTHUB_D2C_MAX_SIZE        (256 * 1024)

@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 
 #include "ngx_iothub_idcache.h"
+#include "ngx_iothub_log.h"
 
 
 typedef struct {
@@ -195,6 +196,7 @@ void
 ngx_iothub_idcache_invalidate(u_char *key, size_t len)
 {
     ngx_str_t                    k;
+    ngx_iothub_log_buf_t         lb;
     ngx_iothub_idcache_entry_t  *e;
 
     ngx_iothub_idcache_changes++;
@@ -205,8 +207,8 @@ ngx_iothub_idcache_invalidate(u_char *key, size_t len)
     e = ngx_iothub_idcache_find(&k);
 
     ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
-                   "iothub identity cache: \"%V\" changed%s", &k,
-                   e ? ", dropped" : "");
+                   "iothub identity cache: \"%V\" changed%s",
+                   ngx_iothub_log_v(&lb, &k), e ? ", dropped" : "");
 
     if (e) {
         ngx_iothub_idcache_remove(e);

@@ -23,6 +23,7 @@
 #include <openssl/sha.h>
 
 #include "ngx_iothub_redis.h"
+#include "ngx_iothub_log.h"
 #define NGX_IOTHUB_LUA_TEXTS
 #include "ngx_iothub_lua.h"
 
@@ -534,6 +535,8 @@ ngx_iothub_redis_handshake_reply(void *data, redisReply *reply)
 {
     ngx_iothub_redis_t *rd = data;
 
+    ngx_iothub_log_buf_t  lb;
+
     if (reply == NULL) {
         return;
     }
@@ -549,8 +552,10 @@ ngx_iothub_redis_handshake_reply(void *data, redisReply *reply)
     /* AUTH or SELECT refused: held commands never run */
 
     ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                  "iothub redis: handshake refused by %V: \"%*s\"",
-                  &rd->conf->addr->name, (size_t) reply->len, reply->str);
+                  "iothub redis: handshake refused by %V: \"%V\"",
+                  &rd->conf->addr->name,
+                  ngx_iothub_log_str(&lb, (u_char *) reply->str,
+                                     reply->len));
 
     ngx_iothub_redis_fail(rd, "handshake failed");
 }

@@ -11,6 +11,7 @@
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_registry.h"
 #include "ngx_iothub_idcache.h"
+#include "ngx_iothub_log.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -596,6 +597,7 @@ static ngx_int_t
 ngx_iothub_registry_failed(ngx_iothub_registry_op_t *op, redisReply *reply)
 {
     ngx_str_t                 err;
+    ngx_iothub_log_buf_t      lb;
     ngx_iothub_registry_rc_e  rc;
 
     op->call = NULL;
@@ -629,7 +631,8 @@ ngx_iothub_registry_failed(ngx_iothub_registry_op_t *op, redisReply *reply)
 
     } else {
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                      "iothub registry: redis error \"%V\"", &err);
+                      "iothub registry: redis error \"%V\"",
+                      ngx_iothub_log_v(&lb, &err));
         rc = NGX_IOTHUB_REGISTRY_ERROR;
     }
 

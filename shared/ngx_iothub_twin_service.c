@@ -9,6 +9,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_twin_service.h"
+#include "ngx_iothub_log.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -328,6 +329,8 @@ ngx_iothub_twin_write_done(void *data, redisReply *reply)
 {
     ngx_iothub_twin_op_t *op = data;
 
+    ngx_iothub_log_buf_t  lb;
+
     op->call = NULL;
 
     if (reply == NULL) {
@@ -349,8 +352,9 @@ ngx_iothub_twin_write_done(void *data, redisReply *reply)
         || ++op->attempts == NGX_IOTHUB_TWIN_ATTEMPTS)
     {
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                      "iothub twin: write failed: \"%*s\"",
-                      (size_t) reply->len, reply->str);
+                      "iothub twin: write failed: \"%V\"",
+                      ngx_iothub_log_str(&lb, (u_char *) reply->str,
+                                         reply->len));
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_FAILED);
         return;
     }

@@ -1,64 +1,63 @@
 
 /*
- * nginx-iothub: X.509 device authentication; see ngx_iothub_x509.h.
+ * Copyright (C) nginx-iothub authors
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_event.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "ngx_iothub_x509.h"
 
 
-#if (NGX_SSL)
-
 static void ngx_iothub_x509_hex(char *out, X509 *cert, const EVP_MD *md);
+static void ngx_iothub_x509_cn(ngx_iothub_x509_t *x, X509 *cert);
+static const char *ngx_iothub_x509_cn_check(const ngx_iothub_x509_t *x);
+static int ngx_iothub_x509_thumbprint_match(const ngx_iothub_x509_t *x,
+    const ngx_iothub_identity_t *id);
 
 
-ngx_int_t
-ngx_iothub_x509_peer(ngx_connection_t *c, ngx_iothub_x509_t *x)
+void
+ngx_iothub_x509_inspect(ngx_iothub_x509_t *x, X509 *cert, int verified)
 {
-    X509  *cert;
-
-    ngx_memzero(x, sizeof(ngx_iothub_x509_t));
-
-    if (c->ssl == NULL) {
-        return NGX_DECLINED;
-    }
-
-    cert = SSL_get_peer_certificate(c->ssl->connection);
-    if (cert == NULL) {
-        return NGX_DECLINED;
-    }
+    memset(x, 0, sizeof(ngx_iothub_x509_t));
 
     ngx_iothub_x509_hex(x->sha1, cert, EVP_sha1());
     ngx_iothub_x509_hex(x->sha256, cert, EVP_sha256());
 
-    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-                                  NID_commonName, x->cn, sizeof(x->cn))
-        < 0)
-    {
-        x->cn[0] = '\0';
+    x->current = X509_cmp_current_time(X509_get0_notBefore(cert)) < 0
+                 && X509_cmp_current_time(X509_get0_notAfter(cert)) > 0;
+
+    x->verified = verified != 0;
+
+    ngx_iothub_x509_cn(x, cert);
+}
+
+
+void
+ngx_iothub_x509_free(ngx_iothub_x509_t *x)
+{
+    if (x->cn != NULL) {
+        OPENSSL_free(x->cn);
+        x->cn = NULL;
+        x->cn_len = 0;
     }
-
-    x->current = X509_cmp_current_time(X509_get_notBefore(cert)) < 0
-                 && X509_cmp_current_time(X509_get_notAfter(cert)) > 0;
-
-    x->verified = SSL_get_verify_result(c->ssl->connection) == X509_V_OK;
-
-    X509_free(cert);
-
-    return NGX_OK;
 }
 
 
 static void
 ngx_iothub_x509_hex(char *out, X509 *cert, const EVP_MD *md)
 {
-    u_char        *p;
-    u_char         digest[EVP_MAX_MD_SIZE];
     unsigned int   n, i;
+    unsigned char  digest[EVP_MAX_MD_SIZE];
+
+    static const char  hex[] = "0123456789ABCDEF";
 
     out[0] = '\0';
 
@@ -66,61 +65,101 @@ ngx_iothub_x509_hex(char *out, X509 *cert, const EVP_MD *md)
         return;
     }
 
-    p = (u_char *) out;
-
     for (i = 0; i < n; i++) {
-        p = ngx_sprintf(p, "%02XD", (uint32_t) digest[i]);
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0x0f];
     }
 
-    *p = '\0';
+    out[2 * n] = '\0';
 }
 
-#else
 
-ngx_int_t
-ngx_iothub_x509_peer(ngx_connection_t *c, ngx_iothub_x509_t *x)
+/*
+ * Counts the subject's common names and converts the only one to UTF-8,
+ * whole: a name cut to a buffer could equal another identity's id.
+ */
+
+static void
+ngx_iothub_x509_cn(ngx_iothub_x509_t *x, X509 *cert)
 {
-    return NGX_DECLINED;
-}
+    int               i, n, only;
+    X509_NAME        *name;
+    ASN1_STRING      *data;
+    unsigned char    *utf8;
 
-#endif
+    name = X509_get_subject_name(cert);
+    if (name == NULL) {
+        return;
+    }
+
+    only = -1;
+
+    for (i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+         i >= 0;
+         i = X509_NAME_get_index_by_NID(name, NID_commonName, i))
+    {
+        only = i;
+        x->cn_count++;
+    }
+
+    if (x->cn_count != 1) {
+        return;
+    }
+
+    data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, only));
+
+    utf8 = NULL;
+    n = ASN1_STRING_to_UTF8(&utf8, data);
+
+    if (n < 0) {
+        /* a bad encoding (or no memory): cn stays NULL and is refused */
+        ERR_clear_error();
+        return;
+    }
+
+    x->cn = utf8;
+    x->cn_len = n;
+}
 
 
 const char *
-ngx_iothub_x509_authorize(ngx_iothub_x509_t *x, ngx_iothub_identity_t *id)
+ngx_iothub_x509_authorize(const ngx_iothub_x509_t *x,
+    const ngx_iothub_identity_t *id)
 {
-    const char  *name;
+    size_t       len;
+    const char  *name, *why;
 
     if (!x->current) {
         return "the client certificate is expired or not yet valid";
     }
 
-    if (ngx_strcmp(id->auth_type, "selfSigned") == 0) {
-        if ((id->primary_thumbprint[0]
-             && (ngx_strcasecmp((u_char *) id->primary_thumbprint,
-                                (u_char *) x->sha1) == 0
-                 || ngx_strcasecmp((u_char *) id->primary_thumbprint,
-                                   (u_char *) x->sha256) == 0))
-            || (id->secondary_thumbprint[0]
-                && (ngx_strcasecmp((u_char *) id->secondary_thumbprint,
-                                   (u_char *) x->sha1) == 0
-                    || ngx_strcasecmp((u_char *) id->secondary_thumbprint,
-                                      (u_char *) x->sha256) == 0)))
-        {
+    why = ngx_iothub_x509_cn_check(x);
+    if (why != NULL) {
+        return why;
+    }
+
+    if (strcmp(id->auth_type, "selfSigned") == 0) {
+        if (ngx_iothub_x509_thumbprint_match(x, id)) {
             return NULL;
         }
 
         return "the client certificate's thumbprint is not registered";
     }
 
-    if (ngx_strcmp(id->auth_type, "certificateAuthority") == 0) {
+    if (strcmp(id->auth_type, "certificateAuthority") == 0) {
         if (!x->verified) {
             return "the client certificate does not chain to a trusted CA";
         }
 
-        name = id->module_id[0] ? id->module_id : id->device_id;
+        if (x->cn == NULL) {
+            return "the client certificate has no common name";
+        }
 
-        if (ngx_strcmp(x->cn, name) != 0) {
+        /* auth.md 5: CN == module id for a module, else the device id */
+        name = id->module_id[0] ? id->module_id : id->device_id;
+        len = strlen(name);
+
+        if (x->cn_len != len || memcmp(x->cn, name, len) != 0) {
             return "the client certificate's common name is not the "
                    "identity's id";
         }
@@ -129,4 +168,50 @@ ngx_iothub_x509_authorize(ngx_iothub_x509_t *x, ngx_iothub_identity_t *id)
     }
 
     return "the identity does not authenticate with certificates";
+}
+
+
+static const char *
+ngx_iothub_x509_cn_check(const ngx_iothub_x509_t *x)
+{
+    if (x->cn_count > 1) {
+        return "the client certificate's subject has more than one "
+               "common name";
+    }
+
+    if (x->cn_count == 1 && x->cn == NULL) {
+        return "the client certificate's common name is not a valid string";
+    }
+
+    if (x->cn != NULL && memchr(x->cn, '\0', x->cn_len) != NULL) {
+        return "the client certificate's common name holds a NUL byte";
+    }
+
+    return NULL;
+}
+
+
+static int
+ngx_iothub_x509_thumbprint_match(const ngx_iothub_x509_t *x,
+    const ngx_iothub_identity_t *id)
+{
+    size_t       i;
+    const char  *tp[2];
+
+    tp[0] = id->primary_thumbprint;
+    tp[1] = id->secondary_thumbprint;
+
+    for (i = 0; i < 2; i++) {
+        if (tp[i][0] == '\0') {
+            continue;
+        }
+
+        if ((x->sha1[0] != '\0' && strcasecmp(tp[i], x->sha1) == 0)
+            || (x->sha256[0] != '\0' && strcasecmp(tp[i], x->sha256) == 0))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }

@@ -64,7 +64,7 @@ put_device('dev1')
                                    p:user-id p:to p:absolute-expiry-time
                                    u:alert), 'u:na me',
                        qw(u:plus u:empty u:nullprop), "u:\xc3\xa9t\xc3\xa9",
-                       qw(u:iothub-connection-device-id body)],
+                       'body'],
            'a:iothub-connection-device-id' => 'dev1',
            'a:iothub-connection-auth-generation-id' => qr/^\d{18}$/,
            'a:iothub-connection-auth-method' => $AUTH_SAS,
@@ -77,7 +77,7 @@ put_device('dev1')
            'p:absolute-expiry-time' => '2030-01-01T00:00:00Z',
            'u:alert' => 'high', 'u:na me' => 'va&lu=e', 'u:plus' => 'a+b c',
            'u:empty' => '', 'u:nullprop' => '', "u:\xc3\xa9t\xc3\xa9" => "\xe2\x82\xac",
-           'u:iothub-connection-device-id' => 'spoof',
+           'u:iothub-connection-device-id' => undef,
            'u:mqtt-retain' => undef, body => '{"temp":21.5}'}]],
  [perl => sub {   # the stamped generation id is the device's
      my (undef, $t) = @_;
@@ -441,3 +441,46 @@ put_device('dev1')
  }]]
 --- error_log eval
 [qr/message not acknowledged/]
+
+
+
+=== TEST 20: the hub's own names in a device's bag (iothub-*, mqtt-retain, any case) are dropped; $.ctime still maps
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ [send => pub('iothub-MessageType=Will&iothub-connection-device-id=other'
+              . '&mqtt-retain=true&IoTHub-EnqueuedTime=1999&x-opt-retain=1'
+              . '&iothub-creation-time-utc=forged&iothub-outputname=o'
+              . '&%24.ctime=2024-01-02T03%3A04%3A05Z&alert=1',
+              qos => 1, id => 1, payload => 'spoof')],
+ [expect => mqtt_puback(1)],
+ [send => pub('MQTT-Retain=false&k=v', qos => 1, id => 2, retain => 1,
+              payload => 'retained')],
+ [expect => mqtt_puback(2)],
+ [d2c => [{_fields => [@STAMPS, qw(u:iothub-creation-time-utc u:alert
+                                   body)],
+           'a:iothub-connection-device-id' => 'dev1',
+           'u:iothub-creation-time-utc' => '2024-01-02T03:04:05Z',
+           'u:alert' => '1', body => 'spoof'},
+          {_fields => [@STAMPS, qw(u:k u:mqtt-retain body)],
+           'u:k' => 'v', 'u:mqtt-retain' => 'true', body => 'retained'}]]]
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: a will whose bag names iothub-MessageType and mqtt-retain: stored once, as the hub's Will
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => {device => 'dev1',
+              will => [$EV . 'iothub-MessageType=Telemetry&mqtt-retain=true'
+                       . '&k=v', 'gone', 1, 0]}],
+ ['close'],
+ [d2c => [{_fields => [@STAMPS, qw(u:k u:iothub-MessageType body)],
+           'a:iothub-connection-device-id' => 'dev1',
+           'u:k' => 'v', 'u:iothub-MessageType' => 'Will', body => 'gone'}],
+  5]]
+--- no_error_log
+[error]
