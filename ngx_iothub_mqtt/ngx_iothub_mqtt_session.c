@@ -436,9 +436,11 @@ ngx_iothub_mqtt_verify_token(ngx_iothub_mqtt_ctx_t *ctx,
 
 
 /*
- * Runs a session script on the identity's presence keys with ARGV inbox,
- * session number, then "extra" (or the clean flag) and now.  Without a
- * handler the call is not the session's: it outlives the connection.
+ * Runs a session script on the identity's presence keys (KEYS presence,
+ * session, identity, and for a module's connect its device) with ARGV
+ * inbox, session number, then "extra" (or the clean flag) and now.
+ * Without a handler the call is not the session's: it outlives the
+ * connection.
  */
 
 static ngx_int_t
@@ -447,9 +449,11 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
     void (*handler)(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
     ngx_uint_t arg), ngx_uint_t arg)
 {
+    int                      nkeys, n;
     u_char                   no[NGX_INT_T_LEN], now[40];
     size_t                   lens[8];
-    ngx_str_t                keys[3], *inbox, *mid;
+    ngx_str_t                keys[4], *inbox, *mid;
+    ngx_uint_t               i;
     ngx_pool_t              *pool;
     const char              *argv[8];
     ngx_iothub_mqtt_token_t *t;
@@ -467,29 +471,44 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
         return NGX_ERROR;
     }
 
+    nkeys = 3;
+
+    /* a module connects only while its device is enabled */
+
+    if (mid && script == NGX_IOTHUB_LUA_SESSION_CONNECT) {
+        if (ngx_iothub_key(pool, &keys[3], ctx->hub, &ctx->sender.device_id,
+                           "device", NULL) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        nkeys = 4;
+    }
+
+    for (i = 0; i < (ngx_uint_t) nkeys; i++) {
+        argv[i] = (char *) keys[i].data;
+        lens[i] = keys[i].len;
+    }
+
     inbox = ngx_iothub_inbox();
     ngx_iothub_time_now(now, sizeof(now));
 
-    argv[0] = (char *) keys[0].data;
-    lens[0] = keys[0].len;
-    argv[1] = (char *) keys[1].data;
-    lens[1] = keys[1].len;
-    argv[2] = (char *) keys[2].data;
-    lens[2] = keys[2].len;
-    argv[3] = (char *) inbox->data;
-    lens[3] = inbox->len;
-    argv[4] = (char *) no;
-    lens[4] = ngx_sprintf(no, "%ui", ctx->session_no) - no;
-    argv[5] = extra ? extra : (ctx->clean ? "1" : "0");
-    lens[5] = ngx_strlen(argv[5]);
-    argv[6] = extra ? (ctx->clean ? "1" : "0") : (char *) now;
-    lens[6] = ngx_strlen(argv[6]);
+    argv[i] = (char *) inbox->data;
+    lens[i++] = inbox->len;
+    argv[i] = (char *) no;
+    lens[i++] = ngx_sprintf(no, "%ui", ctx->session_no) - no;
+    argv[i] = extra ? extra : (ctx->clean ? "1" : "0");
+    lens[i] = ngx_strlen(argv[i]);
+    i++;
+    argv[i] = extra ? (ctx->clean ? "1" : "0") : (char *) now;
+    lens[i] = ngx_strlen(argv[i]);
+    n = (int) i + 1;
 
     if (handler == NULL && script == NGX_IOTHUB_LUA_SESSION_DISCONNECT) {
         /* bookkeeping after the session: it may wait for company */
         return ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(), script,
                                             ngx_iothub_mqtt_presence_ended,
-                                            NULL, 3, 7, argv, lens)
+                                            NULL, nkeys, n, argv, lens)
                ? NGX_OK : NGX_DECLINED;
     }
 
@@ -497,7 +516,7 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
         /* subscriptions: notifications depend on them, no waiting */
         return ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
                                        ngx_iothub_mqtt_presence_ended, NULL,
-                                       3, 7, argv, lens)
+                                       nkeys, n, argv, lens)
                ? NGX_OK : NGX_DECLINED;
     }
 
@@ -508,7 +527,7 @@ ngx_iothub_mqtt_presence(ngx_iothub_mqtt_ctx_t *ctx, ngx_uint_t script,
 
     t->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
                                       ngx_iothub_mqtt_token_reply, t,
-                                      3, 7, argv, lens);
+                                      nkeys, n, argv, lens);
     if (t->call == NULL) {
         ngx_queue_remove(&t->queue);
         ngx_free(t);
@@ -526,6 +545,26 @@ ngx_iothub_mqtt_connected(ngx_iothub_mqtt_ctx_t *ctx, redisReply *reply,
     u_char     connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
     ngx_int_t  present;
     time_t     left;
+
+    /* deleted or disabled after the registry read (session_connect.lua) */
+
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        if (reply->len == sizeof("NOT_FOUND") - 1
+            && ngx_strncmp(reply->str, "NOT_FOUND", reply->len) == 0)
+        {
+            (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
+                                          "identity not registered");
+            return;
+        }
+
+        if (reply->len == sizeof("DISABLED") - 1
+            && ngx_strncmp(reply->str, "DISABLED", reply->len) == 0)
+        {
+            (void) ngx_iothub_mqtt_refuse(ctx, NGX_IOTHUB_MQTT_REFUSED_AUTH,
+                                          "the device is disabled");
+            return;
+        }
+    }
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 2
