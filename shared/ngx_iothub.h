@@ -45,6 +45,7 @@ typedef struct {
     time_t                     c2d_ttl;
     ngx_uint_t                 c2d_max_delivery_count;
     ngx_msec_t                 c2d_lock_timeout;
+    ngx_uint_t                 feedback_max_length;
     ngx_str_t                  file;
     ngx_uint_t                 line;
 } ngx_iothub_hub_t;
@@ -67,6 +68,7 @@ typedef struct {
 
     ngx_array_t                inbox_types;  /* ngx_iothub_inbox_type_t */
     ngx_int_t                  identity_cache;   /* entries per worker */
+    ngx_msec_t                 janitor_interval;
 
     /* per worker, set up in init_process */
     ngx_iothub_redis_t        *link;

@@ -165,6 +165,7 @@ ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
 {
     u_char                  now_ms[NGX_INT64_LEN], lock_ms[NGX_INT_T_LEN];
     u_char                  max[NGX_INT_T_LEN], now[40];
+    u_char                  maxlen[NGX_INT_T_LEN];
     ngx_time_t             *tp;
     ngx_iothub_args_t       args;
     ngx_iothub_c2d_keys_t   k;
@@ -192,6 +193,9 @@ ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add(&args, (char *) device_id->data, device_id->len);
     ngx_iothub_args_add(&args, (char *) generation_id->data,
                         generation_id->len);
+    ngx_iothub_args_add(&args, (char *) maxlen,
+                        ngx_sprintf(maxlen, "%ui", hub->feedback_max_length)
+                        - maxlen);
 
     return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_RECEIVE, handler, data, 2,
                                  &args);
@@ -203,7 +207,7 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_str_t *generation_id, ngx_str_t *n, ngx_str_t *lock,
     const char *how, ngx_iothub_redis_handler_pt handler, void *data)
 {
-    u_char                  now[40];
+    u_char                  now[40], maxlen[NGX_INT_T_LEN];
     ngx_iothub_args_t       args;
     ngx_iothub_c2d_keys_t   k;
 
@@ -222,6 +226,9 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add(&args, (char *) device_id->data, device_id->len);
     ngx_iothub_args_add(&args, (char *) generation_id->data,
                         generation_id->len);
+    ngx_iothub_args_add(&args, (char *) maxlen,
+                        ngx_sprintf(maxlen, "%ui", hub->feedback_max_length)
+                        - maxlen);
 
     return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_SETTLE, handler, data, 3,
                                  &args);

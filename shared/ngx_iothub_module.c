@@ -13,6 +13,7 @@
 #include "ngx_iothub_idcache.h"
 #include "ngx_iothub_method.h"
 #include "ngx_iothub_session.h"
+#include "ngx_iothub_janitor.h"
 
 
 /* a worker beats every 10 s; three missed beats and it counts as gone */
@@ -27,6 +28,8 @@ typedef struct {
 
 
 static char *ngx_iothub_check_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_iothub_check_msec_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static void *ngx_iothub_create_conf(ngx_cycle_t *cycle);
 static char *ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf);
@@ -68,6 +71,15 @@ static ngx_conf_num_bounds_t  ngx_iothub_c2d_delivery_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_iothub_identity_cache_bounds = {
     ngx_iothub_check_bounds, 0, 10000000
+};
+
+static ngx_conf_num_bounds_t  ngx_iothub_feedback_length_bounds = {
+    ngx_iothub_check_bounds, 100, 100000000
+};
+
+/* in milliseconds: 1s to 1d */
+static ngx_conf_num_bounds_t  ngx_iothub_janitor_interval_bounds = {
+    ngx_iothub_check_msec_bounds, 1000, 86400000
 };
 
 
@@ -148,6 +160,13 @@ static ngx_command_t  ngx_iothub_commands[] = {
       offsetof(ngx_iothub_main_conf_t, identity_cache),
       &ngx_iothub_identity_cache_bounds },
 
+    { ngx_string("janitor_interval"),
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, janitor_interval),
+      &ngx_iothub_janitor_interval_bounds },
+
     { ngx_string("hub"),
       NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_iothub_hub,
@@ -203,6 +222,13 @@ static ngx_command_t  ngx_iothub_commands[] = {
       0,
       offsetof(ngx_iothub_hub_t, c2d_lock_timeout),
       NULL },
+
+    { ngx_string("feedback_max_length"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, feedback_max_length),
+      &ngx_iothub_feedback_length_bounds },
 
     { ngx_string("retention"),
       NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
@@ -263,6 +289,7 @@ ngx_iothub_create_conf(ngx_cycle_t *cycle)
     imcf->redis.command_timeout = NGX_CONF_UNSET_MSEC;
     imcf->redis.max_backoff = NGX_CONF_UNSET_MSEC;
     imcf->identity_cache = NGX_CONF_UNSET;
+    imcf->janitor_interval = NGX_CONF_UNSET_MSEC;
 
     return imcf;
 }
@@ -280,6 +307,7 @@ ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_msec_value(imcf->redis.command_timeout, 2000);
     ngx_conf_init_msec_value(imcf->redis.max_backoff, 5000);
     ngx_conf_init_value(imcf->identity_cache, 10000);
+    ngx_conf_init_msec_value(imcf->janitor_interval, 60000);
 
     if (!imcf->configured || imcf->redis.addr != NULL) {
         return NGX_CONF_OK;
@@ -318,6 +346,27 @@ ngx_iothub_check_bounds(ngx_conf_t *cf, void *post, void *data)
                        "\"%V\" directive value must be between %i and %i",
                        &((ngx_str_t *) cf->args->elts)[0], bounds->low,
                        bounds->high);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* the same for a time; the bounds are milliseconds, whole seconds */
+
+static char *
+ngx_iothub_check_msec_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t *bounds = post;
+    ngx_msec_t            *mp = data;
+
+    if (*mp >= (ngx_msec_t) bounds->low && *mp <= (ngx_msec_t) bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" directive value must be from %is to %is",
+                       &((ngx_str_t *) cf->args->elts)[0],
+                       bounds->low / 1000, bounds->high / 1000);
 
     return NGX_CONF_ERROR;
 }
@@ -471,6 +520,7 @@ ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hub->c2d_ttl = NGX_CONF_UNSET;
     hub->c2d_max_delivery_count = NGX_CONF_UNSET_UINT;
     hub->c2d_lock_timeout = NGX_CONF_UNSET_MSEC;
+    hub->feedback_max_length = NGX_CONF_UNSET_UINT;
     hub->file = cf->conf_file->file.name;
     hub->line = cf->conf_file->line;
 
@@ -531,6 +581,7 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
     ngx_conf_init_value(hub->c2d_ttl, 3600);
     ngx_conf_init_uint_value(hub->c2d_max_delivery_count, 10);
     ngx_conf_init_msec_value(hub->c2d_lock_timeout, 60000);
+    ngx_conf_init_uint_value(hub->feedback_max_length, 100000);
 
     if (hub->c2d_ttl < 60 || hub->c2d_ttl > 2 * 86400) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -849,6 +900,8 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
 
     ngx_add_timer(&imcf->heartbeat, 1);
 
+    ngx_iothub_janitor_start(imcf, cycle->log);
+
     return NGX_OK;
 }
 
@@ -925,6 +978,8 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
     if (imcf->heartbeat.timer_set) {
         ngx_del_timer(&imcf->heartbeat);
     }
+
+    ngx_iothub_janitor_stop();
 
     ngx_iothub_redis_destroy(imcf->link);
     imcf->link = NULL;

@@ -248,8 +248,9 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
     const char *extra, ngx_iothub_session_reply_pt handler, void *arg)
 {
     u_char                     no[NGX_INT_T_LEN], now[40];
-    u_char                     keys[3][320];
+    u_char                     keys[4][320];
     ngx_str_t                 *inbox, *mid, *did;
+    ngx_uint_t                 nkeys;
     ngx_iothub_args_t          args;
     ngx_iothub_session_call_t *sc;
 
@@ -267,6 +268,16 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
     ngx_iothub_args_add(&args, (char *) keys[2],
         ngx_iothub_key_write(keys[2], keys[2] + 320, s->hub, did,
                              mid ? "module:" : "device", mid) - keys[2]);
+
+    nkeys = 3;
+
+    if (mid && script == NGX_IOTHUB_LUA_SESSION_CONNECT) {
+        /* a module connects only while its device is enabled */
+        ngx_iothub_args_add(&args, (char *) keys[3],
+            ngx_iothub_key_write(keys[3], keys[3] + 320, s->hub, did,
+                                 "device", NULL) - keys[3]);
+        nkeys = 4;
+    }
 
     inbox = ngx_iothub_inbox();
     ngx_iothub_time_now(now, sizeof(now));
@@ -286,7 +297,8 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
         /* bookkeeping after the session: it may wait for company */
         return ngx_iothub_redis_script_lazy(ngx_iothub_redis_link(), script,
                                             ngx_iothub_redis_ignore, NULL,
-                                            3, args.n, args.argv, args.lens)
+                                            nkeys, args.n, args.argv,
+                                            args.lens)
                ? NGX_OK : NGX_DECLINED;
     }
 
@@ -294,7 +306,8 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
         /* subscriptions: notifications depend on them, no waiting */
         return ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
                                        ngx_iothub_redis_ignore, NULL,
-                                       3, args.n, args.argv, args.lens)
+                                       nkeys, args.n, args.argv,
+                                       args.lens)
                ? NGX_OK : NGX_DECLINED;
     }
 
@@ -305,7 +318,8 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
 
     sc->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
                                        ngx_iothub_session_call_reply, sc,
-                                       3, args.n, args.argv, args.lens);
+                                       nkeys, args.n, args.argv,
+                                       args.lens);
     if (sc->call == NULL) {
         ngx_iothub_session_call_drop(sc);
         return NGX_DECLINED;
@@ -359,16 +373,22 @@ ngx_iothub_session_connected(ngx_iothub_session_t *s, redisReply *reply,
 static ngx_iothub_session_rc_e
 ngx_iothub_session_refused(ngx_iothub_session_t *s, redisReply *reply)
 {
-    if (reply && reply->type == REDIS_REPLY_ERROR
-        && ((reply->len == 9 && ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0)
-            || (reply->len == 8
-                && ngx_strncmp(reply->str, "DISABLED", 8) == 0)))
-    {
-        s->why = "the identity was deleted or disabled";
+    s->why = "the hub's store is unavailable";
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return NGX_IOTHUB_SESSION_UNAVAILABLE;
+    }
+
+    if (reply->len == 9 && ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0) {
+        s->why = "identity not registered";
         return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
     }
 
-    s->why = "the hub's store is unavailable";
+    if (reply->len == 8 && ngx_strncmp(reply->str, "DISABLED", 8) == 0) {
+        s->why = "the device is disabled";
+        return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
+    }
+
     return NGX_IOTHUB_SESSION_UNAVAILABLE;
 }
 

@@ -458,3 +458,98 @@ EXISTS iothub:test:{d1}:device => 1
 EXISTS iothub:other:{d1}:device => 0
 EXISTS iothub:other:{d2}:device => 1
 EXISTS iothub:test:{d2}:device => 0
+
+
+
+=== TEST 38: janitor_interval under 1s
+--- main_config eval
+iothub("    janitor_interval 500ms;\n", hub('test'))
+--- must_die
+--- error_log
+"janitor_interval" directive value must be from 1s to 86400s
+
+
+
+=== TEST 39: janitor_interval over a day
+--- main_config eval
+iothub("    janitor_interval 2d;\n", hub('test'))
+--- must_die
+--- error_log
+"janitor_interval" directive value must be from 1s to 86400s
+
+
+
+=== TEST 40: janitor_interval that is not a time
+--- main_config eval
+iothub("    janitor_interval soon;\n", hub('test'))
+--- must_die
+--- error_log
+"janitor_interval" directive invalid value
+
+
+
+=== TEST 41: janitor_interval inside hub{}
+--- main_config eval
+iothub(hub('test', 'hostname localhost;', "policy p $KEY registry_read;",
+           'janitor_interval 10s;'))
+--- must_die
+--- error_log
+"janitor_interval" directive is not allowed here
+
+
+
+=== TEST 42: feedback_max_length under 100
+--- main_config eval
+iothub(hub('test', 'hostname localhost;', "policy p $KEY registry_read;",
+           'feedback_max_length 99;'))
+--- must_die
+--- error_log
+"feedback_max_length" directive value must be between 100 and 100000000
+
+
+
+=== TEST 43: feedback_max_length over 100000000
+--- main_config eval
+iothub(hub('test', 'hostname localhost;', "policy p $KEY registry_read;",
+           'feedback_max_length 100000001;'))
+--- must_die
+--- error_log
+"feedback_max_length" directive value must be between 100 and 100000000
+
+
+
+=== TEST 44: feedback_max_length that is not a number
+--- main_config eval
+iothub(hub('test', 'hostname localhost;', "policy p $KEY registry_read;",
+           'feedback_max_length lots;'))
+--- must_die
+--- error_log
+"feedback_max_length" directive invalid number
+
+
+
+=== TEST 45: boundaries accepted: janitor_interval 1s and 1d, feedback_max_length 100 and 100000000
+--- main_config eval
+iothub("    janitor_interval 1s;\n",
+       hub('test', 'hostname localhost;',
+           "policy iothubowner $KEY $KEY2 registry_write;",
+           'feedback_max_length 100;'),
+       hub('other', 'hostname other.example.com;',
+           "policy iothubowner $KEY registry_read;",
+           'feedback_max_length 100000000;'))
+--- request
+GET /statistics/devices?api-version=2021-04-12
+--- response_body: {"totalDeviceCount":0,"enabledDeviceCount":0,"disabledDeviceCount":0}
+--- no_error_log
+[error]
+
+
+
+=== TEST 46: janitor_interval 1d starts
+--- main_config eval
+iothub("    janitor_interval 1d;\n", hub('test'))
+--- request
+GET /statistics/devices?api-version=2021-04-12
+--- response_body: {"totalDeviceCount":0,"enabledDeviceCount":0,"disabledDeviceCount":0}
+--- no_error_log
+[error]

@@ -5,8 +5,10 @@
 # "identity_cache 0" turns it off, and it keeps at most its size.  The last
 # block: a session's end, sent lazily, still reaches Redis on a graceful stop.
 #
-# Writing an identity hash behind the registry's back (HSET, no PUBLISH)
-# shows whether a CONNECT was answered from the cache.  An invalidation
+# Writing an identity's keys behind the registry's back (HSET, no PUBLISH)
+# shows whether a CONNECT was answered from the cache: a token signed with
+# the old key is accepted only from the cache.  (Not its status: the
+# connect script checks that in Redis, cache or not; t/160.)  An invalidation
 # reaches the workers over Pub/Sub, on another socket than the change's
 # answer: "settle" gives it the moment it needs before the next CONNECT.
 
@@ -33,9 +35,10 @@ sub update_device {
 
 sub settle { return [sleep => 0.2] }
 
-sub disable_behind_registry {
+sub rekey_behind_registry {
     my $key = shift;
-    return [redis => "HSET iothub:test:$key status disabled"];
+    return [redis => "HSET iothub:test:$key primaryKey $KEY3 "
+                     . "secondaryKey $KEY3"];
 }
 
 run_tests();
@@ -47,14 +50,14 @@ __DATA__
 put_device('dev1')
 --- mqtt eval
 [visit(a => {device => 'dev1'}),
- disable_behind_registry('{dev1}:device'),
+ rekey_behind_registry('{dev1}:device'),
  visit(b => {device => 'dev1'}),
  [redis => 'PUBLISH iothub:identities iothub:test:{dev1}:device'],
  settle(),
  [conn => 'c'],
  mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
-CONNECT refused with 5, the device is disabled
+CONNECT refused with 5, bad SAS token signature
 --- no_error_log
 [error]
 
@@ -158,11 +161,11 @@ iothub_block(extra => 'identity_cache 0;')
 put_device('dev1')
 --- mqtt eval
 [visit(a => {device => 'dev1'}),
- disable_behind_registry('{dev1}:device'),
+ rekey_behind_registry('{dev1}:device'),
  [conn => 'b'],
  mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
-CONNECT refused with 5, the device is disabled
+CONNECT refused with 5, bad SAS token signature
 
 
 
@@ -174,15 +177,15 @@ iothub_block(extra => 'identity_cache 1;')
 --- mqtt eval
 [visit(a => {device => 'dev1'}),
  visit(b => {device => 'dev2'}),
- disable_behind_registry('{dev1}:device'),
- disable_behind_registry('{dev2}:device'),
+ rekey_behind_registry('{dev1}:device'),
+ rekey_behind_registry('{dev2}:device'),
  visit(c => {device => 'dev2'}),
  [conn => 'd'],
  mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
-CONNECT refused with 5, the device is disabled, client "dev1"
+CONNECT refused with 5, bad SAS token signature, client "dev1"
 --- no_error_log
-refused with 5, the device is disabled, client "dev2"
+refused with 5, bad SAS token signature, client "dev2"
 
 
 
@@ -195,13 +198,13 @@ put_device('dev1')
 [visit(a => {device => 'dev1'}),
  [redis_stop => 'save'],
  ['redis_start'],
- disable_behind_registry('{dev1}:device'),
- [request => "GET /devices/dev1?$V", 200, qr/"status":"disabled"/, 3],
+ rekey_behind_registry('{dev1}:device'),
+ [request => "GET /devices/dev1?$V", 200, qr/"primaryKey":"\Q$KEY3\E"/, 3],
  [sleep => 0.5],
  [conn => 'b'],
  mqtt_refused({device => 'dev1'}, 5)]
 --- error_log
-CONNECT refused with 5, the device is disabled
+CONNECT refused with 5, bad SAS token signature
 
 
 

@@ -5,13 +5,16 @@
 -- ARGV[1] message key prefix  ARGV[2] now (ms)  ARGV[3] lock time (ms)
 -- ARGV[4] max delivery count  ARGV[5] lock token  ARGV[6] now (ISO 8601)
 -- ARGV[7] device id  ARGV[8] device generation id
+-- ARGV[9] most feedback records kept (approximately: trimmed by whole
+-- stream nodes)
 -- returns the message hash as field, value, ... with "n", or nil
 local now = tonumber(ARGV[2])
 local function dead(n, h, code)
   redis.call('LREM', KEYS[1], 1, n)
   redis.call('DEL', ARGV[1] .. n)
   if h[4] == 'negative' or h[4] == 'full' then
-    redis.call('XADD', KEYS[2], '*', 'originalMessageId', h[5] or '',
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*',
+               'originalMessageId', h[5] or '',
                'enqueuedTimeUtc', ARGV[6], 'statusCode', code,
                'description', code, 'deviceId', ARGV[7],
                'deviceGenerationId', ARGV[8])

@@ -5,7 +5,8 @@
 -- device's current session is told when a message is due again
 -- ARGV[1] message key prefix  ARGV[2] message number  ARGV[3] lock token
 -- ARGV[4] "complete", "abandon" or "release"  ARGV[5] now (ISO 8601)
--- ARGV[6] device id  ARGV[7] device generation id
+-- ARGV[6] device id  ARGV[7] device generation id  ARGV[8] most feedback
+-- records kept (approximately: trimmed by whole stream nodes)
 -- returns "OK", or the error "LOCK_LOST"
 local key = ARGV[1] .. ARGV[2]
 local h = redis.call('HMGET', key, 'lock', 'ack', 'p:message-id')
@@ -27,7 +28,8 @@ end
 redis.call('LREM', KEYS[1], 1, ARGV[2])
 redis.call('DEL', key)
 if h[2] == 'positive' or h[2] == 'full' then
-  redis.call('XADD', KEYS[2], '*', 'originalMessageId', h[3] or '',
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*',
+             'originalMessageId', h[3] or '',
              'enqueuedTimeUtc', ARGV[5], 'statusCode', 'Success',
              'description', 'Success', 'deviceId', ARGV[6],
              'deviceGenerationId', ARGV[7])

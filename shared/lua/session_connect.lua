@@ -1,10 +1,23 @@
 -- Makes a connection the identity's one session (kicking any older one,
--- on any node) and marks the identity connected.
+-- on any node) and marks the identity connected, if the identity still
+-- exists and is enabled, and for a module its device too: the check and
+-- the writes are one step, so a delete or a disable that came after the
+-- connection's registry read leaves no key behind.
 -- KEYS[1] presence hash  KEYS[2] persistent session hash
--- KEYS[3] identity hash
+-- KEYS[3] identity hash  KEYS[4] the device hash (module sessions only)
 -- ARGV[1] inbox  ARGV[2] session number  ARGV[3] clean session (0/1)
 -- ARGV[4] now (ISO 8601)
--- returns { subscriptions, session present (0/1) }
+-- returns { subscriptions, session present (0/1) }, or the error
+-- "NOT_FOUND" (no identity) or "DISABLED" (the identity is disabled, or a
+-- module's device is disabled or gone); nothing is written then
+local status = redis.call('HGET', KEYS[3], 'status')
+if not status then
+  return { err = 'NOT_FOUND' }
+end
+if status ~= 'enabled'
+   or (KEYS[4] and redis.call('HGET', KEYS[4], 'status') ~= 'enabled') then
+  return { err = 'DISABLED' }
+end
 local old = redis.call('HMGET', KEYS[1], 'inbox', 'session')
 if old[1] and (old[1] ~= ARGV[1] or old[2] ~= ARGV[2]) then
   redis.call('PUBLISH', old[1], 'kick ' .. old[2] .. ' replaced')
