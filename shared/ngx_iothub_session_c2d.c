@@ -16,6 +16,7 @@
 
 #include "ngx_iothub_session_int.h"
 #include "ngx_iothub_c2d.h"
+#include "ngx_iothub_log.h"
 
 
 /* after a failed pull or settle, the next try */
@@ -300,6 +301,8 @@ static void
 ngx_iothub_session_c2d_settled(ngx_iothub_session_t *s, redisReply *reply,
     void *arg)
 {
+    ngx_iothub_log_buf_t  error;
+
     s->c2d_busy = 0;
 
     if (reply == NULL) {
@@ -309,8 +312,9 @@ ngx_iothub_session_c2d_settled(ngx_iothub_session_t *s, redisReply *reply,
 
     if (reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_INFO, s->log, 0,
-                      "iothub: C2D %s refused: \"%*s\"", (char *) arg,
-                      (size_t) reply->len, reply->str);
+                      "iothub: C2D %s refused: \"%V\"", (char *) arg,
+                      ngx_iothub_log_str(&error, (u_char *) reply->str,
+                                         reply->len));
     }
 
     ngx_iothub_session_c2d_pull(s);
