@@ -115,9 +115,10 @@ sub require_modules {
 }
 
 # The standard iothub{} block; extra => lines for iothub{}, hub_extra =>
-# lines for hub test{}.
+# lines for hub test{}, command_timeout => redis_command_timeout (2s).
 sub iothub_block {
     my %a = @_;
+    my $timeout = $a{command_timeout} // '2s';
     my $policies = join '', map { sprintf "        policy %-17s %s %s %s;\n",
                                           @$_[0, 2, 3, 1] } @POLICIES;
     my ($extra, $hub_extra) = map { defined $_ ? "    $_\n" : '' }
@@ -126,7 +127,7 @@ sub iothub_block {
 iothub {
     redis 127.0.0.1:$TEST_REDIS_PORT;
     redis_connect_timeout 1s;
-    redis_command_timeout 2s;
+    redis_command_timeout $timeout;
 $extra    hub test {
         hostname localhost;
 $policies        partitions 4;
