@@ -51,7 +51,7 @@ my $HUP = $ENV{TEST_IOTHUB_HUP} && !$VALGRIND;
 my $VERBOSE = $ENV{TEST_IOTHUB_VERBOSE};
 # a sanitizer runtime loaded into nginx first (modules built with ASan)
 my $PRELOAD = $ENV{TEST_IOTHUB_PRELOAD};
-my $SLOW = $VALGRIND ? 4 : $PRELOAD ? 2 : 1;   # timeout multiplier
+my $SLOW = $VALGRIND ? 4 : 1;   # timeout multiplier
 
 our ($TEST_NGINX_PORT, $TEST_NGINX_PORT2, $TEST_REDIS_PORT);
 my ($TMP, $PREFIX, $REDIS, $redis, %VARS, $redis_pid);
