@@ -104,17 +104,20 @@ test-asan: deps build-asan
 	@test -f "$(ASAN_RT)" || { echo "test-asan: no libasan.so" >&2; exit 1; }
 	$(ASAN_ENV) prove -I t/lib t/
 
-# libFuzzer targets; FUZZ_SECONDS each
+# libFuzzer targets (every fuzz/fuzz_*.c); FUZZ_SECONDS each; an input
+# that crashes one is kept as build/fuzz/<target>-crash-<sha1>
 FUZZ_SECONDS ?= 60
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in fuzz/fuzz_*.c; do \
 	    n=$$(basename $$f .c); \
-	    clang -g -O1 -fsanitize=fuzzer,address,undefined -Ishared \
+	    clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	        -fno-sanitize-recover=all -Ishared \
 	        -Ingx_iothub_mqtt -o build/fuzz/$$n $$f $(PURE_SRCS) \
 	        -lyajl -lcrypto || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=build/fuzz/$$n- \
 	        build/fuzz/$$n.corpus || exit 1; \
 	done
 

@@ -21,6 +21,7 @@ use File::Basename qw(dirname);
 use File::Spec;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use List::Util ();
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
@@ -780,9 +781,9 @@ sub _expect_unordered {
                 _bytes_diag(undef, $got, $st);
         }
         # bytes and patterns first: a CODE check may keep what it matched
-        my @order = sort { (ref $left[$a] eq 'CODE') <=> (ref $left[$b] eq 'CODE')
-                           || $a <=> $b } 0 .. $#left;
-        my ($i) = grep { $match->($left[$_], $got) } @order;
+        my @order = ((grep { ref $left[$_] ne 'CODE' } 0 .. $#left),
+                     (grep { ref $left[$_] eq 'CODE' } 0 .. $#left));
+        my $i = List::Util::first { $match->($left[$_], $got) } @order;
         return "a packet none of the expectations matches:\n"
                . _bytes_diag(undef, $got, $st) unless defined $i;
         splice @left, $i, 1;
