@@ -125,7 +125,7 @@ ngx_iothub_session_c2d_received(ngx_iothub_session_t *s, redisReply *reply,
         return;
 
     case NGX_IOTHUB_REPLY_MALFORMED:
-        /* it stays locked: the next pull gets the message after it */
+        /* a message the script locked stays so: the retry gets the next */
         ngx_log_error(NGX_LOG_ERR, s->log, 0,
                       "iothub: C2D receive answered a malformed message, "
                       "skipping it");
