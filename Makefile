@@ -16,7 +16,7 @@ ENABLED     ?= /etc/nginx/modules-enabled
 CC          ?= cc
 UNIT_CFLAGS  = -std=gnu99 -g -Wall -Wextra -Wpointer-arith -Werror \
                -Ishared -Ingx_iothub_mqtt -Ingx_iothub_http
-UNIT_LIBS    = -lcmocka -lyajl -lcrypto
+UNIT_LIBS    = -lcmocka -lyajl -lcrypto -lhiredis
 UNIT_TESTS   = $(patsubst t/unit/%.c,build/unit/%,$(wildcard t/unit/test_*.c))
 
 # the pure C parts: no nginx headers, linked alone into tests and fuzzers
@@ -27,6 +27,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_json.c shared/ngx_iothub_log.c \
                shared/ngx_iothub_method_codec.c \
                shared/ngx_iothub_inbox_codec.c \
+               shared/ngx_iothub_reply.c \
                shared/ngx_iothub_args.c \
                ngx_iothub_http/ngx_iothub_http_log.c \
                shared/ngx_iothub_x509.c shared/ngx_iothub_props.c \
@@ -120,7 +121,7 @@ fuzz:
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	        -fno-sanitize-recover=all -Ishared -Ingx_iothub_mqtt \
 	        -Ingx_iothub_http -o build/fuzz/$$n $$f $(PURE_SRCS) \
-	        -lyajl -lcrypto || exit 1; \
+	        -lyajl -lcrypto -lhiredis || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/$$n- \

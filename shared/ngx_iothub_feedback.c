@@ -13,6 +13,7 @@
 
 #include "ngx_iothub_feedback.h"
 #include "ngx_iothub_lua.h"
+#include "ngx_iothub_reply.h"
 
 
 #define NGX_IOTHUB_FEEDBACK_KEY_LEN  320
@@ -26,8 +27,7 @@ static const char  *ngx_iothub_feedback_fields[] = {
     "statusCode",
     "description",
     "deviceId",
-    "deviceGenerationId",
-    NULL
+    "deviceGenerationId"
 };
 
 
@@ -36,9 +36,9 @@ static ngx_int_t ngx_iothub_feedback_script(ngx_iothub_feedback_op_t *op,
 static void ngx_iothub_feedback_received(void *data, redisReply *reply);
 static void ngx_iothub_feedback_settled(void *data, redisReply *reply);
 static ngx_int_t ngx_iothub_feedback_json(ngx_iothub_feedback_op_t *op,
-    redisReply *batch);
+    redisReply *batch, size_t n);
 static yajl_gen_status ngx_iothub_feedback_record(yajl_gen g,
-    redisReply *fields);
+    ngx_iothub_reply_feedback_t *rec);
 static void ngx_iothub_feedback_done(ngx_iothub_feedback_op_t *op,
     ngx_iothub_feedback_result_e result);
 
@@ -139,24 +139,30 @@ ngx_iothub_feedback_received(void *data, redisReply *reply)
 {
     ngx_iothub_feedback_op_t *op = data;
 
+    size_t                 n;
+    ngx_iothub_reply_rc_e  rc;
+
     op->call = NULL;
 
-    if (reply == NULL) {
+    rc = ngx_iothub_reply_feedback(reply, &n);
+
+    if (rc == NGX_IOTHUB_REPLY_LOST) {
         ngx_iothub_feedback_done(op, NGX_IOTHUB_FEEDBACK_UNAVAILABLE);
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    if (rc != NGX_IOTHUB_REPLY_OK) {
         ngx_iothub_feedback_done(op, NGX_IOTHUB_FEEDBACK_FAILED);
         return;
     }
 
-    if (reply->elements == 0) {
+    if (n == 0) {
         ngx_iothub_feedback_done(op, NGX_IOTHUB_FEEDBACK_EMPTY);
         return;
     }
 
-    ngx_iothub_feedback_done(op, ngx_iothub_feedback_json(op, reply) == NGX_OK
+    ngx_iothub_feedback_done(op, ngx_iothub_feedback_json(op, reply, n)
+                                 == NGX_OK
                                  ? NGX_IOTHUB_FEEDBACK_OK
                                  : NGX_IOTHUB_FEEDBACK_FAILED);
 }
@@ -167,61 +173,63 @@ ngx_iothub_feedback_settled(void *data, redisReply *reply)
 {
     ngx_iothub_feedback_op_t *op = data;
 
+    long long              n;
+    ngx_iothub_reply_rc_e  rc;
+
     op->call = NULL;
 
-    if (reply == NULL) {
-        ngx_iothub_feedback_done(op, NGX_IOTHUB_FEEDBACK_UNAVAILABLE);
-        return;
-    }
+    rc = ngx_iothub_reply_integer(reply, &n);
 
-    if (reply->type == REDIS_REPLY_INTEGER) {
-        op->count = (ngx_uint_t) reply->integer;
+    switch (rc) {
+
+    case NGX_IOTHUB_REPLY_OK:
+        op->count = (ngx_uint_t) n;
         ngx_iothub_feedback_done(op, NGX_IOTHUB_FEEDBACK_OK);
         return;
-    }
 
-    ngx_iothub_feedback_done(op, reply->type == REDIS_REPLY_ERROR
-                                 ? NGX_IOTHUB_FEEDBACK_LOCK_LOST
-                                 : NGX_IOTHUB_FEEDBACK_FAILED);
+    case NGX_IOTHUB_REPLY_LOST:
+        ngx_iothub_feedback_done(op, NGX_IOTHUB_FEEDBACK_UNAVAILABLE);
+        return;
+
+    case NGX_IOTHUB_REPLY_LOCK_LOST:
+        ngx_iothub_feedback_done(op, NGX_IOTHUB_FEEDBACK_LOCK_LOST);
+        return;
+
+    default:
+        ngx_iothub_feedback_done(op, NGX_IOTHUB_FEEDBACK_FAILED);
+    }
 }
 
 
 /* the batch as the hub's JSON array (messaging.md 3.5), into op->pool */
 
 static ngx_int_t
-ngx_iothub_feedback_json(ngx_iothub_feedback_op_t *op, redisReply *batch)
+ngx_iothub_feedback_json(ngx_iothub_feedback_op_t *op, redisReply *batch,
+    size_t n)
 {
-    size_t                len;
-    yajl_gen              g;
-    ngx_uint_t            i;
-    redisReply           *e;
-    yajl_gen_status       st;
-    const unsigned char  *buf;
+    size_t                        i, len;
+    yajl_gen                      g;
+    yajl_gen_status               st;
+    const unsigned char          *buf;
+    ngx_iothub_reply_feedback_t   rec;
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
         return NGX_ERROR;
     }
 
-    op->count = 0;
     st = yajl_gen_array_open(g);
 
-    for (i = 0; i < batch->elements && st == yajl_gen_status_ok; i++) {
-        e = batch->element[i];
-
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || e->element[1]->type != REDIS_REPLY_ARRAY)
-        {
-            continue;
-        }
-
-        st = ngx_iothub_feedback_record(g, e->element[1]);
-        op->count++;
+    for (i = 0; i < n && st == yajl_gen_status_ok; i++) {
+        ngx_iothub_reply_feedback_record(batch, i, &rec);
+        st = ngx_iothub_feedback_record(g, &rec);
     }
 
     if (st == yajl_gen_status_ok) {
         st = yajl_gen_array_close(g);
     }
+
+    op->count = n;
 
     if (st == yajl_gen_status_ok
         && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
@@ -241,38 +249,30 @@ ngx_iothub_feedback_json(ngx_iothub_feedback_op_t *op, redisReply *batch)
 
 
 static yajl_gen_status
-ngx_iothub_feedback_record(yajl_gen g, redisReply *fields)
+ngx_iothub_feedback_record(yajl_gen g, ngx_iothub_reply_feedback_t *rec)
 {
-    size_t            i, n;
-    redisReply       *value;
-    const char      **f;
-    yajl_gen_status   st;
+    ngx_uint_t               i;
+    yajl_gen_status          st;
+    ngx_iothub_reply_str_t  *v[6];
+
+    v[0] = &rec->original_message_id;
+    v[1] = &rec->enqueued_time;
+    v[2] = &rec->status_code;
+    v[3] = &rec->description;
+    v[4] = &rec->device_id;
+    v[5] = &rec->generation_id;
 
     st = yajl_gen_map_open(g);
 
-    for (f = ngx_iothub_feedback_fields; *f && st == yajl_gen_status_ok;
-         f++)
-    {
-        value = NULL;
-        n = ngx_strlen(*f);
-
-        for (i = 0; i + 1 < fields->elements; i += 2) {
-            if (fields->element[i]->type == REDIS_REPLY_STRING
-                && fields->element[i]->len == n
-                && ngx_strncmp(fields->element[i]->str, *f, n) == 0
-                && fields->element[i + 1]->type == REDIS_REPLY_STRING)
-            {
-                value = fields->element[i + 1];
-                break;
-            }
-        }
-
-        st = yajl_gen_string(g, (const unsigned char *) *f, n);
+    for (i = 0; i < 6 && st == yajl_gen_status_ok; i++) {
+        st = yajl_gen_string(g,
+                 (const unsigned char *) ngx_iothub_feedback_fields[i],
+                 ngx_strlen(ngx_iothub_feedback_fields[i]));
 
         if (st == yajl_gen_status_ok) {
-            st = yajl_gen_string(g, value ? (unsigned char *) value->str
-                                          : (unsigned char *) "",
-                                 value ? value->len : 0);
+            st = yajl_gen_string(g, v[i]->data ? v[i]->data
+                                               : (const unsigned char *) "",
+                                 v[i]->len);
         }
     }
 

@@ -11,6 +11,7 @@
 #include <ngx_core.h>
 
 #include "ngx_iothub_session_int.h"
+#include "ngx_iothub_reply.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -27,7 +28,7 @@ static ngx_int_t ngx_iothub_session_presence(ngx_iothub_session_t *s,
 static void ngx_iothub_session_connected(ngx_iothub_session_t *s,
     redisReply *reply, void *arg);
 static ngx_iothub_session_rc_e ngx_iothub_session_refused(
-    ngx_iothub_session_t *s, redisReply *reply);
+    ngx_iothub_session_t *s, ngx_iothub_reply_rc_e rc);
 static void ngx_iothub_session_register(ngx_iothub_session_t *s);
 static void ngx_iothub_session_expiry_handler(ngx_event_t *ev);
 static void ngx_iothub_session_subscribed(ngx_iothub_session_t *s,
@@ -335,18 +336,18 @@ static void
 ngx_iothub_session_connected(ngx_iothub_session_t *s, redisReply *reply,
     void *arg)
 {
-    time_t  left;
+    time_t                      left;
+    ngx_iothub_reply_rc_e       rc;
+    ngx_iothub_reply_connect_t  answer;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_INTEGER
-        || reply->element[1]->type != REDIS_REPLY_INTEGER)
-    {
-        s->protocol->connected(s, ngx_iothub_session_refused(s, reply), 0);
+    rc = ngx_iothub_reply_connect(reply, &answer);
+
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        s->protocol->connected(s, ngx_iothub_session_refused(s, rc), 0);
         return;
     }
 
-    s->features = (ngx_uint_t) reply->element[0]->integer;
+    s->features = (ngx_uint_t) answer.features;
     s->connected = 1;
     s->activity_saved = ngx_time();
 
@@ -363,33 +364,29 @@ ngx_iothub_session_connected(ngx_iothub_session_t *s, redisReply *reply,
                       * 1000);
     }
 
-    s->protocol->connected(s, NGX_IOTHUB_SESSION_OK,
-                           (ngx_uint_t) reply->element[1]->integer);
+    s->protocol->connected(s, NGX_IOTHUB_SESSION_OK, answer.present);
 }
 
 
 /* the script refuses an identity deleted or disabled meanwhile */
 
 static ngx_iothub_session_rc_e
-ngx_iothub_session_refused(ngx_iothub_session_t *s, redisReply *reply)
+ngx_iothub_session_refused(ngx_iothub_session_t *s, ngx_iothub_reply_rc_e rc)
 {
-    s->why = "the hub's store is unavailable";
+    switch (rc) {
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
-        return NGX_IOTHUB_SESSION_UNAVAILABLE;
-    }
-
-    if (reply->len == 9 && ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0) {
+    case NGX_IOTHUB_REPLY_NOT_FOUND:
         s->why = "identity not registered";
         return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
-    }
 
-    if (reply->len == 8 && ngx_strncmp(reply->str, "DISABLED", 8) == 0) {
+    case NGX_IOTHUB_REPLY_DISABLED:
         s->why = "the device is disabled";
         return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
-    }
 
-    return NGX_IOTHUB_SESSION_UNAVAILABLE;
+    default:
+        s->why = "the hub's store is unavailable";
+        return NGX_IOTHUB_SESSION_UNAVAILABLE;
+    }
 }
 
 
@@ -534,7 +531,9 @@ static void
 ngx_iothub_session_stored(ngx_iothub_session_t *s, redisReply *reply,
     void *arg)
 {
-    s->stored(s, (reply && reply->type == REDIS_REPLY_STRING)
+    ngx_iothub_reply_str_t  id;
+
+    s->stored(s, (ngx_iothub_reply_bulk(reply, &id) == NGX_IOTHUB_REPLY_OK)
                  ? NGX_OK : NGX_ERROR,
               (ngx_uint_t) arg);
 }
