@@ -37,6 +37,8 @@ static void fuzz_authorize(const unsigned char *path, size_t len,
     const unsigned char *auth, size_t auth_len, unsigned rights);
 static void fuzz_own_token(const unsigned char *path, size_t len,
     unsigned rights);
+static void fuzz_access(ngx_iothub_http_access_t *a,
+    const unsigned char *path, size_t len, unsigned rights);
 static size_t fuzz_segments(const unsigned char *path, size_t len);
 static int fuzz_in(const ngx_iothub_span_t *s, const unsigned char *p,
     size_t len);
@@ -195,11 +197,7 @@ fuzz_authorize(const unsigned char *path, size_t len,
         return;
     }
 
-    a.host = FUZZ_HOST;
-    a.path = path;
-    a.path_len = len;
-    a.now = FUZZ_NOW;
-    a.rights = rights;
+    fuzz_access(&a, path, len, rights);
 
     pi = 99;
     rc = ngx_iothub_http_authorize(&t, fuzz_policies, 2, &a, &pi);
@@ -269,11 +267,7 @@ fuzz_own_token(const unsigned char *path, size_t len, unsigned rights)
         return;
     }
 
-    a.host = FUZZ_HOST;
-    a.path = path;
-    a.path_len = len;
-    a.now = FUZZ_NOW;
-    a.rights = rights;
+    fuzz_access(&a, path, len, rights);
 
     rc = ngx_iothub_http_authorize(&t, fuzz_policies, 2, &a, NULL);
     fuzz_assert(rc == NGX_IOTHUB_HTTP_AUTH_OK);
@@ -284,6 +278,18 @@ fuzz_own_token(const unsigned char *path, size_t len, unsigned rights)
     rc = ngx_iothub_http_authorize(&t, fuzz_policies, 2, &a, NULL);
     fuzz_assert(rc == NGX_IOTHUB_HTTP_AUTH_OK
                 || rc == NGX_IOTHUB_HTTP_AUTH_NO_RIGHT);
+}
+
+
+static void
+fuzz_access(ngx_iothub_http_access_t *a, const unsigned char *path,
+    size_t len, unsigned rights)
+{
+    a->host = FUZZ_HOST;
+    a->path = path;
+    a->path_len = len;
+    a->now = FUZZ_NOW;
+    a->rights = rights;
 }
 
 

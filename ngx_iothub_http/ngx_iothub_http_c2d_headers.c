@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ngx_iothub_http_c2d_headers.h"
 
@@ -140,32 +141,14 @@ ngx_iothub_c2d_headers_add(ngx_iothub_c2d_headers_t *h,
 }
 
 
-/* the header's name is the lower-case word, without regard to case */
+/* header names compare without regard to case (ASCII, the C locale) */
 
 static int
 ngx_iothub_c2d_name_is(const unsigned char *name, size_t len,
     const char *header)
 {
-    size_t         i;
-    unsigned char  c;
-
-    if (len != strlen(header)) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        c = name[i];
-
-        if (c >= 'A' && c <= 'Z') {
-            c |= 0x20;
-        }
-
-        if (c != (unsigned char) header[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
+    return len == strlen(header)
+           && strncasecmp((const char *) name, header, len) == 0;
 }
 
 

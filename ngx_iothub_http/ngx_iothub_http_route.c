@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ngx_iothub_http_route.h"
 
@@ -197,31 +198,13 @@ ngx_iothub_http_pattern_fits(const ngx_iothub_http_pattern_t *pt,
 }
 
 
-/* ASCII case-insensitive, as URL words are matched */
+/* words compare without regard to case (ASCII: nginx keeps the C locale) */
 
 static int
 ngx_iothub_http_word_is(const ngx_iothub_span_t *s, const char *word)
 {
-    size_t         i;
-    unsigned char  c;
-
-    if (s->len != strlen(word)) {
-        return 0;
-    }
-
-    for (i = 0; i < s->len; i++) {
-        c = s->data[i];
-
-        if (c >= 'A' && c <= 'Z') {
-            c |= 0x20;
-        }
-
-        if (c != (unsigned char) word[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
+    return s->len == strlen(word)
+           && strncasecmp((const char *) s->data, word, s->len) == 0;
 }
 
 
