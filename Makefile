@@ -2,6 +2,8 @@
 #
 #   make run       install what is missing, build, start a local hub
 #   make test      every test: unit, t/ (prove), end-to-end with the SDKs
+#   make test-asan the t/ suites against modules built with ASan+UBSan
+#   make fuzz      every libFuzzer target for FUZZ_SECONDS each
 #
 # NGINX_SRC names another nginx source tree (default: Debian's nginx-dev).
 
@@ -33,7 +35,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c
 
 .PHONY: all build deps deps-run install run test unit prove e2e fuzz \
-        style clean
+        build-asan test-asan style clean
 
 all: build
 
@@ -81,17 +83,48 @@ prove: build
 e2e: build
 	t/e2e/run.sh
 
-# libFuzzer targets; FUZZ_SECONDS each
+# The modules built with AddressSanitizer and UndefinedBehaviorSanitizer
+# into build/asan/ (their own nginx tree), and the t/ suites run against
+# them.  The distro nginx is not instrumented: the ASan runtime is preloaded
+# into it.  Any report fails the block that caused it (the harness checks
+# error.log, where nginx sends the workers' stderr): ASan stops the process
+# at the first error, UBSan reports each and goes on.  No leak check at
+# exit: the uninstrumented nginx and OpenSSL keep memory until exit by
+# design, which would bury real reports; growth while running is the
+# valgrind run's (TEST_IOTHUB_VALGRIND=1) and the soak benchmarks' job.
+ASAN_DIR     = build/asan
+ASAN_CC_OPT  = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+ASAN_LD_OPT  = -fsanitize=address,undefined
+ASAN_RT      = $(shell $(CC) -print-file-name=libasan.so)
+ASAN_OPTS    = detect_leaks=0:detect_stack_use_after_return=1
+ASAN_OPTS   := $(ASAN_OPTS):check_initialization_order=1:strict_string_checks=1
+ASAN_OPTS   := $(ASAN_OPTS):suppressions=$(CURDIR)/t/lib/asan.supp
+ASAN_ENV     = IOTHUB_MODULES_DIR=$(CURDIR)/$(ASAN_DIR)/modules \
+               TEST_IOTHUB_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=$(ASAN_OPTS) \
+               UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0
+
+build-asan:
+	BUILD_DIR=$(CURDIR)/$(ASAN_DIR) EXTRA_CC_OPT="$(ASAN_CC_OPT)" \
+	    EXTRA_LD_OPT="$(ASAN_LD_OPT)" NGINX_SRC=$(NGINX_SRC) scripts/build.sh
+
+test-asan: deps build-asan
+	@test -f "$(ASAN_RT)" || { echo "test-asan: no libasan.so" >&2; exit 1; }
+	$(ASAN_ENV) prove -I t/lib t/
+
+# libFuzzer targets (every fuzz/fuzz_*.c); FUZZ_SECONDS each; an input
+# that crashes one is kept as build/fuzz/<target>-crash-<sha1>
 FUZZ_SECONDS ?= 60
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in fuzz/fuzz_*.c; do \
 	    n=$$(basename $$f .c); \
-	    clang -g -O1 -fsanitize=fuzzer,address,undefined -Ishared \
-	        -Ingx_iothub_mqtt -Ingx_iothub_http -o build/fuzz/$$n $$f $(PURE_SRCS) \
+	    clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	        -fno-sanitize-recover=all -Ishared -Ingx_iothub_mqtt \
+	        -Ingx_iothub_http -o build/fuzz/$$n $$f $(PURE_SRCS) \
 	        -lyajl -lcrypto || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=build/fuzz/$$n- \
 	        build/fuzz/$$n.corpus || exit 1; \
 	done
 

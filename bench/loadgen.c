@@ -6,7 +6,9 @@
  * frames written by hand.
  *
  *   loadgen pub      N publishers, QoS 0/1, W messages in flight each;
- *                    messages/s and PUBACK latency p50/p99
+ *                    messages/s and PUBACK latency p50/p99; for fault
+ *                    runs (bench/fault.sh) lost connections reconnect
+ *                    and every acknowledged message is listed
  *   loadgen connect  a connect storm: TLS + CONNECT + CONNACK + DISCONNECT
  *                    per connection (--tls-only: bare TLS handshakes)
  *   loadgen idle     hold N connected devices with keep-alive pings; prints
@@ -61,6 +63,8 @@
 #define MAX_ROUNDS         1000000
 #define OUT_CHUNK          (64 * 1024)
 #define ROUND_TIMEOUT_US   5000000
+#define RECONNECT_US       200000
+#define TAG_LEN            16
 
 
 /* ---- latency histogram: log-linear buckets of microseconds, ~3% ---- */
@@ -248,6 +252,8 @@ static struct {
     double          gap_ms;
     double          timeout;
     int             quiet;
+    int             reconnect;      /* pub: reopen lost connections */
+    const char     *acked;          /* pub: list acknowledged tags here */
 } O;
 
 
@@ -286,6 +292,7 @@ typedef struct {
 
     /* publishing: one PUBLISH template, the packet id patched in */
     unsigned char  *pkt;
+    int             pkt_dev;
     size_t          pkt_len;
     size_t          pid_off;
     unsigned        next_pid;
@@ -293,6 +300,7 @@ typedef struct {
     int             inflight;
     uint64_t       *sent_at;
     uint16_t       *slot_pid;
+    uint64_t       *slot_tag;       /* --acked: the message in the slot */
     int             closing;
 } conn_t;
 
@@ -328,6 +336,15 @@ static uint64_t       offered;      /* connect storm: starts due so far */
 static int            my_concurrency;
 
 static unsigned char  payload[MAX_PAYLOAD];
+
+/* pub --acked: messages carry a run-unique tag; the acknowledged listed */
+static FILE          *acked_fp;
+static uint64_t       next_tag;
+
+/* pub --reconnect: devices whose connection was lost, reopened when due */
+static int           *reopen_dev;
+static uint64_t      *reopen_at;
+static int            nreopen;
 
 
 static void
@@ -860,6 +877,12 @@ conn_close(conn_t *c, int by_peer, const char *why)
     c->isize = c->osize = 0;
     c->ilen = c->olen = 0;
 
+    if (c->slot_pid) {
+        /* what was in flight is not acknowledged: forgotten */
+        memset(c->slot_pid, 0, sizeof(uint16_t) * (size_t) O.window);
+    }
+
+    c->inflight = 0;
     freelist[nfree++] = (int) (c - C);
 
     on_closed(c, !was_ready, why);
@@ -958,6 +981,7 @@ conn_flush(conn_t *c)
 /* ---- what the modes do with packets ---- */
 
 static void pub_fill(conn_t *c);
+static void pub_start(conn_t *c);
 static void pub_acked(conn_t *c, unsigned pid);
 static void became_ready(conn_t *c);
 static void rtt_device_publish(conn_t *c, const char *topic, size_t tl,
@@ -1502,6 +1526,11 @@ became_ready(conn_t *c)
         c->state = S_READY;
         inprogress--;
         ready++;
+
+        if (O.mode == MODE_PUB && phase == P_MEASURE) {
+            /* a reconnected publisher: back to its window */
+            pub_start(c);
+        }
     }
 
     ST.connected++;
@@ -1524,6 +1553,14 @@ on_closed(conn_t *c, int failed, const char *why)
         ST.dropped++;
     }
 
+    if (O.reconnect && c->role == R_DEVICE && phase == P_MEASURE
+        && now < t_end)
+    {
+        reopen_dev[nreopen] = c->dev;
+        reopen_at[nreopen] = now + RECONNECT_US;
+        nreopen++;
+    }
+
     if (reported++ < 5 && !O.quiet) {
         char  id[96];
 
@@ -1540,6 +1577,16 @@ pub_prepare(conn_t *c)
 {
     char    id[96], topic[160];
     size_t  tl, rl;
+
+    /* a slot that served another device gets that device's topic */
+    free(c->pkt);
+    free(c->sent_at);
+    free(c->slot_pid);
+    free(c->slot_tag);
+    c->sent_at = NULL;
+    c->slot_pid = NULL;
+    c->slot_tag = NULL;
+    c->pkt_dev = c->dev;
 
     device_id(id, sizeof(id), c->dev);
     snprintf(topic, sizeof(topic), "devices/%s/messages/events/", id);
@@ -1560,9 +1607,22 @@ pub_prepare(conn_t *c)
     if (O.qos) {
         c->sent_at = xalloc(sizeof(uint64_t) * (size_t) O.window);
         c->slot_pid = xalloc(sizeof(uint16_t) * (size_t) O.window);
+        c->slot_tag = xalloc(sizeof(uint64_t) * (size_t) O.window);
         /* W consecutive ids map to W distinct slots, across the wrap */
         c->pid_cycle = (65535 / (unsigned) O.window) * (unsigned) O.window;
         c->next_pid = 1;
+    }
+}
+
+
+static void
+pub_tag(unsigned char *p, uint64_t tag)
+{
+    int  i;
+
+    for (i = TAG_LEN - 1; i >= 0; i--) {
+        p[i] = (unsigned char) "0123456789abcdef"[tag & 0xf];
+        tag >>= 4;
     }
 }
 
@@ -1591,6 +1651,12 @@ pub_one(conn_t *c)
         c->slot_pid[slot] = (uint16_t) pid;
         c->sent_at[slot] = now;
         c->inflight++;
+
+        if (acked_fp) {
+            /* the payload starts with '{' and the tag, in hex */
+            c->slot_tag[slot] = ++next_tag;
+            pub_tag(p + c->pid_off + 2 + 1, next_tag);
+        }
     }
 
     if (now >= t_warm && now <= t_end) {
@@ -1637,6 +1703,10 @@ pub_acked(conn_t *c, unsigned pid)
     c->slot_pid[slot] = 0;
     c->inflight--;
     ST.total++;
+
+    if (acked_fp) {
+        fprintf(acked_fp, "%0*" PRIx64 "\n", TAG_LEN, c->slot_tag[slot]);
+    }
 
     if (now >= t_warm && now <= t_end) {
         ST.ops++;
@@ -2133,27 +2203,67 @@ go(void)
     }
 
     if (O.mode == MODE_PUB) {
-        int  i, w;
+        int  i;
 
         for (i = 0; i < ncap; i++) {
             conn_t  *c = &C[i];
 
-            if (c->state != S_READY) {
-                continue;
+            if (c->state == S_READY) {
+                pub_start(c);
             }
-
-            if (O.qos == 0) {
-                pub_fill(c);
-
-            } else {
-                for (w = 0; w < O.window; w++) {
-                    pub_one(c);
-                }
-            }
-
-            (void) conn_flush(c);
         }
     }
+}
+
+
+/* pub: fill the window of a ready publisher */
+
+static void
+pub_start(conn_t *c)
+{
+    int  w;
+
+    if (now >= t_end) {
+        return;
+    }
+
+    if (O.qos == 0) {
+        pub_fill(c);
+
+    } else {
+        for (w = 0; w < O.window; w++) {
+            pub_one(c);
+        }
+    }
+
+    (void) conn_flush(c);
+}
+
+
+/* pub --reconnect: reopen the lost connections that are due */
+
+static void
+pub_reopen(void)
+{
+    int      i, j;
+    conn_t  *c;
+
+    for (i = 0, j = 0; i < nreopen; i++) {
+        if (reopen_at[i] > now || nfree == 0) {
+            reopen_dev[j] = reopen_dev[i];
+            reopen_at[j] = reopen_at[i];
+            j++;
+            continue;
+        }
+
+        c = conn_open(R_DEVICE, reopen_dev[i], &O.target, O.tls);
+
+        if (c->pkt == NULL || c->pkt_dev != c->dev) {
+            pub_prepare(c);
+        }
+    }
+
+    nreopen = j;
 }
 
 
@@ -2264,7 +2374,9 @@ tick(void)
                 c = conn_open(R_DEVICE, dev_first + (int) ST.started,
                               &O.target, O.tls);
 
-                if (O.mode == MODE_PUB && c->pkt == NULL) {
+                if (O.mode == MODE_PUB && (c->pkt == NULL
+                                           || c->pkt_dev != c->dev))
+                {
                     pub_prepare(c);
                 }
             }
@@ -2302,6 +2414,10 @@ tick(void)
             }
 
             break;
+        }
+
+        if (phase == P_MEASURE && nreopen && now < t_end) {
+            pub_reopen();
         }
 
         if (phase == P_MEASURE && now >= t_end) {
@@ -2536,6 +2652,8 @@ report(const stats_t *s, int procs)
         if (O.qos) {
             printf("  %.0f msg/s acknowledged (%" PRIu64 " messages)\n", rate,
                    s->ops);
+            printf("  %" PRIu64 " PUBACKs in all (warm-up and drain too)\n",
+                   s->total);
             print_hist("PUBACK latency", &s->lat);
 
         } else {
@@ -2591,10 +2709,11 @@ report(const stats_t *s, int procs)
 
     case MODE_PUB:
         printf(" qos=%d window=%d size=%d msgs=%" PRIu64 " rate=%.1f"
-               " p50_us=%" PRIu64 " p99_us=%" PRIu64,
+               " p50_us=%" PRIu64 " p99_us=%" PRIu64 " pubacks=%" PRIu64,
                O.qos, O.window, O.size, O.qos ? s->ops : s->sent,
                O.qos ? rate : (s->window > 0 ? s->sent / s->window : 0),
-               h_pct(&s->lat, 0.5), h_pct(&s->lat, 0.99));
+               h_pct(&s->lat, 0.5), h_pct(&s->lat, 0.99),
+               O.qos ? s->total : 0);
         break;
 
     case MODE_CONNECT:
@@ -2740,6 +2859,12 @@ setup_process(int i, int procs)
     }
 
     pool_init(slots);
+
+    if (O.reconnect) {
+        /* a device is lost at most once at a time */
+        reopen_dev = xalloc(sizeof(int) * (size_t) slots);
+        reopen_at = xalloc(sizeof(uint64_t) * (size_t) slots);
+    }
 }
 
 
@@ -2815,6 +2940,11 @@ usage(void)
 "      --procs P            split the connections over P processes\n"
 "      --src-ips K          bind sources to 127.0.1.1..K (storms)\n"
 "      --timeout S          per connection set-up (default 10)\n"
+"      --reconnect          pub: reopen a lost connection (0.2 s later)\n"
+"                           until the end, its window sent again\n"
+"      --acked FILE         pub, QoS 1, one process: each payload starts\n"
+"                           with '{' and a run-unique 16-digit hex tag;\n"
+"                           FILE lists the tag of every PUBACK, a line each\n"
 "  rtt:\n"
 "      --caller ADDR:PORT   the caller's node (HTTPS unless --caller-plain)\n"
 "      --caller-plain       HTTP/MQTT to the caller's node without TLS\n"
@@ -2853,6 +2983,7 @@ options(int argc, char **argv)
         { "service-key", 1, NULL, 25 }, { "policy", 1, NULL, 26 },
         { "rounds", 1, NULL, 27 }, { "warm-rounds", 1, NULL, 28 },
         { "gap-ms", 1, NULL, 29 }, { "quiet", 0, NULL, 'q' },
+        { "reconnect", 0, NULL, 30 }, { "acked", 1, NULL, 31 },
         { "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
 
@@ -2934,6 +3065,8 @@ options(int argc, char **argv)
         case 27: O.rounds = atoi(optarg); break;
         case 28: O.warm_rounds = atoi(optarg); break;
         case 29: O.gap_ms = atof(optarg); break;
+        case 30: O.reconnect = 1; break;
+        case 31: O.acked = optarg; break;
         case 'n': O.n = atoi(optarg); break;
         case 'q': O.quiet = 1; break;
         case 'h': usage(); exit(0);
@@ -3024,6 +3157,15 @@ options(int argc, char **argv)
         }
     }
 
+    if ((O.reconnect || O.acked) && O.mode != MODE_PUB) {
+        die("--reconnect and --acked are for pub");
+    }
+
+    if (O.acked && (O.qos != 1 || O.procs != 1 || O.size < TAG_LEN + 2)) {
+        die("--acked needs --qos 1, one process and --size %d or more",
+            TAG_LEN + 2);
+    }
+
     if (key) {
         O.key_len = b64_decode(O.key, sizeof(O.key), key);
         if (O.key_len == 0) {
@@ -3111,8 +3253,20 @@ main(int argc, char **argv)
     }
 
     if (procs == 1) {
+        if (O.acked) {
+            acked_fp = fopen(O.acked, "w");
+            if (acked_fp == NULL) {
+                die("cannot write %s: %s", O.acked, strerror(errno));
+            }
+        }
+
         setup_process(0, 1);
         run();
+
+        if (acked_fp && fclose(acked_fp) != 0) {
+            die("writing %s: %s", O.acked, strerror(errno));
+        }
+
         report(&ST, 1);
         return ST.connected == 0 && !(O.mode == MODE_CONNECT) ? 1 : 0;
     }

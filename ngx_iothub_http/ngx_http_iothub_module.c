@@ -404,7 +404,11 @@ ngx_http_iothub_read_body(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+
+        /* an empty buffer may have no memory at all (pos NULL) */
+        if (b->last != b->pos) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
     }
 
     *p = '\0';

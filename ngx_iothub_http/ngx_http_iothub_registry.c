@@ -245,9 +245,18 @@ ngx_http_iothub_check_ids(ngx_http_request_t *r, ngx_iothub_identity_t *id,
         return NGX_DECLINED;
     }
 
-    ngx_memcpy(id->device_id, device_id->data, device_id->len);
+    /* a device's module id is empty, with no data (NULL) */
+
+    if (device_id->len) {
+        ngx_memcpy(id->device_id, device_id->data, device_id->len);
+    }
+
     id->device_id[device_id->len] = '\0';
-    ngx_memcpy(id->module_id, module_id->data, module_id->len);
+
+    if (module_id->len) {
+        ngx_memcpy(id->module_id, module_id->data, module_id->len);
+    }
+
     id->module_id[module_id->len] = '\0';
 
     return NGX_OK;

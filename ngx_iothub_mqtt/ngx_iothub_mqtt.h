@@ -63,9 +63,33 @@ typedef struct {
 } ngx_iothub_mqtt_transport_t;
 
 
+/*
+ * What the packets mean, for the engine (ngx_iothub_mqtt_handler.c), which
+ * calls no file above it by name: start sets up a new connection's
+ * session, closed runs once from the close path, the others get a decoded
+ * packet (NGX_OK, or NGX_ERROR/NGX_DONE once the session closed).  The
+ * table is ngx_iothub_mqtt_packets, of ngx_iothub_mqtt_session.c.
+ */
+typedef struct {
+    void                          (*start)(ngx_iothub_mqtt_ctx_t *ctx);
+    ngx_int_t                     (*connect)(ngx_iothub_mqtt_ctx_t *ctx,
+                                      ngx_iothub_mqtt_connect_t *connect);
+    ngx_int_t                     (*publish)(ngx_iothub_mqtt_ctx_t *ctx,
+                                      ngx_iothub_mqtt_publish_t *pub);
+    ngx_int_t                     (*puback)(ngx_iothub_mqtt_ctx_t *ctx,
+                                      ngx_iothub_mqtt_ack_t *ack);
+    ngx_int_t                     (*subscribe)(ngx_iothub_mqtt_ctx_t *ctx,
+                                      ngx_iothub_mqtt_subscribe_t *sub);
+    ngx_int_t                     (*unsubscribe)(ngx_iothub_mqtt_ctx_t *ctx,
+                                      ngx_iothub_mqtt_subscribe_t *sub);
+    void                          (*closed)(ngx_iothub_mqtt_ctx_t *ctx);
+} ngx_iothub_mqtt_packets_t;
+
+
 struct ngx_iothub_mqtt_ctx_s {
     ngx_connection_t               *connection;
     ngx_iothub_mqtt_transport_t    *transport;
+    ngx_iothub_mqtt_packets_t      *packets;
     void                           *transport_data;
     ngx_stream_iothub_mqtt_srv_conf_t *conf;
     ngx_iothub_hub_t               *hub;
@@ -139,20 +163,7 @@ ngx_uint_t ngx_iothub_mqtt_blocked(ngx_iothub_mqtt_ctx_t *ctx);
 void ngx_iothub_mqtt_unblock(ngx_iothub_mqtt_ctx_t *ctx);
 
 /* ngx_iothub_mqtt_session.c: what each packet means to IoT Hub */
-ngx_int_t ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_mqtt_connect_t *connect);
-ngx_int_t ngx_iothub_mqtt_publish(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_mqtt_publish_t *pub);
-ngx_int_t ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_mqtt_subscribe_t *sub);
-ngx_int_t ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_mqtt_subscribe_t *sub);
-ngx_int_t ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_mqtt_ack_t *ack);
-void ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx);
-ngx_int_t ngx_iothub_mqtt_will(ngx_iothub_mqtt_ctx_t *ctx,
-    ngx_iothub_mqtt_connect_t *connect);
-void ngx_iothub_mqtt_session_start(ngx_iothub_mqtt_ctx_t *ctx);
+extern ngx_iothub_mqtt_packets_t  ngx_iothub_mqtt_packets;
 
 /* ngx_iothub_mqtt_twin.c: twin requests and desired notifications */
 ngx_int_t ngx_iothub_mqtt_twin_request(ngx_iothub_mqtt_ctx_t *ctx,
@@ -164,6 +175,8 @@ void ngx_iothub_mqtt_desired(ngx_iothub_session_t *s, ngx_int_t version,
 /* ngx_iothub_mqtt_c2d.c: cloud-to-device delivery */
 ngx_int_t ngx_iothub_mqtt_c2d_deliver(ngx_iothub_session_t *s,
     ngx_iothub_c2d_message_t *msg);
+ngx_int_t ngx_iothub_mqtt_puback(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_ack_t *ack);
 
 /* ngx_iothub_mqtt_method.c: direct methods */
 void ngx_iothub_mqtt_method(ngx_iothub_session_t *s,

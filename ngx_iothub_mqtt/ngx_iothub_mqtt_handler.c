@@ -47,7 +47,7 @@ ngx_iothub_mqtt_start(ngx_iothub_mqtt_ctx_t *ctx)
     c = ctx->connection;
 
     ngx_queue_init(&ctx->twin_ops);
-    ngx_iothub_mqtt_session_start(ctx);
+    ctx->packets->start(ctx);
 
     ctx->keepalive.handler = ngx_iothub_mqtt_keepalive_handler;
     ctx->keepalive.data = ctx;
@@ -302,19 +302,19 @@ ngx_iothub_mqtt_handle(ngx_iothub_mqtt_ctx_t *ctx,
     switch (pkt->type) {
 
     case NGX_IOTHUB_MQTT_CONNECT:
-        return ngx_iothub_mqtt_connect(ctx, &pkt->u.connect);
+        return ctx->packets->connect(ctx, &pkt->u.connect);
 
     case NGX_IOTHUB_MQTT_PUBLISH:
-        return ngx_iothub_mqtt_publish(ctx, &pkt->u.publish);
+        return ctx->packets->publish(ctx, &pkt->u.publish);
 
     case NGX_IOTHUB_MQTT_PUBACK:
-        return ngx_iothub_mqtt_puback(ctx, &pkt->u.ack);
+        return ctx->packets->puback(ctx, &pkt->u.ack);
 
     case NGX_IOTHUB_MQTT_SUBSCRIBE:
-        return ngx_iothub_mqtt_subscribe(ctx, &pkt->u.subscribe);
+        return ctx->packets->subscribe(ctx, &pkt->u.subscribe);
 
     case NGX_IOTHUB_MQTT_UNSUBSCRIBE:
-        return ngx_iothub_mqtt_unsubscribe(ctx, &pkt->u.subscribe);
+        return ctx->packets->unsubscribe(ctx, &pkt->u.subscribe);
 
     case NGX_IOTHUB_MQTT_PINGREQ:
         ngx_iothub_mqtt_write_pingresp(pingresp, sizeof(pingresp));
@@ -568,11 +568,9 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
         ngx_log_error(NGX_LOG_INFO, c->log, 0, "iothub mqtt: %s", why);
     }
 
-    ngx_iothub_mqtt_session_closed(ctx);
+    ctx->packets->closed(ctx);
 
     ctx->state = NGX_IOTHUB_MQTT_CLOSING;
-
-    ngx_iothub_mqtt_twin_cancel(ctx);
 
     if (ctx->keepalive.timer_set) {
         ngx_del_timer(&ctx->keepalive);

@@ -13,11 +13,24 @@
 
 #include "ngx_iothub_mqtt.h"
 #include "ngx_iothub_sas.h"
+#include "ngx_iothub_log.h"
 
 
 #define NGX_IOTHUB_MQTT_MAX_PROPS  NGX_IOTHUB_D2C_MAX_PROPERTIES
 
 
+static void ngx_iothub_mqtt_session_start(ngx_iothub_mqtt_ctx_t *ctx);
+static ngx_int_t ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_connect_t *connect);
+static ngx_int_t ngx_iothub_mqtt_publish(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_publish_t *pub);
+static ngx_int_t ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_subscribe_t *sub);
+static ngx_int_t ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_subscribe_t *sub);
+static void ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx);
+static ngx_int_t ngx_iothub_mqtt_will(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_connect_t *connect);
 static ngx_int_t ngx_iothub_mqtt_identify(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_connect_t *connect, ngx_iothub_credentials_t *cred);
 static ngx_int_t ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx,
@@ -42,6 +55,17 @@ static ngx_int_t ngx_iothub_mqtt_send_suback(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *suback);
 
 
+ngx_iothub_mqtt_packets_t  ngx_iothub_mqtt_packets = {
+    ngx_iothub_mqtt_session_start,
+    ngx_iothub_mqtt_connect,
+    ngx_iothub_mqtt_publish,
+    ngx_iothub_mqtt_puback,
+    ngx_iothub_mqtt_subscribe,
+    ngx_iothub_mqtt_unsubscribe,
+    ngx_iothub_mqtt_session_closed
+};
+
+
 static ngx_iothub_session_protocol_t  ngx_iothub_mqtt_protocol = {
     ngx_string("MQTT"),
     ngx_iothub_mqtt_connected,
@@ -52,7 +76,7 @@ static ngx_iothub_session_protocol_t  ngx_iothub_mqtt_protocol = {
 };
 
 
-void
+static void
 ngx_iothub_mqtt_session_start(ngx_iothub_mqtt_ctx_t *ctx)
 {
     ngx_iothub_session_init(&ctx->session, ctx->hub,
@@ -61,7 +85,7 @@ ngx_iothub_mqtt_session_start(ngx_iothub_mqtt_ctx_t *ctx)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_iothub_mqtt_connect(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_connect_t *connect)
 {
@@ -139,7 +163,8 @@ ngx_iothub_mqtt_connected(ngx_iothub_session_t *s,
 {
     ngx_iothub_mqtt_ctx_t *ctx = s->data;
 
-    u_char  connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
+    u_char                connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
+    ngx_iothub_log_buf_t  id;
 
     if (rc != NGX_IOTHUB_SESSION_OK) {
         (void) ngx_iothub_mqtt_refuse(ctx, ngx_iothub_mqtt_connack_code(rc),
@@ -159,7 +184,8 @@ ngx_iothub_mqtt_connected(ngx_iothub_session_t *s,
 
     ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                   "iothub mqtt: \"%V\" connected, clean session %ui",
-                  &ctx->client_id, (ngx_uint_t) s->clean);
+                  ngx_iothub_log_v(&id, &ctx->client_id),
+                  (ngx_uint_t) s->clean);
 
     ngx_add_timer(&ctx->keepalive, ctx->keepalive_time);
 
@@ -256,11 +282,13 @@ static ngx_int_t
 ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx, u_int code,
     const char *why)
 {
-    u_char  connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
+    u_char                connack[NGX_IOTHUB_MQTT_CONNACK_LEN];
+    ngx_iothub_log_buf_t  id;
 
     ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                   "iothub mqtt: CONNECT refused with %ui, %s, client \"%V\"",
-                  (ngx_uint_t) code, why, &ctx->client_id);
+                  (ngx_uint_t) code, why,
+                  ngx_iothub_log_v(&id, &ctx->client_id));
 
     ngx_iothub_mqtt_write_connack(connack, sizeof(connack), 0, code);
 
@@ -276,11 +304,12 @@ ngx_iothub_mqtt_refuse(ngx_iothub_mqtt_ctx_t *ctx, u_int code,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_iothub_mqtt_publish(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_publish_t *pub)
 {
     ngx_iothub_mqtt_pub_t  t;
+    ngx_iothub_log_buf_t   topic;
 
     if (pub->qos > 1) {
         /* IoT Hub has no QoS 2 (mqtt.md 4) */
@@ -302,8 +331,9 @@ ngx_iothub_mqtt_publish(ngx_iothub_mqtt_ctx_t *ctx,
 
     default:
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "iothub mqtt: PUBLISH to unknown topic \"%*s\"",
-                      pub->topic.len, pub->topic.data);
+                      "iothub mqtt: PUBLISH to unknown topic \"%V\"",
+                      ngx_iothub_log_str(&topic, pub->topic.data,
+                                         pub->topic.len));
         ngx_iothub_mqtt_close(ctx, NULL);
         return NGX_ERROR;
     }
@@ -318,11 +348,13 @@ ngx_iothub_mqtt_telemetry(ngx_iothub_mqtt_ctx_t *ctx,
     size_t                    size;
     ngx_int_t                 rc;
     ngx_iothub_message_t      msg;
+    ngx_iothub_log_buf_t      topic;
 
     if (!ngx_iothub_mqtt_pub_owned(t, &ctx->device, &ctx->module)) {
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                       "iothub mqtt: PUBLISH to another identity's topic "
-                      "\"%*s\"", pub->topic.len, pub->topic.data);
+                      "\"%V\"", ngx_iothub_log_str(&topic, pub->topic.data,
+                                                    pub->topic.len));
         ngx_iothub_mqtt_close(ctx, NULL);
         return NGX_ERROR;
     }
@@ -496,7 +528,7 @@ ngx_iothub_mqtt_stored(ngx_iothub_session_t *s, ngx_int_t rc,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_subscribe_t *sub)
 {
@@ -504,6 +536,7 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
     u_int                  qos;
     size_t                 pos, n, len;
     ngx_uint_t             feature;
+    ngx_iothub_log_buf_t   escaped;
     ngx_iothub_mqtt_str_t  filter;
 
     if (sub->count > sizeof(codes)) {
@@ -523,8 +556,9 @@ ngx_iothub_mqtt_subscribe(ngx_iothub_mqtt_ctx_t *ctx,
         if (feature == 0) {
             /* a friendlier answer than closing (mqtt.md 3) */
             ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                          "iothub mqtt: SUBSCRIBE to unknown filter \"%*s\"",
-                          filter.len, filter.data);
+                          "iothub mqtt: SUBSCRIBE to unknown filter \"%V\"",
+                          ngx_iothub_log_str(&escaped, filter.data,
+                                             filter.len));
             codes[n++] = NGX_IOTHUB_MQTT_SUBACK_FAILURE;
             continue;
         }
@@ -581,7 +615,7 @@ ngx_iothub_mqtt_send_suback(ngx_iothub_mqtt_ctx_t *ctx, u_char *suback)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_iothub_mqtt_unsubscribe(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_subscribe_t *sub)
 {
@@ -640,7 +674,7 @@ ngx_iothub_mqtt_save_features(ngx_iothub_mqtt_ctx_t *ctx, u_char *suback)
  * kept (copied) until the connection ends.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_iothub_mqtt_will(ngx_iothub_mqtt_ctx_t *ctx,
     ngx_iothub_mqtt_connect_t *connect)
 {
@@ -723,9 +757,10 @@ ngx_iothub_mqtt_send_will(ngx_iothub_mqtt_ctx_t *ctx)
 }
 
 
-void
+static void
 ngx_iothub_mqtt_session_closed(ngx_iothub_mqtt_ctx_t *ctx)
 {
     ngx_iothub_mqtt_send_will(ctx);
+    ngx_iothub_mqtt_twin_cancel(ctx);
     ngx_iothub_session_close(&ctx->session);
 }

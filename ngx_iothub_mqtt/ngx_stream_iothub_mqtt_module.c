@@ -198,6 +198,7 @@ ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
 
     ctx->connection = c;
     ctx->transport = &ngx_stream_iothub_mqtt_transport;
+    ctx->packets = &ngx_iothub_mqtt_packets;
     ctx->transport_data = s;
     ctx->conf = ngx_stream_get_module_srv_conf(s,
                                                ngx_stream_iothub_mqtt_module);

@@ -5,12 +5,16 @@
 #
 #   scripts/build.sh [NGINX_SRC]      default: Debian's nginx-dev tree
 #
-# Output: build/modules/*.so
+# Output: build/modules/*.so.  Environment for other builds of the same
+# sources (make test-asan):
+#   BUILD_DIR     the output directory instead of build/ (its own nginx tree)
+#   EXTRA_CC_OPT  compiler flags added after the distro's
+#   EXTRA_LD_OPT  linker flags added after the distro's
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=${NGINX_SRC:-${1:-/usr/share/nginx/src}}
-out=$top/build
+out=${BUILD_DIR:-$top/build}
 tree=$out/nginx
 
 MODULES="ngx_iothub_module ngx_http_iothub_module ngx_stream_iothub_mqtt_module"
@@ -30,9 +34,11 @@ extra="$extra --with-mail=dynamic --with-mail_ssl_module"
 cc_opt="-g -O2 -fstack-protector-strong -Wformat -Werror=format-security"
 cc_opt="$cc_opt -fPIC -Wdate-time -D_FORTIFY_SOURCE=2"
 ld_opt="-Wl,-z,relro -Wl,-z,now -fPIC"
+cc_opt="$cc_opt${EXTRA_CC_OPT:+ $EXTRA_CC_OPT}"
+ld_opt="$ld_opt${EXTRA_LD_OPT:+ $EXTRA_LD_OPT}"
 
 stamp=$out/configure.stamp
-sig=$( (cat "$flags_file" 2>/dev/null; echo "$extra $cc_opt";
+sig=$( (cat "$flags_file" 2>/dev/null; echo "$extra $cc_opt${EXTRA_LD_OPT:+ $ld_opt}";
         cat "$top/config" "$top"/*/config; ls "$top"/shared/lua) | md5sum)
 
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sig" ]; then

@@ -949,6 +949,13 @@ ngx_iothub_subscribed_in(void *data, ngx_str_t *channel, u_char *payload,
         /* (re)subscribed: invalidations and notifications may be lost */
         ngx_iothub_idcache_flush();
         ngx_iothub_session_resume_all();
+
+        /* Redis may be back empty: say at once that this worker lives */
+        if (imcf->heartbeat.timer_set) {
+            ngx_del_timer(&imcf->heartbeat);
+            ngx_iothub_heartbeat(&imcf->heartbeat);
+        }
+
         return;
     }
 
@@ -980,6 +987,9 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_iothub_janitor_stop();
+
+    /* the cache's entries die with the worker: freed for the checkers */
+    ngx_iothub_idcache_flush();
 
     ngx_iothub_redis_destroy(imcf->link);
     imcf->link = NULL;

@@ -16,6 +16,7 @@
 
 #include "ngx_iothub_session_int.h"
 #include "ngx_iothub_c2d.h"
+#include "ngx_iothub_log.h"
 
 
 /* after a failed pull or settle, the next try */
@@ -38,7 +39,8 @@ static ngx_int_t ngx_iothub_session_c2d_field(ngx_iothub_c2d_message_t *msg,
     redisReply *name, redisReply *value);
 static void ngx_iothub_session_c2d_settled(ngx_iothub_session_t *s,
     redisReply *reply, void *arg);
-static void ngx_iothub_session_c2d_retry(ngx_iothub_session_t *s);
+static void ngx_iothub_session_c2d_retry(ngx_iothub_session_t *s,
+    ngx_msec_t delay);
 static void ngx_iothub_session_c2d_timer(ngx_event_t *ev);
 static ngx_iothub_redis_call_t *ngx_iothub_session_c2d_settle_call(
     ngx_iothub_session_t *s, const char *how,
@@ -108,7 +110,7 @@ ngx_iothub_session_c2d_pull(ngx_iothub_session_t *s)
                                       ngx_iothub_session_call_reply, sc);
     if (sc->call == NULL) {
         ngx_iothub_session_call_drop(sc);
-        ngx_iothub_session_c2d_retry(s);
+        ngx_iothub_session_c2d_retry(s, NGX_IOTHUB_C2D_RETRY);
         return;
     }
 
@@ -125,7 +127,7 @@ ngx_iothub_session_c2d_received(ngx_iothub_session_t *s, redisReply *reply,
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_INFO, s->log, 0,
                       "iothub: C2D receive failed, trying again");
-        ngx_iothub_session_c2d_retry(s);
+        ngx_iothub_session_c2d_retry(s, NGX_IOTHUB_C2D_RETRY);
         return;
     }
 
@@ -288,10 +290,10 @@ ngx_iothub_session_c2d_settle(ngx_iothub_session_t *s,
                    ngx_iothub_session_call_reply, sc);
 
     if (sc->call == NULL) {
-        /* Redis down: the lock expires and the message comes again */
+        /* Redis down: once the lock expired, the message comes again */
         ngx_iothub_session_call_drop(sc);
         s->c2d_busy = 0;
-        ngx_iothub_session_c2d_retry(s);
+        ngx_iothub_session_c2d_retry(s, s->hub->c2d_lock_timeout);
     }
 }
 
@@ -300,17 +302,21 @@ static void
 ngx_iothub_session_c2d_settled(ngx_iothub_session_t *s, redisReply *reply,
     void *arg)
 {
+    ngx_iothub_log_buf_t  error;
+
     s->c2d_busy = 0;
 
     if (reply == NULL) {
-        ngx_iothub_session_c2d_retry(s);
+        /* the settlement may be lost: the lock holds the message till then */
+        ngx_iothub_session_c2d_retry(s, s->hub->c2d_lock_timeout);
         return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_INFO, s->log, 0,
-                      "iothub: C2D %s refused: \"%*s\"", (char *) arg,
-                      (size_t) reply->len, reply->str);
+                      "iothub: C2D %s refused: \"%V\"", (char *) arg,
+                      ngx_iothub_log_str(&error, (u_char *) reply->str,
+                                         reply->len));
     }
 
     ngx_iothub_session_c2d_pull(s);
@@ -318,7 +324,7 @@ ngx_iothub_session_c2d_settled(ngx_iothub_session_t *s, redisReply *reply,
 
 
 static void
-ngx_iothub_session_c2d_retry(ngx_iothub_session_t *s)
+ngx_iothub_session_c2d_retry(ngx_iothub_session_t *s, ngx_msec_t delay)
 {
     if (s->c2d_timer.timer_set || s->closed) {
         return;
@@ -329,7 +335,7 @@ ngx_iothub_session_c2d_retry(ngx_iothub_session_t *s)
     s->c2d_timer.log = s->log;
     s->c2d_timer.cancelable = 1;
 
-    ngx_add_timer(&s->c2d_timer, NGX_IOTHUB_C2D_RETRY);
+    ngx_add_timer(&s->c2d_timer, delay);
 }
 
 

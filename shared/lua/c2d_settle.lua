@@ -1,10 +1,11 @@
 -- Settles a locked message: "complete" removes it (feedback Success when
--- asked for), "abandon" unlocks it with one more delivery counted,
--- "release" unlocks it as an expired lock would (a dropped connection).
+-- asked for), "reject" dead-letters it (feedback Rejected when asked
+-- for), "abandon" unlocks it with one more delivery counted, "release"
+-- unlocks it as an expired lock would (a dropped connection).
 -- KEYS[1] queue  KEYS[2] feedback stream  KEYS[3] presence hash: the
 -- device's current session is told when a message is due again
 -- ARGV[1] message key prefix  ARGV[2] message number  ARGV[3] lock token
--- ARGV[4] "complete", "abandon" or "release"  ARGV[5] now (ISO 8601)
+-- ARGV[4] "complete", "reject", "abandon" or "release"  ARGV[5] now (ISO 8601)
 -- ARGV[6] device id  ARGV[7] device generation id  ARGV[8] most feedback
 -- records kept (approximately: trimmed by whole stream nodes)
 -- returns "OK", or the error "LOCK_LOST"
@@ -13,7 +14,10 @@ local h = redis.call('HMGET', key, 'lock', 'ack', 'p:message-id')
 if h[1] ~= ARGV[3] then
   return { err = 'LOCK_LOST' }
 end
-if ARGV[4] ~= 'complete' then
+local done = { complete = { 'positive', 'full', 'Success' },
+               reject = { 'negative', 'full', 'Rejected' } }
+local how = done[ARGV[4]]
+if not how then
   if ARGV[4] == 'abandon' then
     redis.call('HINCRBY', key, 'dc', 1)
   end
@@ -27,11 +31,12 @@ if ARGV[4] ~= 'complete' then
 end
 redis.call('LREM', KEYS[1], 1, ARGV[2])
 redis.call('DEL', key)
-if h[2] == 'positive' or h[2] == 'full' then
+-- feedback when the message's ack mode asks for this outcome
+if h[2] == how[1] or h[2] == how[2] then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*',
              'originalMessageId', h[3] or '',
-             'enqueuedTimeUtc', ARGV[5], 'statusCode', 'Success',
-             'description', 'Success', 'deviceId', ARGV[6],
+             'enqueuedTimeUtc', ARGV[5], 'statusCode', how[3],
+             'description', how[3], 'deviceId', ARGV[6],
              'deviceGenerationId', ARGV[7])
 end
 return 'OK'

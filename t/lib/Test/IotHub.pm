@@ -21,6 +21,7 @@ use File::Basename qw(dirname);
 use File::Spec;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use List::Util ();
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
@@ -49,6 +50,8 @@ my $NGINX = $ENV{TEST_IOTHUB_NGINX} || '/usr/sbin/nginx';
 my $VALGRIND = $ENV{TEST_IOTHUB_VALGRIND};
 my $HUP = $ENV{TEST_IOTHUB_HUP} && !$VALGRIND;
 my $VERBOSE = $ENV{TEST_IOTHUB_VERBOSE};
+# a sanitizer runtime loaded into nginx first (modules built with ASan)
+my $PRELOAD = $ENV{TEST_IOTHUB_PRELOAD};
 my $SLOW = $VALGRIND ? 4 : 1;   # timeout multiplier
 
 our ($TEST_NGINX_PORT, $TEST_NGINX_PORT2, $TEST_REDIS_PORT);
@@ -115,9 +118,10 @@ sub require_modules {
 }
 
 # The standard iothub{} block; extra => lines for iothub{}, hub_extra =>
-# lines for hub test{}.
+# lines for hub test{}, command_timeout => redis_command_timeout (2s).
 sub iothub_block {
     my %a = @_;
+    my $timeout = $a{command_timeout} // '2s';
     my $policies = join '', map { sprintf "        policy %-17s %s %s %s;\n",
                                           @$_[0, 2, 3, 1] } @POLICIES;
     my ($extra, $hub_extra) = map { defined $_ ? "    $_\n" : '' }
@@ -126,7 +130,7 @@ sub iothub_block {
 iothub {
     redis 127.0.0.1:$TEST_REDIS_PORT;
     redis_connect_timeout 1s;
-    redis_command_timeout 2s;
+    redis_command_timeout $timeout;
 $extra    hub test {
         hostname localhost;
 $policies        partitions 4;
@@ -176,6 +180,7 @@ sub _spawn {   # fork and exec with stdout and stderr appended to $out
     my ($out, @cmd) = @_;
     my $pid = fork // die "fork: $!\n";
     return $pid if $pid;
+    $ENV{LD_PRELOAD} = $PRELOAD if $PRELOAD && $cmd[0] eq $NGINX;
     open STDIN, '<', '/dev/null';
     open STDOUT, '>>', $out;
     open STDERR, '>&', \*STDOUT;
@@ -585,7 +590,8 @@ sub _run_block {
     diag($conf) if $VERBOSE;
 
     if (defined $b->must_die) {
-        open my $fh, '-|', 'sh', '-c', 'exec "$@" 2>&1', 'sh', $NGINX, '-t',
+        open my $fh, '-|', 'sh', '-c', 'exec env "$@" 2>&1', 'sh',
+             $PRELOAD ? "LD_PRELOAD=$PRELOAD" : (), $NGINX, '-t',
              '-p', "$PREFIX/", '-c', 'conf/nginx.conf' or die "sh: $!\n";
         my $out = do { local $/; <$fh> // '' };
         close $fh;   # sets $?
@@ -751,6 +757,41 @@ sub _request_spec {   # "METHOD /path" or a hashref, as _send wants it
             body => defined $body && $body =~ /\S/ ? $body : undef};
 }
 
+# Reads whole packets from $c until each expectation (bytes, qr// or CODE
+# ref, as in an expect step) matched one of them, in whatever order they
+# come, within $timeout s in all; returns '' or what went wrong.  For
+# packets whose order MQTT leaves open, such as a PUBLISH matching a new
+# subscription and its SUBACK (MQTT 3.1.1 section 3.8.4).
+sub _expect_unordered {
+    my ($c, $wants, $timeout) = @_;
+    my @left = @$wants;
+    my $deadline = time + $timeout;
+    my $match = sub {
+        my ($w, $got) = @_;
+        return ref $w eq 'CODE' ? $w->($got) : ref $w ? $got =~ $w
+             : $got eq $w;
+    };
+    while (@left) {
+        my $wait = $deadline - time;
+        my ($got, $st) = $c->read_packet($wait > 0 ? $wait : 0);
+        if ($st ne 'ok') {
+            return join "\n", scalar(@left) . ' of ' . @$wants
+                . ' packets did not come; still expected:',
+                (map { ref $_ ? "    a packet matching $_"
+                       : mqtt_describe($_) =~ s/^/    /mgr } @left),
+                _bytes_diag(undef, $got, $st);
+        }
+        # bytes and patterns first: a CODE check may keep what it matched
+        my @order = ((grep { ref $left[$_] ne 'CODE' } 0 .. $#left),
+                     (grep { ref $left[$_] eq 'CODE' } 0 .. $#left));
+        my $i = List::Util::first { $match->($left[$_], $got) } @order;
+        return "a packet none of the expectations matches:\n"
+               . _bytes_diag(undef, $got, $st) unless defined $i;
+        splice @left, $i, 1;
+    }
+    return '';
+}
+
 # Runs the steps of an mqtt section (t/lib/README.md): named connections to
 # the stream server of node 1 or 2, opened on first use.
 sub _run_mqtt {
@@ -806,6 +847,11 @@ sub _run_mqtt {
                                        : ref $want ? $got =~ $want
                                        : $got eq $want);
             ok($good, $t) or diag(_bytes_diag($want, $got, $st));
+        } elsif ($verb eq 'expect_unordered') {
+            my ($wants, $timeout) = @a;
+            my $c = $get->() or next;
+            my $err = _expect_unordered($c, $wants, ($timeout // 5) * $SLOW);
+            ok($err eq '', $t) or diag($err);
         } elsif ($verb eq 'closed' || $verb eq '_response') {
             my $want = $verb eq 'closed' ? '' : $a[0];
             my $c = $get->() or next;
