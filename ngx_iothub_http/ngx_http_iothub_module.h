@@ -18,9 +18,10 @@
 #include "ngx_iothub_registry.h"
 #include "ngx_iothub_twin_service.h"
 #include "ngx_iothub_json.h"
+#include "ngx_iothub_http_route.h"
 
 
-#define NGX_HTTP_IOTHUB_MAX_SEGMENTS  6
+#define NGX_HTTP_IOTHUB_MAX_SEGMENTS  NGX_IOTHUB_HTTP_MAX_SEGMENTS
 
 
 typedef struct {
