@@ -114,6 +114,12 @@ ngx_int_t ngx_http_iothub_route_modules(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_statistics(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
+/* ngx_http_iothub_feedback.c */
+ngx_int_t ngx_http_iothub_route_feedback(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_feedback_lock(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
 /* ngx_http_iothub_c2d.c */
 ngx_int_t ngx_http_iothub_route_c2d_send(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);

@@ -82,7 +82,19 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
 
     { { "statistics", "devices" }, 2,
       NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_REGISTRY_READ,
-      NGX_IOTHUB_HTTP_ROUTE_STATISTICS }
+      NGX_IOTHUB_HTTP_ROUTE_STATISTICS },
+
+    { { "messages", "serviceBound", "feedback" }, 3,
+      NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_FEEDBACK },
+
+    { { "messages", "serviceBound", "feedback", NULL }, 4,
+      NGX_IOTHUB_HTTP_DELETE, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK },
+
+    { { "messages", "serviceBound", "feedback", NULL, "abandon" }, 5,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK }
 };
 
 
