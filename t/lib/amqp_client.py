@@ -161,7 +161,7 @@ class Client:
             body = bytes(body).decode('utf-8', 'replace')
         props = {k: str(v) for k, v in (m.properties or {}).items()}
         return {'message': {'body': body,
-                            'body_type': type(m.body).__name__,
+                            'data_section': bool(m.inferred),
                             'id': str(m.id) if m.id is not None else None,
                             'correlation_id': str(m.correlation_id)
                                 if m.correlation_id is not None else None,
