@@ -140,3 +140,31 @@ __DATA__
 }]]
 --- no_error_log
 [error]
+
+=== TEST 5: configuration errors name the directive
+--- stream_config eval
+"server { listen 127.0.0.1:$AMQP_PORT; iothub_amqp test; iothub_amqp_max_frame_size 100; }"
+--- must_die
+--- error_log
+"iothub_amqp_max_frame_size" must be from 512 to 16m
+
+=== TEST 6: telemetry credit 0 refused
+--- stream_config eval
+"server { listen 127.0.0.1:$AMQP_PORT; iothub_amqp test; iothub_amqp_telemetry_credit 0; }"
+--- must_die
+--- error_log
+"iothub_amqp_telemetry_credit" must be from 1 to 10000
+
+=== TEST 7: idle timeout out of range
+--- stream_config eval
+"server { listen 127.0.0.1:$AMQP_PORT; iothub_amqp test; iothub_amqp_idle_timeout 10ms; }"
+--- must_die
+--- error_log
+"iothub_amqp_idle_timeout" must be from 1s to 1h
+
+=== TEST 8: an unknown hub
+--- stream_config eval
+"server { listen 127.0.0.1:$AMQP_PORT; iothub_amqp nohub; }"
+--- must_die
+--- error_log eval
+qr/nohub/
