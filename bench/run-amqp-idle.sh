@@ -12,6 +12,11 @@
 #         120 s, clean session 0
 #
 #   bench/run-amqp-idle.sh    RUNS=3 COUNTS="5000 10000" CONCURRENCY=200
+#                             PER_CONN=""
+#
+# PER_CONN=M adds targets: the same AMQP devices, M per connection (a
+# field gateway: one TLS connection, one session, one $cbs link pair, a
+# put-token and the two links per device).
 #
 # Each measurement starts a fresh nginx (a process's heap does not shrink
 # back) and forgets earlier sessions in Redis, so the Redis growth counts
@@ -26,6 +31,9 @@ RUNS=${RUNS:-3}
 
 COUNTS=${COUNTS:-"5000 10000"}
 CONCURRENCY=${CONCURRENCY:-200}
+PER_CONN=${PER_CONN:-}
+TARGETS="w1m w1a w2m w2a"
+[ -n "$PER_CONN" ] && TARGETS="$TARGETS w1x w2x"
 
 bench_init
 amqp_init
@@ -53,7 +61,7 @@ echo "AMQP: no SASL, CBS put-token, telemetry sender + C2D receiver; MQTT: SAS C
 echo "$RUNS runs per point, a fresh nginx each; open files limit $(ulimit -Hn) per process"
 machine
 
-# idle_once KEY N TARGET: one measurement (TARGET w1m w1a w2m w2a); records
+# idle_once KEY N TARGET: one measurement (TARGET w1m w1a w2m w2a w1x w2x); records
 # KEY.kb (per device, KB) and its parts
 idle_once() {
     local key=$1 n=$2 t=$3 node pids r0 r1 m0 m1 out lg i connected
@@ -75,6 +83,9 @@ idle_once() {
             --src-ips 8 --timeout 30 -q --key "$DEVICE_KEY" > "$out" 2>&1 & ;;
     *a) "$AMQP_LOADGEN" idle -t "127.0.0.1:$([ $node = w1 ] && echo "$A1" || echo "$A2")" \
             -n "$n" -d 300 --c2d -c "$CONCURRENCY" --timeout 30 -q \
+            --key "$DEVICE_KEY" > "$out" 2>&1 & ;;
+    *x) "$AMQP_LOADGEN" idle -t "127.0.0.1:$([ $node = w1 ] && echo "$A1" || echo "$A2")" \
+            -n "$n" -d 300 --c2d --per-conn "$PER_CONN" -c "$CONCURRENCY" --timeout 30 -q \
             --key "$DEVICE_KEY" > "$out" 2>&1 & ;;
     esac
     lg=$!
@@ -102,7 +113,7 @@ idle_once() {
 
 for n in $COUNTS; do
     for run in $(seq "$RUNS"); do
-        for t in w1m w1a w2m w2a; do
+        for t in $TARGETS; do
             idle_once "$t.$n" "$n" "$t"
         done
     done
@@ -110,9 +121,11 @@ for n in $COUNTS; do
     header "Idle density at $n devices: KB per idle connected device (nginx RSS + Redis used_memory)"
     # shellcheck disable=SC2046
     {
-    for t in w1a w2a w1m w2m; do
+    for t in w1a w2a w1x w2x w1m w2m; do
+        [ -n "$(vals "$t.$n.kb")" ] || continue
         case $t in
         w1a) label="AMQP, 1 worker" ;; w2a) label="AMQP, 2 workers" ;;
+        w1x) label="AMQP $PER_CONN/conn, 1 worker" ;; w2x) label="AMQP $PER_CONN/conn, 2 workers" ;;
         w1m) label="MQTT, 1 worker" ;; w2m) label="MQTT, 2 workers" ;;
         esac
         row "$label, total" "%.1f" $(vals "$t.$n.kb")
@@ -126,5 +139,10 @@ for n in $COUNTS; do
     k1=$(med "w1a.$n.kb")
     k2=$(med "w2a.$n.kb")
     echo "  target <= 25 KB per idle AMQP device: 1 worker $(verdict "$k1" '<=' 25) ($k1 KB), 2 workers $(verdict "$k2" '<=' 25) ($k2 KB)"
+    if [ -n "$PER_CONN" ]; then
+        k1=$(med "w1x.$n.kb")
+        k2=$(med "w2x.$n.kb")
+        echo "  the same, $PER_CONN devices per connection: 1 worker $(verdict "$k1" '<=' 25) ($k1 KB), 2 workers $(verdict "$k2" '<=' 25) ($k2 KB)"
+    fi
     }
 done
