@@ -5,8 +5,9 @@
 #   bench/run-all.sh [LOG]     default LOG: bench/results-<date>.txt
 #
 # The environment of the single scripts applies (RUNS, DURATION, ...).
-# Takes about 45 minutes on 2 cores (the AMQP scripts about 20 of them). Not a test: nothing here passes or
-# fails the build; MISS lines name the targets not reached.
+# Takes about 45 minutes on 2 cores (the two AMQP scripts about 17 of
+# them). Not a test: nothing here passes or fails the build; MISS lines
+# name the targets not reached.
 set -eu
 BENCH=$(cd "$(dirname "$0")" && pwd)
 LOG=${1:-$BENCH/results-$(date +%Y%m%d-%H%M%S).txt}
