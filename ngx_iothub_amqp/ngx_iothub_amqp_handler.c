@@ -96,6 +96,10 @@ ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx)
     ssize_t       n;
     pn_rwbytes_t  rb;
 
+    if (ctx->closed) {
+        return;
+    }
+
     for ( ;; ) {
         if (pn_connection_driver_read_closed(&ctx->driver)) {
             break;
