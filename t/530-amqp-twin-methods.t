@@ -184,6 +184,19 @@ __DATA__
     check(eval { $JSON->decode($m->{body}) },
           {desired => {interval => 30, '$version' => 2},
            reported => {'$version' => 1}}, "$t: the twin");
+
+    # unsettled, on a sender of mixed settle mode: accepted, then answered
+    my $r = $c->cmd(op => 'sender', name => 'twin-u', link_name => 'u',
+                    address => '/devices/dev1/twin',
+                    properties => {'com.microsoft:channel-correlation-id'
+                                   => 'twin:dev1'});
+    check($r->{ok}, 1, "$t: a second twin sender")
+        or Test::More::diag($JSON->encode($r));
+    $r = $c->cmd(op => 'send', name => 'twin-u', messages => [
+        {correlation_id => 'c-u', annotations => {operation => 'GET'}}]);
+    check($r->{outcomes}, ['accepted'], "$t: unsettled request accepted");
+    twin_res($c->cmd(op => 'receive', name => 'twin-in'), "$t: unsettled",
+             200, 'c-u');
     $c->close;
 }]]
 --- no_error_log
@@ -424,3 +437,27 @@ __DATA__
 }]]
 --- no_error_log
 [error]
+
+=== TEST 8: Redis down: GET and PATCH answered 503, PUT holds on the connection (204)
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    $::CLIENT = twin_device('dev1');
+ }],
+ ['redis_stop'],
+ [perl => sub {
+    my (undef, $t) = @_;
+    my $c = $::CLIENT;
+    twin_res(twin_req($c, 'GET', undef, ' ', 'g1'), "$t: GET", 503, 'g1',
+             503001);
+    twin_res(twin_req($c, 'PATCH', '/properties/reported', '{"a":1}', 'p1'),
+             "$t: PATCH", 503, 'p1', 503001);
+    twin_res(twin_req($c, 'PUT', $DESIRED, ' ', 's1'), "$t: PUT", 204, 's1');
+    $c->close;
+ }],
+ ['redis_start']]
+--- error_log eval
+qr/redis/i

@@ -10,7 +10,8 @@
 #   {"op": "sender", "name": L, "address": A}
 #   {"op": "receiver", "name": L, "address": A, "credit": N}
 #       both with "properties": {} (link properties, symbol keys) and
-#       "settled": true (snd-settle-mode settled, as the twin links ask)
+#       "settled": true (snd-settle-mode settled, as the twin links ask),
+#       "link_name": N (default "<container>-<address>": one per address)
 #       -> {"ok": true} or {"error": "<condition>", "description": ...}
 #   {"op": "send", "name": L, "messages": [M, ...]}: all at once, then
 #       waits for every outcome -> {"outcomes": ["accepted", ...]};
@@ -93,10 +94,12 @@ class Client:
         try:
             if sender:
                 link = self.conn.create_sender(c['address'],
+                                               name=c.get('link_name'),
                                                options=options)
             else:
                 link = self.conn.create_receiver(c['address'],
                                                  credit=c.get('credit', 10),
+                                                 name=c.get('link_name'),
                                                  options=options)
         except LinkDetached as e:
             cond = e.link.remote_condition
