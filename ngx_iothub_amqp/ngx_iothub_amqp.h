@@ -122,6 +122,7 @@ struct ngx_iothub_amqp_ctx_s {
 
     pn_connection_driver_t          driver;
     ngx_event_t                     tick;        /* pn_transport_tick */
+    ngx_event_t                     finalize;    /* after a close */
 
     ngx_queue_t                     devices;
     ngx_uint_t                      ndevices;
