@@ -91,6 +91,13 @@ struct ngx_iothub_amqp_device_s {
     pn_atom_t                       cbs_id;      /* put-token to answer */
     ngx_uint_t                      nlinks;
 
+    ngx_queue_t                     twin_ops;    /* oldest first */
+    ngx_uint_t                      ntwin_ops;
+
+    pn_link_t                      *method_link; /* requests go out on it */
+    ngx_queue_t                     method_ids;  /* correlation-id -> rid */
+    ngx_uint_t                      nmethod_ids;
+
     unsigned                        connected:1;
     unsigned                        renewing:1;
     unsigned                        cbs_pending:1;
@@ -115,6 +122,7 @@ struct ngx_iothub_amqp_ctx_s {
 
     pn_connection_driver_t          driver;
     ngx_event_t                     tick;        /* pn_transport_tick */
+    ngx_event_t                     finalize;    /* after a close */
 
     ngx_queue_t                     devices;
     ngx_uint_t                      ndevices;
@@ -163,6 +171,26 @@ ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
     ngx_uint_t settled, pn_delivery_t **out);
 void ngx_iothub_amqp_settle(pn_delivery_t *d, uint64_t outcome,
     const char *condition, const char *description);
+
+/* ngx_iothub_amqp_twin.c: twin requests, desired notifications */
+void ngx_iothub_amqp_twin_link(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link);
+void ngx_iothub_amqp_twin_request(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link, pn_delivery_t *d);
+void ngx_iothub_amqp_twin_cancel(ngx_iothub_amqp_device_t *dev);
+void ngx_iothub_amqp_subscribed(ngx_iothub_session_t *s, void *arg);
+void ngx_iothub_amqp_desired(ngx_iothub_session_t *s, ngx_int_t version,
+    ngx_str_t *patch);
+
+/* ngx_iothub_amqp_method.c: direct methods */
+void ngx_iothub_amqp_method_link(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link);
+void ngx_iothub_amqp_method_links(ngx_iothub_amqp_device_t *dev);
+void ngx_iothub_amqp_method_response(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link, pn_delivery_t *d);
+void ngx_iothub_amqp_method_cancel(ngx_iothub_amqp_device_t *dev);
+void ngx_iothub_amqp_method(ngx_iothub_session_t *s,
+    ngx_iothub_session_method_t *m);
 
 
 #endif /* _NGX_IOTHUB_AMQP_H_INCLUDED_ */

@@ -51,10 +51,6 @@ static void ngx_iothub_amqp_connected(ngx_iothub_session_t *s,
     ngx_iothub_session_rc_e rc, ngx_uint_t present);
 static void ngx_iothub_amqp_kick(ngx_iothub_session_t *s,
     ngx_iothub_kick_e why);
-static void ngx_iothub_amqp_desired(ngx_iothub_session_t *s,
-    ngx_int_t version, ngx_str_t *patch);
-static void ngx_iothub_amqp_method(ngx_iothub_session_t *s,
-    ngx_iothub_session_method_t *m);
 static void ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev,
     ngx_uint_t on);
 
@@ -121,14 +117,9 @@ ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 
     case NGX_IOTHUB_AMQP_ADDR_TELEMETRY:
     case NGX_IOTHUB_AMQP_ADDR_C2D:
-        ngx_iothub_amqp_device_link(ctx, link, lc, &a);
-        return;
-
-    case NGX_IOTHUB_AMQP_ADDR_TWIN:
+    case NGX_IOTHUB_AMQP_ADDR_TWIN:       /* a link each way, paired */
     case NGX_IOTHUB_AMQP_ADDR_METHODS:
-        ngx_iothub_amqp_refuse_link(link, "amqp:not-implemented",
-                                    "twin and methods over AMQP are not "
-                                    "supported yet");
+        ngx_iothub_amqp_device_link(ctx, link, lc, &a);
         return;
 
     default:
@@ -155,8 +146,10 @@ ngx_iothub_amqp_device_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     ngx_iothub_amqp_device_t  *dev;
     ngx_iothub_session_rc_e    rc;
 
-    if ((a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY)
-        != (pn_link_is_receiver(link) != 0))
+    if ((a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY
+         || a->kind == NGX_IOTHUB_AMQP_ADDR_C2D)
+        && (a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY)
+           != (pn_link_is_receiver(link) != 0))
     {
         ngx_iothub_amqp_refuse_link(link, "amqp:not-allowed",
                                     a->kind == NGX_IOTHUB_AMQP_ADDR_C2D
@@ -249,6 +242,16 @@ ngx_iothub_amqp_accept_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         return;
     }
 
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_TWIN) {
+        ngx_iothub_amqp_twin_link(dev, link);
+        return;
+    }
+
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_METHODS) {
+        ngx_iothub_amqp_method_link(dev, link);
+        return;
+    }
+
     /* cloud-to-device: one link per identity delivers */
 
     if (dev->c2d_link == NULL) {
@@ -285,6 +288,7 @@ static void
 ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 {
     ngx_iothub_amqp_link_t    *lc;
+    ngx_iothub_amqp_addr_e     kind;
     ngx_iothub_amqp_device_t  *dev;
 
     lc = pn_link_get_context(link);
@@ -293,6 +297,7 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
     }
 
     dev = lc->device;
+    kind = lc->kind;
     pn_link_set_context(link, NULL);
     ngx_free(lc);
 
@@ -301,6 +306,10 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
     }
 
     dev->nlinks--;
+
+    if (kind == NGX_IOTHUB_AMQP_ADDR_METHODS) {
+        ngx_iothub_amqp_method_links(dev);
+    }
 
     if (link != dev->c2d_link) {
         return;
@@ -382,7 +391,19 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
         return;
     }
 
-    ngx_iothub_amqp_telemetry(lc->device, link, d);
+    switch (lc->kind) {
+
+    case NGX_IOTHUB_AMQP_ADDR_TWIN:
+        ngx_iothub_amqp_twin_request(lc->device, link, d);
+        return;
+
+    case NGX_IOTHUB_AMQP_ADDR_METHODS:
+        ngx_iothub_amqp_method_response(lc->device, link, d);
+        return;
+
+    default:
+        ngx_iothub_amqp_telemetry(lc->device, link, d);
+    }
 }
 
 
@@ -740,6 +761,8 @@ ngx_iothub_amqp_device_create(ngx_iothub_amqp_ctx_t *ctx,
     dev->pool = pool;
     dev->ctx = ctx;
     dev->cbs_id.type = PN_NULL;
+    ngx_queue_init(&dev->twin_ops);
+    ngx_queue_init(&dev->method_ids);
 
     ngx_iothub_session_init(&dev->session, ctx->hub,
                             &ngx_iothub_amqp_protocol, dev,
@@ -822,6 +845,8 @@ ngx_iothub_amqp_device_remove(ngx_iothub_amqp_device_t *dev,
         }
     }
 
+    ngx_iothub_amqp_twin_cancel(dev);
+    ngx_iothub_amqp_method_cancel(dev);
     ngx_iothub_session_close(&dev->session);
 
     ngx_queue_remove(&dev->queue);
@@ -841,6 +866,8 @@ ngx_iothub_amqp_closed(ngx_iothub_amqp_ctx_t *ctx)
         q = ngx_queue_head(&ctx->devices);
         dev = ngx_queue_data(q, ngx_iothub_amqp_device_t, queue);
 
+        ngx_iothub_amqp_twin_cancel(dev);
+        ngx_iothub_amqp_method_cancel(dev);
         ngx_iothub_session_close(&dev->session);
 
         ngx_queue_remove(q);
@@ -925,22 +952,6 @@ ngx_iothub_amqp_kick(ngx_iothub_session_t *s, ngx_iothub_kick_e why)
 }
 
 
-/* twin and methods over AMQP are a later slice: no link subscribes */
-
-static void
-ngx_iothub_amqp_desired(ngx_iothub_session_t *s, ngx_int_t version,
-    ngx_str_t *patch)
-{
-}
-
-
-static void
-ngx_iothub_amqp_method(ngx_iothub_session_t *s,
-    ngx_iothub_session_method_t *m)
-{
-}
-
-
 static void
 ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev, ngx_uint_t on)
 {
@@ -951,8 +962,13 @@ ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev, ngx_uint_t on)
         dev->session.features &= ~NGX_IOTHUB_FEATURE_C2D;
     }
 
-    /* the presence records it; Redis down: it holds on this connection */
-    if (ngx_iothub_session_subscribe(&dev->session, NULL, NULL)
+    /*
+     * the presence records it; Redis down: it holds on this connection.
+     * The handler is the one of every AMQP subscription (the session keeps
+     * one): a twin PUT may be waiting for its store.
+     */
+    if (ngx_iothub_session_subscribe(&dev->session,
+                                     ngx_iothub_amqp_subscribed, NULL)
         == NGX_ERROR)
     {
         ngx_log_error(NGX_LOG_ERR, dev->ctx->connection->log, 0,

@@ -272,6 +272,11 @@ ngx_stream_iothub_amqp_read_handler(ngx_event_t *rev)
     ctx = ngx_stream_get_module_ctx((ngx_stream_session_t *) c->data,
                                     ngx_stream_iothub_amqp_module);
 
+    if (ctx->closed) {
+        /* the session is finalized from a posted event */
+        return;
+    }
+
     if (c->close) {
         ngx_iothub_amqp_close(ctx, "server shutting down");
         return;

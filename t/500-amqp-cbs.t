@@ -101,8 +101,8 @@ __DATA__
     $r = $c->cmd(op => 'sender', name => 'd', address => '/nowhere');
     is($r->{error}, 'amqp:not-found', "$t: unknown address")
         or diag(Test::More::explain($r));
-    $r = $c->cmd(op => 'sender', name => 'e', address => '/devices/dev1/twin');
-    is($r->{error}, 'amqp:not-implemented', "$t: twin not yet")
+    $r = $c->cmd(op => 'sender', name => 'e', address => '/devices/dev2/twin');
+    is($r->{error}, 'amqp:unauthorized-access', "$t: dev2's twin refused")
         or diag(Test::More::explain($r));
     $c->close;
 }]]
