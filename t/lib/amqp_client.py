@@ -20,9 +20,11 @@
 #       socket, then all that comes until the server closes it
 #       -> {"hex": ..., "closed": true}
 #   {"op": "close"}
-# A message M: body (text, sent as a data section), id, id_type ("uuid",
-# "ulong"), correlation_id, to, content_type, content_encoding, user_id,
-# expiry (ms), properties {}, annotations {} (symbol keys).
+# A message M: body (text, sent as a data section; body_size N: N bytes
+# of "x" instead), id, id_type ("uuid", "ulong", "binary": hex),
+# correlation_id, to, content_type, content_encoding, user_id, expiry
+# (ms), properties {}, annotations {} (symbol keys).  A received message
+# also has id_type, user_id and annotations.
 
 import json
 import socket
@@ -106,11 +108,13 @@ class Client:
     def message(self, spec):
         m = Message()
         m.inferred = True
-        m.body = spec.get('body', '').encode()
+        m.body = (b'x' * spec['body_size'] if 'body_size' in spec
+                  else spec.get('body', '').encode())
         if 'id' in spec:
             t = spec.get('id_type')
             m.id = (uuid.UUID(spec['id']) if t == 'uuid'
                     else ulong(int(spec['id'])) if t == 'ulong'
+                    else bytes.fromhex(spec['id']) if t == 'binary'
                     else spec['id'])
         for k in ('correlation_id', 'content_type', 'content_encoding'):
             if k in spec:
@@ -163,6 +167,12 @@ class Client:
         return {'message': {'body': body,
                             'data_section': bool(m.inferred),
                             'id': str(m.id) if m.id is not None else None,
+                            'id_type': type(m.id).__name__,
+                            'user_id': bytes(m.user_id).decode('utf-8',
+                                                               'replace')
+                                if m.user_id else None,
+                            'annotations': {str(k): str(v) for k, v in
+                                            (m.annotations or {}).items()},
                             'correlation_id': str(m.correlation_id)
                                 if m.correlation_id is not None else None,
                             'to': m.address,
