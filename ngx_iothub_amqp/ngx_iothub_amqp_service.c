@@ -112,6 +112,8 @@ static ngx_int_t ngx_iothub_amqp_feedback_send(
 static void ngx_iothub_amqp_feedback_settle(ngx_iothub_amqp_service_t *svc,
     ngx_uint_t complete);
 static void ngx_iothub_amqp_feedback_settled(ngx_iothub_feedback_op_t *op);
+static void ngx_iothub_amqp_feedback_orphan(ngx_iothub_amqp_service_t *svc);
+static void ngx_iothub_amqp_feedback_freed(ngx_iothub_feedback_op_t *op);
 
 
 /*
@@ -573,7 +575,9 @@ ngx_iothub_amqp_service_closed(ngx_iothub_amqp_ctx_t *ctx)
         ngx_destroy_pool(s->pool);
     }
 
-    /* a batch out stays locked: it is due again when the lock ends */
+    if (svc->fb_delivery && !svc->fb_busy) {
+        ngx_iothub_amqp_feedback_orphan(svc);
+    }
 
     if (svc->fb_busy) {
         ngx_iothub_feedback_cancel(&svc->fb_op);
@@ -1273,4 +1277,43 @@ ngx_iothub_amqp_feedback_settled(ngx_iothub_feedback_op_t *op)
 
     ngx_iothub_amqp_feedback_poll(svc);
     ngx_iothub_amqp_run(svc->ctx);
+}
+
+
+/*
+ * The connection ends with a batch out: an operation of its own, which
+ * outlives the connection, abandons it (due again at once).  Failing
+ * that, the batch is due again when its lock ends.
+ */
+
+static void
+ngx_iothub_amqp_feedback_orphan(ngx_iothub_amqp_service_t *svc)
+{
+    ngx_iothub_feedback_op_t  *op;
+
+    op = ngx_alloc(sizeof(ngx_iothub_feedback_op_t), ngx_cycle->log);
+    if (op == NULL) {
+        return;
+    }
+
+    ngx_memzero(op, sizeof(ngx_iothub_feedback_op_t));
+
+    op->hub = svc->ctx->hub;
+    op->log = ngx_cycle->log;
+    op->handler = ngx_iothub_amqp_feedback_freed;
+
+    ngx_memcpy(op->lock_text, svc->fb_lock, NGX_IOTHUB_FEEDBACK_LOCK_LEN);
+    op->lock.data = op->lock_text;
+    op->lock.len = NGX_IOTHUB_FEEDBACK_LOCK_LEN;
+
+    if (ngx_iothub_feedback_settle(op, 0) != NGX_OK) {
+        ngx_free(op);
+    }
+}
+
+
+static void
+ngx_iothub_amqp_feedback_freed(ngx_iothub_feedback_op_t *op)
+{
+    ngx_free(op);
 }

@@ -40,6 +40,11 @@ from proton.reactor import DynamicNodeProperties  # noqa: F401
 TIMEOUT = 5
 
 
+def text(v):
+    # proton's timestamp and ulong print as "timestamp(N)": the number
+    return str(int(v)) if isinstance(v, int) else str(v)
+
+
 class Client:
     def __init__(self):
         self.conn = None
@@ -171,7 +176,7 @@ class Client:
                             'user_id': bytes(m.user_id).decode('utf-8',
                                                                'replace')
                                 if m.user_id else None,
-                            'annotations': {str(k): str(v) for k, v in
+                            'annotations': {str(k): text(v) for k, v in
                                             (m.annotations or {}).items()},
                             'correlation_id': str(m.correlation_id)
                                 if m.correlation_id is not None else None,
@@ -196,7 +201,14 @@ class Client:
         else:
             r.settle(Disposition.MODIFIED)
         # the disposition goes out on the next pass of the connection
-        self.conn.wait(lambda: True, timeout=1)
+        passes = []
+
+        def written():
+            passes.append(1)
+            return len(passes) > 1 \
+                and self.conn.conn.transport.pending() <= 0
+        self.conn.wait(written, timeout=c.get('timeout', TIMEOUT),
+                       msg='disposition')
         return {'ok': True}
 
     def detached(self, c):
