@@ -1,10 +1,11 @@
 
 /*
- * nginx-iothub: the AMQP 1.0 device endpoint (amqp.md).  Qpid Proton's
+ * nginx-iothub: the AMQP 1.0 endpoint (amqp.md).  Qpid Proton's
  * connection driver holds the protocol state of a connection; nginx's
  * event loop feeds it bytes and writes what it produces.  Every identity
  * authenticated on a connection (a CBS token each, or the TLS client
- * certificate) is a device session of the shared layer.
+ * certificate) is a device session of the shared layer; a back end's
+ * policy token is the connection's service claim.
  */
 
 
