@@ -347,21 +347,17 @@ ngx_iothub_amqp_service_expired(ngx_event_t *ev)
     {
         lc = pn_link_get_context(link);
 
-        if (lc == NULL || !ngx_iothub_amqp_service_kind(lc->kind)) {
+        /* service links are accepted or refused when attached */
+
+        if (lc == NULL || !ngx_iothub_amqp_service_kind(lc->kind)
+            || !lc->opened || (pn_link_state(link) & PN_LOCAL_CLOSED))
+        {
             continue;
         }
 
         ngx_iothub_amqp_service_gone(svc, link);
-
-        if (!lc->opened) {
-            lc->opened = 1;
-            ngx_iothub_amqp_refuse_link(link, "amqp:unauthorized-access",
-                                        "SAS token expired");
-
-        } else {
-            ngx_iothub_amqp_detach(link, "amqp:unauthorized-access",
-                                   "SAS token expired");
-        }
+        ngx_iothub_amqp_detach(link, "amqp:unauthorized-access",
+                               "SAS token expired");
     }
 
     ngx_iothub_amqp_run(ctx);
