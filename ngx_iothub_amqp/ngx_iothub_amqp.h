@@ -1,10 +1,11 @@
 
 /*
- * nginx-iothub: the AMQP 1.0 device endpoint (amqp.md).  Qpid Proton's
+ * nginx-iothub: the AMQP 1.0 endpoint (amqp.md).  Qpid Proton's
  * connection driver holds the protocol state of a connection; nginx's
  * event loop feeds it bytes and writes what it produces.  Every identity
  * authenticated on a connection (a CBS token each, or the TLS client
- * certificate) is a device session of the shared layer.
+ * certificate) is a device session of the shared layer; a back end's
+ * policy token is the connection's service claim.
  */
 
 
@@ -41,6 +42,7 @@
 
 typedef struct ngx_iothub_amqp_ctx_s     ngx_iothub_amqp_ctx_t;
 typedef struct ngx_iothub_amqp_device_s  ngx_iothub_amqp_device_t;
+typedef struct ngx_iothub_amqp_service_s  ngx_iothub_amqp_service_t;
 
 
 typedef struct {
@@ -127,6 +129,8 @@ struct ngx_iothub_amqp_ctx_s {
     ngx_queue_t                     devices;
     ngx_uint_t                      ndevices;
 
+    ngx_iothub_amqp_service_t      *service;     /* a back end's claim */
+
     unsigned                        started:1;
     unsigned                        running:1;
     unsigned                        closed:1;
@@ -171,6 +175,25 @@ ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
     ngx_uint_t settled, pn_delivery_t **out);
 void ngx_iothub_amqp_settle(pn_delivery_t *d, uint64_t outcome,
     const char *condition, const char *description);
+ngx_int_t ngx_iothub_amqp_atom_text(ngx_pool_t *pool, pn_atom_t atom,
+    ngx_str_t *out);
+
+/* ngx_iothub_amqp_service.c: a back end's links on the hub (amqp.md 9) */
+#define ngx_iothub_amqp_service_kind(kind)                                   \
+    ((kind) == NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D                               \
+     || (kind) == NGX_IOTHUB_AMQP_ADDR_FEEDBACK)
+
+int ngx_iothub_amqp_service_put_token(ngx_iothub_amqp_ctx_t *ctx,
+    pn_bytes_t *audience, pn_bytes_t *token, const char **description);
+void ngx_iothub_amqp_service_link(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, ngx_iothub_amqp_link_t *lc);
+void ngx_iothub_amqp_service_link_closed(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+void ngx_iothub_amqp_service_flow(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+void ngx_iothub_amqp_service_delivery(ngx_iothub_amqp_ctx_t *ctx,
+    pn_delivery_t *d);
+void ngx_iothub_amqp_service_closed(ngx_iothub_amqp_ctx_t *ctx);
 
 /* ngx_iothub_amqp_twin.c: twin requests, desired notifications */
 void ngx_iothub_amqp_twin_link(ngx_iothub_amqp_device_t *dev,

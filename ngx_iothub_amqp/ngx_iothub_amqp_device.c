@@ -122,6 +122,11 @@ ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
         ngx_iothub_amqp_device_link(ctx, link, lc, &a);
         return;
 
+    case NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D:
+    case NGX_IOTHUB_AMQP_ADDR_FEEDBACK:
+        ngx_iothub_amqp_service_link(ctx, link, lc);
+        return;
+
     default:
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                       "iothub amqp: link to unknown address \"%V\"",
@@ -296,6 +301,10 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
         return;
     }
 
+    if (ngx_iothub_amqp_service_kind(lc->kind)) {
+        ngx_iothub_amqp_service_link_closed(ctx, link);
+    }
+
     dev = lc->device;
     kind = lc->kind;
     pn_link_set_context(link, NULL);
@@ -335,6 +344,11 @@ ngx_iothub_amqp_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 
     lc = pn_link_get_context(link);
 
+    if (lc && ngx_iothub_amqp_service_kind(lc->kind)) {
+        ngx_iothub_amqp_service_flow(ctx, link);
+        return;
+    }
+
     if (lc && lc->device && link == lc->device->c2d_link
         && pn_link_credit(link) > 0)
     {
@@ -353,6 +367,11 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
     lc = pn_link_get_context(link);
 
     if (pn_link_is_sender(link)) {
+        if (lc && ngx_iothub_amqp_service_kind(lc->kind)) {
+            ngx_iothub_amqp_service_delivery(ctx, d);
+            return;
+        }
+
         if (lc && lc->device && d == lc->device->c2d_delivery
             && pn_delivery_updated(d))
         {
@@ -381,6 +400,11 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
 
     if (lc->kind == NGX_IOTHUB_AMQP_ADDR_CBS) {
         ngx_iothub_amqp_put_token(ctx, link, d);
+        return;
+    }
+
+    if (ngx_iothub_amqp_service_kind(lc->kind)) {
+        ngx_iothub_amqp_service_delivery(ctx, d);
         return;
     }
 
@@ -413,6 +437,7 @@ static void
 ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     pn_delivery_t *d)
 {
+    int                        status;
     ngx_str_t                  t;
     pn_atom_t                  id;
     pn_bytes_t                 audience, token;
@@ -456,9 +481,10 @@ ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     }
 
     if (a.kind != NGX_IOTHUB_AMQP_ADDR_IDENTITY) {
-        ngx_iothub_amqp_cbs_reply(ctx, &id, 404,
-                                  "only device and module audiences are "
-                                  "supported");
+        /* the hub: a back end's policy token */
+        status = ngx_iothub_amqp_service_put_token(ctx, &audience, &token,
+                                                   &error);
+        ngx_iothub_amqp_cbs_reply(ctx, &id, status, error);
         goto done;
     }
 
@@ -861,6 +887,8 @@ ngx_iothub_amqp_closed(ngx_iothub_amqp_ctx_t *ctx)
 {
     ngx_queue_t               *q;
     ngx_iothub_amqp_device_t  *dev;
+
+    ngx_iothub_amqp_service_closed(ctx);
 
     while (!ngx_queue_empty(&ctx->devices)) {
         q = ngx_queue_head(&ctx->devices);

@@ -51,7 +51,9 @@ __DATA__
     put_token($c, $t, 'nobody', 401);
     put_token($c, $t, 'dev1', 400, token => 'garbage');
     put_token($c, $t, 'dev1', 400, type => 'jwt');
-    put_token($c, $t, 'x', 404, audience => 'localhost');
+    # the hub's audience takes a policy token (t/520), another hub's none
+    put_token($c, $t, 'x', 401, audience => 'localhost');
+    put_token($c, $t, 'x', 404, audience => 'otherhub');
     $c->close;
 }]]
 --- no_error_log

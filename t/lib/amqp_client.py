@@ -27,11 +27,13 @@
 #       socket, then all that comes until the server closes it
 #       -> {"hex": ..., "closed": true}
 #   {"op": "close"}
-# A message M: body (text, sent as a data section), id, id_type ("uuid",
-# "ulong"), correlation_id, correlation_id_type ("uuid", "ulong"), to,
+# A message M: body (text, sent as a data section; body_size N: N bytes
+# of "x" instead), id, id_type ("uuid", "ulong", "binary": hex),
+# correlation_id, correlation_id_type ("uuid", "ulong"), to,
 # content_type, content_encoding, user_id, expiry (ms), properties {},
 # int_properties [names of properties sent as AMQP int, not long],
-# annotations {} (symbol keys).
+# annotations {} (symbol keys).  A received message also has id_type,
+# user_id, annotations and the types of annotations and properties.
 
 import json
 import socket
@@ -62,6 +64,8 @@ def typed_id(value, kind):
         return uuid.UUID(value)
     if kind == 'ulong':
         return ulong(int(value))
+    if kind == 'binary':
+        return bytes.fromhex(value)
     return value
 
 
@@ -142,7 +146,8 @@ class Client:
     def message(self, spec):
         m = Message()
         m.inferred = True
-        m.body = spec.get('body', '').encode()
+        m.body = (b'x' * spec['body_size'] if 'body_size' in spec
+                  else spec.get('body', '').encode())
         if 'id' in spec:
             m.id = typed_id(spec['id'], spec.get('id_type'))
         if 'correlation_id' in spec:
@@ -214,6 +219,10 @@ class Client:
                                 type(m.correlation_id).__name__,
                             'data_section': bool(m.inferred),
                             'id': str(m.id) if m.id is not None else None,
+                            'id_type': type(m.id).__name__,
+                            'user_id': bytes(m.user_id).decode('utf-8',
+                                                               'replace')
+                                if m.user_id else None,
                             'correlation_id': str(m.correlation_id)
                                 if m.correlation_id is not None else None,
                             'to': m.address,
@@ -237,7 +246,14 @@ class Client:
         else:
             r.settle(Disposition.MODIFIED)
         # the disposition goes out on the next pass of the connection
-        self.conn.wait(lambda: True, timeout=1)
+        passes = []
+
+        def written():
+            passes.append(1)
+            return len(passes) > 1 \
+                and self.conn.conn.transport.pending() <= 0
+        self.conn.wait(written, timeout=c.get('timeout', TIMEOUT),
+                       msg='disposition')
         return {'ok': True}
 
     def detach(self, c):
