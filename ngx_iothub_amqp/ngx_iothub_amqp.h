@@ -119,6 +119,8 @@ struct ngx_iothub_amqp_ctx_s {
     ngx_queue_t                     devices;
     ngx_uint_t                      ndevices;
 
+    void                           *eventhub;    /* Event Hubs tokens */
+
     unsigned                        started:1;
     unsigned                        running:1;
     unsigned                        closed:1;
@@ -163,6 +165,19 @@ ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
     ngx_uint_t settled, pn_delivery_t **out);
 void ngx_iothub_amqp_settle(pn_delivery_t *d, uint64_t outcome,
     const char *condition, const char *description);
+
+/* ngx_iothub_amqp_eventhub.c: the Event Hubs-compatible endpoint */
+ngx_int_t ngx_iothub_amqp_eh_init_conf(ngx_conf_t *cf);
+ngx_int_t ngx_iothub_amqp_eh_put_token(ngx_iothub_amqp_ctx_t *ctx,
+    pn_bytes_t *audience, pn_bytes_t *token, const char **description);
+ngx_int_t ngx_iothub_amqp_eh_link_open(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, const char *addr);
+void ngx_iothub_amqp_eh_link_closed(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+void ngx_iothub_amqp_eh_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link);
+void ngx_iothub_amqp_eh_delivery(ngx_iothub_amqp_ctx_t *ctx,
+    pn_delivery_t *d);
+void ngx_iothub_amqp_eh_closed(ngx_iothub_amqp_ctx_t *ctx);
 
 
 #endif /* _NGX_IOTHUB_AMQP_H_INCLUDED_ */

@@ -94,6 +94,13 @@ ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
                                   : pn_link_remote_source(link);
     addr = pn_terminus_get_address(t);
 
+    /* the Event Hubs-compatible endpoint's links: its own file */
+    if (addr != NULL
+        && ngx_iothub_amqp_eh_link_open(ctx, link, addr) != NGX_DECLINED)
+    {
+        return;
+    }
+
     if (addr == NULL
         || ngx_iothub_amqp_addr_parse((u_char *) addr, ngx_strlen(addr), &a)
            != 0)
@@ -292,6 +299,11 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
         return;
     }
 
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_link_closed(ctx, link);
+        return;
+    }
+
     dev = lc->device;
     pn_link_set_context(link, NULL);
     ngx_free(lc);
@@ -326,6 +338,11 @@ ngx_iothub_amqp_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 
     lc = pn_link_get_context(link);
 
+    if (lc && lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_flow(ctx, link);
+        return;
+    }
+
     if (lc && lc->device && link == lc->device->c2d_link
         && pn_link_credit(link) > 0)
     {
@@ -342,6 +359,11 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
 
     link = pn_delivery_link(d);
     lc = pn_link_get_context(link);
+
+    if (lc && lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_delivery(ctx, d);
+        return;
+    }
 
     if (pn_link_is_sender(link)) {
         if (lc && lc->device && d == lc->device->c2d_delivery
@@ -393,9 +415,10 @@ ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     pn_delivery_t *d)
 {
     ngx_str_t                  t;
+    ngx_int_t                  status;
     pn_atom_t                  id;
     pn_bytes_t                 audience, token;
-    const char                *error;
+    const char                *error, *description;
     pn_message_t              *m;
     ngx_iothub_amqp_addr_t     a;
     ngx_iothub_session_rc_e    rc;
@@ -418,6 +441,16 @@ ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     if (ngx_iothub_amqp_put_token_args(m, &audience, &token) != NGX_OK) {
         ngx_iothub_amqp_cbs_reply(ctx, &id, 400,
                                   "a put-token with a SAS token expected");
+        goto done;
+    }
+
+    /* "sb://<host>/<entity>/...": the Event Hubs-compatible endpoint */
+
+    status = ngx_iothub_amqp_eh_put_token(ctx, &audience, &token,
+                                          &description);
+
+    if (status != NGX_DECLINED) {
+        ngx_iothub_amqp_cbs_reply(ctx, &id, (int) status, description);
         goto done;
     }
 
@@ -836,6 +869,8 @@ ngx_iothub_amqp_closed(ngx_iothub_amqp_ctx_t *ctx)
 {
     ngx_queue_t               *q;
     ngx_iothub_amqp_device_t  *dev;
+
+    ngx_iothub_amqp_eh_closed(ctx);
 
     while (!ngx_queue_empty(&ctx->devices)) {
         q = ngx_queue_head(&ctx->devices);
