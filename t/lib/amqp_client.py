@@ -22,7 +22,8 @@
 #   {"op": "close"}
 # Event Hubs (amqp.md 10):
 #   {"op": "eh_receiver", "name": L, "address": A, "filter": EXPR,
-#       "credit": N, "epoch": E} -> {"ok": true} or {"error": ...}
+#       "credit": N, "epoch": E} -> {"ok": true} or {"error": ...}; credit
+#       is a window kept full, 0 for none (then "flow" grants it)
 #   {"op": "event", "name": L, "timeout": S} -> {"event": {body,
 #       properties, annotations, id, ...}}, typed values as [type, value]
 #   {"op": "buffered", "name": L, "want": N, "timeout": S}: waits until N
@@ -386,7 +387,7 @@ def main():
             out = client.run(json.loads(line))
         except Exception as e:  # the test shows it
             out = {'exception': '%s: %s' % (type(e).__name__, e)}
-        sys.stdout.write(json.dumps(out) + '\n')
+        sys.stdout.write(json.dumps(out, default=repr) + '\n')
         sys.stdout.flush()
 
 
