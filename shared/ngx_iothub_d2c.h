@@ -77,8 +77,9 @@ u_char *ngx_iothub_d2c_key(u_char *buf, ngx_iothub_hub_t *hub,
  * Appends the message to the device's partition stream with the system
  * properties the hub stamps (connection ids, auth generation and method,
  * enqueued time, message source), with d2c_append.lua: the entry id is
- * "<ms>-<sequence number>".  The handler gets the entry id or NULL; acknowledge the device only after a string reply.
- * Returns NULL when Redis is down.
+ * "<ms>-<sequence number>".  The handler gets the entry id or NULL;
+ * acknowledge the device only after a string reply.  Returns NULL when
+ * Redis is down.
  */
 ngx_iothub_redis_call_t *ngx_iothub_d2c_send(ngx_iothub_hub_t *hub,
     ngx_iothub_sender_t *sender, ngx_iothub_message_t *msg,
