@@ -130,6 +130,7 @@ struct ngx_iothub_amqp_ctx_s {
     ngx_uint_t                      ndevices;
 
     ngx_iothub_amqp_service_t      *service;     /* a back end's claim */
+    void                           *eventhub;    /* Event Hubs tokens */
 
     unsigned                        started:1;
     unsigned                        running:1;
@@ -214,6 +215,19 @@ void ngx_iothub_amqp_method_response(ngx_iothub_amqp_device_t *dev,
 void ngx_iothub_amqp_method_cancel(ngx_iothub_amqp_device_t *dev);
 void ngx_iothub_amqp_method(ngx_iothub_session_t *s,
     ngx_iothub_session_method_t *m);
+
+/* ngx_iothub_amqp_eventhub.c: the Event Hubs-compatible endpoint */
+ngx_int_t ngx_iothub_amqp_eh_init_conf(ngx_conf_t *cf);
+ngx_int_t ngx_iothub_amqp_eh_put_token(ngx_iothub_amqp_ctx_t *ctx,
+    pn_bytes_t *audience, pn_bytes_t *token, const char **description);
+ngx_int_t ngx_iothub_amqp_eh_link_open(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, const char *addr);
+void ngx_iothub_amqp_eh_link_closed(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+void ngx_iothub_amqp_eh_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link);
+void ngx_iothub_amqp_eh_delivery(ngx_iothub_amqp_ctx_t *ctx,
+    pn_delivery_t *d);
+void ngx_iothub_amqp_eh_closed(ngx_iothub_amqp_ctx_t *ctx);
 
 
 #endif /* _NGX_IOTHUB_AMQP_H_INCLUDED_ */

@@ -35,7 +35,9 @@ typedef enum {
     NGX_IOTHUB_AMQP_ADDR_TWIN,           /* .../twin */
     NGX_IOTHUB_AMQP_ADDR_METHODS,        /* .../methods/devicebound */
     NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D,    /* /messages/devicebound */
-    NGX_IOTHUB_AMQP_ADDR_FEEDBACK        /* /messages/serviceBound/feedback */
+    NGX_IOTHUB_AMQP_ADDR_FEEDBACK,       /* /messages/serviceBound/feedback */
+    NGX_IOTHUB_AMQP_ADDR_EVENTHUB        /* $management, partitions:
+                                            ngx_iothub_amqp_eventhub.c */
 } ngx_iothub_amqp_addr_e;
 
 

@@ -90,6 +90,13 @@ ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
                                   : pn_link_remote_source(link);
     addr = pn_terminus_get_address(t);
 
+    /* the Event Hubs-compatible endpoint's links: its own file */
+    if (addr != NULL
+        && ngx_iothub_amqp_eh_link_open(ctx, link, addr) != NGX_DECLINED)
+    {
+        return;
+    }
+
     if (addr == NULL
         || ngx_iothub_amqp_addr_parse((u_char *) addr, ngx_strlen(addr), &a)
            != 0)
@@ -301,6 +308,11 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
         return;
     }
 
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_link_closed(ctx, link);
+        return;
+    }
+
     if (ngx_iothub_amqp_service_kind(lc->kind)) {
         ngx_iothub_amqp_service_link_closed(ctx, link);
     }
@@ -344,6 +356,11 @@ ngx_iothub_amqp_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 
     lc = pn_link_get_context(link);
 
+    if (lc && lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_flow(ctx, link);
+        return;
+    }
+
     if (lc && ngx_iothub_amqp_service_kind(lc->kind)) {
         ngx_iothub_amqp_service_flow(ctx, link);
         return;
@@ -365,6 +382,11 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
 
     link = pn_delivery_link(d);
     lc = pn_link_get_context(link);
+
+    if (lc && lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_delivery(ctx, d);
+        return;
+    }
 
     if (pn_link_is_sender(link)) {
         if (lc && ngx_iothub_amqp_service_kind(lc->kind)) {
@@ -437,11 +459,11 @@ static void
 ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     pn_delivery_t *d)
 {
-    int                        status;
     ngx_str_t                  t;
+    ngx_int_t                  status;
     pn_atom_t                  id;
     pn_bytes_t                 audience, token;
-    const char                *error;
+    const char                *error, *description;
     pn_message_t              *m;
     ngx_iothub_amqp_addr_t     a;
     ngx_iothub_session_rc_e    rc;
@@ -467,6 +489,16 @@ ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         goto done;
     }
 
+    /* "sb://<host>/<entity>/...": the Event Hubs-compatible endpoint */
+
+    status = ngx_iothub_amqp_eh_put_token(ctx, &audience, &token,
+                                          &description);
+
+    if (status != NGX_DECLINED) {
+        ngx_iothub_amqp_cbs_reply(ctx, &id, (int) status, description);
+        goto done;
+    }
+
     if (ngx_iothub_amqp_audience_parse((u_char *) audience.start,
                                        audience.size, &a)
         != 0
@@ -484,7 +516,7 @@ ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         /* the hub: a back end's policy token */
         status = ngx_iothub_amqp_service_put_token(ctx, &audience, &token,
                                                    &error);
-        ngx_iothub_amqp_cbs_reply(ctx, &id, status, error);
+        ngx_iothub_amqp_cbs_reply(ctx, &id, (int) status, error);
         goto done;
     }
 
@@ -889,6 +921,7 @@ ngx_iothub_amqp_closed(ngx_iothub_amqp_ctx_t *ctx)
     ngx_iothub_amqp_device_t  *dev;
 
     ngx_iothub_amqp_service_closed(ctx);
+    ngx_iothub_amqp_eh_closed(ctx);
 
     while (!ngx_queue_empty(&ctx->devices)) {
         q = ngx_queue_head(&ctx->devices);

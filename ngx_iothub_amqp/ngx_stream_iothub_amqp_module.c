@@ -78,7 +78,7 @@ static ngx_command_t  ngx_stream_iothub_amqp_commands[] = {
 
 static ngx_stream_module_t  ngx_stream_iothub_amqp_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_iothub_amqp_eh_init_conf,          /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */

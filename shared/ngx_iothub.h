@@ -46,6 +46,7 @@ typedef struct {
     ngx_uint_t                 c2d_max_delivery_count;
     ngx_msec_t                 c2d_lock_timeout;
     ngx_uint_t                 feedback_max_length;
+    ngx_array_t               *consumer_groups;  /* ngx_str_t, or NULL */
     ngx_str_t                  file;
     ngx_uint_t                 line;
 } ngx_iothub_hub_t;

@@ -27,6 +27,17 @@
 #       socket, then all that comes until the server closes it
 #       -> {"hex": ..., "closed": true}
 #   {"op": "close"}
+# Event Hubs (amqp.md 10):
+#   {"op": "eh_receiver", "name": L, "address": A, "filter": EXPR,
+#       "credit": N, "epoch": E} -> {"ok": true} or {"error": ...}; credit
+#       is a window kept full, 0 for none (then "flow" grants it)
+#   {"op": "event", "name": L, "timeout": S} -> {"event": {body,
+#       properties, annotations, id, ...}}, typed values as [type, value]
+#   {"op": "buffered", "name": L, "want": N, "timeout": S}: waits until N
+#       events came without granting credit -> {"count": n}
+#   {"op": "flow", "name": L, "credit": N}
+#   {"op": "mgmt", "type": T, "entity": E, "partition": P, "operation": O}
+#       -> {"status", "description", "condition", "correlated", "body"}
 # A message M: body (text, sent as a data section; body_size N: N bytes
 # of "x" instead), id, id_type ("uuid", "ulong", "binary": hex),
 # correlation_id, correlation_id_type ("uuid", "ulong"), to,
@@ -42,11 +53,46 @@ import time
 import uuid
 
 from proton import (Message, symbol, ulong, Delivery, Endpoint,
-                    Disposition)
+                    Disposition, Described, Timeout)
 from proton import int32
 from proton.utils import BlockingConnection, LinkDetached
 from proton.reactor import DynamicNodeProperties  # noqa: F401
-from proton.reactor import AtMostOnce, LinkOption
+from proton.reactor import AtMostOnce, Filter, LinkOption
+
+SELECTOR = ulong(0x0000468C00000004)
+
+
+class Target(LinkOption):
+    """a receiver's target address (the $management reply-to)"""
+    def __init__(self, address):
+        self.address = address
+
+    def apply(self, link):
+        link.target.address = self.address
+
+
+class Props(LinkOption):
+    def __init__(self, props):
+        self.props = props
+
+    def apply(self, link):
+        link.properties = self.props
+
+
+def typed(v):
+    """a decoded AMQP value as JSON: [type name, value]"""
+    name = type(v).__name__
+    if isinstance(v, (bytes, memoryview)):
+        return [name, bytes(v).decode('utf-8', 'replace')]
+    if hasattr(v, 'elements'):
+        return [name, [typed(e) for e in v.elements]]
+    if isinstance(v, dict):
+        return [name, {str(k): typed(x) for k, x in v.items()}]
+    if isinstance(v, (list, tuple)):
+        return [name, [typed(e) for e in v]]
+    if v is None or isinstance(v, (bool, int, float)):
+        return [name, v]
+    return [name, str(v)]
 
 TIMEOUT = 5
 
@@ -75,6 +121,7 @@ class Client:
         self.links = {}
         self.last = {}
         self.cbs = None
+        self.mgmt_links = None
 
     def connect(self, c):
         kw = {}
@@ -291,8 +338,94 @@ class Client:
         s.close()
         return {'hex': got.hex(), 'closed': closed}
 
+    def eh_receiver(self, c):
+        opts = []
+        if c.get('filter') is not None:
+            opts.append(Filter({symbol('apache.org:selector-filter:string'):
+                                Described(SELECTOR, c['filter'])}))
+        if c.get('epoch') is not None:
+            opts.append(Props({symbol('com.microsoft:epoch'):
+                               int(c['epoch'])}))
+        try:
+            link = self.conn.create_receiver(c['address'],
+                                             credit=c.get('credit', 10),
+                                             name=c['name'],
+                                             options=opts or None)
+        except LinkDetached as e:
+            cond = e.link.remote_condition
+            return {'error': cond.name if cond else None,
+                    'description': cond.description if cond else None}
+        self.links[c['name']] = link
+        return {'ok': True}
+
+    def event(self, c):
+        r = self.links[c['name']]
+        m = r.receive(timeout=c.get('timeout', TIMEOUT))
+        return {'event': {
+            'body': typed(m.body),
+            'data_section': bool(m.inferred),
+            'id': None if m.id is None else typed(m.id),
+            'correlation_id': None if m.correlation_id is None
+                              else typed(m.correlation_id),
+            'user_id': m.user_id and bytes(m.user_id).decode(),
+            'to': m.address,
+            'content_type': m.content_type and str(m.content_type),
+            'content_encoding': m.content_encoding
+                                and str(m.content_encoding),
+            'expiry': int(round(m.expiry_time * 1000))
+                      if m.expiry_time else None,
+            'properties': {str(k): typed(v)
+                           for k, v in (m.properties or {}).items()},
+            'annotations': {str(k): typed(v)
+                            for k, v in (m.annotations or {}).items()}}}
+
+    def buffered(self, c):
+        r = self.links[c['name']]
+        try:
+            self.conn.wait(lambda: len(r.fetcher.incoming) >= c['want'],
+                           timeout=c.get('timeout', TIMEOUT))
+        except Timeout:
+            pass
+        return {'count': len(r.fetcher.incoming),
+                'credit': r.link.credit}
+
+    def flow(self, c):
+        r = self.links[c['name']]
+        r.link.flow(c['credit'])
+        self.conn.wait(lambda: True, timeout=1)
+        return {'ok': True}
+
+    def mgmt(self, c):
+        if self.mgmt_links is None:
+            snd = self.conn.create_sender('$management')
+            rcv = self.conn.create_receiver('$management', credit=10,
+                                            options=Target('mgmt-reply'))
+            self.mgmt_links = (snd, rcv)
+        snd, rcv = self.mgmt_links
+        mid = str(uuid.uuid4())
+        props = {'operation': c.get('operation', 'READ'),
+                 'name': c.get('entity', 'test'),
+                 'type': c['type']}
+        if 'partition' in c:
+            props['partition'] = c['partition']
+        snd.send(Message(id=mid, reply_to='mgmt-reply', properties=props,
+                         body=b'[]'))
+        r = rcv.receive(timeout=c.get('timeout', TIMEOUT))
+        if rcv.fetcher.unsettled:
+            rcv.accept()
+        p = r.properties or {}
+        status = p.get('status-code')
+        return {'status': status,
+                'status_type': type(status).__name__,
+                'description': p.get('status-description'),
+                'condition': p.get('error-condition'),
+                'correlated': r.correlation_id == mid,
+                'body': None if r.body is None else typed(r.body)[1]}
+
     def run(self, c):
         op = c['op']
+        if op in ('eh_receiver', 'event', 'buffered', 'flow', 'mgmt'):
+            return getattr(self, op)(c)
         if op == 'connect':
             return self.connect(c)
         if op == 'cbs':
@@ -326,7 +459,7 @@ def main():
             out = client.run(json.loads(line))
         except Exception as e:  # the test shows it
             out = {'exception': '%s: %s' % (type(e).__name__, e)}
-        sys.stdout.write(json.dumps(out) + '\n')
+        sys.stdout.write(json.dumps(out, default=repr) + '\n')
         sys.stdout.flush()
 
 
