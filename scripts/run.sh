@@ -200,7 +200,7 @@ OWNER=$(connstr "$HUB" iothubowner)
 chmod 600 "$RUN/hub.env"
 
 if [ "$HAVE_MQTT" = 1 ]; then
-    ports="REST on port 443, MQTT over TLS on port 8883"
+    ports="REST and MQTT over WebSocket on port 443, MQTT over TLS on port 8883"
 else
     ports="REST on port 443; this build has no MQTT module"
 fi
@@ -214,7 +214,7 @@ nginx-iothub is running at https://$HUB  ($ports)
 EOF
 if [ -n "$DEVICE_CONNSTR" ]; then
     if [ "$HAVE_MQTT" = 1 ]; then
-        how="azure-iot-device with the Mqtt transport connects to $HUB:8883"
+        how="azure-iot-device: Mqtt to $HUB:8883, MqttWs to $HUB:443"
     else
         how="for MQTT on 8883, build ngx_stream_iothub_mqtt_module.so"
     fi
