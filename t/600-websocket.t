@@ -370,3 +370,20 @@ location = /$iothub/websocket {
 --- must_die
 --- error_log
 unknown hub "nosuch" in "iothub_websocket" directive
+
+
+
+=== TEST 18: a reload closes a WebSocket device with 1001 and keeps its will
+--- websocket: mqtt
+--- config eval: $::WS_CONFIG
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => {device => 'dev1',
+              will => ['devices/dev1/messages/events/', 'gone', 1, 0]}],
+ ['hup'],
+ ws_closed(1001)]
+--- redis_check eval
+[[['KEYS', 'iothub:test:d2c:*'], []]]
+--- error_log
+iothub mqtt: server shutting down
