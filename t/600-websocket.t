@@ -387,3 +387,30 @@ put_device('dev1')
 [[['KEYS', 'iothub:test:d2c:*'], []]]
 --- error_log
 iothub mqtt: server shutting down
+
+
+
+=== TEST 19: back-pressure: with 64 messages waiting for Redis the socket is not read (a ping waits), then it is
+--- websocket: mqtt
+--- config eval: $::WS_CONFIG
+--- request eval
+put_device('dev1')
+--- mqtt eval
+my $pubs = join '', map { mqtt_publish(topic => 'devices/dev1/messages/events/',
+                                       qos => 1, id => $_, payload => "m$_") } 1 .. 64;
+[[connect => 'dev1'],
+ [redis => 'CLIENT PAUSE 1500 WRITE'],
+ [send => $pubs],
+ [sleep => 0.3],
+ raw(ws_frame(op => 9, payload => 'still there?')),
+ [perl => sub {
+    my ($c, $t) = @_;
+    $c->read_all(0.4);
+    is(scalar @{$c->{control}}, 0, "$t: no pong while reading is paused");
+    $c->{buf} = '';
+ }],
+ ws_control(10, 'still there?', 5),
+ [expect => join('', map { mqtt_puback($_) } 1 .. 64)],
+ [d2c => [map { +{body => "m$_"} } 1 .. 64], 3]]
+--- no_error_log
+[error]
