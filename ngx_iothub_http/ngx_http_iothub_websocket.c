@@ -233,7 +233,6 @@ ngx_http_iothub_ws_handler(ngx_http_request_t *r)
      */
     r->main->count++;
     r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
-    r->keepalive = 0;
 
     c->write->handler = ngx_http_iothub_ws_takeover;
     ngx_post_event(c->write, &ngx_posted_events);
