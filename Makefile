@@ -15,8 +15,8 @@ ENABLED     ?= /etc/nginx/modules-enabled
 
 CC          ?= cc
 UNIT_CFLAGS  = -std=gnu99 -g -Wall -Wextra -Wpointer-arith -Werror \
-               -Ishared -Ingx_iothub_mqtt -Ingx_iothub_http
-UNIT_LIBS    = -lcmocka -lyajl -lcrypto
+               -Ishared -Ingx_iothub_mqtt -Ingx_iothub_http -Ingx_iothub_amqp
+UNIT_LIBS    = -lcmocka -lyajl -lcrypto -lhiredis
 UNIT_TESTS   = $(patsubst t/unit/%.c,build/unit/%,$(wildcard t/unit/test_*.c))
 
 # the pure C parts: no nginx headers, linked alone into tests and fuzzers
@@ -27,12 +27,15 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_json.c shared/ngx_iothub_log.c \
                shared/ngx_iothub_method_codec.c \
                shared/ngx_iothub_inbox_codec.c \
+               shared/ngx_iothub_reply.c \
                shared/ngx_iothub_args.c \
-               ngx_iothub_http/ngx_iothub_http_log.c \
+               ngx_iothub_http/ngx_iothub_http_route.c \
+               ngx_iothub_http/ngx_iothub_http_c2d_headers.c \
                ngx_iothub_http/ngx_iothub_ws_codec.c \
                shared/ngx_iothub_x509.c shared/ngx_iothub_props.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
-               ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c
+               ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c \
+               ngx_iothub_amqp/ngx_iothub_amqp_address.c
 
 .PHONY: all build deps deps-run install run test unit prove e2e fuzz \
         build-asan test-asan style clean
@@ -69,7 +72,7 @@ run: deps-run build
 test: deps build unit prove e2e
 
 build/unit/%: t/unit/%.c $(PURE_SRCS) shared/*.h ngx_iothub_mqtt/*.h \
-             ngx_iothub_http/*.h \
+             ngx_iothub_http/*.h ngx_iothub_amqp/ngx_iothub_amqp_address.h \
              t/unit/*.h
 	@mkdir -p build/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) $(UNIT_LIBS)
@@ -120,8 +123,8 @@ fuzz:
 	    n=$$(basename $$f .c); \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	        -fno-sanitize-recover=all -Ishared -Ingx_iothub_mqtt \
-	        -Ingx_iothub_http -o build/fuzz/$$n $$f $(PURE_SRCS) \
-	        -lyajl -lcrypto || exit 1; \
+	        -Ingx_iothub_http -Ingx_iothub_amqp -o build/fuzz/$$n $$f \
+	        $(PURE_SRCS) -lyajl -lcrypto -lhiredis || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/$$n- \

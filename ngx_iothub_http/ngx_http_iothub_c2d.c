@@ -15,20 +15,22 @@
 
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_c2d.h"
+#include "ngx_iothub_http_c2d_headers.h"
 #include "ngx_http_iothub_module.h"
 
 
-typedef struct {
-    const char                 *header;
-    const char                 *field;
-} ngx_http_iothub_c2d_header_t;
+#if (NGX_IOTHUB_C2D_HEADERS_MAX != NGX_IOTHUB_D2C_MAX_PROPERTIES          \
+     || NGX_IOTHUB_C2D_HEADERS_BODY_MAX != NGX_IOTHUB_C2D_MAX_SIZE)
+#error "ngx_iothub_http_c2d_headers.h's limits differ from the service's"
+#endif
 
 
 static ngx_int_t ngx_http_iothub_c2d_message(ngx_http_request_t *r,
-    ngx_http_iothub_ctx_t *ctx, ngx_iothub_message_t *msg, ngx_str_t *ack,
-    uint64_t *expiry);
+    ngx_http_iothub_ctx_t *ctx, ngx_iothub_c2d_op_t *op);
+static ngx_int_t ngx_http_iothub_c2d_headers(ngx_http_request_t *r,
+    ngx_iothub_c2d_headers_t *h);
 static ngx_int_t ngx_http_iothub_c2d_properties(ngx_http_request_t *r,
-    ngx_iothub_message_t *msg, ngx_str_t *ack, ngx_str_t *expiry);
+    ngx_iothub_c2d_headers_t *h, ngx_iothub_message_t *msg);
 static ngx_iothub_c2d_op_t *ngx_http_iothub_c2d_op(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 static void ngx_http_iothub_c2d_sent(ngx_iothub_c2d_op_t *op);
@@ -36,16 +38,6 @@ static void ngx_http_iothub_c2d_purged(ngx_iothub_c2d_op_t *op);
 static ngx_int_t ngx_http_iothub_c2d_failed(ngx_http_request_t *r,
     ngx_iothub_c2d_op_t *op);
 static void ngx_http_iothub_c2d_cleanup(void *data);
-
-
-static ngx_http_iothub_c2d_header_t  ngx_http_iothub_c2d_headers[] = {
-    { "iothub-messageid", "p:message-id" },
-    { "iothub-correlationid", "p:correlation-id" },
-    { "iothub-userid", "p:user-id" },
-    { "iothub-contenttype", "p:content-type" },
-    { "iothub-contentencoding", "p:content-encoding" },
-    { NULL, NULL }
-};
 
 
 ngx_int_t
@@ -65,7 +57,7 @@ ngx_http_iothub_route_c2d_send(ngx_http_request_t *r,
 
     op->msg = msg;
 
-    rc = ngx_http_iothub_c2d_message(r, ctx, msg, &op->ack, &op->expiry);
+    rc = ngx_http_iothub_c2d_message(r, ctx, op);
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -127,84 +119,75 @@ ngx_http_iothub_c2d_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 
 static ngx_int_t
 ngx_http_iothub_c2d_message(ngx_http_request_t *r,
-    ngx_http_iothub_ctx_t *ctx, ngx_iothub_message_t *msg, ngx_str_t *ack,
-    uint64_t *expiry)
+    ngx_http_iothub_ctx_t *ctx, ngx_iothub_c2d_op_t *op)
 {
-    time_t     t;
-    ngx_str_t  exp;
+    ngx_iothub_c2d_headers_t  *h;
 
     if (!ngx_iothub_id_valid(ctx->seg[1].data, ctx->seg[1].len)) {
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid", "invalid device id");
     }
 
-    msg->n = 0;
-    msg->body = ctx->body;
+    h = ngx_palloc(r->pool, sizeof(ngx_iothub_c2d_headers_t));
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (ngx_http_iothub_c2d_properties(r, msg, ack, &exp) != NGX_OK) {
+    if (ngx_http_iothub_c2d_headers(r, h) != NGX_OK) {
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid",
                                      "too many or invalid properties");
     }
 
-    if (ack->len == 0) {
-        ngx_str_set(ack, "none");
+    switch (ngx_iothub_c2d_headers_check(h, ctx->body.len)) {
 
-    } else if (!(ack->len == 4 && ngx_strncmp(ack->data, "none", 4) == 0)
-               && !(ack->len == 4 && ngx_strncmp(ack->data, "full", 4) == 0)
-               && !(ack->len == 8
-                    && ngx_strncmp(ack->data, "positive", 8) == 0)
-               && !(ack->len == 8
-                    && ngx_strncmp(ack->data, "negative", 8) == 0))
-    {
+    case NGX_IOTHUB_C2D_HEADERS_OK:
+        break;
+
+    case NGX_IOTHUB_C2D_HEADERS_BAD_ACK:
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid",
                                      "iothub-ack must be none, positive, "
                                      "negative or full");
-    }
 
-    *expiry = 0;
+    case NGX_IOTHUB_C2D_HEADERS_BAD_EXPIRY:
+        return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "ArgumentInvalid",
+                                     "iothub-expiry is not an HTTP "
+                                     "date");
 
-    if (exp.len) {
-        /* RFC 1123 as HTTP dates, ISO 8601 is not parsed by nginx */
-        t = ngx_parse_http_time(exp.data, exp.len);
-
-        if (t == NGX_ERROR) {
-            return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "ArgumentInvalid",
-                                         "iothub-expiry is not an HTTP "
-                                         "date");
-        }
-
-        *expiry = (uint64_t) t * 1000;
-    }
-
-    if (msg->body.len > NGX_IOTHUB_C2D_MAX_SIZE) {
+    default: /* NGX_IOTHUB_C2D_HEADERS_TOO_LARGE */
         return ngx_http_iothub_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                      "MessageTooLarge",
                                      "a cloud-to-device message holds at "
                                      "most 64 KB");
     }
 
-    return NGX_DECLINED;
+    op->ack.data = (u_char *) h->ack;
+    op->ack.len = ngx_strlen(h->ack);
+    op->expiry = h->expiry;
+
+    op->msg->n = 0;
+    op->msg->body = ctx->body;
+
+    return ngx_http_iothub_c2d_properties(r, h, op->msg);
 }
 
 
-static ngx_int_t
-ngx_http_iothub_c2d_properties(ngx_http_request_t *r,
-    ngx_iothub_message_t *msg, ngx_str_t *ack, ngx_str_t *expiry)
-{
-    u_char                        *name;
-    ngx_uint_t                     i;
-    ngx_list_part_t               *part;
-    ngx_table_elt_t               *h;
-    ngx_http_iothub_c2d_header_t  *ch;
+/* hands every request header to the pure reader, in the order sent */
 
-    ngx_str_null(ack);
-    ngx_str_null(expiry);
+static ngx_int_t
+ngx_http_iothub_c2d_headers(ngx_http_request_t *r,
+    ngx_iothub_c2d_headers_t *h)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *hd;
+
+    ngx_iothub_c2d_headers_init(h);
 
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    hd = part->elts;
 
     for (i = 0; /* void */; i++) {
 
@@ -214,64 +197,55 @@ ngx_http_iothub_c2d_properties(ngx_http_request_t *r,
             }
 
             part = part->next;
-            h = part->elts;
+            hd = part->elts;
             i = 0;
         }
 
-        if (h[i].key.len > 11
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "iothub-app-", 11)
-               == 0)
+        if (ngx_iothub_c2d_headers_add(h, hd[i].key.data, hd[i].key.len,
+                                       hd[i].value.data, hd[i].value.len)
+            != NGX_IOTHUB_C2D_HEADERS_OK)
         {
-            name = ngx_pnalloc(r->pool, h[i].key.len - 9);
-            if (name == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_memcpy(ngx_cpymem(name, "u:", 2), h[i].key.data + 11,
-                       h[i].key.len - 11);
-
-            if (ngx_iothub_message_add(msg, (char *) name,
-                                       h[i].key.len - 9, h[i].value.data,
-                                       h[i].value.len)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            continue;
-        }
-
-        if (h[i].key.len == 10
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "iothub-ack", 10)
-               == 0)
-        {
-            *ack = h[i].value;
-            continue;
-        }
-
-        if (h[i].key.len == 13
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "iothub-expiry",
-                               13) == 0)
-        {
-            *expiry = h[i].value;
-            continue;
-        }
-
-        for (ch = ngx_http_iothub_c2d_headers; ch->header; ch++) {
-            if (h[i].key.len == ngx_strlen(ch->header)
-                && ngx_strncasecmp(h[i].key.data, (u_char *) ch->header,
-                                   h[i].key.len) == 0
-                && ngx_iothub_message_add(msg, ch->field,
-                                          ngx_strlen(ch->field),
-                                          h[i].value.data, h[i].value.len)
-                   != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
+            return NGX_ERROR;
         }
     }
 
     return NGX_OK;
+}
+
+
+/* the message's fields: application names get their "u:" prefix here */
+
+static ngx_int_t
+ngx_http_iothub_c2d_properties(ngx_http_request_t *r,
+    ngx_iothub_c2d_headers_t *h, ngx_iothub_message_t *msg)
+{
+    u_char                     *name;
+    size_t                      len;
+    ngx_uint_t                  i;
+    ngx_iothub_c2d_property_t  *pr;
+
+    for (i = 0; i < h->n; i++) {
+        pr = &h->prop[i];
+        len = ngx_strlen(pr->field);
+        name = (u_char *) pr->field;
+
+        if (pr->name_len != 0) {
+            name = ngx_pnalloc(r->pool, len + pr->name_len);
+            if (name == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_memcpy(ngx_cpymem(name, pr->field, len), pr->name,
+                       pr->name_len);
+            len += pr->name_len;
+        }
+
+        /* cannot fail: the reader keeps to the message's capacity */
+        (void) ngx_iothub_message_add(msg, (char *) name, len,
+                                      (u_char *) pr->value, pr->value_len);
+    }
+
+    return NGX_DECLINED;
 }
 
 

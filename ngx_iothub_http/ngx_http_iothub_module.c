@@ -10,36 +10,32 @@
 #include <ngx_http.h>
 
 #include "ngx_iothub_sas.h"
-#include "ngx_iothub_http_log.h"
+#include "ngx_iothub_log.h"
+#include "ngx_iothub_http_route.h"
 #include "ngx_http_iothub_module.h"
 
 
 #define NGX_HTTP_IOTHUB_BODY_BUFFER   (512 * 1024)
 
 
-typedef struct {
-    /* literal words; NULL stands for an id */
-    const char                  *seg[NGX_HTTP_IOTHUB_MAX_SEGMENTS];
-    ngx_uint_t                   nseg;
-    ngx_uint_t                   methods;
-    ngx_uint_t                   rights;
-    ngx_http_iothub_route_pt     handler;
-} ngx_http_iothub_route_t;
+#if (NGX_IOTHUB_HTTP_REGISTRY_READ != NGX_IOTHUB_RIGHT_REGISTRY_READ       \
+     || NGX_IOTHUB_HTTP_REGISTRY_WRITE != NGX_IOTHUB_RIGHT_REGISTRY_WRITE  \
+     || NGX_IOTHUB_HTTP_SERVICE_CONNECT != NGX_IOTHUB_RIGHT_SERVICE_CONNECT \
+     || NGX_IOTHUB_HTTP_DEVICE_CONNECT != NGX_IOTHUB_RIGHT_DEVICE_CONNECT)
+#error "the rights of ngx_iothub_http_route.h differ from ngx_iothub.h's"
+#endif
 
 
 static ngx_int_t ngx_http_iothub_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iothub_dispatch(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
-static ngx_int_t ngx_http_iothub_split(ngx_http_request_t *r,
+static ngx_int_t ngx_http_iothub_route(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
-static ngx_int_t ngx_http_iothub_match(ngx_http_request_t *r,
-    ngx_http_iothub_ctx_t *ctx);
+static unsigned ngx_http_iothub_method(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iothub_authorize(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 static ngx_int_t ngx_http_iothub_verify(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx, ngx_iothub_sas_token_t *token);
-static ngx_uint_t ngx_http_iothub_signed(ngx_iothub_sas_token_t *token,
-    ngx_iothub_policy_t *policy);
 static void ngx_http_iothub_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iothub_read_body(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
@@ -52,55 +48,19 @@ static char *ngx_http_iothub_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
-static ngx_http_iothub_route_t  ngx_http_iothub_routes[] = {
-
-    { { "devices" }, 1,
-      NGX_HTTP_GET|NGX_HTTP_POST, 0,
-      ngx_http_iothub_route_devices },
-
-    { { "devices", NULL }, 2,
-      NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE, 0,
-      ngx_http_iothub_route_device },
-
-    { { "devices", NULL, "messages", "devicebound" }, 4,
-      NGX_HTTP_POST, NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
-      ngx_http_iothub_route_c2d_send },
-
-    { { "devices", NULL, "commands" }, 3,
-      NGX_HTTP_DELETE, NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
-      ngx_http_iothub_route_c2d_purge },
-
-    { { "devices", NULL, "modules" }, 3,
-      NGX_HTTP_GET, NGX_IOTHUB_RIGHT_REGISTRY_READ,
-      ngx_http_iothub_route_modules },
-
-    { { "devices", NULL, "modules", NULL }, 4,
-      NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE, 0,
-      ngx_http_iothub_route_module },
-
-    { { "twins", NULL }, 2,
-      NGX_HTTP_GET|NGX_HTTP_PATCH|NGX_HTTP_PUT,
-      NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
-      ngx_http_iothub_route_twin },
-
-    { { "twins", NULL, "modules", NULL }, 4,
-      NGX_HTTP_GET|NGX_HTTP_PATCH|NGX_HTTP_PUT,
-      NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
-      ngx_http_iothub_route_twin },
-
-    { { "twins", NULL, "methods" }, 3,
-      NGX_HTTP_POST, NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
-      ngx_http_iothub_route_method },
-
-    { { "twins", NULL, "modules", NULL, "methods" }, 5,
-      NGX_HTTP_POST, NGX_IOTHUB_RIGHT_SERVICE_CONNECT,
-      ngx_http_iothub_route_method },
-
-    { { "statistics", "devices" }, 2,
-      NGX_HTTP_GET, NGX_IOTHUB_RIGHT_REGISTRY_READ,
-      ngx_http_iothub_route_statistics },
-
-    { { NULL }, 0, 0, 0, NULL }
+/* the handler of each route, by ngx_iothub_http_route_e */
+static ngx_http_iothub_route_pt  ngx_http_iothub_routes[] = {
+    ngx_http_iothub_route_devices,        /* DEVICES */
+    ngx_http_iothub_route_device,         /* DEVICE */
+    ngx_http_iothub_route_c2d_send,       /* C2D_SEND */
+    ngx_http_iothub_route_c2d_purge,      /* C2D_PURGE */
+    ngx_http_iothub_route_modules,        /* MODULES */
+    ngx_http_iothub_route_module,         /* MODULE */
+    ngx_http_iothub_route_twin,           /* TWIN */
+    ngx_http_iothub_route_method,         /* METHOD */
+    ngx_http_iothub_route_statistics,     /* STATISTICS */
+    ngx_http_iothub_route_feedback,       /* FEEDBACK */
+    ngx_http_iothub_route_feedback_lock   /* FEEDBACK_LOCK */
 };
 
 
@@ -219,12 +179,7 @@ ngx_http_iothub_dispatch(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 
     /* each step answers NGX_DECLINED to go on, or the response's rc */
 
-    rc = ngx_http_iothub_split(r, ctx);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    rc = ngx_http_iothub_match(r, ctx);
+    rc = ngx_http_iothub_route(r, ctx);
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -239,103 +194,70 @@ ngx_http_iothub_dispatch(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_iothub_split(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+ngx_http_iothub_route(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 {
-    u_char  *p, *last, *start;
+    ngx_uint_t                   i;
+    ngx_iothub_http_path_t       path;
+    ngx_iothub_http_match_t      m;
+    ngx_iothub_http_route_rc_e   rc;
 
     /* r->uri is percent-decoded already; ids cannot hold "/" */
 
-    p = r->uri.data;
-    last = r->uri.data + r->uri.len;
+    rc = ngx_iothub_http_path_split(&path, r->uri.data, r->uri.len);
 
-    while (p < last) {
-        while (p < last && *p == '/') {
-            p++;
-        }
-
-        start = p;
-
-        while (p < last && *p != '/') {
-            p++;
-        }
-
-        if (p == start) {
-            break;
-        }
-
-        if (ctx->nseg == NGX_HTTP_IOTHUB_MAX_SEGMENTS) {
-            return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND,
-                                         "IotHubNotFound",
-                                         "no such resource: %V", &r->uri);
-        }
-
-        ctx->seg[ctx->nseg].data = start;
-        ctx->seg[ctx->nseg].len = p - start;
-        ctx->nseg++;
+    if (rc == NGX_IOTHUB_HTTP_ROUTE_OK) {
+        rc = ngx_iothub_http_route_match(&path, ngx_http_iothub_method(r),
+                                         &m);
     }
 
-    return NGX_DECLINED;
-}
-
-
-static ngx_int_t
-ngx_http_iothub_match(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
-{
-    size_t                    len;
-    ngx_uint_t                i, path_found;
-    ngx_http_iothub_route_t  *rt;
-
-    path_found = 0;
-
-    for (rt = ngx_http_iothub_routes; rt->handler; rt++) {
-        if (rt->nseg != ctx->nseg) {
-            continue;
-        }
-
-        for (i = 0; i < rt->nseg; i++) {
-            if (rt->seg[i] == NULL) {
-                continue;
-            }
-
-            len = ngx_strlen(rt->seg[i]);
-
-            if (len != ctx->seg[i].len
-                || ngx_strncasecmp((u_char *) rt->seg[i], ctx->seg[i].data,
-                                   len) != 0)
-            {
-                break;
-            }
-        }
-
-        if (i < rt->nseg) {
-            continue;
-        }
-
-        path_found = 1;
-
-        if (rt->methods & r->method) {
-            ctx->route = rt->handler;
-            ctx->rights = rt->rights;
-
-            if (ctx->rights == 0) {
-                ctx->rights = (r->method & NGX_HTTP_GET)
-                              ? NGX_IOTHUB_RIGHT_REGISTRY_READ
-                              : NGX_IOTHUB_RIGHT_REGISTRY_WRITE;
-            }
-
-            return NGX_DECLINED;
-        }
-    }
-
-    if (path_found) {
+    if (rc == NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED) {
         return ngx_http_iothub_error(r, NGX_HTTP_NOT_ALLOWED,
                                      "MethodNotAllowed",
                                      "method %V is not allowed on %V",
                                      &r->method_name, &r->uri);
     }
 
-    return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND, "IotHubNotFound",
-                                 "no such resource: %V", &r->uri);
+    if (rc != NGX_IOTHUB_HTTP_ROUTE_OK) {
+        return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND, "IotHubNotFound",
+                                     "no such resource: %V", &r->uri);
+    }
+
+    for (i = 0; i < path.nseg; i++) {
+        ctx->seg[i].data = (u_char *) path.seg[i].data;
+        ctx->seg[i].len = path.seg[i].len;
+    }
+
+    ctx->nseg = path.nseg;
+    ctx->route = ngx_http_iothub_routes[m.route];
+    ctx->rights = m.rights;
+
+    return NGX_DECLINED;
+}
+
+
+static unsigned
+ngx_http_iothub_method(ngx_http_request_t *r)
+{
+    switch (r->method) {
+
+    case NGX_HTTP_GET:
+        return NGX_IOTHUB_HTTP_GET;
+
+    case NGX_HTTP_PUT:
+        return NGX_IOTHUB_HTTP_PUT;
+
+    case NGX_HTTP_POST:
+        return NGX_IOTHUB_HTTP_POST;
+
+    case NGX_HTTP_DELETE:
+        return NGX_IOTHUB_HTTP_DELETE;
+
+    case NGX_HTTP_PATCH:
+        return NGX_IOTHUB_HTTP_PATCH;
+
+    default:
+        return NGX_IOTHUB_HTTP_OTHER;
+    }
 }
 
 
@@ -379,101 +301,48 @@ static ngx_int_t
 ngx_http_iothub_verify(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
     ngx_iothub_sas_token_t *token)
 {
-    char                  path[512];
-    u_char                name[NGX_IOTHUB_HTTP_LOG_ESCAPED(64)];
-    const char           *why;
-    ngx_uint_t            secret;
-    ngx_iothub_policy_t  *policy;
+    ngx_uint_t                  i;
+    ngx_iothub_log_buf_t        name;
+    ngx_iothub_policy_t        *policy;
+    ngx_iothub_http_access_t    access;
+    ngx_iothub_http_auth_rc_e   rc;
+    ngx_iothub_http_policy_t    policies[NGX_IOTHUB_MAX_POLICIES];
 
-    why = NULL;
-    policy = NULL;
-    secret = 0;
+    policy = ctx->hub->policies.elts;
 
-    if (token->policy[0] == '\0') {
-        why = "a device token cannot call the service API";
-
-    } else {
-        policy = ngx_iothub_find_policy(ctx->hub, (u_char *) token->policy,
-                                        ngx_strlen(token->policy));
-        if (policy == NULL) {
-            why = "unknown policy";
-            secret = 1;
-
-            /* as long as a bad signature takes: the first policy's check */
-            (void) ngx_http_iothub_signed(token, ctx->hub->policies.elts);
-        }
+    for (i = 0; i < ctx->hub->policies.nelts; i++) {
+        policies[i].name.data = policy[i].name.data;
+        policies[i].name.len = policy[i].name.len;
+        policies[i].primary_key.data = policy[i].primary_key.data;
+        policies[i].primary_key.len = policy[i].primary_key.len;
+        policies[i].secondary_key.data = policy[i].secondary_key.data;
+        policies[i].secondary_key.len = policy[i].secondary_key.len;
+        policies[i].rights = policy[i].rights;
     }
 
-    if (why == NULL && !ngx_http_iothub_signed(token, policy)) {
-        why = "bad signature";
-        secret = 1;
-    }
+    access.host = (char *) ctx->hub->hostname.data;
+    access.path = r->uri.data;
+    access.path_len = r->uri.len;
+    access.now = ngx_time();
+    access.rights = ctx->rights;
 
-    if (why == NULL
-        && ngx_iothub_sas_check_expiry(token, ngx_time()) != NGX_IOTHUB_SAS_OK)
-    {
-        why = "expired SAS token";
-    }
+    rc = ngx_iothub_http_authorize(token, policies, i, &access, NULL);
 
-    ngx_snprintf((u_char *) path, sizeof(path), "%*s%Z",
-                 ngx_min(r->uri.len, sizeof(path) - 1), r->uri.data);
-
-    if (why == NULL
-        && ngx_iothub_sas_covers(token, (char *) ctx->hub->hostname.data,
-                                 path)
-           != NGX_IOTHUB_SAS_OK)
-    {
-        why = "the token's resource does not cover the request";
-    }
-
-    if (why == NULL && (policy->rights & ctx->rights) == 0) {
-        why = "the policy lacks the right for this operation";
-    }
-
-    if (why == NULL) {
+    if (rc == NGX_IOTHUB_HTTP_AUTH_OK) {
         return NGX_DECLINED;
     }
 
     /* the caller's own words, escaped: a "%0A" in skn forges no line */
-    (void) ngx_iothub_http_log_escape(name, sizeof(name),
-                                      (u_char *) token->policy,
-                                      ngx_strlen(token->policy));
-
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "iothub: unauthorized, %s, policy \"%s\"", why, name);
-
-    /*
-     * Without a policy's key a caller learns nothing more: an unknown
-     * policy and a bad signature get the same answer.
-     */
-    if (secret) {
-        why = "the policy or the signature is not valid";
-    }
+                  "iothub: unauthorized, %s, policy \"%V\"",
+                  ngx_iothub_http_auth_reason(rc),
+                  ngx_iothub_log_str(&name, (u_char *) token->policy,
+                                     ngx_strlen(token->policy)));
 
     return ngx_http_iothub_error(r, NGX_HTTP_UNAUTHORIZED,
                                  "IotHubUnauthorizedAccess",
-                                 "Unauthorized: %s", why);
-}
-
-
-/* the token is signed with the policy's primary or secondary key */
-
-static ngx_uint_t
-ngx_http_iothub_signed(ngx_iothub_sas_token_t *token,
-    ngx_iothub_policy_t *policy)
-{
-    if (ngx_iothub_sas_verify(token, (char *) policy->primary_key.data,
-                              policy->primary_key.len)
-        == NGX_IOTHUB_SAS_OK)
-    {
-        return 1;
-    }
-
-    return policy->secondary_key.len
-           && ngx_iothub_sas_verify(token,
-                                    (char *) policy->secondary_key.data,
-                                    policy->secondary_key.len)
-              == NGX_IOTHUB_SAS_OK;
+                                 "Unauthorized: %s",
+                                 ngx_iothub_http_auth_answer(rc));
 }
 
 

@@ -18,9 +18,10 @@
 #include "ngx_iothub_registry.h"
 #include "ngx_iothub_twin_service.h"
 #include "ngx_iothub_json.h"
+#include "ngx_iothub_http_route.h"
 
 
-#define NGX_HTTP_IOTHUB_MAX_SEGMENTS  6
+#define NGX_HTTP_IOTHUB_MAX_SEGMENTS  NGX_IOTHUB_HTTP_MAX_SEGMENTS
 
 
 typedef struct {
@@ -111,6 +112,12 @@ ngx_int_t ngx_http_iothub_route_module(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_modules(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 ngx_int_t ngx_http_iothub_route_statistics(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_feedback.c */
+ngx_int_t ngx_http_iothub_route_feedback(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_feedback_lock(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 /* ngx_http_iothub_c2d.c */

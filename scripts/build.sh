@@ -17,7 +17,7 @@ src=${NGINX_SRC:-${1:-/usr/share/nginx/src}}
 out=${BUILD_DIR:-$top/build}
 tree=$out/nginx
 
-MODULES="ngx_iothub_module ngx_http_iothub_module ngx_stream_iothub_mqtt_module"
+MODULES="ngx_iothub_module ngx_http_iothub_module ngx_stream_iothub_mqtt_module ngx_stream_iothub_amqp_module"
 
 if [ ! -x "$src/configure" ]; then
     echo "build: no nginx source tree at $src (apt-get install nginx-dev," \

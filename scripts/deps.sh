@@ -43,6 +43,11 @@ if [ -n "$missing" ]; then
 fi
 
 # Debian's redis-server package starts a system instance; ours are private
-if [ "$what" = test ] && [ ! -d "$top/t/e2e/node_modules" ]; then
+# the pinned SDKs: again whenever package-lock.json changed since
+lock=$top/t/e2e/package-lock.json
+stamp=$top/t/e2e/node_modules/.iothub-lock.md5
+if [ "$what" = test ] \
+   && [ "$(cat "$stamp" 2>/dev/null)" != "$(md5sum < "$lock")" ]; then
     (cd "$top/t/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+    md5sum < "$lock" > "$stamp"
 fi

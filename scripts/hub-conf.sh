@@ -17,6 +17,9 @@
 #   MQTT_LISTEN  space-separated MQTT (TLS) addresses   (default: 127.0.0.1:8883 [::1]:8883);
 #                only used when MODULES holds ngx_stream_iothub_mqtt_module.so
 #                (older builds without it get no stream server); MQTT=0 turns it off
+#   AMQP_LISTEN  space-separated AMQP (TLS) addresses   (default: 127.0.0.1:5671 [::1]:5671);
+#                only used when MODULES holds ngx_stream_iothub_amqp_module.so;
+#                AMQP=0 turns it off
 #   HUB          host name of the hub                  (default: localhost)
 #   HUB_NAME     hub name (default: first label of HUB)
 #   PARTITIONS   built-in endpoint partitions          (default: 4)
@@ -34,11 +37,18 @@ HUB=${HUB:-localhost}
 HUB_NAME=${HUB_NAME:-${HUB%%.*}}
 HTTPS_LISTEN=${HTTPS_LISTEN:-$(default_listen 443)}
 MQTT_LISTEN=${MQTT_LISTEN:-$(default_listen 8883)}
+AMQP_LISTEN=${AMQP_LISTEN:-$(default_listen 5671)}
 
 # the MQTT endpoint, if this build has it
 mqtt_so=""
 if [ "${MQTT:-1}" != 0 ] && [ -f "$MODULES/ngx_stream_iothub_mqtt_module.so" ]; then
     mqtt_so=$MODULES/ngx_stream_iothub_mqtt_module.so
+fi
+
+# the AMQP endpoint, likewise
+amqp_so=""
+if [ "${AMQP:-1}" != 0 ] && [ -f "$MODULES/ngx_stream_iothub_amqp_module.so" ]; then
+    amqp_so=$MODULES/ngx_stream_iothub_amqp_module.so
 fi
 
 # policies and their rights, one per line: name rights...
@@ -73,6 +83,12 @@ for a in $MQTT_LISTEN; do
 "
 done
 
+amqp_listens=""
+for a in $AMQP_LISTEN; do
+    amqp_listens="$amqp_listens        listen $a ssl;
+"
+done
+
 # As root, nginx would run its workers as "nobody", who cannot reach files
 # under a root-owned checkout (temp dirs, a redis unix socket): keep root.
 user=""
@@ -90,6 +106,7 @@ load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 load_module $MODULES/ngx_iothub_module.so;
 load_module $MODULES/ngx_http_iothub_module.so;
 ${mqtt_so:+load_module $mqtt_so;
+}${amqp_so:+load_module $amqp_so;
 }
 events {
     worker_connections 1024;
@@ -137,24 +154,37 @@ $listens        server_name $HUB;
 }
 EOF
 
-[ -n "$mqtt_so" ] || exit 0
+[ -n "$mqtt_so$amqp_so" ] || exit 0
 
-cat <<EOF
-
-# ---- stream servers: MQTT on 8883 (AMQP 5671 later) ----------------------
-stream {
-    server {
-$mqtt_listens
-        # the same certificate as the REST server: SNI and SAN are the hub's name
-        ssl_certificate $CERT_DIR/server.crt;
+# the TLS settings of a stream server: the REST server's certificate (SNI and
+# SAN are the hub's name); X.509 devices present a client certificate, SAS
+# devices none; certificateAuthority devices chain to the test CA
+stream_tls="        ssl_certificate $CERT_DIR/server.crt;
         ssl_certificate_key $CERT_DIR/server.key;
         ssl_protocols TLSv1.2 TLSv1.3;
-        # X.509 devices present a client certificate; SAS devices present none
         ssl_verify_client optional_no_ca;
-        # certificateAuthority devices chain to the test CA
-        ssl_trusted_certificate $CERT_DIR/ca.crt;
+        ssl_trusted_certificate $CERT_DIR/ca.crt;"
+
+echo
+echo "# ---- stream servers: MQTT on 8883, AMQP on 5671 ---------------------------"
+echo "stream {"
+
+[ -z "$mqtt_so" ] || cat <<EOF
+    server {
+$mqtt_listens
+$stream_tls
 
         iothub_mqtt $HUB_NAME;
     }
-}
 EOF
+
+[ -z "$amqp_so" ] || cat <<EOF
+    server {
+$amqp_listens
+$stream_tls
+
+        iothub_amqp $HUB_NAME;
+    }
+EOF
+
+echo "}"

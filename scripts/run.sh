@@ -46,6 +46,8 @@ done
 # the MQTT endpoint comes with newer builds; hub-conf.sh adds it when present
 HAVE_MQTT=0
 [ -f "$MODULES/ngx_stream_iothub_mqtt_module.so" ] && HAVE_MQTT=1
+HAVE_AMQP=0
+[ -f "$MODULES/ngx_stream_iothub_amqp_module.so" ] && HAVE_AMQP=1
 
 # A previous run that was killed hard (kill -9, closed terminal) may have left
 # its own nginx or redis running: stop those, and only those (pid files below).
@@ -68,6 +70,11 @@ Stop the program that uses it (often another web server: 'systemctl stop nginx'
 or 'systemctl stop apache2') and try again.${who:+
 Listening on 443 now:
 $who}"
+fi
+if [ "$HAVE_AMQP" = 1 ] && port_in_use 5671; then
+    die "port 5671 (AMQP over TLS) is already in use, so the hub cannot start.
+Listening on 5671 now:
+$(who_listens 5671)"
 fi
 if [ "$HAVE_MQTT" = 1 ] && port_in_use 8883; then
     who=$(who_listens 8883)
@@ -152,6 +159,10 @@ if [ "$HAVE_MQTT" = 1 ]; then
     wait_tcp 127.0.0.1 8883 10 "$NGINX_PID" ||
         die "nginx does not listen on 8883 (MQTT); see $RUN/nginx/logs/error.log"
 fi
+if [ "$HAVE_AMQP" = 1 ]; then
+    wait_tcp 127.0.0.1 5671 10 "$NGINX_PID" ||
+        die "nginx does not listen on 5671 (AMQP); see $RUN/nginx/logs/error.log"
+fi
 
 # ---- the example device -------------------------------------------------------
 # create it through the REST API like any back end would (an iothubowner
@@ -199,11 +210,9 @@ OWNER=$(connstr "$HUB" iothubowner)
 } > "$RUN/hub.env"
 chmod 600 "$RUN/hub.env"
 
-if [ "$HAVE_MQTT" = 1 ]; then
-    ports="REST and MQTT over WebSocket on port 443, MQTT over TLS on port 8883"
-else
-    ports="REST on port 443; this build has no MQTT module"
-fi
+ports="REST on port 443"
+[ "$HAVE_MQTT" = 1 ] && ports="$ports, MQTT over TLS on port 8883 and over WebSocket on 443"
+[ "$HAVE_AMQP" = 1 ] && ports="$ports, AMQP over TLS on port 5671"
 
 cat <<EOF
 
@@ -213,11 +222,9 @@ nginx-iothub is running at https://$HUB  ($ports)
     $OWNER
 EOF
 if [ -n "$DEVICE_CONNSTR" ]; then
-    if [ "$HAVE_MQTT" = 1 ]; then
-        how="azure-iot-device: Mqtt to $HUB:8883, MqttWs to $HUB:443"
-    else
-        how="for MQTT on 8883, build ngx_stream_iothub_mqtt_module.so"
-    fi
+    how="azure-iot-device"
+    [ "$HAVE_MQTT" = 1 ] && how="$how with the Mqtt transport to $HUB:8883, MqttWs to $HUB:443"
+    [ "$HAVE_AMQP" = 1 ] && how="$how, the Amqp transport to $HUB:5671"
     cat <<EOF
 
   Example device "$SAMPLE_DEVICE" ($how):

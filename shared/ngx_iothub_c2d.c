@@ -9,6 +9,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_c2d.h"
+#include "ngx_iothub_reply.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -128,26 +129,30 @@ ngx_iothub_c2d_done(void *data, redisReply *reply)
 {
     ngx_iothub_c2d_op_t *op = data;
 
+    long long  count;
+
     op->call = NULL;
 
-    if (reply == NULL) {
-        op->result = NGX_IOTHUB_C2D_UNAVAILABLE;
+    switch (ngx_iothub_reply_integer(reply, &count)) {
 
-    } else if (reply->type == REDIS_REPLY_INTEGER) {
+    case NGX_IOTHUB_REPLY_OK:
         op->result = NGX_IOTHUB_C2D_DONE;
-        op->count = reply->integer;
+        op->count = count;
+        break;
 
-    } else if (reply->type == REDIS_REPLY_ERROR && reply->len >= 9
-               && ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0)
-    {
+    case NGX_IOTHUB_REPLY_LOST:
+        op->result = NGX_IOTHUB_C2D_UNAVAILABLE;
+        break;
+
+    case NGX_IOTHUB_REPLY_NOT_FOUND:
         op->result = NGX_IOTHUB_C2D_NOT_FOUND;
+        break;
 
-    } else if (reply->type == REDIS_REPLY_ERROR && reply->len >= 4
-               && ngx_strncmp(reply->str, "FULL", 4) == 0)
-    {
+    case NGX_IOTHUB_REPLY_FULL:
         op->result = NGX_IOTHUB_C2D_FULL;
+        break;
 
-    } else {
+    default:
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
                       "iothub: unexpected reply of a cloud-to-device "
                       "script");

@@ -15,6 +15,8 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_janitor.h"
+#include "ngx_iothub_log.h"
+#include "ngx_iothub_reply.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -56,7 +58,7 @@ static void ngx_iothub_janitor_trimmed(void *data, redisReply *reply);
 static void ngx_iothub_janitor_scan(ngx_iothub_janitor_t *j);
 static void ngx_iothub_janitor_scanned(void *data, redisReply *reply);
 static void ngx_iothub_janitor_reap(ngx_iothub_janitor_t *j,
-    redisReply *keys);
+    ngx_iothub_reply_scan_t *scan);
 static void ngx_iothub_janitor_reaped(void *data, redisReply *reply);
 static void ngx_iothub_janitor_next(ngx_iothub_janitor_t *j);
 static void ngx_iothub_janitor_done(ngx_iothub_janitor_t *j,
@@ -152,9 +154,11 @@ ngx_iothub_janitor_locked(void *data, redisReply *reply)
 {
     ngx_iothub_janitor_t *j = data;
 
+    ngx_iothub_reply_str_t  ok;
+
     j->call = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
+    if (ngx_iothub_reply_status(reply, &ok) != NGX_IOTHUB_REPLY_OK) {
         /* another worker's round, or Redis down */
         ngx_iothub_janitor_done(j, NULL, NULL);
         return;
@@ -263,9 +267,11 @@ ngx_iothub_janitor_trimmed(void *data, redisReply *reply)
 {
     ngx_iothub_janitor_t *j = data;
 
+    long long  trimmed;
+
     j->call = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    if (ngx_iothub_reply_integer(reply, &trimmed) != NGX_IOTHUB_REPLY_OK) {
         ngx_iothub_janitor_done(j, reply, "trimming partitions");
         return;
     }
@@ -273,7 +279,7 @@ ngx_iothub_janitor_trimmed(void *data, redisReply *reply)
     ngx_log_debug2(NGX_LOG_DEBUG_CORE, j->timer.log, 0,
                    "iothub janitor: hub \"%V\": %L entries trimmed",
                    &((ngx_iothub_hub_t **) j->hubs->elts)[j->hub]->name,
-                   (int64_t) reply->integer);
+                   (int64_t) trimmed);
 
     j->cursor[0] = '0';
     j->cursor_len = 1;
@@ -321,44 +327,39 @@ ngx_iothub_janitor_scanned(void *data, redisReply *reply)
 {
     ngx_iothub_janitor_t *j = data;
 
-    redisReply  *cursor, *keys;
+    ngx_iothub_reply_scan_t  scan;
 
     j->call = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_STRING
-        || reply->element[0]->len > NGX_INT64_LEN
-        || reply->element[1]->type != REDIS_REPLY_ARRAY)
-    {
+    if (ngx_iothub_reply_scan(reply, &scan) != NGX_IOTHUB_REPLY_OK) {
         ngx_iothub_janitor_done(j, reply, "scanning presence keys");
         return;
     }
 
-    cursor = reply->element[0];
-    keys = reply->element[1];
+    /* at most NGX_IOTHUB_REPLY_NUMBER_MAX digits: it fits */
+    ngx_memcpy(j->cursor, scan.cursor.data, scan.cursor.len);
+    j->cursor_len = scan.cursor.len;
 
-    ngx_memcpy(j->cursor, cursor->str, cursor->len);
-    j->cursor_len = cursor->len;
-
-    if (keys->elements == 0) {
+    if (scan.nkeys == 0) {
         ngx_iothub_janitor_next(j);
         return;
     }
 
-    ngx_iothub_janitor_reap(j, keys);
+    ngx_iothub_janitor_reap(j, &scan);
 }
 
 
 static void
-ngx_iothub_janitor_reap(ngx_iothub_janitor_t *j, redisReply *keys)
+ngx_iothub_janitor_reap(ngx_iothub_janitor_t *j,
+    ngx_iothub_reply_scan_t *scan)
 {
-    u_char        now[40];
-    size_t       *lens, i, n;
-    const char  **argv;
+    u_char                   now[40];
+    size_t                  *lens, i, n;
+    const char             **argv;
+    ngx_iothub_reply_str_t   key;
 
     /* the lock, the keys, then owner, lock time and now */
-    n = keys->elements + 4;
+    n = scan->nkeys + 4;
 
     argv = ngx_alloc(n * (sizeof(char *) + sizeof(size_t)), j->timer.log);
     if (argv == NULL) {
@@ -371,15 +372,10 @@ ngx_iothub_janitor_reap(ngx_iothub_janitor_t *j, redisReply *keys)
     argv[0] = NGX_IOTHUB_JANITOR_LOCK;
     lens[0] = sizeof(NGX_IOTHUB_JANITOR_LOCK) - 1;
 
-    for (i = 0; i < keys->elements; i++) {
-        if (keys->element[i]->type != REDIS_REPLY_STRING) {
-            ngx_free(argv);
-            ngx_iothub_janitor_done(j, keys, "scanning presence keys");
-            return;
-        }
-
-        argv[i + 1] = keys->element[i]->str;
-        lens[i + 1] = keys->element[i]->len;
+    for (i = 0; i < scan->nkeys; i++) {
+        ngx_iothub_reply_scan_key(scan, i, &key);
+        argv[i + 1] = (const char *) key.data;
+        lens[i + 1] = key.len;
     }
 
     ngx_iothub_time_now(now, sizeof(now));
@@ -393,7 +389,7 @@ ngx_iothub_janitor_reap(ngx_iothub_janitor_t *j, redisReply *keys)
 
     j->call = ngx_iothub_redis_script(j->link, NGX_IOTHUB_LUA_JANITOR_REAP,
                                       ngx_iothub_janitor_reaped, j,
-                                      (int) keys->elements + 1, (int) n,
+                                      (int) scan->nkeys + 1, (int) n,
                                       argv, lens);
     ngx_free(argv);
 
@@ -408,14 +404,16 @@ ngx_iothub_janitor_reaped(void *data, redisReply *reply)
 {
     ngx_iothub_janitor_t *j = data;
 
+    long long  ended;
+
     j->call = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    if (ngx_iothub_reply_integer(reply, &ended) != NGX_IOTHUB_REPLY_OK) {
         ngx_iothub_janitor_done(j, reply, "ending sessions");
         return;
     }
 
-    j->ended += (ngx_uint_t) reply->integer;
+    j->ended += (ngx_uint_t) ended;
 
     ngx_iothub_janitor_next(j);
 }
@@ -453,18 +451,22 @@ static void
 ngx_iothub_janitor_done(ngx_iothub_janitor_t *j, redisReply *reply,
     const char *step)
 {
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        if (reply->len == sizeof("LOCK_LOST") - 1
-            && ngx_strncmp(reply->str, "LOCK_LOST", reply->len) == 0)
-        {
-            ngx_log_debug0(NGX_LOG_DEBUG_CORE, j->timer.log, 0,
-                           "iothub janitor: lock lost");
+    ngx_iothub_log_buf_t    lb;
+    ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_reply_str_t  err;
 
-        } else {
-            ngx_log_error(NGX_LOG_WARN, j->timer.log, 0,
-                          "iothub janitor: %s failed: %*s", step,
-                          reply->len, reply->str);
-        }
+    rc = ngx_iothub_reply_check(reply);
+
+    if (rc == NGX_IOTHUB_REPLY_LOCK_LOST) {
+        ngx_log_debug0(NGX_LOG_DEBUG_CORE, j->timer.log, 0,
+                       "iothub janitor: lock lost");
+
+    } else if (rc != NGX_IOTHUB_REPLY_OK && rc != NGX_IOTHUB_REPLY_LOST) {
+        ngx_iothub_reply_error_text(reply, &err);
+        ngx_log_error(NGX_LOG_WARN, j->timer.log, 0,
+                      "iothub janitor: %s failed: \"%V\"", step,
+                      ngx_iothub_log_str(&lb, (u_char *) err.data,
+                                         err.len));
 
     } else if (step) {
         ngx_log_error(NGX_LOG_WARN, j->timer.log, 0,

@@ -17,6 +17,8 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_method.h"
+#include "ngx_iothub_log.h"
+#include "ngx_iothub_reply.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -188,27 +190,40 @@ ngx_iothub_method_sent(void *data, redisReply *reply)
 {
     ngx_iothub_method_op_t *op = data;
 
+    long long               delivered;
+    ngx_iothub_log_buf_t    lb;
+    ngx_iothub_reply_str_t  err;
+
     op->call = NULL;
 
-    if (reply == NULL) {
+    switch (ngx_iothub_reply_integer(reply, &delivered)) {
+
+    case NGX_IOTHUB_REPLY_OK:
+        break;
+
+    case NGX_IOTHUB_REPLY_LOST:
         ngx_iothub_method_finish(op, NGX_IOTHUB_METHOD_UNAVAILABLE);
         return;
-    }
 
-    if (reply->type == REDIS_REPLY_ERROR) {
-        if (reply->len >= 9 && ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0) {
-            ngx_iothub_method_finish(op, NGX_IOTHUB_METHOD_NOT_FOUND);
-            return;
-        }
+    case NGX_IOTHUB_REPLY_NOT_FOUND:
+        ngx_iothub_method_finish(op, NGX_IOTHUB_METHOD_NOT_FOUND);
+        return;
 
+    case NGX_IOTHUB_REPLY_MALFORMED:
+        /* as "not online": asked again until the connect timeout */
+        delivered = 0;
+        break;
+
+    default:
+        ngx_iothub_reply_error_text(reply, &err);
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                      "iothub: method_invoke.lua failed: %*s",
-                      reply->len, reply->str);
+                      "iothub: method_invoke.lua failed: \"%V\"",
+                      ngx_iothub_log_str(&lb, (u_char *) err.data, err.len));
         ngx_iothub_method_finish(op, NGX_IOTHUB_METHOD_UNAVAILABLE);
         return;
     }
 
-    if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
+    if (delivered == 1) {
 
         if (op->missed) {
             /* the session named had ended: look again at once */

@@ -988,6 +988,9 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
 
     ngx_iothub_janitor_stop();
 
+    /* the cache's entries die with the worker: freed for the checkers */
+    ngx_iothub_idcache_flush();
+
     ngx_iothub_redis_destroy(imcf->link);
     imcf->link = NULL;
 

@@ -24,6 +24,7 @@
 
 #include "ngx_iothub_redis.h"
 #include "ngx_iothub_log.h"
+#include "ngx_iothub_reply.h"
 #define NGX_IOTHUB_LUA_TEXTS
 #include "ngx_iothub_lua.h"
 
@@ -535,13 +536,17 @@ ngx_iothub_redis_handshake_reply(void *data, redisReply *reply)
 {
     ngx_iothub_redis_t *rd = data;
 
-    ngx_iothub_log_buf_t  lb;
+    ngx_iothub_log_buf_t    lb;
+    ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_reply_str_t  err;
 
-    if (reply == NULL) {
+    rc = ngx_iothub_reply_check(reply);
+
+    if (rc == NGX_IOTHUB_REPLY_LOST) {
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ERROR) {
+    if (rc == NGX_IOTHUB_REPLY_OK) {
         if (--rd->handshake_left == 0) {
             ngx_iothub_redis_handshake_done(rd);
         }
@@ -551,11 +556,12 @@ ngx_iothub_redis_handshake_reply(void *data, redisReply *reply)
 
     /* AUTH or SELECT refused: held commands never run */
 
+    ngx_iothub_reply_error_text(reply, &err);
+
     ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                   "iothub redis: handshake refused by %V: \"%V\"",
                   &rd->conf->addr->name,
-                  ngx_iothub_log_str(&lb, (u_char *) reply->str,
-                                     reply->len));
+                  ngx_iothub_log_str(&lb, (u_char *) err.data, err.len));
 
     ngx_iothub_redis_fail(rd, "handshake failed");
 }
@@ -1011,22 +1017,14 @@ ngx_iothub_redis_dispatch(ngx_iothub_redis_t *rd)
 static ngx_int_t
 ngx_iothub_redis_pushed(ngx_iothub_redis_t *rd, redisReply *reply)
 {
-    ngx_str_t    name;
-    redisReply  *kind, *channel, *payload;
+    ngx_str_t                name;
+    ngx_iothub_reply_push_t  push;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+    if (ngx_iothub_reply_push(reply, &push) != NGX_IOTHUB_REPLY_OK) {
         return NGX_DECLINED;
     }
 
-    kind = reply->element[0];
-    channel = reply->element[1];
-    payload = reply->element[2];
-
-    if (kind->type != REDIS_REPLY_STRING) {
-        return NGX_DECLINED;
-    }
-
-    if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
+    if (push.kind == NGX_IOTHUB_REPLY_PUSH_SUBSCRIBE) {
         if (rd->state == NGX_IOTHUB_REDIS_HANDSHAKE
             && --rd->handshake_left == 0)
         {
@@ -1036,19 +1034,13 @@ ngx_iothub_redis_pushed(ngx_iothub_redis_t *rd, redisReply *reply)
         return NGX_OK;
     }
 
-    if (kind->len == 7 && ngx_strncmp(kind->str, "message", 7) == 0
-        && channel->type == REDIS_REPLY_STRING
-        && payload->type == REDIS_REPLY_STRING)
-    {
-        name.data = (u_char *) channel->str;
-        name.len = channel->len;
+    name.data = (u_char *) push.channel.data;
+    name.len = push.channel.len;
 
-        rd->message(rd->message_data, &name, (u_char *) payload->str,
-                    payload->len);
-        return NGX_OK;
-    }
+    rd->message(rd->message_data, &name, (u_char *) push.payload.data,
+                push.payload.len);
 
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -1062,9 +1054,7 @@ ngx_iothub_redis_noscript(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_call_t *call, redisReply *reply)
 {
     if (call->evalsha == NULL
-        || reply->type != REDIS_REPLY_ERROR
-        || reply->len < 8
-        || ngx_strncmp(reply->str, "NOSCRIPT", 8) != 0)
+        || ngx_iothub_reply_check(reply) != NGX_IOTHUB_REPLY_NOSCRIPT)
     {
         return NGX_DECLINED;
     }

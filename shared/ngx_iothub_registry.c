@@ -12,6 +12,7 @@
 #include "ngx_iothub_registry.h"
 #include "ngx_iothub_idcache.h"
 #include "ngx_iothub_log.h"
+#include "ngx_iothub_reply.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -27,16 +28,12 @@ static void ngx_iothub_registry_done_status(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_hash(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_get(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_lookup(void *data, redisReply *reply);
-static ngx_iothub_registry_rc_e ngx_iothub_registry_found(
-    ngx_iothub_registry_op_t *op, redisReply *hash, long c2d_count);
 static void ngx_iothub_registry_done_list(void *data, redisReply *reply);
 static void ngx_iothub_registry_done_stats(void *data, redisReply *reply);
-static ngx_int_t ngx_iothub_registry_failed(ngx_iothub_registry_op_t *op,
-    redisReply *reply);
+static void ngx_iothub_registry_decoded(ngx_iothub_registry_op_t *op,
+    redisReply *reply, ngx_iothub_reply_rc_e rc);
 static void ngx_iothub_registry_finish(ngx_iothub_registry_op_t *op,
     ngx_iothub_registry_rc_e rc);
-static void ngx_iothub_registry_from_hash(ngx_iothub_identity_t *id,
-    redisReply *reply);
 static void ngx_iothub_registry_fill_new(ngx_iothub_identity_t *id);
 static ngx_int_t ngx_iothub_registry_keys(ngx_iothub_identity_t *id);
 static ngx_int_t ngx_iothub_registry_add_key(ngx_iothub_registry_op_t *op,
@@ -430,27 +427,35 @@ ngx_iothub_registry_done_status(void *data, redisReply *reply)
 {
     ngx_iothub_registry_op_t *op = data;
 
-    if (ngx_iothub_registry_failed(op, reply) == NGX_OK) {
-        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(reply);
+
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        ngx_iothub_registry_decoded(op, reply, rc);
+        return;
     }
+
+    ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
 }
 
+
+/* identity_update.lua answers the hash as stored */
 
 static void
 ngx_iothub_registry_done_hash(void *data, redisReply *reply)
 {
     ngx_iothub_registry_op_t *op = data;
 
-    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_identity(reply, op->identity);
+
+    if (rc != NGX_IOTHUB_REPLY_OK && rc != NGX_IOTHUB_REPLY_NIL) {
+        ngx_iothub_registry_decoded(op, reply, rc);
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
-        return;
-    }
-
-    ngx_iothub_registry_from_hash(op->identity, reply);
     ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
 }
 
@@ -460,21 +465,24 @@ ngx_iothub_registry_done_get(void *data, redisReply *reply)
 {
     ngx_iothub_registry_op_t *op = data;
 
-    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
-        return;
-    }
+    long long               count;
+    ngx_iothub_identity_t  *id;
+    ngx_iothub_reply_rc_e   rc;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_ARRAY
-        || reply->element[1]->type != REDIS_REPLY_INTEGER)
-    {
+    id = ngx_palloc(op->pool, sizeof(ngx_iothub_identity_t));
+    if (id == NULL) {
         ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
         return;
     }
 
-    ngx_iothub_registry_finish(op,
-        ngx_iothub_registry_found(op, reply->element[0],
-                                  (long) reply->element[1]->integer));
+    rc = ngx_iothub_reply_identity_get(reply, id, &count);
+
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        id->c2d_count = (long) count;
+        op->identity = id;
+    }
+
+    ngx_iothub_registry_decoded(op, reply, rc);
 }
 
 
@@ -483,47 +491,25 @@ ngx_iothub_registry_done_lookup(void *data, redisReply *reply)
 {
     ngx_iothub_registry_op_t *op = data;
 
-    ngx_iothub_registry_rc_e  rc;
+    ngx_iothub_identity_t  *id;
+    ngx_iothub_reply_rc_e   rc;
 
-    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
-        return;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    id = ngx_palloc(op->pool, sizeof(ngx_iothub_identity_t));
+    if (id == NULL) {
         ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
         return;
     }
 
-    rc = ngx_iothub_registry_found(op, reply, -1);
+    rc = ngx_iothub_reply_identity(reply, id);
 
-    if (rc == NGX_IOTHUB_REGISTRY_OK) {
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        /* a plain read has no queue length */
+        id->c2d_count = -1;
+        op->identity = id;
         ngx_iothub_idcache_put(&op->key, op->identity, op->stamp);
     }
 
-    ngx_iothub_registry_finish(op, rc);
-}
-
-
-/* an empty hash is an identity that does not exist */
-
-static ngx_iothub_registry_rc_e
-ngx_iothub_registry_found(ngx_iothub_registry_op_t *op, redisReply *hash,
-    long c2d_count)
-{
-    if (hash->elements == 0) {
-        return op->module ? NGX_IOTHUB_REGISTRY_NO_MODULE
-                          : NGX_IOTHUB_REGISTRY_NO_DEVICE;
-    }
-
-    op->identity = ngx_palloc(op->pool, sizeof(ngx_iothub_identity_t));
-    if (op->identity == NULL) {
-        return NGX_IOTHUB_REGISTRY_ERROR;
-    }
-
-    ngx_iothub_registry_from_hash(op->identity, hash);
-    op->identity->c2d_count = c2d_count;
-
-    return NGX_IOTHUB_REGISTRY_OK;
+    ngx_iothub_registry_decoded(op, reply, rc);
 }
 
 
@@ -532,32 +518,25 @@ ngx_iothub_registry_done_list(void *data, redisReply *reply)
 {
     ngx_iothub_registry_op_t *op = data;
 
-    size_t  i;
+    size_t                 i, n;
+    ngx_iothub_reply_rc_e  rc;
 
-    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
+    rc = ngx_iothub_reply_list(reply, &n);
+
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        ngx_iothub_registry_decoded(op, reply, rc);
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
-        return;
-    }
-
-    op->nlist = reply->elements;
-    op->list = ngx_palloc(op->pool,
-                          (op->nlist + 1) * sizeof(ngx_iothub_identity_t));
+    op->nlist = n;
+    op->list = ngx_palloc(op->pool, (n + 1) * sizeof(ngx_iothub_identity_t));
     if (op->list == NULL) {
         ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
         return;
     }
 
-    for (i = 0; i < reply->elements; i++) {
-        if (reply->element[i]->type != REDIS_REPLY_ARRAY) {
-            ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
-            return;
-        }
-
-        ngx_iothub_registry_from_hash(&op->list[i], reply->element[i]);
+    for (i = 0; i < n; i++) {
+        ngx_iothub_reply_list_identity(reply, i, &op->list[i]);
     }
 
     ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
@@ -569,76 +548,78 @@ ngx_iothub_registry_done_stats(void *data, redisReply *reply)
 {
     ngx_iothub_registry_op_t *op = data;
 
-    if (ngx_iothub_registry_failed(op, reply) != NGX_OK) {
+    long long              total, disabled;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_integer_pair(reply, &total, &disabled);
+
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        ngx_iothub_registry_decoded(op, reply, rc);
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_INTEGER
-        || reply->element[1]->type != REDIS_REPLY_INTEGER)
-    {
-        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
-        return;
-    }
-
-    op->total = reply->element[0]->integer;
-    op->disabled = reply->element[1]->integer;
+    op->total = (ngx_uint_t) total;
+    op->disabled = (ngx_uint_t) disabled;
 
     ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
 }
 
 
 /*
- * Finishes the operation when Redis failed or answered one of the scripts'
- * errors; returns NGX_OK when the reply is for the caller to read.
+ * Finishes the operation with what a decoder said: found (OK), none there
+ * (NIL: an empty identity hash), Redis down, one of the scripts' errors,
+ * or an answer of another shape.
  */
 
-static ngx_int_t
-ngx_iothub_registry_failed(ngx_iothub_registry_op_t *op, redisReply *reply)
+static void
+ngx_iothub_registry_decoded(ngx_iothub_registry_op_t *op, redisReply *reply,
+    ngx_iothub_reply_rc_e rc)
 {
-    ngx_str_t                 err;
-    ngx_iothub_log_buf_t      lb;
-    ngx_iothub_registry_rc_e  rc;
+    ngx_iothub_log_buf_t    lb;
+    ngx_iothub_reply_str_t  err;
 
-    op->call = NULL;
+    switch (rc) {
 
-    if (reply == NULL) {
+    case NGX_IOTHUB_REPLY_OK:
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
+        return;
+
+    case NGX_IOTHUB_REPLY_LOST:
         ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_UNAVAILABLE);
-        return NGX_ERROR;
-    }
+        return;
 
-    if (reply->type != REDIS_REPLY_ERROR) {
-        return NGX_OK;
-    }
+    case NGX_IOTHUB_REPLY_EXISTS:
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_EXISTS);
+        return;
 
-    err.data = (u_char *) reply->str;
-    err.len = reply->len;
+    case NGX_IOTHUB_REPLY_NO_DEVICE:
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_NO_DEVICE);
+        return;
 
-    if (err.len == 6 && ngx_strncmp(err.data, "EXISTS", 6) == 0) {
-        rc = NGX_IOTHUB_REGISTRY_EXISTS;
+    case NGX_IOTHUB_REPLY_NIL:
+    case NGX_IOTHUB_REPLY_NOT_FOUND:
+        ngx_iothub_registry_finish(op, op->module
+                                       ? NGX_IOTHUB_REGISTRY_NO_MODULE
+                                       : NGX_IOTHUB_REGISTRY_NO_DEVICE);
+        return;
 
-    } else if (err.len == 9 && ngx_strncmp(err.data, "NO_DEVICE", 9) == 0) {
-        rc = NGX_IOTHUB_REGISTRY_NO_DEVICE;
+    case NGX_IOTHUB_REPLY_ETAG_MISMATCH:
+        ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ETAG_MISMATCH);
+        return;
 
-    } else if (err.len == 9 && ngx_strncmp(err.data, "NOT_FOUND", 9) == 0) {
-        rc = op->module ? NGX_IOTHUB_REGISTRY_NO_MODULE
-                        : NGX_IOTHUB_REGISTRY_NO_DEVICE;
+    case NGX_IOTHUB_REPLY_MALFORMED:
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "iothub registry: unexpected redis reply");
+        break;
 
-    } else if (err.len == 13
-               && ngx_strncmp(err.data, "ETAG_MISMATCH", 13) == 0)
-    {
-        rc = NGX_IOTHUB_REGISTRY_ETAG_MISMATCH;
-
-    } else {
+    default:
+        ngx_iothub_reply_error_text(reply, &err);
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
                       "iothub registry: redis error \"%V\"",
-                      ngx_iothub_log_v(&lb, &err));
-        rc = NGX_IOTHUB_REGISTRY_ERROR;
+                      ngx_iothub_log_str(&lb, (u_char *) err.data, err.len));
     }
 
-    ngx_iothub_registry_finish(op, rc);
-
-    return NGX_ERROR;
+    ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_ERROR);
 }
 
 
@@ -649,30 +630,6 @@ ngx_iothub_registry_finish(ngx_iothub_registry_op_t *op,
     op->call = NULL;
     op->rc = rc;
     op->handler(op);
-}
-
-
-static void
-ngx_iothub_registry_from_hash(ngx_iothub_identity_t *id, redisReply *reply)
-{
-    size_t       i;
-    redisReply  *name, *value;
-
-    ngx_iothub_identity_init(id);
-
-    for (i = 0; i + 1 < reply->elements; i += 2) {
-        name = reply->element[i];
-        value = reply->element[i + 1];
-
-        if (name->type != REDIS_REPLY_STRING
-            || value->type != REDIS_REPLY_STRING)
-        {
-            continue;
-        }
-
-        ngx_iothub_identity_set_field(id, name->str, name->len,
-                                      value->str, value->len);
-    }
 }
 
 

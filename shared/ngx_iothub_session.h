@@ -227,6 +227,19 @@ ngx_int_t ngx_iothub_session_telemetry(ngx_iothub_session_t *s,
     void (*handler)(ngx_iothub_session_t *s, ngx_int_t rc, ngx_uint_t arg),
     ngx_uint_t arg);
 
+/*
+ * A new SAS token for a connected session (AMQP CBS renews tokens on the
+ * connection it authenticated): checked as at connect, against the
+ * identity read again; if good, the token's expiry becomes the session's.
+ * Returns OK (renewed at once), PENDING (the outcome comes through the
+ * hook "connected", as for a connect, with present 0) or a refusal (s->why
+ * says why).  A refused renewal leaves the session as it was: the old
+ * token still expires.  Not for X.509 sessions (NOT_AUTHORIZED).
+ * ngx_iothub_session_renew.c.
+ */
+ngx_iothub_session_rc_e ngx_iothub_session_renew(ngx_iothub_session_t *s,
+    ngx_str_t *token);
+
 /* Notes device activity: lastActivityTime, at most once a minute. */
 void ngx_iothub_session_activity(ngx_iothub_session_t *s);
 

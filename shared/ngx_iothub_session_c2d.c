@@ -17,26 +17,26 @@
 #include "ngx_iothub_session_int.h"
 #include "ngx_iothub_c2d.h"
 #include "ngx_iothub_log.h"
+#include "ngx_iothub_reply.h"
 
 
 /* after a failed pull or settle, the next try */
 #define NGX_IOTHUB_C2D_RETRY  1000
 
 
-typedef struct {
-    const char                 *field;
-    size_t                      offset;
-} ngx_iothub_c2d_field_t;
+#if (NGX_IOTHUB_C2D_MAX_APP_PROPS != NGX_IOTHUB_REPLY_C2D_MAX_APP)
+#error "a C2D message holds as many properties as its decoder keeps"
+#endif
 
 
 static void ngx_iothub_session_c2d_received(ngx_iothub_session_t *s,
     redisReply *reply, void *arg);
 static void ngx_iothub_session_c2d_deliver(ngx_iothub_session_t *s,
-    redisReply *reply);
-static void ngx_iothub_session_c2d_decode(ngx_iothub_session_t *s,
-    redisReply *reply, ngx_iothub_c2d_message_t *msg);
-static ngx_int_t ngx_iothub_session_c2d_field(ngx_iothub_c2d_message_t *msg,
-    redisReply *name, redisReply *value);
+    ngx_iothub_reply_c2d_t *m);
+static void ngx_iothub_session_c2d_message(ngx_iothub_c2d_message_t *msg,
+    ngx_iothub_reply_c2d_t *m);
+static void ngx_iothub_session_c2d_str(ngx_str_t *dst,
+    ngx_iothub_reply_str_t *src);
 static void ngx_iothub_session_c2d_settled(ngx_iothub_session_t *s,
     redisReply *reply, void *arg);
 static void ngx_iothub_session_c2d_retry(ngx_iothub_session_t *s,
@@ -45,24 +45,6 @@ static void ngx_iothub_session_c2d_timer(ngx_event_t *ev);
 static ngx_iothub_redis_call_t *ngx_iothub_session_c2d_settle_call(
     ngx_iothub_session_t *s, const char *how,
     ngx_iothub_redis_handler_pt handler, void *data);
-
-
-/* the hash fields of the system properties (redis-schema.md) */
-
-static ngx_iothub_c2d_field_t  ngx_iothub_c2d_fields[] = {
-    { "p:message-id", offsetof(ngx_iothub_c2d_message_t, message_id) },
-    { "p:correlation-id",
-      offsetof(ngx_iothub_c2d_message_t, correlation_id) },
-    { "p:user-id", offsetof(ngx_iothub_c2d_message_t, user_id) },
-    { "p:content-type", offsetof(ngx_iothub_c2d_message_t, content_type) },
-    { "p:content-encoding",
-      offsetof(ngx_iothub_c2d_message_t, content_encoding) },
-    { "p:absolute-expiry-time",
-      offsetof(ngx_iothub_c2d_message_t, expiry) },
-    { "ack", offsetof(ngx_iothub_c2d_message_t, ack) },
-    { "body", offsetof(ngx_iothub_c2d_message_t, body) },
-    { NULL, 0 }
-};
 
 
 static const char  *ngx_iothub_c2d_settle_names[] = {
@@ -122,44 +104,61 @@ static void
 ngx_iothub_session_c2d_received(ngx_iothub_session_t *s, redisReply *reply,
     void *arg)
 {
+    ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_reply_c2d_t  m;
+
     s->c2d_busy = 0;
 
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_INFO, s->log, 0,
-                      "iothub: C2D receive failed, trying again");
-        ngx_iothub_session_c2d_retry(s, NGX_IOTHUB_C2D_RETRY);
-        return;
-    }
+    rc = ngx_iothub_reply_c2d(reply, &m);
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    switch (rc) {
+
+    case NGX_IOTHUB_REPLY_OK:
+        ngx_iothub_session_c2d_deliver(s, &m);
+        return;
+
+    case NGX_IOTHUB_REPLY_NIL:
         /* none due */
         if (s->c2d_again) {
             ngx_iothub_session_c2d_pull(s);
         }
 
         return;
+
+    case NGX_IOTHUB_REPLY_MALFORMED:
+        /* a message the script locked stays so: the retry gets the next */
+        ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                      "iothub: C2D receive answered a malformed message, "
+                      "skipping it");
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_INFO, s->log, 0,
+                      "iothub: C2D receive failed, trying again");
     }
 
-    ngx_iothub_session_c2d_deliver(s, reply);
+    ngx_iothub_session_c2d_retry(s, NGX_IOTHUB_C2D_RETRY);
 }
 
 
 static void
-ngx_iothub_session_c2d_deliver(ngx_iothub_session_t *s, redisReply *reply)
+ngx_iothub_session_c2d_deliver(ngx_iothub_session_t *s,
+    ngx_iothub_reply_c2d_t *m)
 {
     u_char                     to[300];
     ngx_int_t                  rc;
     ngx_iothub_c2d_message_t   msg;
-
-    ngx_memzero(&msg, offsetof(ngx_iothub_c2d_message_t, app_name));
-    ngx_str_null(&msg.body);
 
     msg.to.data = to;
     msg.to.len = ngx_snprintf(to, sizeof(to),
                               "/devices/%V/messages/deviceBound",
                               &s->sender.device_id) - to;
 
-    ngx_iothub_session_c2d_decode(s, reply, &msg);
+    ngx_iothub_session_c2d_message(&msg, m);
+
+    /* the decoder checked it: 1 to 20 digits */
+    s->c2d_n_len = ngx_min(m->n.len, sizeof(s->c2d_n));
+    ngx_memcpy(s->c2d_n, m->n.data, s->c2d_n_len);
 
     s->c2d_busy = 1;
 
@@ -193,72 +192,38 @@ ngx_iothub_session_c2d_deliver(ngx_iothub_session_t *s, redisReply *reply)
 }
 
 
-/* c2d_receive.lua answers the message hash: field, value, ... */
+/* the decoded hash as the protocols see it; both point into the reply */
 
 static void
-ngx_iothub_session_c2d_decode(ngx_iothub_session_t *s, redisReply *reply,
-    ngx_iothub_c2d_message_t *msg)
+ngx_iothub_session_c2d_message(ngx_iothub_c2d_message_t *msg,
+    ngx_iothub_reply_c2d_t *m)
 {
-    size_t       i;
-    redisReply  *name, *value;
+    ngx_uint_t  i;
 
-    s->c2d_n_len = 0;
-    msg->napp = 0;
+    ngx_iothub_session_c2d_str(&msg->message_id, &m->message_id);
+    ngx_iothub_session_c2d_str(&msg->correlation_id, &m->correlation_id);
+    ngx_iothub_session_c2d_str(&msg->user_id, &m->user_id);
+    ngx_iothub_session_c2d_str(&msg->content_type, &m->content_type);
+    ngx_iothub_session_c2d_str(&msg->content_encoding,
+                               &m->content_encoding);
+    ngx_iothub_session_c2d_str(&msg->expiry, &m->expiry);
+    ngx_iothub_session_c2d_str(&msg->ack, &m->ack);
+    ngx_iothub_session_c2d_str(&msg->body, &m->body);
 
-    for (i = 0; i + 1 < reply->elements; i += 2) {
-        name = reply->element[i];
-        value = reply->element[i + 1];
+    msg->napp = m->napp;
 
-        if (name->type != REDIS_REPLY_STRING
-            || value->type != REDIS_REPLY_STRING)
-        {
-            continue;
-        }
-
-        if (name->len == 1 && name->str[0] == 'n') {
-            s->c2d_n_len = ngx_min(value->len, sizeof(s->c2d_n));
-            ngx_memcpy(s->c2d_n, value->str, s->c2d_n_len);
-            continue;
-        }
-
-        (void) ngx_iothub_session_c2d_field(msg, name, value);
+    for (i = 0; i < m->napp; i++) {
+        ngx_iothub_session_c2d_str(&msg->app_name[i], &m->app_name[i]);
+        ngx_iothub_session_c2d_str(&msg->app_value[i], &m->app_value[i]);
     }
 }
 
 
-static ngx_int_t
-ngx_iothub_session_c2d_field(ngx_iothub_c2d_message_t *msg,
-    redisReply *name, redisReply *value)
+static void
+ngx_iothub_session_c2d_str(ngx_str_t *dst, ngx_iothub_reply_str_t *src)
 {
-    ngx_str_t               *dst;
-    ngx_iothub_c2d_field_t  *f;
-
-    if (name->len > 2 && ngx_strncmp(name->str, "u:", 2) == 0) {
-        if (msg->napp == NGX_IOTHUB_C2D_MAX_APP_PROPS) {
-            return NGX_DECLINED;
-        }
-
-        msg->app_name[msg->napp].data = (u_char *) name->str + 2;
-        msg->app_name[msg->napp].len = name->len - 2;
-        msg->app_value[msg->napp].data = (u_char *) value->str;
-        msg->app_value[msg->napp].len = value->len;
-        msg->napp++;
-
-        return NGX_OK;
-    }
-
-    for (f = ngx_iothub_c2d_fields; f->field; f++) {
-        if (name->len == ngx_strlen(f->field)
-            && ngx_strncmp(name->str, f->field, name->len) == 0)
-        {
-            dst = (ngx_str_t *) ((u_char *) msg + f->offset);
-            dst->data = (u_char *) value->str;
-            dst->len = value->len;
-            return NGX_OK;
-        }
-    }
-
-    return NGX_DECLINED;
+    dst->data = (u_char *) src->data;
+    dst->len = src->len;
 }
 
 
@@ -302,21 +267,26 @@ static void
 ngx_iothub_session_c2d_settled(ngx_iothub_session_t *s, redisReply *reply,
     void *arg)
 {
-    ngx_iothub_log_buf_t  error;
+    ngx_iothub_log_buf_t    lb;
+    ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_reply_str_t  err;
 
     s->c2d_busy = 0;
 
-    if (reply == NULL) {
+    rc = ngx_iothub_reply_check(reply);
+
+    if (rc == NGX_IOTHUB_REPLY_LOST) {
         /* the settlement may be lost: the lock holds the message till then */
         ngx_iothub_session_c2d_retry(s, s->hub->c2d_lock_timeout);
         return;
     }
 
-    if (reply->type == REDIS_REPLY_ERROR) {
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        ngx_iothub_reply_error_text(reply, &err);
+
         ngx_log_error(NGX_LOG_INFO, s->log, 0,
                       "iothub: C2D %s refused: \"%V\"", (char *) arg,
-                      ngx_iothub_log_str(&error, (u_char *) reply->str,
-                                         reply->len));
+                      ngx_iothub_log_str(&lb, (u_char *) err.data, err.len));
     }
 
     ngx_iothub_session_c2d_pull(s);

@@ -10,6 +10,7 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_twin_service.h"
 #include "ngx_iothub_log.h"
+#include "ngx_iothub_reply.h"
 #include "ngx_iothub_lua.h"
 
 
@@ -29,8 +30,8 @@ typedef struct {
 
 static ngx_int_t ngx_iothub_twin_read(ngx_iothub_twin_op_t *op);
 static void ngx_iothub_twin_read_done(void *data, redisReply *reply);
-static ngx_int_t ngx_iothub_twin_load(ngx_iothub_twin_op_t *op,
-    redisReply *twin, redisReply *identity);
+static ngx_iothub_reply_rc_e ngx_iothub_twin_load(ngx_iothub_twin_op_t *op,
+    redisReply *reply);
 static ngx_int_t ngx_iothub_twin_apply(ngx_iothub_twin_op_t *op);
 static ngx_int_t ngx_iothub_twin_write(ngx_iothub_twin_op_t *op,
     int64_t read_version);
@@ -113,28 +114,23 @@ ngx_iothub_twin_read_done(void *data, redisReply *reply)
 
     op->call = NULL;
 
-    if (reply == NULL) {
+    switch (ngx_iothub_twin_load(op, reply)) {
+
+    case NGX_IOTHUB_REPLY_OK:
+        break;
+
+    case NGX_IOTHUB_REPLY_LOST:
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_UNAVAILABLE);
         return;
-    }
 
-    if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_iothub_twin_finish(op, ngx_strncmp(reply->str, "NOT_FOUND", 9)
-                                   == 0 ? NGX_IOTHUB_TWIN_NOT_FOUND
-                                        : NGX_IOTHUB_TWIN_FAILED);
+    case NGX_IOTHUB_REPLY_NOT_FOUND:
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_NOT_FOUND);
         return;
-    }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
-        || reply->element[2]->type != REDIS_REPLY_INTEGER
-        || ngx_iothub_twin_load(op, reply->element[0], reply->element[1])
-           != NGX_OK)
-    {
+    default:
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_FAILED);
         return;
     }
-
-    op->identity.c2d_count = (long) reply->element[2]->integer;
 
     if (op->kind == NGX_IOTHUB_TWIN_GET) {
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_DONE);
@@ -153,51 +149,29 @@ ngx_iothub_twin_read_done(void *data, redisReply *reply)
 }
 
 
-static ngx_int_t
-ngx_iothub_twin_load(ngx_iothub_twin_op_t *op, redisReply *twin,
-    redisReply *identity)
-{
-    size_t       i;
-    redisReply  *n, *v;
+/* twin_read.lua answered: a fresh twin, the identity, the queue length */
 
-    if (twin->type != REDIS_REPLY_ARRAY
-        || identity->type != REDIS_REPLY_ARRAY)
-    {
-        return NGX_ERROR;
-    }
+static ngx_iothub_reply_rc_e
+ngx_iothub_twin_load(ngx_iothub_twin_op_t *op, redisReply *reply)
+{
+    long long              count;
+    ngx_iothub_reply_rc_e  rc;
 
     ngx_iothub_twin_free(&op->twin);
 
+    /* a failed init holds nothing: finishing frees nothing twice */
+
     if (ngx_iothub_twin_init(&op->twin, NULL) != NGX_IOTHUB_TWIN_OK) {
-        return NGX_ERROR;
+        return NGX_IOTHUB_REPLY_NO_MEMORY;
     }
 
-    for (i = 0; i + 1 < twin->elements; i += 2) {
-        n = twin->element[i];
-        v = twin->element[i + 1];
+    rc = ngx_iothub_reply_twin_read(reply, &op->twin, &op->identity, &count);
 
-        if (n->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING
-            && ngx_iothub_twin_set_field(&op->twin, n->str, n->len, v->str,
-                                         v->len)
-               != NGX_IOTHUB_TWIN_OK)
-        {
-            return NGX_ERROR;
-        }
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        op->identity.c2d_count = (long) count;
     }
 
-    ngx_iothub_identity_init(&op->identity);
-
-    for (i = 0; i + 1 < identity->elements; i += 2) {
-        n = identity->element[i];
-        v = identity->element[i + 1];
-
-        if (n->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING) {
-            ngx_iothub_identity_set_field(&op->identity, n->str, n->len,
-                                          v->str, v->len);
-        }
-    }
-
-    return NGX_OK;
+    return rc;
 }
 
 
@@ -329,32 +303,39 @@ ngx_iothub_twin_write_done(void *data, redisReply *reply)
 {
     ngx_iothub_twin_op_t *op = data;
 
-    ngx_iothub_log_buf_t  lb;
+    ngx_iothub_log_buf_t    lb;
+    ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_reply_str_t  err;
 
     op->call = NULL;
 
-    if (reply == NULL) {
-        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_UNAVAILABLE);
-        return;
-    }
+    rc = ngx_iothub_reply_check(reply);
 
-    if (reply->type != REDIS_REPLY_ERROR) {
+    switch (rc) {
+
+    case NGX_IOTHUB_REPLY_OK:
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_DONE);
         return;
-    }
 
-    if (ngx_strncmp(reply->str, "NOT_FOUND", 9) == 0) {
+    case NGX_IOTHUB_REPLY_LOST:
+        ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_UNAVAILABLE);
+        return;
+
+    case NGX_IOTHUB_REPLY_NOT_FOUND:
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_NOT_FOUND);
         return;
+
+    default:
+        break;
     }
 
-    if (ngx_strncmp(reply->str, "CONFLICT", 8) != 0
+    if (rc != NGX_IOTHUB_REPLY_CONFLICT
         || ++op->attempts == NGX_IOTHUB_TWIN_ATTEMPTS)
     {
+        ngx_iothub_reply_error_text(reply, &err);
         ngx_log_error(NGX_LOG_ERR, op->log, 0,
                       "iothub twin: write failed: \"%V\"",
-                      ngx_iothub_log_str(&lb, (u_char *) reply->str,
-                                         reply->len));
+                      ngx_iothub_log_str(&lb, (u_char *) err.data, err.len));
         ngx_iothub_twin_finish(op, NGX_IOTHUB_TWIN_FAILED);
         return;
     }

@@ -328,6 +328,6 @@ EXISTS iothub:test:{x}:device => 0
 [401, 401]
 --- error_log
 iothub: unauthorized, unknown policy, policy "x\x0a2020/01/01 00:00:00 [emerg] 1#1: forged"
-iothub: unauthorized, unknown policy, policy "q\x22\x5c\x01\x7f"
+iothub: unauthorized, unknown policy, policy "q\"\\\x01\x7f"
 --- no_error_log eval
 [qr{^2020/01/01 00:00:00 \[emerg\]}m]

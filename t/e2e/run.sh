@@ -1,7 +1,8 @@
 #!/bin/bash
 # End-to-end tests: a private Redis (free TCP port) and nginx with our modules
 # on 127.0.0.1:443 / [::1]:443 (REST) and, when the build has the MQTT module,
-# 127.0.0.1:8883 / [::1]:8883 (MQTT over TLS), then `node --test` on
+# 127.0.0.1:8883 / [::1]:8883 (MQTT over TLS), with the AMQP module
+# 127.0.0.1:5671 / [::1]:5671 (AMQP over TLS), then `node --test` on
 # t/e2e/*.test.js with the real Azure IoT SDKs. Everything lives in a temp dir
 # removed at the end (KEEP=1 keeps it for debugging). Exits with the test status.
 #
@@ -31,6 +32,8 @@ for so in ngx_iothub_module.so ngx_http_iothub_module.so; do
 done
 MQTT=0
 [ -f "$MODULES/ngx_stream_iothub_mqtt_module.so" ] && MQTT=1
+AMQP=0
+[ -f "$MODULES/ngx_stream_iothub_amqp_module.so" ] && AMQP=1
 for tool in node npm redis-server openssl "$NGINX"; do
     command -v "$tool" >/dev/null 2>&1 || fail "'$tool' not found"
 done
@@ -38,6 +41,10 @@ can_bind_low_ports || fail "binding port 443 needs root (or CAP_NET_BIND_SERVICE
 if port_in_use 443; then
     fail "port 443 is already in use; the SDKs can only talk to 443. Listener:
 $(who_listens 443)"
+fi
+if [ "$AMQP" = 1 ] && port_in_use 5671; then
+    fail "port 5671 is already in use; the device SDKs' AMQP transport needs it. Listener:
+$(who_listens 5671)"
 fi
 if [ "$MQTT" = 1 ] && port_in_use 8883; then
     fail "port 8883 is already in use; the device SDKs' MQTT transport needs it. Listener:
@@ -79,7 +86,7 @@ PREFIX=$TMP/nginx
 LOG_LEVEL=${LOG_LEVEL:-info}
 mkdir -p "$PREFIX/logs" "$PREFIX/tmp"
 PREFIX=$PREFIX CERT_DIR=$TMP/certs MODULES=$MODULES REDIS_PORT=$REDIS_PORT HUB=$HUB \
-    MQTT=$MQTT LOG_LEVEL=$LOG_LEVEL "$ROOT/scripts/hub-conf.sh" > "$PREFIX/nginx.conf"
+    MQTT=$MQTT AMQP=$AMQP LOG_LEVEL=$LOG_LEVEL "$ROOT/scripts/hub-conf.sh" > "$PREFIX/nginx.conf"
 "$NGINX" -q -t -p "$PREFIX" -c "$PREFIX/nginx.conf" || fail "nginx -t failed"
 "$NGINX" -p "$PREFIX" -c "$PREFIX/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!
@@ -87,11 +94,14 @@ wait_tcp 127.0.0.1 443 10 "$NGINX_PID" || fail "nginx did not start: $(tail -20 
 if [ "$MQTT" = 1 ]; then
     wait_tcp 127.0.0.1 8883 10 "$NGINX_PID" || fail "nginx does not listen on 8883: $(tail -20 "$PREFIX/logs/error.log")"
 fi
+if [ "$AMQP" = 1 ]; then
+    wait_tcp 127.0.0.1 5671 10 "$NGINX_PID" || fail "nginx does not listen on 5671: $(tail -20 "$PREFIX/logs/error.log")"
+fi
 
 # ---- tests --------------------------------------------------------------------
 export NODE_EXTRA_CA_CERTS=$TMP/certs/ca.crt
 export IOTHUB_HOST=$HUB IOTHUB_CA=$TMP/certs/ca.crt IOTHUB_CERT_DIR=$TMP/certs
-export IOTHUB_HUB_NAME=${HUB%%.*} IOTHUB_REDIS_PORT=$REDIS_PORT IOTHUB_MQTT=$MQTT
+export IOTHUB_HUB_NAME=${HUB%%.*} IOTHUB_REDIS_PORT=$REDIS_PORT IOTHUB_MQTT=$MQTT IOTHUB_AMQP=$AMQP
 export IOTHUB_NGINX_LOG=$PREFIX/logs/error.log IOTHUB_NGINX_LOG_LEVEL=$LOG_LEVEL
 export IOTHUB_OWNER_CONNSTR; IOTHUB_OWNER_CONNSTR=$(connstr "$HUB" iothubowner)
 for p in service device registryRead registryReadWrite; do

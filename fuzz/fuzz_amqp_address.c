@@ -1,0 +1,74 @@
+
+/*
+ * Copyright (C) nginx-iothub authors
+ */
+
+
+/*
+ * libFuzzer target for ngx_iothub_amqp/ngx_iothub_amqp_address.c: the
+ * input is a link address and a CBS audience at once.  Besides memory
+ * errors it checks that decoded ids are NUL-terminated, of the reported
+ * length, at most 128 bytes and free of NUL; that an identity has a
+ * device id; and that parsing is deterministic.
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_iothub_amqp \
+ *       fuzz/fuzz_amqp_address.c ngx_iothub_amqp/ngx_iothub_amqp_address.c \
+ *       -o fuzz_amqp_address
+ */
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_iothub_amqp_address.h"
+
+
+#define fuzz_assert(expr)  if (!(expr)) abort()
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+static void
+fuzz_check(int rc, ngx_iothub_amqp_addr_t *a)
+{
+    if (rc != 0) {
+        fuzz_assert(rc == -1);
+        return;
+    }
+
+    fuzz_assert(a->device_len <= NGX_IOTHUB_AMQP_ID_MAX);
+    fuzz_assert(a->module_len <= NGX_IOTHUB_AMQP_ID_MAX);
+    fuzz_assert(strlen(a->device) == a->device_len);
+    fuzz_assert(strlen(a->module) == a->module_len);
+
+    if (a->kind != NGX_IOTHUB_AMQP_ADDR_UNKNOWN
+        && a->kind != NGX_IOTHUB_AMQP_ADDR_CBS)
+    {
+        fuzz_assert(a->device_len > 0);
+    }
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                     rc, rc2;
+    ngx_iothub_amqp_addr_t  a, b;
+
+    rc = ngx_iothub_amqp_addr_parse(data, size, &a);
+    fuzz_check(rc, &a);
+    fuzz_assert(a.kind != NGX_IOTHUB_AMQP_ADDR_IDENTITY);
+
+    rc2 = ngx_iothub_amqp_addr_parse(data, size, &b);
+    fuzz_assert(rc == rc2 && memcmp(&a, &b, sizeof(a)) == 0);
+
+    rc = ngx_iothub_amqp_audience_parse(data, size, &a);
+    fuzz_check(rc, &a);
+    fuzz_assert(a.kind == NGX_IOTHUB_AMQP_ADDR_IDENTITY
+                || a.kind == NGX_IOTHUB_AMQP_ADDR_UNKNOWN);
+
+    return 0;
+}

@@ -1,0 +1,529 @@
+
+/*
+ * libFuzzer target for Redis replies: the input is what a Redis server
+ * (or whatever answers on its port) sends; hiredis's redisReader parses
+ * it as the link does (shared/ngx_iothub_redis.c), and every decoder of
+ * shared/ngx_iothub_reply.c reads each reply it yields.  Every span a
+ * decoder returns is read byte by byte, so that ASan sees one that points
+ * outside the reply.
+ *
+ * Random bytes seldom spell a C2D message hash or a twin: the input is
+ * also read as a recipe for one well-formed reply tree (arrays, field
+ * names the decoders know, numbers, errors, slices of the input), which
+ * is written in RESP and parsed the same way.
+ */
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_iothub_reply.h"
+
+
+#define fuzz_assert(e)  if (!(e)) __builtin_trap()
+
+#define FUZZ_RESP_MAX   (64 * 1024)
+#define FUZZ_DEPTH_MAX  3
+
+
+typedef struct {
+    const uint8_t              *in;
+    size_t                      in_len;
+    size_t                      pos;
+    char                       *out;
+    size_t                      len;
+} fuzz_recipe_t;
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fuzz_parse(const char *resp, size_t len);
+static void fuzz_recipe(const uint8_t *data, size_t size);
+static unsigned fuzz_byte(fuzz_recipe_t *rc);
+static void fuzz_value(fuzz_recipe_t *rc, unsigned depth);
+static void fuzz_write(fuzz_recipe_t *rc, const char *fmt,
+    unsigned long long n);
+static void fuzz_bulk(fuzz_recipe_t *rc, const void *data, size_t len);
+static void fuzz_decoders(const redisReply *r);
+static void fuzz_scalars(const redisReply *r);
+static void fuzz_c2d(const redisReply *r);
+static void fuzz_identities(const redisReply *r);
+static void fuzz_twin(const redisReply *r);
+static void fuzz_scan(const redisReply *r);
+static void fuzz_push(const redisReply *r);
+static void fuzz_feedback(const redisReply *r);
+static void fuzz_identity_ok(const ngx_iothub_identity_t *id);
+static void fuzz_span(const ngx_iothub_reply_str_t *s);
+
+
+/* what the decoders look for, and a few things they must refuse */
+
+static const char  *fuzz_words[] = {
+    "n", "body", "ack", "u:", "u:color", "p:message-id",
+    "p:correlation-id", "p:user-id", "p:content-type",
+    "p:content-encoding", "p:absolute-expiry-time", "p:to",
+    "deviceId", "moduleId", "generationId", "etag", "status",
+    "statusReason", "authType", "primaryKey", "primaryThumbprint",
+    "parentScopes", "iotEdge", "version", "desiredVersion",
+    "reportedVersion", "tags", "desired", "reported", "desiredMeta",
+    "reportedMeta", "message", "subscribe", "0", "1", "-1", "42",
+    "18446744073709551615", "100000000000000000000", "", "enabled",
+    "disabled", "sas", "{}", "{\"a\":1}", "[]", "full"
+};
+
+
+static const char  *fuzz_errors[] = {
+    "NOT_FOUND", "NO_DEVICE", "DISABLED", "EXISTS", "ETAG_MISMATCH",
+    "CONFLICT", "FULL", "LOCK_LOST", "NOSCRIPT No matching script",
+    "ERR Error running script", "NOT_FOUNDS", ""
+};
+
+
+static volatile unsigned char  fuzz_sink;
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_parse((const char *) data, size);
+    fuzz_recipe(data, size);
+
+    return 0;
+}
+
+
+static void
+fuzz_parse(const char *resp, size_t len)
+{
+    void         *reply;
+    redisReader  *reader;
+
+    reader = redisReaderCreate();
+    if (reader == NULL) {
+        return;
+    }
+
+    if (redisReaderFeed(reader, resp, len) != REDIS_OK) {
+        redisReaderFree(reader);
+        return;
+    }
+
+    /* every complete reply, until a protocol error or the end */
+
+    for ( ;; ) {
+        reply = NULL;
+
+        if (redisReaderGetReply(reader, &reply) != REDIS_OK
+            || reply == NULL)
+        {
+            break;
+        }
+
+        fuzz_decoders(reply);
+        freeReplyObject(reply);
+    }
+
+    redisReaderFree(reader);
+}
+
+
+static void
+fuzz_recipe(const uint8_t *data, size_t size)
+{
+    fuzz_recipe_t  rc;
+
+    rc.in = data;
+    rc.in_len = size;
+    rc.pos = 0;
+    rc.len = 0;
+    rc.out = malloc(FUZZ_RESP_MAX);
+
+    if (rc.out == NULL) {
+        return;
+    }
+
+    fuzz_value(&rc, 0);
+
+    if (rc.len < FUZZ_RESP_MAX) {
+        fuzz_parse(rc.out, rc.len);
+    }
+
+    free(rc.out);
+}
+
+
+static unsigned
+fuzz_byte(fuzz_recipe_t *rc)
+{
+    return (rc->pos < rc->in_len) ? rc->in[rc->pos++] : 0;
+}
+
+
+static void
+fuzz_value(fuzz_recipe_t *rc, unsigned depth)
+{
+    size_t       i, n;
+    unsigned     b;
+    const char  *w;
+
+    b = fuzz_byte(rc);
+
+    switch (b % 8) {
+
+    case 0:
+        if (depth < FUZZ_DEPTH_MAX) {
+            n = fuzz_byte(rc) % 8;
+            fuzz_write(rc, "*%llu\r\n", n);
+
+            for (i = 0; i < n; i++) {
+                fuzz_value(rc, depth + 1);
+            }
+
+            break;
+        }
+
+        /* fall through */
+
+    case 1:
+        /* a hash: known field names, values of any kind */
+        n = fuzz_byte(rc) % 8;
+        fuzz_write(rc, "*%llu\r\n", 2 * n);
+
+        for (i = 0; i < n; i++) {
+            w = fuzz_words[fuzz_byte(rc) % (sizeof(fuzz_words)
+                                             / sizeof(fuzz_words[0]))];
+            fuzz_bulk(rc, w, strlen(w));
+
+            if (depth < FUZZ_DEPTH_MAX && fuzz_byte(rc) % 16 == 0) {
+                fuzz_value(rc, depth + 1);
+
+            } else {
+                w = fuzz_words[fuzz_byte(rc) % (sizeof(fuzz_words)
+                                                 / sizeof(fuzz_words[0]))];
+                fuzz_bulk(rc, w, strlen(w));
+            }
+        }
+
+        break;
+
+    case 2:
+        w = fuzz_words[fuzz_byte(rc) % (sizeof(fuzz_words)
+                                         / sizeof(fuzz_words[0]))];
+        fuzz_bulk(rc, w, strlen(w));
+        break;
+
+    case 3:
+        /* a slice of the input itself */
+        n = fuzz_byte(rc) % 64;
+        n = (n < rc->in_len - rc->pos) ? n : rc->in_len - rc->pos;
+        fuzz_bulk(rc, rc->in + rc->pos, n);
+        rc->pos += n;
+        break;
+
+    case 4:
+        b = fuzz_byte(rc);
+        fuzz_write(rc, ":%llu\r\n", (b < 128) ? b % 4 : (b << 24) + b);
+        break;
+
+    case 5:
+        fuzz_write(rc, (b & 8) ? "$-1\r\n" : "*-1\r\n", 0);
+        break;
+
+    case 6:
+        w = fuzz_errors[fuzz_byte(rc) % (sizeof(fuzz_errors)
+                                          / sizeof(fuzz_errors[0]))];
+        fuzz_write(rc, "-", 0);
+
+        if (rc->len + strlen(w) + 2 < FUZZ_RESP_MAX) {
+            memcpy(rc->out + rc->len, w, strlen(w));
+            rc->len += strlen(w);
+        }
+
+        fuzz_write(rc, "\r\n", 0);
+        break;
+
+    default:
+        fuzz_write(rc, (b & 8) ? ":-1\r\n" : "+OK\r\n", 0);
+    }
+}
+
+
+/* appends; past FUZZ_RESP_MAX the recipe is dropped */
+
+static void
+fuzz_write(fuzz_recipe_t *rc, const char *fmt, unsigned long long n)
+{
+    int  w;
+
+    if (rc->len >= FUZZ_RESP_MAX) {
+        return;
+    }
+
+    w = snprintf(rc->out + rc->len, FUZZ_RESP_MAX - rc->len, fmt, n);
+
+    rc->len = (w < 0 || (size_t) w >= FUZZ_RESP_MAX - rc->len)
+              ? FUZZ_RESP_MAX : rc->len + w;
+}
+
+
+static void
+fuzz_bulk(fuzz_recipe_t *rc, const void *data, size_t len)
+{
+    fuzz_write(rc, "$%llu\r\n", len);
+
+    if (rc->len + len + 2 >= FUZZ_RESP_MAX) {
+        rc->len = FUZZ_RESP_MAX;
+        return;
+    }
+
+    memcpy(rc->out + rc->len, data, len);
+    rc->len += len;
+
+    fuzz_write(rc, "\r\n", 0);
+}
+
+
+static void
+fuzz_decoders(const redisReply *r)
+{
+    fuzz_scalars(r);
+    fuzz_c2d(r);
+    fuzz_identities(r);
+    fuzz_twin(r);
+    fuzz_scan(r);
+    fuzz_push(r);
+    fuzz_feedback(r);
+}
+
+
+static void
+fuzz_scalars(const redisReply *r)
+{
+    long long                   n, m;
+    ngx_iothub_reply_rc_e       rc;
+    ngx_iothub_reply_str_t      s;
+    ngx_iothub_reply_connect_t  c;
+
+    rc = ngx_iothub_reply_check(r);
+    fuzz_assert(rc != NGX_IOTHUB_REPLY_LOST);
+    fuzz_assert((rc == NGX_IOTHUB_REPLY_OK) == (r->type != REDIS_REPLY_ERROR));
+
+    ngx_iothub_reply_error_text(r, &s);
+    fuzz_span(&s);
+    fuzz_assert(r->type == REDIS_REPLY_ERROR || s.len == 0);
+
+    (void) ngx_iothub_reply_integer(r, &n);
+    (void) ngx_iothub_reply_integer_pair(r, &n, &m);
+
+    if (ngx_iothub_reply_bulk(r, &s) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_span(&s);
+    }
+
+    if (ngx_iothub_reply_status(r, &s) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_span(&s);
+    }
+
+    if (ngx_iothub_reply_connect(r, &c) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(c.features <= (uint64_t) INT64_MAX);
+    }
+}
+
+
+static void
+fuzz_c2d(const redisReply *r)
+{
+    size_t                   i;
+    ngx_iothub_reply_c2d_t  *m;
+
+    /* on the heap: ASan then sees a write past it */
+    m = malloc(sizeof(ngx_iothub_reply_c2d_t));
+    if (m == NULL) {
+        return;
+    }
+
+    if (ngx_iothub_reply_c2d(r, m) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(m->n.len >= 1
+                    && m->n.len <= NGX_IOTHUB_REPLY_NUMBER_MAX);
+
+        for (i = 0; i < m->n.len; i++) {
+            fuzz_assert(m->n.data[i] >= '0' && m->n.data[i] <= '9');
+        }
+
+        fuzz_span(&m->message_id);
+        fuzz_span(&m->correlation_id);
+        fuzz_span(&m->user_id);
+        fuzz_span(&m->content_type);
+        fuzz_span(&m->content_encoding);
+        fuzz_span(&m->expiry);
+        fuzz_span(&m->ack);
+        fuzz_span(&m->body);
+
+        fuzz_assert(m->napp <= NGX_IOTHUB_REPLY_C2D_MAX_APP);
+        fuzz_assert(m->app_dropped == 0
+                    || m->napp == NGX_IOTHUB_REPLY_C2D_MAX_APP);
+
+        for (i = 0; i < m->napp; i++) {
+            fuzz_assert(m->app_name[i].len > 0);
+            fuzz_span(&m->app_name[i]);
+            fuzz_span(&m->app_value[i]);
+        }
+    }
+
+    free(m);
+}
+
+
+static void
+fuzz_identities(const redisReply *r)
+{
+    size_t                  i, n;
+    long long               count;
+    ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_identity_t  *id;
+
+    id = malloc(sizeof(ngx_iothub_identity_t));
+    if (id == NULL) {
+        return;
+    }
+
+    rc = ngx_iothub_reply_identity(r, id);
+
+    if (rc == NGX_IOTHUB_REPLY_OK || rc == NGX_IOTHUB_REPLY_NIL) {
+        fuzz_identity_ok(id);
+    }
+
+    rc = ngx_iothub_reply_identity_get(r, id, &count);
+
+    if (rc == NGX_IOTHUB_REPLY_OK || rc == NGX_IOTHUB_REPLY_NIL) {
+        fuzz_identity_ok(id);
+    }
+
+    if (ngx_iothub_reply_list(r, &n) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(n == r->elements);
+
+        for (i = 0; i < n; i++) {
+            ngx_iothub_reply_list_identity(r, i, id);
+            fuzz_identity_ok(id);
+        }
+    }
+
+    free(id);
+}
+
+
+static void
+fuzz_twin(const redisReply *r)
+{
+    long long               count;
+    ngx_iothub_twin_t       t;
+    ngx_iothub_identity_t  *id;
+
+    id = malloc(sizeof(ngx_iothub_identity_t));
+    if (id == NULL) {
+        return;
+    }
+
+    if (ngx_iothub_twin_init(&t, NULL) != NGX_IOTHUB_TWIN_OK) {
+        free(id);
+        return;
+    }
+
+    if (ngx_iothub_reply_twin_read(r, &t, id, &count) == NGX_IOTHUB_REPLY_OK)
+    {
+        fuzz_identity_ok(id);
+        fuzz_assert(t.tags != NULL && t.desired != NULL
+                    && t.reported != NULL);
+        fuzz_assert(t.version >= 1);
+    }
+
+    ngx_iothub_twin_free(&t);
+    free(id);
+}
+
+
+static void
+fuzz_scan(const redisReply *r)
+{
+    size_t                   i;
+    ngx_iothub_reply_str_t   key;
+    ngx_iothub_reply_scan_t  scan;
+
+    if (ngx_iothub_reply_scan(r, &scan) != NGX_IOTHUB_REPLY_OK) {
+        return;
+    }
+
+    fuzz_assert(scan.cursor.len >= 1
+                && scan.cursor.len <= NGX_IOTHUB_REPLY_NUMBER_MAX);
+    fuzz_span(&scan.cursor);
+
+    for (i = 0; i < scan.nkeys; i++) {
+        ngx_iothub_reply_scan_key(&scan, i, &key);
+        fuzz_span(&key);
+    }
+}
+
+
+static void
+fuzz_push(const redisReply *r)
+{
+    ngx_iothub_reply_push_t  push;
+
+    if (ngx_iothub_reply_push(r, &push) != NGX_IOTHUB_REPLY_OK) {
+        return;
+    }
+
+    fuzz_assert(push.kind == NGX_IOTHUB_REPLY_PUSH_MESSAGE
+                || push.kind == NGX_IOTHUB_REPLY_PUSH_SUBSCRIBE);
+    fuzz_span(&push.channel);
+    fuzz_span(&push.payload);
+}
+
+
+/* every text of a decoded identity is NUL-terminated within its member */
+
+static void
+fuzz_identity_ok(const ngx_iothub_identity_t *id)
+{
+    fuzz_assert(memchr(id->device_id, '\0', sizeof(id->device_id)));
+    fuzz_assert(memchr(id->module_id, '\0', sizeof(id->module_id)));
+    fuzz_assert(memchr(id->status, '\0', sizeof(id->status)));
+    fuzz_assert(memchr(id->auth_type, '\0', sizeof(id->auth_type)));
+    fuzz_assert(memchr(id->primary_key, '\0', sizeof(id->primary_key)));
+    fuzz_assert(memchr(id->parent_scopes, '\0',
+                       sizeof(id->parent_scopes)));
+}
+
+
+static void
+fuzz_span(const ngx_iothub_reply_str_t *s)
+{
+    size_t  i;
+
+    fuzz_assert(s->data != NULL || s->len == 0);
+
+    for (i = 0; i < s->len; i++) {
+        fuzz_sink ^= s->data[i];
+    }
+}
+
+
+static void
+fuzz_feedback(const redisReply *r)
+{
+    size_t                       i, n;
+    ngx_iothub_reply_feedback_t  rec;
+
+    if (ngx_iothub_reply_feedback(r, &n) != NGX_IOTHUB_REPLY_OK) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_iothub_reply_feedback_record(r, i, &rec);
+        fuzz_span(&rec.original_message_id);
+        fuzz_span(&rec.status_code);
+        fuzz_span(&rec.generation_id);
+    }
+}

@@ -1,0 +1,168 @@
+
+/*
+ * nginx-iothub: the AMQP 1.0 device endpoint (amqp.md).  Qpid Proton's
+ * connection driver holds the protocol state of a connection; nginx's
+ * event loop feeds it bytes and writes what it produces.  Every identity
+ * authenticated on a connection (a CBS token each, or the TLS client
+ * certificate) is a device session of the shared layer.
+ */
+
+
+#ifndef _NGX_IOTHUB_AMQP_H_INCLUDED_
+#define _NGX_IOTHUB_AMQP_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include <proton/connection_driver.h>
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/delivery.h>
+#include <proton/event.h>
+#include <proton/link.h>
+#include <proton/message.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/terminus.h>
+#include <proton/transport.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_session.h"
+#include "ngx_iothub_amqp_address.h"
+
+
+/* the largest message a device may send: 256 KB of body and its header */
+#define NGX_IOTHUB_AMQP_MAX_MESSAGE  (NGX_IOTHUB_D2C_MAX_SIZE + 64 * 1024)
+#define NGX_IOTHUB_AMQP_CBS_CREDIT   8
+#define NGX_IOTHUB_AMQP_LINKS_MAX    16     /* per identity */
+
+
+typedef struct ngx_iothub_amqp_ctx_s     ngx_iothub_amqp_ctx_t;
+typedef struct ngx_iothub_amqp_device_s  ngx_iothub_amqp_device_t;
+
+
+typedef struct {
+    ngx_iothub_hub_t               *hub;
+    ngx_msec_t                      idle_timeout;
+    size_t                          max_frame_size;
+    ngx_uint_t                      telemetry_credit;
+    ngx_uint_t                      max_identities;
+} ngx_stream_iothub_amqp_srv_conf_t;
+
+
+/* how the engine moves bytes: c->recv and c->send semantics */
+typedef struct {
+    ssize_t                       (*recv)(ngx_iothub_amqp_ctx_t *ctx,
+                                          u_char *buf, size_t size);
+    ssize_t                       (*send)(ngx_iothub_amqp_ctx_t *ctx,
+                                          u_char *buf, size_t len);
+    void                          (*finalize)(ngx_iothub_amqp_ctx_t *ctx);
+} ngx_iothub_amqp_transport_t;
+
+
+/* what the engine tells the link meanings (ngx_iothub_amqp_device.c) */
+typedef struct {
+    void                          (*link_open)(ngx_iothub_amqp_ctx_t *ctx,
+                                               pn_link_t *link);
+    void                          (*link_closed)(ngx_iothub_amqp_ctx_t *ctx,
+                                                 pn_link_t *link);
+    void                          (*flow)(ngx_iothub_amqp_ctx_t *ctx,
+                                          pn_link_t *link);
+    void                          (*delivery)(ngx_iothub_amqp_ctx_t *ctx,
+                                              pn_delivery_t *d);
+    void                          (*closed)(ngx_iothub_amqp_ctx_t *ctx);
+} ngx_iothub_amqp_events_t;
+
+
+/* an identity on the connection: one device session */
+struct ngx_iothub_amqp_device_s {
+    ngx_queue_t                     queue;       /* in ctx->devices */
+    ngx_pool_t                     *pool;        /* the session's, too */
+    ngx_iothub_amqp_ctx_t          *ctx;
+    ngx_iothub_session_t            session;
+    ngx_iothub_amqp_addr_t         *id;          /* ids, in pool */
+
+    pn_link_t                      *c2d_link;
+    pn_delivery_t                  *c2d_delivery;
+    uint64_t                        c2d_tag;
+
+    pn_atom_t                       cbs_id;      /* put-token to answer */
+    ngx_uint_t                      nlinks;
+
+    unsigned                        connected:1;
+    unsigned                        renewing:1;
+    unsigned                        cbs_pending:1;
+};
+
+
+/* what a link is; pn_link_get_context() */
+typedef struct {
+    ngx_iothub_amqp_addr_e          kind;
+    ngx_iothub_amqp_device_t       *device;      /* NULL: CBS, or gone */
+    unsigned                        opened:1;
+} ngx_iothub_amqp_link_t;
+
+
+struct ngx_iothub_amqp_ctx_s {
+    ngx_connection_t               *connection;
+    ngx_iothub_amqp_transport_t    *transport;
+    ngx_iothub_amqp_events_t       *events;
+    void                           *transport_data;
+    ngx_stream_iothub_amqp_srv_conf_t  *conf;
+    ngx_iothub_hub_t               *hub;
+
+    pn_connection_driver_t          driver;
+    ngx_event_t                     tick;        /* pn_transport_tick */
+
+    ngx_queue_t                     devices;
+    ngx_uint_t                      ndevices;
+
+    unsigned                        started:1;
+    unsigned                        running:1;
+    unsigned                        closed:1;
+    unsigned                        client_cert:1;
+};
+
+
+/* ngx_stream_iothub_amqp_module.c */
+void ngx_iothub_amqp_init_session(ngx_stream_session_t *s);
+extern ngx_module_t  ngx_stream_iothub_amqp_module;
+
+/* ngx_iothub_amqp_handler.c: the engine */
+ngx_int_t ngx_iothub_amqp_start(ngx_iothub_amqp_ctx_t *ctx);
+ngx_int_t ngx_iothub_amqp_input(ngx_iothub_amqp_ctx_t *ctx, u_char *buf,
+    size_t n);
+void ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx);
+void ngx_iothub_amqp_flush(ngx_iothub_amqp_ctx_t *ctx);
+void ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx);
+void ngx_iothub_amqp_close(ngx_iothub_amqp_ctx_t *ctx, const char *why);
+void ngx_iothub_amqp_refuse_link(pn_link_t *link, const char *condition,
+    const char *description);
+void ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
+    const char *description);
+
+/* ngx_iothub_amqp_sasl.c */
+void ngx_iothub_amqp_sasl_init(ngx_iothub_amqp_ctx_t *ctx);
+
+/* ngx_iothub_amqp_device.c: CBS, identities, links */
+extern ngx_iothub_amqp_events_t  ngx_iothub_amqp_events;
+
+/* ngx_iothub_amqp_message.c: telemetry and cloud-to-device messages */
+void ngx_iothub_amqp_telemetry(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link, pn_delivery_t *d);
+ngx_int_t ngx_iothub_amqp_c2d_deliver(ngx_iothub_session_t *s,
+    ngx_iothub_c2d_message_t *msg);
+void ngx_iothub_amqp_c2d_outcome(ngx_iothub_amqp_device_t *dev,
+    pn_delivery_t *d);
+pn_message_t *ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, pn_delivery_t *d, const char **error);
+ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, pn_message_t *m, u_char *tag, size_t tag_len,
+    ngx_uint_t settled, pn_delivery_t **out);
+void ngx_iothub_amqp_settle(pn_delivery_t *d, uint64_t outcome,
+    const char *condition, const char *description);
+
+
+#endif /* _NGX_IOTHUB_AMQP_H_INCLUDED_ */

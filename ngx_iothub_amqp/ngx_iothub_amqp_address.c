@@ -1,0 +1,316 @@
+
+/*
+ * Copyright (C) nginx-iothub authors
+ */
+
+
+#include <string.h>
+#include <strings.h>
+
+#include "ngx_iothub_amqp_address.h"
+
+
+#define NGX_IOTHUB_AMQP_SEGMENTS      8
+#define NGX_IOTHUB_AMQP_AUDIENCE_MAX  1024
+
+
+typedef struct {
+    const unsigned char      *data;
+    size_t                    len;
+} ngx_iothub_amqp_span_t;
+
+
+static const unsigned char *ngx_iothub_amqp_strip_scheme(
+    const unsigned char *p, size_t *len);
+static int ngx_iothub_amqp_split(const unsigned char *p, size_t len,
+    ngx_iothub_amqp_span_t *seg, size_t *n);
+static int ngx_iothub_amqp_word(ngx_iothub_amqp_span_t *seg,
+    const char *word);
+static int ngx_iothub_amqp_hex(unsigned char c);
+static int ngx_iothub_amqp_decode(ngx_iothub_amqp_span_t *seg, char *out,
+    size_t max, size_t *out_len);
+static int ngx_iothub_amqp_identity(ngx_iothub_amqp_span_t *seg, size_t n,
+    ngx_iothub_amqp_addr_t *a, size_t *used);
+
+
+int
+ngx_iothub_amqp_addr_parse(const unsigned char *p, size_t len,
+    ngx_iothub_amqp_addr_t *a)
+{
+    size_t                  n, used;
+    ngx_iothub_amqp_span_t  seg[NGX_IOTHUB_AMQP_SEGMENTS], *t;
+
+    memset(a, 0, sizeof(ngx_iothub_amqp_addr_t));
+
+    p = ngx_iothub_amqp_strip_scheme(p, &len);
+
+    if (ngx_iothub_amqp_split(p, len, seg, &n) != 0) {
+        return 0;
+    }
+
+    if (n == 1 && seg[0].len == 4 && memcmp(seg[0].data, "$cbs", 4) == 0) {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_CBS;
+        return 0;
+    }
+
+    switch (ngx_iothub_amqp_identity(seg, n, a, &used)) {
+    case -1:
+        return -1;
+    case 1:
+        return 0;
+    }
+
+    t = &seg[used];
+    n -= used;
+
+    if (n == 2 && ngx_iothub_amqp_word(&t[0], "messages")
+        && ngx_iothub_amqp_word(&t[1], "events"))
+    {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_TELEMETRY;
+
+    } else if (n == 2 && ngx_iothub_amqp_word(&t[0], "messages")
+               && ngx_iothub_amqp_word(&t[1], "devicebound"))
+    {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_C2D;
+
+    } else if (n == 1 && ngx_iothub_amqp_word(&t[0], "twin")) {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_TWIN;
+
+    } else if (n == 2 && ngx_iothub_amqp_word(&t[0], "methods")
+               && ngx_iothub_amqp_word(&t[1], "devicebound"))
+    {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_METHODS;
+    }
+
+    return 0;
+}
+
+
+int
+ngx_iothub_amqp_audience_parse(const unsigned char *p, size_t len,
+    ngx_iothub_amqp_addr_t *a)
+{
+    size_t                  i, n, used;
+    unsigned char           buf[NGX_IOTHUB_AMQP_AUDIENCE_MAX + 1];
+    ngx_iothub_amqp_span_t  seg[NGX_IOTHUB_AMQP_SEGMENTS], whole;
+
+    memset(a, 0, sizeof(ngx_iothub_amqp_addr_t));
+
+    if (len > NGX_IOTHUB_AMQP_AUDIENCE_MAX) {
+        return -1;
+    }
+
+    if (memchr(p, '/', len) == NULL) {
+        /* the token's sr as it is, separators encoded: decode once */
+        whole.data = p;
+        whole.len = len;
+
+        if (ngx_iothub_amqp_decode(&whole, (char *) buf,
+                                   NGX_IOTHUB_AMQP_AUDIENCE_MAX, &n) != 0) {
+            return -1;
+        }
+
+        p = buf;
+        len = n;
+    }
+
+    p = ngx_iothub_amqp_strip_scheme(p, &len);
+
+    /* the host comes first */
+
+    for (i = 0; i < len && p[i] != '/'; i++) {
+        /* void */
+    }
+
+    if (i == len) {
+        return 0;
+    }
+
+    if (ngx_iothub_amqp_split(p + i, len - i, seg, &n) != 0) {
+        return 0;
+    }
+
+    switch (ngx_iothub_amqp_identity(seg, n, a, &used)) {
+    case -1:
+        return -1;
+    case 1:
+        return 0;
+    }
+
+    if (used == n) {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_IDENTITY;
+    }
+
+    return 0;
+}
+
+
+/* "devices/{d}[/modules/{m}]" at the start: 0 found, 1 not, -1 malformed */
+
+static int
+ngx_iothub_amqp_identity(ngx_iothub_amqp_span_t *seg, size_t n,
+    ngx_iothub_amqp_addr_t *a, size_t *used)
+{
+    if (n < 2 || !ngx_iothub_amqp_word(&seg[0], "devices")) {
+        return 1;
+    }
+
+    if (ngx_iothub_amqp_decode(&seg[1], a->device, NGX_IOTHUB_AMQP_ID_MAX,
+                               &a->device_len) != 0
+        || a->device_len == 0)
+    {
+        return -1;
+    }
+
+    *used = 2;
+
+    if (n >= 4 && ngx_iothub_amqp_word(&seg[2], "modules")) {
+        if (ngx_iothub_amqp_decode(&seg[3], a->module,
+                                   NGX_IOTHUB_AMQP_ID_MAX, &a->module_len) != 0
+            || a->module_len == 0)
+        {
+            return -1;
+        }
+
+        *used = 4;
+    }
+
+    return 0;
+}
+
+
+static const unsigned char *
+ngx_iothub_amqp_strip_scheme(const unsigned char *p, size_t *len)
+{
+    size_t              i, n;
+    static const char  *schemes[] = { "amqps://", "amqp://", "sb://", NULL };
+
+    for (i = 0; schemes[i]; i++) {
+        n = strlen(schemes[i]);
+
+        if (*len >= n && strncasecmp((const char *) p, schemes[i], n) == 0) {
+            p += n;
+            *len -= n;
+
+            /* the host, and a port, go with the scheme */
+            while (*len && *p != '/') {
+                p++;
+                (*len)--;
+            }
+
+            break;
+        }
+    }
+
+    return p;
+}
+
+
+/* segments between '/'; a leading '/' is optional, empty ones are not */
+
+static int
+ngx_iothub_amqp_split(const unsigned char *p, size_t len,
+    ngx_iothub_amqp_span_t *seg, size_t *n)
+{
+    size_t  i, start;
+
+    *n = 0;
+
+    if (len && p[0] == '/') {
+        p++;
+        len--;
+    }
+
+    if (len == 0) {
+        return -1;
+    }
+
+    start = 0;
+
+    for (i = 0; i <= len; i++) {
+        if (i < len && p[i] != '/') {
+            continue;
+        }
+
+        if (i == start || *n == NGX_IOTHUB_AMQP_SEGMENTS) {
+            return -1;
+        }
+
+        seg[*n].data = p + start;
+        seg[*n].len = i - start;
+        (*n)++;
+        start = i + 1;
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_iothub_amqp_word(ngx_iothub_amqp_span_t *seg, const char *word)
+{
+    return seg->len == strlen(word)
+           && strncasecmp((const char *) seg->data, word, seg->len) == 0;
+}
+
+
+static int
+ngx_iothub_amqp_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+/* percent-decodes into out, at most max bytes and a NUL */
+
+static int
+ngx_iothub_amqp_decode(ngx_iothub_amqp_span_t *seg, char *out, size_t max,
+    size_t *out_len)
+{
+    int            hi, lo;
+    size_t         i, n;
+    unsigned char  c;
+
+    n = 0;
+
+    for (i = 0; i < seg->len; i++) {
+        c = seg->data[i];
+
+        if (c == '%') {
+            if (i + 2 >= seg->len) {
+                return -1;
+            }
+
+            hi = ngx_iothub_amqp_hex(seg->data[i + 1]);
+            lo = ngx_iothub_amqp_hex(seg->data[i + 2]);
+
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+
+            c = (unsigned char) (hi << 4 | lo);
+            i += 2;
+        }
+
+        if (c == '\0' || n == max) {
+            return -1;
+        }
+
+        out[n++] = (char) c;
+    }
+
+    out[n] = '\0';
+    *out_len = n;
+
+    return 0;
+}

@@ -1,0 +1,68 @@
+
+/*
+ * Copyright (C) nginx-iothub authors
+ */
+
+
+#ifndef _NGX_IOTHUB_AMQP_ADDRESS_H_INCLUDED_
+#define _NGX_IOTHUB_AMQP_ADDRESS_H_INCLUDED_
+
+
+/*
+ * IoT Hub's names on AMQP (amqp.md 1.3, 3, 4): link addresses and CBS
+ * audiences, normalized: an "amqps://host[:port]" or "sb://host" prefix
+ * goes, segments are percent-decoded, fixed words compare without regard
+ * to case, ids exactly.
+ *
+ * Pure C: libc only, no nginx headers, nothing allocated; the decoded ids
+ * are copied into the result.
+ */
+
+
+#include <stddef.h>
+
+
+#define NGX_IOTHUB_AMQP_ID_MAX  128
+
+
+typedef enum {
+    NGX_IOTHUB_AMQP_ADDR_UNKNOWN = 0,
+    NGX_IOTHUB_AMQP_ADDR_CBS,            /* $cbs */
+    NGX_IOTHUB_AMQP_ADDR_IDENTITY,       /* /devices/{d}[/modules/{m}]:
+                                            audiences only */
+    NGX_IOTHUB_AMQP_ADDR_TELEMETRY,      /* .../messages/events */
+    NGX_IOTHUB_AMQP_ADDR_C2D,            /* .../messages/devicebound */
+    NGX_IOTHUB_AMQP_ADDR_TWIN,           /* .../twin */
+    NGX_IOTHUB_AMQP_ADDR_METHODS         /* .../methods/devicebound */
+} ngx_iothub_amqp_addr_e;
+
+
+typedef struct {
+    ngx_iothub_amqp_addr_e    kind;
+    size_t                    device_len;
+    size_t                    module_len;      /* 0: a device */
+    char                      device[NGX_IOTHUB_AMQP_ID_MAX + 1];
+    char                      module[NGX_IOTHUB_AMQP_ID_MAX + 1];
+} ngx_iothub_amqp_addr_t;
+
+
+/*
+ * What a link address names.  Returns 0 and fills a (kind UNKNOWN for an
+ * address of no known form), or -1 for a malformed one (a bad escape, an
+ * id too long or with a NUL).
+ */
+int ngx_iothub_amqp_addr_parse(const unsigned char *p, size_t len,
+    ngx_iothub_amqp_addr_t *a);
+
+/*
+ * The identity a CBS audience names ("host/devices/d[/modules/m]", maybe
+ * percent-encoded as a whole, maybe with a scheme).  Returns 0 with kind
+ * IDENTITY, 0 with kind UNKNOWN for another audience (the hub itself, an
+ * Event Hubs entity), -1 when malformed.  The host is not checked here:
+ * the token's sr must cover the hub's name and the identity.
+ */
+int ngx_iothub_amqp_audience_parse(const unsigned char *p, size_t len,
+    ngx_iothub_amqp_addr_t *a);
+
+
+#endif /* _NGX_IOTHUB_AMQP_ADDRESS_H_INCLUDED_ */

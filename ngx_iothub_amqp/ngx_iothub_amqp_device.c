@@ -1,0 +1,965 @@
+
+/*
+ * nginx-iothub: what AMQP links mean to IoT Hub (amqp.md 2-6): the CBS
+ * node ($cbs put-token), the identities authenticated on a connection
+ * (each a device session of the shared layer: the field-gateway case),
+ * and the device links, authorized against those identities.  This file
+ * is the AMQP hook table of the session layer.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include "ngx_iothub_amqp.h"
+#include "ngx_iothub_features.h"
+#include "ngx_iothub_log.h"
+#include "ngx_iothub_sas.h"
+
+
+static void ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+static void ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+static void ngx_iothub_amqp_flow(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+static void ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx,
+    pn_delivery_t *d);
+static void ngx_iothub_amqp_closed(ngx_iothub_amqp_ctx_t *ctx);
+static void ngx_iothub_amqp_device_link(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, ngx_iothub_amqp_link_t *lc, ngx_iothub_amqp_addr_t *a);
+static void ngx_iothub_amqp_accept_link(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, ngx_iothub_amqp_link_t *lc);
+static void ngx_iothub_amqp_waiting_links(ngx_iothub_amqp_device_t *dev);
+static void ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, pn_delivery_t *d);
+static ngx_int_t ngx_iothub_amqp_put_token_args(pn_message_t *m,
+    pn_bytes_t *audience, pn_bytes_t *token);
+static void ngx_iothub_amqp_cbs_reply(ngx_iothub_amqp_ctx_t *ctx,
+    pn_atom_t *id, int status, const char *description);
+static ngx_iothub_amqp_device_t *ngx_iothub_amqp_device_find(
+    ngx_iothub_amqp_ctx_t *ctx, ngx_iothub_amqp_addr_t *a);
+static ngx_iothub_amqp_device_t *ngx_iothub_amqp_device_create(
+    ngx_iothub_amqp_ctx_t *ctx, ngx_iothub_amqp_addr_t *a);
+static ngx_iothub_session_rc_e ngx_iothub_amqp_device_connect(
+    ngx_iothub_amqp_device_t *dev, pn_bytes_t *token);
+static void ngx_iothub_amqp_device_remove(ngx_iothub_amqp_device_t *dev,
+    const char *condition, const char *why);
+static int ngx_iothub_amqp_cbs_status(ngx_iothub_session_rc_e rc);
+static void ngx_iothub_amqp_connected(ngx_iothub_session_t *s,
+    ngx_iothub_session_rc_e rc, ngx_uint_t present);
+static void ngx_iothub_amqp_kick(ngx_iothub_session_t *s,
+    ngx_iothub_kick_e why);
+static void ngx_iothub_amqp_desired(ngx_iothub_session_t *s,
+    ngx_int_t version, ngx_str_t *patch);
+static void ngx_iothub_amqp_method(ngx_iothub_session_t *s,
+    ngx_iothub_session_method_t *m);
+static void ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev,
+    ngx_uint_t on);
+
+
+ngx_iothub_amqp_events_t  ngx_iothub_amqp_events = {
+    ngx_iothub_amqp_link_open,
+    ngx_iothub_amqp_link_closed,
+    ngx_iothub_amqp_flow,
+    ngx_iothub_amqp_delivery,
+    ngx_iothub_amqp_closed
+};
+
+
+static ngx_iothub_session_protocol_t  ngx_iothub_amqp_protocol = {
+    ngx_string("AMQP"),
+    ngx_iothub_amqp_connected,
+    ngx_iothub_amqp_kick,
+    ngx_iothub_amqp_desired,
+    ngx_iothub_amqp_method,
+    ngx_iothub_amqp_c2d_deliver
+};
+
+
+/* a client attached a link: the address says what it is (amqp.md 4) */
+
+static void
+ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
+{
+    const char              *addr;
+    pn_terminus_t           *t;
+    ngx_iothub_amqp_addr_t   a;
+    ngx_iothub_amqp_link_t  *lc;
+    ngx_iothub_log_buf_t     escaped;
+
+    /* the client's sender names its target, its receiver its source */
+    t = pn_link_is_receiver(link) ? pn_link_remote_target(link)
+                                  : pn_link_remote_source(link);
+    addr = pn_terminus_get_address(t);
+
+    if (addr == NULL
+        || ngx_iothub_amqp_addr_parse((u_char *) addr, ngx_strlen(addr), &a)
+           != 0)
+    {
+        ngx_iothub_amqp_refuse_link(link, "amqp:not-found",
+                                    "malformed or missing address");
+        return;
+    }
+
+    lc = ngx_calloc(sizeof(ngx_iothub_amqp_link_t), ctx->connection->log);
+    if (lc == NULL) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:internal-error",
+                                    "out of memory");
+        return;
+    }
+
+    lc->kind = a.kind;
+    pn_link_set_context(link, lc);
+
+    switch (a.kind) {
+
+    case NGX_IOTHUB_AMQP_ADDR_CBS:
+        ngx_iothub_amqp_accept_link(ctx, link, lc);
+        return;
+
+    case NGX_IOTHUB_AMQP_ADDR_TELEMETRY:
+    case NGX_IOTHUB_AMQP_ADDR_C2D:
+        ngx_iothub_amqp_device_link(ctx, link, lc, &a);
+        return;
+
+    case NGX_IOTHUB_AMQP_ADDR_TWIN:
+    case NGX_IOTHUB_AMQP_ADDR_METHODS:
+        ngx_iothub_amqp_refuse_link(link, "amqp:not-implemented",
+                                    "twin and methods over AMQP are not "
+                                    "supported yet");
+        return;
+
+    default:
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub amqp: link to unknown address \"%V\"",
+                      ngx_iothub_log_str(&escaped, (u_char *) addr,
+                                         ngx_strlen(addr)));
+        ngx_iothub_amqp_refuse_link(link, "amqp:not-found",
+                                    "unknown address");
+    }
+}
+
+
+/*
+ * A device link is the identity's own, in the direction the address
+ * means; with no token put for the identity, a client certificate may
+ * authenticate it (X.509, auth.md 5), else it is refused.
+ */
+
+static void
+ngx_iothub_amqp_device_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    ngx_iothub_amqp_link_t *lc, ngx_iothub_amqp_addr_t *a)
+{
+    ngx_iothub_amqp_device_t  *dev;
+    ngx_iothub_session_rc_e    rc;
+
+    if ((a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY)
+        != (pn_link_is_receiver(link) != 0))
+    {
+        ngx_iothub_amqp_refuse_link(link, "amqp:not-allowed",
+                                    a->kind == NGX_IOTHUB_AMQP_ADDR_C2D
+                                    ? "cloud-to-device messages are received"
+                                    : "module inputs are not supported yet");
+        return;
+    }
+
+    dev = ngx_iothub_amqp_device_find(ctx, a);
+
+    if (dev == NULL && !ctx->client_cert) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:unauthorized-access",
+                                    "no valid token was put for this "
+                                    "identity");
+        return;
+    }
+
+    if (dev == NULL) {
+        dev = ngx_iothub_amqp_device_create(ctx, a);
+        if (dev == NULL) {
+            ngx_iothub_amqp_refuse_link(link,
+                                        "amqp:resource-limit-exceeded",
+                                        "too many identities on the "
+                                        "connection");
+            return;
+        }
+
+        lc->device = dev;
+        dev->nlinks++;
+
+        rc = ngx_iothub_amqp_device_connect(dev, NULL);
+
+        if (rc != NGX_IOTHUB_SESSION_PENDING) {
+            ngx_iothub_amqp_device_remove(dev, "amqp:unauthorized-access",
+                                          dev->session.why);
+        }
+
+        return;
+    }
+
+    if (dev->nlinks == NGX_IOTHUB_AMQP_LINKS_MAX) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:resource-limit-exceeded",
+                                    "too many links for this identity");
+        return;
+    }
+
+    lc->device = dev;
+    dev->nlinks++;
+
+    if (dev->connected && !dev->renewing) {
+        ngx_iothub_amqp_accept_link(ctx, link, lc);
+    }
+
+    /* else it waits for the identity's authentication */
+}
+
+
+static void
+ngx_iothub_amqp_accept_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    ngx_iothub_amqp_link_t *lc)
+{
+    ngx_iothub_amqp_device_t  *dev;
+
+    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
+    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
+    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
+    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
+
+    if (pn_link_is_receiver(link)) {
+        /* the C SDK sizes its sends by it and fails on 0 (amqp.md 2) */
+        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
+    }
+
+    pn_link_open(link);
+    lc->opened = 1;
+
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_CBS) {
+        if (pn_link_is_receiver(link)) {
+            pn_link_flow(link, NGX_IOTHUB_AMQP_CBS_CREDIT);
+        }
+
+        return;
+    }
+
+    dev = lc->device;
+
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY) {
+        /* back-pressure: credit comes back as Redis stores messages */
+        pn_link_flow(link, (int) ctx->conf->telemetry_credit);
+        return;
+    }
+
+    /* cloud-to-device: one link per identity delivers */
+
+    if (dev->c2d_link == NULL) {
+        dev->c2d_link = link;
+        ngx_iothub_amqp_c2d_subscribe(dev, 1);
+    }
+}
+
+
+/* links that waited for their identity's authentication (X.509) */
+
+static void
+ngx_iothub_amqp_waiting_links(ngx_iothub_amqp_device_t *dev)
+{
+    pn_link_t               *link;
+    ngx_iothub_amqp_link_t  *lc;
+
+    for (link = pn_link_head(dev->ctx->driver.connection, 0);
+         link;
+         link = pn_link_next(link, 0))
+    {
+        lc = pn_link_get_context(link);
+
+        if (lc == NULL || lc->device != dev || lc->opened) {
+            continue;
+        }
+
+        ngx_iothub_amqp_accept_link(dev->ctx, link, lc);
+    }
+}
+
+
+static void
+ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
+{
+    ngx_iothub_amqp_link_t    *lc;
+    ngx_iothub_amqp_device_t  *dev;
+
+    lc = pn_link_get_context(link);
+    if (lc == NULL) {
+        return;
+    }
+
+    dev = lc->device;
+    pn_link_set_context(link, NULL);
+    ngx_free(lc);
+
+    if (dev == NULL) {
+        return;
+    }
+
+    dev->nlinks--;
+
+    if (link != dev->c2d_link) {
+        return;
+    }
+
+    /* a detach abandons the message in flight (amqp.md 6) */
+
+    dev->c2d_link = NULL;
+
+    if (dev->c2d_delivery) {
+        dev->c2d_delivery = NULL;
+        ngx_iothub_session_c2d_settle(&dev->session, NGX_IOTHUB_C2D_ABANDON);
+    }
+
+    ngx_iothub_amqp_c2d_subscribe(dev, 0);
+}
+
+
+static void
+ngx_iothub_amqp_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
+{
+    ngx_iothub_amqp_link_t  *lc;
+
+    lc = pn_link_get_context(link);
+
+    if (lc && lc->device && link == lc->device->c2d_link
+        && pn_link_credit(link) > 0)
+    {
+        ngx_iothub_session_c2d_pull(&lc->device->session);
+    }
+}
+
+
+static void
+ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
+{
+    pn_link_t               *link;
+    ngx_iothub_amqp_link_t  *lc;
+
+    link = pn_delivery_link(d);
+    lc = pn_link_get_context(link);
+
+    if (pn_link_is_sender(link)) {
+        if (lc && lc->device && d == lc->device->c2d_delivery
+            && pn_delivery_updated(d))
+        {
+            ngx_iothub_amqp_c2d_outcome(lc->device, d);
+        }
+
+        return;
+    }
+
+    if (!pn_delivery_readable(d) || pn_delivery_partial(d)) {
+        if (pn_delivery_pending(d) > NGX_IOTHUB_AMQP_MAX_MESSAGE) {
+            ngx_iothub_amqp_detach(link, "amqp:link:message-size-exceeded",
+                                   "message over the link's "
+                                   "max-message-size");
+        }
+
+        return;
+    }
+
+    if (lc == NULL || !lc->opened) {
+        /* a link being closed: its transfers go */
+        (void) pn_link_advance(link);
+        pn_delivery_settle(d);
+        return;
+    }
+
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_CBS) {
+        ngx_iothub_amqp_put_token(ctx, link, d);
+        return;
+    }
+
+    if (lc->device == NULL) {
+        (void) pn_link_advance(link);
+        ngx_iothub_amqp_settle(d, PN_REJECTED, "amqp:unauthorized-access",
+                               "the identity is no longer authenticated");
+        return;
+    }
+
+    ngx_iothub_amqp_telemetry(lc->device, link, d);
+}
+
+
+/* put-token (amqp.md 3): a session per identity, or a renewed token */
+
+static void
+ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    pn_delivery_t *d)
+{
+    ngx_str_t                  t;
+    pn_atom_t                  id;
+    pn_bytes_t                 audience, token;
+    const char                *error;
+    pn_message_t              *m;
+    ngx_iothub_amqp_addr_t     a;
+    ngx_iothub_session_rc_e    rc;
+    ngx_iothub_amqp_device_t  *dev;
+
+    m = ngx_iothub_amqp_recv_message(ctx, link, d, &error);
+
+    pn_delivery_update(d, m ? PN_ACCEPTED : PN_REJECTED);
+    pn_delivery_settle(d);
+    pn_link_flow(link, 1);
+
+    if (m == NULL) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub amqp: CBS request: %s", error);
+        return;
+    }
+
+    id = pn_message_get_id(m);
+
+    if (ngx_iothub_amqp_put_token_args(m, &audience, &token) != NGX_OK) {
+        ngx_iothub_amqp_cbs_reply(ctx, &id, 400,
+                                  "a put-token with a SAS token expected");
+        goto done;
+    }
+
+    if (ngx_iothub_amqp_audience_parse((u_char *) audience.start,
+                                       audience.size, &a)
+        != 0
+        || (a.kind == NGX_IOTHUB_AMQP_ADDR_IDENTITY
+            && (!ngx_iothub_id_valid((u_char *) a.device, a.device_len)
+                || (a.module_len
+                    && !ngx_iothub_id_valid((u_char *) a.module,
+                                            a.module_len)))))
+    {
+        ngx_iothub_amqp_cbs_reply(ctx, &id, 400, "malformed audience");
+        goto done;
+    }
+
+    if (a.kind != NGX_IOTHUB_AMQP_ADDR_IDENTITY) {
+        ngx_iothub_amqp_cbs_reply(ctx, &id, 404,
+                                  "only device and module audiences are "
+                                  "supported");
+        goto done;
+    }
+
+    dev = ngx_iothub_amqp_device_find(ctx, &a);
+
+    if (dev && (dev->cbs_pending || !dev->connected)) {
+        ngx_iothub_amqp_cbs_reply(ctx, &id, 400, "a put-token for this "
+                                  "identity is being processed");
+        goto done;
+    }
+
+    if (dev) {
+        /* renewal: the links stay, the expiry moves */
+        dev->renewing = 1;
+        dev->cbs_id = id;
+
+        t.len = token.size;
+        t.data = (u_char *) token.start;
+
+        rc = ngx_iothub_session_renew(&dev->session, &t);
+
+        if (rc == NGX_IOTHUB_SESSION_PENDING) {
+            dev->cbs_pending = 1;
+            goto keep_id;
+        }
+
+        dev->renewing = 0;
+        ngx_iothub_amqp_cbs_reply(ctx, &id, ngx_iothub_amqp_cbs_status(rc),
+                                  rc == NGX_IOTHUB_SESSION_OK
+                                  ? "OK" : dev->session.why);
+        goto done;
+    }
+
+    dev = ngx_iothub_amqp_device_create(ctx, &a);
+    if (dev == NULL) {
+        ngx_iothub_amqp_cbs_reply(ctx, &id, 403, "too many identities on "
+                                  "the connection");
+        goto done;
+    }
+
+    dev->cbs_id = id;
+
+    rc = ngx_iothub_amqp_device_connect(dev, &token);
+
+    if (rc == NGX_IOTHUB_SESSION_PENDING) {
+        dev->cbs_pending = 1;
+        goto keep_id;
+    }
+
+    ngx_iothub_amqp_cbs_reply(ctx, &id, ngx_iothub_amqp_cbs_status(rc),
+                              dev->session.why ? dev->session.why
+                                               : "refused");
+    ngx_iothub_amqp_device_remove(dev, "amqp:unauthorized-access",
+                                  dev->session.why);
+    goto done;
+
+keep_id:
+
+    /* the answer needs the request's id, of the same type (amqp.md 3) */
+
+    if (id.type == PN_STRING || id.type == PN_BINARY
+        || id.type == PN_SYMBOL)
+    {
+        dev->cbs_id.u.as_bytes.start = ngx_pnalloc(dev->pool,
+                                                   id.u.as_bytes.size + 1);
+        if (dev->cbs_id.u.as_bytes.start == NULL) {
+            dev->cbs_id.type = PN_NULL;
+
+        } else {
+            ngx_memcpy((char *) dev->cbs_id.u.as_bytes.start,
+                       id.u.as_bytes.start, id.u.as_bytes.size);
+        }
+    }
+
+done:
+
+    pn_message_free(m);
+}
+
+
+/* operation put-token, a SAS token type, name and an amqp-value token */
+
+static ngx_int_t
+ngx_iothub_amqp_put_token_args(pn_message_t *m, pn_bytes_t *audience,
+    pn_bytes_t *token)
+{
+    pn_data_t   *props, *body;
+    pn_bytes_t   key, value;
+    ngx_uint_t   operation, type;
+
+    operation = 0;
+    type = 0;
+    audience->size = 0;
+
+    props = pn_message_properties(m);
+    pn_data_rewind(props);
+
+    if (!pn_data_next(props) || pn_data_type(props) != PN_MAP) {
+        return NGX_ERROR;
+    }
+
+    pn_data_enter(props);
+
+    while (pn_data_next(props)) {
+        if (pn_data_type(props) != PN_STRING
+            && pn_data_type(props) != PN_SYMBOL)
+        {
+            (void) pn_data_next(props);
+            continue;
+        }
+
+        key = pn_data_type(props) == PN_STRING ? pn_data_get_string(props)
+                                                : pn_data_get_symbol(props);
+
+        if (!pn_data_next(props)) {
+            break;
+        }
+
+        if (pn_data_type(props) != PN_STRING
+            && pn_data_type(props) != PN_SYMBOL)
+        {
+            continue;
+        }
+
+        value = pn_data_type(props) == PN_STRING ? pn_data_get_string(props)
+                                                  : pn_data_get_symbol(props);
+
+        if (key.size == 9 && ngx_strncmp(key.start, "operation", 9) == 0) {
+            operation = (value.size == 9
+                         && ngx_strncmp(value.start, "put-token", 9) == 0);
+
+        } else if (key.size == 4 && ngx_strncmp(key.start, "type", 4) == 0) {
+            type = (value.size == 31
+                    && ngx_strncmp(value.start,
+                                   "servicebus.windows.net:sastoken", 31)
+                       == 0)
+                   || (value.size == 26
+                       && ngx_strncmp(value.start,
+                                      "azure-devices.net:sastoken", 26)
+                          == 0);
+
+        } else if (key.size == 4 && ngx_strncmp(key.start, "name", 4) == 0) {
+            *audience = value;
+        }
+    }
+
+    body = pn_message_body(m);
+    pn_data_rewind(body);
+
+    if (!operation || !type || audience->size == 0
+        || !pn_data_next(body) || pn_data_type(body) != PN_STRING)
+    {
+        return NGX_ERROR;
+    }
+
+    *token = pn_data_get_string(body);
+
+    return NGX_OK;
+}
+
+
+/* on the $cbs receiver: status-code (int) and status-description */
+
+static void
+ngx_iothub_amqp_cbs_reply(ngx_iothub_amqp_ctx_t *ctx, pn_atom_t *id,
+    int status, const char *description)
+{
+    pn_link_t               *link;
+    pn_data_t               *props;
+    pn_message_t            *m;
+    ngx_iothub_amqp_link_t  *lc;
+
+    for (link = pn_link_head(ctx->driver.connection, PN_LOCAL_ACTIVE);
+         link;
+         link = pn_link_next(link, PN_LOCAL_ACTIVE))
+    {
+        lc = pn_link_get_context(link);
+
+        if (lc && lc->kind == NGX_IOTHUB_AMQP_ADDR_CBS
+            && pn_link_is_sender(link))
+        {
+            break;
+        }
+    }
+
+    if (link == NULL) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub amqp: no $cbs receiver for the put-token "
+                      "answer %d", status);
+        return;
+    }
+
+    m = pn_message();
+    if (m == NULL) {
+        return;
+    }
+
+    if (id->type != PN_NULL) {
+        (void) pn_message_set_correlation_id(m, *id);
+    }
+
+    props = pn_message_properties(m);
+    pn_data_put_map(props);
+    pn_data_enter(props);
+    pn_data_put_string(props, pn_bytes(11, "status-code"));
+    pn_data_put_int(props, status);
+    pn_data_put_string(props, pn_bytes(18, "status-description"));
+    pn_data_put_string(props, pn_bytes(ngx_strlen(description),
+                                       description));
+    pn_data_exit(props);
+
+    (void) ngx_iothub_amqp_send_message(ctx, link, m, NULL, 0, 1, NULL);
+
+    pn_message_free(m);
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub amqp: put-token answered %d %s", status,
+                  description);
+}
+
+
+static int
+ngx_iothub_amqp_cbs_status(ngx_iothub_session_rc_e rc)
+{
+    switch (rc) {
+
+    case NGX_IOTHUB_SESSION_OK:
+        return 200;
+
+    case NGX_IOTHUB_SESSION_BAD_CREDENTIALS:
+        return 400;
+
+    case NGX_IOTHUB_SESSION_NOT_AUTHORIZED:
+        return 401;
+
+    default:
+        return 500;
+    }
+}
+
+
+static ngx_iothub_amqp_device_t *
+ngx_iothub_amqp_device_find(ngx_iothub_amqp_ctx_t *ctx,
+    ngx_iothub_amqp_addr_t *a)
+{
+    ngx_queue_t               *q;
+    ngx_iothub_amqp_device_t  *dev;
+
+    for (q = ngx_queue_head(&ctx->devices);
+         q != ngx_queue_sentinel(&ctx->devices);
+         q = ngx_queue_next(q))
+    {
+        dev = ngx_queue_data(q, ngx_iothub_amqp_device_t, queue);
+
+        if (dev->id->device_len == a->device_len
+            && dev->id->module_len == a->module_len
+            && ngx_memcmp(dev->id->device, a->device, a->device_len) == 0
+            && ngx_memcmp(dev->id->module, a->module, a->module_len) == 0)
+        {
+            return dev;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* each identity has its own pool: it goes with the identity */
+
+static ngx_iothub_amqp_device_t *
+ngx_iothub_amqp_device_create(ngx_iothub_amqp_ctx_t *ctx,
+    ngx_iothub_amqp_addr_t *a)
+{
+    ngx_pool_t                *pool;
+    ngx_iothub_amqp_device_t  *dev;
+
+    if (ctx->ndevices >= ctx->conf->max_identities) {
+        return NULL;
+    }
+
+    pool = ngx_create_pool(1024, ctx->connection->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    dev = ngx_pcalloc(pool, sizeof(ngx_iothub_amqp_device_t));
+    if (dev == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    dev->id = ngx_palloc(pool, sizeof(ngx_iothub_amqp_addr_t));
+    if (dev->id == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    ngx_memcpy(dev->id, a, sizeof(ngx_iothub_amqp_addr_t));
+
+    dev->pool = pool;
+    dev->ctx = ctx;
+    dev->cbs_id.type = PN_NULL;
+
+    ngx_iothub_session_init(&dev->session, ctx->hub,
+                            &ngx_iothub_amqp_protocol, dev,
+                            ctx->connection->log, pool);
+
+    ngx_queue_insert_tail(&ctx->devices, &dev->queue);
+    ctx->ndevices++;
+
+    return dev;
+}
+
+
+/* a SAS token, or none: the connection's client certificate */
+
+static ngx_iothub_session_rc_e
+ngx_iothub_amqp_device_connect(ngx_iothub_amqp_device_t *dev,
+    pn_bytes_t *token)
+{
+    ngx_iothub_credentials_t  cred;
+
+    ngx_memzero(&cred, sizeof(ngx_iothub_credentials_t));
+
+    cred.device_id.data = (u_char *) dev->id->device;
+    cred.device_id.len = dev->id->device_len;
+    cred.module_id.data = (u_char *) dev->id->module;
+    cred.module_id.len = dev->id->module_len;
+    cred.connection = dev->ctx->connection;
+
+    /* AMQP has no persistent session: queued C2D messages stay anyway */
+    cred.clean = 1;
+
+    if (token) {
+        cred.token.data = (u_char *) token->start;
+        cred.token.len = token->size;
+    }
+
+    return ngx_iothub_session_connect(&dev->session, &cred);
+}
+
+
+/* the identity leaves the connection: its links go with the condition */
+
+static void
+ngx_iothub_amqp_device_remove(ngx_iothub_amqp_device_t *dev,
+    const char *condition, const char *why)
+{
+    pn_link_t               *link;
+    ngx_iothub_amqp_ctx_t   *ctx;
+    ngx_iothub_amqp_link_t  *lc;
+    ngx_iothub_log_buf_t     id;
+
+    ctx = dev->ctx;
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub amqp: \"%V\" leaves the connection: %s",
+                  ngx_iothub_log_str(&id, (u_char *) dev->id->device,
+                                     dev->id->device_len),
+                  why ? why : "closed");
+
+    for (link = pn_link_head(ctx->driver.connection, 0);
+         link;
+         link = pn_link_next(link, 0))
+    {
+        lc = pn_link_get_context(link);
+
+        if (lc == NULL || lc->device != dev) {
+            continue;
+        }
+
+        lc->device = NULL;
+
+        if (!lc->opened) {
+            lc->opened = 1;
+            ngx_iothub_amqp_refuse_link(link, condition,
+                                        why ? why : "not authorized");
+
+        } else {
+            ngx_iothub_amqp_detach(link, condition,
+                                   why ? why : "not authorized");
+        }
+    }
+
+    ngx_iothub_session_close(&dev->session);
+
+    ngx_queue_remove(&dev->queue);
+    ctx->ndevices--;
+
+    ngx_destroy_pool(dev->pool);
+}
+
+
+static void
+ngx_iothub_amqp_closed(ngx_iothub_amqp_ctx_t *ctx)
+{
+    ngx_queue_t               *q;
+    ngx_iothub_amqp_device_t  *dev;
+
+    while (!ngx_queue_empty(&ctx->devices)) {
+        q = ngx_queue_head(&ctx->devices);
+        dev = ngx_queue_data(q, ngx_iothub_amqp_device_t, queue);
+
+        ngx_iothub_session_close(&dev->session);
+
+        ngx_queue_remove(q);
+        ngx_destroy_pool(dev->pool);
+    }
+
+    ctx->ndevices = 0;
+}
+
+
+/* the session layer's outcome of a connect or a renewal */
+
+static void
+ngx_iothub_amqp_connected(ngx_iothub_session_t *s,
+    ngx_iothub_session_rc_e rc, ngx_uint_t present)
+{
+    ngx_iothub_amqp_device_t *dev = s->data;
+
+    ngx_iothub_amqp_ctx_t  *ctx;
+    ngx_iothub_log_buf_t    id;
+
+    ctx = dev->ctx;
+
+    if (dev->cbs_pending) {
+        dev->cbs_pending = 0;
+        ngx_iothub_amqp_cbs_reply(ctx, &dev->cbs_id,
+                                  ngx_iothub_amqp_cbs_status(rc),
+                                  rc == NGX_IOTHUB_SESSION_OK
+                                  ? "OK" : (s->why ? s->why : "refused"));
+    }
+
+    if (dev->renewing) {
+        /* a refused renewal leaves the identity as it was */
+        dev->renewing = 0;
+        ngx_iothub_amqp_run(ctx);
+        return;
+    }
+
+    if (rc != NGX_IOTHUB_SESSION_OK) {
+        ngx_iothub_amqp_device_remove(dev, "amqp:unauthorized-access",
+                                      s->why);
+        ngx_iothub_amqp_run(ctx);
+        return;
+    }
+
+    dev->connected = 1;
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub amqp: \"%V\" authenticated",
+                  ngx_iothub_log_str(&id, (u_char *) dev->id->device,
+                                     dev->id->device_len));
+
+    ngx_iothub_amqp_waiting_links(dev);
+
+    ngx_iothub_amqp_run(ctx);
+}
+
+
+static void
+ngx_iothub_amqp_kick(ngx_iothub_session_t *s, ngx_iothub_kick_e why)
+{
+    ngx_iothub_amqp_device_t *dev = s->data;
+
+    ngx_iothub_amqp_ctx_t  *ctx;
+
+    static const char  *conditions[] = {
+        "amqp:link:detach-forced",
+        "amqp:unauthorized-access",
+        "amqp:unauthorized-access"
+    };
+
+    static const char  *reasons[] = {
+        "replaced by a newer connection of the same identity",
+        "the identity was deleted or disabled",
+        "SAS token expired"
+    };
+
+    ctx = dev->ctx;
+
+    ngx_iothub_amqp_device_remove(dev, conditions[why], reasons[why]);
+    ngx_iothub_amqp_run(ctx);
+}
+
+
+/* twin and methods over AMQP are a later slice: no link subscribes */
+
+static void
+ngx_iothub_amqp_desired(ngx_iothub_session_t *s, ngx_int_t version,
+    ngx_str_t *patch)
+{
+}
+
+
+static void
+ngx_iothub_amqp_method(ngx_iothub_session_t *s,
+    ngx_iothub_session_method_t *m)
+{
+}
+
+
+static void
+ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev, ngx_uint_t on)
+{
+    if (on) {
+        dev->session.features |= NGX_IOTHUB_FEATURE_C2D;
+
+    } else {
+        dev->session.features &= ~NGX_IOTHUB_FEATURE_C2D;
+    }
+
+    /* the presence records it; Redis down: it holds on this connection */
+    if (ngx_iothub_session_subscribe(&dev->session, NULL, NULL)
+        == NGX_ERROR)
+    {
+        ngx_log_error(NGX_LOG_ERR, dev->ctx->connection->log, 0,
+                      "iothub amqp: subscriptions not stored");
+    }
+
+    if (on && pn_link_credit(dev->c2d_link) > 0) {
+        ngx_iothub_session_c2d_pull(&dev->session);
+    }
+}

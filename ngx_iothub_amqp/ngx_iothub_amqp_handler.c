@@ -1,0 +1,416 @@
+
+/*
+ * nginx-iothub: the AMQP engine.  Proton's connection driver holds the
+ * protocol state; this file feeds it what the transport reads, writes
+ * what it produces, ticks its timers with an nginx timer and turns its
+ * events into calls of the link meanings (ctx->events).  No Proton
+ * thread or proactor: everything runs in the worker's event loop.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include "ngx_iothub_amqp.h"
+
+
+#define NGX_IOTHUB_AMQP_SESSION_CAPACITY  (2 * NGX_IOTHUB_AMQP_MAX_MESSAGE)
+
+
+static void ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx,
+    pn_event_t *ev);
+static void ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx,
+    pn_session_t *ssn);
+static void ngx_iothub_amqp_log_error(ngx_iothub_amqp_ctx_t *ctx,
+    pn_condition_t *cond, const char *what);
+static void ngx_iothub_amqp_tick_handler(ngx_event_t *ev);
+static void ngx_iothub_amqp_schedule(ngx_iothub_amqp_ctx_t *ctx);
+
+
+ngx_int_t
+ngx_iothub_amqp_start(ngx_iothub_amqp_ctx_t *ctx)
+{
+    pn_transport_t  *t;
+
+    ngx_queue_init(&ctx->devices);
+
+    ctx->tick.handler = ngx_iothub_amqp_tick_handler;
+    ctx->tick.data = ctx;
+    ctx->tick.log = ctx->connection->log;
+    ctx->tick.cancelable = 1;
+
+    if (pn_connection_driver_init(&ctx->driver, NULL, NULL) != 0) {
+        return NGX_ERROR;
+    }
+
+    ctx->started = 1;
+
+    t = ctx->driver.transport;
+
+    pn_transport_set_server(t);
+    pn_transport_set_max_frame(t, (uint32_t) ctx->conf->max_frame_size);
+    pn_transport_set_channel_max(t, 255);
+    pn_transport_set_idle_timeout(t, (pn_millis_t) ctx->conf->idle_timeout);
+
+    /* SASL is optional: the IoT SDKs send the plain AMQP header */
+    pn_transport_require_auth(t, false);
+
+    ngx_iothub_amqp_sasl_init(ctx);
+
+    pn_connection_set_container(ctx->driver.connection, "nginx-iothub");
+
+    return NGX_OK;
+}
+
+
+/* bytes a preread phase already took off the socket */
+
+ngx_int_t
+ngx_iothub_amqp_input(ngx_iothub_amqp_ctx_t *ctx, u_char *buf, size_t n)
+{
+    size_t        k;
+    pn_rwbytes_t  rb;
+
+    while (n) {
+        rb = pn_connection_driver_read_buffer(&ctx->driver);
+        if (rb.size == 0) {
+            return NGX_ERROR;
+        }
+
+        k = ngx_min(n, rb.size);
+        ngx_memcpy(rb.start, buf, k);
+        pn_connection_driver_read_done(&ctx->driver, k);
+
+        buf += k;
+        n -= k;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx)
+{
+    ssize_t       n;
+    pn_rwbytes_t  rb;
+
+    if (ctx->closed) {
+        return;
+    }
+
+    for ( ;; ) {
+        if (pn_connection_driver_read_closed(&ctx->driver)) {
+            break;
+        }
+
+        rb = pn_connection_driver_read_buffer(&ctx->driver);
+        if (rb.size == 0) {
+            /* Proton holds enough: its events first */
+            break;
+        }
+
+        n = ctx->transport->recv(ctx, (u_char *) rb.start, rb.size);
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == 0 || n == NGX_ERROR) {
+            /* the device went away: nothing more will be written either */
+            ngx_iothub_amqp_close(ctx, NULL);
+            return;
+        }
+
+        pn_connection_driver_read_done(&ctx->driver, n);
+
+        /* the events of what came, before reading more */
+        ngx_iothub_amqp_run(ctx);
+
+        if (ctx->closed) {
+            return;
+        }
+    }
+
+    ngx_iothub_amqp_run(ctx);
+}
+
+
+/* Proton's events, then its output; the connection ends when it is done */
+
+void
+ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx)
+{
+    pn_event_t  *ev;
+
+    if (ctx->closed || ctx->running) {
+        return;
+    }
+
+    ctx->running = 1;
+
+    while ((ev = pn_connection_driver_next_event(&ctx->driver)) != NULL) {
+        ngx_iothub_amqp_dispatch(ctx, ev);
+    }
+
+    ctx->running = 0;
+
+    ngx_iothub_amqp_flush(ctx);
+}
+
+
+void
+ngx_iothub_amqp_flush(ngx_iothub_amqp_ctx_t *ctx)
+{
+    ssize_t     n;
+    pn_bytes_t  wb;
+
+    if (ctx->closed) {
+        return;
+    }
+
+    for ( ;; ) {
+        wb = pn_connection_driver_write_buffer(&ctx->driver);
+        if (wb.size == 0) {
+            break;
+        }
+
+        n = ctx->transport->send(ctx, (u_char *) wb.start, wb.size);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(ctx->connection->write, 0) != NGX_OK) {
+                ngx_iothub_amqp_close(ctx, NULL);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_iothub_amqp_close(ctx, NULL);
+            return;
+        }
+
+        pn_connection_driver_write_done(&ctx->driver, n);
+    }
+
+    if (pn_connection_driver_finished(&ctx->driver)) {
+        ngx_iothub_amqp_close(ctx, NULL);
+        return;
+    }
+
+    ngx_iothub_amqp_schedule(ctx);
+}
+
+
+static void
+ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx, pn_event_t *ev)
+{
+    pn_link_t        *link;
+    pn_session_t     *ssn;
+    pn_connection_t  *conn;
+
+    switch (pn_event_type(ev)) {
+
+    case PN_CONNECTION_REMOTE_OPEN:
+        conn = pn_event_connection(ev);
+        pn_connection_open(conn);
+        ctx->connection->log->action = "serving AMQP connection";
+        break;
+
+    case PN_CONNECTION_REMOTE_CLOSE:
+        conn = pn_event_connection(ev);
+        ngx_iothub_amqp_log_error(ctx, pn_connection_remote_condition(conn),
+                                  "the client closed the connection");
+        pn_connection_close(conn);
+        break;
+
+    case PN_SESSION_REMOTE_OPEN:
+        ssn = pn_event_session(ev);
+        pn_session_set_incoming_capacity(ssn,
+                                         NGX_IOTHUB_AMQP_SESSION_CAPACITY);
+        pn_session_open(ssn);
+        break;
+
+    case PN_SESSION_REMOTE_CLOSE:
+        ssn = pn_event_session(ev);
+        ngx_iothub_amqp_session_closed(ctx, ssn);
+        pn_session_close(ssn);
+        break;
+
+    case PN_LINK_REMOTE_OPEN:
+        link = pn_event_link(ev);
+        if (pn_link_state(link) & PN_LOCAL_UNINIT) {
+            ctx->events->link_open(ctx, link);
+        }
+        break;
+
+    case PN_LINK_REMOTE_CLOSE:
+    case PN_LINK_REMOTE_DETACH:
+        link = pn_event_link(ev);
+        ctx->events->link_closed(ctx, link);
+        if (!(pn_link_state(link) & PN_LOCAL_CLOSED)) {
+            pn_link_close(link);
+        }
+        break;
+
+    case PN_LINK_FLOW:
+        ctx->events->flow(ctx, pn_event_link(ev));
+        break;
+
+    case PN_DELIVERY:
+        ctx->events->delivery(ctx, pn_event_delivery(ev));
+        break;
+
+    case PN_TRANSPORT_ERROR:
+        ngx_iothub_amqp_log_error(ctx,
+                     pn_transport_condition(pn_event_transport(ev)),
+                     "AMQP connection error");
+        break;
+
+    default:
+        break;
+    }
+}
+
+
+/* the end of a session ends its links */
+
+static void
+ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx, pn_session_t *ssn)
+{
+    pn_link_t  *link;
+
+    for (link = pn_link_head(ctx->driver.connection, 0);
+         link;
+         link = pn_link_next(link, 0))
+    {
+        if (pn_link_session(link) == ssn
+            && !(pn_link_state(link) & PN_LOCAL_CLOSED))
+        {
+            ctx->events->link_closed(ctx, link);
+            pn_link_close(link);
+        }
+    }
+}
+
+
+/* refuses an attach: null terminus, then detach with the error (amqp.md 2) */
+
+void
+ngx_iothub_amqp_refuse_link(pn_link_t *link, const char *condition,
+    const char *description)
+{
+    pn_link_open(link);
+    ngx_iothub_amqp_detach(link, condition, description);
+}
+
+
+void
+ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
+    const char *description)
+{
+    pn_condition_t  *cond;
+
+    if (pn_link_state(link) & PN_LOCAL_CLOSED) {
+        return;
+    }
+
+    cond = pn_link_condition(link);
+    pn_condition_set_name(cond, condition);
+    pn_condition_set_description(cond, description);
+
+    pn_link_close(link);
+}
+
+
+static void
+ngx_iothub_amqp_log_error(ngx_iothub_amqp_ctx_t *ctx, pn_condition_t *cond,
+    const char *what)
+{
+    const char  *name, *desc;
+
+    if (cond == NULL || !pn_condition_is_set(cond)) {
+        return;
+    }
+
+    name = pn_condition_get_name(cond);
+    desc = pn_condition_get_description(cond);
+
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub amqp: %s: %s %s", what, name ? name : "",
+                  desc ? desc : "");
+}
+
+
+/* Proton's clock: idle timeouts both ways, empty frames as keep-alive */
+
+static void
+ngx_iothub_amqp_tick_handler(ngx_event_t *ev)
+{
+    ngx_iothub_amqp_ctx_t *ctx = ev->data;
+
+    (void) pn_transport_tick(ctx->driver.transport, (int64_t) ngx_current_msec);
+
+    ngx_iothub_amqp_run(ctx);
+}
+
+
+static void
+ngx_iothub_amqp_schedule(ngx_iothub_amqp_ctx_t *ctx)
+{
+    int64_t  deadline, now;
+
+    now = (int64_t) ngx_current_msec;
+    deadline = pn_transport_tick(ctx->driver.transport, now);
+
+    if (deadline == 0) {
+        if (ctx->tick.timer_set) {
+            ngx_del_timer(&ctx->tick);
+        }
+
+        return;
+    }
+
+    ngx_add_timer(&ctx->tick, (ngx_msec_t) ngx_max(deadline - now, 1));
+}
+
+
+void
+ngx_iothub_amqp_close(ngx_iothub_amqp_ctx_t *ctx, const char *why)
+{
+    pn_link_t  *link;
+
+    if (ctx->closed) {
+        return;
+    }
+
+    ctx->closed = 1;
+
+    if (why) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub amqp: closing connection: %s", why);
+    }
+
+    if (ctx->tick.timer_set) {
+        ngx_del_timer(&ctx->tick);
+    }
+
+    if (ctx->started) {
+        ctx->events->closed(ctx);
+
+        for (link = pn_link_head(ctx->driver.connection, 0);
+             link;
+             link = pn_link_next(link, 0))
+        {
+            if (pn_link_get_context(link)) {
+                ngx_free(pn_link_get_context(link));
+                pn_link_set_context(link, NULL);
+            }
+        }
+
+        pn_connection_driver_destroy(&ctx->driver);
+    }
+
+    ctx->transport->finalize(ctx);
+}

@@ -1,0 +1,425 @@
+
+/*
+ * nginx-iothub http module: the request headers of a cloud-to-device
+ * send; see ngx_iothub_http_c2d_headers.h.
+ */
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ngx_iothub_http_c2d_headers.h"
+
+
+#define NGX_IOTHUB_C2D_APP_PREFIX     "iothub-app-"
+#define NGX_IOTHUB_C2D_APP_PREFIX_LEN (sizeof(NGX_IOTHUB_C2D_APP_PREFIX) - 1)
+
+
+typedef struct {
+    const char                  *header;
+    const char                  *field;
+} ngx_iothub_c2d_system_t;
+
+
+/* a broken-down UTC time, as a date's fields are read */
+typedef struct {
+    int                          year;
+    int                          mon;        /* 1..12 */
+    int                          mday;
+    int                          hour;
+    int                          min;
+    int                          sec;
+} ngx_iothub_http_tm_t;
+
+
+static int ngx_iothub_c2d_name_is(const unsigned char *name, size_t len,
+    const char *header);
+static ngx_iothub_c2d_headers_rc_e ngx_iothub_c2d_property(
+    ngx_iothub_c2d_headers_t *h, const char *field, const unsigned char *name,
+    size_t name_len, const unsigned char *value, size_t value_len);
+static const char *ngx_iothub_c2d_ack(const unsigned char *p, size_t len);
+static int ngx_iothub_http_date_form(const unsigned char *p, size_t len,
+    const char *form, ngx_iothub_http_tm_t *tm);
+static size_t ngx_iothub_http_date_field(const unsigned char *p, size_t len,
+    char conv, ngx_iothub_http_tm_t *tm);
+static size_t ngx_iothub_http_date_digits(const unsigned char *p, size_t len,
+    size_t n, int *v);
+static size_t ngx_iothub_http_date_name(const unsigned char *p, size_t len,
+    const char *const *names, size_t n, int *v);
+static int ngx_iothub_http_date_valid(const ngx_iothub_http_tm_t *tm);
+static int64_t ngx_iothub_http_date_days(int year, int mon, int mday);
+
+
+static const ngx_iothub_c2d_system_t  ngx_iothub_c2d_system[] = {
+    { "iothub-messageid", "p:message-id" },
+    { "iothub-correlationid", "p:correlation-id" },
+    { "iothub-userid", "p:user-id" },
+    { "iothub-contenttype", "p:content-type" },
+    { "iothub-contentencoding", "p:content-encoding" },
+    { NULL, NULL }
+};
+
+
+static const char *const  ngx_iothub_c2d_acks[] = {
+    "none", "positive", "negative", "full", NULL
+};
+
+
+/* strptime-like forms of RFC 9110 5.6.7, the preferred one first */
+static const char *const  ngx_iothub_http_date_forms[] = {
+    "%a, %d %b %Y %H:%M:%S GMT",
+    "%A, %d-%b-%y %H:%M:%S GMT",
+    "%a %b %e %H:%M:%S %Y",
+    NULL
+};
+
+
+static const char *const  ngx_iothub_http_wkday[] = {
+    "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"
+};
+
+
+static const char *const  ngx_iothub_http_weekday[] = {
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+    "Sunday"
+};
+
+
+static const char *const  ngx_iothub_http_month[] = {
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+    "Nov", "Dec"
+};
+
+
+void
+ngx_iothub_c2d_headers_init(ngx_iothub_c2d_headers_t *h)
+{
+    memset(h, 0, sizeof(ngx_iothub_c2d_headers_t));
+}
+
+
+ngx_iothub_c2d_headers_rc_e
+ngx_iothub_c2d_headers_add(ngx_iothub_c2d_headers_t *h,
+    const unsigned char *name, size_t name_len, const unsigned char *value,
+    size_t value_len)
+{
+    const ngx_iothub_c2d_system_t  *sys;
+
+    if (name_len > NGX_IOTHUB_C2D_APP_PREFIX_LEN
+        && ngx_iothub_c2d_name_is(name, NGX_IOTHUB_C2D_APP_PREFIX_LEN,
+                                  NGX_IOTHUB_C2D_APP_PREFIX))
+    {
+        return ngx_iothub_c2d_property(h, "u:",
+                                       name + NGX_IOTHUB_C2D_APP_PREFIX_LEN,
+                                       name_len
+                                       - NGX_IOTHUB_C2D_APP_PREFIX_LEN,
+                                       value, value_len);
+    }
+
+    if (ngx_iothub_c2d_name_is(name, name_len, "iothub-ack")) {
+        h->ack_text = value;
+        h->ack_len = value_len;
+        return NGX_IOTHUB_C2D_HEADERS_OK;
+    }
+
+    if (ngx_iothub_c2d_name_is(name, name_len, "iothub-expiry")) {
+        h->expiry_text = value;
+        h->expiry_len = value_len;
+        return NGX_IOTHUB_C2D_HEADERS_OK;
+    }
+
+    for (sys = ngx_iothub_c2d_system; sys->header != NULL; sys++) {
+        if (ngx_iothub_c2d_name_is(name, name_len, sys->header)) {
+            return ngx_iothub_c2d_property(h, sys->field, NULL, 0, value,
+                                           value_len);
+        }
+    }
+
+    return NGX_IOTHUB_C2D_HEADERS_OK;
+}
+
+
+/* header names compare without regard to case (ASCII, the C locale) */
+
+static int
+ngx_iothub_c2d_name_is(const unsigned char *name, size_t len,
+    const char *header)
+{
+    return len == strlen(header)
+           && strncasecmp((const char *) name, header, len) == 0;
+}
+
+
+static ngx_iothub_c2d_headers_rc_e
+ngx_iothub_c2d_property(ngx_iothub_c2d_headers_t *h, const char *field,
+    const unsigned char *name, size_t name_len, const unsigned char *value,
+    size_t value_len)
+{
+    ngx_iothub_c2d_property_t  *pr;
+
+    if (h->n == NGX_IOTHUB_C2D_HEADERS_MAX) {
+        return NGX_IOTHUB_C2D_HEADERS_TOO_MANY;
+    }
+
+    pr = &h->prop[h->n++];
+
+    pr->field = field;
+    pr->name = name;
+    pr->name_len = name_len;
+    pr->value = value;
+    pr->value_len = value_len;
+
+    return NGX_IOTHUB_C2D_HEADERS_OK;
+}
+
+
+ngx_iothub_c2d_headers_rc_e
+ngx_iothub_c2d_headers_check(ngx_iothub_c2d_headers_t *h, size_t body_len)
+{
+    int64_t  t;
+
+    h->ack = ngx_iothub_c2d_ack(h->ack_text, h->ack_len);
+    if (h->ack == NULL) {
+        return NGX_IOTHUB_C2D_HEADERS_BAD_ACK;
+    }
+
+    h->expiry = 0;
+
+    if (h->expiry_len != 0) {
+        if (ngx_iothub_http_date_parse(h->expiry_text, h->expiry_len, &t)
+            != 0)
+        {
+            return NGX_IOTHUB_C2D_HEADERS_BAD_EXPIRY;
+        }
+
+        h->expiry = (uint64_t) t * 1000;
+    }
+
+    if (body_len > NGX_IOTHUB_C2D_HEADERS_BODY_MAX) {
+        return NGX_IOTHUB_C2D_HEADERS_TOO_LARGE;
+    }
+
+    return NGX_IOTHUB_C2D_HEADERS_OK;
+}
+
+
+/* the feedback mode's constant name, or NULL when it is none of them */
+
+static const char *
+ngx_iothub_c2d_ack(const unsigned char *p, size_t len)
+{
+    const char *const  *ack;
+
+    if (len == 0) {
+        return ngx_iothub_c2d_acks[0];
+    }
+
+    for (ack = ngx_iothub_c2d_acks; *ack != NULL; ack++) {
+        if (len == strlen(*ack) && memcmp(p, *ack, len) == 0) {
+            return *ack;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+ngx_iothub_http_date_parse(const unsigned char *p, size_t len, int64_t *t)
+{
+    const char *const     *form;
+    ngx_iothub_http_tm_t   tm;
+
+    for (form = ngx_iothub_http_date_forms; *form != NULL; form++) {
+        memset(&tm, 0, sizeof(ngx_iothub_http_tm_t));
+
+        if (ngx_iothub_http_date_form(p, len, *form, &tm) != 0) {
+            continue;
+        }
+
+        if (!ngx_iothub_http_date_valid(&tm)) {
+            return -1;
+        }
+
+        *t = ngx_iothub_http_date_days(tm.year, tm.mon, tm.mday) * 86400
+             + tm.hour * 3600 + tm.min * 60 + tm.sec;
+
+        return 0;
+    }
+
+    return -1;
+}
+
+
+/* 0 when all of p reads as form, a "%" conversion per field */
+
+static int
+ngx_iothub_http_date_form(const unsigned char *p, size_t len,
+    const char *form, ngx_iothub_http_tm_t *tm)
+{
+    size_t  n;
+
+    for ( /* void */ ; *form != '\0'; form++) {
+
+        if (*form == '%') {
+            form++;
+
+            n = ngx_iothub_http_date_field(p, len, *form, tm);
+            if (n == 0) {
+                return -1;
+            }
+
+        } else {
+            if (len == 0 || *p != (unsigned char) *form) {
+                return -1;
+            }
+
+            n = 1;
+        }
+
+        p += n;
+        len -= n;
+    }
+
+    return (len == 0) ? 0 : -1;
+}
+
+
+/* the bytes one conversion read, or 0 */
+
+static size_t
+ngx_iothub_http_date_field(const unsigned char *p, size_t len, char conv,
+    ngx_iothub_http_tm_t *tm)
+{
+    int     wday;
+    size_t  n;
+
+    switch (conv) {
+
+    case 'a':
+        return ngx_iothub_http_date_name(p, len, ngx_iothub_http_wkday, 7,
+                                         &wday);
+
+    case 'A':
+        return ngx_iothub_http_date_name(p, len, ngx_iothub_http_weekday, 7,
+                                         &wday);
+
+    case 'b':
+        n = ngx_iothub_http_date_name(p, len, ngx_iothub_http_month, 12,
+                                      &tm->mon);
+        tm->mon++;
+        return n;
+
+    case 'd':
+        return ngx_iothub_http_date_digits(p, len, 2, &tm->mday);
+
+    case 'e':
+        /* asctime pads a one-digit day with a space */
+        if (len != 0 && *p == ' ') {
+            n = ngx_iothub_http_date_digits(p + 1, len - 1, 1, &tm->mday);
+            return (n == 0) ? 0 : n + 1;
+        }
+
+        return ngx_iothub_http_date_digits(p, len, 2, &tm->mday);
+
+    case 'Y':
+        return ngx_iothub_http_date_digits(p, len, 4, &tm->year);
+
+    case 'y':
+        n = ngx_iothub_http_date_digits(p, len, 2, &tm->year);
+        tm->year += (tm->year < 70) ? 2000 : 1900;
+        return n;
+
+    case 'H':
+        return ngx_iothub_http_date_digits(p, len, 2, &tm->hour);
+
+    case 'M':
+        return ngx_iothub_http_date_digits(p, len, 2, &tm->min);
+
+    default: /* 'S' */
+        return ngx_iothub_http_date_digits(p, len, 2, &tm->sec);
+    }
+}
+
+
+static size_t
+ngx_iothub_http_date_digits(const unsigned char *p, size_t len, size_t n,
+    int *v)
+{
+    size_t  i;
+
+    if (len < n) {
+        return 0;
+    }
+
+    *v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return 0;
+        }
+
+        *v = *v * 10 + (p[i] - '0');
+    }
+
+    return n;
+}
+
+
+/* a name of the list, its index in *v */
+
+static size_t
+ngx_iothub_http_date_name(const unsigned char *p, size_t len,
+    const char *const *names, size_t n, int *v)
+{
+    size_t  i, l;
+
+    for (i = 0; i < n; i++) {
+        l = strlen(names[i]);
+
+        if (len >= l && memcmp(p, names[i], l) == 0) {
+            *v = (int) i;
+            return l;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_iothub_http_date_valid(const ngx_iothub_http_tm_t *tm)
+{
+    int                leap;
+    static const int   mdays[] = {
+        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
+
+    leap = (tm->year % 4 == 0 && tm->year % 100 != 0) || tm->year % 400 == 0;
+
+    return tm->year >= 1970
+           && tm->mday >= 1
+           && tm->mday <= mdays[tm->mon - 1] + (tm->mon == 2 && leap)
+           && tm->hour <= 23 && tm->min <= 59 && tm->sec <= 59;
+}
+
+
+/*
+ * Days from 1970-01-01 to a date of the Gregorian calendar: years are
+ * counted from March, so that a leap day ends its year, and 719468 is the
+ * day number of 1970-01-01 counted so.
+ */
+
+static int64_t
+ngx_iothub_http_date_days(int year, int mon, int mday)
+{
+    int64_t  y;
+
+    y = (mon <= 2) ? year - 1 : year;
+    mon = (mon <= 2) ? mon + 9 : mon - 3;
+
+    return 365 * y + y / 4 - y / 100 + y / 400 + (153 * mon + 2) / 5
+           + mday - 1 - 719468;
+}

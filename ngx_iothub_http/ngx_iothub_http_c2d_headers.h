@@ -1,0 +1,102 @@
+
+/*
+ * nginx-iothub http module: the request headers of a cloud-to-device send
+ * (docs/rest-extensions.md): iothub-ack, iothub-expiry, the system
+ * properties and iothub-app-<name>.  Pure C (libc only, no nginx headers)
+ * so that unit tests and fuzzers link it alone.
+ */
+
+
+#ifndef _NGX_IOTHUB_HTTP_C2D_HEADERS_H_INCLUDED_
+#define _NGX_IOTHUB_HTTP_C2D_HEADERS_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/* properties a message holds: NGX_IOTHUB_D2C_MAX_PROPERTIES */
+#define NGX_IOTHUB_C2D_HEADERS_MAX   64
+
+/* a message's body: NGX_IOTHUB_C2D_MAX_SIZE */
+#define NGX_IOTHUB_C2D_HEADERS_BODY_MAX  (64 * 1024)
+
+
+typedef enum {
+    NGX_IOTHUB_C2D_HEADERS_OK = 0,
+    NGX_IOTHUB_C2D_HEADERS_TOO_MANY,      /* more than ..._MAX properties */
+    NGX_IOTHUB_C2D_HEADERS_BAD_ACK,
+    NGX_IOTHUB_C2D_HEADERS_BAD_EXPIRY,    /* not an HTTP date */
+    NGX_IOTHUB_C2D_HEADERS_TOO_LARGE      /* the body is over 64 KB */
+} ngx_iothub_c2d_headers_rc_e;
+
+
+/*
+ * A property: field is the stored field name ("p:message-id", ...) for a
+ * system property, or "u:" for an application property whose name
+ * follows.  name and value point into the caller's headers.
+ */
+typedef struct {
+    const char                  *field;
+    const unsigned char         *name;
+    size_t                       name_len;
+    const unsigned char         *value;
+    size_t                       value_len;
+} ngx_iothub_c2d_property_t;
+
+
+typedef struct {
+    size_t                       n;
+    ngx_iothub_c2d_property_t    prop[NGX_IOTHUB_C2D_HEADERS_MAX];
+
+    /* the last iothub-ack and iothub-expiry seen, as sent */
+    const unsigned char         *ack_text;
+    size_t                       ack_len;
+    const unsigned char         *expiry_text;
+    size_t                       expiry_len;
+
+    /* set by ngx_iothub_c2d_headers_check() */
+    const char                  *ack;        /* "none", ... "full" */
+    uint64_t                     expiry;     /* ms; 0: the hub's c2d_ttl */
+} ngx_iothub_c2d_headers_t;
+
+
+/* Empties h for a new request. */
+void ngx_iothub_c2d_headers_init(ngx_iothub_c2d_headers_t *h);
+
+/*
+ * Takes one request header, in the order they came.  Header names compare
+ * without regard to case; headers that are not ours are ignored, as is a
+ * bare "iothub-app-".  A repeated iothub-ack or iothub-expiry: the last
+ * wins.  TOO_MANY when the property does not fit (h keeps the others).
+ * The strings must outlive h.
+ */
+ngx_iothub_c2d_headers_rc_e ngx_iothub_c2d_headers_add(
+    ngx_iothub_c2d_headers_t *h, const unsigned char *name, size_t name_len,
+    const unsigned char *value, size_t value_len);
+
+/*
+ * Checks what the headers said, once all are added, and the body's
+ * length; sets h->ack (an absent or empty iothub-ack is "none"; else it
+ * must be none, positive, negative or full, in lower case) and h->expiry
+ * (from iothub-expiry when present and not empty; a date in the past is
+ * good: the message dead-letters).  BAD_ACK, BAD_EXPIRY or TOO_LARGE, in
+ * this order.
+ */
+ngx_iothub_c2d_headers_rc_e ngx_iothub_c2d_headers_check(
+    ngx_iothub_c2d_headers_t *h, size_t body_len);
+
+/*
+ * Parses an HTTP date (RFC 9110 5.6.7): the preferred IMF-fixdate
+ * "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete RFC 850
+ * "Sunday, 06-Nov-94 08:49:37 GMT" (years 70-99 are 19xx, 00-69 20xx) and
+ * asctime "Sun Nov  6 08:49:37 1994".  Names are case-sensitive, the
+ * weekday is not checked against the date, the day must exist in its
+ * month, and the time must be 1970 or later.  Returns 0 and the seconds
+ * since the epoch in *t, or -1.
+ */
+int ngx_iothub_http_date_parse(const unsigned char *p, size_t len,
+    int64_t *t);
+
+
+#endif /* _NGX_IOTHUB_HTTP_C2D_HEADERS_H_INCLUDED_ */

@@ -1,0 +1,675 @@
+
+/*
+ * nginx-iothub: typed decoders of Redis replies (pure C); see
+ * ngx_iothub_reply.h.
+ */
+
+
+#include <stddef.h>
+#include <string.h>
+
+#include "ngx_iothub_reply.h"
+
+
+#define ngx_iothub_reply_is(s, lit)                                          \
+    ((s)->len == sizeof(lit) - 1 && memcmp((s)->data, lit, (s)->len) == 0)
+
+
+typedef struct {
+    const char                 *code;
+    ngx_iothub_reply_rc_e       rc;
+} ngx_iothub_reply_code_t;
+
+
+typedef struct {
+    const char                 *field;
+    size_t                      offset;
+} ngx_iothub_reply_field_t;
+
+
+static int ngx_iothub_reply_is_hash(const redisReply *r);
+static int ngx_iothub_reply_is_number(const ngx_iothub_reply_str_t *s);
+static void ngx_iothub_reply_str(const redisReply *r,
+    ngx_iothub_reply_str_t *s);
+static void ngx_iothub_reply_c2d_field(ngx_iothub_reply_c2d_t *m,
+    const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value);
+static void ngx_iothub_reply_identity_fill(const redisReply *hash,
+    ngx_iothub_identity_t *id);
+
+
+static const ngx_iothub_reply_code_t  ngx_iothub_reply_codes[] = {
+    { "NOT_FOUND", NGX_IOTHUB_REPLY_NOT_FOUND },
+    { "NO_DEVICE", NGX_IOTHUB_REPLY_NO_DEVICE },
+    { "DISABLED", NGX_IOTHUB_REPLY_DISABLED },
+    { "EXISTS", NGX_IOTHUB_REPLY_EXISTS },
+    { "ETAG_MISMATCH", NGX_IOTHUB_REPLY_ETAG_MISMATCH },
+    { "CONFLICT", NGX_IOTHUB_REPLY_CONFLICT },
+    { "FULL", NGX_IOTHUB_REPLY_FULL },
+    { "LOCK_LOST", NGX_IOTHUB_REPLY_LOCK_LOST },
+    { "NOSCRIPT", NGX_IOTHUB_REPLY_NOSCRIPT },
+    { NULL, NGX_IOTHUB_REPLY_ERROR }
+};
+
+
+/* the hash fields of a C2D message's system properties (redis-schema.md) */
+
+static const ngx_iothub_reply_field_t  ngx_iothub_reply_c2d_fields[] = {
+    { "n", offsetof(ngx_iothub_reply_c2d_t, n) },
+    { "body", offsetof(ngx_iothub_reply_c2d_t, body) },
+    { "ack", offsetof(ngx_iothub_reply_c2d_t, ack) },
+    { "p:message-id", offsetof(ngx_iothub_reply_c2d_t, message_id) },
+    { "p:correlation-id", offsetof(ngx_iothub_reply_c2d_t, correlation_id) },
+    { "p:user-id", offsetof(ngx_iothub_reply_c2d_t, user_id) },
+    { "p:content-type", offsetof(ngx_iothub_reply_c2d_t, content_type) },
+    { "p:content-encoding",
+      offsetof(ngx_iothub_reply_c2d_t, content_encoding) },
+    { "p:absolute-expiry-time", offsetof(ngx_iothub_reply_c2d_t, expiry) },
+    { NULL, 0 }
+};
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_check(const redisReply *r)
+{
+    size_t                          len;
+    const char                     *sp;
+    const ngx_iothub_reply_code_t  *c;
+
+    if (r == NULL) {
+        return NGX_IOTHUB_REPLY_LOST;
+    }
+
+    if (r->type != REDIS_REPLY_ERROR) {
+        return NGX_IOTHUB_REPLY_OK;
+    }
+
+    /* the code is the first word */
+
+    len = (r->str != NULL) ? r->len : 0;
+    sp = (len > 0) ? memchr(r->str, ' ', len) : NULL;
+
+    if (sp != NULL) {
+        len = sp - r->str;
+    }
+
+    for (c = ngx_iothub_reply_codes; c->code; c++) {
+        if (len == strlen(c->code) && memcmp(r->str, c->code, len) == 0) {
+            return c->rc;
+        }
+    }
+
+    return NGX_IOTHUB_REPLY_ERROR;
+}
+
+
+void
+ngx_iothub_reply_error_text(const redisReply *r, ngx_iothub_reply_str_t *text)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ERROR) {
+        text->data = (const unsigned char *) "";
+        text->len = 0;
+        return;
+    }
+
+    ngx_iothub_reply_str(r, text);
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_integer(const redisReply *r, long long *n)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_INTEGER) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    *n = r->integer;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_integer_pair(const redisReply *r, long long *a,
+    long long *b)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_INTEGER
+        || r->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    *a = r->element[0]->integer;
+    *b = r->element[1]->integer;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_bulk(const redisReply *r, ngx_iothub_reply_str_t *s)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        return NGX_IOTHUB_REPLY_NIL;
+    }
+
+    if (r->type != REDIS_REPLY_STRING) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    ngx_iothub_reply_str(r, s);
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_status(const redisReply *r, ngx_iothub_reply_str_t *s)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        return NGX_IOTHUB_REPLY_NIL;
+    }
+
+    if (r->type != REDIS_REPLY_STATUS) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    ngx_iothub_reply_str(r, s);
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_connect(const redisReply *r, ngx_iothub_reply_connect_t *c)
+{
+    long long              features, present;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_integer_pair(r, &features, &present);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (features < 0 || (present != 0 && present != 1)) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    c->features = (uint64_t) features;
+    c->present = (present == 1);
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_c2d(const redisReply *r, ngx_iothub_reply_c2d_t *m)
+{
+    size_t                  i;
+    ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_reply_str_t  name, value;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        return NGX_IOTHUB_REPLY_NIL;
+    }
+
+    if (!ngx_iothub_reply_is_hash(r)) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    memset(m, 0, offsetof(ngx_iothub_reply_c2d_t, app_name));
+
+    for (i = 0; i < r->elements; i += 2) {
+        ngx_iothub_reply_str(r->element[i], &name);
+        ngx_iothub_reply_str(r->element[i + 1], &value);
+
+        ngx_iothub_reply_c2d_field(m, &name, &value);
+    }
+
+    if (!ngx_iothub_reply_is_number(&m->n)) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+static void
+ngx_iothub_reply_c2d_field(ngx_iothub_reply_c2d_t *m,
+    const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value)
+{
+    ngx_iothub_reply_str_t          *dst;
+    const ngx_iothub_reply_field_t  *f;
+
+    /* "u:" alone names no property */
+
+    if (name->len > 2 && memcmp(name->data, "u:", 2) == 0) {
+        if (m->napp == NGX_IOTHUB_REPLY_C2D_MAX_APP) {
+            m->app_dropped++;
+            return;
+        }
+
+        m->app_name[m->napp].data = name->data + 2;
+        m->app_name[m->napp].len = name->len - 2;
+        m->app_value[m->napp] = *value;
+        m->napp++;
+
+        return;
+    }
+
+    for (f = ngx_iothub_reply_c2d_fields; f->field; f++) {
+        if (name->len == strlen(f->field)
+            && memcmp(name->data, f->field, name->len) == 0)
+        {
+            dst = (ngx_iothub_reply_str_t *) ((unsigned char *) m
+                                              + f->offset);
+            *dst = *value;
+            return;
+        }
+    }
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_identity(const redisReply *r, ngx_iothub_identity_t *id)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (!ngx_iothub_reply_is_hash(r)) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    ngx_iothub_identity_init(id);
+
+    if (r->elements == 0) {
+        return NGX_IOTHUB_REPLY_NIL;
+    }
+
+    ngx_iothub_reply_identity_fill(r, id);
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_identity_get(const redisReply *r, ngx_iothub_identity_t *id,
+    long long *count)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || !ngx_iothub_reply_is_hash(r->element[0])
+        || r->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    rc = ngx_iothub_reply_identity(r->element[0], id);
+
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        *count = r->element[1]->integer;
+    }
+
+    return rc;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_list(const redisReply *r, size_t *n)
+{
+    size_t                 i;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        if (!ngx_iothub_reply_is_hash(r->element[i])) {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    *n = r->elements;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+void
+ngx_iothub_reply_list_identity(const redisReply *r, size_t i,
+    ngx_iothub_identity_t *id)
+{
+    ngx_iothub_identity_init(id);
+    ngx_iothub_reply_identity_fill(r->element[i], id);
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_twin_read(const redisReply *r, ngx_iothub_twin_t *t,
+    ngx_iothub_identity_t *id, long long *count)
+{
+    size_t                 i;
+    redisReply            *twin, *n, *v;
+    ngx_iothub_twin_rc_e   trc;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3
+        || !ngx_iothub_reply_is_hash(r->element[0])
+        || !ngx_iothub_reply_is_hash(r->element[1])
+        || r->element[2]->type != REDIS_REPLY_INTEGER)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    twin = r->element[0];
+
+    for (i = 0; i < twin->elements; i += 2) {
+        n = twin->element[i];
+        v = twin->element[i + 1];
+
+        trc = ngx_iothub_twin_set_field(t, n->str, n->len, v->str, v->len);
+
+        if (trc == NGX_IOTHUB_TWIN_NO_MEMORY) {
+            return NGX_IOTHUB_REPLY_NO_MEMORY;
+        }
+
+        if (trc != NGX_IOTHUB_TWIN_OK) {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    ngx_iothub_identity_init(id);
+    ngx_iothub_reply_identity_fill(r->element[1], id);
+    *count = r->element[2]->integer;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_scan(const redisReply *r, ngx_iothub_reply_scan_t *scan)
+{
+    size_t                 i;
+    const redisReply      *keys;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    keys = r->element[1];
+
+    for (i = 0; i < keys->elements; i++) {
+        if (keys->element[i]->type != REDIS_REPLY_STRING) {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    ngx_iothub_reply_str(r->element[0], &scan->cursor);
+
+    if (!ngx_iothub_reply_is_number(&scan->cursor)) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    scan->nkeys = keys->elements;
+    scan->keys = keys;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+void
+ngx_iothub_reply_scan_key(const ngx_iothub_reply_scan_t *scan, size_t i,
+    ngx_iothub_reply_str_t *key)
+{
+    ngx_iothub_reply_str(scan->keys->element[i], key);
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_push(const redisReply *r, ngx_iothub_reply_push_t *push)
+{
+    ngx_iothub_reply_str_t  kind;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3
+        || r->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    ngx_iothub_reply_str(r->element[0], &kind);
+
+    if (ngx_iothub_reply_is(&kind, "subscribe")) {
+        push->kind = NGX_IOTHUB_REPLY_PUSH_SUBSCRIBE;
+        push->channel.data = (const unsigned char *) "";
+        push->channel.len = 0;
+        push->payload = push->channel;
+        return NGX_IOTHUB_REPLY_OK;
+    }
+
+    if (ngx_iothub_reply_is(&kind, "message")
+        && r->element[1]->type == REDIS_REPLY_STRING
+        && r->element[2]->type == REDIS_REPLY_STRING)
+    {
+        push->kind = NGX_IOTHUB_REPLY_PUSH_MESSAGE;
+        ngx_iothub_reply_str(r->element[1], &push->channel);
+        ngx_iothub_reply_str(r->element[2], &push->payload);
+        return NGX_IOTHUB_REPLY_OK;
+    }
+
+    return NGX_IOTHUB_REPLY_MALFORMED;
+}
+
+
+/* field, value, ...: an array of an even number of strings */
+
+static int
+ngx_iothub_reply_is_hash(const redisReply *r)
+{
+    size_t  i;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        return 0;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_iothub_reply_is_number(const ngx_iothub_reply_str_t *s)
+{
+    size_t  i;
+
+    if (s->len == 0 || s->len > NGX_IOTHUB_REPLY_NUMBER_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < '0' || s->data[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* strings, status and error replies carry their text */
+
+static void
+ngx_iothub_reply_str(const redisReply *r, ngx_iothub_reply_str_t *s)
+{
+    if (r->str == NULL || r->len == 0) {
+        s->data = (const unsigned char *) "";
+        s->len = 0;
+        return;
+    }
+
+    s->data = (const unsigned char *) r->str;
+    s->len = r->len;
+}
+
+
+static void
+ngx_iothub_reply_identity_fill(const redisReply *hash,
+    ngx_iothub_identity_t *id)
+{
+    size_t       i;
+    redisReply  *n, *v;
+
+    for (i = 0; i + 1 < hash->elements; i += 2) {
+        n = hash->element[i];
+        v = hash->element[i + 1];
+
+        ngx_iothub_identity_set_field(id, n->str, n->len, v->str, v->len);
+    }
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_feedback(const redisReply *r, size_t *n)
+{
+    size_t                  i;
+    const redisReply       *e;
+    ngx_iothub_reply_rc_e   rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        e = r->element[i];
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+            || e->element[0]->type != REDIS_REPLY_STRING
+            || !ngx_iothub_reply_is_hash(e->element[1]))
+        {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    *n = r->elements;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+void
+ngx_iothub_reply_feedback_record(const redisReply *r, size_t i,
+    ngx_iothub_reply_feedback_t *rec)
+{
+    size_t                   j, f;
+    const redisReply        *h, *name, *value;
+    ngx_iothub_reply_str_t  *dst;
+
+    static const struct {
+        const char  *name;
+        size_t       offset;
+    } fields[] = {
+        { "originalMessageId",
+          offsetof(ngx_iothub_reply_feedback_t, original_message_id) },
+        { "enqueuedTimeUtc",
+          offsetof(ngx_iothub_reply_feedback_t, enqueued_time) },
+        { "statusCode", offsetof(ngx_iothub_reply_feedback_t, status_code) },
+        { "description", offsetof(ngx_iothub_reply_feedback_t, description) },
+        { "deviceId", offsetof(ngx_iothub_reply_feedback_t, device_id) },
+        { "deviceGenerationId",
+          offsetof(ngx_iothub_reply_feedback_t, generation_id) },
+        { NULL, 0 }
+    };
+
+    memset(rec, 0, sizeof(ngx_iothub_reply_feedback_t));
+
+    h = r->element[i]->element[1];
+
+    for (j = 0; j + 1 < h->elements; j += 2) {
+        name = h->element[j];
+        value = h->element[j + 1];
+
+        for (f = 0; fields[f].name; f++) {
+            if (name->len == strlen(fields[f].name)
+                && memcmp(name->str, fields[f].name, name->len) == 0)
+            {
+                dst = (ngx_iothub_reply_str_t *)
+                          ((unsigned char *) rec + fields[f].offset);
+                dst->data = (const unsigned char *) value->str;
+                dst->len = value->len;
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+
+/*
+ * Copyright (C) nginx-iothub authors
+ */
+
+
+/*
+ * Unit tests of ngx_iothub_amqp/ngx_iothub_amqp_address.c: link addresses
+ * and CBS audiences as the SDKs send them (amqp.md 1.3, 3, 4).
+ */
+
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "unit_table.h"
+
+#include "ngx_iothub_amqp_address.h"
+
+
+typedef struct {
+    const char              *name;
+    const char              *in;
+    int                      rc;
+    ngx_iothub_amqp_addr_e   kind;
+    const char              *device;
+    const char              *module;
+} addr_case_t;
+
+
+static const addr_case_t  addr_cases[] = {
+    { "node telemetry", "/devices/dev1/messages/events", 0,
+      NGX_IOTHUB_AMQP_ADDR_TELEMETRY, "dev1", "" },
+    { "C SDK form", "amqps://hub.example.com/devices/dev1/messages/events",
+      0, NGX_IOTHUB_AMQP_ADDR_TELEMETRY, "dev1", "" },
+    { "with port", "amqps://hub:5671/devices/d/messages/events", 0,
+      NGX_IOTHUB_AMQP_ADDR_TELEMETRY, "d", "" },
+    { "no leading slash", "devices/dev1/messages/events", 0,
+      NGX_IOTHUB_AMQP_ADDR_TELEMETRY, "dev1", "" },
+    { "module telemetry", "/devices/d1/modules/m1/messages/events", 0,
+      NGX_IOTHUB_AMQP_ADDR_TELEMETRY, "d1", "m1" },
+    { "c2d lower", "/devices/dev1/messages/devicebound", 0,
+      NGX_IOTHUB_AMQP_ADDR_C2D, "dev1", "" },
+    { "c2d camel", "/devices/dev1/messages/deviceBound", 0,
+      NGX_IOTHUB_AMQP_ADDR_C2D, "dev1", "" },
+    { "words any case", "/DEVICES/dev1/Messages/EVENTS", 0,
+      NGX_IOTHUB_AMQP_ADDR_TELEMETRY, "dev1", "" },
+    { "ids exact", "/devices/Dev1/messages/events", 0,
+      NGX_IOTHUB_AMQP_ADDR_TELEMETRY, "Dev1", "" },
+    { "encoded id", "/devices/a%20b%2Fc/messages/events", 0,
+      NGX_IOTHUB_AMQP_ADDR_TELEMETRY, "a b/c", "" },
+    { "twin", "/devices/dev1/twin", 0, NGX_IOTHUB_AMQP_ADDR_TWIN, "dev1",
+      "" },
+    { "methods", "/devices/d/modules/m/methods/devicebound", 0,
+      NGX_IOTHUB_AMQP_ADDR_METHODS, "d", "m" },
+    { "cbs", "$cbs", 0, NGX_IOTHUB_AMQP_ADDR_CBS, "", "" },
+    { "cbs with slash", "/$cbs", 0, NGX_IOTHUB_AMQP_ADDR_CBS, "", "" },
+    { "unknown tail", "/devices/dev1/messages", 0,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "dev1", "" },
+    { "service side", "/messages/devicebound", 0,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "empty", "", 0, NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "empty segment", "/devices//messages/events", 0,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "trailing slash", "/devices/d/messages/events/", 0,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "bad escape", "/devices/a%2/messages/events", -1,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "bad hex", "/devices/a%zz/messages/events", -1,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "NUL in id", "/devices/a%00/messages/events", -1,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "too many segments", "/a/b/c/d/e/f/g/h/i", 0,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+};
+
+
+static const addr_case_t  audience_cases[] = {
+    { "node device", "localhost%2Fdevices%2Fdev1", 0,
+      NGX_IOTHUB_AMQP_ADDR_IDENTITY, "dev1", "" },
+    { "node module", "localhost%2Fdevices%2Fd%2Fmodules%2Fm", 0,
+      NGX_IOTHUB_AMQP_ADDR_IDENTITY, "d", "m" },
+    { "C SDK plain", "hub.example.com/devices/dev1", 0,
+      NGX_IOTHUB_AMQP_ADDR_IDENTITY, "dev1", "" },
+    { "with scheme", "amqps://hub/devices/dev1/modules/m1", 0,
+      NGX_IOTHUB_AMQP_ADDR_IDENTITY, "dev1", "m1" },
+    { "lower-case escapes", "hub%2fdevices%2fdev1", 0,
+      NGX_IOTHUB_AMQP_ADDR_IDENTITY, "dev1", "" },
+    { "the hub (service)", "localhost", 0, NGX_IOTHUB_AMQP_ADDR_UNKNOWN,
+      "", "" },
+    { "event hubs", "sb%3A%2F%2Fh%2Fhub%2FConsumerGroups%2F%24default", 0,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "device link address", "hub/devices/dev1/messages/events", 0,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "dev1", "" },
+    { "bad escape", "hub%2Fdevices%2", -1, NGX_IOTHUB_AMQP_ADDR_UNKNOWN,
+      "", "" },
+};
+
+
+static void
+check(const addr_case_t *c, int rc, ngx_iothub_amqp_addr_t *a)
+{
+    assert_int_equal(rc, c->rc);
+
+    if (rc != 0) {
+        return;
+    }
+
+    assert_int_equal(a->kind, c->kind);
+
+    if (c->kind != NGX_IOTHUB_AMQP_ADDR_UNKNOWN) {
+        assert_string_equal(a->device, c->device);
+        assert_int_equal(a->device_len, strlen(c->device));
+        assert_string_equal(a->module, c->module);
+        assert_int_equal(a->module_len, strlen(c->module));
+    }
+}
+
+
+static void
+test_addr(void **state)
+{
+    const addr_case_t       *c = *state;
+    ngx_iothub_amqp_addr_t   a;
+
+    check(c, ngx_iothub_amqp_addr_parse((const unsigned char *) c->in,
+                                        strlen(c->in), &a), &a);
+}
+
+
+static void
+test_audience(void **state)
+{
+    const addr_case_t       *c = *state;
+    ngx_iothub_amqp_addr_t   a;
+
+    check(c, ngx_iothub_amqp_audience_parse((const unsigned char *) c->in,
+                                            strlen(c->in), &a), &a);
+}
+
+
+static void
+test_long_id(void **state)
+{
+    char                     buf[400];
+    ngx_iothub_amqp_addr_t   a;
+
+    (void) state;
+
+    /* 128 characters fit, 129 do not */
+
+    memcpy(buf, "/devices/", 9);
+    memset(buf + 9, 'a', 128);
+    memcpy(buf + 137, "/messages/events", 16);
+    assert_int_equal(ngx_iothub_amqp_addr_parse((unsigned char *) buf, 153,
+                                                &a), 0);
+    assert_int_equal(a.device_len, 128);
+
+    memset(buf + 9, 'a', 129);
+    memcpy(buf + 138, "/messages/events", 16);
+    assert_int_equal(ngx_iothub_amqp_addr_parse((unsigned char *) buf, 154,
+                                                &a), -1);
+}
+
+
+int
+main(void)
+{
+    int     failed;
+    size_t  i;
+
+    static const table_t  tables[] = {
+        TABLE("amqp address", test_addr, addr_cases),
+        TABLE("amqp audience", test_audience, audience_cases),
+    };
+
+    static const struct CMUnitTest  misc[] = {
+        cmocka_unit_test(test_long_id),
+    };
+
+    failed = 0;
+
+    for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        failed += run_table(&tables[i]);
+    }
+
+    failed += cmocka_run_group_tests_name("amqp address misc", misc, NULL,
+                                          NULL);
+
+    return failed != 0;
+}

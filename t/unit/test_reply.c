@@ -1,0 +1,923 @@
+
+/*
+ * Unit tests of shared/ngx_iothub_reply.c: the typed decoders of the Redis
+ * replies the hub reads.  Each reply is written in RESP, as Redis sends
+ * it, and parsed by hiredis's redisReader fed one byte at a time, as the
+ * link (shared/ngx_iothub_redis.c) may get it.  "make unit" builds and
+ * runs them.
+ */
+
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "unit_table.h"
+
+#include "ngx_iothub_reply.h"
+
+
+#define MAX_FIELDS  32
+
+
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    ngx_iothub_reply_rc_e    rc;
+} check_case_t;
+
+
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    ngx_iothub_reply_rc_e    rc;
+    uint64_t                 features;
+    unsigned                 present;
+} connect_case_t;
+
+
+/* resp NULL: the reply is the hash of "fields" (NULL-terminated) */
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    const char              *fields[MAX_FIELDS];
+    ngx_iothub_reply_rc_e    rc;
+    const char              *n;
+    const char              *body;
+    const char              *ack;
+    const char              *message_id;
+    const char              *expiry;
+    size_t                   napp;
+    const char              *app_name;         /* the first one */
+    const char              *app_value;
+} c2d_case_t;
+
+
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    const char              *fields[MAX_FIELDS];
+    ngx_iothub_reply_rc_e    rc;
+    const char              *device_id;
+    const char              *status;
+    const char              *primary_key;
+} identity_case_t;
+
+
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    ngx_iothub_reply_rc_e    rc;
+    const char              *cursor;
+    size_t                   nkeys;
+    const char              *last_key;
+} scan_case_t;
+
+
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    ngx_iothub_reply_rc_e    rc;
+    ngx_iothub_reply_push_e  kind;
+    const char              *channel;
+    const char              *payload;
+} push_case_t;
+
+
+static redisReply *reply_of(const char *resp, size_t len);
+static redisReply *reply_of_str(const char *resp);
+static redisReply *reply_of_hash(const char *const *fields);
+static char *resp_hash(const char *const *fields, size_t *len);
+static void assert_span(ngx_iothub_reply_str_t *s, const char *expected);
+
+
+static const check_case_t  check_cases[] = {
+    { "check: NOT_FOUND", "-NOT_FOUND\r\n", NGX_IOTHUB_REPLY_NOT_FOUND },
+    { "check: NO_DEVICE", "-NO_DEVICE\r\n", NGX_IOTHUB_REPLY_NO_DEVICE },
+    { "check: DISABLED", "-DISABLED\r\n", NGX_IOTHUB_REPLY_DISABLED },
+    { "check: EXISTS", "-EXISTS\r\n", NGX_IOTHUB_REPLY_EXISTS },
+    { "check: ETAG_MISMATCH", "-ETAG_MISMATCH\r\n",
+      NGX_IOTHUB_REPLY_ETAG_MISMATCH },
+    { "check: CONFLICT", "-CONFLICT\r\n", NGX_IOTHUB_REPLY_CONFLICT },
+    { "check: FULL", "-FULL\r\n", NGX_IOTHUB_REPLY_FULL },
+    { "check: LOCK_LOST", "-LOCK_LOST\r\n", NGX_IOTHUB_REPLY_LOCK_LOST },
+    { "check: NOSCRIPT with Redis's text",
+      "-NOSCRIPT No matching script. Please use EVAL.\r\n",
+      NGX_IOTHUB_REPLY_NOSCRIPT },
+    { "check: the code is the first word", "-FULL of text\r\n",
+      NGX_IOTHUB_REPLY_FULL },
+    { "check: a longer word is another code", "-NOT_FOUNDS\r\n",
+      NGX_IOTHUB_REPLY_ERROR },
+    { "check: a prefix is another code", "-NOT_FOUN\r\n",
+      NGX_IOTHUB_REPLY_ERROR },
+    { "check: codes are case-sensitive", "-not_found\r\n",
+      NGX_IOTHUB_REPLY_ERROR },
+    { "check: a Lua runtime error", "-ERR Error running script\r\n",
+      NGX_IOTHUB_REPLY_ERROR },
+    { "check: an empty error", "-\r\n", NGX_IOTHUB_REPLY_ERROR },
+    { "check: an error starting with a space", "- FULL\r\n",
+      NGX_IOTHUB_REPLY_ERROR },
+    { "check: integer", ":0\r\n", NGX_IOTHUB_REPLY_OK },
+    { "check: status", "+OK\r\n", NGX_IOTHUB_REPLY_OK },
+    { "check: nil", "$-1\r\n", NGX_IOTHUB_REPLY_OK },
+    { "check: nil array", "*-1\r\n", NGX_IOTHUB_REPLY_OK },
+    { "check: array holding an error", "*1\r\n-FULL\r\n",
+      NGX_IOTHUB_REPLY_OK },
+};
+
+
+static const connect_case_t  connect_cases[] = {
+    { "connect: subscriptions, session present", "*2\r\n:7\r\n:1\r\n",
+      NGX_IOTHUB_REPLY_OK, 7, 1 },
+    { "connect: clean session", "*2\r\n:0\r\n:0\r\n",
+      NGX_IOTHUB_REPLY_OK, 0, 0 },
+    { "connect: large feature bits", "*2\r\n:4294967296\r\n:0\r\n",
+      NGX_IOTHUB_REPLY_OK, 4294967296ULL, 0 },
+    { "connect: identity deleted meanwhile", "-NOT_FOUND\r\n",
+      NGX_IOTHUB_REPLY_NOT_FOUND, 0, 0 },
+    { "connect: identity disabled meanwhile", "-DISABLED\r\n",
+      NGX_IOTHUB_REPLY_DISABLED, 0, 0 },
+    { "connect: another error", "-ERR out of memory\r\n",
+      NGX_IOTHUB_REPLY_ERROR, 0, 0 },
+    { "connect: negative features", "*2\r\n:-1\r\n:0\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, 0 },
+    { "connect: present neither 0 nor 1", "*2\r\n:1\r\n:2\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, 0 },
+    { "connect: one element", "*1\r\n:1\r\n", NGX_IOTHUB_REPLY_MALFORMED,
+      0, 0 },
+    { "connect: three elements", "*3\r\n:1\r\n:1\r\n:1\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, 0 },
+    { "connect: features as a string", "*2\r\n$1\r\n7\r\n:1\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, 0 },
+    { "connect: present as nil", "*2\r\n:7\r\n$-1\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, 0 },
+    { "connect: nil", "$-1\r\n", NGX_IOTHUB_REPLY_MALFORMED, 0, 0 },
+    { "connect: integer", ":1\r\n", NGX_IOTHUB_REPLY_MALFORMED, 0, 0 },
+};
+
+
+static const c2d_case_t  c2d_cases[] = {
+    { "c2d: every field", NULL,
+      { "expiry", "1700000000000", "lockUntil", "1", "dc", "0",
+        "ack", "full", "p:message-id", "m1", "p:correlation-id", "c1",
+        "p:user-id", "u1", "p:content-type", "application/json",
+        "p:content-encoding", "utf-8", "p:absolute-expiry-time",
+        "2024-01-01T00:00:00Z", "u:color", "red", "body", "hello",
+        "n", "42", NULL },
+      NGX_IOTHUB_REPLY_OK, "42", "hello", "full", "m1",
+      "2024-01-01T00:00:00Z", 1, "color", "red" },
+    { "c2d: only a number", NULL, { "n", "1", NULL },
+      NGX_IOTHUB_REPLY_OK, "1", "", "", "", "", 0, NULL, NULL },
+    { "c2d: empty body and property values", NULL,
+      { "body", "", "u:k", "", "p:message-id", "", "n", "7", NULL },
+      NGX_IOTHUB_REPLY_OK, "7", "", "", "", "", 1, "k", "" },
+    { "c2d: \"u:\" alone names no property", NULL,
+      { "u:", "x", "n", "5", NULL },
+      NGX_IOTHUB_REPLY_OK, "5", "", "", "", "", 0, NULL, NULL },
+    { "c2d: unknown system properties are ignored", NULL,
+      { "p:to", "/x", "p:", "y", "P:message-id", "z", "n", "5", NULL },
+      NGX_IOTHUB_REPLY_OK, "5", "", "", "", "", 0, NULL, NULL },
+    { "c2d: a repeated field keeps its last value", NULL,
+      { "body", "a", "body", "b", "n", "1", "n", "2", NULL },
+      NGX_IOTHUB_REPLY_OK, "2", "b", "", "", "", 0, NULL, NULL },
+    { "c2d: twenty digits", NULL, { "n", "18446744073709551615", NULL },
+      NGX_IOTHUB_REPLY_OK, "18446744073709551615", "", "", "", "", 0,
+      NULL, NULL },
+    { "c2d: none due", "$-1\r\n", { NULL }, NGX_IOTHUB_REPLY_NIL,
+      NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
+    { "c2d: no number", NULL, { "body", "x", NULL },
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, NULL, NULL, NULL, 0, NULL,
+      NULL },
+    { "c2d: empty number", NULL, { "n", "", NULL },
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, NULL, NULL, NULL, 0, NULL,
+      NULL },
+    { "c2d: signed number", NULL, { "n", "-1", NULL },
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, NULL, NULL, NULL, 0, NULL,
+      NULL },
+    { "c2d: number of 21 digits", NULL, { "n", "100000000000000000000",
+      NULL }, NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, NULL, NULL, NULL, 0,
+      NULL, NULL },
+    { "c2d: empty hash", "*0\r\n", { NULL }, NGX_IOTHUB_REPLY_MALFORMED,
+      NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
+    { "c2d: odd element count", "*3\r\n$1\r\nn\r\n$1\r\n1\r\n$1\r\nx\r\n",
+      { NULL }, NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, NULL, NULL, NULL,
+      0, NULL, NULL },
+    { "c2d: an integer value", "*2\r\n$1\r\nn\r\n:1\r\n", { NULL },
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, NULL, NULL, NULL, 0, NULL,
+      NULL },
+    { "c2d: a nested array", "*2\r\n$1\r\nn\r\n*1\r\n$1\r\n1\r\n", { NULL },
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, NULL, NULL, NULL, 0, NULL,
+      NULL },
+    { "c2d: an integer", ":1\r\n", { NULL }, NGX_IOTHUB_REPLY_MALFORMED,
+      NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
+    { "c2d: a script error", "-ERR Error running script\r\n", { NULL },
+      NGX_IOTHUB_REPLY_ERROR, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+
+static const identity_case_t  identity_cases[] = {
+    { "identity: a device", NULL,
+      { "deviceId", "dev1", "status", "disabled", "authType", "sas",
+        "primaryKey", "a2V5", "unknownField", "x", NULL },
+      NGX_IOTHUB_REPLY_OK, "dev1", "disabled", "a2V5" },
+    { "identity: no such identity", "*0\r\n", { NULL },
+      NGX_IOTHUB_REPLY_NIL, "", "enabled", "" },
+    { "identity: odd element count", "*1\r\n$8\r\ndeviceId\r\n", { NULL },
+      NGX_IOTHUB_REPLY_MALFORMED, "", "enabled", "" },
+    { "identity: a nil value", "*2\r\n$8\r\ndeviceId\r\n$-1\r\n", { NULL },
+      NGX_IOTHUB_REPLY_MALFORMED, "", "enabled", "" },
+    { "identity: not an array", "$4\r\ndev1\r\n", { NULL },
+      NGX_IOTHUB_REPLY_MALFORMED, "", "enabled", "" },
+    { "identity: nil", "$-1\r\n", { NULL }, NGX_IOTHUB_REPLY_MALFORMED, "",
+      "enabled", "" },
+    { "identity: an error", "-ERR wrong kind of value\r\n", { NULL },
+      NGX_IOTHUB_REPLY_ERROR, "", "enabled", "" },
+};
+
+
+static const scan_case_t  scan_cases[] = {
+    { "scan: a page", "*2\r\n$2\r\n17\r\n*2\r\n$1\r\na\r\n$2\r\nbc\r\n",
+      NGX_IOTHUB_REPLY_OK, "17", 2, "bc" },
+    { "scan: the last, empty page", "*2\r\n$1\r\n0\r\n*0\r\n",
+      NGX_IOTHUB_REPLY_OK, "0", 0, NULL },
+    { "scan: a cursor of 20 digits",
+      "*2\r\n$20\r\n18446744073709551615\r\n*0\r\n",
+      NGX_IOTHUB_REPLY_OK, "18446744073709551615", 0, NULL },
+    { "scan: a cursor of 21 digits",
+      "*2\r\n$21\r\n184467440737095516150\r\n*0\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, 0, NULL },
+    { "scan: a cursor not a number", "*2\r\n$2\r\n1x\r\n*0\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, 0, NULL },
+    { "scan: an empty cursor", "*2\r\n$0\r\n\r\n*0\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, 0, NULL },
+    { "scan: an integer cursor", "*2\r\n:0\r\n*0\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, 0, NULL },
+    { "scan: a key not a string", "*2\r\n$1\r\n0\r\n*1\r\n:1\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, 0, NULL },
+    { "scan: keys not an array", "*2\r\n$1\r\n0\r\n$1\r\na\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, 0, NULL },
+    { "scan: an error", "-ERR busy\r\n", NGX_IOTHUB_REPLY_ERROR, NULL, 0,
+      NULL },
+};
+
+
+static const push_case_t  push_cases[] = {
+    { "push: a message",
+      "*3\r\n$7\r\nmessage\r\n$4\r\nchan\r\n$6\r\nc2d 42\r\n",
+      NGX_IOTHUB_REPLY_OK, NGX_IOTHUB_REPLY_PUSH_MESSAGE, "chan", "c2d 42" },
+    { "push: an empty payload", "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$0\r\n\r\n",
+      NGX_IOTHUB_REPLY_OK, NGX_IOTHUB_REPLY_PUSH_MESSAGE, "c", "" },
+    { "push: a subscription", "*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
+      NGX_IOTHUB_REPLY_OK, NGX_IOTHUB_REPLY_PUSH_SUBSCRIBE, "", "" },
+    { "push: a message with an integer payload",
+      "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n:1\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL },
+    { "push: another kind", "*3\r\n$8\r\npmessage\r\n$1\r\nc\r\n$1\r\np\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL },
+    { "push: kind is case-sensitive",
+      "*3\r\n$7\r\nMESSAGE\r\n$1\r\nc\r\n$1\r\np\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL },
+    { "push: two elements", "*2\r\n$7\r\nmessage\r\n$1\r\nc\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL },
+    { "push: a call's answer", ":1\r\n", NGX_IOTHUB_REPLY_MALFORMED, 0, NULL,
+      NULL },
+    { "push: an error", "-ERR\r\n", NGX_IOTHUB_REPLY_MALFORMED, 0, NULL,
+      NULL },
+};
+
+
+static void
+test_check(void **state)
+{
+    const check_case_t *c = *state;
+
+    redisReply              *r;
+    ngx_iothub_reply_str_t   text;
+
+    r = reply_of_str(c->resp);
+
+    assert_int_equal(ngx_iothub_reply_check(r), c->rc);
+
+    /* an error's text is the whole line, for the log */
+
+    ngx_iothub_reply_error_text(r, &text);
+
+    if (c->resp[0] == '-') {
+        assert_int_equal(text.len, strlen(c->resp) - 3);
+        assert_memory_equal(text.data, c->resp + 1, text.len);
+
+    } else {
+        assert_int_equal(text.len, 0);
+    }
+
+    freeReplyObject(r);
+}
+
+
+static void
+test_lost(void **state)
+{
+    long long                   n, m;
+    ngx_iothub_twin_t           t;
+    ngx_iothub_identity_t       id;
+    ngx_iothub_reply_c2d_t      c2d;
+    ngx_iothub_reply_str_t      s;
+    ngx_iothub_reply_scan_t     scan;
+    ngx_iothub_reply_push_t     push;
+    ngx_iothub_reply_connect_t  conn;
+    size_t                      len;
+
+    (void) state;
+
+    assert_int_equal(ngx_iothub_reply_check(NULL), NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_integer(NULL, &n),
+                     NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_integer_pair(NULL, &n, &m),
+                     NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_bulk(NULL, &s), NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_status(NULL, &s),
+                     NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_connect(NULL, &conn),
+                     NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_c2d(NULL, &c2d),
+                     NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_identity(NULL, &id),
+                     NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_identity_get(NULL, &id, &n),
+                     NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_list(NULL, &len),
+                     NGX_IOTHUB_REPLY_LOST);
+    assert_int_equal(ngx_iothub_reply_scan(NULL, &scan),
+                     NGX_IOTHUB_REPLY_LOST);
+
+    assert_int_equal(ngx_iothub_twin_init(&t, NULL), NGX_IOTHUB_TWIN_OK);
+    assert_int_equal(ngx_iothub_reply_twin_read(NULL, &t, &id, &n),
+                     NGX_IOTHUB_REPLY_LOST);
+    ngx_iothub_twin_free(&t);
+
+    /* a lost reply is no push: a call fails */
+    assert_int_equal(ngx_iothub_reply_push(NULL, &push),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+
+    ngx_iothub_reply_error_text(NULL, &s);
+    assert_int_equal(s.len, 0);
+}
+
+
+static void
+test_connect(void **state)
+{
+    const connect_case_t *c = *state;
+
+    redisReply                  *r;
+    ngx_iothub_reply_connect_t   conn;
+
+    r = reply_of_str(c->resp);
+
+    assert_int_equal(ngx_iothub_reply_connect(r, &conn), c->rc);
+
+    if (c->rc == NGX_IOTHUB_REPLY_OK) {
+        assert_true(conn.features == c->features);
+        assert_int_equal(conn.present, c->present);
+    }
+
+    freeReplyObject(r);
+}
+
+
+static void
+test_c2d(void **state)
+{
+    const c2d_case_t *c = *state;
+
+    redisReply              *r;
+    ngx_iothub_reply_c2d_t   m;
+
+    r = c->resp ? reply_of_str(c->resp) : reply_of_hash(c->fields);
+
+    assert_int_equal(ngx_iothub_reply_c2d(r, &m), c->rc);
+
+    if (c->rc != NGX_IOTHUB_REPLY_OK) {
+        freeReplyObject(r);
+        return;
+    }
+
+    assert_span(&m.n, c->n);
+    assert_span(&m.body, c->body);
+
+    assert_span(&m.ack, c->ack);
+    assert_span(&m.message_id, c->message_id);
+    assert_span(&m.expiry, c->expiry);
+    assert_int_equal(m.napp, c->napp);
+    assert_int_equal(m.app_dropped, 0);
+
+    if (c->napp) {
+        assert_span(&m.app_name[0], c->app_name);
+        assert_span(&m.app_value[0], c->app_value);
+    }
+
+    freeReplyObject(r);
+}
+
+
+/* a body is bytes: NUL and CRLF included */
+
+static void
+test_c2d_binary(void **state)
+{
+    static const char  resp[] = "*4\r\n$4\r\nbody\r\n$4\r\na\0\r\n\r\n"
+                                "$1\r\nn\r\n$1\r\n3\r\n";
+
+    redisReply              *r;
+    ngx_iothub_reply_c2d_t   m;
+
+    (void) state;
+
+    r = reply_of(resp, sizeof(resp) - 1);
+
+    assert_int_equal(ngx_iothub_reply_c2d(r, &m), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(m.body.len, 4);
+    assert_memory_equal(m.body.data, "a\0\r\n", 4);
+    assert_span(&m.n, "3");
+
+    freeReplyObject(r);
+}
+
+
+/* properties past the bound are counted, not kept */
+
+static void
+test_c2d_bound(void **state)
+{
+    char                     names[NGX_IOTHUB_REPLY_C2D_MAX_APP + 2][8];
+    size_t                   i, n;
+    redisReply              *r;
+    const char              *fields[2 * (NGX_IOTHUB_REPLY_C2D_MAX_APP + 2)
+                                    + 3];
+    ngx_iothub_reply_c2d_t   m;
+
+    (void) state;
+
+    n = 0;
+
+    for (i = 0; i < NGX_IOTHUB_REPLY_C2D_MAX_APP + 2; i++) {
+        snprintf(names[i], sizeof(names[i]), "u:%zu", i);
+        fields[n++] = names[i];
+        fields[n++] = "v";
+    }
+
+    fields[n++] = "n";
+    fields[n++] = "9";
+    fields[n] = NULL;
+
+    r = reply_of_hash(fields);
+
+    assert_int_equal(ngx_iothub_reply_c2d(r, &m), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(m.napp, NGX_IOTHUB_REPLY_C2D_MAX_APP);
+    assert_int_equal(m.app_dropped, 2);
+    assert_span(&m.app_name[0], "0");
+    assert_span(&m.app_name[NGX_IOTHUB_REPLY_C2D_MAX_APP - 1], "63");
+    assert_span(&m.n, "9");
+
+    freeReplyObject(r);
+}
+
+
+static void
+test_identity(void **state)
+{
+    const identity_case_t *c = *state;
+
+    redisReply             *r;
+    ngx_iothub_identity_t   id;
+
+    r = c->resp ? reply_of_str(c->resp) : reply_of_hash(c->fields);
+
+    memset(&id, 0x5a, sizeof(id));
+
+    assert_int_equal(ngx_iothub_reply_identity(r, &id), c->rc);
+
+    /* a hash resets id first; anything else leaves it alone */
+
+    if (c->rc != NGX_IOTHUB_REPLY_OK && c->rc != NGX_IOTHUB_REPLY_NIL) {
+        assert_int_equal((unsigned char) id.device_id[0], 0x5a);
+        assert_int_equal(id.iot_edge, 0x5a5a5a5a);
+        freeReplyObject(r);
+        return;
+    }
+
+    assert_string_equal(id.device_id, c->device_id);
+    assert_string_equal(id.status, c->status);
+    assert_string_equal(id.primary_key, c->primary_key);
+
+    freeReplyObject(r);
+}
+
+
+/* identity_get.lua: { hash, queue length } */
+
+static void
+test_identity_get(void **state)
+{
+    long long               count;
+    redisReply             *r;
+    ngx_iothub_identity_t   id;
+
+    (void) state;
+
+    count = -1;
+    r = reply_of_str("*2\r\n*4\r\n$8\r\ndeviceId\r\n$2\r\nd1\r\n"
+                     "$6\r\nstatus\r\n$7\r\nenabled\r\n:3\r\n");
+    assert_int_equal(ngx_iothub_reply_identity_get(r, &id, &count),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_string_equal(id.device_id, "d1");
+    assert_true(count == 3);
+    freeReplyObject(r);
+
+    count = -1;
+    r = reply_of_str("*2\r\n*0\r\n:0\r\n");
+    assert_int_equal(ngx_iothub_reply_identity_get(r, &id, &count),
+                     NGX_IOTHUB_REPLY_NIL);
+    assert_true(count == -1);
+    freeReplyObject(r);
+
+    r = reply_of_str("*2\r\n*1\r\n$1\r\nx\r\n:0\r\n");
+    assert_int_equal(ngx_iothub_reply_identity_get(r, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    /* an error inside the array is not the script's error */
+    r = reply_of_str("*2\r\n-NOT_FOUND\r\n:0\r\n");
+    assert_int_equal(ngx_iothub_reply_identity_get(r, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*2\r\n*0\r\n$1\r\n0\r\n");
+    assert_int_equal(ngx_iothub_reply_identity_get(r, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*1\r\n*0\r\n");
+    assert_int_equal(ngx_iothub_reply_identity_get(r, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+}
+
+
+/* device_list.lua, module_list.lua: an array of hashes */
+
+static void
+test_list(void **state)
+{
+    size_t                  n;
+    redisReply             *r;
+    ngx_iothub_identity_t   id;
+
+    (void) state;
+
+    r = reply_of_str("*2\r\n*2\r\n$8\r\ndeviceId\r\n$1\r\na\r\n"
+                     "*4\r\n$8\r\ndeviceId\r\n$1\r\nb\r\n"
+                     "$8\r\nmoduleId\r\n$1\r\nm\r\n");
+    assert_int_equal(ngx_iothub_reply_list(r, &n), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(n, 2);
+    ngx_iothub_reply_list_identity(r, 0, &id);
+    assert_string_equal(id.device_id, "a");
+    assert_string_equal(id.module_id, "");
+    ngx_iothub_reply_list_identity(r, 1, &id);
+    assert_string_equal(id.device_id, "b");
+    assert_string_equal(id.module_id, "m");
+    freeReplyObject(r);
+
+    r = reply_of_str("*0\r\n");
+    assert_int_equal(ngx_iothub_reply_list(r, &n), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(n, 0);
+    freeReplyObject(r);
+
+    r = reply_of_str("-NO_DEVICE\r\n");
+    assert_int_equal(ngx_iothub_reply_list(r, &n),
+                     NGX_IOTHUB_REPLY_NO_DEVICE);
+    freeReplyObject(r);
+
+    r = reply_of_str("*2\r\n*0\r\n:1\r\n");
+    assert_int_equal(ngx_iothub_reply_list(r, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*1\r\n*1\r\n$1\r\na\r\n");
+    assert_int_equal(ngx_iothub_reply_list(r, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("$-1\r\n");
+    assert_int_equal(ngx_iothub_reply_list(r, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+}
+
+
+/* twin_read.lua: { twin hash, identity hash, queue length } */
+
+static void
+test_twin_read(void **state)
+{
+    long long               count;
+    redisReply             *r;
+    ngx_iothub_twin_t       t;
+    ngx_iothub_identity_t   id;
+
+    (void) state;
+
+    assert_int_equal(ngx_iothub_twin_init(&t, NULL), NGX_IOTHUB_TWIN_OK);
+    r = reply_of_str("*3\r\n*4\r\n$7\r\nversion\r\n$1\r\n5\r\n"
+                     "$7\r\ndesired\r\n$7\r\n{\"a\":1}\r\n"
+                     "*2\r\n$8\r\ndeviceId\r\n$2\r\nd1\r\n:2\r\n");
+    assert_int_equal(ngx_iothub_reply_twin_read(r, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_true(t.version == 5);
+    assert_string_equal(t.desired, "{\"a\":1}");
+    assert_string_equal(id.device_id, "d1");
+    assert_true(count == 2);
+    freeReplyObject(r);
+    ngx_iothub_twin_free(&t);
+
+    /* a stored version that is no number: the twin is corrupt */
+    assert_int_equal(ngx_iothub_twin_init(&t, NULL), NGX_IOTHUB_TWIN_OK);
+    r = reply_of_str("*3\r\n*2\r\n$7\r\nversion\r\n$1\r\nx\r\n"
+                     "*0\r\n:0\r\n");
+    assert_int_equal(ngx_iothub_reply_twin_read(r, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("-NOT_FOUND\r\n");
+    assert_int_equal(ngx_iothub_reply_twin_read(r, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_NOT_FOUND);
+    freeReplyObject(r);
+
+    r = reply_of_str("*2\r\n*0\r\n*0\r\n");
+    assert_int_equal(ngx_iothub_reply_twin_read(r, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*3\r\n*0\r\n*0\r\n$1\r\n0\r\n");
+    assert_int_equal(ngx_iothub_reply_twin_read(r, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*3\r\n*1\r\n$7\r\nversion\r\n*0\r\n:0\r\n");
+    assert_int_equal(ngx_iothub_reply_twin_read(r, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    ngx_iothub_twin_free(&t);
+}
+
+
+static void
+test_scalars(void **state)
+{
+    long long                n, m;
+    redisReply              *r;
+    ngx_iothub_reply_str_t   s;
+
+    (void) state;
+
+    r = reply_of_str(":-42\r\n");
+    assert_int_equal(ngx_iothub_reply_integer(r, &n), NGX_IOTHUB_REPLY_OK);
+    assert_true(n == -42);
+    assert_int_equal(ngx_iothub_reply_bulk(r, &s),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    assert_int_equal(ngx_iothub_reply_status(r, &s),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("-FULL\r\n");
+    assert_int_equal(ngx_iothub_reply_integer(r, &n), NGX_IOTHUB_REPLY_FULL);
+    freeReplyObject(r);
+
+    r = reply_of_str("$1\r\n1\r\n");
+    assert_int_equal(ngx_iothub_reply_integer(r, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*2\r\n:10\r\n:3\r\n");
+    assert_int_equal(ngx_iothub_reply_integer_pair(r, &n, &m),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_true(n == 10 && m == 3);
+    assert_int_equal(ngx_iothub_reply_integer(r, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*2\r\n:10\r\n$1\r\n3\r\n");
+    assert_int_equal(ngx_iothub_reply_integer_pair(r, &n, &m),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("$15\r\n1700000000000-0\r\n");
+    assert_int_equal(ngx_iothub_reply_bulk(r, &s), NGX_IOTHUB_REPLY_OK);
+    assert_span(&s, "1700000000000-0");
+    freeReplyObject(r);
+
+    r = reply_of_str("$-1\r\n");
+    assert_int_equal(ngx_iothub_reply_bulk(r, &s), NGX_IOTHUB_REPLY_NIL);
+    assert_int_equal(ngx_iothub_reply_status(r, &s), NGX_IOTHUB_REPLY_NIL);
+    freeReplyObject(r);
+
+    r = reply_of_str("+OK\r\n");
+    assert_int_equal(ngx_iothub_reply_status(r, &s), NGX_IOTHUB_REPLY_OK);
+    assert_span(&s, "OK");
+    assert_int_equal(ngx_iothub_reply_bulk(r, &s),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("$0\r\n\r\n");
+    assert_int_equal(ngx_iothub_reply_bulk(r, &s), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(s.len, 0);
+    freeReplyObject(r);
+}
+
+
+static void
+test_scan(void **state)
+{
+    const scan_case_t *c = *state;
+
+    redisReply               *r;
+    ngx_iothub_reply_str_t    key;
+    ngx_iothub_reply_scan_t   scan;
+
+    r = reply_of_str(c->resp);
+
+    assert_int_equal(ngx_iothub_reply_scan(r, &scan), c->rc);
+
+    if (c->rc == NGX_IOTHUB_REPLY_OK) {
+        assert_span(&scan.cursor, c->cursor);
+        assert_int_equal(scan.nkeys, c->nkeys);
+
+        if (c->nkeys) {
+            ngx_iothub_reply_scan_key(&scan, c->nkeys - 1, &key);
+            assert_span(&key, c->last_key);
+        }
+    }
+
+    freeReplyObject(r);
+}
+
+
+static void
+test_push(void **state)
+{
+    const push_case_t *c = *state;
+
+    redisReply               *r;
+    ngx_iothub_reply_push_t   push;
+
+    r = reply_of_str(c->resp);
+
+    assert_int_equal(ngx_iothub_reply_push(r, &push), c->rc);
+
+    if (c->rc == NGX_IOTHUB_REPLY_OK) {
+        assert_int_equal(push.kind, c->kind);
+        assert_span(&push.channel, c->channel);
+        assert_span(&push.payload, c->payload);
+    }
+
+    freeReplyObject(r);
+}
+
+
+/*
+ * The reply of len bytes of RESP, fed one byte at a time: no reply may
+ * come before the last byte, and nothing may follow it.
+ */
+
+static redisReply *
+reply_of(const char *resp, size_t len)
+{
+    void         *reply;
+    size_t        i;
+    redisReader  *reader;
+
+    reader = redisReaderCreate();
+    assert_non_null(reader);
+
+    reply = NULL;
+
+    for (i = 0; i < len; i++) {
+        assert_null(reply);
+        assert_int_equal(redisReaderFeed(reader, resp + i, 1), REDIS_OK);
+        assert_int_equal(redisReaderGetReply(reader, &reply), REDIS_OK);
+    }
+
+    assert_non_null(reply);
+
+    redisReaderFree(reader);
+
+    return reply;
+}
+
+
+static redisReply *
+reply_of_str(const char *resp)
+{
+    return reply_of(resp, strlen(resp));
+}
+
+
+static redisReply *
+reply_of_hash(const char *const *fields)
+{
+    char        *resp;
+    size_t       len;
+    redisReply  *r;
+
+    resp = resp_hash(fields, &len);
+    r = reply_of(resp, len);
+    free(resp);
+
+    return r;
+}
+
+
+/* an array of bulk strings, as HGETALL answers */
+
+static char *
+resp_hash(const char *const *fields, size_t *len)
+{
+    char    *resp, *p;
+    size_t   n, size;
+
+    size = 32;
+
+    for (n = 0; fields[n]; n++) {
+        size += strlen(fields[n]) + 32;
+    }
+
+    resp = malloc(size);
+    assert_non_null(resp);
+
+    p = resp + sprintf(resp, "*%zu\r\n", n);
+
+    for (n = 0; fields[n]; n++) {
+        p += sprintf(p, "$%zu\r\n%s\r\n", strlen(fields[n]), fields[n]);
+    }
+
+    *len = p - resp;
+
+    return resp;
+}
+
+
+static void
+assert_span(ngx_iothub_reply_str_t *s, const char *expected)
+{
+    assert_int_equal(s->len, strlen(expected));
+
+    if (s->len) {
+        assert_memory_equal(s->data, expected, s->len);
+    }
+}
+
+
+int
+main(void)
+{
+    int  failed;
+
+    const struct CMUnitTest  shapes[] = {
+        cmocka_unit_test(test_lost),
+        cmocka_unit_test(test_c2d_binary),
+        cmocka_unit_test(test_c2d_bound),
+        cmocka_unit_test(test_identity_get),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_twin_read),
+        cmocka_unit_test(test_scalars),
+    };
+
+    static const table_t  tables[] = {
+        TABLE("error codes", test_check, check_cases),
+        TABLE("session_connect.lua", test_connect, connect_cases),
+        TABLE("c2d_receive.lua", test_c2d, c2d_cases),
+        TABLE("identity hashes", test_identity, identity_cases),
+        TABLE("SCAN", test_scan, scan_cases),
+        TABLE("subscriber pushes", test_push, push_cases),
+    };
+
+    size_t  i;
+
+    failed = 0;
+
+    for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        failed += run_table(&tables[i]);
+    }
+
+    failed += cmocka_run_group_tests_name("reply shapes", shapes, NULL,
+                                          NULL);
+
+    return failed ? 1 : 0;
+}
