@@ -665,10 +665,13 @@ ngx_http_iothub_ws_write_handler(ngx_event_t *wev)
     ctx = c->data;
 
     if (ctx->finalized) {
-        if (!wev->timedout && ngx_http_iothub_ws_flush(ctx) == NGX_AGAIN) {
-            if (ngx_handle_write_event(wev, 0) == NGX_OK) {
-                return;
-            }
+        /* the close frame leaves, then the connection closes */
+
+        if (!wev->timedout && !c->error
+            && ngx_http_iothub_ws_flush(ctx) == NGX_AGAIN
+            && ngx_handle_write_event(wev, 0) == NGX_OK)
+        {
+            return;
         }
 
         ngx_http_close_connection(c);
@@ -963,9 +966,11 @@ ngx_http_iothub_ws_flush(ngx_http_iothub_ws_ctx_t *ctx)
 
 
 /*
- * The engine closed its session (once): a close frame goes out (unless
- * the connection failed), then the connection closes; a close frame that
- * cannot leave at once gets NGX_HTTP_IOTHUB_WS_LINGER.
+ * The engine closed its session (once): a close frame is queued (unless
+ * the connection failed), and the connection closes from the write event,
+ * once the engine's calls returned (no engine has to expect its memory
+ * gone when finalize returns); the close frame gets
+ * NGX_HTTP_IOTHUB_WS_LINGER to leave.
  */
 
 static void
@@ -973,7 +978,6 @@ ngx_http_iothub_ws_finalize(ngx_iothub_ws_transport_t *t)
 {
     u_char                    *p;
     size_t                     n;
-    ngx_int_t                  rc;
     ngx_connection_t          *c;
     ngx_http_iothub_ws_ctx_t  *ctx;
 
@@ -991,35 +995,27 @@ ngx_http_iothub_ws_finalize(ngx_iothub_ws_transport_t *t)
         ctx->pre = NULL;
     }
 
-    if (c->error || c->read->eof) {
-        ngx_http_close_connection(c);
-        return;
-    }
+    if (!c->error && !c->read->eof) {
+        p = ngx_http_iothub_ws_reserve(ctx, NGX_IOTHUB_WS_CLOSE_FRAME_MAX);
 
-    if (ctx->close_code == 0) {
-        ctx->close_code = NGX_IOTHUB_WS_NORMAL;
-    }
-
-    p = ngx_http_iothub_ws_reserve(ctx, NGX_IOTHUB_WS_CLOSE_FRAME_MAX);
-    if (p == NULL) {
-        ngx_http_close_connection(c);
-        return;
-    }
-
-    n = ngx_iothub_ws_close_frame(p, ctx->close_code, ctx->close_reason);
-    ctx->out_len -= NGX_IOTHUB_WS_CLOSE_FRAME_MAX - n;
-
-    rc = ngx_http_iothub_ws_flush(ctx);
-
-    if (rc == NGX_AGAIN) {
-        ngx_add_timer(c->write, NGX_HTTP_IOTHUB_WS_LINGER);
-
-        if (ngx_handle_write_event(c->write, 0) == NGX_OK) {
-            return;
+        if (p != NULL) {
+            n = ngx_iothub_ws_close_frame(p, ctx->close_code
+                                             ? ctx->close_code
+                                             : NGX_IOTHUB_WS_NORMAL,
+                                          ctx->close_reason);
+            ctx->out_len -= NGX_IOTHUB_WS_CLOSE_FRAME_MAX - n;
         }
     }
 
-    ngx_http_close_connection(c);
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    ngx_add_timer(c->write, NGX_HTTP_IOTHUB_WS_LINGER);
+
+    if (!c->write->posted) {
+        ngx_post_event(c->write, &ngx_posted_events);
+    }
 }
 
 

@@ -11,7 +11,10 @@
  * The transport hands the engine unframed bytes: recv and send have the
  * semantics of c->recv and c->send (a count, 0 at the end of the stream,
  * NGX_AGAIN or NGX_ERROR); finalize ends the connection once the engine
- * closed its session (from the engine's close path, once).  The engine
+ * closed its session (from the engine's close path, once): the transport
+ * frees the connection, and the engine's memory in its pool, later, from
+ * a posted event, so the engine may still touch its context on the way
+ * out.  The engine
  * still uses t->connection for its log, pool, TLS state and its read and
  * write events, which it may post: the transport's handlers call back
  * into the engine's read and write.
