@@ -25,6 +25,7 @@ static void ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx,
 static void ngx_iothub_amqp_log_error(ngx_iothub_amqp_ctx_t *ctx,
     pn_condition_t *cond, const char *what);
 static void ngx_iothub_amqp_tick_handler(ngx_event_t *ev);
+static void ngx_iothub_amqp_finalize_handler(ngx_event_t *ev);
 static void ngx_iothub_amqp_schedule(ngx_iothub_amqp_ctx_t *ctx);
 
 
@@ -411,6 +412,24 @@ ngx_iothub_amqp_close(ngx_iothub_amqp_ctx_t *ctx, const char *why)
 
         pn_connection_driver_destroy(&ctx->driver);
     }
+
+    /*
+     * the transport goes (and ctx with its pool) once the handler that
+     * closed it returned: the callers up the stack still test ctx->closed
+     */
+
+    ctx->finalize.handler = ngx_iothub_amqp_finalize_handler;
+    ctx->finalize.data = ctx;
+    ctx->finalize.log = ctx->connection->log;
+
+    ngx_post_event(&ctx->finalize, &ngx_posted_events);
+}
+
+
+static void
+ngx_iothub_amqp_finalize_handler(ngx_event_t *ev)
+{
+    ngx_iothub_amqp_ctx_t *ctx = ev->data;
 
     ctx->transport->finalize(ctx);
 }

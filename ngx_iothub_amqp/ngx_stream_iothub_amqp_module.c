@@ -26,7 +26,6 @@ static ssize_t ngx_stream_iothub_amqp_recv(ngx_iothub_amqp_ctx_t *ctx,
 static ssize_t ngx_stream_iothub_amqp_send(ngx_iothub_amqp_ctx_t *ctx,
     u_char *buf, size_t len);
 static void ngx_stream_iothub_amqp_finalize(ngx_iothub_amqp_ctx_t *ctx);
-static void ngx_stream_iothub_amqp_finalizer(ngx_event_t *ev);
 
 
 static ngx_iothub_amqp_transport_t  ngx_stream_iothub_amqp_transport = {
@@ -272,6 +271,11 @@ ngx_stream_iothub_amqp_read_handler(ngx_event_t *rev)
     ctx = ngx_stream_get_module_ctx((ngx_stream_session_t *) c->data,
                                     ngx_stream_iothub_amqp_module);
 
+    if (ctx->closed) {
+        /* the session is finalized from a posted event */
+        return;
+    }
+
     if (c->close) {
         ngx_iothub_amqp_close(ctx, "server shutting down");
         return;
@@ -359,33 +363,8 @@ ngx_stream_iothub_amqp_send(ngx_iothub_amqp_ctx_t *ctx, u_char *buf,
 }
 
 
-/*
- * The engine closes the session deep inside its own calls, which still
- * test ctx->closed on the way out: the stream session (and its pool,
- * which holds ctx) ends once they returned, from a posted event.
- */
-
 static void
 ngx_stream_iothub_amqp_finalize(ngx_iothub_amqp_ctx_t *ctx)
 {
-    ngx_connection_t  *c;
-
-    c = ctx->connection;
-
-    c->read->handler = ngx_stream_iothub_amqp_finalizer;
-    c->write->handler = ngx_stream_iothub_amqp_finalizer;
-
-    ngx_post_event(c->write, &ngx_posted_events);
-}
-
-
-static void
-ngx_stream_iothub_amqp_finalizer(ngx_event_t *ev)
-{
-    ngx_connection_t  *c;
-
-    c = ev->data;
-
-    /* closing the connection also drops its other posted event */
-    ngx_stream_finalize_session(c->data, NGX_STREAM_OK);
+    ngx_stream_finalize_session(ctx->transport_data, NGX_STREAM_OK);
 }

@@ -514,7 +514,10 @@ ngx_iothub_session_subscribe(ngx_iothub_session_t *s,
 
     ngx_sprintf(features, "%ui%Z", s->features);
 
-    s->subscribed = handler;
+    if (handler) {
+        /* one function per protocol: an earlier call's reply uses it too */
+        s->subscribed = handler;
+    }
 
     return ngx_iothub_session_presence(s, NGX_IOTHUB_LUA_SESSION_SUBSCRIBE,
                                        (char *) features,

@@ -9,10 +9,17 @@
 #       -> {"status": 200, "description": "OK", "correlated": true}
 #   {"op": "sender", "name": L, "address": A}
 #   {"op": "receiver", "name": L, "address": A, "credit": N}
+#       both with "properties": {} (link properties, symbol keys) and
+#       "settled": true (snd-settle-mode settled, as the twin links ask),
+#       "link_name": N (default "<container>-<address>": one per address)
 #       -> {"ok": true} or {"error": "<condition>", "description": ...}
 #   {"op": "send", "name": L, "messages": [M, ...]}: all at once, then
-#       waits for every outcome -> {"outcomes": ["accepted", ...]}
-#   {"op": "receive", "name": L, "timeout": S} -> {"message": M}
+#       waits for every outcome -> {"outcomes": ["accepted", ...]};
+#       with "settled": true they go pre-settled -> {"outcomes": [...]}
+#       of "settled", nothing waited for
+#   {"op": "receive", "name": L, "timeout": S} -> {"message": M}, M with
+#       annotations and the correlation-id's type too
+#   {"op": "detach", "name": L}: the client detaches the link
 #   {"op": "settle", "name": L, "outcome": "accept" | "reject" | "release"
 #       | "modify"}
 #   {"op": "detached", "name": L, "timeout": S} -> {"error": condition}
@@ -20,9 +27,13 @@
 #       socket, then all that comes until the server closes it
 #       -> {"hex": ..., "closed": true}
 #   {"op": "close"}
-# A message M: body (text, sent as a data section), id, id_type ("uuid",
-# "ulong"), correlation_id, to, content_type, content_encoding, user_id,
-# expiry (ms), properties {}, annotations {} (symbol keys).
+# A message M: body (text, sent as a data section; body_size N: N bytes
+# of "x" instead), id, id_type ("uuid", "ulong", "binary": hex),
+# correlation_id, correlation_id_type ("uuid", "ulong"), to,
+# content_type, content_encoding, user_id, expiry (ms), properties {},
+# int_properties [names of properties sent as AMQP int, not long],
+# annotations {} (symbol keys).  A received message also has id_type,
+# user_id, annotations and the types of annotations and properties.
 
 import json
 import socket
@@ -32,10 +43,30 @@ import uuid
 
 from proton import (Message, symbol, ulong, Delivery, Endpoint,
                     Disposition)
+from proton import int32
 from proton.utils import BlockingConnection, LinkDetached
 from proton.reactor import DynamicNodeProperties  # noqa: F401
+from proton.reactor import AtMostOnce, LinkOption
 
 TIMEOUT = 5
+
+
+class LinkProperties(LinkOption):
+    def __init__(self, props):
+        self.props = {symbol(k): v for k, v in props.items()}
+
+    def apply(self, link):
+        link.properties = self.props
+
+
+def typed_id(value, kind):
+    if kind == 'uuid':
+        return uuid.UUID(value)
+    if kind == 'ulong':
+        return ulong(int(value))
+    if kind == 'binary':
+        return bytes.fromhex(value)
+    return value
 
 
 class Client:
@@ -59,12 +90,21 @@ class Client:
         return {'ok': True}
 
     def attach(self, c, sender):
+        options = []
+        if 'properties' in c:
+            options.append(LinkProperties(c['properties']))
+        if c.get('settled'):
+            options.append(AtMostOnce())
         try:
             if sender:
-                link = self.conn.create_sender(c['address'])
+                link = self.conn.create_sender(c['address'],
+                                               name=c.get('link_name'),
+                                               options=options)
             else:
                 link = self.conn.create_receiver(c['address'],
-                                                 credit=c.get('credit', 10))
+                                                 credit=c.get('credit', 10),
+                                                 name=c.get('link_name'),
+                                                 options=options)
         except LinkDetached as e:
             cond = e.link.remote_condition
             return {'error': cond.name if cond else None,
@@ -106,13 +146,14 @@ class Client:
     def message(self, spec):
         m = Message()
         m.inferred = True
-        m.body = spec.get('body', '').encode()
+        m.body = (b'x' * spec['body_size'] if 'body_size' in spec
+                  else spec.get('body', '').encode())
         if 'id' in spec:
-            t = spec.get('id_type')
-            m.id = (uuid.UUID(spec['id']) if t == 'uuid'
-                    else ulong(int(spec['id'])) if t == 'ulong'
-                    else spec['id'])
-        for k in ('correlation_id', 'content_type', 'content_encoding'):
+            m.id = typed_id(spec['id'], spec.get('id_type'))
+        if 'correlation_id' in spec:
+            m.correlation_id = typed_id(spec['correlation_id'],
+                                        spec.get('correlation_id_type'))
+        for k in ('content_type', 'content_encoding'):
             if k in spec:
                 setattr(m, k, spec[k])
         if 'to' in spec:
@@ -122,7 +163,9 @@ class Client:
         if 'expiry' in spec:
             m.expiry_time = spec['expiry'] / 1000.0
         if 'properties' in spec:
-            m.properties = spec['properties']
+            m.properties = {k: int32(v) if k in spec.get('int_properties',
+                                                         []) else v
+                            for k, v in spec['properties'].items()}
         if 'annotations' in spec:
             m.annotations = {symbol(k): v
                              for k, v in spec['annotations'].items()}
@@ -131,6 +174,10 @@ class Client:
     def send(self, c):
         link = self.links[c['name']].link
         ds = [link.send(self.message(s)) for s in c['messages']]
+        if c.get('settled'):
+            for d in ds:
+                d.settle()
+            return {'outcomes': ['settled' for d in ds]}
 
         def done():
             return all(d.remote_state or d.settled for d in ds) \
@@ -160,9 +207,22 @@ class Client:
         if isinstance(body, (bytes, memoryview)):
             body = bytes(body).decode('utf-8', 'replace')
         props = {k: str(v) for k, v in (m.properties or {}).items()}
+        ann = {str(k): v if isinstance(v, (int, str)) else str(v)
+               for k, v in (m.annotations or {}).items()}
+        types = {str(k): type(v).__name__
+                 for k, v in list((m.annotations or {}).items())
+                 + list((m.properties or {}).items())}
         return {'message': {'body': body,
+                            'annotations': ann,
+                            'types': types,
+                            'correlation_id_type':
+                                type(m.correlation_id).__name__,
                             'data_section': bool(m.inferred),
                             'id': str(m.id) if m.id is not None else None,
+                            'id_type': type(m.id).__name__,
+                            'user_id': bytes(m.user_id).decode('utf-8',
+                                                               'replace')
+                                if m.user_id else None,
                             'correlation_id': str(m.correlation_id)
                                 if m.correlation_id is not None else None,
                             'to': m.address,
@@ -186,7 +246,18 @@ class Client:
         else:
             r.settle(Disposition.MODIFIED)
         # the disposition goes out on the next pass of the connection
-        self.conn.wait(lambda: True, timeout=1)
+        passes = []
+
+        def written():
+            passes.append(1)
+            return len(passes) > 1 \
+                and self.conn.conn.transport.pending() <= 0
+        self.conn.wait(written, timeout=c.get('timeout', TIMEOUT),
+                       msg='disposition')
+        return {'ok': True}
+
+    def detach(self, c):
+        self.links.pop(c['name']).close()
         return {'ok': True}
 
     def detached(self, c):
@@ -234,6 +305,8 @@ class Client:
             return self.receive(c)
         if op == 'settle':
             return self.settle(c)
+        if op == 'detach':
+            return self.detach(c)
         if op == 'detached':
             return self.detached(c)
         if op == 'raw':
