@@ -142,6 +142,11 @@ $listens        server_name $HUB;
         # X.509 devices present a client certificate; SAS clients present none
         ssl_verify_client optional_no_ca;
 
+        # MQTT over WebSocket (subprotocol mqtt); AMQP over WebSocket later
+        location = /\$iothub/websocket {
+            iothub_websocket $HUB_NAME;
+        }
+
         location / {
             iothub_api $HUB_NAME;
         }

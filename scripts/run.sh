@@ -218,7 +218,7 @@ fi
 chmod 600 "$RUN/hub.env"
 
 ports="REST on port 443"
-[ "$HAVE_MQTT" = 1 ] && ports="$ports, MQTT over TLS on port 8883"
+[ "$HAVE_MQTT" = 1 ] && ports="$ports, MQTT over TLS on port 8883 and over WebSocket on 443"
 [ "$HAVE_AMQP" = 1 ] && ports="$ports, AMQP over TLS on port 5671"
 
 cat <<EOF
@@ -230,7 +230,7 @@ nginx-iothub is running at https://$HUB  ($ports)
 EOF
 if [ -n "$DEVICE_CONNSTR" ]; then
     how="azure-iot-device"
-    [ "$HAVE_MQTT" = 1 ] && how="$how with the Mqtt transport to $HUB:8883"
+    [ "$HAVE_MQTT" = 1 ] && how="$how with the Mqtt transport to $HUB:8883, MqttWs to $HUB:443"
     [ "$HAVE_AMQP" = 1 ] && how="$how, the Amqp transport to $HUB:5671"
     cat <<EOF
 

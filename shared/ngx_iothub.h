@@ -68,6 +68,7 @@ typedef struct {
     ngx_flag_t                 configured;   /* an iothub{} block was seen */
 
     ngx_array_t                inbox_types;  /* ngx_iothub_inbox_type_t */
+    ngx_array_t               *ws_engines;   /* ngx_iothub_ws_engine.c */
     ngx_int_t                  identity_cache;   /* entries per worker */
     ngx_msec_t                 janitor_interval;
 
