@@ -39,6 +39,12 @@
 #define NGX_IOTHUB_AMQP_CBS_CREDIT   8
 #define NGX_IOTHUB_AMQP_LINKS_MAX    16     /* per identity */
 
+/* the directives' defaults, also the settings of AMQP over WebSocket */
+#define NGX_IOTHUB_AMQP_IDLE_TIMEOUT      240000  /* edgeHub's (amqp.md 1.2) */
+#define NGX_IOTHUB_AMQP_MAX_FRAME_SIZE    65536
+#define NGX_IOTHUB_AMQP_TELEMETRY_CREDIT  64
+#define NGX_IOTHUB_AMQP_MAX_IDENTITIES    100
+
 
 typedef struct ngx_iothub_amqp_ctx_s     ngx_iothub_amqp_ctx_t;
 typedef struct ngx_iothub_amqp_device_s  ngx_iothub_amqp_device_t;
@@ -155,6 +161,10 @@ void ngx_iothub_amqp_refuse_link(pn_link_t *link, const char *condition,
     const char *description);
 void ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
     const char *description);
+ngx_uint_t ngx_iothub_amqp_client_cert(ngx_connection_t *c);
+
+/* ngx_iothub_amqp_ws.c: the engine over WebSocket, as "AMQPWSB10" */
+ngx_int_t ngx_iothub_amqp_ws_init_module(ngx_cycle_t *cycle);
 
 /* ngx_iothub_amqp_sasl.c */
 void ngx_iothub_amqp_sasl_init(ngx_iothub_amqp_ctx_t *ctx);

@@ -325,6 +325,27 @@ ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
 }
 
 
+/* whether the TLS client presented a certificate (EXTERNAL, X.509) */
+
+ngx_uint_t
+ngx_iothub_amqp_client_cert(ngx_connection_t *c)
+{
+#if (NGX_SSL)
+    X509  *cert;
+
+    if (c->ssl) {
+        cert = SSL_get_peer_certificate(c->ssl->connection);
+        if (cert) {
+            X509_free(cert);
+            return 1;
+        }
+    }
+#endif
+
+    return 0;
+}
+
+
 static void
 ngx_iothub_amqp_log_error(ngx_iothub_amqp_ctx_t *ctx, pn_condition_t *cond,
     const char *what)

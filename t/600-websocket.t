@@ -64,7 +64,7 @@ __DATA__
  ws_request('Sec-WebSocket-Version' => 8),
  ws_request('Sec-WebSocket-Version' => undef),
  ws_request('Sec-WebSocket-Protocol' => undef),
- ws_request('Sec-WebSocket-Protocol' => 'AMQPWSB10, wamp'),
+ ws_request('Sec-WebSocket-Protocol' => 'AMQPWSB11, wamp'),
  ws_request('Sec-WebSocket-Protocol' => 'mqtt;v=1'),
  ws_request('Upgrade' => undef),
  ws_request('Connection' => 'keep-alive'),
