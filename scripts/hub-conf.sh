@@ -142,8 +142,13 @@ $listens        server_name $HUB;
         # X.509 devices present a client certificate; SAS clients present none
         ssl_verify_client optional_no_ca;
 
-        # MQTT over WebSocket (subprotocol mqtt); AMQP over WebSocket later
+        # MQTT (subprotocol mqtt) and AMQP (AMQPWSB10) over WebSocket
         location = /\$iothub/websocket {
+            iothub_websocket $HUB_NAME;
+        }
+
+        # AMQP over WebSocket for Event Hubs readers (AMQPWSB10)
+        location = /\$servicebus/websocket {
             iothub_websocket $HUB_NAME;
         }
 
