@@ -1,8 +1,9 @@
 'use strict';
 // The Event Hubs-compatible endpoint end to end: the real @azure/event-hubs
-// EventHubConsumerClient (TLS to 5671, SASL ANONYMOUS, CBS put-token with a
-// policy token signed with the key's text, $management READs, one receiver
-// per partition with a selector filter) reads what real devices sent with
+// EventHubConsumerClient (TLS to 5671, or with webSocketOptions a WebSocket
+// on 443 /$servicebus/websocket; SASL ANONYMOUS, CBS put-token with a policy
+// token signed with the key's text, $management READs, one receiver per
+// partition with a selector filter) reads what real devices sent with
 // azure-iot-device-mqtt.  Run through t/e2e/run.sh.
 //
 // The connection string is the one `make run` prints:
@@ -18,6 +19,10 @@ const { Client: DeviceClient, Message } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
 const { Registry } = require('azure-iothub');
 const h = require('./helpers');
+// ws as azure-iothub depends on it: the Event Hubs SDK over WebSocket
+// (/$servicebus/websocket on 443) needs a WebSocket constructor in Node
+const WebSocket = require(require.resolve('ws',
+    { paths: [require.resolve('azure-iothub')] }));
 
 const env = process.env;
 if (!env.IOTHUB_SERVICE_CONNSTR) {
@@ -62,8 +67,8 @@ async function sendAll(dev, bodies) {
     }
 }
 
-function consumer() {
-    const c = new EventHubConsumerClient('$Default', EH_CONNSTR);
+function consumer(options) {
+    const c = new EventHubConsumerClient('$Default', EH_CONNSTR, options);
     clients.push(c);
     return c;
 }
@@ -159,6 +164,20 @@ describe('Event Hubs-compatible endpoint (@azure/event-hubs)', () => {
             { startPosition: { [partition]: { sequenceNumber: old.sequenceNumber } } },
             (ev) => mine(ev).length >= 1);
         assert.deepEqual(mine(bySeq).map((e) => e.body.phase), ['new']);
+    });
+
+    it('over WebSocket (/$servicebus/websocket, AMQPWSB10): properties and events', T, async () => {
+        const c = consumer({ webSocketOptions: { webSocket: WebSocket } });
+        const props = await c.getEventHubProperties();
+        assert.equal(props.name, HUB_NAME);
+        assert.deepEqual(props.partitionIds, ['0', '1', '2', '3']);
+        const d = await newDevice('ws');
+        await sendAll(d, [0, 1, 2].map((n) => ({ dev: 'ws', n })));
+        const mine = (ev) => ev.filter((e) =>
+            e.systemProperties['iothub-connection-device-id'] === d.id);
+        const events = await collect(c, { startPosition: earliestEventPosition },
+            (ev) => mine(ev).length >= 3);
+        assert.deepEqual(mine(events).map((e) => e.body.n), [0, 1, 2]);
     });
 });
 
