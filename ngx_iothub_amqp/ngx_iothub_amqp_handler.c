@@ -435,15 +435,18 @@ ngx_iothub_amqp_close(ngx_iothub_amqp_ctx_t *ctx, const char *why)
     }
 
     /*
-     * the transport goes (and ctx with its pool) once the handler that
-     * closed it returned: the callers up the stack still test ctx->closed
+     * The transport goes (and ctx with its pool) once the handler that
+     * closed it returned: the callers up the stack still test ctx->closed.
+     * A timer due at once rather than a posted event: a worker that shuts
+     * down exits as soon as no timer is left (ngx_event_no_timers_left()
+     * does not count posted events), which would leave the socket open.
      */
 
     ctx->finalize.handler = ngx_iothub_amqp_finalize_handler;
     ctx->finalize.data = ctx;
     ctx->finalize.log = ctx->connection->log;
 
-    ngx_post_event(&ctx->finalize, &ngx_posted_events);
+    ngx_add_timer(&ctx->finalize, 0);
 }
 
 

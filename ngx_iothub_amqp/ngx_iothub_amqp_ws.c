@@ -7,8 +7,8 @@
  * sees one more transport of recv, send and finalize, and serves the same
  * CBS, device, service and Event Hubs links as on port 5671.
  *
- * The engine finalizes its transport from a posted event once its own
- * calls returned (ngx_iothub_amqp_close), and the WebSocket transport
+ * The engine finalizes its transport from a timer due at once, after its
+ * own calls returned (ngx_iothub_amqp_close), and the WebSocket transport
  * frees the connection, with the session in its pool, only from its write
  * event after that: the session outlives every call that may close it.
  */
@@ -101,8 +101,8 @@ ngx_iothub_amqp_ws_start(ngx_iothub_ws_transport_t *t)
     c->log->action = "opening AMQP connection";
 
     /*
-     * Nothing started when Proton has no memory: no close, whose posted
-     * finalize would come after the transport finalized (see the header)
+     * Nothing started when Proton has no memory: no close, whose finalize
+     * would come after the transport's own (see the header)
      */
     if (ngx_iothub_amqp_start(ctx) != NGX_OK) {
         return NGX_ERROR;
@@ -123,7 +123,7 @@ ngx_iothub_amqp_ws_read(ngx_iothub_ws_transport_t *t)
 
     ngx_iothub_amqp_read(ctx);
 
-    /* closed: the transport is finalized from the engine's posted event */
+    /* closed: the transport is finalized from the engine's timer */
     return ctx->closed ? NGX_DONE : NGX_OK;
 }
 

@@ -270,7 +270,7 @@ ngx_stream_iothub_amqp_read_handler(ngx_event_t *rev)
                                     ngx_stream_iothub_amqp_module);
 
     if (ctx->closed) {
-        /* the session is finalized from a posted event */
+        /* the session is finalized from the engine's finalize timer */
         return;
     }
 

@@ -5,7 +5,7 @@
 # as the client sent it (no SASL, or SASL with ANONYMOUS as the Event Hubs
 # SDK does), open and close round trips end the WebSocket with 1000, a bad
 # protocol header is closed with amqp:connection:framing-error, an unknown
-# subprotocol is refused (400).
+# subprotocol is refused (400), a reload closes the WebSocket with 1001.
 
 use lib 't/lib';
 use Test::IotHub;
@@ -169,3 +169,19 @@ my $r = sub {
 [400, 400]
 --- error_log
 no subprotocol offered is served here
+
+
+
+=== TEST 6: a reload closes an open AMQP connection over WebSocket with 1001
+--- websocket: AMQPWSB10
+--- config eval: $::WS_CONFIG
+--- mqtt eval
+[[send => $::AMQP_HEADER . $::OPEN],
+ [expect => $::AMQP_HEADER],
+ expect_frame(0, 0x10, qr/nginx-iothub/),
+ ['hup'],
+ ws_closed(1001)]
+--- error_log
+iothub amqp: closing connection: server shutting down
+--- no_error_log
+[alert]
