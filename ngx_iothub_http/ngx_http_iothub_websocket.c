@@ -2,7 +2,7 @@
 /*
  * nginx-iothub: the WebSocket endpoint (/$iothub/websocket on 443): the
  * opening handshake, then a transport that terminates WebSocket and
- * carries a protocol engine (MQTT, later AMQP) chosen by subprotocol from
+ * carries a protocol engine (MQTT, AMQP) chosen by subprotocol from
  * the core module's registry (ngx_iothub_ws_engine.h).
  *
  * After the 101 answer the request is freed, as a keep-alive connection

@@ -3,10 +3,11 @@
  * nginx-iothub: protocol engines carried over WebSocket.
  *
  * The http module terminates WebSocket connections on /$iothub/websocket
- * and picks an engine by the subprotocol the client asks for ("mqtt",
- * later "AMQPWSB10").  Engines register here, in the core module, when
- * their module initializes, so that neither module links against the
- * other and they may load in any order after the core module.
+ * (and /$servicebus/websocket) and picks an engine by the subprotocol the
+ * client asks for ("mqtt", "AMQPWSB10").  Engines register here, in the
+ * core module, when their module initializes, so that neither module
+ * links against the other and they may load in any order after the core
+ * module.
  *
  * The transport hands the engine unframed bytes: recv and send have the
  * semantics of c->recv and c->send (a count, 0 at the end of the stream,
