@@ -26,6 +26,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 NGINX=${NGINX:-/usr/sbin/nginx}
 MODULES=${MODULES:-$ROOT/build/modules}
 LOADGEN=$BENCH/loadgen
+AMQP_LOADGEN=$BENCH/amqp_loadgen
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
@@ -102,6 +103,18 @@ bench_init() {
     CA=$WORK/certs/ca.crt
 }
 
+# amqp_init: what the AMQP scripts need besides bench_init
+amqp_init() {
+    [ -f "$MODULES/ngx_stream_iothub_amqp_module.so" ] ||
+        bench_die "no AMQP module in $MODULES: make build"
+    make -s -C "$BENCH" amqp_loadgen || bench_die "cannot build the AMQP load generator"
+}
+
+# run_amqp_loadgen: run_loadgen with bench/amqp_loadgen (same RESULT keys)
+run_amqp_loadgen() {
+    LOADGEN=$AMQP_LOADGEN run_loadgen "$@"
+}
+
 # bench_port N: PORT_BASE + N, refusing ports in use
 bench_port() {
     local p=$((PORT_BASE + $1))
@@ -160,19 +173,22 @@ rcli() {
     redis-cli -s "$REDIS_SOCK" "$@"
 }
 
-# start_nginx NAME WORKERS MQTT_PORT HTTPS_PORT: one hub node; sets
-# NGINX_PID_<NAME>. The config is hub-conf.sh's, plus room for 20k
-# connections per worker and SO_REUSEPORT on the MQTT listener (so 2 workers
-# share connections evenly).
+# start_nginx NAME WORKERS MQTT_PORT HTTPS_PORT [AMQP_PORT]: one hub node;
+# sets NGINX_PID_<NAME>. The config is hub-conf.sh's, plus room for 20k
+# connections per worker and SO_REUSEPORT on the MQTT (and AMQP) listener
+# (so 2 workers share connections evenly). Without AMQP_PORT the node
+# serves no AMQP (two nodes cannot both have hub-conf.sh's default 5671).
 start_nginx() {
-    local name=$1 workers=$2 mqtt=$3 https=$4 dir=$WORK/$1 pid
+    local name=$1 workers=$2 mqtt=$3 https=$4 amqp=${5:-} dir=$WORK/$1 pid
     mkdir -p "$dir/logs" "$dir/tmp"
     PREFIX=$dir CERT_DIR=$WORK/certs MODULES=$MODULES REDIS=unix:$REDIS_SOCK \
         HUB=$HUB HTTPS_LISTEN=127.0.0.1:$https MQTT_LISTEN=127.0.0.1:$mqtt \
+        AMQP=$([ -n "$amqp" ] && echo 1 || echo 0) AMQP_LISTEN=127.0.0.1:${amqp:-0} \
         WORKERS=$workers LOG_LEVEL=warn "$ROOT/scripts/hub-conf.sh" |
         sed -e 's/worker_connections 1024;/worker_connections 19500;/' \
             -e 's/^worker_processes \(.*\)$/worker_processes \1\nworker_rlimit_nofile 20000;/' \
             -e "s/listen 127.0.0.1:$mqtt ssl;/listen 127.0.0.1:$mqtt ssl reuseport;/" \
+            -e "s/listen 127.0.0.1:${amqp:-0} ssl;/listen 127.0.0.1:${amqp:-0} ssl reuseport;/" \
             > "$dir/nginx.conf"
     "$NGINX" -q -t -p "$dir" -c "$dir/nginx.conf" ||
         bench_die "nginx rejected $dir/nginx.conf"
@@ -180,7 +196,8 @@ start_nginx() {
     pid=$!
     PIDS+=("$pid")
     printf -v "NGINX_PID_$name" '%s' "$pid"
-    if ! wait_tcp 127.0.0.1 "$mqtt" 10 "$pid" || ! wait_tcp 127.0.0.1 "$https" 10 "$pid"; then
+    if ! wait_tcp 127.0.0.1 "$mqtt" 10 "$pid" || ! wait_tcp 127.0.0.1 "$https" 10 "$pid" ||
+        { [ -n "$amqp" ] && ! wait_tcp 127.0.0.1 "$amqp" 10 "$pid"; }; then
         bench_die "nginx $name did not start, see $dir/logs/error.log"
     fi
     # the workers' Redis links are up when the hub answers REST

@@ -5,8 +5,9 @@
 #   bench/run-all.sh [LOG]     default LOG: bench/results-<date>.txt
 #
 # The environment of the single scripts applies (RUNS, DURATION, ...).
-# Takes about 25 minutes on 2 cores. Not a test: nothing here passes or
-# fails the build; MISS lines name the targets not reached.
+# Takes about 45 minutes on 2 cores (the two AMQP scripts about 17 of
+# them). Not a test: nothing here passes or fails the build; MISS lines
+# name the targets not reached.
 set -eu
 BENCH=$(cd "$(dirname "$0")" && pwd)
 LOG=${1:-$BENCH/results-$(date +%Y%m%d-%H%M%S).txt}
@@ -15,7 +16,8 @@ LOG=${1:-$BENCH/results-$(date +%Y%m%d-%H%M%S).txt}
     echo "nginx-iothub benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$BENCH/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
     # the connect storm twice: one load generator process (it saturates
     # first), then two (the whole machine saturates)
-    for s in run-d2c.sh run-connect.sh run-connect.sh:2 run-idle.sh run-rtt.sh; do
+    for s in run-d2c.sh run-connect.sh run-connect.sh:2 run-idle.sh run-rtt.sh \
+             run-amqp-d2c.sh run-amqp-idle.sh; do
         procs=${s#*:}
         [ "$procs" = "$s" ] && procs=${LOADGEN_PROCS:-1}
         s=${s%:*}
