@@ -18,6 +18,7 @@
 #define NGX_IOTHUB_AMQP_SESSION_CAPACITY  (2 * NGX_IOTHUB_AMQP_MAX_MESSAGE)
 
 
+static void ngx_iothub_amqp_process(ngx_iothub_amqp_ctx_t *ctx);
 static void ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx,
     pn_event_t *ev);
 static void ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx,
@@ -138,16 +139,12 @@ ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx)
 }
 
 
-/* Proton's events, then its output; the connection ends when it is done */
+/* Proton's events, each to its handler */
 
-void
-ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx)
+static void
+ngx_iothub_amqp_process(ngx_iothub_amqp_ctx_t *ctx)
 {
     pn_event_t  *ev;
-
-    if (ctx->closed || ctx->running) {
-        return;
-    }
 
     ctx->running = 1;
 
@@ -156,8 +153,29 @@ ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx)
     }
 
     ctx->running = 0;
+}
 
-    ngx_iothub_amqp_flush(ctx);
+
+
+
+/* the events of what came; the output is written once per loop turn */
+
+void
+ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx)
+{
+    if (ctx->closed || ctx->running) {
+        return;
+    }
+
+    ngx_iothub_amqp_process(ctx);
+
+    /*
+     * written when the event loop comes round: the dispositions of all
+     * the XADD replies of one Redis read leave in one TLS record
+     */
+    if (!ctx->connection->write->posted) {
+        ngx_post_event(ctx->connection->write, &ngx_posted_events);
+    }
 }
 
 
@@ -193,6 +211,20 @@ ngx_iothub_amqp_flush(ngx_iothub_amqp_ctx_t *ctx)
         }
 
         pn_connection_driver_write_done(&ctx->driver, n);
+    }
+
+    /*
+     * what writing ended (the transport closing) is events too, and they
+     * may have more to write
+     */
+    if (!ctx->running && pn_connection_driver_has_event(&ctx->driver)) {
+        ngx_iothub_amqp_process(ctx);
+
+        if (!ctx->closed && !ctx->connection->write->posted) {
+            ngx_post_event(ctx->connection->write, &ngx_posted_events);
+        }
+
+        return;
     }
 
     if (pn_connection_driver_finished(&ctx->driver)) {
