@@ -9,7 +9,9 @@
  * input is a link address and a CBS audience at once.  Besides memory
  * errors it checks that decoded ids are NUL-terminated, of the reported
  * length, at most 128 bytes and free of NUL; that an identity has a
- * device id; and that parsing is deterministic.
+ * device id; that an audience's scope is a host and a path of its
+ * buffers, the path empty or starting with '/' and covering itself; and
+ * that parsing is deterministic.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_iothub_amqp \
  *       fuzz/fuzz_amqp_address.c ngx_iothub_amqp/ngx_iothub_amqp_address.c \
@@ -45,10 +47,32 @@ fuzz_check(int rc, ngx_iothub_amqp_addr_t *a)
     fuzz_assert(strlen(a->module) == a->module_len);
 
     if (a->kind != NGX_IOTHUB_AMQP_ADDR_UNKNOWN
-        && a->kind != NGX_IOTHUB_AMQP_ADDR_CBS)
+        && a->kind != NGX_IOTHUB_AMQP_ADDR_CBS
+        && a->kind != NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D
+        && a->kind != NGX_IOTHUB_AMQP_ADDR_FEEDBACK)
     {
         fuzz_assert(a->device_len > 0);
     }
+}
+
+
+static void
+fuzz_scope(const uint8_t *data, size_t size)
+{
+    char  host[64], path[64];
+
+    if (ngx_iothub_amqp_audience_scope(data, size, host, sizeof(host), path,
+                                       sizeof(path))
+        != 0)
+    {
+        return;
+    }
+
+    fuzz_assert(strlen(host) > 0 && strlen(host) < sizeof(host));
+    fuzz_assert(strlen(path) < sizeof(path));
+    fuzz_assert(path[0] == '\0' || path[0] == '/');
+    fuzz_assert(ngx_iothub_amqp_scope_covers(path, path) == 1);
+    fuzz_assert(ngx_iothub_amqp_scope_covers("", path) == 1);
 }
 
 
@@ -69,6 +93,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check(rc, &a);
     fuzz_assert(a.kind == NGX_IOTHUB_AMQP_ADDR_IDENTITY
                 || a.kind == NGX_IOTHUB_AMQP_ADDR_UNKNOWN);
+
+    fuzz_scope(data, size);
 
     return 0;
 }

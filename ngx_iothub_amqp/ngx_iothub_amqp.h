@@ -1,10 +1,11 @@
 
 /*
- * nginx-iothub: the AMQP 1.0 device endpoint (amqp.md).  Qpid Proton's
+ * nginx-iothub: the AMQP 1.0 endpoint (amqp.md).  Qpid Proton's
  * connection driver holds the protocol state of a connection; nginx's
  * event loop feeds it bytes and writes what it produces.  Every identity
  * authenticated on a connection (a CBS token each, or the TLS client
- * certificate) is a device session of the shared layer.
+ * certificate) is a device session of the shared layer; a back end's
+ * policy token is the connection's service claim.
  */
 
 
@@ -38,9 +39,16 @@
 #define NGX_IOTHUB_AMQP_CBS_CREDIT   8
 #define NGX_IOTHUB_AMQP_LINKS_MAX    16     /* per identity */
 
+/* the directives' defaults, also the settings of AMQP over WebSocket */
+#define NGX_IOTHUB_AMQP_IDLE_TIMEOUT      240000  /* edgeHub's (amqp.md 1.2) */
+#define NGX_IOTHUB_AMQP_MAX_FRAME_SIZE    65536
+#define NGX_IOTHUB_AMQP_TELEMETRY_CREDIT  64
+#define NGX_IOTHUB_AMQP_MAX_IDENTITIES    100
+
 
 typedef struct ngx_iothub_amqp_ctx_s     ngx_iothub_amqp_ctx_t;
 typedef struct ngx_iothub_amqp_device_s  ngx_iothub_amqp_device_t;
+typedef struct ngx_iothub_amqp_service_s  ngx_iothub_amqp_service_t;
 
 
 typedef struct {
@@ -91,6 +99,13 @@ struct ngx_iothub_amqp_device_s {
     pn_atom_t                       cbs_id;      /* put-token to answer */
     ngx_uint_t                      nlinks;
 
+    ngx_queue_t                     twin_ops;    /* oldest first */
+    ngx_uint_t                      ntwin_ops;
+
+    pn_link_t                      *method_link; /* requests go out on it */
+    ngx_queue_t                     method_ids;  /* correlation-id -> rid */
+    ngx_uint_t                      nmethod_ids;
+
     unsigned                        connected:1;
     unsigned                        renewing:1;
     unsigned                        cbs_pending:1;
@@ -115,9 +130,13 @@ struct ngx_iothub_amqp_ctx_s {
 
     pn_connection_driver_t          driver;
     ngx_event_t                     tick;        /* pn_transport_tick */
+    ngx_event_t                     finalize;    /* after a close */
 
     ngx_queue_t                     devices;
     ngx_uint_t                      ndevices;
+
+    ngx_iothub_amqp_service_t      *service;     /* a back end's claim */
+    void                           *eventhub;    /* Event Hubs tokens */
 
     unsigned                        started:1;
     unsigned                        running:1;
@@ -142,6 +161,10 @@ void ngx_iothub_amqp_refuse_link(pn_link_t *link, const char *condition,
     const char *description);
 void ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
     const char *description);
+ngx_uint_t ngx_iothub_amqp_client_cert(ngx_connection_t *c);
+
+/* ngx_iothub_amqp_ws.c: the engine over WebSocket, as "AMQPWSB10" */
+ngx_int_t ngx_iothub_amqp_ws_init_module(ngx_cycle_t *cycle);
 
 /* ngx_iothub_amqp_sasl.c */
 void ngx_iothub_amqp_sasl_init(ngx_iothub_amqp_ctx_t *ctx);
@@ -163,6 +186,58 @@ ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
     ngx_uint_t settled, pn_delivery_t **out);
 void ngx_iothub_amqp_settle(pn_delivery_t *d, uint64_t outcome,
     const char *condition, const char *description);
+ngx_int_t ngx_iothub_amqp_atom_text(ngx_pool_t *pool, pn_atom_t atom,
+    ngx_str_t *out);
+
+/* ngx_iothub_amqp_service.c: a back end's links on the hub (amqp.md 9) */
+#define ngx_iothub_amqp_service_kind(kind)                                   \
+    ((kind) == NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D                               \
+     || (kind) == NGX_IOTHUB_AMQP_ADDR_FEEDBACK)
+
+int ngx_iothub_amqp_service_put_token(ngx_iothub_amqp_ctx_t *ctx,
+    pn_bytes_t *audience, pn_bytes_t *token, const char **description);
+void ngx_iothub_amqp_service_link(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, ngx_iothub_amqp_link_t *lc);
+void ngx_iothub_amqp_service_link_closed(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+void ngx_iothub_amqp_service_flow(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+void ngx_iothub_amqp_service_delivery(ngx_iothub_amqp_ctx_t *ctx,
+    pn_delivery_t *d);
+void ngx_iothub_amqp_service_closed(ngx_iothub_amqp_ctx_t *ctx);
+
+/* ngx_iothub_amqp_twin.c: twin requests, desired notifications */
+void ngx_iothub_amqp_twin_link(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link);
+void ngx_iothub_amqp_twin_request(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link, pn_delivery_t *d);
+void ngx_iothub_amqp_twin_cancel(ngx_iothub_amqp_device_t *dev);
+void ngx_iothub_amqp_subscribed(ngx_iothub_session_t *s, void *arg);
+void ngx_iothub_amqp_desired(ngx_iothub_session_t *s, ngx_int_t version,
+    ngx_str_t *patch);
+
+/* ngx_iothub_amqp_method.c: direct methods */
+void ngx_iothub_amqp_method_link(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link);
+void ngx_iothub_amqp_method_links(ngx_iothub_amqp_device_t *dev);
+void ngx_iothub_amqp_method_response(ngx_iothub_amqp_device_t *dev,
+    pn_link_t *link, pn_delivery_t *d);
+void ngx_iothub_amqp_method_cancel(ngx_iothub_amqp_device_t *dev);
+void ngx_iothub_amqp_method(ngx_iothub_session_t *s,
+    ngx_iothub_session_method_t *m);
+
+/* ngx_iothub_amqp_eventhub.c: the Event Hubs-compatible endpoint */
+ngx_int_t ngx_iothub_amqp_eh_init_conf(ngx_conf_t *cf);
+ngx_int_t ngx_iothub_amqp_eh_put_token(ngx_iothub_amqp_ctx_t *ctx,
+    pn_bytes_t *audience, pn_bytes_t *token, const char **description);
+ngx_int_t ngx_iothub_amqp_eh_link_open(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, const char *addr);
+void ngx_iothub_amqp_eh_link_closed(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
+void ngx_iothub_amqp_eh_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link);
+void ngx_iothub_amqp_eh_delivery(ngx_iothub_amqp_ctx_t *ctx,
+    pn_delivery_t *d);
+void ngx_iothub_amqp_eh_closed(ngx_iothub_amqp_ctx_t *ctx);
 
 
 #endif /* _NGX_IOTHUB_AMQP_H_INCLUDED_ */

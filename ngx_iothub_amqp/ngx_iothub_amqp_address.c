@@ -31,6 +31,12 @@ static int ngx_iothub_amqp_decode(ngx_iothub_amqp_span_t *seg, char *out,
     size_t max, size_t *out_len);
 static int ngx_iothub_amqp_identity(ngx_iothub_amqp_span_t *seg, size_t n,
     ngx_iothub_amqp_addr_t *a, size_t *used);
+static int ngx_iothub_amqp_service(ngx_iothub_amqp_span_t *seg, size_t n,
+    ngx_iothub_amqp_addr_t *a);
+static const unsigned char *ngx_iothub_amqp_audience_text(
+    const unsigned char *p, size_t *len, unsigned char *buf);
+static int ngx_iothub_amqp_copy(const unsigned char *p, size_t len,
+    char *out, size_t size);
 
 
 int
@@ -50,6 +56,10 @@ ngx_iothub_amqp_addr_parse(const unsigned char *p, size_t len,
 
     if (n == 1 && seg[0].len == 4 && memcmp(seg[0].data, "$cbs", 4) == 0) {
         a->kind = NGX_IOTHUB_AMQP_ADDR_CBS;
+        return 0;
+    }
+
+    if (ngx_iothub_amqp_service(seg, n, a) == 0) {
         return 0;
     }
 
@@ -92,26 +102,13 @@ ngx_iothub_amqp_audience_parse(const unsigned char *p, size_t len,
 {
     size_t                  i, n, used;
     unsigned char           buf[NGX_IOTHUB_AMQP_AUDIENCE_MAX + 1];
-    ngx_iothub_amqp_span_t  seg[NGX_IOTHUB_AMQP_SEGMENTS], whole;
+    ngx_iothub_amqp_span_t  seg[NGX_IOTHUB_AMQP_SEGMENTS];
 
     memset(a, 0, sizeof(ngx_iothub_amqp_addr_t));
 
-    if (len > NGX_IOTHUB_AMQP_AUDIENCE_MAX) {
+    p = ngx_iothub_amqp_audience_text(p, &len, buf);
+    if (p == NULL) {
         return -1;
-    }
-
-    if (memchr(p, '/', len) == NULL) {
-        /* the token's sr as it is, separators encoded: decode once */
-        whole.data = p;
-        whole.len = len;
-
-        if (ngx_iothub_amqp_decode(&whole, (char *) buf,
-                                   NGX_IOTHUB_AMQP_AUDIENCE_MAX, &n) != 0) {
-            return -1;
-        }
-
-        p = buf;
-        len = n;
     }
 
     p = ngx_iothub_amqp_strip_scheme(p, &len);
@@ -142,6 +139,160 @@ ngx_iothub_amqp_audience_parse(const unsigned char *p, size_t len,
     }
 
     return 0;
+}
+
+
+int
+ngx_iothub_amqp_audience_scope(const unsigned char *p, size_t len,
+    char *host, size_t host_size, char *path, size_t path_size)
+{
+    size_t                  i, n, k, at;
+    unsigned char           buf[NGX_IOTHUB_AMQP_AUDIENCE_MAX + 1];
+    ngx_iothub_amqp_span_t  seg[NGX_IOTHUB_AMQP_SEGMENTS];
+
+    p = ngx_iothub_amqp_audience_text(p, &len, buf);
+    if (p == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < len && p[i] != '/'; i++) {
+        /* void */
+    }
+
+    /* a scheme goes, the host stays */
+
+    if (i > 1 && p[i - 1] == ':' && i + 1 < len && p[i + 1] == '/') {
+        p += i + 2;
+        len -= i + 2;
+
+        for (i = 0; i < len && p[i] != '/'; i++) {
+            /* void */
+        }
+    }
+
+    if (i == 0 || ngx_iothub_amqp_copy(p, i, host, host_size) != 0) {
+        return -1;
+    }
+
+    /* one trailing '/' goes, as it does from a token's sr */
+
+    if (len > i && p[len - 1] == '/') {
+        len--;
+    }
+
+    if (i >= len) {
+        path[0] = '\0';
+        return path_size ? 0 : -1;
+    }
+
+    if (ngx_iothub_amqp_split(p + i, len - i, seg, &n) != 0) {
+        return -1;
+    }
+
+    at = 0;
+
+    for (k = 0; k < n; k++) {
+        if (at + 1 >= path_size) {
+            return -1;
+        }
+
+        path[at++] = '/';
+
+        if (ngx_iothub_amqp_decode(&seg[k], path + at, path_size - at - 1,
+                                   &i) != 0)
+        {
+            return -1;
+        }
+
+        at += i;
+    }
+
+    return 0;
+}
+
+
+int
+ngx_iothub_amqp_scope_covers(const char *scope, const char *path)
+{
+    size_t  n;
+
+    n = strlen(scope);
+
+    return strlen(path) >= n
+           && strncasecmp(scope, path, n) == 0
+           && (path[n] == '\0' || path[n] == '/');
+}
+
+
+/* an audience as text: decoded when its separators are */
+
+static const unsigned char *
+ngx_iothub_amqp_audience_text(const unsigned char *p, size_t *len,
+    unsigned char *buf)
+{
+    size_t                  n;
+    ngx_iothub_amqp_span_t  whole;
+
+    if (*len > NGX_IOTHUB_AMQP_AUDIENCE_MAX) {
+        return NULL;
+    }
+
+    if (memchr(p, '/', *len) == NULL) {
+        /* the token's sr as it is, separators encoded: decode once */
+        whole.data = p;
+        whole.len = *len;
+
+        if (ngx_iothub_amqp_decode(&whole, (char *) buf,
+                                   NGX_IOTHUB_AMQP_AUDIENCE_MAX, &n) != 0) {
+            return NULL;
+        }
+
+        p = buf;
+        *len = n;
+    }
+
+    return p;
+}
+
+
+static int
+ngx_iothub_amqp_copy(const unsigned char *p, size_t len, char *out,
+    size_t size)
+{
+    if (len >= size || memchr(p, '\0', len) != NULL) {
+        return -1;
+    }
+
+    memcpy(out, p, len);
+    out[len] = '\0';
+
+    return 0;
+}
+
+
+/* the hub's own nodes: 0 found, 1 not */
+
+static int
+ngx_iothub_amqp_service(ngx_iothub_amqp_span_t *seg, size_t n,
+    ngx_iothub_amqp_addr_t *a)
+{
+    if (n < 2 || !ngx_iothub_amqp_word(&seg[0], "messages")) {
+        return 1;
+    }
+
+    if (n == 2 && ngx_iothub_amqp_word(&seg[1], "devicebound")) {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D;
+        return 0;
+    }
+
+    if (n == 3 && ngx_iothub_amqp_word(&seg[1], "servicebound")
+        && ngx_iothub_amqp_word(&seg[2], "feedback"))
+    {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_FEEDBACK;
+        return 0;
+    }
+
+    return 1;
 }
 
 

@@ -33,8 +33,17 @@ typedef enum {
     NGX_IOTHUB_AMQP_ADDR_TELEMETRY,      /* .../messages/events */
     NGX_IOTHUB_AMQP_ADDR_C2D,            /* .../messages/devicebound */
     NGX_IOTHUB_AMQP_ADDR_TWIN,           /* .../twin */
-    NGX_IOTHUB_AMQP_ADDR_METHODS         /* .../methods/devicebound */
+    NGX_IOTHUB_AMQP_ADDR_METHODS,        /* .../methods/devicebound */
+    NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D,    /* /messages/devicebound */
+    NGX_IOTHUB_AMQP_ADDR_FEEDBACK,       /* /messages/serviceBound/feedback */
+    NGX_IOTHUB_AMQP_ADDR_EVENTHUB        /* $management, partitions:
+                                            ngx_iothub_amqp_eventhub.c */
 } ngx_iothub_amqp_addr_e;
+
+
+/* the service addresses, as scopes compare them */
+#define NGX_IOTHUB_AMQP_SERVICE_C2D_PATH  "/messages/devicebound"
+#define NGX_IOTHUB_AMQP_FEEDBACK_PATH     "/messages/serviceBound/feedback"
 
 
 typedef struct {
@@ -63,6 +72,26 @@ int ngx_iothub_amqp_addr_parse(const unsigned char *p, size_t len,
  */
 int ngx_iothub_amqp_audience_parse(const unsigned char *p, size_t len,
     ngx_iothub_amqp_addr_t *a);
+
+/*
+ * The host and the path of a CBS audience that names no identity (the
+ * hub, for a service's policy token: "host", "host/path", maybe encoded
+ * as a whole, maybe with a scheme), for the claim's scope.  The host is
+ * written NUL-terminated into host, the path (empty, or from its leading
+ * '/', a trailing '/' dropped) into path.  Returns 0, or -1 when the
+ * audience is malformed (a bad escape, a NUL, an empty host or segment)
+ * or a part does not fit its buffer.
+ */
+int ngx_iothub_amqp_audience_scope(const unsigned char *p, size_t len,
+    char *host, size_t host_size, char *path, size_t path_size);
+
+/*
+ * 1 when the scope path (as ngx_iothub_amqp_audience_scope() writes it;
+ * empty: the whole hub) covers path by whole segments ("/messages" covers
+ * "/messages/devicebound", not "/messagesX"), words compared without
+ * regard to case (amqp.md 1.3); else 0.
+ */
+int ngx_iothub_amqp_scope_covers(const char *scope, const char *path);
 
 
 #endif /* _NGX_IOTHUB_AMQP_ADDRESS_H_INCLUDED_ */

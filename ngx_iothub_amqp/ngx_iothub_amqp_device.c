@@ -51,10 +51,6 @@ static void ngx_iothub_amqp_connected(ngx_iothub_session_t *s,
     ngx_iothub_session_rc_e rc, ngx_uint_t present);
 static void ngx_iothub_amqp_kick(ngx_iothub_session_t *s,
     ngx_iothub_kick_e why);
-static void ngx_iothub_amqp_desired(ngx_iothub_session_t *s,
-    ngx_int_t version, ngx_str_t *patch);
-static void ngx_iothub_amqp_method(ngx_iothub_session_t *s,
-    ngx_iothub_session_method_t *m);
 static void ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev,
     ngx_uint_t on);
 
@@ -94,6 +90,13 @@ ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
                                   : pn_link_remote_source(link);
     addr = pn_terminus_get_address(t);
 
+    /* the Event Hubs-compatible endpoint's links: its own file */
+    if (addr != NULL
+        && ngx_iothub_amqp_eh_link_open(ctx, link, addr) != NGX_DECLINED)
+    {
+        return;
+    }
+
     if (addr == NULL
         || ngx_iothub_amqp_addr_parse((u_char *) addr, ngx_strlen(addr), &a)
            != 0)
@@ -121,14 +124,14 @@ ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 
     case NGX_IOTHUB_AMQP_ADDR_TELEMETRY:
     case NGX_IOTHUB_AMQP_ADDR_C2D:
+    case NGX_IOTHUB_AMQP_ADDR_TWIN:       /* a link each way, paired */
+    case NGX_IOTHUB_AMQP_ADDR_METHODS:
         ngx_iothub_amqp_device_link(ctx, link, lc, &a);
         return;
 
-    case NGX_IOTHUB_AMQP_ADDR_TWIN:
-    case NGX_IOTHUB_AMQP_ADDR_METHODS:
-        ngx_iothub_amqp_refuse_link(link, "amqp:not-implemented",
-                                    "twin and methods over AMQP are not "
-                                    "supported yet");
+    case NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D:
+    case NGX_IOTHUB_AMQP_ADDR_FEEDBACK:
+        ngx_iothub_amqp_service_link(ctx, link, lc);
         return;
 
     default:
@@ -155,8 +158,10 @@ ngx_iothub_amqp_device_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     ngx_iothub_amqp_device_t  *dev;
     ngx_iothub_session_rc_e    rc;
 
-    if ((a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY)
-        != (pn_link_is_receiver(link) != 0))
+    if ((a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY
+         || a->kind == NGX_IOTHUB_AMQP_ADDR_C2D)
+        && (a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY)
+           != (pn_link_is_receiver(link) != 0))
     {
         ngx_iothub_amqp_refuse_link(link, "amqp:not-allowed",
                                     a->kind == NGX_IOTHUB_AMQP_ADDR_C2D
@@ -249,6 +254,16 @@ ngx_iothub_amqp_accept_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         return;
     }
 
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_TWIN) {
+        ngx_iothub_amqp_twin_link(dev, link);
+        return;
+    }
+
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_METHODS) {
+        ngx_iothub_amqp_method_link(dev, link);
+        return;
+    }
+
     /* cloud-to-device: one link per identity delivers */
 
     if (dev->c2d_link == NULL) {
@@ -285,6 +300,7 @@ static void
 ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 {
     ngx_iothub_amqp_link_t    *lc;
+    ngx_iothub_amqp_addr_e     kind;
     ngx_iothub_amqp_device_t  *dev;
 
     lc = pn_link_get_context(link);
@@ -292,7 +308,17 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
         return;
     }
 
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_link_closed(ctx, link);
+        return;
+    }
+
+    if (ngx_iothub_amqp_service_kind(lc->kind)) {
+        ngx_iothub_amqp_service_link_closed(ctx, link);
+    }
+
     dev = lc->device;
+    kind = lc->kind;
     pn_link_set_context(link, NULL);
     ngx_free(lc);
 
@@ -301,6 +327,10 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
     }
 
     dev->nlinks--;
+
+    if (kind == NGX_IOTHUB_AMQP_ADDR_METHODS) {
+        ngx_iothub_amqp_method_links(dev);
+    }
 
     if (link != dev->c2d_link) {
         return;
@@ -326,6 +356,16 @@ ngx_iothub_amqp_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 
     lc = pn_link_get_context(link);
 
+    if (lc && lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_flow(ctx, link);
+        return;
+    }
+
+    if (lc && ngx_iothub_amqp_service_kind(lc->kind)) {
+        ngx_iothub_amqp_service_flow(ctx, link);
+        return;
+    }
+
     if (lc && lc->device && link == lc->device->c2d_link
         && pn_link_credit(link) > 0)
     {
@@ -343,7 +383,17 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
     link = pn_delivery_link(d);
     lc = pn_link_get_context(link);
 
+    if (lc && lc->kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+        ngx_iothub_amqp_eh_delivery(ctx, d);
+        return;
+    }
+
     if (pn_link_is_sender(link)) {
+        if (lc && ngx_iothub_amqp_service_kind(lc->kind)) {
+            ngx_iothub_amqp_service_delivery(ctx, d);
+            return;
+        }
+
         if (lc && lc->device && d == lc->device->c2d_delivery
             && pn_delivery_updated(d))
         {
@@ -375,6 +425,11 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
         return;
     }
 
+    if (ngx_iothub_amqp_service_kind(lc->kind)) {
+        ngx_iothub_amqp_service_delivery(ctx, d);
+        return;
+    }
+
     if (lc->device == NULL) {
         (void) pn_link_advance(link);
         ngx_iothub_amqp_settle(d, PN_REJECTED, "amqp:unauthorized-access",
@@ -382,7 +437,19 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
         return;
     }
 
-    ngx_iothub_amqp_telemetry(lc->device, link, d);
+    switch (lc->kind) {
+
+    case NGX_IOTHUB_AMQP_ADDR_TWIN:
+        ngx_iothub_amqp_twin_request(lc->device, link, d);
+        return;
+
+    case NGX_IOTHUB_AMQP_ADDR_METHODS:
+        ngx_iothub_amqp_method_response(lc->device, link, d);
+        return;
+
+    default:
+        ngx_iothub_amqp_telemetry(lc->device, link, d);
+    }
 }
 
 
@@ -393,9 +460,10 @@ ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     pn_delivery_t *d)
 {
     ngx_str_t                  t;
+    ngx_int_t                  status;
     pn_atom_t                  id;
     pn_bytes_t                 audience, token;
-    const char                *error;
+    const char                *error, *description;
     pn_message_t              *m;
     ngx_iothub_amqp_addr_t     a;
     ngx_iothub_session_rc_e    rc;
@@ -421,6 +489,16 @@ ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         goto done;
     }
 
+    /* "sb://<host>/<entity>/...": the Event Hubs-compatible endpoint */
+
+    status = ngx_iothub_amqp_eh_put_token(ctx, &audience, &token,
+                                          &description);
+
+    if (status != NGX_DECLINED) {
+        ngx_iothub_amqp_cbs_reply(ctx, &id, (int) status, description);
+        goto done;
+    }
+
     if (ngx_iothub_amqp_audience_parse((u_char *) audience.start,
                                        audience.size, &a)
         != 0
@@ -435,9 +513,10 @@ ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     }
 
     if (a.kind != NGX_IOTHUB_AMQP_ADDR_IDENTITY) {
-        ngx_iothub_amqp_cbs_reply(ctx, &id, 404,
-                                  "only device and module audiences are "
-                                  "supported");
+        /* the hub: a back end's policy token */
+        status = ngx_iothub_amqp_service_put_token(ctx, &audience, &token,
+                                                   &error);
+        ngx_iothub_amqp_cbs_reply(ctx, &id, (int) status, error);
         goto done;
     }
 
@@ -740,6 +819,8 @@ ngx_iothub_amqp_device_create(ngx_iothub_amqp_ctx_t *ctx,
     dev->pool = pool;
     dev->ctx = ctx;
     dev->cbs_id.type = PN_NULL;
+    ngx_queue_init(&dev->twin_ops);
+    ngx_queue_init(&dev->method_ids);
 
     ngx_iothub_session_init(&dev->session, ctx->hub,
                             &ngx_iothub_amqp_protocol, dev,
@@ -822,6 +903,8 @@ ngx_iothub_amqp_device_remove(ngx_iothub_amqp_device_t *dev,
         }
     }
 
+    ngx_iothub_amqp_twin_cancel(dev);
+    ngx_iothub_amqp_method_cancel(dev);
     ngx_iothub_session_close(&dev->session);
 
     ngx_queue_remove(&dev->queue);
@@ -837,10 +920,15 @@ ngx_iothub_amqp_closed(ngx_iothub_amqp_ctx_t *ctx)
     ngx_queue_t               *q;
     ngx_iothub_amqp_device_t  *dev;
 
+    ngx_iothub_amqp_service_closed(ctx);
+    ngx_iothub_amqp_eh_closed(ctx);
+
     while (!ngx_queue_empty(&ctx->devices)) {
         q = ngx_queue_head(&ctx->devices);
         dev = ngx_queue_data(q, ngx_iothub_amqp_device_t, queue);
 
+        ngx_iothub_amqp_twin_cancel(dev);
+        ngx_iothub_amqp_method_cancel(dev);
         ngx_iothub_session_close(&dev->session);
 
         ngx_queue_remove(q);
@@ -925,22 +1013,6 @@ ngx_iothub_amqp_kick(ngx_iothub_session_t *s, ngx_iothub_kick_e why)
 }
 
 
-/* twin and methods over AMQP are a later slice: no link subscribes */
-
-static void
-ngx_iothub_amqp_desired(ngx_iothub_session_t *s, ngx_int_t version,
-    ngx_str_t *patch)
-{
-}
-
-
-static void
-ngx_iothub_amqp_method(ngx_iothub_session_t *s,
-    ngx_iothub_session_method_t *m)
-{
-}
-
-
 static void
 ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev, ngx_uint_t on)
 {
@@ -951,8 +1023,13 @@ ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev, ngx_uint_t on)
         dev->session.features &= ~NGX_IOTHUB_FEATURE_C2D;
     }
 
-    /* the presence records it; Redis down: it holds on this connection */
-    if (ngx_iothub_session_subscribe(&dev->session, NULL, NULL)
+    /*
+     * the presence records it; Redis down: it holds on this connection.
+     * The handler is the one of every AMQP subscription (the session keeps
+     * one): a twin PUT may be waiting for its store.
+     */
+    if (ngx_iothub_session_subscribe(&dev->session,
+                                     ngx_iothub_amqp_subscribed, NULL)
         == NGX_ERROR)
     {
         ngx_log_error(NGX_LOG_ERR, dev->ctx->connection->log, 0,

@@ -18,6 +18,7 @@
 #define NGX_IOTHUB_AMQP_SESSION_CAPACITY  (2 * NGX_IOTHUB_AMQP_MAX_MESSAGE)
 
 
+static void ngx_iothub_amqp_process(ngx_iothub_amqp_ctx_t *ctx);
 static void ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx,
     pn_event_t *ev);
 static void ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx,
@@ -25,6 +26,7 @@ static void ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx,
 static void ngx_iothub_amqp_log_error(ngx_iothub_amqp_ctx_t *ctx,
     pn_condition_t *cond, const char *what);
 static void ngx_iothub_amqp_tick_handler(ngx_event_t *ev);
+static void ngx_iothub_amqp_finalize_handler(ngx_event_t *ev);
 static void ngx_iothub_amqp_schedule(ngx_iothub_amqp_ctx_t *ctx);
 
 
@@ -96,6 +98,10 @@ ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx)
     ssize_t       n;
     pn_rwbytes_t  rb;
 
+    if (ctx->closed) {
+        return;
+    }
+
     for ( ;; ) {
         if (pn_connection_driver_read_closed(&ctx->driver)) {
             break;
@@ -133,16 +139,12 @@ ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx)
 }
 
 
-/* Proton's events, then its output; the connection ends when it is done */
+/* Proton's events, each to its handler */
 
-void
-ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx)
+static void
+ngx_iothub_amqp_process(ngx_iothub_amqp_ctx_t *ctx)
 {
     pn_event_t  *ev;
-
-    if (ctx->closed || ctx->running) {
-        return;
-    }
 
     ctx->running = 1;
 
@@ -151,8 +153,29 @@ ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx)
     }
 
     ctx->running = 0;
+}
 
-    ngx_iothub_amqp_flush(ctx);
+
+
+
+/* the events of what came; the output is written once per loop turn */
+
+void
+ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx)
+{
+    if (ctx->closed || ctx->running) {
+        return;
+    }
+
+    ngx_iothub_amqp_process(ctx);
+
+    /*
+     * written when the event loop comes round: the dispositions of all
+     * the XADD replies of one Redis read leave in one TLS record
+     */
+    if (!ctx->connection->write->posted) {
+        ngx_post_event(ctx->connection->write, &ngx_posted_events);
+    }
 }
 
 
@@ -188,6 +211,20 @@ ngx_iothub_amqp_flush(ngx_iothub_amqp_ctx_t *ctx)
         }
 
         pn_connection_driver_write_done(&ctx->driver, n);
+    }
+
+    /*
+     * what writing ended (the transport closing) is events too, and they
+     * may have more to write
+     */
+    if (!ctx->running && pn_connection_driver_has_event(&ctx->driver)) {
+        ngx_iothub_amqp_process(ctx);
+
+        if (!ctx->closed && !ctx->connection->write->posted) {
+            ngx_post_event(ctx->connection->write, &ngx_posted_events);
+        }
+
+        return;
     }
 
     if (pn_connection_driver_finished(&ctx->driver)) {
@@ -320,6 +357,27 @@ ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
 }
 
 
+/* whether the TLS client presented a certificate (EXTERNAL, X.509) */
+
+ngx_uint_t
+ngx_iothub_amqp_client_cert(ngx_connection_t *c)
+{
+#if (NGX_SSL)
+    X509  *cert;
+
+    if (c->ssl) {
+        cert = SSL_get_peer_certificate(c->ssl->connection);
+        if (cert) {
+            X509_free(cert);
+            return 1;
+        }
+    }
+#endif
+
+    return 0;
+}
+
+
 static void
 ngx_iothub_amqp_log_error(ngx_iothub_amqp_ctx_t *ctx, pn_condition_t *cond,
     const char *what)
@@ -407,6 +465,27 @@ ngx_iothub_amqp_close(ngx_iothub_amqp_ctx_t *ctx, const char *why)
 
         pn_connection_driver_destroy(&ctx->driver);
     }
+
+    /*
+     * The transport goes (and ctx with its pool) once the handler that
+     * closed it returned: the callers up the stack still test ctx->closed.
+     * A timer due at once rather than a posted event: a worker that shuts
+     * down exits as soon as no timer is left (ngx_event_no_timers_left()
+     * does not count posted events), which would leave the socket open.
+     */
+
+    ctx->finalize.handler = ngx_iothub_amqp_finalize_handler;
+    ctx->finalize.data = ctx;
+    ctx->finalize.log = ctx->connection->log;
+
+    ngx_add_timer(&ctx->finalize, 0);
+}
+
+
+static void
+ngx_iothub_amqp_finalize_handler(ngx_event_t *ev)
+{
+    ngx_iothub_amqp_ctx_t *ctx = ev->data;
 
     ctx->transport->finalize(ctx);
 }

@@ -29,8 +29,6 @@ static ngx_int_t ngx_iothub_amqp_add_bytes(ngx_iothub_message_t *msg,
     const char *name, const char *p, size_t len);
 static ngx_int_t ngx_iothub_amqp_value_text(ngx_pool_t *pool, pn_data_t *d,
     ngx_str_t *out);
-static ngx_int_t ngx_iothub_amqp_atom_text(ngx_pool_t *pool,
-    pn_atom_t atom, ngx_str_t *out);
 static u_char *ngx_iothub_amqp_uuid_text(u_char *p, const char *bytes);
 static void ngx_iothub_amqp_stored(ngx_iothub_session_t *s, ngx_int_t rc,
     ngx_uint_t arg);
@@ -551,7 +549,13 @@ ngx_iothub_amqp_value_text(ngx_pool_t *pool, pn_data_t *d, ngx_str_t *out)
 }
 
 
-static ngx_int_t
+/*
+ * An atom as text: strings, symbols and binaries as they are, numbers in
+ * decimal, a uuid in its canonical lower-case form; NGX_DECLINED for
+ * other types.
+ */
+
+ngx_int_t
 ngx_iothub_amqp_atom_text(ngx_pool_t *pool, pn_atom_t atom, ngx_str_t *out)
 {
     u_char  *p;

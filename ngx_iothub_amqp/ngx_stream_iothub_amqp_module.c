@@ -20,7 +20,6 @@ static char *ngx_stream_iothub_amqp(ngx_conf_t *cf, ngx_command_t *cmd,
 static void ngx_stream_iothub_amqp_read_handler(ngx_event_t *rev);
 static void ngx_stream_iothub_amqp_write_handler(ngx_event_t *wev);
 static ngx_uint_t ngx_stream_iothub_amqp_ssl_pending(ngx_connection_t *c);
-static ngx_uint_t ngx_stream_iothub_amqp_client_cert(ngx_connection_t *c);
 static ssize_t ngx_stream_iothub_amqp_recv(ngx_iothub_amqp_ctx_t *ctx,
     u_char *buf, size_t size);
 static ssize_t ngx_stream_iothub_amqp_send(ngx_iothub_amqp_ctx_t *ctx,
@@ -78,7 +77,7 @@ static ngx_command_t  ngx_stream_iothub_amqp_commands[] = {
 
 static ngx_stream_module_t  ngx_stream_iothub_amqp_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_iothub_amqp_eh_init_conf,          /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -94,7 +93,7 @@ ngx_module_t  ngx_stream_iothub_amqp_module = {
     ngx_stream_iothub_amqp_commands,       /* module directives */
     NGX_STREAM_MODULE,                     /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_iothub_amqp_ws_init_module,        /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -134,15 +133,14 @@ ngx_stream_iothub_amqp_merge_srv_conf(ngx_conf_t *cf, void *parent,
         conf->hub = prev->hub;
     }
 
-    /* edgeHub's 4 minutes (amqp.md 1.2) */
     ngx_conf_merge_msec_value(conf->idle_timeout, prev->idle_timeout,
-                              240000);
+                              NGX_IOTHUB_AMQP_IDLE_TIMEOUT);
     ngx_conf_merge_size_value(conf->max_frame_size, prev->max_frame_size,
-                              65536);
+                              NGX_IOTHUB_AMQP_MAX_FRAME_SIZE);
     ngx_conf_merge_uint_value(conf->telemetry_credit, prev->telemetry_credit,
-                              64);
+                              NGX_IOTHUB_AMQP_TELEMETRY_CREDIT);
     ngx_conf_merge_uint_value(conf->max_identities, prev->max_identities,
-                              100);
+                              NGX_IOTHUB_AMQP_MAX_IDENTITIES);
 
     if (conf->idle_timeout < 1000 || conf->idle_timeout > 3600000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -228,7 +226,7 @@ ngx_iothub_amqp_init_session(ngx_stream_session_t *s)
     ctx->conf = ngx_stream_get_module_srv_conf(s,
                                                ngx_stream_iothub_amqp_module);
     ctx->hub = ctx->conf->hub;
-    ctx->client_cert = ngx_stream_iothub_amqp_client_cert(c);
+    ctx->client_cert = ngx_iothub_amqp_client_cert(c);
 
     c->log->action = "opening AMQP connection";
 
@@ -270,6 +268,11 @@ ngx_stream_iothub_amqp_read_handler(ngx_event_t *rev)
     c = rev->data;
     ctx = ngx_stream_get_module_ctx((ngx_stream_session_t *) c->data,
                                     ngx_stream_iothub_amqp_module);
+
+    if (ctx->closed) {
+        /* the session is finalized from the engine's finalize timer */
+        return;
+    }
 
     if (c->close) {
         ngx_iothub_amqp_close(ctx, "server shutting down");
@@ -324,25 +327,6 @@ ngx_stream_iothub_amqp_ssl_pending(ngx_connection_t *c)
 #if (NGX_STREAM_SSL)
     if (c->ssl) {
         return SSL_has_pending(c->ssl->connection);
-    }
-#endif
-
-    return 0;
-}
-
-
-static ngx_uint_t
-ngx_stream_iothub_amqp_client_cert(ngx_connection_t *c)
-{
-#if (NGX_STREAM_SSL)
-    X509  *cert;
-
-    if (c->ssl) {
-        cert = SSL_get_peer_certificate(c->ssl->connection);
-        if (cert) {
-            X509_free(cert);
-            return 1;
-        }
     }
 #endif
 

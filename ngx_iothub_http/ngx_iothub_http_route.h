@@ -50,7 +50,7 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_METHOD,         /* the twin's path + /methods */
     NGX_IOTHUB_HTTP_ROUTE_STATISTICS,     /* /statistics/devices */
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK,       /* /messages/serviceBound/feedback */
-    NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK,  /* the same + /{lockToken}[/abandon] */
+    NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK,  /* + /{lockToken}[/abandon] */
     NGX_IOTHUB_HTTP_ROUTE_COUNT
 } ngx_iothub_http_route_e;
 

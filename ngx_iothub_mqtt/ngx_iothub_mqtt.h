@@ -146,6 +146,9 @@ typedef struct {
 /* ngx_stream_iothub_mqtt_module.c: the stream transport */
 void ngx_iothub_mqtt_init_session(ngx_stream_session_t *s);
 
+/* ngx_iothub_mqtt_ws.c: the engine over WebSocket, registered as "mqtt" */
+ngx_int_t ngx_iothub_mqtt_ws_init_module(ngx_cycle_t *cycle);
+
 /* ngx_iothub_mqtt_handler.c: the engine: framing, output, close */
 ngx_int_t ngx_iothub_mqtt_start(ngx_iothub_mqtt_ctx_t *ctx);
 ngx_int_t ngx_iothub_mqtt_input(ngx_iothub_mqtt_ctx_t *ctx, u_char *data,

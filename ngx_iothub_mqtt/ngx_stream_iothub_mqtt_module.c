@@ -85,7 +85,7 @@ ngx_module_t  ngx_stream_iothub_mqtt_module = {
     ngx_stream_iothub_mqtt_commands,       /* module directives */
     NGX_STREAM_MODULE,                     /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_iothub_mqtt_ws_init_module,        /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */

@@ -142,6 +142,16 @@ $listens        server_name $HUB;
         # X.509 devices present a client certificate; SAS clients present none
         ssl_verify_client optional_no_ca;
 
+        # MQTT (subprotocol mqtt) and AMQP (AMQPWSB10) over WebSocket
+        location = /\$iothub/websocket {
+            iothub_websocket $HUB_NAME;
+        }
+
+        # AMQP over WebSocket for Event Hubs readers (AMQPWSB10)
+        location = /\$servicebus/websocket {
+            iothub_websocket $HUB_NAME;
+        }
+
         location / {
             iothub_api $HUB_NAME;
         }

@@ -196,6 +196,12 @@ else
 fi
 
 OWNER=$(connstr "$HUB" iothubowner)
+# the built-in endpoint for @azure/event-hubs (entity = the hub's name)
+EH_CONNSTR=""
+if [ "$HAVE_AMQP" = 1 ]; then
+    key=$(policy_var service primary)
+    EH_CONNSTR="Endpoint=sb://$HUB/;SharedAccessKeyName=service;SharedAccessKey=${!key};EntityPath=${HUB%%.*}"
+fi
 {
     echo "IOTHUB_HOST=$HUB"
     echo "IOTHUB_OWNER_CONNSTR='$OWNER'"
@@ -203,6 +209,7 @@ OWNER=$(connstr "$HUB" iothubowner)
     for p in service registryRead registryReadWrite; do
         echo "IOTHUB_${p^^}_CONNSTR='$(connstr "$HUB" "$p")'"
     done
+    [ -z "$EH_CONNSTR" ] || echo "IOTHUB_EVENTHUB_CONNSTR='$EH_CONNSTR'"
     if [ -n "$DEVICE_CONNSTR" ]; then
         echo "IOTHUB_DEVICE_ID=$SAMPLE_DEVICE"
         echo "IOTHUB_DEVICE_CONNSTR='$DEVICE_CONNSTR'"
@@ -211,7 +218,7 @@ OWNER=$(connstr "$HUB" iothubowner)
 chmod 600 "$RUN/hub.env"
 
 ports="REST on port 443"
-[ "$HAVE_MQTT" = 1 ] && ports="$ports, MQTT over TLS on port 8883"
+[ "$HAVE_MQTT" = 1 ] && ports="$ports, MQTT over TLS on port 8883 and over WebSocket on 443"
 [ "$HAVE_AMQP" = 1 ] && ports="$ports, AMQP over TLS on port 5671"
 
 cat <<EOF
@@ -223,12 +230,20 @@ nginx-iothub is running at https://$HUB  ($ports)
 EOF
 if [ -n "$DEVICE_CONNSTR" ]; then
     how="azure-iot-device"
-    [ "$HAVE_MQTT" = 1 ] && how="$how with the Mqtt transport to $HUB:8883"
+    [ "$HAVE_MQTT" = 1 ] && how="$how with the Mqtt transport to $HUB:8883, MqttWs to $HUB:443"
     [ "$HAVE_AMQP" = 1 ] && how="$how, the Amqp transport to $HUB:5671"
     cat <<EOF
 
   Example device "$SAMPLE_DEVICE" ($how):
     $DEVICE_CONNSTR
+EOF
+fi
+if [ -n "$EH_CONNSTR" ]; then
+    cat <<EOF
+
+  Event Hubs-compatible endpoint (@azure/event-hubs, consumer group
+  \$Default, AMQP to $HUB:5671):
+    $EH_CONNSTR
 EOF
 fi
 cat <<EOF

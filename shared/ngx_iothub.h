@@ -46,6 +46,7 @@ typedef struct {
     ngx_uint_t                 c2d_max_delivery_count;
     ngx_msec_t                 c2d_lock_timeout;
     ngx_uint_t                 feedback_max_length;
+    ngx_array_t               *consumer_groups;  /* ngx_str_t, or NULL */
     ngx_str_t                  file;
     ngx_uint_t                 line;
 } ngx_iothub_hub_t;
@@ -67,6 +68,7 @@ typedef struct {
     ngx_flag_t                 configured;   /* an iothub{} block was seen */
 
     ngx_array_t                inbox_types;  /* ngx_iothub_inbox_type_t */
+    ngx_array_t               *ws_engines;   /* ngx_iothub_ws_engine.c */
     ngx_int_t                  identity_cache;   /* entries per worker */
     ngx_msec_t                 janitor_interval;
 

@@ -9,6 +9,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_d2c.h"
+#include "ngx_iothub_lua.h"
 
 
 static size_t ngx_iothub_d2c_auth_method(u_char *buf, size_t size,
@@ -71,36 +72,49 @@ ngx_iothub_d2c_partition(ngx_iothub_hub_t *hub, ngx_str_t *id)
 }
 
 
+u_char *
+ngx_iothub_d2c_key(u_char *buf, ngx_iothub_hub_t *hub, ngx_uint_t partition,
+    const char *kind)
+{
+    return ngx_snprintf(buf, NGX_IOTHUB_D2C_KEY_LEN, "%V%s:%ui",
+                        &hub->prefix, kind, partition);
+}
+
+
 ngx_iothub_redis_call_t *
 ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     ngx_iothub_message_t *msg, ngx_iothub_redis_handler_pt handler,
     void *data)
 {
-    u_char                 key[256], minid[NGX_INT64_LEN + 3], now[40];
-    u_char                 method[160];
-    ngx_tm_t               tm;
-    ngx_time_t            *tp;
+    u_char             key[3][NGX_IOTHUB_D2C_KEY_LEN];
+    u_char             minid[NGX_INT64_LEN + 3], now[40], method[160];
+    ngx_tm_t           tm;
+    ngx_uint_t         p;
+    ngx_time_t        *tp;
     ngx_iothub_args_t  args;
 
     tp = ngx_timeofday();
     args.n = 0;
 
-    ngx_iothub_args_add_str(&args, "XADD");
-    ngx_iothub_args_add(&args, (char *) key,
-                       ngx_snprintf(key, sizeof(key), "%Vd2c:%ui", &hub->prefix,
-                                    ngx_iothub_d2c_partition(hub,
-                                                      &sender->device_id))
-                       - key);
+    /* d2c_append.lua: KEYS the stream, its last id, its waiting inboxes */
+
+    p = ngx_iothub_d2c_partition(hub, &sender->device_id);
+
+    ngx_iothub_args_add(&args, (char *) key[0],
+                        ngx_iothub_d2c_key(key[0], hub, p, "d2c") - key[0]);
+    ngx_iothub_args_add(&args, (char *) key[1],
+                        ngx_iothub_d2c_key(key[1], hub, p, "d2c-last")
+                        - key[1]);
+    ngx_iothub_args_add(&args, (char *) key[2],
+                        ngx_iothub_d2c_key(key[2], hub, p, "d2c-wait")
+                        - key[2]);
 
     /* retention: entries older than the hub's retention go, lazily */
-    ngx_iothub_args_add_str(&args, "MINID");
-    ngx_iothub_args_add_str(&args, "~");
     ngx_iothub_args_add(&args, (char *) minid,
                        ngx_sprintf(minid, "%uL",
                                    (uint64_t) (tp->sec - hub->retention)
                                    * 1000)
                        - minid);
-    ngx_iothub_args_add_str(&args, "*");
 
     ngx_iothub_args_add_str(&args, "a:iothub-connection-device-id");
     ngx_iothub_args_add(&args, (char *) sender->device_id.data,
@@ -146,8 +160,9 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
         return NULL;
     }
 
-    return ngx_iothub_redis_command(ngx_iothub_redis_link(), handler, data,
-                                    args.n, args.argv, args.lens);
+    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                   NGX_IOTHUB_LUA_D2C_APPEND, handler, data,
+                                   3, args.n, args.argv, args.lens);
 }
 
 

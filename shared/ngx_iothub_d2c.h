@@ -19,6 +19,7 @@
 
 #define NGX_IOTHUB_D2C_MAX_SIZE        (256 * 1024)
 #define NGX_IOTHUB_D2C_MAX_PROPERTIES  64
+#define NGX_IOTHUB_D2C_KEY_LEN         320     /* a hub name is <= 128 */
 
 
 /*
@@ -65,11 +66,20 @@ ngx_int_t ngx_iothub_message_args(ngx_iothub_args_t *args,
 ngx_uint_t ngx_iothub_d2c_partition(ngx_iothub_hub_t *hub, ngx_str_t *id);
 
 /*
+ * A partition's key: kind "d2c" is the stream, "d2c-last" its last entry
+ * id, "d2c-wait" the inboxes waiting for its next entry.  buf holds
+ * NGX_IOTHUB_D2C_KEY_LEN bytes; returns the end.
+ */
+u_char *ngx_iothub_d2c_key(u_char *buf, ngx_iothub_hub_t *hub,
+    ngx_uint_t partition, const char *kind);
+
+/*
  * Appends the message to the device's partition stream with the system
  * properties the hub stamps (connection ids, auth generation and method,
- * enqueued time, message source).  The handler gets the XADD reply (the
- * entry id) or NULL; acknowledge the device only after a string reply.
- * Returns NULL when Redis is down.
+ * enqueued time, message source), with d2c_append.lua: the entry id is
+ * "<ms>-<sequence number>".  The handler gets the entry id or NULL;
+ * acknowledge the device only after a string reply.  Returns NULL when
+ * Redis is down.
  */
 ngx_iothub_redis_call_t *ngx_iothub_d2c_send(ngx_iothub_hub_t *hub,
     ngx_iothub_sender_t *sender, ngx_iothub_message_t *msg,

@@ -14,6 +14,7 @@
 #include "ngx_iothub_method.h"
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_janitor.h"
+#include "ngx_iothub_eventhub.h"
 
 
 /* a worker beats every 10 s; three missed beats and it counts as gone */
@@ -229,6 +230,13 @@ static ngx_command_t  ngx_iothub_commands[] = {
       0,
       offsetof(ngx_iothub_hub_t, feedback_max_length),
       &ngx_iothub_feedback_length_bounds },
+
+    { ngx_string("consumer_group"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_iothub_eh_consumer_group,
+      0,
+      0,
+      NULL },
 
     { ngx_string("retention"),
       NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
@@ -949,6 +957,7 @@ ngx_iothub_subscribed_in(void *data, ngx_str_t *channel, u_char *payload,
         /* (re)subscribed: invalidations and notifications may be lost */
         ngx_iothub_idcache_flush();
         ngx_iothub_session_resume_all();
+        ngx_iothub_eh_wake_all();
 
         /* Redis may be back empty: say at once that this worker lives */
         if (imcf->heartbeat.timer_set) {

@@ -80,36 +80,115 @@ ngx_iothub_session_rc_e
 ngx_iothub_session_connect(ngx_iothub_session_t *s,
     ngx_iothub_credentials_t *cred)
 {
-    ngx_int_t                rc;
-    ngx_iothub_session_rc_e  src;
+    ngx_iothub_session_rc_e  rc;
 
-    src = ngx_iothub_session_credentials(s, cred);
-    if (src != NGX_IOTHUB_SESSION_OK) {
-        return src;
+    rc = ngx_iothub_session_credentials(s, cred);
+    if (rc != NGX_IOTHUB_SESSION_OK) {
+        return rc;
     }
+
+    rc = ngx_iothub_session_read_identity(s,
+                                          ngx_iothub_session_identity_done);
+
+    /* OK: from the worker's identity cache */
+    return (rc == NGX_IOTHUB_SESSION_OK) ? ngx_iothub_session_authenticate(s)
+                                         : rc;
+}
+
+
+/*
+ * Reads s's identity record into s->auth_pool: PENDING (the handler will
+ * run), OK (s->identity is set, from the worker's identity cache), or a
+ * failure.
+ */
+
+ngx_iothub_session_rc_e
+ngx_iothub_session_read_identity(ngx_iothub_session_t *s,
+    ngx_iothub_registry_handler_pt handler)
+{
+    ngx_int_t  rc;
 
     s->op.hub = s->hub;
     s->op.pool = s->auth_pool;
     s->op.log = s->log;
-    s->op.handler = ngx_iothub_session_identity_done;
+    s->op.handler = handler;
     s->op.data = s;
 
     rc = ngx_iothub_registry_lookup(&s->op, &s->sender.device_id,
                                     &s->sender.module_id);
 
-    if (rc == NGX_DECLINED) {
+    switch (rc) {
+
+    case NGX_OK:
+        return NGX_IOTHUB_SESSION_PENDING;
+
+    case NGX_DONE:
+        s->identity = s->op.identity;
+        return NGX_IOTHUB_SESSION_OK;
+
+    case NGX_DECLINED:
+        s->why = "the hub's store is unavailable";
+        return NGX_IOTHUB_SESSION_UNAVAILABLE;
+
+    default:
+        return NGX_IOTHUB_SESSION_ERROR;
+    }
+}
+
+
+/* the outcome of that read, once its handler ran; OK sets s->identity */
+
+ngx_iothub_session_rc_e
+ngx_iothub_session_identity_read(ngx_iothub_session_t *s,
+    ngx_iothub_registry_op_t *op)
+{
+    switch (op->rc) {
+
+    case NGX_IOTHUB_REGISTRY_OK:
+        s->identity = op->identity;
+        return NGX_IOTHUB_SESSION_OK;
+
+    case NGX_IOTHUB_REGISTRY_NO_DEVICE:
+    case NGX_IOTHUB_REGISTRY_NO_MODULE:
+        s->why = "identity not registered";
+        return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
+
+    default:
         s->why = "the hub's store is unavailable";
         return NGX_IOTHUB_SESSION_UNAVAILABLE;
     }
+}
 
-    if (rc == NGX_DONE) {
-        /* from the worker's identity cache */
-        s->identity = s->op.identity;
-        return ngx_iothub_session_authenticate(s);
+
+/* the token, in a pool that lives only until the session is connected */
+
+ngx_int_t
+ngx_iothub_session_keep_token(ngx_iothub_session_t *s, ngx_str_t *token)
+{
+    s->auth_pool = ngx_create_pool(4096, s->log);
+    if (s->auth_pool == NULL) {
+        return NGX_ERROR;
     }
 
-    return (rc == NGX_OK) ? NGX_IOTHUB_SESSION_PENDING
-                          : NGX_IOTHUB_SESSION_ERROR;
+    s->token.len = token->len;
+    s->token.data = ngx_pstrdup(s->auth_pool, token);
+
+    return (s->token.data || token->len == 0) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* the session ends when its SAS token expires (auth.md 7) */
+
+void
+ngx_iothub_session_arm_expiry(ngx_iothub_session_t *s)
+{
+    time_t  left;
+
+    left = (time_t) (s->token_expiry - ngx_time());
+
+    /* nginx timers reach 24 days: a longer token is checked then */
+    ngx_add_timer(&s->expiry,
+                  (ngx_msec_t) ngx_max(ngx_min(left, 86400 * 24), 1) * 1000);
 }
 
 
@@ -147,19 +226,8 @@ ngx_iothub_session_credentials(ngx_iothub_session_t *s,
 
     /* the identity record and the token live only until connected */
 
-    s->auth_pool = ngx_create_pool(4096, s->log);
-    if (s->auth_pool == NULL) {
-        return NGX_IOTHUB_SESSION_ERROR;
-    }
-
-    s->token.len = cred->token.len;
-    s->token.data = ngx_pstrdup(s->auth_pool, &cred->token);
-
-    if (s->token.data == NULL && cred->token.len) {
-        return NGX_IOTHUB_SESSION_ERROR;
-    }
-
-    return NGX_IOTHUB_SESSION_OK;
+    return (ngx_iothub_session_keep_token(s, &cred->token) == NGX_OK)
+           ? NGX_IOTHUB_SESSION_OK : NGX_IOTHUB_SESSION_ERROR;
 }
 
 
@@ -170,22 +238,10 @@ ngx_iothub_session_identity_done(ngx_iothub_registry_op_t *op)
 
     ngx_iothub_session_rc_e  rc;
 
-    switch (op->rc) {
+    rc = ngx_iothub_session_identity_read(s, op);
 
-    case NGX_IOTHUB_REGISTRY_OK:
-        s->identity = op->identity;
+    if (rc == NGX_IOTHUB_SESSION_OK) {
         rc = ngx_iothub_session_authenticate(s);
-        break;
-
-    case NGX_IOTHUB_REGISTRY_NO_DEVICE:
-    case NGX_IOTHUB_REGISTRY_NO_MODULE:
-        s->why = "identity not registered";
-        rc = NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
-        break;
-
-    default:
-        s->why = "the hub's store is unavailable";
-        rc = NGX_IOTHUB_SESSION_UNAVAILABLE;
     }
 
     if (rc != NGX_IOTHUB_SESSION_PENDING) {
@@ -336,7 +392,6 @@ static void
 ngx_iothub_session_connected(ngx_iothub_session_t *s, redisReply *reply,
     void *arg)
 {
-    time_t                      left;
     ngx_iothub_reply_rc_e       rc;
     ngx_iothub_reply_connect_t  answer;
 
@@ -353,15 +408,8 @@ ngx_iothub_session_connected(ngx_iothub_session_t *s, redisReply *reply,
 
     ngx_iothub_session_register(s);
 
-    /* the session ends when its SAS token expires (auth.md 7) */
-
     if (!s->x509) {
-        left = (time_t) (s->token_expiry - ngx_time());
-
-        /* nginx timers reach 24 days: a longer token is checked then */
-        ngx_add_timer(&s->expiry,
-                      (ngx_msec_t) ngx_max(ngx_min(left, 86400 * 24), 1)
-                      * 1000);
+        ngx_iothub_session_arm_expiry(s);
     }
 
     s->protocol->connected(s, NGX_IOTHUB_SESSION_OK, answer.present);
@@ -449,13 +497,8 @@ ngx_iothub_session_expiry_handler(ngx_event_t *ev)
 {
     ngx_iothub_session_t *s = ev->data;
 
-    time_t  left;
-
-    left = (time_t) (s->token_expiry - ngx_time());
-
-    if (left > 0) {
-        ngx_add_timer(&s->expiry,
-                      (ngx_msec_t) ngx_min(left, 86400 * 24) * 1000);
+    if (s->token_expiry > ngx_time()) {
+        ngx_iothub_session_arm_expiry(s);
         return;
     }
 
@@ -471,7 +514,10 @@ ngx_iothub_session_subscribe(ngx_iothub_session_t *s,
 
     ngx_sprintf(features, "%ui%Z", s->features);
 
-    s->subscribed = handler;
+    if (handler) {
+        /* one function per protocol: an earlier call's reply uses it too */
+        s->subscribed = handler;
+    }
 
     return ngx_iothub_session_presence(s, NGX_IOTHUB_LUA_SESSION_SUBSCRIBE,
                                        (char *) features,

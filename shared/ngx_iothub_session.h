@@ -208,8 +208,9 @@ ngx_iothub_session_rc_e ngx_iothub_session_connect(ngx_iothub_session_t *s,
     ngx_iothub_credentials_t *cred);
 
 /*
- * Records s->features as the session's subscriptions.  With a handler,
- * it runs once they are stored (or the store failed); returns NGX_OK
+ * Records s->features as the session's subscriptions.  With a handler
+ * (a protocol passes the same function every time), it runs once they
+ * are stored (or the store failed); returns NGX_OK
  * then, NGX_DECLINED when Redis is down (no handler call: they hold on
  * this connection only), NGX_ERROR on memory failure.
  */

@@ -1,9 +1,11 @@
 # Reload and shutdown: graceful stop (the harness stops nginx with QUIT
 # after every block) with requests still waiting for Redis, reloads that
-# keep serving, and several workers sharing the registry through Redis.
+# keep serving, several workers sharing the registry through Redis, and
+# a reload that closes an open AMQP connection before its worker exits.
 
 use lib 't/lib';
 use Test::IotHub;
+use Test::IotHub::AMQP;
 
 # Test::Base runs every eval section before the first block starts.  A
 # value that depends on an earlier response of the same block (its etag),
@@ -155,3 +157,24 @@ aborting
 --- no_error_log
 open socket
 aborting
+
+
+
+=== TEST 8: reload with an open AMQP connection: closed before the old worker exits, no [alert]
+--- stream_config eval
+"server { listen 127.0.0.1:$AMQP_PORT; iothub_amqp test; }"
+--- mqtt eval
+[[perl => sub { $::amqp = amqp_client() }],
+ ['hup'],
+ [perl => sub {
+    my (undef, $t) = @_;
+    my $r = $::amqp->cmd(op => 'cbs', audience => 'localhost%2Fdevices%2Fx',
+                         token => 'x');
+    ok(!defined $r->{status}, "$t: the old worker closed the connection")
+        or diag(explain($r));
+    undef $::amqp;
+ }]]
+--- error_log
+iothub amqp: closing connection: server shutting down
+--- no_error_log
+[alert]

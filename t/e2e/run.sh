@@ -1,6 +1,7 @@
 #!/bin/bash
 # End-to-end tests: a private Redis (free TCP port) and nginx with our modules
-# on 127.0.0.1:443 / [::1]:443 (REST) and, when the build has the MQTT module,
+# on 127.0.0.1:443 / [::1]:443 (REST, and WebSocket on /$iothub/websocket and
+# /$servicebus/websocket: scripts/hub-conf.sh) and, when the build has the MQTT module,
 # 127.0.0.1:8883 / [::1]:8883 (MQTT over TLS), with the AMQP module
 # 127.0.0.1:5671 / [::1]:5671 (AMQP over TLS), then `node --test` on
 # t/e2e/*.test.js with the real Azure IoT SDKs. Everything lives in a temp dir

@@ -9,10 +9,17 @@
 #       -> {"status": 200, "description": "OK", "correlated": true}
 #   {"op": "sender", "name": L, "address": A}
 #   {"op": "receiver", "name": L, "address": A, "credit": N}
+#       both with "properties": {} (link properties, symbol keys) and
+#       "settled": true (snd-settle-mode settled, as the twin links ask),
+#       "link_name": N (default "<container>-<address>": one per address)
 #       -> {"ok": true} or {"error": "<condition>", "description": ...}
 #   {"op": "send", "name": L, "messages": [M, ...]}: all at once, then
-#       waits for every outcome -> {"outcomes": ["accepted", ...]}
-#   {"op": "receive", "name": L, "timeout": S} -> {"message": M}
+#       waits for every outcome -> {"outcomes": ["accepted", ...]};
+#       with "settled": true they go pre-settled -> {"outcomes": [...]}
+#       of "settled", nothing waited for
+#   {"op": "receive", "name": L, "timeout": S} -> {"message": M}, M with
+#       annotations and the correlation-id's type too
+#   {"op": "detach", "name": L}: the client detaches the link
 #   {"op": "settle", "name": L, "outcome": "accept" | "reject" | "release"
 #       | "modify"}
 #   {"op": "detached", "name": L, "timeout": S} -> {"error": condition}
@@ -20,9 +27,24 @@
 #       socket, then all that comes until the server closes it
 #       -> {"hex": ..., "closed": true}
 #   {"op": "close"}
-# A message M: body (text, sent as a data section), id, id_type ("uuid",
-# "ulong"), correlation_id, to, content_type, content_encoding, user_id,
-# expiry (ms), properties {}, annotations {} (symbol keys).
+# Event Hubs (amqp.md 10):
+#   {"op": "eh_receiver", "name": L, "address": A, "filter": EXPR,
+#       "credit": N, "epoch": E} -> {"ok": true} or {"error": ...}; credit
+#       is a window kept full, 0 for none (then "flow" grants it)
+#   {"op": "event", "name": L, "timeout": S} -> {"event": {body,
+#       properties, annotations, id, ...}}, typed values as [type, value]
+#   {"op": "buffered", "name": L, "want": N, "timeout": S}: waits until N
+#       events came without granting credit -> {"count": n}
+#   {"op": "flow", "name": L, "credit": N}
+#   {"op": "mgmt", "type": T, "entity": E, "partition": P, "operation": O}
+#       -> {"status", "description", "condition", "correlated", "body"}
+# A message M: body (text, sent as a data section; body_size N: N bytes
+# of "x" instead), id, id_type ("uuid", "ulong", "binary": hex),
+# correlation_id, correlation_id_type ("uuid", "ulong"), to,
+# content_type, content_encoding, user_id, expiry (ms), properties {},
+# int_properties [names of properties sent as AMQP int, not long],
+# annotations {} (symbol keys).  A received message also has id_type,
+# user_id, annotations and the types of annotations and properties.
 
 import json
 import socket
@@ -31,11 +53,66 @@ import time
 import uuid
 
 from proton import (Message, symbol, ulong, Delivery, Endpoint,
-                    Disposition)
+                    Disposition, Described, Timeout)
+from proton import int32
 from proton.utils import BlockingConnection, LinkDetached
 from proton.reactor import DynamicNodeProperties  # noqa: F401
+from proton.reactor import AtMostOnce, Filter, LinkOption
+
+SELECTOR = ulong(0x0000468C00000004)
+
+
+class Target(LinkOption):
+    """a receiver's target address (the $management reply-to)"""
+    def __init__(self, address):
+        self.address = address
+
+    def apply(self, link):
+        link.target.address = self.address
+
+
+class Props(LinkOption):
+    def __init__(self, props):
+        self.props = props
+
+    def apply(self, link):
+        link.properties = self.props
+
+
+def typed(v):
+    """a decoded AMQP value as JSON: [type name, value]"""
+    name = type(v).__name__
+    if isinstance(v, (bytes, memoryview)):
+        return [name, bytes(v).decode('utf-8', 'replace')]
+    if hasattr(v, 'elements'):
+        return [name, [typed(e) for e in v.elements]]
+    if isinstance(v, dict):
+        return [name, {str(k): typed(x) for k, x in v.items()}]
+    if isinstance(v, (list, tuple)):
+        return [name, [typed(e) for e in v]]
+    if v is None or isinstance(v, (bool, int, float)):
+        return [name, v]
+    return [name, str(v)]
 
 TIMEOUT = 5
+
+
+class LinkProperties(LinkOption):
+    def __init__(self, props):
+        self.props = {symbol(k): v for k, v in props.items()}
+
+    def apply(self, link):
+        link.properties = self.props
+
+
+def typed_id(value, kind):
+    if kind == 'uuid':
+        return uuid.UUID(value)
+    if kind == 'ulong':
+        return ulong(int(value))
+    if kind == 'binary':
+        return bytes.fromhex(value)
+    return value
 
 
 class Client:
@@ -44,6 +121,7 @@ class Client:
         self.links = {}
         self.last = {}
         self.cbs = None
+        self.mgmt_links = None
 
     def connect(self, c):
         kw = {}
@@ -59,12 +137,21 @@ class Client:
         return {'ok': True}
 
     def attach(self, c, sender):
+        options = []
+        if 'properties' in c:
+            options.append(LinkProperties(c['properties']))
+        if c.get('settled'):
+            options.append(AtMostOnce())
         try:
             if sender:
-                link = self.conn.create_sender(c['address'])
+                link = self.conn.create_sender(c['address'],
+                                               name=c.get('link_name'),
+                                               options=options)
             else:
                 link = self.conn.create_receiver(c['address'],
-                                                 credit=c.get('credit', 10))
+                                                 credit=c.get('credit', 10),
+                                                 name=c.get('link_name'),
+                                                 options=options)
         except LinkDetached as e:
             cond = e.link.remote_condition
             return {'error': cond.name if cond else None,
@@ -106,13 +193,14 @@ class Client:
     def message(self, spec):
         m = Message()
         m.inferred = True
-        m.body = spec.get('body', '').encode()
+        m.body = (b'x' * spec['body_size'] if 'body_size' in spec
+                  else spec.get('body', '').encode())
         if 'id' in spec:
-            t = spec.get('id_type')
-            m.id = (uuid.UUID(spec['id']) if t == 'uuid'
-                    else ulong(int(spec['id'])) if t == 'ulong'
-                    else spec['id'])
-        for k in ('correlation_id', 'content_type', 'content_encoding'):
+            m.id = typed_id(spec['id'], spec.get('id_type'))
+        if 'correlation_id' in spec:
+            m.correlation_id = typed_id(spec['correlation_id'],
+                                        spec.get('correlation_id_type'))
+        for k in ('content_type', 'content_encoding'):
             if k in spec:
                 setattr(m, k, spec[k])
         if 'to' in spec:
@@ -122,7 +210,9 @@ class Client:
         if 'expiry' in spec:
             m.expiry_time = spec['expiry'] / 1000.0
         if 'properties' in spec:
-            m.properties = spec['properties']
+            m.properties = {k: int32(v) if k in spec.get('int_properties',
+                                                         []) else v
+                            for k, v in spec['properties'].items()}
         if 'annotations' in spec:
             m.annotations = {symbol(k): v
                              for k, v in spec['annotations'].items()}
@@ -131,6 +221,10 @@ class Client:
     def send(self, c):
         link = self.links[c['name']].link
         ds = [link.send(self.message(s)) for s in c['messages']]
+        if c.get('settled'):
+            for d in ds:
+                d.settle()
+            return {'outcomes': ['settled' for d in ds]}
 
         def done():
             return all(d.remote_state or d.settled for d in ds) \
@@ -160,9 +254,22 @@ class Client:
         if isinstance(body, (bytes, memoryview)):
             body = bytes(body).decode('utf-8', 'replace')
         props = {k: str(v) for k, v in (m.properties or {}).items()}
+        ann = {str(k): v if isinstance(v, (int, str)) else str(v)
+               for k, v in (m.annotations or {}).items()}
+        types = {str(k): type(v).__name__
+                 for k, v in list((m.annotations or {}).items())
+                 + list((m.properties or {}).items())}
         return {'message': {'body': body,
+                            'annotations': ann,
+                            'types': types,
+                            'correlation_id_type':
+                                type(m.correlation_id).__name__,
                             'data_section': bool(m.inferred),
                             'id': str(m.id) if m.id is not None else None,
+                            'id_type': type(m.id).__name__,
+                            'user_id': bytes(m.user_id).decode('utf-8',
+                                                               'replace')
+                                if m.user_id else None,
                             'correlation_id': str(m.correlation_id)
                                 if m.correlation_id is not None else None,
                             'to': m.address,
@@ -186,7 +293,18 @@ class Client:
         else:
             r.settle(Disposition.MODIFIED)
         # the disposition goes out on the next pass of the connection
-        self.conn.wait(lambda: True, timeout=1)
+        passes = []
+
+        def written():
+            passes.append(1)
+            return len(passes) > 1 \
+                and self.conn.conn.transport.pending() <= 0
+        self.conn.wait(written, timeout=c.get('timeout', TIMEOUT),
+                       msg='disposition')
+        return {'ok': True}
+
+    def detach(self, c):
+        self.links.pop(c['name']).close()
         return {'ok': True}
 
     def detached(self, c):
@@ -220,8 +338,94 @@ class Client:
         s.close()
         return {'hex': got.hex(), 'closed': closed}
 
+    def eh_receiver(self, c):
+        opts = []
+        if c.get('filter') is not None:
+            opts.append(Filter({symbol('apache.org:selector-filter:string'):
+                                Described(SELECTOR, c['filter'])}))
+        if c.get('epoch') is not None:
+            opts.append(Props({symbol('com.microsoft:epoch'):
+                               int(c['epoch'])}))
+        try:
+            link = self.conn.create_receiver(c['address'],
+                                             credit=c.get('credit', 10),
+                                             name=c['name'],
+                                             options=opts or None)
+        except LinkDetached as e:
+            cond = e.link.remote_condition
+            return {'error': cond.name if cond else None,
+                    'description': cond.description if cond else None}
+        self.links[c['name']] = link
+        return {'ok': True}
+
+    def event(self, c):
+        r = self.links[c['name']]
+        m = r.receive(timeout=c.get('timeout', TIMEOUT))
+        return {'event': {
+            'body': typed(m.body),
+            'data_section': bool(m.inferred),
+            'id': None if m.id is None else typed(m.id),
+            'correlation_id': None if m.correlation_id is None
+                              else typed(m.correlation_id),
+            'user_id': m.user_id and bytes(m.user_id).decode(),
+            'to': m.address,
+            'content_type': m.content_type and str(m.content_type),
+            'content_encoding': m.content_encoding
+                                and str(m.content_encoding),
+            'expiry': int(round(m.expiry_time * 1000))
+                      if m.expiry_time else None,
+            'properties': {str(k): typed(v)
+                           for k, v in (m.properties or {}).items()},
+            'annotations': {str(k): typed(v)
+                            for k, v in (m.annotations or {}).items()}}}
+
+    def buffered(self, c):
+        r = self.links[c['name']]
+        try:
+            self.conn.wait(lambda: len(r.fetcher.incoming) >= c['want'],
+                           timeout=c.get('timeout', TIMEOUT))
+        except Timeout:
+            pass
+        return {'count': len(r.fetcher.incoming),
+                'credit': r.link.credit}
+
+    def flow(self, c):
+        r = self.links[c['name']]
+        r.link.flow(c['credit'])
+        self.conn.wait(lambda: True, timeout=1)
+        return {'ok': True}
+
+    def mgmt(self, c):
+        if self.mgmt_links is None:
+            snd = self.conn.create_sender('$management')
+            rcv = self.conn.create_receiver('$management', credit=10,
+                                            options=Target('mgmt-reply'))
+            self.mgmt_links = (snd, rcv)
+        snd, rcv = self.mgmt_links
+        mid = str(uuid.uuid4())
+        props = {'operation': c.get('operation', 'READ'),
+                 'name': c.get('entity', 'test'),
+                 'type': c['type']}
+        if 'partition' in c:
+            props['partition'] = c['partition']
+        snd.send(Message(id=mid, reply_to='mgmt-reply', properties=props,
+                         body=b'[]'))
+        r = rcv.receive(timeout=c.get('timeout', TIMEOUT))
+        if rcv.fetcher.unsettled:
+            rcv.accept()
+        p = r.properties or {}
+        status = p.get('status-code')
+        return {'status': status,
+                'status_type': type(status).__name__,
+                'description': p.get('status-description'),
+                'condition': p.get('error-condition'),
+                'correlated': r.correlation_id == mid,
+                'body': None if r.body is None else typed(r.body)[1]}
+
     def run(self, c):
         op = c['op']
+        if op in ('eh_receiver', 'event', 'buffered', 'flow', 'mgmt'):
+            return getattr(self, op)(c)
         if op == 'connect':
             return self.connect(c)
         if op == 'cbs':
@@ -234,6 +438,8 @@ class Client:
             return self.receive(c)
         if op == 'settle':
             return self.settle(c)
+        if op == 'detach':
+            return self.detach(c)
         if op == 'detached':
             return self.detached(c)
         if op == 'raw':
@@ -253,7 +459,7 @@ def main():
             out = client.run(json.loads(line))
         except Exception as e:  # the test shows it
             out = {'exception': '%s: %s' % (type(e).__name__, e)}
-        sys.stdout.write(json.dumps(out) + '\n')
+        sys.stdout.write(json.dumps(out, default=repr) + '\n')
         sys.stdout.flush()
 
 

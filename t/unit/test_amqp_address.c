@@ -61,7 +61,19 @@ static const addr_case_t  addr_cases[] = {
     { "cbs with slash", "/$cbs", 0, NGX_IOTHUB_AMQP_ADDR_CBS, "", "" },
     { "unknown tail", "/devices/dev1/messages", 0,
       NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "dev1", "" },
-    { "service side", "/messages/devicebound", 0,
+    { "service c2d", "/messages/devicebound", 0,
+      NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D, "", "" },
+    { "service c2d, camel", "messages/deviceBound", 0,
+      NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D, "", "" },
+    { "service c2d, scheme", "amqps://hub:5671/messages/devicebound", 0,
+      NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D, "", "" },
+    { "feedback", "/messages/serviceBound/feedback", 0,
+      NGX_IOTHUB_AMQP_ADDR_FEEDBACK, "", "" },
+    { "feedback, lower", "/messages/servicebound/FEEDBACK", 0,
+      NGX_IOTHUB_AMQP_ADDR_FEEDBACK, "", "" },
+    { "file notifications", "/messages/serviceBound/filenotifications", 0,
+      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+    { "service, too long", "/messages/devicebound/x", 0,
       NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
     { "empty", "", 0, NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
     { "empty segment", "/devices//messages/events", 0,
@@ -98,6 +110,54 @@ static const addr_case_t  audience_cases[] = {
       NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "dev1", "" },
     { "bad escape", "hub%2Fdevices%2", -1, NGX_IOTHUB_AMQP_ADDR_UNKNOWN,
       "", "" },
+};
+
+
+typedef struct {
+    const char              *name;
+    const char              *in;
+    int                      rc;
+    const char              *host;
+    const char              *path;
+} scope_case_t;
+
+
+static const scope_case_t  scope_cases[] = {
+    { "node service", "localhost", 0, "localhost", "" },
+    { "trailing slash", "hub.example.com/", 0, "hub.example.com", "" },
+    { "a path", "hub/messages/serviceBound", 0, "hub",
+      "/messages/serviceBound" },
+    { "encoded whole", "hub%2Fmessages%2Fdevicebound", 0, "hub",
+      "/messages/devicebound" },
+    { "encoded segment", "hub/a%20b/c/", 0, "hub", "/a b/c" },
+    { "scheme", "sb://hub/entity/$management", 0, "hub",
+      "/entity/$management" },
+    { "amqps scheme, port", "amqps://hub:5671", 0, "hub:5671", "" },
+    { "empty", "", -1, NULL, NULL },
+    { "no host", "/messages/devicebound", -1, NULL, NULL },
+    { "empty segment", "hub//x", -1, NULL, NULL },
+    { "bad escape", "hub%2", -1, NULL, NULL },
+    { "NUL", "hub/a%00", -1, NULL, NULL },
+};
+
+
+typedef struct {
+    const char              *name;
+    const char              *scope;
+    const char              *path;
+    int                      covers;
+} covers_case_t;
+
+
+static const covers_case_t  covers_cases[] = {
+    { "the hub", "", "/messages/devicebound", 1 },
+    { "same", "/messages/devicebound", "/messages/devicebound", 1 },
+    { "prefix", "/messages", "/messages/serviceBound/feedback", 1 },
+    { "words any case", "/MESSAGES/servicebound",
+      "/messages/serviceBound/feedback", 1 },
+    { "not by segment", "/messages/device", "/messages/devicebound", 0 },
+    { "other", "/messages/serviceBound", "/messages/devicebound", 0 },
+    { "longer", "/messages/devicebound/x", "/messages/devicebound", 0 },
 };
 
 
@@ -144,6 +204,56 @@ test_audience(void **state)
 
 
 static void
+test_scope(void **state)
+{
+    const scope_case_t  *c = *state;
+
+    int   rc;
+    char  host[256], path[256];
+
+    rc = ngx_iothub_amqp_audience_scope((const unsigned char *) c->in,
+                                        strlen(c->in), host, sizeof(host),
+                                        path, sizeof(path));
+    assert_int_equal(rc, c->rc);
+
+    if (rc == 0) {
+        assert_string_equal(host, c->host);
+        assert_string_equal(path, c->path);
+    }
+}
+
+
+static void
+test_covers(void **state)
+{
+    const covers_case_t  *c = *state;
+
+    assert_int_equal(ngx_iothub_amqp_scope_covers(c->scope, c->path),
+                     c->covers);
+}
+
+
+static void
+test_scope_fits(void **state)
+{
+    char  host[4], path[8];
+
+    (void) state;
+
+    assert_int_equal(ngx_iothub_amqp_audience_scope(
+                         (const unsigned char *) "abc/defghij", 11, host,
+                         sizeof(host), path, sizeof(path)), -1);
+    assert_int_equal(ngx_iothub_amqp_audience_scope(
+                         (const unsigned char *) "abc/defghi", 10, host,
+                         sizeof(host), path, sizeof(path)), 0);
+    assert_string_equal(path, "/defghi");
+    assert_int_equal(ngx_iothub_amqp_audience_scope(
+                         (const unsigned char *) "abcd", 4, host,
+                         sizeof(host), path, sizeof(path)), -1);
+}
+
+
+static void
 test_long_id(void **state)
 {
     char                     buf[400];
@@ -176,10 +286,13 @@ main(void)
     static const table_t  tables[] = {
         TABLE("amqp address", test_addr, addr_cases),
         TABLE("amqp audience", test_audience, audience_cases),
+        TABLE("amqp audience scope", test_scope, scope_cases),
+        TABLE("amqp scope covers", test_covers, covers_cases),
     };
 
     static const struct CMUnitTest  misc[] = {
         cmocka_unit_test(test_long_id),
+        cmocka_unit_test(test_scope_fits),
     };
 
     failed = 0;

@@ -30,6 +30,7 @@ use Test::IotHub::Redis;
 use Test::IotHub::SAS qw(sas_token auth_header @POLICIES %POLICY_KEYS
                          $DEVICE_KEY);
 use Test::IotHub::MQTT @Test::IotHub::MQTT::EXPORT_OK;
+use Test::IotHub::WS ();
 
 our @EXPORT = (qw(run_tests sas_token iothub_block require_modules redis_cmd
                   http_request d2c_messages node_port %POLICY_KEYS
@@ -801,8 +802,14 @@ sub _run_mqtt {
     $cur = 'a';
     my $get = sub {   # the current connection, opened on first use
         return $conn{$cur} if $conn{$cur};
-        my $port = (node_port($node_of{$cur} // 1))[1];
-        my $c = Test::IotHub::MQTT::Client->new(port => $port, name => $cur);
+        my @ports = node_port($node_of{$cur} // 1);
+        my $ws = $b->websocket;   # MQTT over WebSocket on the http port
+        $ws =~ s/\s+//g if defined $ws;
+        my $c = defined $ws
+            ? Test::IotHub::WS::Client->new(port => $ports[0], name => $cur,
+                                            protocol => $ws)
+            : Test::IotHub::MQTT::Client->new(port => $ports[1],
+                                              name => $cur);
         fail("$name - connection $cur: $@") unless $c;
         return $conn{$cur} = $c;
     };

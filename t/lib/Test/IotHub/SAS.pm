@@ -45,9 +45,10 @@ sub _uri_escape {   # encodeURIComponent, upper-case hex
 
 # sas_token(policy => 'service') | sas_token('dev1', expiry => 1) |
 # sas_token(resource => 'host/devices/d', key => $base64, expiry => $epoch,
-# ttl => 3600, device => 'd', module => 'm', host => 'localhost').
-# Without device or resource it is a hub-wide iothubowner token.  The
-# HMAC key is the base64-decoded key; sr is signed as it is sent.
+# ttl => 3600, device => 'd', module => 'm', host => 'localhost',
+# raw_key => 1).  Without device or resource it is a hub-wide iothubowner
+# token.  The HMAC key is the base64-decoded key, or with raw_key the key's
+# text (the Event Hubs endpoint, auth.md 3.2); sr is signed as it is sent.
 sub sas_token {
     unshift @_, 'device' if @_ % 2;
     my %a = @_;
@@ -60,7 +61,9 @@ sub sas_token {
         // die "sas_token: no key for policy '$policy'\n";
     my $se = $a{expiry} // int(time) + ($a{ttl} // 3600);
     my $sr = _uri_escape($res);
-    my $sig = encode_base64(hmac_sha256("$sr\n$se", decode_base64($key)), '');
+    my $sig = encode_base64(hmac_sha256("$sr\n$se",
+                                        $a{raw_key} ? $key
+                                                    : decode_base64($key)), '');
     return "SharedAccessSignature sr=$sr&sig=" . _uri_escape($sig) . "&se=$se"
         . (defined $policy ? '&skn=' . _uri_escape($policy) : '');
 }

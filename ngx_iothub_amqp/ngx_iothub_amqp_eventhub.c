@@ -1,0 +1,1684 @@
+
+/*
+ * nginx-iothub: the Event Hubs-compatible endpoint on the AMQP server
+ * (amqp.md 10): CBS tokens of the entity's audiences (policy keys used as
+ * the raw bytes of their text, auth.md 3.2), $management READs of the
+ * entity and of its partitions, and receivers on
+ * <entity>/ConsumerGroups/<cg>/Partitions/<n>, fed from the partition's
+ * stream within the credit the client grants.  A receiver at the end of
+ * its partition waits for the worker's inbox to say that the partition
+ * got an entry (shared/ngx_iothub_eventhub.c): no polling.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include "ngx_iothub_amqp.h"
+#include "ngx_iothub_eventhub.h"
+#include "ngx_iothub_log.h"
+#include "ngx_iothub_sas.h"
+
+
+#define NGX_IOTHUB_AMQP_EH_TOKENS     64        /* per connection */
+#define NGX_IOTHUB_AMQP_EH_PATH_MAX   512
+#define NGX_IOTHUB_AMQP_EH_BATCH      16        /* events per read */
+#define NGX_IOTHUB_AMQP_EH_OUTGOING   (1024 * 1024)
+#define NGX_IOTHUB_AMQP_EH_RECHECK    5000      /* ms, see pump() */
+#define NGX_IOTHUB_AMQP_EH_BACKOFF    20        /* ms */
+#define NGX_IOTHUB_AMQP_EH_REPLY_MAX  256
+
+
+/* a token put on the connection: what its sr covers, until when */
+typedef struct {
+    u_char                         path[NGX_IOTHUB_AMQP_EH_PATH_MAX];
+    size_t                         len;
+    time_t                         expiry;
+} ngx_iothub_amqp_eh_token_t;
+
+
+typedef struct {
+    ngx_iothub_amqp_eh_token_t     tokens[NGX_IOTHUB_AMQP_EH_TOKENS];
+    ngx_uint_t                     ntokens;
+    ngx_queue_t                    requests;
+} ngx_iothub_amqp_eh_t;
+
+
+/* a $management link or a partition receiver: pn_link_get_context() */
+typedef struct {
+    ngx_iothub_amqp_link_t         base;        /* kind EVENTHUB */
+    ngx_iothub_amqp_ctx_t         *ctx;
+    pn_link_t                     *link;
+    ngx_uint_t                     partition;
+    u_char                         path[NGX_IOTHUB_AMQP_EH_PATH_MAX];
+    size_t                         path_len;
+    ngx_iothub_eh_from_e           from;
+    int64_t                        from_n;
+    u_char                         after[NGX_IOTHUB_EH_ID_LEN];
+    size_t                         after_len;
+    ngx_uint_t                     asked;
+    uint64_t                       tag;
+    ngx_iothub_redis_call_t       *call;
+    ngx_iothub_eh_waiter_t         waiter;
+    ngx_event_t                    timer;
+    unsigned                       management:1;
+    unsigned                       positioned:1;
+} ngx_iothub_amqp_eh_link_t;
+
+
+/* a partition READ waiting for Redis */
+typedef struct {
+    ngx_queue_t                    queue;
+    ngx_iothub_amqp_ctx_t         *ctx;
+    pn_atom_t                      id;
+    u_char                         id_bytes[NGX_IOTHUB_AMQP_EH_REPLY_MAX];
+    u_char                         reply_to[NGX_IOTHUB_AMQP_EH_REPLY_MAX];
+    ngx_uint_t                     partition;
+    ngx_iothub_redis_call_t       *call;
+} ngx_iothub_amqp_eh_request_t;
+
+
+static ngx_iothub_amqp_eh_t *ngx_iothub_amqp_eh_state(
+    ngx_iothub_amqp_ctx_t *ctx);
+static ngx_int_t ngx_iothub_amqp_eh_audience(ngx_iothub_amqp_ctx_t *ctx,
+    pn_bytes_t *audience, u_char *path);
+static int ngx_iothub_amqp_eh_token_check(ngx_iothub_amqp_ctx_t *ctx,
+    pn_bytes_t *token, u_char *path, ngx_iothub_sas_token_t *t,
+    const char **description);
+static ngx_uint_t ngx_iothub_amqp_eh_authorized(ngx_iothub_amqp_ctx_t *ctx,
+    u_char *path, size_t len);
+static ngx_int_t ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx,
+    const char *addr, ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
+    ngx_str_t *partition);
+static void ngx_iothub_amqp_eh_accept(pn_link_t *link);
+static void ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el,
+    ngx_str_t *group, ngx_str_t *partition);
+static ngx_int_t ngx_iothub_amqp_eh_filter(pn_terminus_t *source,
+    ngx_iothub_eh_from_e *from, int64_t *n);
+static ngx_int_t ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
+    ngx_iothub_eh_from_e *from, int64_t *n);
+static void ngx_iothub_amqp_eh_seeked(void *data, redisReply *reply);
+static void ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el);
+static void ngx_iothub_amqp_eh_read(void *data, redisReply *reply);
+static void ngx_iothub_amqp_eh_wake(ngx_iothub_eh_waiter_t *w);
+static void ngx_iothub_amqp_eh_timer(ngx_event_t *ev);
+static ngx_int_t ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el,
+    redisReply *entry);
+static void ngx_iothub_amqp_eh_property(pn_message_t *m, u_char *name,
+    size_t len, redisReply *value);
+static void ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el);
+static void ngx_iothub_amqp_eh_request(ngx_iothub_amqp_ctx_t *ctx,
+    pn_message_t *m);
+static void ngx_iothub_amqp_eh_partition_read(void *data, redisReply *reply);
+static void ngx_iothub_amqp_eh_respond(ngx_iothub_amqp_ctx_t *ctx,
+    const char *reply_to, pn_atom_t *id, int status, const char *description,
+    const char *condition, pn_message_t *m);
+static void ngx_iothub_amqp_eh_put_pair(pn_data_t *d, const char *key,
+    const char *value);
+static int64_t ngx_iothub_amqp_eh_iso_ms(u_char *p, size_t len);
+
+
+static time_t  ngx_iothub_amqp_eh_created;
+
+
+ngx_int_t
+ngx_iothub_amqp_eh_init_conf(ngx_conf_t *cf)
+{
+    /* the entity's created_at: when the configuration was loaded */
+    ngx_iothub_amqp_eh_created = ngx_time();
+
+    return ngx_iothub_eh_init_conf(cf);
+}
+
+
+static ngx_iothub_amqp_eh_t *
+ngx_iothub_amqp_eh_state(ngx_iothub_amqp_ctx_t *ctx)
+{
+    ngx_iothub_amqp_eh_t  *eh;
+
+    if (ctx->eventhub) {
+        return ctx->eventhub;
+    }
+
+    eh = ngx_pcalloc(ctx->connection->pool, sizeof(ngx_iothub_amqp_eh_t));
+    if (eh == NULL) {
+        return NULL;
+    }
+
+    ngx_queue_init(&eh->requests);
+    ctx->eventhub = eh;
+
+    return eh;
+}
+
+
+/*
+ * put-token for "sb://<host>/<entity>[/...]" (amqp.md 10.1): a policy
+ * token with service_connect, signed with the key's text.  Returns the
+ * CBS status, or NGX_DECLINED for an audience that is not the entity's.
+ */
+
+ngx_int_t
+ngx_iothub_amqp_eh_put_token(ngx_iothub_amqp_ctx_t *ctx, pn_bytes_t *audience,
+    pn_bytes_t *token, const char **description)
+{
+    size_t                       len;
+    ngx_uint_t                   i;
+    ngx_iothub_amqp_eh_t        *eh;
+    ngx_iothub_sas_token_t       t;
+    ngx_iothub_amqp_eh_token_t  *tok, *free_tok;
+    u_char                       path[NGX_IOTHUB_AMQP_EH_PATH_MAX];
+
+    if (ngx_iothub_amqp_eh_audience(ctx, audience, path) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (!ngx_iothub_amqp_eh_token_check(ctx, token, path, &t, description)) {
+        return 401;
+    }
+
+    eh = ngx_iothub_amqp_eh_state(ctx);
+    if (eh == NULL) {
+        *description = "out of memory";
+        return 500;
+    }
+
+    /* a renewal replaces the token of the same sr */
+
+    len = ngx_strlen(t.path);
+    free_tok = NULL;
+
+    for (i = 0; i < eh->ntokens; i++) {
+        tok = &eh->tokens[i];
+
+        if (tok->len == len && ngx_strncmp(tok->path, t.path, len) == 0) {
+            free_tok = tok;
+            break;
+        }
+
+        if (free_tok == NULL && tok->expiry <= ngx_time()) {
+            free_tok = tok;
+        }
+    }
+
+    if (free_tok == NULL) {
+        if (eh->ntokens == NGX_IOTHUB_AMQP_EH_TOKENS) {
+            *description = "too many tokens on the connection";
+            return 403;
+        }
+
+        free_tok = &eh->tokens[eh->ntokens++];
+    }
+
+    ngx_memcpy(free_tok->path, t.path, len);
+    free_tok->len = len;
+    free_tok->expiry = (time_t) t.expiry;
+
+    *description = "OK";
+
+    return 200;
+}
+
+
+/* "sb://host/<entity>..." with the hub's name as entity: its path */
+
+static ngx_int_t
+ngx_iothub_amqp_eh_audience(ngx_iothub_amqp_ctx_t *ctx, pn_bytes_t *audience,
+    u_char *path)
+{
+    u_char     *p, *last, *slash;
+    ngx_str_t  *name;
+
+    p = (u_char *) audience->start;
+    last = p + audience->size;
+    name = &ctx->hub->name;
+
+    if (audience->size < 5 || ngx_strncasecmp(p, (u_char *) "sb://", 5) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_strlchr(p + 5, last, '/');
+
+    if (p == NULL || (size_t) (last - p) >= NGX_IOTHUB_AMQP_EH_PATH_MAX) {
+        return NGX_DECLINED;
+    }
+
+    slash = ngx_strlchr(p + 1, last, '/');
+
+    if (slash == NULL) {
+        slash = last;
+    }
+
+    if ((size_t) (slash - p - 1) != name->len
+        || ngx_strncasecmp(p + 1, name->data, name->len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    *ngx_cpymem(path, p, last - p) = '\0';
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_iothub_amqp_eh_token_check(ngx_iothub_amqp_ctx_t *ctx, pn_bytes_t *token,
+    u_char *path, ngx_iothub_sas_token_t *t, const char **description)
+{
+    ngx_iothub_hub_t     *hub;
+    ngx_iothub_policy_t  *policy;
+    ngx_iothub_sas_rc_e   rc;
+
+    hub = ctx->hub;
+
+    rc = ngx_iothub_sas_parse(t, (u_char *) token->start, token->size);
+
+    if (rc != NGX_IOTHUB_SAS_OK) {
+        *description = "malformed SAS token";
+        return 0;
+    }
+
+    policy = t->skn.len ? ngx_iothub_find_policy(hub, (u_char *) t->policy,
+                                                 ngx_strlen(t->policy))
+                        : NULL;
+
+    if (policy == NULL
+        || !(policy->rights & NGX_IOTHUB_RIGHT_SERVICE_CONNECT))
+    {
+        *description = "a token of a policy with service_connect is needed";
+        return 0;
+    }
+
+    /* Event Hubs: the HMAC key is the key's text (auth.md 3.2) */
+
+    rc = ngx_iothub_sas_verify_raw(t, policy->primary_key.data,
+                                   policy->primary_key.len);
+
+    if (rc != NGX_IOTHUB_SAS_OK && policy->secondary_key.len) {
+        rc = ngx_iothub_sas_verify_raw(t, policy->secondary_key.data,
+                                       policy->secondary_key.len);
+    }
+
+    if (rc == NGX_IOTHUB_SAS_OK) {
+        rc = ngx_iothub_sas_check_expiry(t, ngx_time());
+    }
+
+    if (rc == NGX_IOTHUB_SAS_OK) {
+        rc = ngx_iothub_sas_covers(t, (char *) hub->hostname.data,
+                                   (char *) path);
+
+        /* the hub's host name is not NUL-terminated: compare its length */
+        if (rc == NGX_IOTHUB_SAS_OK
+            && ngx_strlen(t->host) != hub->hostname.len)
+        {
+            rc = NGX_IOTHUB_SAS_NOT_COVERED;
+        }
+    }
+
+    if (rc != NGX_IOTHUB_SAS_OK) {
+        *description = ngx_iothub_sas_strerror(rc);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* a live token whose sr covers the path, by whole segments */
+
+static ngx_uint_t
+ngx_iothub_amqp_eh_authorized(ngx_iothub_amqp_ctx_t *ctx, u_char *path,
+    size_t len)
+{
+    ngx_uint_t                   i;
+    ngx_iothub_amqp_eh_t        *eh;
+    ngx_iothub_amqp_eh_token_t  *tok;
+
+    eh = ctx->eventhub;
+
+    if (eh == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < eh->ntokens; i++) {
+        tok = &eh->tokens[i];
+
+        if (tok->expiry > ngx_time() && tok->len <= len
+            && ngx_strncasecmp(tok->path, path, tok->len) == 0
+            && (tok->len == len || path[tok->len] == '/'))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A link to "$management" or "[/]<entity>/ConsumerGroups/<cg>/Partitions/
+ * <n>" (amqp.md 10.2, 10.3) is this file's; NGX_DECLINED for others.
+ */
+
+ngx_int_t
+ngx_iothub_amqp_eh_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    const char *addr)
+{
+    ngx_str_t                   group, partition;
+    ngx_iothub_amqp_eh_link_t   el0, *el;
+
+    ngx_memzero(&el0, sizeof(ngx_iothub_amqp_eh_link_t));
+    ngx_str_null(&group);
+    ngx_str_null(&partition);
+
+    if (ngx_iothub_amqp_eh_address(ctx, addr, &el0, &group, &partition)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    el = ngx_alloc(sizeof(ngx_iothub_amqp_eh_link_t), ctx->connection->log);
+    if (el == NULL) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:internal-error",
+                                    "out of memory");
+        return NGX_OK;
+    }
+
+    ngx_memcpy(el, &el0, sizeof(ngx_iothub_amqp_eh_link_t));
+
+    el->base.kind = NGX_IOTHUB_AMQP_ADDR_EVENTHUB;
+    el->ctx = ctx;
+    el->link = link;
+    el->timer.handler = ngx_iothub_amqp_eh_timer;
+    el->timer.data = el;
+    el->timer.log = ctx->connection->log;
+    el->timer.cancelable = 1;
+
+    pn_link_set_context(link, el);
+
+    if (!ngx_iothub_amqp_eh_authorized(ctx, el->path, el->path_len)) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:unauthorized-access",
+                                    "no valid token was put for this "
+                                    "address");
+        return NGX_OK;
+    }
+
+    if (el->management) {
+        ngx_iothub_amqp_eh_accept(link);
+        el->base.opened = 1;
+
+        if (pn_link_is_receiver(link)) {
+            pn_link_flow(link, NGX_IOTHUB_AMQP_CBS_CREDIT);
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_iothub_amqp_eh_receiver(el, &group, &partition);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx, const char *addr,
+    ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group, ngx_str_t *partition)
+{
+    u_char      *p, *last, *s;
+    ngx_str_t    seg[6];
+    ngx_uint_t   n;
+
+    p = (u_char *) addr;
+    last = p + ngx_strlen(addr);
+
+    if (last - p == 11 && ngx_strncmp(p, "$management", 11) == 0) {
+        if (ctx->hub->name.len + 13 > NGX_IOTHUB_AMQP_EH_PATH_MAX) {
+            return NGX_DECLINED;
+        }
+
+        el->management = 1;
+        el->path_len = ngx_sprintf(el->path, "/%V/$management",
+                                   &ctx->hub->name)
+                       - el->path;
+        return NGX_OK;
+    }
+
+    /* "sb://host" or "amqps://host:port" before the path goes */
+
+    s = (u_char *) ngx_strstr(addr, "://");
+
+    if (s) {
+        p = ngx_strlchr(s + 3, last, '/');
+        if (p == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (p < last && *p == '/') {
+        p++;
+    }
+
+    if (last - p >= NGX_IOTHUB_AMQP_EH_PATH_MAX - 1) {
+        return NGX_DECLINED;
+    }
+
+    el->path_len = ngx_sprintf(el->path, "/%*s", (size_t) (last - p), p)
+                   - el->path;
+
+    for (n = 0; n < 6; n++) {
+        seg[n].data = p;
+        s = ngx_strlchr(p, last, '/');
+        seg[n].len = (s ? s : last) - p;
+
+        if (s == NULL) {
+            break;
+        }
+
+        p = s + 1;
+    }
+
+    if (n != 4
+        || seg[0].len != ctx->hub->name.len
+        || ngx_strncasecmp(seg[0].data, ctx->hub->name.data, seg[0].len) != 0
+        || seg[1].len != 14
+        || ngx_strncasecmp(seg[1].data, (u_char *) "ConsumerGroups", 14) != 0
+        || seg[3].len != 10
+        || ngx_strncasecmp(seg[3].data, (u_char *) "Partitions", 10) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    *group = seg[2];
+    *partition = seg[4];
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_amqp_eh_accept(pn_link_t *link)
+{
+    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
+    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
+    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
+    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
+
+    if (pn_link_is_receiver(link)) {
+        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
+    }
+
+    pn_link_open(link);
+}
+
+
+/* a partition receiver: its group, its partition, where it starts */
+
+static void
+ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
+    ngx_str_t *partition)
+{
+    ngx_int_t               p;
+    pn_link_t              *link;
+    ngx_iothub_hub_t       *hub;
+
+    link = el->link;
+    hub = el->ctx->hub;
+
+    if (pn_link_is_receiver(link)) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:not-allowed",
+                                    "partitions are read, not written");
+        return;
+    }
+
+    if (ngx_iothub_eh_consumer_group_find(hub, group->data, group->len)
+        != NGX_OK)
+    {
+        ngx_iothub_amqp_refuse_link(link, "amqp:not-found",
+                                    "no such consumer group");
+        return;
+    }
+
+    p = ngx_atoi(partition->data, partition->len);
+
+    if (p == NGX_ERROR || (ngx_uint_t) p >= hub->partitions) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:not-found",
+                                    "no such partition");
+        return;
+    }
+
+    el->partition = p;
+
+    if (ngx_iothub_amqp_eh_filter(pn_link_remote_source(link), &el->from,
+                                  &el->from_n)
+        != NGX_OK)
+    {
+        ngx_iothub_amqp_refuse_link(link, "com.microsoft:argument-error",
+                                    "unsupported filter: an x-opt-offset, "
+                                    "x-opt-sequence-number or "
+                                    "x-opt-enqueued-time > or >= selector "
+                                    "is expected");
+        return;
+    }
+
+    ngx_iothub_amqp_eh_accept(link);
+    el->base.opened = 1;
+
+    el->call = ngx_iothub_eh_seek(hub, el->partition, el->from, el->from_n,
+                                  ngx_iothub_amqp_eh_seeked, el);
+
+    if (el->call == NULL) {
+        ngx_iothub_amqp_detach(link, "amqp:internal-error",
+                               "the hub's store is unavailable");
+    }
+}
+
+
+/* source.filter {"apache.org:selector-filter:string": described(, expr)} */
+
+static ngx_int_t
+ngx_iothub_amqp_eh_filter(pn_terminus_t *source, ngx_iothub_eh_from_e *from,
+    int64_t *n)
+{
+    pn_data_t   *f;
+    pn_bytes_t   key, expr;
+
+    *from = NGX_IOTHUB_EH_START;
+    *n = 0;
+
+    f = pn_terminus_filter(source);
+    pn_data_rewind(f);
+
+    if (!pn_data_next(f)) {
+        return NGX_OK;
+    }
+
+    if (pn_data_type(f) != PN_MAP) {
+        return NGX_ERROR;
+    }
+
+    pn_data_enter(f);
+
+    while (pn_data_next(f)) {
+        key = pn_bytes(0, NULL);
+
+        if (pn_data_type(f) == PN_SYMBOL) {
+            key = pn_data_get_symbol(f);
+
+        } else if (pn_data_type(f) == PN_STRING) {
+            key = pn_data_get_string(f);
+        }
+
+        if (!pn_data_next(f)) {
+            break;
+        }
+
+        if (key.size != 33
+            || ngx_strncmp(key.start, "apache.org:selector-filter:string",
+                           33) != 0)
+        {
+            continue;
+        }
+
+        if (pn_data_type(f) == PN_DESCRIBED) {
+            pn_data_enter(f);
+
+            /* the descriptor, then the value */
+            if (!pn_data_next(f) || !pn_data_next(f)) {
+                return NGX_ERROR;
+            }
+        }
+
+        if (pn_data_type(f) != PN_STRING) {
+            return NGX_ERROR;
+        }
+
+        expr = pn_data_get_string(f);
+
+        return ngx_iothub_amqp_eh_expression((u_char *) expr.start,
+                                             (u_char *) expr.start
+                                             + expr.size, from, n);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "amqp.annotation.<x-opt-offset | x-opt-sequence-number |
+ * x-opt-enqueued-time> <'>' | '>='> <value, maybe in single quotes>";
+ * offsets are sequence numbers, "-1" the start, "@latest" the end.
+ */
+
+static ngx_int_t
+ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
+    ngx_iothub_eh_from_e *from, int64_t *n)
+{
+    size_t      len;
+    u_char     *name, *value;
+    int64_t     v;
+    ngx_uint_t  inclusive, negative;
+
+    static const char  prefix[] = "amqp.annotation.";
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    if ((size_t) (last - p) < sizeof(prefix) - 1
+        || ngx_strncasecmp(p, (u_char *) prefix, sizeof(prefix) - 1) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    p += sizeof(prefix) - 1;
+    name = p;
+
+    while (p < last && *p != ' ' && *p != '>') {
+        p++;
+    }
+
+    len = p - name;
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    if (p == last || *p++ != '>') {
+        return NGX_ERROR;
+    }
+
+    inclusive = 0;
+
+    if (p < last && *p == '=') {
+        inclusive = 1;
+        p++;
+    }
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    while (last > p && last[-1] == ' ') {
+        last--;
+    }
+
+    if (last - p >= 2 && *p == '\'' && last[-1] == '\'') {
+        p++;
+        last--;
+    }
+
+    value = p;
+
+    if (len == 12 && ngx_strncasecmp(name, (u_char *) "x-opt-offset", 12) == 0
+        && last - value == 7 && ngx_strncmp(value, "@latest", 7) == 0)
+    {
+        *from = NGX_IOTHUB_EH_LATEST;
+        return NGX_OK;
+    }
+
+    negative = (value < last && *value == '-');
+    v = ngx_atoof(value + negative, last - value - negative);
+
+    if (v == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (negative) {
+        /* -1: before the first event */
+        *from = NGX_IOTHUB_EH_START;
+        return NGX_OK;
+    }
+
+    if ((len == 12
+         && ngx_strncasecmp(name, (u_char *) "x-opt-offset", 12) == 0)
+        || (len == 21
+            && ngx_strncasecmp(name, (u_char *) "x-opt-sequence-number", 21)
+               == 0))
+    {
+        *from = NGX_IOTHUB_EH_SEQUENCE;
+
+    } else if (len == 19
+               && ngx_strncasecmp(name, (u_char *) "x-opt-enqueued-time", 19)
+                  == 0)
+    {
+        *from = NGX_IOTHUB_EH_TIME;
+
+    } else {
+        return NGX_ERROR;
+    }
+
+    *n = inclusive ? v : v + 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_amqp_eh_seeked(void *data, redisReply *reply)
+{
+    ngx_iothub_amqp_eh_link_t *el = data;
+
+    el->call = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING
+        || reply->len >= NGX_IOTHUB_EH_ID_LEN)
+    {
+        ngx_log_error(NGX_LOG_ERR, el->ctx->connection->log, 0,
+                      "iothub amqp: Event Hubs receiver: no start position");
+        ngx_iothub_amqp_detach(el->link, "amqp:internal-error",
+                               "the hub's store is unavailable");
+        ngx_iothub_amqp_run(el->ctx);
+        return;
+    }
+
+    ngx_memcpy(el->after, reply->str, reply->len);
+    el->after_len = reply->len;
+    el->positioned = 1;
+
+    ngx_iothub_amqp_eh_pump(el);
+    ngx_iothub_amqp_run(el->ctx);
+}
+
+
+/*
+ * Reads as many events as the link has credit for, at most a batch at a
+ * time, while the session's output is under a bound: a receiver's memory
+ * is a batch and that bound whatever credit the client grants.  A receiver
+ * at the end waits for the partition's next entry; it also reads again
+ * every NGX_IOTHUB_AMQP_EH_RECHECK ms, which ends it once its token
+ * expired and covers a notification lost while the subscriber link was
+ * down.
+ */
+
+static void
+ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el)
+{
+    int         credit;
+    pn_link_t  *link;
+
+    link = el->link;
+
+    if (!el->positioned || el->call || el->waiter.waiting
+        || (pn_link_state(link) & PN_LOCAL_CLOSED))
+    {
+        return;
+    }
+
+    if (!ngx_iothub_amqp_eh_authorized(el->ctx, el->path, el->path_len)) {
+        ngx_iothub_amqp_detach(link, "amqp:unauthorized-access",
+                               "the token of this address expired");
+        return;
+    }
+
+    credit = pn_link_credit(link);
+
+    if (credit <= 0) {
+        return;
+    }
+
+    if (pn_session_outgoing_bytes(pn_link_session(link))
+        > NGX_IOTHUB_AMQP_EH_OUTGOING)
+    {
+        ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_BACKOFF);
+        return;
+    }
+
+    el->asked = ngx_min((ngx_uint_t) credit, NGX_IOTHUB_AMQP_EH_BATCH);
+
+    el->call = ngx_iothub_eh_read(el->ctx->hub, el->partition, el->after,
+                                  el->after_len, el->asked,
+                                  ngx_iothub_amqp_eh_read, el);
+
+    if (el->call == NULL) {
+        /* Redis is down: try again later */
+        ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
+    }
+}
+
+
+static void
+ngx_iothub_amqp_eh_read(void *data, redisReply *reply)
+{
+    ngx_iothub_amqp_eh_link_t *el = data;
+
+    size_t       i;
+    redisReply  *id;
+
+    el->call = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        ngx_log_error(NGX_LOG_ERR, el->ctx->connection->log, 0,
+                      "iothub amqp: Event Hubs receiver: read failed");
+        ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
+        return;
+    }
+
+    for (i = 0; i < reply->elements; i++) {
+        if (ngx_iothub_amqp_eh_event(el, reply->element[i]) != NGX_OK) {
+            ngx_iothub_amqp_detach(el->link, "amqp:internal-error",
+                                   "an event could not be read");
+            ngx_iothub_amqp_run(el->ctx);
+            return;
+        }
+
+        id = reply->element[i]->element[0];
+        ngx_memcpy(el->after, id->str, id->len);
+        el->after_len = id->len;
+    }
+
+    if (reply->elements < el->asked) {
+        /* the end: eh_read.lua put the worker's inbox on the wait list */
+
+        if (pn_link_get_drain(el->link)) {
+            (void) pn_link_drained(el->link);
+        }
+
+        el->waiter.hub = el->ctx->hub;
+        el->waiter.partition = el->partition;
+        el->waiter.wake = ngx_iothub_amqp_eh_wake;
+        el->waiter.data = el;
+
+        ngx_iothub_eh_wait(&el->waiter);
+        ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
+
+    } else {
+        ngx_iothub_amqp_eh_pump(el);
+    }
+
+    ngx_iothub_amqp_run(el->ctx);
+}
+
+
+static void
+ngx_iothub_amqp_eh_wake(ngx_iothub_eh_waiter_t *w)
+{
+    ngx_iothub_amqp_eh_link_t *el = w->data;
+
+    if (el->timer.timer_set) {
+        ngx_del_timer(&el->timer);
+    }
+
+    ngx_iothub_amqp_eh_pump(el);
+    ngx_iothub_amqp_run(el->ctx);
+}
+
+
+static void
+ngx_iothub_amqp_eh_timer(ngx_event_t *ev)
+{
+    ngx_iothub_amqp_eh_link_t *el = ev->data;
+
+    ngx_iothub_eh_unwait(&el->waiter);
+    ngx_iothub_amqp_eh_pump(el);
+    ngx_iothub_amqp_run(el->ctx);
+}
+
+
+/* an entry { id, { field, value, ... } } as an event (amqp.md 10.4) */
+
+static ngx_int_t
+ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el, redisReply *entry)
+{
+    size_t         i;
+    u_char        *name, seq_text[NGX_INT64_LEN];
+    int64_t        seq, ms, t;
+    ngx_int_t      rc;
+    pn_data_t     *ann, *app, *body;
+    redisReply    *id, *fields, *k, *v;
+    pn_message_t  *m;
+
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
+        || entry->element[0]->type != REDIS_REPLY_STRING
+        || entry->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        return NGX_ERROR;
+    }
+
+    id = entry->element[0];
+    fields = entry->element[1];
+
+    if (ngx_iothub_eh_id_parse((u_char *) id->str, id->len, &seq, &ms)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    m = pn_message();
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    pn_message_set_inferred(m, true);
+
+    ann = pn_message_annotations(m);
+    pn_data_put_map(ann);
+    pn_data_enter(ann);
+
+    pn_data_put_symbol(ann, pn_bytes(21, "x-opt-sequence-number"));
+    pn_data_put_long(ann, seq);
+    pn_data_put_symbol(ann, pn_bytes(12, "x-opt-offset"));
+    pn_data_put_string(ann, pn_bytes(ngx_sprintf(seq_text, "%L", seq)
+                                     - seq_text, (char *) seq_text));
+    pn_data_put_symbol(ann, pn_bytes(19, "x-opt-enqueued-time"));
+    pn_data_put_timestamp(ann, ms);
+
+    app = pn_message_properties(m);
+    pn_data_put_map(app);
+    pn_data_enter(app);
+
+    body = pn_message_body(m);
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        k = fields->element[i];
+        v = fields->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        name = (u_char *) k->str;
+
+        if (k->len == 4 && ngx_strncmp(name, "body", 4) == 0) {
+            pn_data_put_binary(body, pn_bytes(v->len, v->str));
+            continue;
+        }
+
+        if (k->len < 3 || name[1] != ':') {
+            continue;
+        }
+
+        switch (name[0]) {
+
+        case 'a':
+            pn_data_put_symbol(ann, pn_bytes(k->len - 2, k->str + 2));
+
+            t = -1;
+
+            if (k->len == 21
+                && ngx_strncmp(name, "a:iothub-enqueuedtime", 21) == 0)
+            {
+                t = ngx_iothub_amqp_eh_iso_ms((u_char *) v->str, v->len);
+            }
+
+            if (t >= 0) {
+                pn_data_put_timestamp(ann, t);
+
+            } else {
+                pn_data_put_string(ann, pn_bytes(v->len, v->str));
+            }
+
+            break;
+
+        case 'u':
+            pn_data_put_string(app, pn_bytes(k->len - 2, k->str + 2));
+            pn_data_put_string(app, pn_bytes(v->len, v->str));
+            break;
+
+        case 'p':
+            ngx_iothub_amqp_eh_property(m, name + 2, k->len - 2, v);
+            break;
+        }
+    }
+
+    pn_data_exit(app);
+    pn_data_exit(ann);
+
+    rc = ngx_iothub_amqp_send_message(el->ctx, el->link, m,
+                                      (u_char *) &el->tag, sizeof(el->tag),
+                                      pn_link_snd_settle_mode(el->link)
+                                      != PN_SND_UNSETTLED,
+                                      NULL);
+    el->tag++;
+
+    pn_message_free(m);
+
+    return rc;
+}
+
+
+/* the AMQP message properties a device's message had (redis-schema.md) */
+
+static void
+ngx_iothub_amqp_eh_property(pn_message_t *m, u_char *name, size_t len,
+    redisReply *value)
+{
+    int64_t    t;
+    pn_atom_t  atom;
+
+    atom.type = PN_STRING;
+    atom.u.as_bytes = pn_bytes(value->len, value->str);
+
+    if (len == 10 && ngx_strncmp(name, "message-id", 10) == 0) {
+        (void) pn_message_set_id(m, atom);
+
+    } else if (len == 14 && ngx_strncmp(name, "correlation-id", 14) == 0) {
+        (void) pn_message_set_correlation_id(m, atom);
+
+    } else if (len == 7 && ngx_strncmp(name, "user-id", 7) == 0) {
+        (void) pn_message_set_user_id(m, atom.u.as_bytes);
+
+    } else if (len == 2 && ngx_strncmp(name, "to", 2) == 0) {
+        (void) pn_message_set_address(m, value->str);
+
+    } else if (len == 12 && ngx_strncmp(name, "content-type", 12) == 0) {
+        (void) pn_message_set_content_type(m, value->str);
+
+    } else if (len == 16 && ngx_strncmp(name, "content-encoding", 16) == 0) {
+        (void) pn_message_set_content_encoding(m, value->str);
+
+    } else if (len == 20
+               && ngx_strncmp(name, "absolute-expiry-time", 20) == 0)
+    {
+        /* AMQP devices: ms since the epoch; MQTT ones: ISO 8601 text */
+        t = ngx_atoof((u_char *) value->str, value->len);
+
+        if (t == NGX_ERROR) {
+            t = ngx_iothub_amqp_eh_iso_ms((u_char *) value->str, value->len);
+        }
+
+        if (t >= 0) {
+            (void) pn_message_set_expiry_time(m, t);
+        }
+    }
+}
+
+
+/* "YYYY-MM-DDTHH:MM:SS[.fff...]Z" as ms since the epoch, or -1 */
+
+static int64_t
+ngx_iothub_amqp_eh_iso_ms(u_char *p, size_t len)
+{
+    int64_t     y, mo, d, h, mi, s, frac, scale, days;
+    ngx_uint_t  i;
+
+    if (len < 20 || p[4] != '-' || p[7] != '-' || (p[10] != 'T'
+        && p[10] != ' ') || p[13] != ':' || p[16] != ':')
+    {
+        return -1;
+    }
+
+    y = ngx_atoof(p, 4);
+    mo = ngx_atoof(p + 5, 2);
+    d = ngx_atoof(p + 8, 2);
+    h = ngx_atoof(p + 11, 2);
+    mi = ngx_atoof(p + 14, 2);
+    s = ngx_atoof(p + 17, 2);
+
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23
+        || mi < 0 || mi > 59 || s < 0 || s > 60)
+    {
+        return -1;
+    }
+
+    frac = 0;
+    scale = 1000;
+    i = 19;
+
+    if (i < len && p[i] == '.') {
+        for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+            if (scale > 1) {
+                scale /= 10;
+                frac += (p[i] - '0') * scale;
+            }
+        }
+    }
+
+    if (i + 1 != len || p[i] != 'Z') {
+        return -1;
+    }
+
+    /* days from the civil date (H. Hinnant's algorithm) */
+
+    y -= (mo <= 2);
+    days = (y / 400) * 146097
+           + ((y % 400) * 365 + (y % 400) / 4 - (y % 400) / 100)
+           + (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+           - 719468;
+
+    return ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + frac;
+}
+
+
+void
+ngx_iothub_amqp_eh_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
+{
+    ngx_iothub_amqp_eh_link_t  *el;
+
+    el = pn_link_get_context(link);
+
+    if (el == NULL) {
+        return;
+    }
+
+    pn_link_set_context(link, NULL);
+    ngx_iothub_amqp_eh_release(el);
+}
+
+
+static void
+ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el)
+{
+    if (el->call) {
+        ngx_iothub_redis_cancel(el->call);
+    }
+
+    ngx_iothub_eh_unwait(&el->waiter);
+
+    if (el->timer.timer_set) {
+        ngx_del_timer(&el->timer);
+    }
+
+    ngx_free(el);
+}
+
+
+void
+ngx_iothub_amqp_eh_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
+{
+    ngx_iothub_amqp_eh_link_t  *el;
+
+    el = pn_link_get_context(link);
+
+    if (el == NULL || el->management || !pn_link_is_sender(link)) {
+        return;
+    }
+
+    if (el->waiter.waiting) {
+        /* at the end: a drain ends with the credit unused */
+        if (pn_link_get_drain(link)) {
+            (void) pn_link_drained(link);
+        }
+
+        return;
+    }
+
+    ngx_iothub_amqp_eh_pump(el);
+}
+
+
+void
+ngx_iothub_amqp_eh_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
+{
+    pn_link_t                  *link;
+    const char                 *error;
+    pn_message_t               *m;
+    ngx_iothub_amqp_eh_link_t  *el;
+
+    link = pn_delivery_link(d);
+    el = pn_link_get_context(link);
+
+    if (pn_link_is_sender(link)) {
+        /* an event sent unsettled: the client's outcome ends it */
+        if (pn_delivery_updated(d) || pn_delivery_settled(d)) {
+            pn_delivery_settle(d);
+        }
+
+        return;
+    }
+
+    if (!pn_delivery_readable(d) || pn_delivery_partial(d)) {
+        if (pn_delivery_pending(d) > NGX_IOTHUB_AMQP_MAX_MESSAGE) {
+            ngx_iothub_amqp_detach(link, "amqp:link:message-size-exceeded",
+                                   "message over the link's "
+                                   "max-message-size");
+        }
+
+        return;
+    }
+
+    m = ngx_iothub_amqp_recv_message(ctx, link, d, &error);
+
+    pn_delivery_update(d, m ? PN_ACCEPTED : PN_REJECTED);
+    pn_delivery_settle(d);
+    pn_link_flow(link, 1);
+
+    if (m == NULL) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub amqp: $management request: %s", error);
+        return;
+    }
+
+    if (el && el->base.opened) {
+        ngx_iothub_amqp_eh_request(ctx, m);
+    }
+
+    pn_message_free(m);
+}
+
+
+/* a $management request (amqp.md 10.2) */
+
+static void
+ngx_iothub_amqp_eh_request(ngx_iothub_amqp_ctx_t *ctx, pn_message_t *m)
+{
+    u_char                        path[NGX_IOTHUB_AMQP_EH_PATH_MAX], *p;
+    pn_atom_t                     id;
+    pn_data_t                    *props, *body;
+    pn_bytes_t                    key, value, operation, type, name;
+    pn_bytes_t                    partition;
+    ngx_int_t                     n;
+    ngx_uint_t                    i;
+    const char                   *reply_to;
+    pn_message_t                 *r;
+    ngx_iothub_hub_t             *hub;
+    ngx_iothub_amqp_eh_t         *eh;
+    ngx_iothub_amqp_eh_request_t *req;
+
+    hub = ctx->hub;
+    id = pn_message_get_id(m);
+    reply_to = pn_message_get_reply_to(m);
+
+    operation = pn_bytes(0, NULL);
+    type = operation;
+    name = operation;
+    partition = operation;
+
+    props = pn_message_properties(m);
+    pn_data_rewind(props);
+
+    if (pn_data_next(props) && pn_data_type(props) == PN_MAP) {
+        pn_data_enter(props);
+
+        while (pn_data_next(props)) {
+            key = pn_bytes(0, NULL);
+
+            if (pn_data_type(props) == PN_STRING) {
+                key = pn_data_get_string(props);
+
+            } else if (pn_data_type(props) == PN_SYMBOL) {
+                key = pn_data_get_symbol(props);
+            }
+
+            if (!pn_data_next(props)) {
+                break;
+            }
+
+            if (pn_data_type(props) != PN_STRING) {
+                continue;
+            }
+
+            value = pn_data_get_string(props);
+
+            if (key.size == 9 && ngx_strncmp(key.start, "operation", 9) == 0)
+            {
+                operation = value;
+
+            } else if (key.size == 4 && ngx_strncmp(key.start, "type", 4) == 0)
+            {
+                type = value;
+
+            } else if (key.size == 4 && ngx_strncmp(key.start, "name", 4) == 0)
+            {
+                name = value;
+
+            } else if (key.size == 9
+                       && ngx_strncmp(key.start, "partition", 9) == 0)
+            {
+                partition = value;
+            }
+        }
+    }
+
+    p = ngx_sprintf(path, "/%V/$management", &hub->name);
+
+    if (!ngx_iothub_amqp_eh_authorized(ctx, path, p - path)) {
+        ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 401,
+                                   "no valid token for $management",
+                                   "amqp:unauthorized-access", NULL);
+        return;
+    }
+
+    if (operation.size != 4 || ngx_strncmp(operation.start, "READ", 4) != 0)
+    {
+        ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 400,
+                                   "only the READ operation is supported",
+                                   "com.microsoft:argument-error", NULL);
+        return;
+    }
+
+    if (name.size != hub->name.len
+        || ngx_strncasecmp((u_char *) name.start, hub->name.data,
+                           name.size) != 0)
+    {
+        ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 404,
+                                   "no such entity", "amqp:not-found", NULL);
+        return;
+    }
+
+    if (type.size == 22
+        && ngx_strncmp(type.start, "com.microsoft:eventhub", 22) == 0)
+    {
+        r = pn_message();
+        if (r == NULL) {
+            return;
+        }
+
+        body = pn_message_body(r);
+        pn_data_put_map(body);
+        pn_data_enter(body);
+
+        pn_data_put_string(body, pn_bytes(4, "name"));
+        pn_data_put_string(body, pn_bytes(hub->name.len,
+                                          (char *) hub->name.data));
+        ngx_iothub_amqp_eh_put_pair(body, "type", "com.microsoft:eventhub");
+        pn_data_put_string(body, pn_bytes(10, "created_at"));
+        pn_data_put_timestamp(body, (int64_t) ngx_iothub_amqp_eh_created
+                                    * 1000);
+        pn_data_put_string(body, pn_bytes(15, "partition_count"));
+        pn_data_put_int(body, (int32_t) hub->partitions);
+        pn_data_put_string(body, pn_bytes(13, "partition_ids"));
+        pn_data_put_array(body, false, PN_STRING);
+        pn_data_enter(body);
+
+        for (i = 0; i < hub->partitions; i++) {
+            p = ngx_sprintf(path, "%ui", i);
+            pn_data_put_string(body, pn_bytes(p - path, (char *) path));
+        }
+
+        pn_data_exit(body);
+        pn_data_exit(body);
+
+        ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 200, "OK", NULL, r);
+        return;
+    }
+
+    if (type.size != 23
+        || ngx_strncmp(type.start, "com.microsoft:partition", 23) != 0)
+    {
+        ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 400,
+                                   "unknown type: com.microsoft:eventhub or "
+                                   "com.microsoft:partition is expected",
+                                   "com.microsoft:argument-error", NULL);
+        return;
+    }
+
+    n = partition.size ? ngx_atoi((u_char *) partition.start, partition.size)
+                       : NGX_ERROR;
+
+    if (n == NGX_ERROR || (ngx_uint_t) n >= hub->partitions) {
+        ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 400,
+                                   "no such partition",
+                                   "com.microsoft:argument-out-of-range",
+                                   NULL);
+        return;
+    }
+
+    eh = ngx_iothub_amqp_eh_state(ctx);
+    req = ngx_calloc(sizeof(ngx_iothub_amqp_eh_request_t),
+                     ctx->connection->log);
+
+    if (eh == NULL || req == NULL) {
+        ngx_free(req);
+        return;
+    }
+
+    /* the answer needs the request's id and reply-to, copied */
+
+    req->ctx = ctx;
+    req->partition = n;
+    req->id = id;
+
+    if ((id.type == PN_STRING || id.type == PN_BINARY
+         || id.type == PN_SYMBOL))
+    {
+        if (id.u.as_bytes.size > NGX_IOTHUB_AMQP_EH_REPLY_MAX) {
+            ngx_free(req);
+            ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 400,
+                                       "message-id too long",
+                                       "com.microsoft:argument-error", NULL);
+            return;
+        }
+
+        ngx_memcpy(req->id_bytes, id.u.as_bytes.start, id.u.as_bytes.size);
+        req->id.u.as_bytes.start = (char *) req->id_bytes;
+    }
+
+    if (reply_to) {
+        (void) ngx_cpystrn(req->reply_to, (u_char *) reply_to,
+                           NGX_IOTHUB_AMQP_EH_REPLY_MAX);
+    }
+
+    req->call = ngx_iothub_eh_partition(hub, n,
+                                        ngx_iothub_amqp_eh_partition_read,
+                                        req);
+
+    if (req->call == NULL) {
+        ngx_free(req);
+        ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 503,
+                                   "the hub's store is unavailable",
+                                   "com.microsoft:server-busy", NULL);
+        return;
+    }
+
+    ngx_queue_insert_tail(&eh->requests, &req->queue);
+}
+
+
+/* eh_partition.lua: { first id, last id, entries } */
+
+static void
+ngx_iothub_amqp_eh_partition_read(void *data, redisReply *reply)
+{
+    ngx_iothub_amqp_eh_request_t *req = data;
+
+    u_char                 text[NGX_INT64_LEN];
+    int64_t                first_seq, last_seq, last_ms, ms, begin;
+    pn_data_t             *body;
+    ngx_uint_t             empty;
+    pn_message_t          *r;
+    redisReply            *first, *last;
+    ngx_iothub_hub_t      *hub;
+    ngx_iothub_amqp_ctx_t *ctx;
+
+    ctx = req->ctx;
+    hub = ctx->hub;
+
+    ngx_queue_remove(&req->queue);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING
+        || reply->element[2]->type != REDIS_REPLY_INTEGER)
+    {
+        ngx_iothub_amqp_eh_respond(ctx, (char *) req->reply_to, &req->id,
+                                   503, "the hub's store is unavailable",
+                                   "com.microsoft:server-busy", NULL);
+        goto done;
+    }
+
+    first = reply->element[0];
+    last = reply->element[1];
+    empty = (reply->element[2]->integer == 0);
+
+    last_seq = -1;
+    last_ms = 0;
+
+    if (last->len
+        && ngx_iothub_eh_id_parse((u_char *) last->str, last->len, &last_seq,
+                                  &last_ms)
+           != NGX_OK)
+    {
+        last_seq = -1;
+        last_ms = 0;
+    }
+
+    begin = last_seq + 1;
+
+    if (!empty
+        && ngx_iothub_eh_id_parse((u_char *) first->str, first->len,
+                                  &first_seq, &ms)
+           == NGX_OK)
+    {
+        begin = first_seq;
+    }
+
+    r = pn_message();
+    if (r == NULL) {
+        goto done;
+    }
+
+    body = pn_message_body(r);
+    pn_data_put_map(body);
+    pn_data_enter(body);
+
+    pn_data_put_string(body, pn_bytes(4, "name"));
+    pn_data_put_string(body, pn_bytes(hub->name.len, (char *) hub->name.data));
+    ngx_iothub_amqp_eh_put_pair(body, "type", "com.microsoft:partition");
+    pn_data_put_string(body, pn_bytes(9, "partition"));
+    pn_data_put_string(body, pn_bytes(ngx_sprintf(text, "%ui", req->partition)
+                                      - text, (char *) text));
+    pn_data_put_string(body, pn_bytes(21, "begin_sequence_number"));
+    pn_data_put_long(body, begin);
+    pn_data_put_string(body, pn_bytes(29, "last_enqueued_sequence_number"));
+    pn_data_put_long(body, last_seq);
+    pn_data_put_string(body, pn_bytes(20, "last_enqueued_offset"));
+    pn_data_put_string(body, pn_bytes(ngx_sprintf(text, "%L", last_seq)
+                                      - text, (char *) text));
+    pn_data_put_string(body, pn_bytes(22, "last_enqueued_time_utc"));
+    pn_data_put_timestamp(body, last_ms);
+    pn_data_put_string(body, pn_bytes(18, "is_partition_empty"));
+    pn_data_put_bool(body, empty);
+
+    pn_data_exit(body);
+
+    ngx_iothub_amqp_eh_respond(ctx, (char *) req->reply_to, &req->id, 200,
+                               "OK", NULL, r);
+
+done:
+
+    ngx_free(req);
+    ngx_iothub_amqp_run(ctx);
+}
+
+
+static void
+ngx_iothub_amqp_eh_put_pair(pn_data_t *d, const char *key, const char *value)
+{
+    pn_data_put_string(d, pn_bytes(ngx_strlen(key), key));
+    pn_data_put_string(d, pn_bytes(ngx_strlen(value), value));
+}
+
+
+/*
+ * The answer on the $management receiver named by reply-to (or the only
+ * one): correlation-id, status-code (int), status-description and, on
+ * failure, error-condition.  m (the body) may be NULL; it is freed.
+ */
+
+static void
+ngx_iothub_amqp_eh_respond(ngx_iothub_amqp_ctx_t *ctx, const char *reply_to,
+    pn_atom_t *id, int status, const char *description,
+    const char *condition, pn_message_t *m)
+{
+    pn_link_t                  *link, *any;
+    pn_data_t                  *props;
+    const char                 *target;
+    ngx_iothub_amqp_eh_link_t  *el;
+
+    any = NULL;
+
+    for (link = pn_link_head(ctx->driver.connection, PN_LOCAL_ACTIVE);
+         link;
+         link = pn_link_next(link, PN_LOCAL_ACTIVE))
+    {
+        el = pn_link_get_context(link);
+
+        if (el == NULL || el->base.kind != NGX_IOTHUB_AMQP_ADDR_EVENTHUB
+            || !el->management || !pn_link_is_sender(link))
+        {
+            continue;
+        }
+
+        target = pn_terminus_get_address(pn_link_remote_target(link));
+
+        if (reply_to && reply_to[0] && target
+            && ngx_strcmp(reply_to, target) == 0)
+        {
+            break;
+        }
+
+        if (any == NULL) {
+            any = link;
+        }
+    }
+
+    if (link == NULL) {
+        link = any;
+    }
+
+    if (m == NULL) {
+        m = pn_message();
+        if (m == NULL) {
+            return;
+        }
+    }
+
+    if (link == NULL) {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub amqp: no $management receiver for the "
+                      "answer %d", status);
+        pn_message_free(m);
+        return;
+    }
+
+    if (id->type != PN_NULL) {
+        (void) pn_message_set_correlation_id(m, *id);
+    }
+
+    props = pn_message_properties(m);
+    pn_data_put_map(props);
+    pn_data_enter(props);
+    pn_data_put_string(props, pn_bytes(11, "status-code"));
+    pn_data_put_int(props, status);
+    ngx_iothub_amqp_eh_put_pair(props, "status-description", description);
+
+    if (condition) {
+        ngx_iothub_amqp_eh_put_pair(props, "error-condition", condition);
+    }
+
+    pn_data_exit(props);
+
+    (void) ngx_iothub_amqp_send_message(ctx, link, m, NULL, 0, 1, NULL);
+
+    pn_message_free(m);
+}
+
+
+/* the connection ends: links and requests let go of Redis and timers */
+
+void
+ngx_iothub_amqp_eh_closed(ngx_iothub_amqp_ctx_t *ctx)
+{
+    pn_link_t                     *link;
+    ngx_queue_t                   *q;
+    ngx_iothub_amqp_eh_t          *eh;
+    ngx_iothub_amqp_eh_link_t     *el;
+    ngx_iothub_amqp_eh_request_t  *req;
+
+    eh = ctx->eventhub;
+
+    if (eh) {
+        while (!ngx_queue_empty(&eh->requests)) {
+            q = ngx_queue_head(&eh->requests);
+            ngx_queue_remove(q);
+            req = ngx_queue_data(q, ngx_iothub_amqp_eh_request_t, queue);
+            ngx_iothub_redis_cancel(req->call);
+            ngx_free(req);
+        }
+    }
+
+    for (link = pn_link_head(ctx->driver.connection, 0);
+         link;
+         link = pn_link_next(link, 0))
+    {
+        el = pn_link_get_context(link);
+
+        if (el && el->base.kind == NGX_IOTHUB_AMQP_ADDR_EVENTHUB) {
+            pn_link_set_context(link, NULL);
+            ngx_iothub_amqp_eh_release(el);
+        }
+    }
+}

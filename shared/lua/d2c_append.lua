@@ -1,0 +1,33 @@
+-- Appends a device-to-cloud message to its partition (the built-in
+-- endpoint, docs/redis-schema.md "Device-to-cloud streams").  The entry id
+-- is "<ms>-<sequence number>": the time Redis stored it (never before the
+-- previous entry's) and the partition's next Event Hubs sequence number,
+-- dense and kept in KEYS[2] across trims and restarts.  Inboxes waiting
+-- for this partition (KEYS[3]) are told once, then forgotten.
+-- KEYS[1] partition stream  KEYS[2] its last entry id  KEYS[3] the set of
+-- waiting inboxes
+-- ARGV[1] the oldest entry id to keep (now - retention, ms)
+-- ARGV[2..] field, value, ...
+-- returns the entry id
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local seq = 0
+local last = redis.call('GET', KEYS[2])
+if last then
+  local lms, lseq = string.match(last, '^(%d+)-(%d+)$')
+  seq = tonumber(lseq) + 1
+  if tonumber(lms) > ms then
+    ms = tonumber(lms)
+  end
+end
+local id = string.format('%.0f-%.0f', ms, seq)
+redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], id, unpack(ARGV, 2))
+redis.call('SET', KEYS[2], id)
+local waiting = redis.call('SMEMBERS', KEYS[3])
+if #waiting > 0 then
+  redis.call('DEL', KEYS[3])
+  for _, inbox in ipairs(waiting) do
+    redis.call('PUBLISH', inbox, 'd2c ' .. KEYS[1])
+  end
+end
+return id

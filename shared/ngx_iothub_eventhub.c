@@ -1,0 +1,342 @@
+
+/*
+ * nginx-iothub: the built-in endpoint's partitions for Event Hubs
+ * consumers; see ngx_iothub_eventhub.h.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_d2c.h"
+#include "ngx_iothub_eventhub.h"
+#include "ngx_iothub_lua.h"
+
+
+static ngx_iothub_redis_call_t *ngx_iothub_eh_script(ngx_iothub_hub_t *hub,
+    ngx_uint_t partition, ngx_uint_t script, const char *second_key,
+    ngx_iothub_args_t *args, ngx_iothub_redis_handler_pt handler,
+    void *data);
+static void ngx_iothub_eh_appended(u_char *payload, size_t len);
+static ngx_int_t ngx_iothub_eh_group_name_valid(ngx_str_t *name);
+
+
+static ngx_queue_t  ngx_iothub_eh_waiters;
+static ngx_uint_t   ngx_iothub_eh_waiters_init;
+
+
+char *
+ngx_iothub_eh_consumer_group(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iothub_hub_t *hub = conf;
+
+    ngx_str_t  *value, *group;
+
+    value = cf->args->elts;
+
+    if (!ngx_iothub_eh_group_name_valid(&value[1])) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid consumer group name \"%V\" in "
+                           "\"consumer_group\" directive: 1 to 50 letters, "
+                           "digits, \".\", \"_\" or \"-\", starting with a "
+                           "letter or a digit", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_iothub_eh_consumer_group_find(hub, value[1].data, value[1].len)
+        == NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate consumer group \"%V\" in "
+                           "\"consumer_group\" directive", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hub->consumer_groups == NULL) {
+        hub->consumer_groups = ngx_array_create(cf->pool, 4,
+                                                sizeof(ngx_str_t));
+        if (hub->consumer_groups == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (hub->consumer_groups->nelts == NGX_IOTHUB_EH_CONSUMER_GROUPS) {
+        return "is over the limit of 20 consumer groups per hub";
+    }
+
+    group = ngx_array_push(hub->consumer_groups);
+    if (group == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *group = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_iothub_eh_group_name_valid(ngx_str_t *name)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (name->len == 0 || name->len > 50) {
+        return 0;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9'))
+        {
+            continue;
+        }
+
+        if (i == 0 || (c != '.' && c != '_' && c != '-')) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+ngx_int_t
+ngx_iothub_eh_consumer_group_find(ngx_iothub_hub_t *hub, u_char *name,
+    size_t len)
+{
+    ngx_str_t   *group;
+    ngx_uint_t   i;
+
+    if (len == sizeof("$Default") - 1
+        && ngx_strncasecmp(name, (u_char *) "$Default", len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    if (hub->consumer_groups == NULL) {
+        return NGX_DECLINED;
+    }
+
+    group = hub->consumer_groups->elts;
+
+    for (i = 0; i < hub->consumer_groups->nelts; i++) {
+        if (group[i].len == len
+            && ngx_strncasecmp(group[i].data, name, len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_iothub_eh_init_conf(ngx_conf_t *cf)
+{
+    return ngx_iothub_inbox_register(cf, "d2c", ngx_iothub_eh_appended);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_eh_seek(ngx_iothub_hub_t *hub, ngx_uint_t partition,
+    ngx_iothub_eh_from_e from, int64_t n, ngx_iothub_redis_handler_pt handler,
+    void *data)
+{
+    u_char             num[NGX_INT64_LEN + 1];
+    ngx_iothub_args_t  args;
+
+    static const char  *kinds[] = { "start", "latest", "seq", "time" };
+
+    args.n = 0;
+    ngx_iothub_args_add_str(&args, kinds[from]);
+    ngx_iothub_args_add(&args, (char *) num, ngx_sprintf(num, "%L", n) - num);
+
+    return ngx_iothub_eh_script(hub, partition, NGX_IOTHUB_LUA_EH_SEEK,
+                                "d2c-last", &args, handler, data);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_eh_read(ngx_iothub_hub_t *hub, ngx_uint_t partition, u_char *after,
+    size_t len, ngx_uint_t count, ngx_iothub_redis_handler_pt handler,
+    void *data)
+{
+    u_char             num[NGX_INT_T_LEN];
+    ngx_str_t         *inbox;
+    ngx_iothub_args_t  args;
+
+    inbox = ngx_iothub_inbox();
+
+    args.n = 0;
+    ngx_iothub_args_add(&args, (char *) after, len);
+    ngx_iothub_args_add(&args, (char *) num,
+                        ngx_sprintf(num, "%ui", count) - num);
+    ngx_iothub_args_add(&args, (char *) inbox->data, inbox->len);
+
+    return ngx_iothub_eh_script(hub, partition, NGX_IOTHUB_LUA_EH_READ,
+                                "d2c-wait", &args, handler, data);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_eh_partition(ngx_iothub_hub_t *hub, ngx_uint_t partition,
+    ngx_iothub_redis_handler_pt handler, void *data)
+{
+    ngx_iothub_args_t  args;
+
+    args.n = 0;
+
+    return ngx_iothub_eh_script(hub, partition, NGX_IOTHUB_LUA_EH_PARTITION,
+                                "d2c-last", &args, handler, data);
+}
+
+
+/* KEYS the partition's stream and second_key, then args */
+
+static ngx_iothub_redis_call_t *
+ngx_iothub_eh_script(ngx_iothub_hub_t *hub, ngx_uint_t partition,
+    ngx_uint_t script, const char *second_key, ngx_iothub_args_t *args,
+    ngx_iothub_redis_handler_pt handler, void *data)
+{
+    int                i;
+    u_char             key[2][NGX_IOTHUB_D2C_KEY_LEN];
+    ngx_iothub_args_t  all;
+
+    all.n = 0;
+
+    ngx_iothub_args_add(&all, (char *) key[0],
+                        ngx_iothub_d2c_key(key[0], hub, partition, "d2c")
+                        - key[0]);
+    ngx_iothub_args_add(&all, (char *) key[1],
+                        ngx_iothub_d2c_key(key[1], hub, partition,
+                                           second_key)
+                        - key[1]);
+
+    for (i = 0; i < args->n; i++) {
+        ngx_iothub_args_add(&all, args->argv[i], args->lens[i]);
+    }
+
+    if (!ngx_iothub_args_ok(args) || !ngx_iothub_args_ok(&all)) {
+        return NULL;
+    }
+
+    return ngx_iothub_redis_script(ngx_iothub_redis_link(), script, handler,
+                                   data, 2, all.n, all.argv, all.lens);
+}
+
+
+void
+ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w)
+{
+    if (!ngx_iothub_eh_waiters_init) {
+        ngx_queue_init(&ngx_iothub_eh_waiters);
+        ngx_iothub_eh_waiters_init = 1;
+    }
+
+    if (w->waiting) {
+        return;
+    }
+
+    ngx_queue_insert_tail(&ngx_iothub_eh_waiters, &w->queue);
+    w->waiting = 1;
+}
+
+
+void
+ngx_iothub_eh_unwait(ngx_iothub_eh_waiter_t *w)
+{
+    if (w->waiting) {
+        ngx_queue_remove(&w->queue);
+        w->waiting = 0;
+    }
+}
+
+
+/* d2c_append.lua: "<stream key>" got an entry */
+
+static void
+ngx_iothub_eh_appended(u_char *payload, size_t len)
+{
+    u_char                   key[NGX_IOTHUB_D2C_KEY_LEN], *end;
+    ngx_queue_t              woken, *q, *next;
+    ngx_iothub_eh_waiter_t  *w;
+
+    if (!ngx_iothub_eh_waiters_init) {
+        return;
+    }
+
+    /* first out of the list: a wake may wait again at once */
+
+    ngx_queue_init(&woken);
+
+    for (q = ngx_queue_head(&ngx_iothub_eh_waiters);
+         q != ngx_queue_sentinel(&ngx_iothub_eh_waiters);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        w = ngx_queue_data(q, ngx_iothub_eh_waiter_t, queue);
+
+        end = ngx_iothub_d2c_key(key, w->hub, w->partition, "d2c");
+
+        if ((size_t) (end - key) == len && ngx_memcmp(key, payload, len) == 0)
+        {
+            ngx_queue_remove(q);
+            ngx_queue_insert_tail(&woken, q);
+        }
+    }
+
+    while (!ngx_queue_empty(&woken)) {
+        q = ngx_queue_head(&woken);
+        ngx_queue_remove(q);
+        w = ngx_queue_data(q, ngx_iothub_eh_waiter_t, queue);
+        w->waiting = 0;
+        w->wake(w);
+    }
+}
+
+
+void
+ngx_iothub_eh_wake_all(void)
+{
+    ngx_queue_t              *q;
+    ngx_iothub_eh_waiter_t  *w;
+
+    if (!ngx_iothub_eh_waiters_init) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&ngx_iothub_eh_waiters)) {
+        q = ngx_queue_head(&ngx_iothub_eh_waiters);
+        ngx_queue_remove(q);
+        w = ngx_queue_data(q, ngx_iothub_eh_waiter_t, queue);
+        w->waiting = 0;
+        w->wake(w);
+    }
+}
+
+
+ngx_int_t
+ngx_iothub_eh_id_parse(u_char *id, size_t len, int64_t *seq, int64_t *ms)
+{
+    u_char  *dash;
+
+    dash = ngx_strlchr(id, id + len, '-');
+
+    if (dash == NULL || dash == id || dash + 1 == id + len) {
+        return NGX_ERROR;
+    }
+
+    *ms = ngx_atoof(id, dash - id);
+    *seq = ngx_atoof(dash + 1, id + len - dash - 1);
+
+    if (*ms == NGX_ERROR || *seq == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

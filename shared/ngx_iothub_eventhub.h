@@ -1,0 +1,99 @@
+
+/*
+ * nginx-iothub: reading the built-in endpoint's partitions (the device-to-
+ * cloud streams) for Event Hubs consumers, protocol-neutral: consumer
+ * groups, where a reader starts, its reads, partition facts, and the
+ * per-worker wait for a partition's next event (no polling: the append
+ * tells the waiting workers through their inboxes).
+ */
+
+
+#ifndef _NGX_IOTHUB_EVENTHUB_H_INCLUDED_
+#define _NGX_IOTHUB_EVENTHUB_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_iothub.h"
+
+
+#define NGX_IOTHUB_EH_CONSUMER_GROUPS  20      /* besides $Default */
+#define NGX_IOTHUB_EH_ID_LEN           48      /* "<ms>-<seq>" and NUL */
+
+
+typedef struct ngx_iothub_eh_waiter_s  ngx_iothub_eh_waiter_t;
+
+typedef void (*ngx_iothub_eh_wake_pt)(ngx_iothub_eh_waiter_t *w);
+
+
+/* a reader waiting for a partition's next event */
+struct ngx_iothub_eh_waiter_s {
+    ngx_queue_t                queue;
+    ngx_iothub_hub_t          *hub;
+    ngx_uint_t                 partition;
+    ngx_iothub_eh_wake_pt      wake;
+    void                      *data;
+    unsigned                   waiting:1;
+};
+
+
+/* where a reader starts (amqp.md 10.3) */
+typedef enum {
+    NGX_IOTHUB_EH_START = 0,               /* the oldest event kept */
+    NGX_IOTHUB_EH_LATEST,                  /* events after the attach */
+    NGX_IOTHUB_EH_SEQUENCE,                /* from a sequence number */
+    NGX_IOTHUB_EH_TIME                     /* from an enqueued time, ms */
+} ngx_iothub_eh_from_e;
+
+
+/*
+ * "consumer_group <name>;" in a hub block: names 1-50 letters, digits,
+ * ".", "_" and "-", starting with a letter or digit, compared without
+ * regard to case; $Default always exists.
+ */
+char *ngx_iothub_eh_consumer_group(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* NGX_OK when the hub has the consumer group, else NGX_DECLINED */
+ngx_int_t ngx_iothub_eh_consumer_group_find(ngx_iothub_hub_t *hub,
+    u_char *name, size_t len);
+
+/* Registers the inbox message "d2c <stream key>" (configuration time). */
+ngx_int_t ngx_iothub_eh_init_conf(ngx_conf_t *cf);
+
+/*
+ * The entry id before a reader's first event (eh_seek.lua): the handler
+ * gets it as a string reply.  n is the first sequence number or enqueued
+ * time (ms) wanted.  NULL when Redis is down.
+ */
+ngx_iothub_redis_call_t *ngx_iothub_eh_seek(ngx_iothub_hub_t *hub,
+    ngx_uint_t partition, ngx_iothub_eh_from_e from, int64_t n,
+    ngx_iothub_redis_handler_pt handler, void *data);
+
+/*
+ * At most count entries after the entry id "after" (eh_read.lua); when
+ * fewer are there the worker's inbox waits for the partition's next
+ * append: call ngx_iothub_eh_wait().
+ */
+ngx_iothub_redis_call_t *ngx_iothub_eh_read(ngx_iothub_hub_t *hub,
+    ngx_uint_t partition, u_char *after, size_t len, ngx_uint_t count,
+    ngx_iothub_redis_handler_pt handler, void *data);
+
+/* { first id or "", last id or "", entries } (eh_partition.lua) */
+ngx_iothub_redis_call_t *ngx_iothub_eh_partition(ngx_iothub_hub_t *hub,
+    ngx_uint_t partition, ngx_iothub_redis_handler_pt handler, void *data);
+
+/* w->wake runs once when the partition got an entry; unwait cancels */
+void ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w);
+void ngx_iothub_eh_unwait(ngx_iothub_eh_waiter_t *w);
+
+/* wakes every waiter of the worker (notifications may have been lost) */
+void ngx_iothub_eh_wake_all(void);
+
+/* "<ms>-<seq>": the sequence number and the time, or NGX_ERROR */
+ngx_int_t ngx_iothub_eh_id_parse(u_char *id, size_t len, int64_t *seq,
+    int64_t *ms);
+
+
+#endif /* _NGX_IOTHUB_EVENTHUB_H_INCLUDED_ */
