@@ -55,6 +55,8 @@ static void fuzz_twin(const redisReply *r);
 static void fuzz_scan(const redisReply *r);
 static void fuzz_push(const redisReply *r);
 static void fuzz_feedback(const redisReply *r);
+static void fuzz_eh(const redisReply *r);
+static void fuzz_eh_event(const redisReply *r, size_t i);
 static void fuzz_identity_ok(const ngx_iothub_identity_t *id);
 static void fuzz_span(const ngx_iothub_reply_str_t *s);
 
@@ -71,7 +73,8 @@ static const char  *fuzz_words[] = {
     "reportedVersion", "tags", "desired", "reported", "desiredMeta",
     "reportedMeta", "message", "subscribe", "0", "1", "-1", "42",
     "18446744073709551615", "100000000000000000000", "", "enabled",
-    "disabled", "sas", "{}", "{\"a\":1}", "[]", "full"
+    "disabled", "sas", "{}", "{\"a\":1}", "[]", "full", "1-0", "9-4",
+    "a:", "a:iothub-enqueuedtime", "a:iothub-connection-device-id", "z:q"
 };
 
 
@@ -245,6 +248,19 @@ fuzz_value(fuzz_recipe_t *rc, unsigned depth)
         fuzz_write(rc, "\r\n", 0);
         break;
 
+    case 7:
+        if ((b & 16) && depth < FUZZ_DEPTH_MAX) {
+            /* a stream entry: { id, { field, value, ... } } */
+            fuzz_write(rc, "*2\r\n", 0);
+            w = fuzz_words[fuzz_byte(rc) % (sizeof(fuzz_words)
+                                             / sizeof(fuzz_words[0]))];
+            fuzz_bulk(rc, w, strlen(w));
+            fuzz_value(rc, depth + 1);
+            break;
+        }
+
+        /* fall through */
+
     default:
         fuzz_write(rc, (b & 8) ? ":-1\r\n" : "+OK\r\n", 0);
     }
@@ -296,6 +312,7 @@ fuzz_decoders(const redisReply *r)
     fuzz_scan(r);
     fuzz_push(r);
     fuzz_feedback(r);
+    fuzz_eh(r);
 }
 
 
@@ -526,4 +543,85 @@ fuzz_feedback(const redisReply *r)
         fuzz_span(&rec.status_code);
         fuzz_span(&rec.generation_id);
     }
+}
+
+
+static void
+fuzz_eh(const redisReply *r)
+{
+    size_t                           i, n;
+    ngx_iothub_reply_str_t           id;
+    ngx_iothub_reply_eh_partition_t  p;
+
+    if (ngx_iothub_reply_eh_seek(r, &id) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(id.len <= NGX_IOTHUB_REPLY_EH_ID_MAX);
+        fuzz_span(&id);
+    }
+
+    if (ngx_iothub_reply_eh_partition(r, &p) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(p.first.len <= NGX_IOTHUB_REPLY_EH_ID_MAX);
+        fuzz_assert(p.last.len <= NGX_IOTHUB_REPLY_EH_ID_MAX);
+        fuzz_span(&p.first);
+        fuzz_span(&p.last);
+    }
+
+    if (ngx_iothub_reply_eh_read(r, &n) == NGX_IOTHUB_REPLY_OK) {
+        /* one past the batch as well: it must be refused, not read */
+        for (i = 0; i <= n; i++) {
+            fuzz_eh_event(r, i);
+        }
+    }
+
+    /* an entry of any reply, as a caller with a wrong index would ask */
+    fuzz_eh_event(r, 0);
+}
+
+
+static void
+fuzz_eh_event(const redisReply *r, size_t i)
+{
+    size_t                        j;
+    ngx_iothub_reply_rc_e         rc;
+    ngx_iothub_reply_eh_event_t  *ev;
+
+    /* on the heap: ASan then sees a write past it */
+    ev = malloc(sizeof(ngx_iothub_reply_eh_event_t));
+    if (ev == NULL) {
+        return;
+    }
+
+    rc = ngx_iothub_reply_eh_event(r, i, ev);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || i >= r->elements) {
+        fuzz_assert(rc == NGX_IOTHUB_REPLY_MALFORMED);
+    }
+
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(ev->id.len >= 1
+                    && ev->id.len <= NGX_IOTHUB_REPLY_EH_ID_MAX);
+        fuzz_span(&ev->id);
+        fuzz_span(&ev->body);
+        fuzz_assert(ev->has_body || ev->body.len == 0);
+
+        /* proton reads some values as C strings */
+        fuzz_assert(ev->body.data[ev->body.len] == '\0');
+
+        fuzz_assert(ev->nprops <= NGX_IOTHUB_REPLY_EH_MAX_PROPS);
+        fuzz_assert(ev->props_dropped == 0
+                    || ev->nprops == NGX_IOTHUB_REPLY_EH_MAX_PROPS);
+
+        for (j = 0; j < ev->nprops; j++) {
+            fuzz_assert(ev->prop[j].kind == NGX_IOTHUB_REPLY_EH_ANNOTATION
+                        || ev->prop[j].kind == NGX_IOTHUB_REPLY_EH_SYSTEM
+                        || ev->prop[j].kind
+                           == NGX_IOTHUB_REPLY_EH_APPLICATION);
+            fuzz_assert(ev->prop[j].name.len > 0);
+            fuzz_span(&ev->prop[j].name);
+            fuzz_span(&ev->prop[j].value);
+            fuzz_assert(ev->prop[j].value.data[ev->prop[j].value.len]
+                        == '\0');
+        }
+    }
+
+    free(ev);
 }

@@ -59,7 +59,7 @@ typedef struct {
     size_t                         after_len;
     ngx_uint_t                     asked;
     uint64_t                       tag;
-    ngx_iothub_redis_call_t       *call;
+    ngx_iothub_eh_op_t             op;          /* seek, then reads */
     ngx_iothub_eh_waiter_t         waiter;
     ngx_event_t                    timer;
     unsigned                       management:1;
@@ -75,7 +75,7 @@ typedef struct {
     u_char                         id_bytes[NGX_IOTHUB_AMQP_EH_REPLY_MAX];
     u_char                         reply_to[NGX_IOTHUB_AMQP_EH_REPLY_MAX];
     ngx_uint_t                     partition;
-    ngx_iothub_redis_call_t       *call;
+    ngx_iothub_eh_op_t             op;
 } ngx_iothub_amqp_eh_request_t;
 
 
@@ -98,19 +98,19 @@ static ngx_int_t ngx_iothub_amqp_eh_filter(pn_terminus_t *source,
     ngx_iothub_eh_from_e *from, int64_t *n);
 static ngx_int_t ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
     ngx_iothub_eh_from_e *from, int64_t *n);
-static void ngx_iothub_amqp_eh_seeked(void *data, redisReply *reply);
+static void ngx_iothub_amqp_eh_seeked(ngx_iothub_eh_op_t *op);
 static void ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el);
-static void ngx_iothub_amqp_eh_read(void *data, redisReply *reply);
+static void ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op);
 static void ngx_iothub_amqp_eh_wake(ngx_iothub_eh_waiter_t *w);
 static void ngx_iothub_amqp_eh_timer(ngx_event_t *ev);
 static ngx_int_t ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el,
-    redisReply *entry);
+    ngx_iothub_eh_event_t *ev);
 static void ngx_iothub_amqp_eh_property(pn_message_t *m, u_char *name,
-    size_t len, redisReply *value);
+    size_t len, const ngx_iothub_reply_str_t *value);
 static void ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el);
 static void ngx_iothub_amqp_eh_request(ngx_iothub_amqp_ctx_t *ctx,
     pn_message_t *m);
-static void ngx_iothub_amqp_eh_partition_read(void *data, redisReply *reply);
+static void ngx_iothub_amqp_eh_partition_read(ngx_iothub_eh_op_t *op);
 static void ngx_iothub_amqp_eh_respond(ngx_iothub_amqp_ctx_t *ctx,
     const char *reply_to, pn_atom_t *id, int status, const char *description,
     const char *condition, pn_message_t *m);
@@ -565,10 +565,12 @@ ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
     ngx_iothub_amqp_eh_accept(link);
     el->base.opened = 1;
 
-    el->call = ngx_iothub_eh_seek(hub, el->partition, el->from, el->from_n,
-                                  ngx_iothub_amqp_eh_seeked, el);
+    el->op.hub = hub;
+    el->op.partition = el->partition;
+    el->op.handler = ngx_iothub_amqp_eh_seeked;
+    el->op.data = el;
 
-    if (el->call == NULL) {
+    if (ngx_iothub_eh_seek(&el->op, el->from, el->from_n) != NGX_OK) {
         ngx_iothub_amqp_detach(link, "amqp:internal-error",
                                "the hub's store is unavailable");
     }
@@ -756,15 +758,11 @@ ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
 
 
 static void
-ngx_iothub_amqp_eh_seeked(void *data, redisReply *reply)
+ngx_iothub_amqp_eh_seeked(ngx_iothub_eh_op_t *op)
 {
-    ngx_iothub_amqp_eh_link_t *el = data;
+    ngx_iothub_amqp_eh_link_t *el = op->data;
 
-    el->call = NULL;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_STRING
-        || reply->len >= NGX_IOTHUB_EH_ID_LEN)
-    {
+    if (op->result != NGX_IOTHUB_EH_OK) {
         ngx_log_error(NGX_LOG_ERR, el->ctx->connection->log, 0,
                       "iothub amqp: Event Hubs receiver: no start position");
         ngx_iothub_amqp_detach(el->link, "amqp:internal-error",
@@ -773,8 +771,8 @@ ngx_iothub_amqp_eh_seeked(void *data, redisReply *reply)
         return;
     }
 
-    ngx_memcpy(el->after, reply->str, reply->len);
-    el->after_len = reply->len;
+    ngx_memcpy(el->after, op->id, op->id_len);
+    el->after_len = op->id_len;
     el->positioned = 1;
 
     ngx_iothub_amqp_eh_pump(el);
@@ -800,7 +798,7 @@ ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el)
 
     link = el->link;
 
-    if (!el->positioned || el->call || el->waiter.waiting
+    if (!el->positioned || el->op.call || el->waiter.waiting
         || (pn_link_state(link) & PN_LOCAL_CLOSED))
     {
         return;
@@ -827,11 +825,11 @@ ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el)
 
     el->asked = ngx_min((ngx_uint_t) credit, NGX_IOTHUB_AMQP_EH_BATCH);
 
-    el->call = ngx_iothub_eh_read(el->ctx->hub, el->partition, el->after,
-                                  el->after_len, el->asked,
-                                  ngx_iothub_amqp_eh_read, el);
+    el->op.handler = ngx_iothub_amqp_eh_read;
 
-    if (el->call == NULL) {
+    if (ngx_iothub_eh_read(&el->op, el->after, el->after_len, el->asked)
+        != NGX_OK)
+    {
         /* Redis is down: try again later */
         ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
     }
@@ -839,36 +837,35 @@ ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el)
 
 
 static void
-ngx_iothub_amqp_eh_read(void *data, redisReply *reply)
+ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op)
 {
-    ngx_iothub_amqp_eh_link_t *el = data;
+    ngx_iothub_amqp_eh_link_t *el = op->data;
 
-    size_t       i;
-    redisReply  *id;
+    ngx_uint_t             i;
+    ngx_iothub_eh_event_t  ev;
 
-    el->call = NULL;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+    if (op->result != NGX_IOTHUB_EH_OK) {
         ngx_log_error(NGX_LOG_ERR, el->ctx->connection->log, 0,
                       "iothub amqp: Event Hubs receiver: read failed");
         ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
         return;
     }
 
-    for (i = 0; i < reply->elements; i++) {
-        if (ngx_iothub_amqp_eh_event(el, reply->element[i]) != NGX_OK) {
+    for (i = 0; i < op->nevents; i++) {
+        if (ngx_iothub_eh_event(op, i, &ev) != NGX_OK
+            || ngx_iothub_amqp_eh_event(el, &ev) != NGX_OK)
+        {
             ngx_iothub_amqp_detach(el->link, "amqp:internal-error",
                                    "an event could not be read");
             ngx_iothub_amqp_run(el->ctx);
             return;
         }
 
-        id = reply->element[i]->element[0];
-        ngx_memcpy(el->after, id->str, id->len);
-        el->after_len = id->len;
+        ngx_memcpy(el->after, ev.entry.id.data, ev.entry.id.len);
+        el->after_len = ev.entry.id.len;
     }
 
-    if (reply->elements < el->asked) {
+    if (op->nevents < el->asked) {
         /* the end: eh_read.lua put the worker's inbox on the wait list */
 
         if (pn_link_get_drain(el->link)) {
@@ -916,34 +913,19 @@ ngx_iothub_amqp_eh_timer(ngx_event_t *ev)
 }
 
 
-/* an entry { id, { field, value, ... } } as an event (amqp.md 10.4) */
+/* a partition's event as an AMQP message (amqp.md 10.4) */
 
 static ngx_int_t
-ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el, redisReply *entry)
+ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el,
+    ngx_iothub_eh_event_t *ev)
 {
-    size_t         i;
-    u_char        *name, seq_text[NGX_INT64_LEN];
-    int64_t        seq, ms, t;
-    ngx_int_t      rc;
-    pn_data_t     *ann, *app, *body;
-    redisReply    *id, *fields, *k, *v;
-    pn_message_t  *m;
-
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
-        || entry->element[0]->type != REDIS_REPLY_STRING
-        || entry->element[1]->type != REDIS_REPLY_ARRAY)
-    {
-        return NGX_ERROR;
-    }
-
-    id = entry->element[0];
-    fields = entry->element[1];
-
-    if (ngx_iothub_eh_id_parse((u_char *) id->str, id->len, &seq, &ms)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    size_t                             i;
+    u_char                             seq_text[NGX_INT64_LEN];
+    int64_t                            t;
+    ngx_int_t                          rc;
+    pn_data_t                         *ann, *app, *body;
+    pn_message_t                      *m;
+    const ngx_iothub_reply_eh_prop_t  *p;
 
     m = pn_message();
     if (m == NULL) {
@@ -957,12 +939,12 @@ ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el, redisReply *entry)
     pn_data_enter(ann);
 
     pn_data_put_symbol(ann, pn_bytes(21, "x-opt-sequence-number"));
-    pn_data_put_long(ann, seq);
+    pn_data_put_long(ann, ev->seq);
     pn_data_put_symbol(ann, pn_bytes(12, "x-opt-offset"));
-    pn_data_put_string(ann, pn_bytes(ngx_sprintf(seq_text, "%L", seq)
+    pn_data_put_string(ann, pn_bytes(ngx_sprintf(seq_text, "%L", ev->seq)
                                      - seq_text, (char *) seq_text));
     pn_data_put_symbol(ann, pn_bytes(19, "x-opt-enqueued-time"));
-    pn_data_put_timestamp(ann, ms);
+    pn_data_put_timestamp(ann, ev->ms);
 
     app = pn_message_properties(m);
     pn_data_put_map(app);
@@ -970,54 +952,49 @@ ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el, redisReply *entry)
 
     body = pn_message_body(m);
 
-    for (i = 0; i + 1 < fields->elements; i += 2) {
-        k = fields->element[i];
-        v = fields->element[i + 1];
+    if (ev->entry.has_body) {
+        pn_data_put_binary(body, pn_bytes(ev->entry.body.len,
+                                          (char *) ev->entry.body.data));
+    }
 
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
-            continue;
-        }
+    for (i = 0; i < ev->entry.nprops; i++) {
+        p = &ev->entry.prop[i];
 
-        name = (u_char *) k->str;
+        switch (p->kind) {
 
-        if (k->len == 4 && ngx_strncmp(name, "body", 4) == 0) {
-            pn_data_put_binary(body, pn_bytes(v->len, v->str));
-            continue;
-        }
-
-        if (k->len < 3 || name[1] != ':') {
-            continue;
-        }
-
-        switch (name[0]) {
-
-        case 'a':
-            pn_data_put_symbol(ann, pn_bytes(k->len - 2, k->str + 2));
+        case NGX_IOTHUB_REPLY_EH_ANNOTATION:
+            pn_data_put_symbol(ann, pn_bytes(p->name.len,
+                                             (char *) p->name.data));
 
             t = -1;
 
-            if (k->len == 21
-                && ngx_strncmp(name, "a:iothub-enqueuedtime", 21) == 0)
+            if (p->name.len == 19
+                && ngx_strncmp(p->name.data, "iothub-enqueuedtime", 19) == 0)
             {
-                t = ngx_iothub_amqp_eh_iso_ms((u_char *) v->str, v->len);
+                t = ngx_iothub_amqp_eh_iso_ms((u_char *) p->value.data,
+                                              p->value.len);
             }
 
             if (t >= 0) {
                 pn_data_put_timestamp(ann, t);
 
             } else {
-                pn_data_put_string(ann, pn_bytes(v->len, v->str));
+                pn_data_put_string(ann, pn_bytes(p->value.len,
+                                                 (char *) p->value.data));
             }
 
             break;
 
-        case 'u':
-            pn_data_put_string(app, pn_bytes(k->len - 2, k->str + 2));
-            pn_data_put_string(app, pn_bytes(v->len, v->str));
+        case NGX_IOTHUB_REPLY_EH_APPLICATION:
+            pn_data_put_string(app, pn_bytes(p->name.len,
+                                             (char *) p->name.data));
+            pn_data_put_string(app, pn_bytes(p->value.len,
+                                             (char *) p->value.data));
             break;
 
-        case 'p':
-            ngx_iothub_amqp_eh_property(m, name + 2, k->len - 2, v);
+        case NGX_IOTHUB_REPLY_EH_SYSTEM:
+            ngx_iothub_amqp_eh_property(m, (u_char *) p->name.data,
+                                        p->name.len, &p->value);
             break;
         }
     }
@@ -1042,13 +1019,13 @@ ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el, redisReply *entry)
 
 static void
 ngx_iothub_amqp_eh_property(pn_message_t *m, u_char *name, size_t len,
-    redisReply *value)
+    const ngx_iothub_reply_str_t *value)
 {
     int64_t    t;
     pn_atom_t  atom;
 
     atom.type = PN_STRING;
-    atom.u.as_bytes = pn_bytes(value->len, value->str);
+    atom.u.as_bytes = pn_bytes(value->len, (char *) value->data);
 
     if (len == 10 && ngx_strncmp(name, "message-id", 10) == 0) {
         (void) pn_message_set_id(m, atom);
@@ -1060,22 +1037,24 @@ ngx_iothub_amqp_eh_property(pn_message_t *m, u_char *name, size_t len,
         (void) pn_message_set_user_id(m, atom.u.as_bytes);
 
     } else if (len == 2 && ngx_strncmp(name, "to", 2) == 0) {
-        (void) pn_message_set_address(m, value->str);
+        (void) pn_message_set_address(m, (const char *) value->data);
 
     } else if (len == 12 && ngx_strncmp(name, "content-type", 12) == 0) {
-        (void) pn_message_set_content_type(m, value->str);
+        (void) pn_message_set_content_type(m, (const char *) value->data);
 
     } else if (len == 16 && ngx_strncmp(name, "content-encoding", 16) == 0) {
-        (void) pn_message_set_content_encoding(m, value->str);
+        (void) pn_message_set_content_encoding(m,
+                                               (const char *) value->data);
 
     } else if (len == 20
                && ngx_strncmp(name, "absolute-expiry-time", 20) == 0)
     {
         /* AMQP devices: ms since the epoch; MQTT ones: ISO 8601 text */
-        t = ngx_atoof((u_char *) value->str, value->len);
+        t = ngx_atoof((u_char *) value->data, value->len);
 
         if (t == NGX_ERROR) {
-            t = ngx_iothub_amqp_eh_iso_ms((u_char *) value->str, value->len);
+            t = ngx_iothub_amqp_eh_iso_ms((u_char *) value->data,
+                                          value->len);
         }
 
         if (t >= 0) {
@@ -1160,9 +1139,7 @@ ngx_iothub_amqp_eh_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 static void
 ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el)
 {
-    if (el->call) {
-        ngx_iothub_redis_cancel(el->call);
-    }
+    ngx_iothub_eh_cancel(&el->op);
 
     ngx_iothub_eh_unwait(&el->waiter);
 
@@ -1440,11 +1417,12 @@ ngx_iothub_amqp_eh_request(ngx_iothub_amqp_ctx_t *ctx, pn_message_t *m)
                            NGX_IOTHUB_AMQP_EH_REPLY_MAX);
     }
 
-    req->call = ngx_iothub_eh_partition(hub, n,
-                                        ngx_iothub_amqp_eh_partition_read,
-                                        req);
+    req->op.hub = hub;
+    req->op.partition = n;
+    req->op.handler = ngx_iothub_amqp_eh_partition_read;
+    req->op.data = req;
 
-    if (req->call == NULL) {
+    if (ngx_iothub_eh_partition(&req->op) != NGX_OK) {
         ngx_free(req);
         ngx_iothub_amqp_eh_respond(ctx, reply_to, &id, 503,
                                    "the hub's store is unavailable",
@@ -1456,19 +1434,16 @@ ngx_iothub_amqp_eh_request(ngx_iothub_amqp_ctx_t *ctx, pn_message_t *m)
 }
 
 
-/* eh_partition.lua: { first id, last id, entries } */
+/* the partition's facts as the answer (amqp.md 10.2) */
 
 static void
-ngx_iothub_amqp_eh_partition_read(void *data, redisReply *reply)
+ngx_iothub_amqp_eh_partition_read(ngx_iothub_eh_op_t *op)
 {
-    ngx_iothub_amqp_eh_request_t *req = data;
+    ngx_iothub_amqp_eh_request_t *req = op->data;
 
     u_char                 text[NGX_INT64_LEN];
-    int64_t                first_seq, last_seq, last_ms, ms, begin;
     pn_data_t             *body;
-    ngx_uint_t             empty;
     pn_message_t          *r;
-    redisReply            *first, *last;
     ngx_iothub_hub_t      *hub;
     ngx_iothub_amqp_ctx_t *ctx;
 
@@ -1477,42 +1452,11 @@ ngx_iothub_amqp_eh_partition_read(void *data, redisReply *reply)
 
     ngx_queue_remove(&req->queue);
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 3
-        || reply->element[0]->type != REDIS_REPLY_STRING
-        || reply->element[1]->type != REDIS_REPLY_STRING
-        || reply->element[2]->type != REDIS_REPLY_INTEGER)
-    {
+    if (op->result != NGX_IOTHUB_EH_OK) {
         ngx_iothub_amqp_eh_respond(ctx, (char *) req->reply_to, &req->id,
                                    503, "the hub's store is unavailable",
                                    "com.microsoft:server-busy", NULL);
         goto done;
-    }
-
-    first = reply->element[0];
-    last = reply->element[1];
-    empty = (reply->element[2]->integer == 0);
-
-    last_seq = -1;
-    last_ms = 0;
-
-    if (last->len
-        && ngx_iothub_eh_id_parse((u_char *) last->str, last->len, &last_seq,
-                                  &last_ms)
-           != NGX_OK)
-    {
-        last_seq = -1;
-        last_ms = 0;
-    }
-
-    begin = last_seq + 1;
-
-    if (!empty
-        && ngx_iothub_eh_id_parse((u_char *) first->str, first->len,
-                                  &first_seq, &ms)
-           == NGX_OK)
-    {
-        begin = first_seq;
     }
 
     r = pn_message();
@@ -1531,16 +1475,16 @@ ngx_iothub_amqp_eh_partition_read(void *data, redisReply *reply)
     pn_data_put_string(body, pn_bytes(ngx_sprintf(text, "%ui", req->partition)
                                       - text, (char *) text));
     pn_data_put_string(body, pn_bytes(21, "begin_sequence_number"));
-    pn_data_put_long(body, begin);
+    pn_data_put_long(body, op->begin);
     pn_data_put_string(body, pn_bytes(29, "last_enqueued_sequence_number"));
-    pn_data_put_long(body, last_seq);
+    pn_data_put_long(body, op->last_seq);
     pn_data_put_string(body, pn_bytes(20, "last_enqueued_offset"));
-    pn_data_put_string(body, pn_bytes(ngx_sprintf(text, "%L", last_seq)
+    pn_data_put_string(body, pn_bytes(ngx_sprintf(text, "%L", op->last_seq)
                                       - text, (char *) text));
     pn_data_put_string(body, pn_bytes(22, "last_enqueued_time_utc"));
-    pn_data_put_timestamp(body, last_ms);
+    pn_data_put_timestamp(body, op->last_ms);
     pn_data_put_string(body, pn_bytes(18, "is_partition_empty"));
-    pn_data_put_bool(body, empty);
+    pn_data_put_bool(body, op->empty);
 
     pn_data_exit(body);
 
@@ -1665,7 +1609,7 @@ ngx_iothub_amqp_eh_closed(ngx_iothub_amqp_ctx_t *ctx)
             q = ngx_queue_head(&eh->requests);
             ngx_queue_remove(q);
             req = ngx_queue_data(q, ngx_iothub_amqp_eh_request_t, queue);
-            ngx_iothub_redis_cancel(req->call);
+            ngx_iothub_eh_cancel(&req->op);
             ngx_free(req);
         }
     }

@@ -14,10 +14,14 @@
 #include "ngx_iothub_lua.h"
 
 
-static ngx_iothub_redis_call_t *ngx_iothub_eh_script(ngx_iothub_hub_t *hub,
-    ngx_uint_t partition, ngx_uint_t script, const char *second_key,
-    ngx_iothub_args_t *args, ngx_iothub_redis_handler_pt handler,
-    void *data);
+static ngx_int_t ngx_iothub_eh_script(ngx_iothub_eh_op_t *op,
+    ngx_uint_t script, const char *second_key, ngx_iothub_args_t *args,
+    ngx_iothub_redis_handler_pt handler);
+static void ngx_iothub_eh_sought(void *data, redisReply *reply);
+static void ngx_iothub_eh_read_done(void *data, redisReply *reply);
+static void ngx_iothub_eh_partition_done(void *data, redisReply *reply);
+static void ngx_iothub_eh_done(ngx_iothub_eh_op_t *op,
+    ngx_iothub_reply_rc_e rc);
 static void ngx_iothub_eh_appended(u_char *payload, size_t len);
 static ngx_int_t ngx_iothub_eh_group_name_valid(ngx_str_t *name);
 
@@ -142,10 +146,9 @@ ngx_iothub_eh_init_conf(ngx_conf_t *cf)
 }
 
 
-ngx_iothub_redis_call_t *
-ngx_iothub_eh_seek(ngx_iothub_hub_t *hub, ngx_uint_t partition,
-    ngx_iothub_eh_from_e from, int64_t n, ngx_iothub_redis_handler_pt handler,
-    void *data)
+ngx_int_t
+ngx_iothub_eh_seek(ngx_iothub_eh_op_t *op, ngx_iothub_eh_from_e from,
+    int64_t n)
 {
     u_char             num[NGX_INT64_LEN + 1];
     ngx_iothub_args_t  args;
@@ -156,15 +159,36 @@ ngx_iothub_eh_seek(ngx_iothub_hub_t *hub, ngx_uint_t partition,
     ngx_iothub_args_add_str(&args, kinds[from]);
     ngx_iothub_args_add(&args, (char *) num, ngx_sprintf(num, "%L", n) - num);
 
-    return ngx_iothub_eh_script(hub, partition, NGX_IOTHUB_LUA_EH_SEEK,
-                                "d2c-last", &args, handler, data);
+    return ngx_iothub_eh_script(op, NGX_IOTHUB_LUA_EH_SEEK, "d2c-last", &args,
+                                ngx_iothub_eh_sought);
 }
 
 
-ngx_iothub_redis_call_t *
-ngx_iothub_eh_read(ngx_iothub_hub_t *hub, ngx_uint_t partition, u_char *after,
-    size_t len, ngx_uint_t count, ngx_iothub_redis_handler_pt handler,
-    void *data)
+static void
+ngx_iothub_eh_sought(void *data, redisReply *reply)
+{
+    ngx_iothub_eh_op_t *op = data;
+
+    ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_reply_str_t  id;
+
+    op->call = NULL;
+
+    rc = ngx_iothub_reply_eh_seek(reply, &id);
+
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        /* the decoder bounds id.len below NGX_IOTHUB_EH_ID_LEN */
+        ngx_memcpy(op->id, id.data, id.len);
+        op->id_len = id.len;
+    }
+
+    ngx_iothub_eh_done(op, rc);
+}
+
+
+ngx_int_t
+ngx_iothub_eh_read(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
+    ngx_uint_t count)
 {
     u_char             num[NGX_INT_T_LEN];
     ngx_str_t         *inbox;
@@ -178,30 +202,143 @@ ngx_iothub_eh_read(ngx_iothub_hub_t *hub, ngx_uint_t partition, u_char *after,
                         ngx_sprintf(num, "%ui", count) - num);
     ngx_iothub_args_add(&args, (char *) inbox->data, inbox->len);
 
-    return ngx_iothub_eh_script(hub, partition, NGX_IOTHUB_LUA_EH_READ,
-                                "d2c-wait", &args, handler, data);
+    return ngx_iothub_eh_script(op, NGX_IOTHUB_LUA_EH_READ, "d2c-wait", &args,
+                                ngx_iothub_eh_read_done);
 }
 
 
-ngx_iothub_redis_call_t *
-ngx_iothub_eh_partition(ngx_iothub_hub_t *hub, ngx_uint_t partition,
-    ngx_iothub_redis_handler_pt handler, void *data)
+static void
+ngx_iothub_eh_read_done(void *data, redisReply *reply)
+{
+    ngx_iothub_eh_op_t *op = data;
+
+    size_t                 n;
+    ngx_iothub_reply_rc_e  rc;
+
+    op->call = NULL;
+    op->nevents = 0;
+
+    rc = ngx_iothub_reply_eh_read(reply, &n);
+
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        op->nevents = n;
+        op->batch = reply;
+    }
+
+    /* op->batch dangles after the handler, which may free op */
+
+    ngx_iothub_eh_done(op, rc);
+}
+
+
+ngx_int_t
+ngx_iothub_eh_event(ngx_iothub_eh_op_t *op, ngx_uint_t i,
+    ngx_iothub_eh_event_t *ev)
+{
+    if (i >= op->nevents
+        || ngx_iothub_reply_eh_event(op->batch, i, &ev->entry)
+           != NGX_IOTHUB_REPLY_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iothub_eh_id_parse((u_char *) ev->entry.id.data,
+                                  ev->entry.id.len, &ev->seq, &ev->ms);
+}
+
+
+ngx_int_t
+ngx_iothub_eh_partition(ngx_iothub_eh_op_t *op)
 {
     ngx_iothub_args_t  args;
 
     args.n = 0;
 
-    return ngx_iothub_eh_script(hub, partition, NGX_IOTHUB_LUA_EH_PARTITION,
-                                "d2c-last", &args, handler, data);
+    return ngx_iothub_eh_script(op, NGX_IOTHUB_LUA_EH_PARTITION, "d2c-last",
+                                &args, ngx_iothub_eh_partition_done);
+}
+
+
+/* the facts of { first id, last id, entries } (amqp.md 10.2) */
+
+static void
+ngx_iothub_eh_partition_done(void *data, redisReply *reply)
+{
+    ngx_iothub_eh_op_t *op = data;
+
+    int64_t                          first_seq, ms;
+    ngx_iothub_reply_rc_e            rc;
+    ngx_iothub_reply_eh_partition_t  p;
+
+    op->call = NULL;
+
+    rc = ngx_iothub_reply_eh_partition(reply, &p);
+
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        op->empty = (p.entries == 0);
+
+        if (p.last.len == 0
+            || ngx_iothub_eh_id_parse((u_char *) p.last.data, p.last.len,
+                                      &op->last_seq, &op->last_ms)
+               != NGX_OK)
+        {
+            op->last_seq = -1;
+            op->last_ms = 0;
+        }
+
+        op->begin = op->last_seq + 1;
+
+        if (!op->empty
+            && ngx_iothub_eh_id_parse((u_char *) p.first.data, p.first.len,
+                                      &first_seq, &ms)
+               == NGX_OK)
+        {
+            op->begin = first_seq;
+        }
+    }
+
+    ngx_iothub_eh_done(op, rc);
+}
+
+
+static void
+ngx_iothub_eh_done(ngx_iothub_eh_op_t *op, ngx_iothub_reply_rc_e rc)
+{
+    switch (rc) {
+
+    case NGX_IOTHUB_REPLY_OK:
+        op->result = NGX_IOTHUB_EH_OK;
+        break;
+
+    case NGX_IOTHUB_REPLY_LOST:
+        op->result = NGX_IOTHUB_EH_UNAVAILABLE;
+        break;
+
+    default:
+        op->result = NGX_IOTHUB_EH_FAILED;
+        break;
+    }
+
+    op->handler(op);
+}
+
+
+void
+ngx_iothub_eh_cancel(ngx_iothub_eh_op_t *op)
+{
+    if (op->call) {
+        ngx_iothub_redis_cancel(op->call);
+        op->call = NULL;
+    }
 }
 
 
 /* KEYS the partition's stream and second_key, then args */
 
-static ngx_iothub_redis_call_t *
-ngx_iothub_eh_script(ngx_iothub_hub_t *hub, ngx_uint_t partition,
-    ngx_uint_t script, const char *second_key, ngx_iothub_args_t *args,
-    ngx_iothub_redis_handler_pt handler, void *data)
+static ngx_int_t
+ngx_iothub_eh_script(ngx_iothub_eh_op_t *op, ngx_uint_t script,
+    const char *second_key, ngx_iothub_args_t *args,
+    ngx_iothub_redis_handler_pt handler)
 {
     int                i;
     u_char             key[2][NGX_IOTHUB_D2C_KEY_LEN];
@@ -210,10 +347,11 @@ ngx_iothub_eh_script(ngx_iothub_hub_t *hub, ngx_uint_t partition,
     all.n = 0;
 
     ngx_iothub_args_add(&all, (char *) key[0],
-                        ngx_iothub_d2c_key(key[0], hub, partition, "d2c")
+                        ngx_iothub_d2c_key(key[0], op->hub, op->partition,
+                                           "d2c")
                         - key[0]);
     ngx_iothub_args_add(&all, (char *) key[1],
-                        ngx_iothub_d2c_key(key[1], hub, partition,
+                        ngx_iothub_d2c_key(key[1], op->hub, op->partition,
                                            second_key)
                         - key[1]);
 
@@ -222,11 +360,14 @@ ngx_iothub_eh_script(ngx_iothub_hub_t *hub, ngx_uint_t partition,
     }
 
     if (!ngx_iothub_args_ok(args) || !ngx_iothub_args_ok(&all)) {
-        return NULL;
+        return NGX_DECLINED;
     }
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(), script, handler,
-                                   data, 2, all.n, all.argv, all.lens);
+    op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
+                                       handler, op, 2, all.n, all.argv,
+                                       all.lens);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
 }
 
 

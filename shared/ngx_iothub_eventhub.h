@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_reply.h"
 
 
 #define NGX_IOTHUB_EH_CONSUMER_GROUPS  20      /* besides $Default */
@@ -25,6 +26,10 @@
 typedef struct ngx_iothub_eh_waiter_s  ngx_iothub_eh_waiter_t;
 
 typedef void (*ngx_iothub_eh_wake_pt)(ngx_iothub_eh_waiter_t *w);
+
+typedef struct ngx_iothub_eh_op_s  ngx_iothub_eh_op_t;
+
+typedef void (*ngx_iothub_eh_handler_pt)(ngx_iothub_eh_op_t *op);
 
 
 /* a reader waiting for a partition's next event */
@@ -62,27 +67,85 @@ ngx_int_t ngx_iothub_eh_consumer_group_find(ngx_iothub_hub_t *hub,
 /* Registers the inbox message "d2c <stream key>" (configuration time). */
 ngx_int_t ngx_iothub_eh_init_conf(ngx_conf_t *cf);
 
-/*
- * The entry id before a reader's first event (eh_seek.lua): the handler
- * gets it as a string reply.  n is the first sequence number or enqueued
- * time (ms) wanted.  NULL when Redis is down.
- */
-ngx_iothub_redis_call_t *ngx_iothub_eh_seek(ngx_iothub_hub_t *hub,
-    ngx_uint_t partition, ngx_iothub_eh_from_e from, int64_t n,
-    ngx_iothub_redis_handler_pt handler, void *data);
+typedef enum {
+    NGX_IOTHUB_EH_OK = 0,
+    NGX_IOTHUB_EH_UNAVAILABLE,             /* no answer: Redis down */
+    NGX_IOTHUB_EH_FAILED                   /* an unexpected answer */
+} ngx_iothub_eh_result_e;
+
 
 /*
- * At most count entries after the entry id "after" (eh_read.lua); when
- * fewer are there the worker's inbox waits for the partition's next
- * append: call ngx_iothub_eh_wait().
+ * A seek, a read or a partition's facts.  Owned by the caller, who sets
+ * hub, partition, handler and data; call is set while one is pending.
+ * The handler runs once per operation, with result and that operation's
+ * outputs, and may free op.
  */
-ngx_iothub_redis_call_t *ngx_iothub_eh_read(ngx_iothub_hub_t *hub,
-    ngx_uint_t partition, u_char *after, size_t len, ngx_uint_t count,
-    ngx_iothub_redis_handler_pt handler, void *data);
+struct ngx_iothub_eh_op_s {
+    ngx_iothub_hub_t              *hub;
+    ngx_uint_t                     partition;
+    ngx_iothub_eh_handler_pt       handler;
+    void                          *data;
 
-/* { first id or "", last id or "", entries } (eh_partition.lua) */
-ngx_iothub_redis_call_t *ngx_iothub_eh_partition(ngx_iothub_hub_t *hub,
-    ngx_uint_t partition, ngx_iothub_redis_handler_pt handler, void *data);
+    ngx_iothub_eh_result_e         result;
+
+    /* seek: the entry id before the reader's first event */
+    u_char                         id[NGX_IOTHUB_EH_ID_LEN];
+    size_t                         id_len;
+
+    /* read: the events, each read with ngx_iothub_eh_event() */
+    ngx_uint_t                     nevents;
+
+    /* partition: its sequence numbers and last enqueued time (ms) */
+    int64_t                        begin;
+    int64_t                        last_seq;  /* -1: none yet */
+    int64_t                        last_ms;   /* 0: none yet */
+    unsigned                       empty:1;
+
+    ngx_iothub_redis_call_t       *call;
+    const redisReply              *batch;    /* read, in the handler */
+};
+
+
+/* an event of a read: its entry's fields and its id's two numbers */
+typedef struct {
+    int64_t                        seq;
+    int64_t                        ms;
+    ngx_iothub_reply_eh_event_t    entry;
+} ngx_iothub_eh_event_t;
+
+
+/*
+ * The entry id before a reader's first event (eh_seek.lua) into op->id.
+ * n is the first sequence number or enqueued time (ms) wanted.
+ * NGX_OK: started; NGX_DECLINED: Redis is down.
+ */
+ngx_int_t ngx_iothub_eh_seek(ngx_iothub_eh_op_t *op,
+    ngx_iothub_eh_from_e from, int64_t n);
+
+/*
+ * At most count entries after the entry id "after" (eh_read.lua): the
+ * handler gets op->nevents of them; when fewer than count, the worker's
+ * inbox waits for the partition's next append: call
+ * ngx_iothub_eh_wait().  NGX_OK: started; NGX_DECLINED: Redis is down.
+ */
+ngx_int_t ngx_iothub_eh_read(ngx_iothub_eh_op_t *op, u_char *after,
+    size_t len, ngx_uint_t count);
+
+/*
+ * Event i < op->nevents of a read, in its handler only (the spans point
+ * into the answer): NGX_OK, or NGX_ERROR for an entry that is not one.
+ */
+ngx_int_t ngx_iothub_eh_event(ngx_iothub_eh_op_t *op, ngx_uint_t i,
+    ngx_iothub_eh_event_t *ev);
+
+/*
+ * The partition's facts (eh_partition.lua) into op->begin, last_seq,
+ * last_ms and empty.  NGX_OK: started; NGX_DECLINED: Redis is down.
+ */
+ngx_int_t ngx_iothub_eh_partition(ngx_iothub_eh_op_t *op);
+
+/* The handler will not run; safe when nothing is pending. */
+void ngx_iothub_eh_cancel(ngx_iothub_eh_op_t *op);
 
 /* w->wake runs once when the partition got an entry; unwait cancels */
 void ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w);

@@ -35,6 +35,8 @@ static void ngx_iothub_reply_c2d_field(ngx_iothub_reply_c2d_t *m,
     const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value);
 static void ngx_iothub_reply_identity_fill(const redisReply *hash,
     ngx_iothub_identity_t *id);
+static void ngx_iothub_reply_eh_field(ngx_iothub_reply_eh_event_t *ev,
+    const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value);
 
 
 static const ngx_iothub_reply_code_t  ngx_iothub_reply_codes[] = {
@@ -672,4 +674,171 @@ ngx_iothub_reply_feedback_record(const redisReply *r, size_t i,
             }
         }
     }
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_seek(const redisReply *r, ngx_iothub_reply_str_t *id)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_bulk(r, id);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (id->len > NGX_IOTHUB_REPLY_EH_ID_MAX) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_read(const redisReply *r, size_t *n)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    *n = r->elements;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_event(const redisReply *r, size_t i,
+    ngx_iothub_reply_eh_event_t *ev)
+{
+    size_t                   j;
+    const redisReply        *e, *fields, *k, *v;
+    ngx_iothub_reply_str_t   name, value;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || i >= r->elements) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    e = r->element[i];
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+        || e->element[0]->type != REDIS_REPLY_STRING
+        || e->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    memset(ev, 0, offsetof(ngx_iothub_reply_eh_event_t, prop));
+
+    ngx_iothub_reply_str(e->element[0], &ev->id);
+
+    if (ev->id.len == 0 || ev->id.len > NGX_IOTHUB_REPLY_EH_ID_MAX) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    ev->body.data = (const unsigned char *) "";
+
+    fields = e->element[1];
+
+    for (j = 0; j + 1 < fields->elements; j += 2) {
+        k = fields->element[j];
+        v = fields->element[j + 1];
+
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        ngx_iothub_reply_str(k, &name);
+        ngx_iothub_reply_str(v, &value);
+
+        ngx_iothub_reply_eh_field(ev, &name, &value);
+    }
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+static void
+ngx_iothub_reply_eh_field(ngx_iothub_reply_eh_event_t *ev,
+    const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value)
+{
+    ngx_iothub_reply_eh_prop_e   kind;
+    ngx_iothub_reply_eh_prop_t  *p;
+
+    if (name->len == 4 && memcmp(name->data, "body", 4) == 0) {
+        ev->body = *value;
+        ev->has_body = 1;
+        return;
+    }
+
+    if (name->len < 3 || name->data[1] != ':') {
+        return;
+    }
+
+    switch (name->data[0]) {
+
+    case 'a':
+        kind = NGX_IOTHUB_REPLY_EH_ANNOTATION;
+        break;
+
+    case 'p':
+        kind = NGX_IOTHUB_REPLY_EH_SYSTEM;
+        break;
+
+    case 'u':
+        kind = NGX_IOTHUB_REPLY_EH_APPLICATION;
+        break;
+
+    default:
+        return;
+    }
+
+    if (ev->nprops == NGX_IOTHUB_REPLY_EH_MAX_PROPS) {
+        ev->props_dropped++;
+        return;
+    }
+
+    p = &ev->prop[ev->nprops++];
+
+    p->kind = kind;
+    p->name.data = name->data + 2;
+    p->name.len = name->len - 2;
+    p->value = *value;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_partition(const redisReply *r,
+    ngx_iothub_reply_eh_partition_t *p)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3
+        || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[1]->type != REDIS_REPLY_STRING
+        || r->element[2]->type != REDIS_REPLY_INTEGER
+        || r->element[0]->len > NGX_IOTHUB_REPLY_EH_ID_MAX
+        || r->element[1]->len > NGX_IOTHUB_REPLY_EH_ID_MAX)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    ngx_iothub_reply_str(r->element[0], &p->first);
+    ngx_iothub_reply_str(r->element[1], &p->last);
+    p->entries = r->element[2]->integer;
+
+    return NGX_IOTHUB_REPLY_OK;
 }

@@ -33,6 +33,12 @@
 /* decimal digits of a C2D message number and of a SCAN cursor */
 #define NGX_IOTHUB_REPLY_NUMBER_MAX    20
 
+/* bytes of a stream entry id ("<ms>-<seq>") */
+#define NGX_IOTHUB_REPLY_EH_ID_MAX     47
+
+/* properties of one partition event kept; the rest are dropped */
+#define NGX_IOTHUB_REPLY_EH_MAX_PROPS  128
+
 
 typedef enum {
     NGX_IOTHUB_REPLY_OK = 0,            /* decoded */
@@ -227,6 +233,73 @@ void ngx_iothub_reply_scan_key(const ngx_iothub_reply_scan_t *scan,
  */
 ngx_iothub_reply_rc_e ngx_iothub_reply_push(const redisReply *r,
     ngx_iothub_reply_push_t *push);
+
+
+/* the kind of a partition event's property: its field's prefix */
+typedef enum {
+    NGX_IOTHUB_REPLY_EH_ANNOTATION = 0,  /* "a:" message annotation */
+    NGX_IOTHUB_REPLY_EH_SYSTEM,          /* "p:" AMQP message property */
+    NGX_IOTHUB_REPLY_EH_APPLICATION      /* "u:" application property */
+} ngx_iothub_reply_eh_prop_e;
+
+
+typedef struct {
+    ngx_iothub_reply_eh_prop_e      kind;
+    ngx_iothub_reply_str_t          name;        /* without the prefix */
+    ngx_iothub_reply_str_t          value;
+} ngx_iothub_reply_eh_prop_t;
+
+
+/*
+ * A partition's stream entry (redis-schema.md): its id, "body" (empty,
+ * has_body 0, when absent) and its properties in field order.
+ */
+typedef struct {
+    ngx_iothub_reply_str_t          id;
+    ngx_iothub_reply_str_t          body;
+    unsigned                        has_body:1;
+    size_t                          nprops;
+    size_t                          props_dropped; /* past the bound */
+    ngx_iothub_reply_eh_prop_t      prop[NGX_IOTHUB_REPLY_EH_MAX_PROPS];
+} ngx_iothub_reply_eh_event_t;
+
+
+/* eh_partition.lua's answer */
+typedef struct {
+    ngx_iothub_reply_str_t          first;       /* entry id or empty */
+    ngx_iothub_reply_str_t          last;        /* entry id or empty */
+    long long                       entries;
+} ngx_iothub_reply_eh_partition_t;
+
+
+/*
+ * eh_seek.lua: the entry id before a reader's first event, a string of at
+ * most NGX_IOTHUB_REPLY_EH_ID_MAX bytes; NIL for a nil reply.
+ */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_seek(const redisReply *r,
+    ngx_iothub_reply_str_t *id);
+
+/*
+ * eh_read.lua: an array of *n stream entries (0: none after the id
+ * asked), each then read with ngx_iothub_reply_eh_event() (i < *n).
+ */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_read(const redisReply *r,
+    size_t *n);
+
+/*
+ * Entry i of an eh_read.lua answer: { id (1 to NGX_IOTHUB_REPLY_EH_ID_MAX
+ * bytes), { field, value, ... } }, else MALFORMED.  Of the fields, pairs
+ * with a value that is not a string, a field "x:" with no name and those
+ * of other prefixes are skipped, as is an odd last field; properties past
+ * NGX_IOTHUB_REPLY_EH_MAX_PROPS are counted in props_dropped.  Every
+ * span is followed by a NUL (hiredis ends its strings with one).
+ */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_event(const redisReply *r,
+    size_t i, ngx_iothub_reply_eh_event_t *ev);
+
+/* eh_partition.lua: { first id or "", last id or "", entries } */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_partition(const redisReply *r,
+    ngx_iothub_reply_eh_partition_t *p);
 
 
 #endif /* _NGX_IOTHUB_REPLY_H_INCLUDED_ */

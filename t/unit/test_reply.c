@@ -90,6 +90,41 @@ typedef struct {
 } push_case_t;
 
 
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    ngx_iothub_reply_rc_e    rc;
+    const char              *id;
+} eh_seek_case_t;
+
+
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    ngx_iothub_reply_rc_e    rc;
+    const char              *first;
+    const char              *last;
+    long long                entries;
+} eh_partition_case_t;
+
+
+/* an eh_read.lua answer; entry "at" decoded: rc, then its fields */
+typedef struct {
+    const char                  *name;
+    const char                  *resp;
+    ngx_iothub_reply_rc_e        rc;        /* of the batch */
+    size_t                       n;
+    size_t                       at;
+    ngx_iothub_reply_rc_e        entry_rc;
+    const char                  *id;
+    const char                  *body;      /* NULL: none */
+    size_t                       nprops;
+    ngx_iothub_reply_eh_prop_e   kind;      /* of the last property */
+    const char                  *prop_name;
+    const char                  *prop_value;
+} eh_read_case_t;
+
+
 static redisReply *reply_of(const char *resp, size_t len);
 static redisReply *reply_of_str(const char *resp);
 static redisReply *reply_of_hash(const char *const *fields);
@@ -289,6 +324,93 @@ static const push_case_t  push_cases[] = {
       NULL },
     { "push: an error", "-ERR\r\n", NGX_IOTHUB_REPLY_MALFORMED, 0, NULL,
       NULL },
+};
+
+
+static const eh_seek_case_t  eh_seek_cases[] = {
+    { "eh_seek: an id", "$5\r\n12-34\r\n", NGX_IOTHUB_REPLY_OK, "12-34" },
+    { "eh_seek: 47 bytes",
+      "$47\r\n12345678901234567890123-12345678901234567890123\r\n",
+      NGX_IOTHUB_REPLY_OK,
+      "12345678901234567890123-12345678901234567890123" },
+    { "eh_seek: 48 bytes",
+      "$48\r\n123456789012345678901234-12345678901234567890123\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL },
+    { "eh_seek: nil", "$-1\r\n", NGX_IOTHUB_REPLY_NIL, NULL },
+    { "eh_seek: an integer", ":0\r\n", NGX_IOTHUB_REPLY_MALFORMED, NULL },
+    { "eh_seek: an error", "-ERR no stream\r\n", NGX_IOTHUB_REPLY_ERROR,
+      NULL },
+};
+
+
+static const eh_partition_case_t  eh_partition_cases[] = {
+    { "eh_partition: events",
+      "*3\r\n$3\r\n1-0\r\n$3\r\n9-4\r\n:5\r\n",
+      NGX_IOTHUB_REPLY_OK, "1-0", "9-4", 5 },
+    { "eh_partition: never written", "*3\r\n$0\r\n\r\n$0\r\n\r\n:0\r\n",
+      NGX_IOTHUB_REPLY_OK, "", "", 0 },
+    { "eh_partition: two elements", "*2\r\n$0\r\n\r\n$0\r\n\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0 },
+    { "eh_partition: a string count",
+      "*3\r\n$0\r\n\r\n$0\r\n\r\n$1\r\n0\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0 },
+    { "eh_partition: an integer id", "*3\r\n:1\r\n$0\r\n\r\n:0\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0 },
+    { "eh_partition: an id of 48 bytes",
+      "*3\r\n$0\r\n\r\n"
+      "$48\r\n123456789012345678901234-12345678901234567890123\r\n:0\r\n",
+      NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0 },
+    { "eh_partition: an error", "-NOSCRIPT No matching script\r\n",
+      NGX_IOTHUB_REPLY_NOSCRIPT, NULL, NULL, 0 },
+};
+
+
+static const eh_read_case_t  eh_read_cases[] = {
+    { "eh_read: an event",
+      "*1\r\n*2\r\n$3\r\n5-1\r\n*6\r\n"
+      "$4\r\nbody\r\n$2\r\nhi\r\n"
+      "$12\r\np:message-id\r\n$2\r\nm1\r\n"
+      "$5\r\nu:app\r\n$1\r\nv\r\n",
+      NGX_IOTHUB_REPLY_OK, 1, 0, NGX_IOTHUB_REPLY_OK, "5-1", "hi", 2,
+      NGX_IOTHUB_REPLY_EH_APPLICATION, "app", "v" },
+    { "eh_read: the second event, an annotation, no body",
+      "*2\r\n*2\r\n$3\r\n5-1\r\n*0\r\n"
+      "*2\r\n$3\r\n5-2\r\n*2\r\n"
+      "$21\r\na:iothub-enqueuedtime\r\n$3\r\nnow\r\n",
+      NGX_IOTHUB_REPLY_OK, 2, 1, NGX_IOTHUB_REPLY_OK, "5-2", NULL, 1,
+      NGX_IOTHUB_REPLY_EH_ANNOTATION, "iothub-enqueuedtime", "now" },
+    { "eh_read: fields skipped",
+      "*1\r\n*2\r\n$3\r\n5-1\r\n*9\r\n"
+      "$2\r\nu:\r\n$1\r\nx\r\n"
+      "$3\r\nz:q\r\n$1\r\nx\r\n"
+      "$3\r\nu:i\r\n:7\r\n"
+      "$4\r\np:to\r\n$1\r\nd\r\n"
+      "$3\r\nu:o\r\n",
+      NGX_IOTHUB_REPLY_OK, 1, 0, NGX_IOTHUB_REPLY_OK, "5-1", NULL, 1,
+      NGX_IOTHUB_REPLY_EH_SYSTEM, "to", "d" },
+    { "eh_read: an entry not a pair",
+      "*1\r\n*1\r\n$3\r\n5-1\r\n",
+      NGX_IOTHUB_REPLY_OK, 1, 0, NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0,
+      0, NULL, NULL },
+    { "eh_read: an integer id",
+      "*1\r\n*2\r\n:5\r\n*0\r\n",
+      NGX_IOTHUB_REPLY_OK, 1, 0, NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0,
+      0, NULL, NULL },
+    { "eh_read: an empty id",
+      "*1\r\n*2\r\n$0\r\n\r\n*0\r\n",
+      NGX_IOTHUB_REPLY_OK, 1, 0, NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0,
+      0, NULL, NULL },
+    { "eh_read: fields not an array",
+      "*1\r\n*2\r\n$3\r\n5-1\r\n$0\r\n\r\n",
+      NGX_IOTHUB_REPLY_OK, 1, 0, NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0,
+      0, NULL, NULL },
+    { "eh_read: none, an entry past the batch", "*0\r\n",
+      NGX_IOTHUB_REPLY_OK, 0, 0, NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0,
+      0, NULL, NULL },
+    { "eh_read: nil", "*-1\r\n", NGX_IOTHUB_REPLY_MALFORMED, 0, 0, 0, NULL,
+      NULL, 0, 0, NULL, NULL },
+    { "eh_read: an error", "-ERR\r\n", NGX_IOTHUB_REPLY_ERROR, 0, 0, 0,
+      NULL, NULL, 0, 0, NULL, NULL },
 };
 
 
@@ -791,6 +913,134 @@ test_push(void **state)
 }
 
 
+static void
+test_eh_seek(void **state)
+{
+    const eh_seek_case_t *c = *state;
+
+    redisReply              *r;
+    ngx_iothub_reply_str_t   id;
+
+    r = reply_of_str(c->resp);
+
+    assert_int_equal(ngx_iothub_reply_eh_seek(r, &id), c->rc);
+
+    if (c->rc == NGX_IOTHUB_REPLY_OK) {
+        assert_span(&id, c->id);
+    }
+
+    freeReplyObject(r);
+}
+
+
+static void
+test_eh_partition(void **state)
+{
+    const eh_partition_case_t *c = *state;
+
+    redisReply                       *r;
+    ngx_iothub_reply_eh_partition_t   p;
+
+    r = reply_of_str(c->resp);
+
+    assert_int_equal(ngx_iothub_reply_eh_partition(r, &p), c->rc);
+
+    if (c->rc == NGX_IOTHUB_REPLY_OK) {
+        assert_span(&p.first, c->first);
+        assert_span(&p.last, c->last);
+        assert_int_equal(p.entries, c->entries);
+    }
+
+    freeReplyObject(r);
+}
+
+
+static void
+test_eh_read(void **state)
+{
+    const eh_read_case_t *c = *state;
+
+    size_t                              n;
+    redisReply                         *r;
+    ngx_iothub_reply_eh_prop_t         *last;
+    static ngx_iothub_reply_eh_event_t  ev;
+
+    r = reply_of_str(c->resp);
+
+    assert_int_equal(ngx_iothub_reply_eh_read(r, &n), c->rc);
+
+    if (c->rc != NGX_IOTHUB_REPLY_OK) {
+        freeReplyObject(r);
+        return;
+    }
+
+    assert_int_equal(n, c->n);
+
+    assert_int_equal(ngx_iothub_reply_eh_event(r, c->at, &ev), c->entry_rc);
+
+    if (c->entry_rc == NGX_IOTHUB_REPLY_OK) {
+        assert_span(&ev.id, c->id);
+        assert_int_equal(ev.has_body, c->body != NULL);
+        assert_span(&ev.body, c->body ? c->body : "");
+        assert_int_equal(ev.nprops, c->nprops);
+        assert_int_equal(ev.props_dropped, 0);
+
+        /* the spans end with a NUL: proton reads some as C strings */
+        assert_int_equal(ev.body.data[ev.body.len], '\0');
+
+        if (c->nprops) {
+            last = &ev.prop[c->nprops - 1];
+            assert_int_equal(last->kind, c->kind);
+            assert_span(&last->name, c->prop_name);
+            assert_span(&last->value, c->prop_value);
+            assert_int_equal(last->value.data[last->value.len], '\0');
+        }
+    }
+
+    freeReplyObject(r);
+}
+
+
+/* properties past NGX_IOTHUB_REPLY_EH_MAX_PROPS are counted, not kept */
+
+static void
+test_eh_read_bound(void **state)
+{
+    char                               *resp, *p;
+    size_t                              i, n, extra;
+    redisReply                         *r;
+    static ngx_iothub_reply_eh_event_t  ev;
+
+    (void) state;
+
+    extra = 3;
+    n = NGX_IOTHUB_REPLY_EH_MAX_PROPS + extra;
+
+    resp = malloc(64 + n * 40);
+    assert_non_null(resp);
+
+    p = resp + sprintf(resp, "*1\r\n*2\r\n$3\r\n7-9\r\n*%zu\r\n", n * 2);
+
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "$6\r\nu:%04zu\r\n$1\r\nv\r\n", i);
+    }
+
+    r = reply_of(resp, p - resp);
+    free(resp);
+
+    assert_int_equal(ngx_iothub_reply_eh_read(r, &n), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ngx_iothub_reply_eh_event(r, 0, &ev),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ev.nprops, NGX_IOTHUB_REPLY_EH_MAX_PROPS);
+    assert_int_equal(ev.props_dropped, extra);
+    assert_span(&ev.prop[0].name, "0000");
+    assert_span(&ev.prop[NGX_IOTHUB_REPLY_EH_MAX_PROPS - 1].name, "0127");
+
+    freeReplyObject(r);
+}
+
+
 /*
  * The reply of len bytes of RESP, fed one byte at a time: no reply may
  * come before the last byte, and nothing may follow it.
@@ -897,6 +1147,7 @@ main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_twin_read),
         cmocka_unit_test(test_scalars),
+        cmocka_unit_test(test_eh_read_bound),
     };
 
     static const table_t  tables[] = {
@@ -906,6 +1157,9 @@ main(void)
         TABLE("identity hashes", test_identity, identity_cases),
         TABLE("SCAN", test_scan, scan_cases),
         TABLE("subscriber pushes", test_push, push_cases),
+        TABLE("eh_seek.lua", test_eh_seek, eh_seek_cases),
+        TABLE("eh_read.lua", test_eh_read, eh_read_cases),
+        TABLE("eh_partition.lua", test_eh_partition, eh_partition_cases),
     };
 
     size_t  i;
