@@ -258,17 +258,9 @@ static ngx_int_t
 ngx_iothub_mqtt_twin_error(ngx_iothub_mqtt_twin_t *tw, ngx_uint_t status,
     ngx_uint_t code, const char *message)
 {
-    u_char  body[512], now[40], *last;
+    u_char  body[NGX_IOTHUB_TWIN_ERROR_LEN], *last;
 
-    ngx_iothub_time_now(now, sizeof(now));
-
-    last = ngx_snprintf(body, sizeof(body),
-                        "{\"errorCode\":%ui,\"trackingId\":\"%08xD\","
-                        "\"message\":\"", code, (uint32_t) ngx_random());
-    last = (u_char *) ngx_escape_json(last, (u_char *) message,
-                                      ngx_min(ngx_strlen(message), 200));
-    last = ngx_snprintf(last, body + sizeof(body) - last,
-                        "\",\"timestampUtc\":\"%s\"}", now);
+    last = ngx_iothub_twin_error_body(body, code, message);
 
     return ngx_iothub_mqtt_twin_answer(tw, status, -1, body, last - body);
 }

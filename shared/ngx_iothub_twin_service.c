@@ -396,3 +396,20 @@ ngx_iothub_twin_key(ngx_iothub_twin_op_t *op, u_char *buf,
            - buf;
 }
 
+
+u_char *
+ngx_iothub_twin_error_body(u_char *buf, ngx_uint_t code, const char *message)
+{
+    u_char  now[40], *last;
+
+    ngx_iothub_time_now(now, sizeof(now));
+
+    last = ngx_snprintf(buf, NGX_IOTHUB_TWIN_ERROR_LEN,
+                        "{\"errorCode\":%ui,\"trackingId\":\"%08xD\","
+                        "\"message\":\"", code, (uint32_t) ngx_random());
+    last = (u_char *) ngx_escape_json(last, (u_char *) message,
+                                      ngx_min(ngx_strlen(message), 200));
+
+    return ngx_snprintf(last, buf + NGX_IOTHUB_TWIN_ERROR_LEN - last,
+                        "\",\"timestampUtc\":\"%s\"}", now);
+}

@@ -76,4 +76,16 @@ ngx_int_t ngx_iothub_twin_run(ngx_iothub_twin_op_t *op);
 /* The handler will not run; safe when nothing is pending. */
 void ngx_iothub_twin_cancel(ngx_iothub_twin_op_t *op);
 
+/* The size of an error body: enough for any message (200 bytes kept). */
+#define NGX_IOTHUB_TWIN_ERROR_LEN  512
+
+/*
+ * A device's twin error body, as the SDKs read it over MQTT and AMQP
+ * (mqtt.md 7, amqp.md 7.2): {"errorCode", "trackingId", "message",
+ * "timestampUtc"}, into buf of NGX_IOTHUB_TWIN_ERROR_LEN bytes; returns
+ * its end.
+ */
+u_char *ngx_iothub_twin_error_body(u_char *buf, ngx_uint_t code,
+    const char *message);
+
 #endif /* _NGX_IOTHUB_TWIN_SERVICE_H_INCLUDED_ */
