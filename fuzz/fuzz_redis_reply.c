@@ -530,7 +530,7 @@ fuzz_span(const ngx_iothub_reply_str_t *s)
 static void
 fuzz_feedback(const redisReply *r)
 {
-    size_t                       i, n;
+    size_t                       i, j, n;
     ngx_iothub_reply_feedback_t  rec;
 
     if (ngx_iothub_reply_feedback(r, &n) != NGX_IOTHUB_REPLY_OK) {
@@ -539,9 +539,9 @@ fuzz_feedback(const redisReply *r)
 
     for (i = 0; i < n; i++) {
         ngx_iothub_reply_feedback_record(r, i, &rec);
-        fuzz_span(&rec.original_message_id);
-        fuzz_span(&rec.status_code);
-        fuzz_span(&rec.generation_id);
+        for (j = 0; j < NGX_IOTHUB_REPLY_FEEDBACK_FIELDS; j++) {
+            fuzz_span(&rec.value[j]);
+        }
     }
 }
 

@@ -19,17 +19,6 @@
 #define NGX_IOTHUB_FEEDBACK_KEY_LEN  320
 
 
-/* the record's fields, in the order of messaging.md 3.5 */
-
-static const char  *ngx_iothub_feedback_fields[] = {
-    "originalMessageId",
-    "enqueuedTimeUtc",
-    "statusCode",
-    "description",
-    "deviceId",
-    "deviceGenerationId"
-};
-
 
 static ngx_int_t ngx_iothub_feedback_script(ngx_iothub_feedback_op_t *op,
     ngx_uint_t script, ngx_iothub_args_t *args);
@@ -252,27 +241,25 @@ static yajl_gen_status
 ngx_iothub_feedback_record(yajl_gen g, ngx_iothub_reply_feedback_t *rec)
 {
     ngx_uint_t               i;
+    const char              *name;
     yajl_gen_status          st;
-    ngx_iothub_reply_str_t  *v[6];
-
-    v[0] = &rec->original_message_id;
-    v[1] = &rec->enqueued_time;
-    v[2] = &rec->status_code;
-    v[3] = &rec->description;
-    v[4] = &rec->device_id;
-    v[5] = &rec->generation_id;
+    ngx_iothub_reply_str_t  *v;
 
     st = yajl_gen_map_open(g);
 
-    for (i = 0; i < 6 && st == yajl_gen_status_ok; i++) {
-        st = yajl_gen_string(g,
-                 (const unsigned char *) ngx_iothub_feedback_fields[i],
-                 ngx_strlen(ngx_iothub_feedback_fields[i]));
+    for (i = 0; i < NGX_IOTHUB_REPLY_FEEDBACK_FIELDS; i++) {
+        name = ngx_iothub_reply_feedback_names[i];
+        v = &rec->value[i];
 
         if (st == yajl_gen_status_ok) {
-            st = yajl_gen_string(g, v[i]->data ? v[i]->data
-                                               : (const unsigned char *) "",
-                                 v[i]->len);
+            st = yajl_gen_string(g, (const unsigned char *) name,
+                                 ngx_strlen(name));
+        }
+
+        if (st == yajl_gen_status_ok) {
+            st = yajl_gen_string(g, v->data ? v->data
+                                            : (const unsigned char *) "",
+                                 v->len);
         }
     }
 

@@ -27,6 +27,8 @@ typedef struct {
 } ngx_iothub_reply_field_t;
 
 
+static ngx_iothub_reply_rc_e ngx_iothub_reply_text(const redisReply *r,
+    int type, ngx_iothub_reply_str_t *s);
 static int ngx_iothub_reply_is_hash(const redisReply *r);
 static int ngx_iothub_reply_is_number(const ngx_iothub_reply_str_t *s);
 static void ngx_iothub_reply_str(const redisReply *r,
@@ -165,29 +167,21 @@ ngx_iothub_reply_integer_pair(const redisReply *r, long long *a,
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_bulk(const redisReply *r, ngx_iothub_reply_str_t *s)
 {
-    ngx_iothub_reply_rc_e  rc;
-
-    rc = ngx_iothub_reply_check(r);
-    if (rc != NGX_IOTHUB_REPLY_OK) {
-        return rc;
-    }
-
-    if (r->type == REDIS_REPLY_NIL) {
-        return NGX_IOTHUB_REPLY_NIL;
-    }
-
-    if (r->type != REDIS_REPLY_STRING) {
-        return NGX_IOTHUB_REPLY_MALFORMED;
-    }
-
-    ngx_iothub_reply_str(r, s);
-
-    return NGX_IOTHUB_REPLY_OK;
+    return ngx_iothub_reply_text(r, REDIS_REPLY_STRING, s);
 }
-
 
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_status(const redisReply *r, ngx_iothub_reply_str_t *s)
+{
+    return ngx_iothub_reply_text(r, REDIS_REPLY_STATUS, s);
+}
+
+
+/* a string reply of the given type (bulk or status), or nil */
+
+static ngx_iothub_reply_rc_e
+ngx_iothub_reply_text(const redisReply *r, int type,
+    ngx_iothub_reply_str_t *s)
 {
     ngx_iothub_reply_rc_e  rc;
 
@@ -200,7 +194,7 @@ ngx_iothub_reply_status(const redisReply *r, ngx_iothub_reply_str_t *s)
         return NGX_IOTHUB_REPLY_NIL;
     }
 
-    if (r->type != REDIS_REPLY_STATUS) {
+    if (r->type != type) {
         return NGX_IOTHUB_REPLY_MALFORMED;
     }
 
@@ -208,7 +202,6 @@ ngx_iothub_reply_status(const redisReply *r, ngx_iothub_reply_str_t *s)
 
     return NGX_IOTHUB_REPLY_OK;
 }
-
 
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_connect(const redisReply *r, ngx_iothub_reply_connect_t *c)
@@ -597,6 +590,16 @@ ngx_iothub_reply_identity_fill(const redisReply *hash,
 }
 
 
+const char  *ngx_iothub_reply_feedback_names[] = {
+    "originalMessageId",
+    "enqueuedTimeUtc",
+    "statusCode",
+    "description",
+    "deviceId",
+    "deviceGenerationId"
+};
+
+
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_feedback(const redisReply *r, size_t *n)
 {
@@ -634,25 +637,8 @@ void
 ngx_iothub_reply_feedback_record(const redisReply *r, size_t i,
     ngx_iothub_reply_feedback_t *rec)
 {
-    size_t                   j, f;
-    const redisReply        *h, *name, *value;
-    ngx_iothub_reply_str_t  *dst;
-
-    static const struct {
-        const char  *name;
-        size_t       offset;
-    } fields[] = {
-        { "originalMessageId",
-          offsetof(ngx_iothub_reply_feedback_t, original_message_id) },
-        { "enqueuedTimeUtc",
-          offsetof(ngx_iothub_reply_feedback_t, enqueued_time) },
-        { "statusCode", offsetof(ngx_iothub_reply_feedback_t, status_code) },
-        { "description", offsetof(ngx_iothub_reply_feedback_t, description) },
-        { "deviceId", offsetof(ngx_iothub_reply_feedback_t, device_id) },
-        { "deviceGenerationId",
-          offsetof(ngx_iothub_reply_feedback_t, generation_id) },
-        { NULL, 0 }
-    };
+    size_t             j, f;
+    const redisReply  *h, *name;
 
     memset(rec, 0, sizeof(ngx_iothub_reply_feedback_t));
 
@@ -660,16 +646,13 @@ ngx_iothub_reply_feedback_record(const redisReply *r, size_t i,
 
     for (j = 0; j + 1 < h->elements; j += 2) {
         name = h->element[j];
-        value = h->element[j + 1];
 
-        for (f = 0; fields[f].name; f++) {
-            if (name->len == strlen(fields[f].name)
-                && memcmp(name->str, fields[f].name, name->len) == 0)
+        for (f = 0; f < NGX_IOTHUB_REPLY_FEEDBACK_FIELDS; f++) {
+            if (name->len == strlen(ngx_iothub_reply_feedback_names[f])
+                && memcmp(name->str, ngx_iothub_reply_feedback_names[f],
+                          name->len) == 0)
             {
-                dst = (ngx_iothub_reply_str_t *)
-                          ((unsigned char *) rec + fields[f].offset);
-                dst->data = (const unsigned char *) value->str;
-                dst->len = value->len;
+                ngx_iothub_reply_str(h->element[j + 1], &rec->value[f]);
                 break;
             }
         }

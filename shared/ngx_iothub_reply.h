@@ -195,15 +195,17 @@ void ngx_iothub_reply_list_identity(const redisReply *r, size_t i,
 ngx_iothub_reply_rc_e ngx_iothub_reply_twin_read(const redisReply *r,
     ngx_iothub_twin_t *t, ngx_iothub_identity_t *id, long long *count);
 
-/* a feedback record's fields (messaging.md 3.5); absent ones are empty */
+/*
+ * A feedback record's fields, in the order of messaging.md 3.5 and named
+ * by ngx_iothub_reply_feedback_names[]; absent ones are empty.
+ */
+#define NGX_IOTHUB_REPLY_FEEDBACK_FIELDS  6
+
 typedef struct {
-    ngx_iothub_reply_str_t          original_message_id;
-    ngx_iothub_reply_str_t          enqueued_time;
-    ngx_iothub_reply_str_t          status_code;
-    ngx_iothub_reply_str_t          description;
-    ngx_iothub_reply_str_t          device_id;
-    ngx_iothub_reply_str_t          generation_id;
+    ngx_iothub_reply_str_t          value[NGX_IOTHUB_REPLY_FEEDBACK_FIELDS];
 } ngx_iothub_reply_feedback_t;
+
+extern const char  *ngx_iothub_reply_feedback_names[];
 
 
 /*
