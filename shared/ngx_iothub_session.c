@@ -73,6 +73,8 @@ ngx_iothub_session_init(ngx_iothub_session_t *s, ngx_iothub_hub_t *hub,
     s->expiry.data = s;
     s->expiry.log = log;
     s->expiry.cancelable = 1;
+
+    ngx_iothub_session_c2d_init(s);
 }
 
 

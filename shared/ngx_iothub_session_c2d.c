@@ -58,6 +58,16 @@ static const char  *ngx_iothub_c2d_settle_nouns[] = {
 
 
 void
+ngx_iothub_session_c2d_init(ngx_iothub_session_t *s)
+{
+    s->c2d_timer.handler = ngx_iothub_session_c2d_timer;
+    s->c2d_timer.data = s;
+    s->c2d_timer.log = s->log;
+    s->c2d_timer.cancelable = 1;
+}
+
+
+void
 ngx_iothub_session_c2d_pull(ngx_iothub_session_t *s)
 {
     ngx_str_t                   lock;
@@ -179,11 +189,6 @@ ngx_iothub_session_c2d_deliver(ngx_iothub_session_t *s,
 
     s->c2d_sent = 1;
 
-    s->c2d_timer.handler = ngx_iothub_session_c2d_timer;
-    s->c2d_timer.data = s;
-    s->c2d_timer.log = s->log;
-    s->c2d_timer.cancelable = 1;
-
     if (s->c2d_timer.timer_set) {
         ngx_del_timer(&s->c2d_timer);
     }
@@ -299,11 +304,6 @@ ngx_iothub_session_c2d_retry(ngx_iothub_session_t *s, ngx_msec_t delay)
     if (s->c2d_timer.timer_set || s->closed) {
         return;
     }
-
-    s->c2d_timer.handler = ngx_iothub_session_c2d_timer;
-    s->c2d_timer.data = s;
-    s->c2d_timer.log = s->log;
-    s->c2d_timer.cancelable = 1;
 
     ngx_add_timer(&s->c2d_timer, delay);
 }

@@ -52,6 +52,7 @@ ngx_iothub_session_rc_e ngx_iothub_session_authorize(
     ngx_iothub_session_t *s);
 
 /* ngx_iothub_session_c2d.c */
+void ngx_iothub_session_c2d_init(ngx_iothub_session_t *s);
 void ngx_iothub_session_c2d_close(ngx_iothub_session_t *s);
 
 /* ngx_iothub_session_notify.c: inbox messages, method requests */
