@@ -143,6 +143,9 @@ ngx_http_iothub_d2c_batch(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
                                          err, sizeof(err));
 
     if (rc == NGX_IOTHUB_HTTP_D2C_BAD_JSON) {
+        /* yajl's reason, without the lines that point at the text */
+        err[strcspn(err, "\n")] = '\0';
+
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid",
                                      "%s: %s",
@@ -181,8 +184,16 @@ ngx_http_iothub_d2c_batch_send(ngx_http_request_t *r,
         (void) ngx_iothub_http_d2c_batch_message(b, i, &m);
 
         rc = ngx_http_iothub_d2c_body(r, &m, &bodies[i]);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "ArgumentInvalid",
+                                         "a batch message's body is not "
+                                         "base64");
+        }
+
         if (rc != NGX_OK) {
-            return rc;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
@@ -205,7 +216,10 @@ ngx_http_iothub_d2c_batch_send(ngx_http_request_t *r,
 }
 
 
-/* a batch message's body: base64 unless it says otherwise */
+/*
+ * A batch message's body: base64 unless it says otherwise.  NGX_DECLINED
+ * when it is not base64.
+ */
 
 static ngx_int_t
 ngx_http_iothub_d2c_body(ngx_http_request_t *r, ngx_iothub_http_d2c_msg_t *m,
@@ -224,16 +238,11 @@ ngx_http_iothub_d2c_body(ngx_http_request_t *r, ngx_iothub_http_d2c_msg_t *m,
     body->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(text.len)
                                       + 1);
     if (body->data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    if (ngx_decode_base64(body, &text) != NGX_OK) {
-        return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
-                                     "ArgumentInvalid",
-                                     "a batch message's body is not base64");
-    }
-
-    return NGX_OK;
+    return (ngx_decode_base64(body, &text) == NGX_OK) ? NGX_OK
+                                                      : NGX_DECLINED;
 }
 
 
