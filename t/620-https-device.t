@@ -367,3 +367,27 @@ put_device('dev1')
  [expect => sub { $_[0] =~ /five$/ }],
  [send => mqtt_puback(1)],
  [redis => 'LLEN {dev1}:c2d', 0]]
+
+
+
+=== TEST 13: Redis down: telemetry and C2D polling are 503 ServiceUnavailable (cached identity or not), then work again
+--- main_config eval
+iothub_block(extra => 'redis_max_backoff 200ms;')
+--- request eval
+my %fast = (timeout => 1);
+[put_device('dev1'), put_device('dev2'),
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'warm'},
+ 'REDIS STOP SAVE',
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'x', %fast},
+ {method => 'POST', path => "/devices/dev2/messages/events?$V",
+  auth => 'device:dev2', body => 'x', %fast},
+ {method => 'GET', path => "$CB?$V", auth => 'device:dev1', %fast},
+ 'REDIS START',
+ 'SLEEP 0.6',
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'back'}]
+--- error_code eval
+[200, 200, 204, 503, 503, 503, 204]
+--- response_body_like eval
+['', '', '', (qr/ErrorCode:ServiceUnavailable;/) x 3, '']
+--- mqtt eval
+[[d2c => [{body => 'warm'}, {body => 'back'}]]]
