@@ -391,3 +391,25 @@ my %fast = (timeout => 1);
 ['', '', '', (qr/ErrorCode:ServiceUnavailable;/) x 3, '']
 --- mqtt eval
 [[d2c => [{body => 'warm'}, {body => 'back'}]]]
+
+
+
+=== TEST 14: a disabled device and a module of a disabled device are 401; enabled again, the module sends
+--- request eval
+my $mod = {method => 'POST', body => 'm',
+           path => "/devices/dev1/modules/m1/messages/events?$V",
+           auth => sas_token(device => 'dev1', module => 'm1')};
+my $update = sub { +{%{put_device('dev1', @_)}, headers => [['If-Match', '"*"']]} };
+[put_device('dev1'), put_module('dev1', 'm1'),
+ $update->(status => 'disabled'),
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'x'},
+ $mod,
+ $update->(),
+ $mod]
+--- error_code eval
+[200, 200, 200, 401, 401, 200, 204]
+--- error_log
+device "dev1" unauthorized: the device is disabled
+device "dev1" unauthorized: the module's device is disabled
+--- mqtt eval
+[[d2c => [{body => 'm', 'a:iothub-connection-module-id' => 'm1'}]]]
