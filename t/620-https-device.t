@@ -413,3 +413,29 @@ device "dev1" unauthorized: the device is disabled
 device "dev1" unauthorized: the module's device is disabled
 --- mqtt eval
 [[d2c => [{body => 'm', 'a:iothub-connection-module-id' => 'm1'}]]]
+
+
+
+=== TEST 15: C2D properties that cannot be headers (an AMQP sender may set them) are dropped, the others delivered: a CR LF cannot split the response
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[c2d('m-6', 'none', 'six', [['iothub-app-good', 'yes']]),
+ [redis => ['HSET', 'iothub:test:{dev1}:c2d:1', 'u:bad name', 'v',
+            'u:x', "a\r\nInjected: 1", 'p:correlation-id', "c\nd"]],
+ [perl => sub {
+     my (undef, $t) = @_;
+     my $r = device('GET', "$CB?$V", sas_token('dev1'));
+     is($r->{status}, 200, "$t: 200") or diag($r->{raw});
+     is($r->{body}, 'six', "$t: the payload");
+     is($r->{headers}{'iothub-app-good'}[0], 'yes', "$t: a good property");
+     is($r->{headers}{injected}, undef, "$t: no injected header");
+     is($r->{headers}{'iothub-app-x'}, undef, "$t: the bad value dropped");
+     is($r->{headers}{'iothub-correlationid'}, undef,
+        "$t: a bad system property dropped");
+     unlike($r->{raw}, qr/bad name/, "$t: the bad name dropped");
+ }]]
+--- error_log
+C2D application property "bad name" dropped
+C2D application property "x" dropped
+C2D property iothub-correlationid dropped
