@@ -51,6 +51,7 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_STATISTICS,     /* /statistics/devices */
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK,       /* /messages/serviceBound/feedback */
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK,  /* + /{lockToken}[/abandon] */
+    NGX_IOTHUB_HTTP_ROUTE_QUERY,          /* /devices/query */
     NGX_IOTHUB_HTTP_ROUTE_COUNT
 } ngx_iothub_http_route_e;
 

@@ -1,0 +1,106 @@
+
+/*
+ * nginx-iothub: the query service, protocol-neutral: it walks the twins
+ * of a query's collection in Redis, a chunk of device ids per command and
+ * event-loop turn, builds each twin's service view, keeps the ones that
+ * satisfy the WHERE condition and hands them to the caller's row handler.
+ * REST POST /devices/query pages with it; jobs find their devices with it
+ * (ngx_iothub_query_parse_condition() and a handler that takes every row).
+ *
+ * Where a run is: after the row (device id, module id) it last took; a
+ * module id "" means after the whole device.  Rows come in device id
+ * order, modules of a device in module id order, so a later run from the
+ * same place goes on where this one stopped (rows added or deleted
+ * meanwhile are seen or not, as in the hub: eventually consistent).
+ */
+
+
+#ifndef _NGX_IOTHUB_QUERY_SERVICE_H_INCLUDED_
+#define _NGX_IOTHUB_QUERY_SERVICE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_query.h"
+
+
+/* device ids read per Redis command */
+#define NGX_IOTHUB_QUERY_CHUNK        200
+
+/* ids are at most 128 characters (rest.md 3) */
+#define NGX_IOTHUB_QUERY_ID_LEN       128
+
+
+typedef enum {
+    NGX_IOTHUB_QUERY_RUN_END = 0,      /* the collection was walked */
+    NGX_IOTHUB_QUERY_RUN_MORE,         /* stopped; more may follow */
+    NGX_IOTHUB_QUERY_RUN_UNAVAILABLE,  /* Redis went away: 503 */
+    NGX_IOTHUB_QUERY_RUN_FAILED        /* 500 */
+} ngx_iothub_query_run_result_e;
+
+
+typedef struct ngx_iothub_query_run_s  ngx_iothub_query_run_t;
+
+/*
+ * Called for every document that satisfies the condition, with its ids.
+ * Returns NGX_OK (taken: the place moves past it), NGX_DONE (not taken:
+ * stop with MORE), NGX_DECLINED (not taken: stop with END) or NGX_ERROR
+ * (stop with FAILED).  doc is valid only during the call.
+ */
+typedef ngx_int_t (*ngx_iothub_query_row_pt)(ngx_iothub_query_run_t *run,
+    yajl_val doc, ngx_str_t *device_id, ngx_str_t *module_id);
+
+typedef void (*ngx_iothub_query_done_pt)(ngx_iothub_query_run_t *run);
+
+
+/*
+ * Where a collection's rows come from: starts reading the chunk after the
+ * run's place (NGX_OK), or answers NGX_DONE when it has no rows (devices.jobs
+ * until jobs keep device records) or NGX_DECLINED when Redis is down.
+ */
+typedef ngx_int_t (*ngx_iothub_query_source_pt)(ngx_iothub_query_run_t *run);
+
+
+/*
+ * Owned by the caller, who sets the fields up to "budget" and calls
+ * ngx_iothub_query_run().  The done handler runs once, unless the run
+ * ended at once (see there) or was cancelled.
+ */
+struct ngx_iothub_query_run_s {
+    ngx_iothub_hub_t                *hub;
+    ngx_log_t                       *log;
+    const ngx_iothub_query_t        *query;
+    ngx_iothub_query_row_pt          row;
+    ngx_iothub_query_done_pt         done;
+    void                            *data;
+
+    /* the place: in from a continuation, out for the next one */
+    u_char                           device_id[NGX_IOTHUB_QUERY_ID_LEN + 1];
+    u_char                           module_id[NGX_IOTHUB_QUERY_ID_LEN + 1];
+
+    /* twins examined before stopping with MORE; 0: no limit */
+    ngx_uint_t                       budget;
+
+    ngx_iothub_query_run_result_e    result;
+    ngx_uint_t                       examined;
+
+    ngx_iothub_query_source_pt       source;
+    ngx_iothub_redis_call_t         *call;
+    yajl_gen                         gen;
+};
+
+
+/*
+ * Starts a run: NGX_OK (the done handler will run), NGX_DONE (ended at
+ * once with run->result set, the handler does not run), NGX_DECLINED
+ * (Redis is down) or NGX_ERROR.
+ */
+ngx_int_t ngx_iothub_query_run(ngx_iothub_query_run_t *run);
+
+/* The done handler will not run; safe when nothing is pending. */
+void ngx_iothub_query_cancel(ngx_iothub_query_run_t *run);
+
+
+#endif /* _NGX_IOTHUB_QUERY_SERVICE_H_INCLUDED_ */
