@@ -18,6 +18,7 @@
 #define NGX_IOTHUB_QUERY_KEY_LEN  320
 
 
+static void ngx_iothub_query_index(ngx_iothub_query_run_t *run);
 static ngx_int_t ngx_iothub_query_source_twins(ngx_iothub_query_run_t *run);
 static ngx_int_t ngx_iothub_query_source_none(ngx_iothub_query_run_t *run);
 static void ngx_iothub_query_chunk_done(void *data, redisReply *reply);
@@ -58,6 +59,8 @@ ngx_iothub_query_run(ngx_iothub_query_run_t *run)
         return NGX_ERROR;
     }
 
+    ngx_iothub_query_index(run);
+
     rc = run->source(run);
 
     if (rc != NGX_OK) {
@@ -84,13 +87,41 @@ ngx_iothub_query_cancel(ngx_iothub_query_run_t *run)
 }
 
 
-/* query_scan.lua over the hub's device index */
+/* the tag index set a devices query may walk instead of every device */
+
+static void
+ngx_iothub_query_index(ngx_iothub_query_run_t *run)
+{
+    u_char  *last;
+    char     path[256], value[512];
+
+    run->index_len = 0;
+
+    if (ngx_iothub_query_collection(run->query) != NGX_IOTHUB_QUERY_DEVICES
+        || !ngx_iothub_query_tag_equality(run->query, path, sizeof(path),
+                                          value, sizeof(value)))
+    {
+        return;
+    }
+
+    last = ngx_slprintf(run->index, run->index + sizeof(run->index),
+                        "%Vtagidx:%s\n%s", &run->hub->prefix, path, value);
+
+    if (last < run->index + sizeof(run->index)) {
+        run->index_len = last - run->index;
+    }
+}
+
+
+/* query_scan.lua over the hub's device index, or a tag index */
 
 static ngx_int_t
 ngx_iothub_query_source_twins(ngx_iothub_query_run_t *run)
 {
     u_char              key[NGX_IOTHUB_QUERY_KEY_LEN], count[NGX_INT_T_LEN];
-    u_char             *last;
+    u_char              ready[NGX_IOTHUB_QUERY_KEY_LEN];
+    u_char             *last, *ready_last;
+    int                 nkeys;
     const char         *mode;
     ngx_iothub_args_t   args;
 
@@ -99,6 +130,16 @@ ngx_iothub_query_source_twins(ngx_iothub_query_run_t *run)
     last = ngx_iothub_key_write(key, key + sizeof(key), run->hub, NULL,
                                 "devices", NULL);
     ngx_iothub_args_add(&args, (char *) key, last - key);
+    nkeys = 1;
+
+    if (run->index_len) {
+        ready_last = ngx_iothub_key_write(ready, ready + sizeof(ready),
+                                          run->hub, NULL, "tagidx:ready",
+                                          NULL);
+        ngx_iothub_args_add(&args, (char *) run->index, run->index_len);
+        ngx_iothub_args_add(&args, (char *) ready, ready_last - ready);
+        nkeys = 3;
+    }
 
     ngx_iothub_args_add(&args, (char *) run->hub->prefix.data,
                         run->hub->prefix.len);
@@ -118,8 +159,8 @@ ngx_iothub_query_source_twins(ngx_iothub_query_run_t *run)
 
     run->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
                                         NGX_IOTHUB_LUA_QUERY_SCAN,
-                                        ngx_iothub_query_chunk_done, run, 1,
-                                        args.n, args.argv, args.lens);
+                                        ngx_iothub_query_chunk_done, run,
+                                        nkeys, args.n, args.argv, args.lens);
 
     return run->call ? NGX_OK : NGX_DECLINED;
 }

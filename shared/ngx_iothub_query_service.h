@@ -7,6 +7,10 @@
  * REST POST /devices/query pages with it; jobs find their devices with it
  * (ngx_iothub_query_parse_condition() and a handler that takes every row).
  *
+ * A devices query whose condition requires a tag to equal a string (see
+ * ngx_iothub_query_tag_equality()) walks that tag's index set instead of
+ * every device, once the index is complete (docs/redis-schema.md).
+ *
  * Where a run is: after the row (device id, module id) it last took; a
  * module id "" means after the whole device.  Rows come in device id
  * order, modules of a device in module id order, so a later run from the
@@ -31,6 +35,9 @@
 
 /* ids are at most 128 characters (rest.md 3) */
 #define NGX_IOTHUB_QUERY_ID_LEN       128
+
+/* a tag index key: "<prefix>tagidx:<path>\n<value>"; longer ones scan */
+#define NGX_IOTHUB_QUERY_INDEX_LEN    1024
 
 
 typedef enum {
@@ -85,6 +92,10 @@ struct ngx_iothub_query_run_s {
 
     ngx_iothub_query_run_result_e    result;
     ngx_uint_t                       examined;
+
+    /* the tag index set the run may walk; len 0: none */
+    u_char                           index[NGX_IOTHUB_QUERY_INDEX_LEN];
+    size_t                           index_len;
 
     ngx_iothub_query_source_pt       source;
     ngx_iothub_redis_call_t         *call;

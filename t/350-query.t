@@ -210,3 +210,49 @@ __DATA__
 --- response_body_like eval
 [undef, '^\[\{"n":1\}\]$', '^\[\{"n":1\}\]$', 'IotHubUnauthorizedAccess',
  'IotHubUnauthorizedAccess', 'DeviceNotFound']
+
+
+
+=== TEST 8: the tag index: built by the janitor for twins written before it, kept by twin writes, walked by tag equality queries
+--- main_config eval
+iothub_block(extra => 'janitor_interval 1s;')
+--- redis
+HSET iothub:test:{d1}:device deviceId d1 status enabled etag MQ==
+HSET iothub:test:{d1}:twin version 3 tags '{"region":"US","loc":{"b":"7"},"n":5,"l":["x"]}' desired {} reported {}
+HSET iothub:test:{d2}:device deviceId d2 status enabled etag MQ==
+HSET iothub:test:{d2}:twin version 3 tags '{"region":"EU"}' desired {} reported {}
+ZADD iothub:test:devices 0 d1 0 d2
+--- mqtt eval
+my $P = 'iothub:test:';
+my $Q = sub { {method => 'POST', path => "/devices/query?$main::V",
+               body => qq({"query":"SELECT deviceId FROM devices WHERE $_[0]"})} };
+[[redis => "EXISTS ${P}tagidx:ready", 1, 5],
+ [redis => ['ZRANGE', "${P}tagidx:loc.b\n7", 0, -1], ['d1']],
+ [redis => ['ZRANGE', "${P}tagidx:region\nUS", 0, -1], ['d1']],
+ [redis => ['ZRANGE', "${P}tagidx:region\nEU", 0, -1], ['d2']],
+ [redis => ['KEYS', "${P}tagidx:n\n*"], []],
+ [redis => ['KEYS', "${P}tagidx:l\n*"], []],
+ [request => $Q->("tags.loc.b = '7'"), 200, '[{"deviceId":"d1"}]'],
+
+ # a write that bypasses twin_write.lua is not in the index: the query
+ # walks the index, the same condition under OR walks every twin
+ [redis => "HSET ${P}{d2}:twin tags {\"region\":\"US\"}"],
+ [request => $Q->("tags.region = 'US'"), 200, '[{"deviceId":"d1"}]'],
+ [request => $Q->("tags.region = 'US' OR false"), 200,
+  '[{"deviceId":"d1"},{"deviceId":"d2"}]'],
+
+ # twin writes move entries; stale ones are filtered by the condition
+ [request => {method => 'PATCH', path => "/twins/d1?$main::V",
+              body => '{"tags":{"region":"EU","loc":null}}'}, 200],
+ [redis => ['ZRANGE', "${P}tagidx:region\nUS", 0, -1], []],
+ [redis => ['ZRANGE', "${P}tagidx:region\nEU", 0, -1], ['d1', 'd2']],
+ [redis => ['EXISTS', "${P}tagidx:loc.b\n7"], 0],
+ [request => $Q->("tags.region = 'EU'"), 200, '[{"deviceId":"d1"}]'],
+
+ # a deleted device's entries go when a query reads them
+ [request => {method => 'DELETE', path => "/devices/d1?$main::V",
+              headers => {'If-Match' => '*'}}, 204],
+ [request => $Q->("tags.region = 'EU'"), 200, '[]'],
+ [redis => ['ZRANGE', "${P}tagidx:region\nEU", 0, -1], ['d2']]]
+--- no_error_log
+[error]

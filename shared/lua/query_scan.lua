@@ -1,5 +1,9 @@
 -- Reads the next chunk of twins for a query, in device id order.
 -- KEYS[1] the device ids to walk: a sorted set, every score 0 (Pdevices)
+-- KEYS[2], KEYS[3] optional: a tag index set ("Ptagidx:<path>\n<value>",
+-- docs/redis-schema.md) walked instead once the index is complete, and
+-- "Ptagidx:ready", there when it is; both sets are in device id order, so
+-- a walk may go on in either
 -- ARGV[1] hub key prefix ("iothub:<hub>:")
 -- ARGV[2] the device id to start after ("": from the first)
 -- ARGV[3] devices.modules only: the module of ARGV[2] to start after
@@ -17,8 +21,12 @@ if ARGV[2] ~= '' then
     start = '(' .. ARGV[2]
   end
 end
+local walk = KEYS[1]
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then
+  walk = KEYS[2]
+end
 local count = tonumber(ARGV[4])
-local ids = redis.call('ZRANGEBYLEX', KEYS[1], start, '+', 'LIMIT', 0, count)
+local ids = redis.call('ZRANGEBYLEX', walk, start, '+', 'LIMIT', 0, count)
 local out = { '' }
 if #ids == count then
   out[1] = ids[#ids]
@@ -30,6 +38,9 @@ for _, id in ipairs(ids) do
     if #ident > 0 then
       out[#out + 1] = { redis.call('HGETALL', p .. 'twin'), ident,
                         redis.call('LLEN', p .. 'c2d') }
+    elseif walk ~= KEYS[1] then
+      -- a deleted device leaves its tag index entries to this read
+      redis.call('ZREM', walk, id)
     end
   else
     local mods = redis.call('SMEMBERS', p .. 'modules')
