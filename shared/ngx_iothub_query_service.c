@@ -31,8 +31,6 @@ static yajl_val ngx_iothub_query_doc(ngx_iothub_query_run_t *run,
 static void ngx_iothub_query_place(ngx_iothub_query_run_t *run,
     const u_char *device_id, size_t dlen, const u_char *module_id,
     size_t mlen);
-static void ngx_iothub_query_finish(ngx_iothub_query_run_t *run,
-    ngx_iothub_query_run_result_e result);
 
 
 /* the row source of each collection, by ngx_iothub_query_collection_e */
@@ -186,6 +184,8 @@ ngx_iothub_query_chunk_done(void *data, redisReply *reply)
 
     run->call = NULL;
 
+    /* the reply is read only here: what follows takes copies */
+
     switch (ngx_iothub_reply_query_chunk(reply, &next, &n)) {
 
     case NGX_IOTHUB_REPLY_OK:
@@ -204,6 +204,14 @@ ngx_iothub_query_chunk_done(void *data, redisReply *reply)
 
     rc = ngx_iothub_query_chunk(run, reply, n);
 
+    ngx_iothub_query_next(run, rc, next.data, next.len);
+}
+
+
+void
+ngx_iothub_query_next(ngx_iothub_query_run_t *run, ngx_int_t rc,
+    const u_char *next, size_t len)
+{
     switch (rc) {
 
     case NGX_OK:
@@ -222,14 +230,14 @@ ngx_iothub_query_chunk_done(void *data, redisReply *reply)
         return;
     }
 
-    if (next.len == 0) {
+    if (len == 0) {
         ngx_iothub_query_finish(run, NGX_IOTHUB_QUERY_RUN_END);
         return;
     }
 
     /* the whole chunk was seen: on after its last device */
 
-    ngx_iothub_query_place(run, next.data, next.len, NULL, 0);
+    ngx_iothub_query_place(run, next, len, NULL, 0);
 
     if (run->budget && run->examined >= run->budget) {
         ngx_iothub_query_finish(run, NGX_IOTHUB_QUERY_RUN_MORE);
@@ -315,24 +323,37 @@ ngx_iothub_query_twin(ngx_iothub_query_run_t *run, redisReply *reply,
         return NGX_ERROR;
     }
 
-    run->examined++;
-    rc = NGX_OK;
+    device_id.data = (u_char *) id.device_id;
+    device_id.len = ngx_strlen(id.device_id);
+    module_id.data = (u_char *) id.module_id;
+    module_id.len = ngx_strlen(id.module_id);
 
-    if (ngx_iothub_query_match(run->query, doc)) {
-        device_id.data = (u_char *) id.device_id;
-        device_id.len = ngx_strlen(id.device_id);
-        module_id.data = (u_char *) id.module_id;
-        module_id.len = ngx_strlen(id.module_id);
-
-        rc = run->row(run, doc, &device_id, &module_id);
-
-        if (rc == NGX_OK) {
-            ngx_iothub_query_place(run, device_id.data, device_id.len,
-                                   module_id.data, module_id.len);
-        }
-    }
+    rc = ngx_iothub_query_offer(run, doc, &device_id, &module_id);
 
     yajl_tree_free(doc);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_iothub_query_offer(ngx_iothub_query_run_t *run, yajl_val doc,
+    ngx_str_t *device_id, ngx_str_t *module_id)
+{
+    ngx_int_t  rc;
+
+    run->examined++;
+
+    if (!ngx_iothub_query_match(run->query, doc)) {
+        return NGX_OK;
+    }
+
+    rc = run->row(run, doc, device_id, module_id);
+
+    if (rc == NGX_OK) {
+        ngx_iothub_query_place(run, device_id->data, device_id->len,
+                               module_id->data, module_id->len);
+    }
 
     return rc;
 }
@@ -402,7 +423,7 @@ ngx_iothub_query_place(ngx_iothub_query_run_t *run, const u_char *device_id,
 }
 
 
-static void
+void
 ngx_iothub_query_finish(ngx_iothub_query_run_t *run,
     ngx_iothub_query_run_result_e result)
 {

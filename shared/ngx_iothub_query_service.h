@@ -63,9 +63,15 @@ typedef void (*ngx_iothub_query_done_pt)(ngx_iothub_query_run_t *run);
 
 
 /*
- * Where a collection's rows come from: starts reading the chunk after the
- * run's place (NGX_OK), or answers NGX_DONE when it has no rows (devices.jobs
- * until jobs keep device records) or NGX_DECLINED when Redis is down.
+ * Where a collection's rows come from (ngx_iothub_query_sources[] of
+ * ngx_iothub_query_service.c, by collection): starts reading the chunk
+ * after the run's place and answers NGX_OK, or NGX_DONE when it has no rows
+ * (devices.jobs until jobs keep device records), NGX_DECLINED when Redis
+ * is down, NGX_ERROR.  When the chunk is read, the source offers each
+ * document with ngx_iothub_query_offer() (stopping at the first answer
+ * that is not NGX_OK), then calls ngx_iothub_query_next(), or
+ * ngx_iothub_query_finish() when the read failed.  The twins' source is
+ * the model; a devices.jobs source reads device job records the same way.
  */
 typedef ngx_int_t (*ngx_iothub_query_source_pt)(ngx_iothub_query_run_t *run);
 
@@ -112,6 +118,29 @@ ngx_int_t ngx_iothub_query_run(ngx_iothub_query_run_t *run);
 
 /* The done handler will not run; safe when nothing is pending. */
 void ngx_iothub_query_cancel(ngx_iothub_query_run_t *run);
+
+/*
+ * For row sources: a document read (its ids as the row handler gets them);
+ * it is matched against the condition and, if it satisfies it, handed to
+ * the row handler.  Returns NGX_OK (not matching, or taken) or the row
+ * handler's answer.
+ */
+ngx_int_t ngx_iothub_query_offer(ngx_iothub_query_run_t *run, yajl_val doc,
+    ngx_str_t *device_id, ngx_str_t *module_id);
+
+/*
+ * For row sources: a chunk was offered; rc is the first answer of
+ * ngx_iothub_query_offer() that was not NGX_OK, else NGX_OK; next (len
+ * bytes) is the last device id the chunk read, len 0 when the collection
+ * ended.  Finishes the run or asks the source for the next chunk (after
+ * next), unless the budget is spent.
+ */
+void ngx_iothub_query_next(ngx_iothub_query_run_t *run, ngx_int_t rc,
+    const u_char *next, size_t len);
+
+/* For row sources: ends the run with result; the done handler runs. */
+void ngx_iothub_query_finish(ngx_iothub_query_run_t *run,
+    ngx_iothub_query_run_result_e result);
 
 
 #endif /* _NGX_IOTHUB_QUERY_SERVICE_H_INCLUDED_ */
