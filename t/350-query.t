@@ -256,3 +256,45 @@ my $Q = sub { {method => 'POST', path => "/devices/query?$main::V",
  [redis => ['ZRANGE', "${P}tagidx:region\nEU", 0, -1], ['d2']]]
 --- no_error_log
 [error]
+
+
+
+=== TEST 9: a hub of 450 devices: walks cross chunks of 200, counts, pages and TOP across them
+--- request eval
+my @bulk = map {
+    my $from = $_ * 100 + 1;
+    {method => 'POST', path => "/devices?$main::V",
+     body => '[' . join(',', map { sprintf '{"id":"c%03d","importMode":"create"}', $_ }
+                            $from .. $from + 99) . ']'}
+} 0 .. 3;
+my @more = map { sprintf '{"id":"c%03d","importMode":"create"}', $_ } 401 .. 450;
+[@bulk, {method => 'POST', path => "/devices?$main::V", body => '[' . join(',', @more) . ']'},
+ patch(c199 => '{"tags":{"k":"x"}}'), patch(c201 => '{"tags":{"k":"x"}}'),
+ patch(c449 => '{"tags":{"k":"x"}}'),
+ qry("SELECT COUNT() AS n FROM devices"),
+ qry("SELECT deviceId FROM devices WHERE tags.k = 'x'"),
+ {%{qry("SELECT deviceId FROM devices WHERE tags.k = 'x'")},
+  headers => {'x-ms-max-item-count' => 2}}]
+--- response_body eval
+[(undef) x 8, '[{"n":450}]',
+ '[{"deviceId":"c199"},{"deviceId":"c201"},{"deviceId":"c449"}]',
+ '[{"deviceId":"c199"},{"deviceId":"c201"}]']
+--- response_headers eval
+[(undef) x 8, '!x-ms-continuation', '!x-ms-continuation', undef]
+--- mqtt eval
+[[perl => sub {
+    my ($bodies) = main::pages("SELECT deviceId FROM devices WHERE tags.k = 'x' OR deviceId = 'c450'", 2);
+    Test::More::is_deeply($bodies, ['[{"deviceId":"c199"},{"deviceId":"c201"}]',
+                                    '[{"deviceId":"c449"},{"deviceId":"c450"}]'],
+                          'pages across chunks');
+    ($bodies) = main::pages("SELECT deviceId FROM devices", 1000);
+    my @ids = map { /"deviceId":"(c\d+)"/g } @$bodies;
+    Test::More::is(scalar @$bodies, 1, 'one page of 450');
+    Test::More::is_deeply(\@ids, [map { sprintf 'c%03d', $_ } 1 .. 450], 'every id once, in order');
+    ($bodies) = main::pages("SELECT TOP 250 deviceId FROM devices", 100);
+    @ids = map { /"deviceId":"(c\d+)"/g } @$bodies;
+    Test::More::is(scalar @$bodies, 3, 'TOP 250 in pages of 100: three pages');
+    Test::More::is_deeply(\@ids, [map { sprintf 'c%03d', $_ } 1 .. 250], 'the first 250');
+ }]]
+--- no_error_log
+[error]
