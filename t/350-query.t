@@ -298,3 +298,14 @@ my @more = map { sprintf '{"id":"c%03d","importMode":"create"}', $_ } 401 .. 450
  }]]
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: Redis down: 503 ServiceUnavailable, then queries work again
+--- request eval
+[put_device('d1'), "REDIS STOP", qry("SELECT * FROM devices"), "REDIS START",
+ "SLEEP 1.5", qry("SELECT COUNT() AS n FROM devices")]
+--- error_code eval
+[200, 503, 200]
+--- response_body_like eval
+[undef, error_re('ServiceUnavailable', ''), '^\[\{"n":0\}\]$']
