@@ -109,6 +109,7 @@ struct ngx_iothub_amqp_device_s {
     unsigned                        connected:1;
     unsigned                        renewing:1;
     unsigned                        cbs_pending:1;
+    unsigned                        sasl_pending:1; /* PLAIN's outcome */
 };
 
 
@@ -168,9 +169,12 @@ ngx_int_t ngx_iothub_amqp_ws_init_module(ngx_cycle_t *cycle);
 
 /* ngx_iothub_amqp_sasl.c */
 void ngx_iothub_amqp_sasl_init(ngx_iothub_amqp_ctx_t *ctx);
+void ngx_iothub_amqp_sasl_outcome(ngx_iothub_amqp_ctx_t *ctx, ngx_uint_t ok);
 
 /* ngx_iothub_amqp_device.c: CBS, identities, links */
 extern ngx_iothub_amqp_events_t  ngx_iothub_amqp_events;
+ngx_int_t ngx_iothub_amqp_plain_device(ngx_iothub_amqp_ctx_t *ctx,
+    ngx_iothub_amqp_addr_t *a, pn_bytes_t *token);
 
 /* ngx_iothub_amqp_message.c: telemetry and cloud-to-device messages */
 void ngx_iothub_amqp_telemetry(ngx_iothub_amqp_device_t *dev,

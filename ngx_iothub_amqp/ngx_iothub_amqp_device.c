@@ -597,6 +597,47 @@ done:
 }
 
 
+/*
+ * SASL PLAIN with a device's or module's token (amqp.md 1.1): the
+ * identity's session as a put-token makes it.  NGX_AGAIN: the SASL outcome
+ * waits for the hook "connected"; NGX_DECLINED: refused now.
+ */
+
+ngx_int_t
+ngx_iothub_amqp_plain_device(ngx_iothub_amqp_ctx_t *ctx,
+    ngx_iothub_amqp_addr_t *a, pn_bytes_t *token)
+{
+    ngx_iothub_amqp_device_t  *dev;
+
+    if (!ngx_iothub_id_valid((u_char *) a->device, a->device_len)
+        || (a->module_len
+            && !ngx_iothub_id_valid((u_char *) a->module, a->module_len)))
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub amqp: SASL PLAIN: malformed identity");
+        return NGX_DECLINED;
+    }
+
+    dev = ngx_iothub_amqp_device_create(ctx, a);
+    if (dev == NULL) {
+        return NGX_DECLINED;
+    }
+
+    dev->sasl_pending = 1;
+
+    if (ngx_iothub_amqp_device_connect(dev, token)
+        == NGX_IOTHUB_SESSION_PENDING)
+    {
+        return NGX_AGAIN;
+    }
+
+    ngx_iothub_amqp_device_remove(dev, "amqp:unauthorized-access",
+                                  dev->session.why);
+
+    return NGX_DECLINED;
+}
+
+
 /* operation put-token, a SAS token type, name and an amqp-value token */
 
 static ngx_int_t
@@ -958,6 +999,11 @@ ngx_iothub_amqp_connected(ngx_iothub_session_t *s,
                                   ngx_iothub_amqp_cbs_status(rc),
                                   rc == NGX_IOTHUB_SESSION_OK
                                   ? "OK" : (s->why ? s->why : "refused"));
+    }
+
+    if (dev->sasl_pending) {
+        dev->sasl_pending = 0;
+        ngx_iothub_amqp_sasl_outcome(ctx, rc == NGX_IOTHUB_SESSION_OK);
     }
 
     if (dev->renewing) {

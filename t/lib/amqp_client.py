@@ -5,6 +5,9 @@
 # timeout, so a silent server fails the step instead of hanging.
 #
 #   {"op": "connect", "port": N, "sasl": "none" | "ANONYMOUS" | ...}
+#       with "user", "password" (SASL PLAIN), "ca" (amqps: TLS, the server
+#       verified by that CA), "cert" and "key" (a client certificate)
+#       -> {"ok": true} or {"error": <exception>, "text": ...}
 #   {"op": "cbs", "audience": A, "token": T, "id": "string" | "ulong"}
 #       -> {"status": 200, "description": "OK", "correlated": true}
 #   {"op": "sender", "name": L, "address": A}
@@ -54,7 +57,7 @@ import uuid
 
 from proton import (Message, symbol, ulong, Delivery, Endpoint,
                     Disposition, Described, Timeout)
-from proton import int32
+from proton import int32, SSLDomain
 from proton.utils import BlockingConnection, LinkDetached
 from proton.reactor import DynamicNodeProperties  # noqa: F401
 from proton.reactor import AtMostOnce, Filter, LinkOption
@@ -131,9 +134,28 @@ class Client:
         else:
             kw['sasl_enabled'] = True
             kw['allowed_mechs'] = sasl
-        self.conn = BlockingConnection('amqp://127.0.0.1:%d' % c['port'],
-                                       timeout=c.get('timeout', TIMEOUT),
-                                       **kw)
+        if 'user' in c:
+            kw['user'] = c['user']
+            kw['password'] = c['password']
+            # PLAIN over the suites' plain TCP; TLS is nginx's business
+            kw['allow_insecure_mechs'] = True
+        scheme = 'amqp'
+        if 'ca' in c:
+            scheme = 'amqps'
+            domain = SSLDomain(SSLDomain.MODE_CLIENT)
+            domain.set_trusted_ca_db(c['ca'])
+            domain.set_peer_authentication(SSLDomain.VERIFY_PEER)
+            if 'cert' in c:
+                domain.set_credentials(c['cert'], c['key'], None)
+            kw['ssl_domain'] = domain
+        try:
+            self.conn = BlockingConnection(
+                '%s://127.0.0.1:%d' % (scheme, c['port']),
+                timeout=c.get('timeout', TIMEOUT), **kw)
+        except Exception as e:  # noqa: BLE001 - the test reads the reason
+            cond = getattr(getattr(e, 'link', None), 'remote_condition', None)
+            return {'error': type(e).__name__, 'text': str(e),
+                    'condition': cond.name if cond else None}
         return {'ok': True}
 
     def attach(self, c, sender):
