@@ -137,6 +137,21 @@ ngx_iothub_amqp_sender_attached(ngx_iothub_amqp_ctx_t *ctx,
     ngx_uint_t                 i;
     ngx_iothub_amqp_sender_t  *s;
 
+    /*
+     * a link attached (again) under this name: batches left of an earlier
+     * one (a transfer that came while it closed) must not match the new
+     * link's tags, which start over
+     */
+
+    for (i = 0; i < ctx->nbatches; /* void */) {
+        if (ctx->batches[i].name_hash == f->name_hash) {
+            ctx->batches[i] = ctx->batches[--ctx->nbatches];
+            continue;
+        }
+
+        i++;
+    }
+
     /* a handle used again (after a detach) names another link */
 
     for (i = 0; i < ctx->nsenders; i++) {
