@@ -214,7 +214,10 @@ ngx_iothub_session_credentials(ngx_iothub_session_t *s,
 
     if (cred->token.len == 0) {
         /* X.509 devices send no token (auth.md 5) */
-        if (ngx_iothub_x509_peer(cred->connection, &s->cert) != NGX_OK) {
+        /* the certificate's facts go with the session's pool */
+        if (ngx_iothub_x509_peer(cred->connection, s->pool, &s->cert)
+            != NGX_OK)
+        {
             s->why = "no SAS token in the password and no client certificate";
             return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
         }

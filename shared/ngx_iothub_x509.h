@@ -67,10 +67,12 @@ const char *ngx_iothub_x509_authorize(const ngx_iothub_x509_t *x,
 
 /*
  * NGX_OK with the facts of the connection's client certificate (x->cn is
- * freed with c->pool), NGX_DECLINED when there is none, NGX_ERROR when
- * out of memory.
+ * freed with pool, the pool x lives in: an AMQP identity's goes before
+ * its connection's), NGX_DECLINED when there is none, NGX_ERROR when out
+ * of memory.
  */
-ngx_int_t ngx_iothub_x509_peer(ngx_connection_t *c, ngx_iothub_x509_t *x);
+ngx_int_t ngx_iothub_x509_peer(ngx_connection_t *c, ngx_pool_t *pool,
+    ngx_iothub_x509_t *x);
 
 #endif
 
