@@ -202,6 +202,18 @@ ngx_iothub_amqp_batch_seen(ngx_iothub_amqp_ctx_t *ctx,
         return;
     }
 
+    /* the later frames of a transfer may repeat its tag and format */
+
+    for (i = 0; i < ctx->nbatches; i++) {
+        b = &ctx->batches[i];
+
+        if (b->name_hash == s->name_hash && b->tag_len == f->tag_len
+            && ngx_memcmp(b->tag, f->tag, f->tag_len) == 0)
+        {
+            return;
+        }
+    }
+
     if (ctx->nbatches == ctx->batches_alloc) {
         b = ngx_iothub_amqp_grow(ctx, ctx->batches, &ctx->batches_alloc,
                                  sizeof(ngx_iothub_amqp_batch_tag_t),

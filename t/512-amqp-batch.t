@@ -92,3 +92,20 @@ __DATA__
  [d2c => [(map { {body => "a$_"} } 1 .. 5), (map { {body => "b$_"} } 1 .. 5)]]]
 --- no_error_log
 [error]
+
+=== TEST 4: a batch over the frame size (three messages of 30,000 bytes, in two frames): every message stored, one outcome
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, batches => [[map { {body => "$_" x 30000} } 1 .. 3]],
+                  plain => [{body => 'after'}]);
+    is_deeply($r->{outcomes}, ['accepted', 'accepted'], "$t: accepted")
+        or diag(explain($r));
+ }],
+ [d2c => [(map { {body => "$_" x 30000} } 1 .. 3), {body => 'after'}]]]
+--- no_error_log
+[error]
+

@@ -36,7 +36,8 @@
 #       sender to A, then per batch one unsettled transfer of
 #       message-format 0x80013700 whose body is a data section per M (the
 #       encoded message), per raw body a transfer of that format with the
-#       body as given; also "plain": [M, ...] sent as ordinary transfers
+#       body as given; also "plain": [M, ...] sent as ordinary transfers;
+#       bodies over 60,000 bytes go in several frames (more=true)
 #       -> {"outcomes": ["accepted" | "rejected:<condition>", ...]}
 #   {"op": "close"}
 # Event Hubs (amqp.md 10):
@@ -583,10 +584,15 @@ class BatchSender:
                    for h in c.get('raw_bodies', [])]
         bodies += [(0, self.sections([m])[4 + 4:])
                    for m in c.get('plain', [])]
+        chunk = 60000      # under the hub's max-frame-size (64 KB)
         for no, (fmt, body) in enumerate(bodies):
-            s.sendall(self.frame(0, 0x14, [uint(0), uint(no),
-                                           ('t%d' % no).encode(), uint(fmt),
-                                           False], body))
+            # a large body in several frames, each repeating tag and format
+            parts = [body[i:i + chunk]
+                     for i in range(0, len(body), chunk)] or [b'']
+            for k, part in enumerate(parts):
+                s.sendall(self.frame(0, 0x14, [
+                    uint(0), uint(no), ('t%d' % no).encode(), uint(fmt),
+                    False, k < len(parts) - 1], part))
         outcomes = {}
         while len(outcomes) < len(bodies):
             fields = self.wait_for(0x15)               # disposition
