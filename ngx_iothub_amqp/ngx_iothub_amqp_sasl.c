@@ -241,6 +241,7 @@ ngx_iothub_amqp_sasl_policy(ngx_iothub_amqp_ctx_t *ctx,
     int                      status;
     pn_bytes_t               audience;
     const char              *why;
+    ngx_iothub_log_buf_t     escaped;
     ngx_iothub_sas_token_t   sas;
 
     if (ngx_iothub_sas_parse(&sas, (u_char *) token->start, token->size)
@@ -266,8 +267,10 @@ ngx_iothub_amqp_sasl_policy(ngx_iothub_amqp_ctx_t *ctx,
     }
 
     ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                  "iothub amqp: SASL PLAIN policy \"%s\" refused: %s",
-                  a->device, why);
+                  "iothub amqp: SASL PLAIN policy \"%V\" refused: %s",
+                  ngx_iothub_log_str(&escaped, (u_char *) a->device,
+                                     a->device_len),
+                  why);
 
     return NGX_DECLINED;
 }
