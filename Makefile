@@ -38,7 +38,8 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_x509.c shared/ngx_iothub_props.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c \
-               ngx_iothub_amqp/ngx_iothub_amqp_address.c
+               ngx_iothub_amqp/ngx_iothub_amqp_address.c \
+               ngx_iothub_amqp/ngx_iothub_amqp_batch.c
 
 .PHONY: all build deps deps-run install run test unit prove e2e fuzz \
         build-asan test-asan style clean

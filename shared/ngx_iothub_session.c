@@ -229,6 +229,7 @@ ngx_iothub_session_credentials(ngx_iothub_session_t *s,
 
     if (cred->token.len == 0) {
         /* X.509 devices send no token (auth.md 5) */
+        /* the certificate's facts go with the session's pool */
         if (ngx_iothub_x509_peer(cred->connection, s->pool, &s->cert)
             != NGX_OK)
         {
