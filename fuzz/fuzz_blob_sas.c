@@ -37,6 +37,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char                       name[NGX_IOTHUB_BLOB_BLOCK_NAME_LEN + 1];
+    char                       path[NGX_IOTHUB_BLOB_NAME_MAX + 1];
+    char                       cid[NGX_IOTHUB_BLOB_CORRELATION_MAX + 1];
     unsigned char             *in;
     ngx_iothub_span_t          container, blob;
     ngx_iothub_blob_connstr_t  cs;
@@ -66,6 +68,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     (void) ngx_iothub_blob_time_parse(in, size);
+
+    if (ngx_iothub_blob_correlation_parse(in, size, path, sizeof(path)) > 0) {
+        fuzz_assert(ngx_iothub_blob_correlation_make(cid, sizeof(cid),
+                        "0123456789abcdef0123456789abcdef",
+                        (unsigned char *) path, strlen(path)) > 0);
+    }
 
     fuzz_block_list(in, size);
 

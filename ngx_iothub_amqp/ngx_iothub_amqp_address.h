@@ -36,6 +36,7 @@ typedef enum {
     NGX_IOTHUB_AMQP_ADDR_METHODS,        /* .../methods/devicebound */
     NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D,    /* /messages/devicebound */
     NGX_IOTHUB_AMQP_ADDR_FEEDBACK,       /* /messages/serviceBound/feedback */
+    NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS, /* .../filenotifications */
     NGX_IOTHUB_AMQP_ADDR_EVENTHUB        /* $management, partitions:
                                             ngx_iothub_amqp_eventhub.c */
 } ngx_iothub_amqp_addr_e;
@@ -44,6 +45,8 @@ typedef enum {
 /* the service addresses, as scopes compare them */
 #define NGX_IOTHUB_AMQP_SERVICE_C2D_PATH  "/messages/devicebound"
 #define NGX_IOTHUB_AMQP_FEEDBACK_PATH     "/messages/serviceBound/feedback"
+#define NGX_IOTHUB_AMQP_FILE_NOTIFICATIONS_PATH                              \
+    "/messages/serviceBound/filenotifications"
 
 
 typedef struct {

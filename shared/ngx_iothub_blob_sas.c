@@ -928,6 +928,94 @@ ngx_iothub_blob_tag(const unsigned char **pp, const unsigned char *last,
 }
 
 
+int
+ngx_iothub_blob_correlation_make(char *out, size_t size, const char *nonce,
+    const unsigned char *path, size_t len)
+{
+    int     n;
+    size_t  i;
+
+    if (strlen(nonce) != NGX_IOTHUB_BLOB_NONCE_LEN || len == 0
+        || len > NGX_IOTHUB_BLOB_NAME_MAX
+        || size <= NGX_IOTHUB_BLOB_NONCE_LEN)
+    {
+        return -1;
+    }
+
+    memcpy(out, nonce, NGX_IOTHUB_BLOB_NONCE_LEN);
+
+    n = ngx_iothub_base64_encode(out + NGX_IOTHUB_BLOB_NONCE_LEN,
+                                 size - NGX_IOTHUB_BLOB_NONCE_LEN, path, len);
+    if (n < 0) {
+        return -1;
+    }
+
+    /* base64url: no "/" to split a path, no "+" to read as a space */
+
+    while (n > 0 && out[NGX_IOTHUB_BLOB_NONCE_LEN + n - 1] == '=') {
+        n--;
+    }
+
+    for (i = NGX_IOTHUB_BLOB_NONCE_LEN;
+         i < NGX_IOTHUB_BLOB_NONCE_LEN + (size_t) n;
+         i++)
+    {
+        out[i] = (out[i] == '+') ? '-' : (out[i] == '/') ? '_' : out[i];
+    }
+
+    out[NGX_IOTHUB_BLOB_NONCE_LEN + n] = '\0';
+
+    return NGX_IOTHUB_BLOB_NONCE_LEN + n;
+}
+
+
+int
+ngx_iothub_blob_correlation_parse(const unsigned char *cid, size_t len,
+    char *out, size_t size)
+{
+    int     n;
+    char    b64[NGX_IOTHUB_BLOB_CORRELATION_MAX + 4];
+    size_t  i, m;
+
+    if (len <= NGX_IOTHUB_BLOB_NONCE_LEN
+        || len > NGX_IOTHUB_BLOB_CORRELATION_MAX)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < NGX_IOTHUB_BLOB_NONCE_LEN; i++) {
+        if (!((cid[i] >= '0' && cid[i] <= '9')
+              || (cid[i] >= 'a' && cid[i] <= 'f')))
+        {
+            return -1;
+        }
+    }
+
+    m = 0;
+
+    for (i = NGX_IOTHUB_BLOB_NONCE_LEN; i < len; i++) {
+        if (cid[i] == '+' || cid[i] == '/' || cid[i] == '=') {
+            return -1;
+        }
+
+        b64[m++] = (cid[i] == '-') ? '+' : (cid[i] == '_') ? '/' : cid[i];
+    }
+
+    while (m % 4) {
+        b64[m++] = '=';
+    }
+
+    n = ngx_iothub_base64_decode((unsigned char *) out, size - 1, b64, m);
+    if (n <= 0 || memchr(out, '\0', n)) {
+        return -1;
+    }
+
+    out[n] = '\0';
+
+    return n;
+}
+
+
 const char *
 ngx_iothub_blob_strerror(ngx_iothub_blob_rc_e rc)
 {

@@ -183,6 +183,30 @@ int ngx_iothub_blob_block_name(char *out, size_t size,
 int ngx_iothub_blob_block_list_parse(const unsigned char *xml, size_t len,
     ngx_iothub_span_t *ids, size_t max, size_t *n);
 
+/*
+ * A file upload's correlation id: 32 hex digits (the nonce) then the
+ * blob path in base64url without padding, so that the notification
+ * names its blob without asking Redis first; Redis keeps the nonce.
+ */
+#define NGX_IOTHUB_BLOB_NONCE_LEN        32
+#define NGX_IOTHUB_BLOB_CORRELATION_MAX                                       \
+    (NGX_IOTHUB_BLOB_NONCE_LEN + 4 * ((NGX_IOTHUB_BLOB_NAME_MAX + 2) / 3))
+
+/*
+ * Writes nonce (32 hex digits) and the base64url of path (1..1024 bytes)
+ * into out with a NUL; returns the length or -1.
+ */
+int ngx_iothub_blob_correlation_make(char *out, size_t size,
+    const char *nonce, const unsigned char *path, size_t len);
+
+/*
+ * Reads a correlation id back: the path into out with a NUL (size >=
+ * NGX_IOTHUB_BLOB_NAME_MAX + 1), the nonce is its first 32 bytes.
+ * Returns the path's length or -1 when malformed.
+ */
+int ngx_iothub_blob_correlation_parse(const unsigned char *cid, size_t len,
+    char *out, size_t size);
+
 /* the reason of a failed check, for logs and the Storage error message */
 const char *ngx_iothub_blob_strerror(ngx_iothub_blob_rc_e rc);
 

@@ -391,6 +391,52 @@ test_block_names(void **state)
 }
 
 
+static void
+test_correlation(void **state)
+{
+    int   n;
+    char  cid[NGX_IOTHUB_BLOB_CORRELATION_MAX + 1];
+    char  path[NGX_IOTHUB_BLOB_NAME_MAX + 1];
+
+    static const char  nonce[] = "0123456789abcdef0123456789abcdef";
+
+    (void) state;
+
+    /* "dev1/a?>" is "ZGV2MS9hPz4=" in base64: "/" never, no padding */
+    n = ngx_iothub_blob_correlation_make(cid, sizeof(cid), nonce,
+                                         (const unsigned char *) "dev1/a?>",
+                                         8);
+    assert_int_equal(n, 32 + 11);
+    assert_string_equal(cid + 32, "ZGV2MS9hPz4");
+
+    n = ngx_iothub_blob_correlation_parse((const unsigned char *) cid,
+                                          strlen(cid), path, sizeof(path));
+    assert_int_equal(n, 8);
+    assert_string_equal(path, "dev1/a?>");
+
+    /* "~~~" is "fn5+": base64url turns "+" into "-" */
+    n = ngx_iothub_blob_correlation_make(cid, sizeof(cid), nonce,
+                                         (const unsigned char *) "~~~", 3);
+    assert_string_equal(cid + 32, "fn5-");
+    assert_int_equal(ngx_iothub_blob_correlation_parse(
+                         (const unsigned char *) cid, n, path, sizeof(path)),
+                     3);
+
+    cid[32 + 3] = '+';
+    assert_int_equal(ngx_iothub_blob_correlation_parse(
+                         (const unsigned char *) cid, n, path, sizeof(path)),
+                     -1);
+    assert_int_equal(ngx_iothub_blob_correlation_parse(
+                         (const unsigned char *) nonce, 32, path,
+                         sizeof(path)), -1);
+    assert_int_equal(ngx_iothub_blob_correlation_parse(
+                         (const unsigned char *) "0123456789ABCDEF0123456789"
+                         "abcdefZGV2", 36, path, sizeof(path)), -1);
+    assert_int_equal(ngx_iothub_blob_correlation_make(cid, sizeof(cid), "01",
+                         (const unsigned char *) "a", 1), -1);
+}
+
+
 int
 main(void)
 {
@@ -408,6 +454,7 @@ main(void)
         cmocka_unit_test(test_make_round_trip),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_block_names),
+        cmocka_unit_test(test_correlation),
     };
 
     failed = 0;
