@@ -94,7 +94,30 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
 
     { { "messages", "serviceBound", "feedback", NULL, "abandon" }, 5,
       NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
-      NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK }
+      NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK },
+
+    /* the device-facing routes (rest.md 14) */
+
+    { { "devices", NULL, "messages", "events" }, 4,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_D2C },
+
+    { { "devices", NULL, "modules", NULL, "messages", "events" }, 6,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_D2C },
+
+    /* the same path as C2D_SEND: the method tells them apart */
+    { { "devices", NULL, "messages", "devicebound" }, 4,
+      NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_C2D_RECEIVE },
+
+    { { "devices", NULL, "messages", "devicebound", NULL }, 5,
+      NGX_IOTHUB_HTTP_DELETE, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE },
+
+    { { "devices", NULL, "messages", "devicebound", NULL, "abandon" }, 6,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE }
 };
 
 

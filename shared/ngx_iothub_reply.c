@@ -62,6 +62,8 @@ static const ngx_iothub_reply_field_t  ngx_iothub_reply_c2d_fields[] = {
     { "n", offsetof(ngx_iothub_reply_c2d_t, n) },
     { "body", offsetof(ngx_iothub_reply_c2d_t, body) },
     { "ack", offsetof(ngx_iothub_reply_c2d_t, ack) },
+    { "dc", offsetof(ngx_iothub_reply_c2d_t, delivery_count) },
+    { "enqueued", offsetof(ngx_iothub_reply_c2d_t, enqueued) },
     { "p:message-id", offsetof(ngx_iothub_reply_c2d_t, message_id) },
     { "p:correlation-id", offsetof(ngx_iothub_reply_c2d_t, correlation_id) },
     { "p:user-id", offsetof(ngx_iothub_reply_c2d_t, user_id) },

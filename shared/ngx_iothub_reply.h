@@ -88,6 +88,8 @@ typedef struct {
     ngx_iothub_reply_str_t          content_encoding;
     ngx_iothub_reply_str_t          expiry;      /* absolute-expiry-time */
     ngx_iothub_reply_str_t          ack;
+    ngx_iothub_reply_str_t          delivery_count;  /* "dc" */
+    ngx_iothub_reply_str_t          enqueued;        /* ISO 8601 */
     ngx_iothub_reply_str_t          body;
     size_t                          napp;
     size_t                          app_dropped; /* past the bound */

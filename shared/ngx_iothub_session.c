@@ -98,6 +98,16 @@ ngx_iothub_session_connect(ngx_iothub_session_t *s,
 }
 
 
+ngx_iothub_session_rc_e
+ngx_iothub_session_verify(ngx_iothub_session_t *s,
+    ngx_iothub_credentials_t *cred)
+{
+    s->verify_only = 1;
+
+    return ngx_iothub_session_connect(s, cred);
+}
+
+
 /*
  * Reads s's identity record into s->auth_pool: PENDING (the handler will
  * run), OK (s->identity is set, from the worker's identity cache), or a
@@ -214,7 +224,9 @@ ngx_iothub_session_credentials(ngx_iothub_session_t *s,
 
     if (cred->token.len == 0) {
         /* X.509 devices send no token (auth.md 5) */
-        if (ngx_iothub_x509_peer(cred->connection, &s->cert) != NGX_OK) {
+        if (ngx_iothub_x509_peer(cred->connection, s->pool, &s->cert)
+            != NGX_OK)
+        {
             s->why = "no SAS token in the password and no client certificate";
             return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
         }
@@ -281,6 +293,11 @@ ngx_iothub_session_authenticate(ngx_iothub_session_t *s)
     s->sender.x509 = s->x509;
 
     ngx_iothub_session_auth_done(s);
+
+    if (s->verify_only) {
+        /* a request's credentials: no presence, no takeover */
+        return NGX_IOTHUB_SESSION_OK;
+    }
 
     s->no = ++ngx_iothub_sessions_last_no;
 
