@@ -162,16 +162,9 @@ ngx_iothub_upload_path(ngx_iothub_upload_op_t *op)
 
 
 ngx_int_t
-ngx_iothub_upload_complete(ngx_iothub_upload_op_t *op)
+ngx_iothub_upload_correlation(ngx_iothub_upload_op_t *op)
 {
-    int                       n;
-    u_char                    now[NGX_INT64_LEN], maxlen[NGX_INT_T_LEN];
-    ngx_time_t               *tp;
-    ngx_iothub_hub_t         *hub;
-    ngx_iothub_args_t         args;
-    ngx_iothub_upload_keys_t  k;
-
-    hub = op->hub;
+    int  n;
 
     op->blob_path.data = ngx_pnalloc(op->pool, NGX_IOTHUB_BLOB_NAME_MAX + 1);
     if (op->blob_path.data == NULL) {
@@ -195,6 +188,20 @@ ngx_iothub_upload_complete(ngx_iothub_upload_op_t *op)
 
     op->blob_path.len = n;
 
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iothub_upload_complete(ngx_iothub_upload_op_t *op)
+{
+    u_char                    now[NGX_INT64_LEN], maxlen[NGX_INT_T_LEN];
+    ngx_time_t               *tp;
+    ngx_iothub_hub_t         *hub;
+    ngx_iothub_args_t         args;
+    ngx_iothub_upload_keys_t  k;
+
+    hub = op->hub;
     tp = ngx_timeofday();
     args.n = 0;
 

@@ -73,7 +73,16 @@ struct ngx_iothub_upload_op_s {
  */
 ngx_int_t ngx_iothub_upload_start(ngx_iothub_upload_op_t *op);
 
-/* NGX_OK, NGX_DECLINED, NGX_ABORT: not a correlation id of the device */
+/*
+ * Reads op->correlation_id: op->blob_path is the blob it names.
+ * NGX_ABORT: not a correlation id of op->device_id (400015).
+ */
+ngx_int_t ngx_iothub_upload_correlation(ngx_iothub_upload_op_t *op);
+
+/*
+ * After ngx_iothub_upload_correlation(): NGX_OK started, NGX_DECLINED
+ * Redis is down, NGX_ERROR.
+ */
 ngx_int_t ngx_iothub_upload_complete(ngx_iothub_upload_op_t *op);
 
 /* The handler will not run; safe when nothing is pending. */
