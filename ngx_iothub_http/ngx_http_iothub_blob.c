@@ -76,6 +76,8 @@ static ngx_int_t ngx_http_iothub_blob_join(ngx_http_request_t *r,
     ngx_http_iothub_blob_ctx_t *ctx, ngx_array_t *files);
 static ngx_int_t ngx_http_iothub_blob_append(ngx_fd_t out, ngx_str_t *name,
     ngx_log_t *log);
+static void ngx_http_iothub_blob_drop_blocks(ngx_http_request_t *r,
+    ngx_str_t *dir);
 static ngx_int_t ngx_http_iothub_blob_rename(ngx_http_request_t *r,
     ngx_str_t *from, ngx_str_t *to);
 static ngx_int_t ngx_http_iothub_blob_created(ngx_http_request_t *r,
@@ -650,8 +652,7 @@ ngx_http_iothub_blob_join(ngx_http_request_t *r,
 
 done:
 
-    /* the uncommitted blocks left are dropped, as Blob Storage does */
-    (void) ngx_delete_dir(ctx->blocks.data);
+    ngx_http_iothub_blob_drop_blocks(r, &ctx->blocks);
 
     return ngx_http_iothub_blob_created(r, ctx, 1);
 
@@ -691,6 +692,51 @@ ngx_http_iothub_blob_append(ngx_fd_t out, ngx_str_t *name, ngx_log_t *log)
 }
 
 
+/*
+ * The uncommitted blocks left are dropped, as Blob Storage does on a
+ * commit: the files of the blob's block directory (its subdirectories
+ * are other blobs' "<blob>/..." blocks).
+ */
+
+static void
+ngx_http_iothub_blob_drop_blocks(ngx_http_request_t *r, ngx_str_t *dir)
+{
+    u_char     *name;
+    size_t      len;
+    ngx_dir_t   d;
+
+    if (ngx_open_dir(dir, &d) == NGX_ERROR) {
+        return;
+    }
+
+    while (ngx_read_dir(&d) == NGX_OK) {
+        len = ngx_de_namelen(&d);
+
+        if (ngx_de_name(&d)[0] == '.') {
+            continue;
+        }
+
+        name = ngx_pnalloc(r->pool, dir->len + 1 + len + 1);
+        if (name == NULL) {
+            break;
+        }
+
+        ngx_sprintf(name, "%V/%*s%Z", dir, len, ngx_de_name(&d));
+
+        if (!d.valid_info && ngx_de_info(name, &d) == NGX_FILE_ERROR) {
+            continue;
+        }
+
+        if (ngx_de_is_file(&d)) {
+            (void) ngx_delete_file(name);
+        }
+    }
+
+    (void) ngx_close_dir(&d);
+    (void) ngx_delete_dir(dir->data);
+}
+
+
 static ngx_int_t
 ngx_http_iothub_blob_rename(ngx_http_request_t *r, ngx_str_t *from,
     ngx_str_t *to)
@@ -714,6 +760,7 @@ static ngx_int_t
 ngx_http_iothub_blob_created(ngx_http_request_t *r,
     ngx_http_iothub_blob_ctx_t *ctx, ngx_uint_t blob)
 {
+    u_char            modified[sizeof("Mon, 28 Sep 1970 06:00:00 GMT")];
     ngx_file_info_t   fi;
 
     r->headers_out.status = NGX_HTTP_CREATED;
@@ -723,7 +770,13 @@ ngx_http_iothub_blob_created(ngx_http_request_t *r,
     if (blob && ngx_file_info(ctx->path.data, &fi) != NGX_FILE_ERROR) {
         r->headers_out.last_modified_time = ngx_file_mtime(&fi);
 
-        if (ngx_http_set_etag(r) != NGX_OK) {
+        /* nginx writes Last-Modified only for 200: it is written here */
+        ngx_http_time(modified, ngx_file_mtime(&fi));
+
+        if (ngx_http_set_etag(r) != NGX_OK
+            || ngx_http_iothub_blob_header(r, "Last-Modified",
+                                           (char *) modified) != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -52,7 +52,7 @@ ngx_http_iothub_route_files(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
     }
 
     rc = ngx_http_iothub_files_body(r, ctx, &root);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -101,7 +101,7 @@ ngx_http_iothub_route_files_notify(ngx_http_request_t *r,
     ngx_iothub_upload_op_t  *op;
 
     rc = ngx_http_iothub_files_body(r, ctx, &root);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -180,7 +180,7 @@ ngx_http_iothub_files_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
 }
 
 
-/* the body as a JSON object: NGX_OK, or the error response sent */
+/* the body as a JSON object: NGX_DECLINED, or the error response's rc */
 
 static ngx_int_t
 ngx_http_iothub_files_body(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
@@ -203,7 +203,7 @@ ngx_http_iothub_files_body(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
                                      "the body is not a JSON object");
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
