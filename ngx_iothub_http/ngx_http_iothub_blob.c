@@ -771,7 +771,7 @@ ngx_http_iothub_blob_created(ngx_http_request_t *r,
         r->headers_out.last_modified_time = ngx_file_mtime(&fi);
 
         /* nginx writes Last-Modified only for 200: it is written here */
-        ngx_http_time(modified, ngx_file_mtime(&fi));
+        *ngx_http_time(modified, ngx_file_mtime(&fi)) = '\0';
 
         if (ngx_http_set_etag(r) != NGX_OK
             || ngx_http_iothub_blob_header(r, "Last-Modified",
@@ -828,6 +828,13 @@ ngx_http_iothub_blob_get(ngx_http_request_t *r,
     r->headers_out.content_length_n = of.size;
     r->headers_out.last_modified_time = of.mtime;
     r->allow_ranges = 1;
+
+    /* Blob Storage's own name of Range, which the SDK sends: nginx's
+     * range filter serves it */
+    if (r->headers_in.range == NULL) {
+        r->headers_in.range = ngx_http_iothub_blob_find_header(r,
+                                                               "x-ms-range");
+    }
 
     ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
     r->headers_out.content_type_len = r->headers_out.content_type.len;

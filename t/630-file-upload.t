@@ -256,6 +256,11 @@ put_device('dev1')
     is($r->{status}, 200, 'HEAD: 200');
     is($r->{headers}{'content-length'}[0], length $body, 'HEAD: the size');
     is($r->{body}, '', 'HEAD: no body');
+    $r = blob('GET', url($u), undef, [['x-ms-range', 'bytes=11-21']]);
+    is($r->{status}, 206, 'x-ms-range: 206');
+    is($r->{body}, "hello blob\n", 'x-ms-range: the range');
+    $r = blob('GET', url($u), undef, [['Range', 'bytes=-3']]);
+    is($r->{body}, "ob\n", 'Range: the range');
     $r = device('POST', "/devices/dev1/files/notifications/"
                         . "$u->{correlationId}?$V",
                 '{"isSuccess":true,"statusCode":201,"statusDescription":""}',
