@@ -529,8 +529,8 @@ ngx_iothub_blob_sas_make(char *out, size_t size,
     q.f[NGX_IOTHUB_BLOB_Q_SP].len = 2;
     q.f[NGX_IOTHUB_BLOB_Q_SE].data = (const unsigned char *) se;
     q.f[NGX_IOTHUB_BLOB_Q_SE].len = strlen(se);
-    q.f[NGX_IOTHUB_BLOB_Q_SV].data =
-                               (const unsigned char *) NGX_IOTHUB_BLOB_SAS_VERSION;
+    q.f[NGX_IOTHUB_BLOB_Q_SV].data = (const unsigned char *)
+                                     NGX_IOTHUB_BLOB_SAS_VERSION;
     q.f[NGX_IOTHUB_BLOB_Q_SV].len = sizeof(NGX_IOTHUB_BLOB_SAS_VERSION) - 1;
     q.f[NGX_IOTHUB_BLOB_Q_SR].data = (const unsigned char *) "b";
     q.f[NGX_IOTHUB_BLOB_Q_SR].len = 1;

@@ -108,7 +108,7 @@ typedef struct {
 
 /*
  * Reads AccountName, AccountKey (base64, 16..128 bytes), and
- * BlobEndpoint (https://host[:port][/path]) or EndpointSuffix (default
+ * BlobEndpoint ("https:" "//host[:port][/path]") or EndpointSuffix (default
  * core.windows.net); other keys are ignored.  MALFORMED when a part has
  * no "=", a needed key is missing, or a value does not fit.
  */

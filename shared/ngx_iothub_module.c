@@ -699,7 +699,7 @@ ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * storage_connection_string "AccountName=...;AccountKey=...;
- * BlobEndpoint=https://host[:port]/path" (or EndpointSuffix=...): the
+ * BlobEndpoint=<https URL of the store>" (or EndpointSuffix=...): the
  * account file uploads go to (rest.md 14.4).
  */
 

@@ -9,8 +9,8 @@
  * string, the blob service SAS (checked against signatures made by
  * @azure/storage-blob's generateBlobSASQueryParameters for versions
  * 2018-03-28 and 2019-02-02; its 12.8.0 signs later versions without
- * the encryption scope, so it is no witness for them), times, blob paths, block ids and
- * the Put Block List XML.
+ * the encryption scope, so it is no witness for them), times, blob
+ * paths, block ids, correlation ids and the Put Block List XML.
  */
 
 
