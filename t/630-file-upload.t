@@ -327,6 +327,15 @@ put_device('dev1')
               "<BlockList><Latest>$ida</Latest></BlockList>");
     is($r->{status}, 201, 'one block: 201');
     is(blob('GET', url($u))->{body}, 'one', 'one block is the blob');
+    $r = blob('PUT', url($u) . '&comp=blocklist', '<BlockList></BlockList>');
+    is($r->{status}, 201, 'an empty list: 201');
+    $r = blob('GET', url($u));
+    is($r->{status}, 200, 'an empty blob: 200');
+    is($r->{body}, '', 'an empty blob: empty');
+    $r = blob('PUT', url($u), '', [['x-ms-blob-type', 'BlockBlob']]);
+    is($r->{status}, 201, 'an empty Put Blob: 201') or diag($r->{body});
+    is(blob('HEAD', url($u))->{headers}{'content-length'}[0], 0,
+       'an empty Put Blob: 0 bytes');
     $r = blob('PUT', url($u) . '&comp=blocklist', '<BlockList><Latest>');
     storage_error($r, 400, 'InvalidXmlDocument', 'malformed XML');
     $r = blob('PUT', url($u) . '&comp=block&blockid=%25%25', 'x');
