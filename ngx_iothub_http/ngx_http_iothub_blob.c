@@ -497,34 +497,49 @@ ngx_http_iothub_blob_store(ngx_http_request_t *r,
 }
 
 
-/* Put Block List: the listed blocks, in order, become the blob */
+/*
+ * Put Block List: the listed blocks, in order, become the blob.  A list
+ * over client_body_buffer_size (a blob of some hundred blocks) was
+ * written to a temporary file: it is read back, at most
+ * NGX_HTTP_IOTHUB_BLOB_LIST_MAX bytes just written.
+ */
 
 static ngx_int_t
 ngx_http_iothub_blob_commit(ngx_http_request_t *r,
     ngx_http_iothub_blob_ctx_t *ctx)
 {
-    ngx_buf_t  *b;
-    ngx_str_t   xml;
+    ssize_t      n;
+    ngx_buf_t   *b;
+    ngx_str_t    xml;
+    ngx_file_t  *file;
+
+    ngx_str_set(&xml, "");
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        ngx_str_set(&xml, "");
         return ngx_http_iothub_blob_list(r, ctx, &xml);
     }
 
-    b = r->request_body->bufs->buf;
+    if (r->request_body->temp_file == NULL) {
+        b = r->request_body->bufs->buf;
+        xml.data = b->pos;
+        xml.len = b->last - b->pos;
 
-    if (r->request_body->temp_file || r->request_body->bufs->next
-        || b->in_file)
-    {
-        return ngx_http_iothub_blob_error(r,
-                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                          "RequestBodyTooLarge",
-                                          "The block list is over "
-                                          "client_body_buffer_size.");
+        return ngx_http_iothub_blob_list(r, ctx, &xml);
     }
 
-    xml.data = b->pos;
-    xml.len = b->last - b->pos;
+    file = &r->request_body->temp_file->file;
+
+    xml.len = (size_t) r->headers_in.content_length_n;
+    xml.data = ngx_pnalloc(r->pool, xml.len + 1);
+    if (xml.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    n = ngx_read_file(file, xml.data, xml.len, 0);
+
+    if (n != (ssize_t) xml.len) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_iothub_blob_list(r, ctx, &xml);
 }

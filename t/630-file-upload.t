@@ -327,6 +327,14 @@ put_device('dev1')
               "<BlockList><Latest>$ida</Latest></BlockList>");
     is($r->{status}, 201, 'one block: 201');
     is(blob('GET', url($u))->{body}, 'one', 'one block is the blob');
+    # a list over client_body_buffer_size goes through a file
+    $list = '<BlockList>' . ("<Latest>$ida</Latest>\n" x 1000)
+          . "<Latest>$idb</Latest></BlockList>";
+    $r = blob('PUT', url($u) . "&comp=block&blockid=$qa", 'a');
+    $r = blob('PUT', url($u) . "&comp=block&blockid=$qb", 'b');
+    $r = blob('PUT', url($u) . '&comp=blocklist', $list);
+    is($r->{status}, 201, 'a long list: 201') or diag($r->{body});
+    is(blob('GET', url($u))->{body}, ('a' x 1000) . 'b', 'a long list');
     $r = blob('PUT', url($u) . '&comp=blocklist', '<BlockList></BlockList>');
     is($r->{status}, 201, 'an empty list: 201');
     $r = blob('GET', url($u));
@@ -343,6 +351,8 @@ put_device('dev1')
     $r = blob('PUT', url($u) . '&comp=appendblock', 'x');
     storage_error($r, 400, 'InvalidQueryParameterValue', 'an unknown comp');
  }]]
+--- error_log
+a client request body is buffered to a temporary file
 
 
 
