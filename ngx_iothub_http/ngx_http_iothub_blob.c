@@ -779,7 +779,6 @@ ngx_http_iothub_blob_created(ngx_http_request_t *r,
     ngx_file_info_t   fi;
 
     r->headers_out.status = NGX_HTTP_CREATED;
-    r->headers_out.content_length_n = 0;
     r->header_only = 1;
 
     if (blob && ngx_file_info(ctx->path.data, &fi) != NGX_FILE_ERROR) {
@@ -788,6 +787,9 @@ ngx_http_iothub_blob_created(ngx_http_request_t *r,
         /* nginx writes Last-Modified only for 200: it is written here */
         *ngx_http_time(modified, ngx_file_mtime(&fi)) = '\0';
 
+        /* the ETag a Get Blob will give: of the time and the size */
+        r->headers_out.content_length_n = ngx_file_size(&fi);
+
         if (ngx_http_set_etag(r) != NGX_OK
             || ngx_http_iothub_blob_header(r, "Last-Modified",
                                            (char *) modified) != NGX_OK)
@@ -795,6 +797,8 @@ ngx_http_iothub_blob_created(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+
+    r->headers_out.content_length_n = 0;
 
     if (ngx_http_iothub_blob_headers(r) != NGX_OK
         || ngx_http_iothub_blob_header(r, "x-ms-request-server-encrypted",

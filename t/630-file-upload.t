@@ -247,11 +247,13 @@ put_device('dev1')
     my $r = blob('PUT', url($u), $body, [['x-ms-blob-type', 'BlockBlob']]);
     is($r->{status}, 201, 'Put Blob: 201') or diag($r->{body});
     like($r->{headers}{etag}[0], qr/^"/, 'Put Blob: ETag');
+    my $etag = $r->{headers}{etag}[0];
     ok($r->{headers}{'last-modified'}[0], 'Put Blob: Last-Modified');
     $r = blob('GET', url($u));
     is($r->{status}, 200, 'Get Blob: 200');
     is($r->{body}, $body, 'Get Blob: the bytes put');
     is($r->{headers}{'x-ms-blob-type'}[0], 'BlockBlob', 'x-ms-blob-type');
+    is($r->{headers}{etag}[0], $etag, "Get Blob: Put Blob's ETag");
     $r = blob('HEAD', url($u));
     is($r->{status}, 200, 'HEAD: 200');
     is($r->{headers}{'content-length'}[0], length $body, 'HEAD: the size');
@@ -513,4 +515,41 @@ put_device('dev1')
                            . "$u->{correlationId}?$V", '{"isSuccess":true}');
     is($r->{status}, 204, 'completed');
     is(scalar(notifications()), 0, 'no notification');
+ }]]
+
+
+
+=== TEST 17: Redis down: the /files routes are 503; the store, which needs no Redis, serves on
+--- main_config eval
+$MAIN
+--- config eval
+$STORE
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[perl => sub {
+    my $u = start('r.txt');
+    is(blob('PUT', url($u), 'kept', [['x-ms-blob-type', 'BlockBlob']])
+       ->{status}, 201, 'Put Blob');
+    $::U = $u;
+ }],
+ [redis_stop => 'save'],
+ [perl => sub {
+    my $r = device('POST', "/devices/dev1/files/notifications/"
+                           . "$::U->{correlationId}?$V", '{"isSuccess":true}');
+    is($r->{status}, 503, 'notification: 503');
+    is(blob('GET', url($::U))->{body}, 'kept', 'Get Blob without Redis');
+ }],
+ ['redis_start'],
+ [perl => sub {
+    my $r;
+    for (1 .. 50) {
+        $r = device('POST', "/devices/dev1/files/notifications/"
+                            . "$::U->{correlationId}?$V",
+                    '{"isSuccess":true}');
+        last if $r->{status} == 204;
+        select undef, undef, undef, 0.1;
+    }
+    is($r->{status}, 204, 'Redis back: 204');
+    is(scalar(notifications()), 1, 'one notification');
  }]]
