@@ -16,7 +16,7 @@ ENABLED     ?= /etc/nginx/modules-enabled
 CC          ?= cc
 UNIT_CFLAGS  = -std=gnu99 -g -Wall -Wextra -Wpointer-arith -Werror \
                -Ishared -Ingx_iothub_mqtt -Ingx_iothub_http -Ingx_iothub_amqp
-UNIT_LIBS    = -lcmocka -lyajl -lcrypto -lhiredis
+UNIT_LIBS    = -lcmocka -lyajl -lcrypto -lhiredis -lm
 UNIT_TESTS   = $(patsubst t/unit/%.c,build/unit/%,$(wildcard t/unit/test_*.c))
 
 # the pure C parts: no nginx headers, linked alone into tests and fuzzers
@@ -30,6 +30,8 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_inbox_codec.c \
                shared/ngx_iothub_reply.c \
                shared/ngx_iothub_args.c \
+               shared/ngx_iothub_query_parse.c \
+               shared/ngx_iothub_query_eval.c \
                ngx_iothub_http/ngx_iothub_http_route.c \
                ngx_iothub_http/ngx_iothub_http_c2d_headers.c \
                ngx_iothub_http/ngx_iothub_http_d2c.c \
@@ -126,7 +128,7 @@ fuzz:
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	        -fno-sanitize-recover=all -Ishared -Ingx_iothub_mqtt \
 	        -Ingx_iothub_http -Ingx_iothub_amqp -o build/fuzz/$$n $$f \
-	        $(PURE_SRCS) -lyajl -lcrypto -lhiredis || exit 1; \
+	        $(PURE_SRCS) -lyajl -lcrypto -lhiredis -lm || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/$$n- \

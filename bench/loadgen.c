@@ -52,6 +52,8 @@
 #include <openssl/hmac.h>
 #include <openssl/ssl.h>
 
+#include "ws_client.h"
+
 
 #define API_VERSION        "2021-04-12"
 
@@ -65,6 +67,8 @@
 #define ROUND_TIMEOUT_US   5000000
 #define RECONNECT_US       200000
 #define TAG_LEN            16
+#define WS_PATH            "/$iothub/websocket"
+#define WS_FRAME_MAX       (1024 * 1024)
 
 
 /* ---- latency histogram: log-linear buckets of microseconds, ~3% ---- */
@@ -253,6 +257,7 @@ static struct {
     double          timeout;
     int             quiet;
     int             reconnect;      /* pub: reopen lost connections */
+    int             ws;             /* MQTT over WebSocket (subprotocol mqtt) */
     const char     *acked;          /* pub: list acknowledged tags here */
 } O;
 
@@ -268,6 +273,7 @@ enum {
     S_CONNACK,      /* CONNECT sent */
     S_SUBACK,       /* SUBSCRIBE sent */
     S_TICKET,       /* --tls-only: handshake done, taking the tickets */
+    S_UPGRADE,      /* --ws: the WebSocket upgrade request sent */
     S_READY
 };
 
@@ -289,6 +295,11 @@ typedef struct {
     unsigned char  *out;
     size_t          olen;
     size_t          osize;
+
+    /* --ws: out[0..ws_framed) is framed; in[ilen..ilen+ws_raw) is not */
+    int             ws;
+    size_t          ws_framed;
+    size_t          ws_raw;
 
     /* publishing: one PUBLISH template, the packet id patched in */
     unsigned char  *pkt;
@@ -820,6 +831,9 @@ conn_open(int role, int dev, const addr_t *a, int tls)
     c->last_tx = now;
     c->ilen = 0;
     c->olen = 0;
+    c->ws = O.ws && role == R_DEVICE;
+    c->ws_framed = 0;
+    c->ws_raw = 0;
     c->inflight = 0;
     c->closing = 0;
     c->events = EPOLLIN | EPOLLOUT;
@@ -876,6 +890,7 @@ conn_close(conn_t *c, int by_peer, const char *why)
     c->in = c->out = NULL;
     c->isize = c->osize = 0;
     c->ilen = c->olen = 0;
+    c->ws_framed = c->ws_raw = 0;
 
     if (c->slot_pid) {
         /* what was in flight is not acknowledged: forgotten */
@@ -919,6 +934,37 @@ out_reserve(conn_t *c, size_t len)
 }
 
 
+/* --ws: what the MQTT code queued since the last flush, as one frame */
+
+static void
+ws_frame_pending(conn_t *c)
+{
+    size_t          len, hlen;
+    unsigned char   mask[4], *p;
+    static uint32_t seed = 2463534242u;
+
+    if (c->state == S_UPGRADE || c->olen == c->ws_framed) {
+        return;
+    }
+
+    len = c->olen - c->ws_framed;
+    hlen = len < 126 ? 6 : (len < 65536 ? 8 : 14);
+
+    /* masks need not be secret here, only present: xorshift */
+    seed ^= seed << 13;
+    seed ^= seed >> 17;
+    seed ^= seed << 5;
+    memcpy(mask, &seed, 4);
+
+    (void) out_reserve(c, hlen);
+    p = c->out + c->ws_framed;
+    memmove(p + hlen, p, len);
+    (void) ws_frame_header(p, WS_OP_BINARY, len, mask);
+    ws_mask(p + hlen, len, mask);
+    c->ws_framed = c->olen;
+}
+
+
 /* 0 sent or waiting, -1 closed */
 
 static int
@@ -926,6 +972,10 @@ conn_flush(conn_t *c)
 {
     int      n, e;
     size_t   off;
+
+    if (c->ws) {
+        ws_frame_pending(c);
+    }
 
     off = 0;
 
@@ -963,6 +1013,7 @@ conn_flush(conn_t *c)
 
     if (off) {
         c->olen -= off;
+        c->ws_framed -= off;
         memmove(c->out, c->out + off, c->olen);
     }
 
@@ -1148,10 +1199,145 @@ more:
 
     if (off) {
         c->ilen -= off;
-        memmove(c->in, c->in + off, c->ilen);
+        memmove(c->in, c->in + off, c->ilen + c->ws_raw);
     }
 
     return 0;
+}
+
+
+/* --ws: a server frame's payload; 0 or -1 (closed) */
+
+static int
+ws_payload(conn_t *c, const ws_frame_t *f, size_t at)
+{
+    size_t          len, hlen;
+    unsigned char   mask[4] = { 0, 0, 0, 0 }, *p;
+
+    len = (size_t) f->payload_len;
+
+    switch (f->opcode) {
+
+    case WS_OP_BINARY:
+    case WS_OP_CONTINUATION:
+        memmove(c->in + c->ilen, c->in + at, len);
+        c->ilen += len;
+        return 0;
+
+    case WS_OP_PING:
+        if (len > 125) {
+            conn_close(c, 1, "WebSocket ping over 125 bytes");
+            return -1;
+        }
+
+        /* a zero mask: the pong carries the ping's bytes unchanged */
+        ws_frame_pending(c);
+        p = out_reserve(c, 6 + len);
+        hlen = ws_frame_header(p, WS_OP_PONG, len, mask);
+        memcpy(p + hlen, c->in + at, len);
+        c->ws_framed = c->olen;
+        return 0;
+
+    case WS_OP_PONG:
+        return 0;
+
+    case WS_OP_CLOSE:
+        conn_close(c, 1, "WebSocket closed by the server");
+        return -1;
+
+    default:
+        conn_close(c, 1, "unexpected WebSocket frame");
+        return -1;
+    }
+}
+
+
+/* --ws: decode the complete frames of in[ilen..ilen+ws_raw) in place */
+
+static int
+ws_unframe(conn_t *c)
+{
+    int          r;
+    size_t       end, at;
+    ws_frame_t   f;
+
+    end = c->ilen + c->ws_raw;
+    at = c->ilen;
+
+    for ( ;; ) {
+        r = ws_frame_parse(c->in + at, end - at, &f);
+
+        if (r == 0) {
+            break;
+        }
+
+        if (r < 0 || f.payload_len > WS_FRAME_MAX) {
+            conn_close(c, 1, "bad WebSocket frame");
+            return -1;
+        }
+
+        if (end - at - f.header_len < f.payload_len) {
+            break;
+        }
+
+        if (ws_payload(c, &f, at + f.header_len) != 0) {
+            return -1;
+        }
+
+        at += f.header_len + (size_t) f.payload_len;
+    }
+
+    c->ws_raw = end - at;
+    memmove(c->in + c->ilen, c->in + at, c->ws_raw);
+
+    return 0;
+}
+
+
+/* --ws: the answer to the upgrade, then MQTT in frames */
+
+static int
+ws_input(conn_t *c)
+{
+    int     r;
+    size_t  hlen;
+
+    if (c->state == S_UPGRADE) {
+        r = ws_upgrade_response(c->in, c->ilen, &hlen);
+
+        if (r == 0) {
+            return 0;
+        }
+
+        if (r < 0) {
+            conn_close(c, 1, "WebSocket upgrade refused");
+            return -1;
+        }
+
+        c->ws_raw = c->ilen - hlen;
+        memmove(c->in, c->in + hlen, c->ws_raw);
+        c->ilen = 0;
+
+        mqtt_connect(c);
+        c->state = S_CONNACK;
+    }
+
+    if (ws_unframe(c) != 0) {
+        return -1;
+    }
+
+    return mqtt_input(c);
+}
+
+
+static int
+conn_input(conn_t *c)
+{
+    if (c->ws) {
+        return ws_input(c);
+    }
+
+    return c->role == R_CALLER_HTTP ? http_input(c) : mqtt_input(c);
 }
 
 
@@ -1161,11 +1347,14 @@ static int
 conn_read(conn_t *c)
 {
     int            e;
+    size_t         used;
     ssize_t        n;
     unsigned char *p;
 
     for ( ;; ) {
-        if (c->isize - c->ilen < 2048) {
+        used = c->ilen + c->ws_raw;
+
+        if (c->isize - used < 2048) {
             c->isize = c->isize ? c->isize * 2 : 4096;
             p = realloc(c->in, c->isize);
             if (p == NULL) {
@@ -1177,8 +1366,7 @@ conn_read(conn_t *c)
 
         if (c->tls) {
             ERR_clear_error();
-            n = SSL_read(c->ssl, c->in + c->ilen,
-                         (int) (c->isize - c->ilen - 1));
+            n = SSL_read(c->ssl, c->in + used, (int) (c->isize - used - 1));
 
             if (n <= 0) {
                 e = SSL_get_error(c->ssl, (int) n);
@@ -1199,7 +1387,7 @@ conn_read(conn_t *c)
             }
 
         } else {
-            n = recv(c->fd, c->in + c->ilen, c->isize - c->ilen - 1, 0);
+            n = recv(c->fd, c->in + used, c->isize - used - 1, 0);
 
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                 break;
@@ -1212,15 +1400,20 @@ conn_read(conn_t *c)
             }
         }
 
-        c->ilen += (size_t) n;
-        c->in[c->ilen] = '\0';     /* header parsing stops here */
+        if (c->ws && c->state != S_UPGRADE) {
+            c->ws_raw += (size_t) n;
+        } else {
+            c->ilen += (size_t) n;
+        }
 
-        if ((c->role == R_CALLER_HTTP ? http_input(c) : mqtt_input(c)) != 0) {
+        c->in[c->ilen + c->ws_raw] = '\0';     /* header parsing stops here */
+
+        if (conn_input(c) != 0) {
             return -1;
         }
 
         /* input that was shrunk back: keep idle connections small */
-        if (c->ilen == 0 && c->isize > 16384) {
+        if (c->ilen + c->ws_raw == 0 && c->isize > 16384) {
             free(c->in);
             c->in = NULL;
             c->isize = 0;
@@ -1444,6 +1637,26 @@ device_subscriptions(conn_t *c)
 }
 
 
+/* --ws: the upgrade request goes out as it is, unframed */
+
+static void
+ws_upgrade(conn_t *c)
+{
+    size_t  len;
+    char    req[512];
+
+    len = ws_upgrade_request(req, sizeof(req), O.sni, WS_PATH, "mqtt");
+    if (len == 0) {
+        die("cannot build the WebSocket upgrade request");
+    }
+
+    memcpy(out_reserve(c, len), req, len);
+    c->ws_framed = c->olen;
+    c->state = S_UPGRADE;
+    (void) conn_flush(c);
+}
+
+
 /* the TCP/TLS connection is up */
 
 static void
@@ -1481,6 +1694,11 @@ transport_ready(conn_t *c)
         inprogress--;
         ready++;
         became_ready(c);
+        return;
+    }
+
+    if (c->ws) {
+        ws_upgrade(c);
         return;
     }
 
@@ -2924,6 +3142,8 @@ usage(void)
 "                           default: -n)\n"
 "      --key B64            the devices' symmetric key (base64)\n"
 "      --anon               no password (brokers with anonymous access)\n"
+"      --ws                 MQTT over WebSocket: GET " WS_PATH "\n"
+"                           on the target, subprotocol mqtt\n"
 "  -n N                     connections (pub, idle) or at most N\n"
 "                           connections (connect); at most %d\n"
 "      --qos 0|1            (pub, default 1)\n"
@@ -2984,6 +3204,7 @@ options(int argc, char **argv)
         { "rounds", 1, NULL, 27 }, { "warm-rounds", 1, NULL, 28 },
         { "gap-ms", 1, NULL, 29 }, { "quiet", 0, NULL, 'q' },
         { "reconnect", 0, NULL, 30 }, { "acked", 1, NULL, 31 },
+        { "ws", 0, NULL, 32 },
         { "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
 
@@ -3067,6 +3288,7 @@ options(int argc, char **argv)
         case 29: O.gap_ms = atof(optarg); break;
         case 30: O.reconnect = 1; break;
         case 31: O.acked = optarg; break;
+        case 32: O.ws = 1; break;
         case 'n': O.n = atoi(optarg); break;
         case 'q': O.quiet = 1; break;
         case 'h': usage(); exit(0);

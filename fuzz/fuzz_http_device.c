@@ -3,12 +3,12 @@
  * libFuzzer target for the HTTPS device endpoint's parsers of network
  * bytes: the input is parsed as a telemetry batch
  * (ngx_iothub_http/ngx_iothub_http_d2c.c) whose messages are all read
- * back, as telemetry headers ("name:value" a line), as a C2D lock token
- * and as a settlement's query string
- * (ngx_iothub_http/ngx_iothub_http_c2d_headers.c).  Properties that must
- * hold end the run with a trap.  Every input is copied into a buffer of
- * its exact size (plus the NUL a batch needs) so that ASan sees a read
- * past the end.
+ * back, as telemetry headers ("name:value" a line), as a C2D lock token,
+ * as a settlement's query string, and as a C2D property's name and value
+ * for a response header (ngx_iothub_http/ngx_iothub_http_c2d_headers.c).
+ * Properties that must hold end the run with a trap.  Every input is
+ * copied into a buffer of its exact size (plus the NUL a batch needs) so
+ * that ASan sees a read past the end.
  */
 
 
@@ -49,6 +49,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_headers(copy, size);
     fuzz_token(copy, size);
     (void) ngx_iothub_c2d_query_reject(copy, size);
+
+    /* what passes as a header never holds a line break */
+    fuzz_assert(!ngx_iothub_http_header_value_ok(copy, size)
+                || (memchr(copy, '\r', size) == NULL
+                    && memchr(copy, '\n', size) == NULL));
+    fuzz_assert(!ngx_iothub_http_header_name_ok(copy, size)
+                || ngx_iothub_http_header_value_ok(copy, size));
 
     free(copy);
 

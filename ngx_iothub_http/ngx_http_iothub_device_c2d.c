@@ -20,6 +20,7 @@
 
 #include "ngx_http_iothub_module.h"
 #include "ngx_iothub_http_c2d_headers.h"
+#include "ngx_iothub_log.h"
 
 
 static void ngx_http_iothub_c2d_fetched(ngx_iothub_session_t *s,
@@ -217,6 +218,13 @@ ngx_http_iothub_c2d_header(ngx_http_request_t *r, const char *name,
 {
     ngx_str_t  copy;
 
+    if (!ngx_iothub_http_header_value_ok(value->data, value->len)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iothub: C2D property %s dropped: its value cannot "
+                      "be a header", name);
+        return NGX_OK;
+    }
+
     if (value->len == 0) {
         if (ngx_strcmp(name, "iothub-deliverycount") == 0) {
             ngx_str_set(&copy, "0");
@@ -241,8 +249,20 @@ ngx_http_iothub_c2d_app_header(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value)
 {
     u_char           *p;
-    ngx_str_t         copy;
-    ngx_table_elt_t  *h;
+    ngx_str_t             copy;
+    ngx_table_elt_t      *h;
+    ngx_iothub_log_buf_t  lb;
+
+    if (!ngx_iothub_http_header_name_ok(name->data, name->len)
+        || !ngx_iothub_http_header_value_ok(value->data, value->len))
+    {
+        /* a CR or LF must not split the response (rest.md 14.1) */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iothub: C2D application property \"%V\" dropped: "
+                      "it cannot be a header",
+                      ngx_iothub_log_str(&lb, name->data, name->len));
+        return NGX_OK;
+    }
 
     p = ngx_pnalloc(r->pool, sizeof("iothub-app-") - 1 + name->len);
     copy.len = value->len;

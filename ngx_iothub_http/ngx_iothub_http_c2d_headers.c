@@ -559,3 +559,43 @@ ngx_iothub_c2d_query_reject(const unsigned char *args, size_t len)
 
     return 0;
 }
+
+
+int
+ngx_iothub_http_header_name_ok(const unsigned char *p, size_t len)
+{
+    size_t  i;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((p[i] >= '0' && p[i] <= '9') || ((p[i] | 0x20) >= 'a'
+                                              && (p[i] | 0x20) <= 'z'))
+        {
+            continue;
+        }
+
+        if (p[i] == 0 || strchr("!#$%&'*+-.^_`|~", p[i]) == NULL) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+ngx_iothub_http_header_value_ok(const unsigned char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

@@ -140,4 +140,13 @@ int ngx_iothub_c2d_token_parse(const unsigned char *p, size_t len,
 int ngx_iothub_c2d_query_reject(const unsigned char *args, size_t len);
 
 
+/*
+ * Whether a property can be written as a response header: its name a
+ * token of RFC 9110 5.6.2, its value without control characters but HTAB
+ * (a CR or LF would split the response).  Nonzero when it can.
+ */
+int ngx_iothub_http_header_name_ok(const unsigned char *p, size_t len);
+int ngx_iothub_http_header_value_ok(const unsigned char *p, size_t len);
+
+
 #endif /* _NGX_IOTHUB_HTTP_C2D_HEADERS_H_INCLUDED_ */

@@ -149,8 +149,10 @@ $listens        server_name $HUB;
         ssl_certificate $CERT_DIR/server.crt;
         ssl_certificate_key $CERT_DIR/server.key;
         ssl_protocols TLSv1.2 TLSv1.3;
-        # X.509 devices present a client certificate; SAS clients present none
+        # X.509 devices present a client certificate; SAS clients present none;
+        # certificateAuthority devices chain to the test CA
         ssl_verify_client optional_no_ca;
+        ssl_trusted_certificate $CERT_DIR/ca.crt;
 
         # MQTT (subprotocol mqtt) and AMQP (AMQPWSB10) over WebSocket
         location = /\$iothub/websocket {

@@ -199,6 +199,18 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_twin_read(const redisReply *r,
     ngx_iothub_twin_t *t, ngx_iothub_identity_t *id, long long *count);
 
 /*
+ * query_scan.lua: { last device id read ("" at the end), { twin hash,
+ * identity hash, queue length }, ... }.  *next is the device id, *n the
+ * number of twins; each is then read with ngx_iothub_reply_query_twin()
+ * (i < *n), which answers as ngx_iothub_reply_twin_read().
+ */
+ngx_iothub_reply_rc_e ngx_iothub_reply_query_chunk(const redisReply *r,
+    ngx_iothub_reply_str_t *next, size_t *n);
+ngx_iothub_reply_rc_e ngx_iothub_reply_query_twin(const redisReply *r,
+    size_t i, ngx_iothub_twin_t *t, ngx_iothub_identity_t *id,
+    long long *count);
+
+/*
  * A record of a service-bound stream (feedback, messaging.md 3.5; file
  * notifications, messaging.md 4): its fields named by a table, in the
  * order the JSON of the record lists them; "number" ones are written as

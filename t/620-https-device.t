@@ -367,3 +367,75 @@ put_device('dev1')
  [expect => sub { $_[0] =~ /five$/ }],
  [send => mqtt_puback(1)],
  [redis => 'LLEN {dev1}:c2d', 0]]
+
+
+
+=== TEST 13: Redis down: telemetry and C2D polling are 503 ServiceUnavailable (cached identity or not), then work again
+--- main_config eval
+iothub_block(extra => 'redis_max_backoff 200ms;')
+--- request eval
+my %fast = (timeout => 1);
+[put_device('dev1'), put_device('dev2'),
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'warm'},
+ 'REDIS STOP SAVE',
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'x', %fast},
+ {method => 'POST', path => "/devices/dev2/messages/events?$V",
+  auth => 'device:dev2', body => 'x', %fast},
+ {method => 'GET', path => "$CB?$V", auth => 'device:dev1', %fast},
+ 'REDIS START',
+ 'SLEEP 0.6',
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'back'}]
+--- error_code eval
+[200, 200, 204, 503, 503, 503, 204]
+--- response_body_like eval
+['', '', '', (qr/ErrorCode:ServiceUnavailable;/) x 3, '']
+--- mqtt eval
+[[d2c => [{body => 'warm'}, {body => 'back'}]]]
+
+
+
+=== TEST 14: a disabled device and a module of a disabled device are 401; enabled again, the module sends
+--- request eval
+my $mod = {method => 'POST', body => 'm',
+           path => "/devices/dev1/modules/m1/messages/events?$V",
+           auth => sas_token(device => 'dev1', module => 'm1')};
+my $update = sub { +{%{put_device('dev1', @_)}, headers => [['If-Match', '"*"']]} };
+[put_device('dev1'), put_module('dev1', 'm1'),
+ $update->(status => 'disabled'),
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'x'},
+ $mod,
+ $update->(),
+ $mod]
+--- error_code eval
+[200, 200, 200, 401, 401, 200, 204]
+--- error_log
+device "dev1" unauthorized: the device is disabled
+device "dev1" unauthorized: the module's device is disabled
+--- mqtt eval
+[[d2c => [{body => 'm', 'a:iothub-connection-module-id' => 'm1'}]]]
+
+
+
+=== TEST 15: C2D properties that cannot be headers (an AMQP sender may set them) are dropped, the others delivered: a CR LF cannot split the response
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[c2d('m-6', 'none', 'six', [['iothub-app-good', 'yes']]),
+ [redis => ['HSET', 'iothub:test:{dev1}:c2d:1', 'u:bad name', 'v',
+            'u:x', "a\r\nInjected: 1", 'p:correlation-id', "c\nd"]],
+ [perl => sub {
+     my (undef, $t) = @_;
+     my $r = device('GET', "$CB?$V", sas_token('dev1'));
+     is($r->{status}, 200, "$t: 200") or diag($r->{raw});
+     is($r->{body}, 'six', "$t: the payload");
+     is($r->{headers}{'iothub-app-good'}[0], 'yes', "$t: a good property");
+     is($r->{headers}{injected}, undef, "$t: no injected header");
+     is($r->{headers}{'iothub-app-x'}, undef, "$t: the bad value dropped");
+     is($r->{headers}{'iothub-correlationid'}, undef,
+        "$t: a bad system property dropped");
+     unlike($r->{raw}, qr/bad name/, "$t: the bad name dropped");
+ }]]
+--- error_log
+C2D application property "bad name" dropped
+C2D application property "x" dropped
+C2D property iothub-correlationid dropped

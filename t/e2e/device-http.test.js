@@ -25,6 +25,9 @@
 const { describe, it, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { Client: DeviceClient, Message } = require('azure-iot-device');
 const { Http } = require('azure-iot-device-http');
 const { Registry, Client: ServiceClient } = require('azure-iothub');
@@ -70,6 +73,30 @@ async function serviceClient() {
                                                       || env.IOTHUB_OWNER_CONNSTR);
     open.add(client);
     await h.within(WAIT, 'service open', client.open());
+    return client;
+}
+
+// a certificate with CN = id from scripts/gen-certs.sh, CA-signed ('device')
+// or self-signed ('selfsigned'): { cert, key, thumbprint }
+function certificate(kind, id) {
+    const gen = path.join(__dirname, '..', '..', 'scripts', 'gen-certs.sh');
+    const thumbprint = execFileSync(gen, [env.IOTHUB_CERT_DIR, kind, id],
+                                    { encoding: 'utf8' }).trim();
+    const base = path.join(env.IOTHUB_CERT_DIR, `${kind}-${id}`);
+    return {
+        cert: fs.readFileSync(`${base}.crt`, 'utf8'),
+        key: fs.readFileSync(`${base}.key`, 'utf8'),
+        thumbprint,
+    };
+}
+
+// an HTTP Client of an x509=true connection string presenting { cert, key }
+async function x509Client(id, { cert, key }) {
+    const client = httpClient(`HostName=${HOST};DeviceId=${id};x509=true`);
+    // Http.setOptions() calls back only when receiver options are given too
+    // (azure-iot-device-http 1.14.4): without them the promise never settles
+    await h.within(WAIT, 'setOptions',
+                   client.setOptions({ cert, key, http: { receivePolicy: { interval: 1 } } }));
     return client;
 }
 
@@ -217,4 +244,37 @@ describe('c2d', { skip: NO_AMQP }, () => {
         const record = await feedback(`ab-${tag}`);
         assert.equal(record.statusCode, 'Rejected');
     });
+});
+
+describe('x509', { skip: !env.IOTHUB_CERT_DIR && 'IOTHUB_CERT_DIR is not set' }, () => {
+    for (const kind of ['selfsigned', 'device']) {
+        it(`a ${kind === 'device' ? 'CA-signed' : 'self-signed'} device sends with its certificate; another device's certificate is refused`,
+           T, async () => {
+            const id = `${RUN}-x509-${++seq}`;
+            const other = `${RUN}-x509-${++seq}`;
+            const cert = certificate(kind, id);
+            const wrong = certificate(kind, other);
+            const authentication = kind === 'device'
+                ? { type: 'certificateAuthority' }
+                : { type: 'selfSigned',
+                    x509Thumbprint: { primaryThumbprint: cert.thumbprint, secondaryThumbprint: null } };
+            created.add(id);
+            await registry.create({ deviceId: id, authentication });
+            const client = await x509Client(id, cert);
+            const tag = crypto.randomUUID();
+            await h.within(WAIT, 'sendEvent', client.sendEvent(message('x509 hello', { tag })));
+            const [e] = await h.findD2C((x) => x.fields['u:tag'] === tag);
+            assert.ok(e, 'the message is in a stream');
+            assert.equal(e.fields['a:iothub-connection-device-id'], id);
+            assert.equal(JSON.parse(e.fields['a:iothub-connection-auth-method']).type,
+                         'x509Certificate');
+            const intruder = await x509Client(id, wrong);
+            await assert.rejects(h.within(WAIT, 'sendEvent', intruder.sendEvent(message('no'))),
+                (err) => {
+                    assert.ok(err instanceof deviceErrors.UnauthorizedError,
+                              `got ${err && err.name}: ${err && err.message}`);
+                    return true;
+                });
+        });
+    }
 });

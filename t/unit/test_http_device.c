@@ -54,10 +54,20 @@ typedef struct {
 } reject_case_t;
 
 
+typedef struct {
+    const char                   *name;
+    const char                   *text;
+    size_t                        len;       /* 0: strlen(text) */
+    int                           name_ok;
+    int                           value_ok;
+} header_text_case_t;
+
+
 static void test_header(void **state);
 static void test_batch(void **state);
 static void test_token_parse(void **state);
 static void test_reject(void **state);
+static void test_header_text(void **state);
 static void test_token_round_trip(void **state);
 static void test_too_many_props(void **state);
 static void msg_str(char *out, size_t size,
@@ -158,6 +168,39 @@ static const reject_case_t  reject_cases[] = {
     { "a longer name", "rejected", 0 },
     { "as a value", "x=reject", 0 },
 };
+
+
+static const header_text_case_t  header_text_cases[] = {
+    { "a plain name", "color", 0, 1, 1 },
+    { "every tchar", "a0!#$%&'*+-.^_`|~Z", 0, 1, 1 },
+    { "empty", "", 0, 0, 1 },
+    { "a space", "na me", 0, 0, 1 },
+    { "a colon", "a:b", 0, 0, 1 },
+    { "CR LF", "a\r\nSet-Cookie: x", 0, 0, 0 },
+    { "a bare LF", "a\nb", 0, 0, 0 },
+    { "a NUL", "a\0b", 3, 0, 0 },
+    { "a tab", "a\tb", 0, 0, 1 },
+    { "DEL", "a\x7f", 0, 0, 0 },
+    { "UTF-8", "\xc3\xa9t\xc3\xa9", 0, 0, 1 },
+};
+
+
+static void
+test_header_text(void **state)
+{
+    const header_text_case_t *c = *state;
+
+    size_t  len;
+
+    len = c->len ? c->len : strlen(c->text);
+
+    assert_int_equal(ngx_iothub_http_header_name_ok(
+                         (const unsigned char *) c->text, len) != 0,
+                     c->name_ok);
+    assert_int_equal(ngx_iothub_http_header_value_ok(
+                         (const unsigned char *) c->text, len) != 0,
+                     c->value_ok);
+}
 
 
 static void
@@ -353,6 +396,9 @@ main(void)
                                             test_token_parse, token_cases);
     static const table_t     rejects = TABLE("c2d reject flag", test_reject,
                                              reject_cases);
+    static const table_t     texts = TABLE("c2d header text",
+                                           test_header_text,
+                                           header_text_cases);
     const struct CMUnitTest  others[] = {
         cmocka_unit_test(test_token_round_trip),
         cmocka_unit_test(test_too_many_props),
@@ -362,6 +408,7 @@ main(void)
     failed += run_table(&batches);
     failed += run_table(&tokens);
     failed += run_table(&rejects);
+    failed += run_table(&texts);
     failed += cmocka_run_group_tests_name("https device", others, NULL,
                                           NULL);
 
