@@ -550,20 +550,21 @@ ngx_http_iothub_blob_list(ngx_http_request_t *r,
     ngx_http_iothub_blob_ctx_t *ctx, ngx_str_t *xml)
 {
     char                name[NGX_IOTHUB_BLOB_BLOCK_NAME_LEN + 1];
-    size_t              i, n;
+    size_t              i, n, max;
     ngx_str_t          *file;
     ngx_file_info_t     fi;
     ngx_array_t         files;
     ngx_iothub_span_t  *ids;
 
-    ids = ngx_palloc(r->pool, NGX_HTTP_IOTHUB_BLOB_MAX_BLOCKS
-                              * sizeof(ngx_iothub_span_t));
+    /* an element takes at least 21 bytes: "<Latest>AAAA</Latest>" */
+    max = ngx_min(xml->len / 21 + 1, NGX_HTTP_IOTHUB_BLOB_MAX_BLOCKS);
+
+    ids = ngx_palloc(r->pool, max * sizeof(ngx_iothub_span_t));
     if (ids == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_iothub_blob_block_list_parse(xml->data, xml->len, ids,
-                                         NGX_HTTP_IOTHUB_BLOB_MAX_BLOCKS, &n)
+    if (ngx_iothub_blob_block_list_parse(xml->data, xml->len, ids, max, &n)
         != 0)
     {
         return ngx_http_iothub_blob_error(r, NGX_HTTP_BAD_REQUEST,
