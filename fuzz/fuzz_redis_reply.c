@@ -55,7 +55,7 @@ static void fuzz_twin(const redisReply *r);
 static void fuzz_scan(const redisReply *r);
 static void fuzz_query_chunk(const redisReply *r);
 static void fuzz_push(const redisReply *r);
-static void fuzz_feedback(const redisReply *r);
+static void fuzz_records(const redisReply *r);
 static void fuzz_eh(const redisReply *r);
 static void fuzz_eh_event(const redisReply *r, size_t i);
 static void fuzz_identity_ok(const ngx_iothub_identity_t *id);
@@ -313,7 +313,7 @@ fuzz_decoders(const redisReply *r)
     fuzz_query_chunk(r);
     fuzz_scan(r);
     fuzz_push(r);
-    fuzz_feedback(r);
+    fuzz_records(r);
     fuzz_eh(r);
 }
 
@@ -567,19 +567,30 @@ fuzz_span(const ngx_iothub_reply_str_t *s)
 }
 
 
-static void
-fuzz_feedback(const redisReply *r)
-{
-    size_t                       i, j, n;
-    ngx_iothub_reply_feedback_t  rec;
+/* the records of both service-bound streams, by each one's names */
 
-    if (ngx_iothub_reply_feedback(r, &n) != NGX_IOTHUB_REPLY_OK) {
+static void
+fuzz_records(const redisReply *r)
+{
+    size_t                     i, j, n;
+    ngx_iothub_reply_record_t  rec;
+
+    if (ngx_iothub_reply_records(r, &n) != NGX_IOTHUB_REPLY_OK) {
         return;
     }
 
     for (i = 0; i < n; i++) {
-        ngx_iothub_reply_feedback_record(r, i, &rec);
+        ngx_iothub_reply_record(r, i, ngx_iothub_reply_feedback_names,
+                                NGX_IOTHUB_REPLY_FEEDBACK_FIELDS, &rec);
         for (j = 0; j < NGX_IOTHUB_REPLY_FEEDBACK_FIELDS; j++) {
+            fuzz_span(&rec.value[j]);
+        }
+
+        ngx_iothub_reply_record(r, i,
+                                ngx_iothub_reply_filenotification_names,
+                                NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS,
+                                &rec);
+        for (j = 0; j < NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS; j++) {
             fuzz_span(&rec.value[j]);
         }
     }

@@ -223,7 +223,8 @@ ngx_int_t ngx_iothub_amqp_atom_text(ngx_pool_t *pool, pn_atom_t atom,
 /* ngx_iothub_amqp_service.c: a back end's links on the hub (amqp.md 9) */
 #define ngx_iothub_amqp_service_kind(kind)                                   \
     ((kind) == NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D                               \
-     || (kind) == NGX_IOTHUB_AMQP_ADDR_FEEDBACK)
+     || (kind) == NGX_IOTHUB_AMQP_ADDR_FEEDBACK                              \
+     || (kind) == NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS)
 
 int ngx_iothub_amqp_service_put_token(ngx_iothub_amqp_ctx_t *ctx,
     pn_bytes_t *audience, pn_bytes_t *token, const char **description);

@@ -391,6 +391,16 @@ ngx_iothub_amqp_service(ngx_iothub_amqp_span_t *seg, size_t n,
         return 0;
     }
 
+    /* amqp.md 8: the Node name, and the one the docs show */
+
+    if (n == 3 && ngx_iothub_amqp_word(&seg[1], "servicebound")
+        && (ngx_iothub_amqp_word(&seg[2], "filenotifications")
+            || ngx_iothub_amqp_word(&seg[2], "fileuploadnotifications")))
+    {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS;
+        return 0;
+    }
+
     return 1;
 }
 

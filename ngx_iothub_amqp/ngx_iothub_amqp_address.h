@@ -36,6 +36,7 @@ typedef enum {
     NGX_IOTHUB_AMQP_ADDR_METHODS,        /* .../methods/devicebound */
     NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D,    /* /messages/devicebound */
     NGX_IOTHUB_AMQP_ADDR_FEEDBACK,       /* /messages/serviceBound/feedback */
+    NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS, /* .../filenotifications */
     NGX_IOTHUB_AMQP_ADDR_EVENTHUB,       /* $management, partitions:
                                             ngx_iothub_amqp_eventhub.c */
     NGX_IOTHUB_AMQP_ADDR_POLICY          /* a SASL PLAIN user name only:
@@ -46,6 +47,8 @@ typedef enum {
 /* the service addresses, as scopes compare them */
 #define NGX_IOTHUB_AMQP_SERVICE_C2D_PATH  "/messages/devicebound"
 #define NGX_IOTHUB_AMQP_FEEDBACK_PATH     "/messages/serviceBound/feedback"
+#define NGX_IOTHUB_AMQP_FILE_NOTIFICATIONS_PATH                              \
+    "/messages/serviceBound/filenotifications"
 
 
 typedef struct {

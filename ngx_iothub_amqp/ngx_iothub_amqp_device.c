@@ -132,6 +132,7 @@ ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 
     case NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D:
     case NGX_IOTHUB_AMQP_ADDR_FEEDBACK:
+    case NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS:
         ngx_iothub_amqp_service_link(ctx, link, lc);
         return;
 

@@ -64,6 +64,8 @@ static ngx_http_iothub_route_pt  ngx_http_iothub_routes[] = {
     ngx_http_iothub_route_d2c,            /* D2C */
     ngx_http_iothub_route_c2d_receive,    /* C2D_RECEIVE */
     ngx_http_iothub_route_c2d_settle,     /* C2D_SETTLE */
+    ngx_http_iothub_route_files,          /* FILES */
+    ngx_http_iothub_route_files_notify,   /* FILES_NOTIFY */
     ngx_http_iothub_route_query           /* QUERY */
 };
 

@@ -154,6 +154,12 @@ ngx_int_t ngx_http_iothub_route_c2d_receive(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_c2d_settle(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
+/* ngx_http_iothub_files.c */
+ngx_int_t ngx_http_iothub_route_files(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_files_notify(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
 /* ngx_http_iothub_feedback.c */
 ngx_int_t ngx_http_iothub_route_feedback(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);

@@ -122,7 +122,21 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
 
     { { "devices", NULL, "messages", "devicebound", NULL, "abandon" }, 6,
       NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
-      NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE }
+      NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE },
+
+    /* file upload (rest.md 14.4): the correlation in the body or path */
+
+    { { "devices", NULL, "files" }, 3,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_FILES },
+
+    { { "devices", NULL, "files", "notifications" }, 4,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY },
+
+    { { "devices", NULL, "files", "notifications", NULL }, 5,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY }
 };
 
 

@@ -63,6 +63,8 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_C2D_RECEIVE,    /* GET /devices/{id}/messages/
                                              deviceBound, device */
     NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE,     /* + /{lockToken}[/abandon] */
+    NGX_IOTHUB_HTTP_ROUTE_FILES,          /* POST /devices/{id}/files */
+    NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY,   /* + /notifications[/{cid}] */
     NGX_IOTHUB_HTTP_ROUTE_QUERY,          /* /devices/query */
     NGX_IOTHUB_HTTP_ROUTE_COUNT
 } ngx_iothub_http_route_e;

@@ -50,6 +50,7 @@ static const ngx_iothub_reply_code_t  ngx_iothub_reply_codes[] = {
     { "CONFLICT", NGX_IOTHUB_REPLY_CONFLICT },
     { "FULL", NGX_IOTHUB_REPLY_FULL },
     { "LOCK_LOST", NGX_IOTHUB_REPLY_LOCK_LOST },
+    { "EXPIRED", NGX_IOTHUB_REPLY_EXPIRED },
     { "NOSCRIPT", NGX_IOTHUB_REPLY_NOSCRIPT },
     { NULL, NGX_IOTHUB_REPLY_ERROR }
 };
@@ -625,18 +626,30 @@ ngx_iothub_reply_identity_fill(const redisReply *hash,
 }
 
 
-const char  *ngx_iothub_reply_feedback_names[] = {
-    "originalMessageId",
-    "enqueuedTimeUtc",
-    "statusCode",
-    "description",
-    "deviceId",
-    "deviceGenerationId"
+const ngx_iothub_reply_field_name_t  ngx_iothub_reply_feedback_names[] = {
+    { "originalMessageId", 0 },
+    { "enqueuedTimeUtc", 0 },
+    { "statusCode", 0 },
+    { "description", 0 },
+    { "deviceId", 0 },
+    { "deviceGenerationId", 0 }
+};
+
+
+const ngx_iothub_reply_field_name_t
+    ngx_iothub_reply_filenotification_names[] =
+{
+    { "deviceId", 0 },
+    { "blobUri", 0 },
+    { "blobName", 0 },
+    { "lastUpdatedTime", 0 },
+    { "blobSizeInBytes", 1 },
+    { "enqueuedTimeUtc", 0 }
 };
 
 
 ngx_iothub_reply_rc_e
-ngx_iothub_reply_feedback(const redisReply *r, size_t *n)
+ngx_iothub_reply_records(const redisReply *r, size_t *n)
 {
     size_t                  i;
     const redisReply       *e;
@@ -669,23 +682,27 @@ ngx_iothub_reply_feedback(const redisReply *r, size_t *n)
 
 
 void
-ngx_iothub_reply_feedback_record(const redisReply *r, size_t i,
-    ngx_iothub_reply_feedback_t *rec)
+ngx_iothub_reply_record(const redisReply *r, size_t i,
+    const ngx_iothub_reply_field_name_t *names, size_t nnames,
+    ngx_iothub_reply_record_t *rec)
 {
     size_t             j, f;
     const redisReply  *h, *name;
 
-    memset(rec, 0, sizeof(ngx_iothub_reply_feedback_t));
+    memset(rec, 0, sizeof(ngx_iothub_reply_record_t));
+
+    if (nnames > NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX) {
+        nnames = NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX;
+    }
 
     h = r->element[i]->element[1];
 
     for (j = 0; j + 1 < h->elements; j += 2) {
         name = h->element[j];
 
-        for (f = 0; f < NGX_IOTHUB_REPLY_FEEDBACK_FIELDS; f++) {
-            if (name->len == strlen(ngx_iothub_reply_feedback_names[f])
-                && memcmp(name->str, ngx_iothub_reply_feedback_names[f],
-                          name->len) == 0)
+        for (f = 0; f < nnames; f++) {
+            if (name->len == strlen(names[f].name)
+                && memcmp(name->str, names[f].name, name->len) == 0)
             {
                 ngx_iothub_reply_str(h->element[j + 1], &rec->value[f]);
                 break;

@@ -57,6 +57,7 @@ typedef enum {
     NGX_IOTHUB_REPLY_CONFLICT,
     NGX_IOTHUB_REPLY_FULL,
     NGX_IOTHUB_REPLY_LOCK_LOST,
+    NGX_IOTHUB_REPLY_EXPIRED,
     NGX_IOTHUB_REPLY_NOSCRIPT
 } ngx_iothub_reply_rc_e;
 
@@ -210,27 +211,41 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_query_twin(const redisReply *r,
     long long *count);
 
 /*
- * A feedback record's fields, in the order of messaging.md 3.5 and named
- * by ngx_iothub_reply_feedback_names[]; absent ones are empty.
+ * A record of a service-bound stream (feedback, messaging.md 3.5; file
+ * notifications, messaging.md 4): its fields named by a table, in the
+ * order the JSON of the record lists them; "number" ones are written as
+ * JSON numbers.  Absent fields are empty.
  */
-#define NGX_IOTHUB_REPLY_FEEDBACK_FIELDS  6
+#define NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX  8
 
 typedef struct {
-    ngx_iothub_reply_str_t          value[NGX_IOTHUB_REPLY_FEEDBACK_FIELDS];
-} ngx_iothub_reply_feedback_t;
+    const char                     *name;
+    unsigned                        number:1;
+} ngx_iothub_reply_field_name_t;
 
-extern const char  *ngx_iothub_reply_feedback_names[];
+typedef struct {
+    ngx_iothub_reply_str_t          value[NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX];
+} ngx_iothub_reply_record_t;
+
+#define NGX_IOTHUB_REPLY_FEEDBACK_FIELDS           6
+#define NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS   6
+
+extern const ngx_iothub_reply_field_name_t  ngx_iothub_reply_feedback_names[];
+extern const ngx_iothub_reply_field_name_t
+    ngx_iothub_reply_filenotification_names[];
 
 
 /*
- * feedback_receive.lua: { { id, { field, value, ... } }, ... } of *n
- * records (0: none due), each then read with
- * ngx_iothub_reply_feedback_record() (i < *n).
+ * sbstream_receive.lua: { { id, { field, value, ... } }, ... } of *n
+ * records (0: none due), each then read with ngx_iothub_reply_record()
+ * (i < *n) by the names of its stream (at most
+ * NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX are read).
  */
-ngx_iothub_reply_rc_e ngx_iothub_reply_feedback(const redisReply *r,
+ngx_iothub_reply_rc_e ngx_iothub_reply_records(const redisReply *r,
     size_t *n);
-void ngx_iothub_reply_feedback_record(const redisReply *r, size_t i,
-    ngx_iothub_reply_feedback_t *rec);
+void ngx_iothub_reply_record(const redisReply *r, size_t i,
+    const ngx_iothub_reply_field_name_t *names, size_t nnames,
+    ngx_iothub_reply_record_t *rec);
 
 /*
  * SCAN: { cursor (a decimal of 1 to NGX_IOTHUB_REPLY_NUMBER_MAX digits),

@@ -72,7 +72,12 @@ static const addr_case_t  addr_cases[] = {
     { "feedback, lower", "/messages/servicebound/FEEDBACK", 0,
       NGX_IOTHUB_AMQP_ADDR_FEEDBACK, "", "" },
     { "file notifications", "/messages/serviceBound/filenotifications", 0,
-      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+      NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS, "", "" },
+    { "file notifications, docs", "/messages/servicebound/"
+      "fileuploadnotifications", 0, NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS,
+      "", "" },
+    { "file notifications, too long", "/messages/serviceBound/"
+      "filenotifications/x", 0, NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
     { "service, too long", "/messages/devicebound/x", 0,
       NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
     { "empty", "", 0, NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },

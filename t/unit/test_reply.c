@@ -125,6 +125,7 @@ typedef struct {
 } eh_read_case_t;
 
 
+static void test_records(void **state);
 static redisReply *reply_of(const char *resp, size_t len);
 static redisReply *reply_of_str(const char *resp);
 static redisReply *reply_of_hash(const char *const *fields);
@@ -1115,6 +1116,57 @@ test_eh_read_bound(void **state)
 
 
 /*
+ * sbstream_receive.lua's records, read by each stream's field table: the
+ * fields land in the table's order, unknown ones are skipped, absent ones
+ * empty; a record that is not { id, hash } is MALFORMED.
+ */
+
+static void
+test_records(void **state)
+{
+    size_t                     n;
+    redisReply                *r;
+    ngx_iothub_reply_record_t  rec;
+
+    (void) state;
+
+    r = reply_of_str("*2\r\n"
+                     "*2\r\n$3\r\n1-0\r\n*6\r\n"
+                     "$8\r\nblobName\r\n$6\r\nd1/a.b\r\n"
+                     "$5\r\nextra\r\n$1\r\nx\r\n"
+                     "$15\r\nblobSizeInBytes\r\n$2\r\n42\r\n"
+                     "*2\r\n$3\r\n2-0\r\n*2\r\n"
+                     "$8\r\ndeviceId\r\n$2\r\nd2\r\n");
+
+    assert_int_equal(ngx_iothub_reply_records(r, &n), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(n, 2);
+
+    ngx_iothub_reply_record(r, 0, ngx_iothub_reply_filenotification_names,
+                            NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS, &rec);
+    assert_span(&rec.value[2], "d1/a.b");
+    assert_span(&rec.value[4], "42");
+    assert_int_equal(rec.value[0].len, 0);
+    assert_true(ngx_iothub_reply_filenotification_names[4].number);
+
+    ngx_iothub_reply_record(r, 1, ngx_iothub_reply_feedback_names,
+                            NGX_IOTHUB_REPLY_FEEDBACK_FIELDS, &rec);
+    assert_span(&rec.value[4], "d2");
+
+    freeReplyObject(r);
+
+    r = reply_of_str("*1\r\n*2\r\n$3\r\n1-0\r\n$1\r\nx\r\n");
+    assert_int_equal(ngx_iothub_reply_records(r, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("-EXPIRED the upload's SAS expired\r\n");
+    assert_int_equal(ngx_iothub_reply_integer(r, (long long *) &n),
+                     NGX_IOTHUB_REPLY_EXPIRED);
+    freeReplyObject(r);
+}
+
+
+/*
  * The reply of len bytes of RESP, fed one byte at a time: no reply may
  * come before the last byte, and nothing may follow it.
  */
@@ -1222,6 +1274,7 @@ main(void)
         cmocka_unit_test(test_query_chunk),
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_eh_read_bound),
+        cmocka_unit_test(test_records),
     };
 
     static const table_t  tables[] = {
