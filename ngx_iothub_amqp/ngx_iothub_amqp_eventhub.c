@@ -61,6 +61,7 @@ typedef struct {
     uint64_t                       tag;
     ngx_iothub_eh_op_t             op;          /* seek, then reads */
     ngx_iothub_eh_waiter_t         waiter;
+    ngx_iothub_eh_claim_t          claim;       /* receivers: epochs */
     ngx_event_t                    timer;
     unsigned                       management:1;
     unsigned                       positioned:1;
@@ -94,6 +95,12 @@ static ngx_int_t ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx,
 static void ngx_iothub_amqp_eh_accept(pn_link_t *link);
 static void ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el,
     ngx_str_t *group, ngx_str_t *partition);
+static ngx_int_t ngx_iothub_amqp_eh_epoch(pn_link_t *link, int64_t *epoch);
+static void ngx_iothub_amqp_eh_claimed(ngx_iothub_eh_claim_t *o);
+static void ngx_iothub_amqp_eh_start(ngx_iothub_amqp_eh_link_t *el);
+static void ngx_iothub_amqp_eh_displaced(ngx_iothub_amqp_eh_link_t *el,
+    ngx_uint_t refused);
+static void ngx_iothub_amqp_eh_stop(ngx_iothub_amqp_eh_link_t *el);
 static ngx_int_t ngx_iothub_amqp_eh_filter(pn_terminus_t *source,
     ngx_iothub_eh_from_e *from, int64_t *n);
 static ngx_int_t ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
@@ -532,9 +539,7 @@ ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
         return;
     }
 
-    if (ngx_iothub_eh_consumer_group_find(hub, group->data, group->len)
-        != NGX_OK)
-    {
+    if (group->len > NGX_IOTHUB_EH_GROUP_LEN) {
         ngx_iothub_amqp_refuse_link(link, "amqp:not-found",
                                     "no such consumer group");
         return;
@@ -562,18 +567,207 @@ ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
         return;
     }
 
-    ngx_iothub_amqp_eh_accept(link);
+    if (ngx_iothub_amqp_eh_epoch(link, &el->claim.epoch) != NGX_OK) {
+        ngx_iothub_amqp_refuse_link(link, "com.microsoft:argument-error",
+                                    "com.microsoft:epoch must be a long of "
+                                    "0 or more");
+        return;
+    }
+
+    /* the partition's receivers in Redis first: epochs, consumer group */
+
+    el->claim.hub = hub;
+    el->claim.group_len = group->len;
+    ngx_memcpy(el->claim.group, group->data, group->len);
+    el->claim.partition = el->partition;
+    el->claim.handler = ngx_iothub_amqp_eh_claimed;
+    el->claim.data = el;
+
+    if (ngx_iothub_eh_claim(&el->claim) != NGX_OK) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:internal-error",
+                                    "the hub's store is unavailable");
+    }
+}
+
+
+/* the link property com.microsoft:epoch (a long), -1 without it */
+
+static ngx_int_t
+ngx_iothub_amqp_eh_epoch(pn_link_t *link, int64_t *epoch)
+{
+    pn_data_t   *d;
+    pn_bytes_t   key;
+
+    *epoch = -1;
+
+    d = pn_link_remote_properties(link);
+
+    if (d == NULL) {
+        return NGX_OK;
+    }
+
+    pn_data_rewind(d);
+
+    if (!pn_data_next(d) || pn_data_type(d) != PN_MAP) {
+        return NGX_OK;
+    }
+
+    pn_data_enter(d);
+
+    while (pn_data_next(d)) {
+        key = pn_bytes(0, NULL);
+
+        if (pn_data_type(d) == PN_SYMBOL) {
+            key = pn_data_get_symbol(d);
+        }
+
+        if (!pn_data_next(d)) {
+            break;
+        }
+
+        if (key.size != 19
+            || ngx_strncmp(key.start, "com.microsoft:epoch", 19) != 0)
+        {
+            continue;
+        }
+
+        switch (pn_data_type(d)) {
+
+        case PN_LONG:
+            *epoch = pn_data_get_long(d);
+            break;
+
+        case PN_INT:
+            *epoch = pn_data_get_int(d);
+            break;
+
+        case PN_UINT:
+            *epoch = pn_data_get_uint(d);
+            break;
+
+        case PN_ULONG:
+            *epoch = (pn_data_get_ulong(d) > INT64_MAX)
+                     ? -1 : (int64_t) pn_data_get_ulong(d);
+            break;
+
+        default:
+            return NGX_ERROR;
+        }
+
+        return (*epoch < 0) ? NGX_ERROR : NGX_OK;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_amqp_eh_claimed(ngx_iothub_eh_claim_t *o)
+{
+    ngx_iothub_amqp_eh_link_t *el = o->data;
+
+    switch (o->result) {
+
+    case NGX_IOTHUB_EH_HELD:
+        ngx_iothub_amqp_eh_start(el);
+        break;
+
+    case NGX_IOTHUB_EH_REFUSED:
+        ngx_iothub_amqp_eh_displaced(el, 1);
+        break;
+
+    case NGX_IOTHUB_EH_STOLEN:
+        ngx_iothub_amqp_eh_displaced(el, 0);
+        break;
+
+    case NGX_IOTHUB_EH_NO_GROUP:
+        ngx_iothub_amqp_refuse_link(el->link, "amqp:not-found",
+                                    "no such consumer group");
+        break;
+
+    default:
+        ngx_iothub_amqp_refuse_link(el->link, "amqp:internal-error",
+                                    "the hub's store is unavailable");
+        break;
+    }
+
+    ngx_iothub_amqp_run(el->ctx);
+}
+
+
+static void
+ngx_iothub_amqp_eh_start(ngx_iothub_amqp_eh_link_t *el)
+{
+    ngx_iothub_amqp_eh_accept(el->link);
     el->base.opened = 1;
 
-    el->op.hub = hub;
+    el->op.hub = el->ctx->hub;
     el->op.partition = el->partition;
     el->op.handler = ngx_iothub_amqp_eh_seeked;
     el->op.data = el;
 
     if (ngx_iothub_eh_seek(&el->op, el->from, el->from_n) != NGX_OK) {
-        ngx_iothub_amqp_detach(link, "amqp:internal-error",
+        ngx_iothub_amqp_detach(el->link, "amqp:internal-error",
                                "the hub's store is unavailable");
     }
+}
+
+
+/*
+ * An epoch receiver holds the partition (refused) or took it (stolen):
+ * amqp:link:stolen, which the SDKs map to ReceiverDisconnectedError /
+ * ConsumerDisconnected, with Azure's words.
+ */
+
+static void
+ngx_iothub_amqp_eh_displaced(ngx_iothub_amqp_eh_link_t *el,
+    ngx_uint_t refused)
+{
+    u_char   text[NGX_IOTHUB_AMQP_EH_REPLY_MAX], *p;
+    int64_t  mine, holder;
+
+    mine = el->claim.epoch;
+    holder = el->claim.holder;
+    p = text;
+
+    if (refused && mine < 0) {
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "At least one receiver for the endpoint is created "
+                         "with epoch of '%L', and so non-epoch receiver is "
+                         "not allowed. Either reconnect with a higher "
+                         "epoch, or make sure all epoch receivers are "
+                         "closed or disconnected.", holder);
+
+    } else if (refused) {
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "Receiver with epoch '%L' cannot be created "
+                         "because a receiver with higher epoch '%L' "
+                         "already exists.", mine, holder);
+
+    } else if (mine < 0) {
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "New receiver with higher epoch of '%L' is created "
+                         "hence current receiver without epoch is getting "
+                         "disconnected.", holder);
+
+    } else {
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "New receiver with higher epoch of '%L' is created "
+                         "hence current receiver with epoch '%L' is getting "
+                         "disconnected. If you are recreating the receiver, "
+                         "make sure a higher epoch is used.", holder, mine);
+    }
+
+    *p = '\0';
+
+    if (!el->base.opened) {
+        ngx_iothub_amqp_refuse_link(el->link, "amqp:link:stolen",
+                                    (char *) text);
+        return;
+    }
+
+    ngx_iothub_amqp_eh_stop(el);
+    ngx_iothub_amqp_detach(el->link, "amqp:link:stolen", (char *) text);
 }
 
 
@@ -1139,6 +1333,18 @@ ngx_iothub_amqp_eh_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 static void
 ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el)
 {
+    ngx_iothub_amqp_eh_stop(el);
+    ngx_iothub_eh_unclaim(&el->claim);
+
+    ngx_free(el);
+}
+
+
+/* no more reads: the pending one, the wait and the timer go */
+
+static void
+ngx_iothub_amqp_eh_stop(ngx_iothub_amqp_eh_link_t *el)
+{
     ngx_iothub_eh_cancel(&el->op);
 
     ngx_iothub_eh_unwait(&el->waiter);
@@ -1147,7 +1353,7 @@ ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el)
         ngx_del_timer(&el->timer);
     }
 
-    ngx_free(el);
+    el->positioned = 0;
 }
 
 

@@ -142,7 +142,14 @@ ngx_iothub_eh_consumer_group_find(ngx_iothub_hub_t *hub, u_char *name,
 ngx_int_t
 ngx_iothub_eh_init_conf(ngx_conf_t *cf)
 {
-    return ngx_iothub_inbox_register(cf, "d2c", ngx_iothub_eh_appended);
+    if (ngx_iothub_inbox_register(cf, "d2c", ngx_iothub_eh_appended)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iothub_inbox_register(cf, "eh-stolen",
+                                     ngx_iothub_eh_claim_stolen);
 }
 
 
