@@ -282,9 +282,7 @@ ngx_iothub_eh_claim_script(ngx_iothub_eh_claim_t *o, const char *op,
                                            (char *) kind)
                         - owners);
     ngx_iothub_args_add(&args, (char *) groups,
-                        ngx_snprintf(groups, sizeof(groups), "%Veh-groups",
-                                     &o->hub->prefix)
-                        - groups);
+                        ngx_iothub_eh_groups_key(groups, o->hub));
     ngx_iothub_args_add_str(&args, op);
     ngx_iothub_args_add(&args, (char *) field,
                         ngx_snprintf(field, sizeof(field), "%V %uL", inbox,

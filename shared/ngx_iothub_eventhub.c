@@ -23,7 +23,6 @@ static void ngx_iothub_eh_partition_done(void *data, redisReply *reply);
 static void ngx_iothub_eh_done(ngx_iothub_eh_op_t *op,
     ngx_iothub_reply_rc_e rc);
 static void ngx_iothub_eh_appended(u_char *payload, size_t len);
-static ngx_int_t ngx_iothub_eh_group_name_valid(ngx_str_t *name);
 
 
 static ngx_queue_t  ngx_iothub_eh_waiters;
@@ -80,7 +79,7 @@ ngx_iothub_eh_consumer_group(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_iothub_eh_group_name_valid(ngx_str_t *name)
 {
     u_char      c;

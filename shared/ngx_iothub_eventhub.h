@@ -211,6 +211,51 @@ void ngx_iothub_eh_unclaim(ngx_iothub_eh_claim_t *o);
 /* the inbox handler of "eh-stolen <claim> <epoch>" */
 void ngx_iothub_eh_claim_stolen(u_char *payload, size_t len);
 
+/*
+ * Consumer groups created at run time (the REST extension), kept in Redis
+ * besides the configured ones: list, create, delete.  The caller sets hub,
+ * handler and data; the handler runs once with result (and for a list,
+ * ngroups groups read with ngx_iothub_eh_groups_item() in the handler; for
+ * a create, created and group).
+ */
+
+typedef struct ngx_iothub_eh_groups_op_s  ngx_iothub_eh_groups_op_t;
+
+typedef void (*ngx_iothub_eh_groups_pt)(ngx_iothub_eh_groups_op_t *op);
+
+struct ngx_iothub_eh_groups_op_s {
+    ngx_iothub_hub_t              *hub;
+    ngx_iothub_eh_groups_pt        handler;
+    void                          *data;
+
+    ngx_iothub_reply_rc_e          result;    /* FULL: too many groups */
+    ngx_uint_t                     ngroups;   /* list */
+    unsigned                       done:1;    /* created, deleted */
+    ngx_iothub_reply_eh_group_t    group;     /* create, in the handler */
+
+    ngx_iothub_redis_call_t       *call;
+    const redisReply              *reply;     /* in the handler */
+};
+
+/* NGX_OK: started; NGX_DECLINED: Redis is down */
+ngx_int_t ngx_iothub_eh_groups_list(ngx_iothub_eh_groups_op_t *op);
+ngx_int_t ngx_iothub_eh_groups_create(ngx_iothub_eh_groups_op_t *op,
+    ngx_str_t *name);
+ngx_int_t ngx_iothub_eh_groups_delete(ngx_iothub_eh_groups_op_t *op,
+    ngx_str_t *name);
+ngx_int_t ngx_iothub_eh_groups_item(ngx_iothub_eh_groups_op_t *op,
+    ngx_uint_t i, ngx_iothub_reply_eh_group_t *g);
+void ngx_iothub_eh_groups_cancel(ngx_iothub_eh_groups_op_t *op);
+
+/* a valid consumer group name: 1-50 letters, digits, ".", "_", "-" */
+ngx_int_t ngx_iothub_eh_group_name_valid(ngx_str_t *name);
+
+/* "<prefix>eh-groups" into buf of NGX_IOTHUB_D2C_KEY_LEN bytes: its length */
+size_t ngx_iothub_eh_groups_key(u_char *buf, ngx_iothub_hub_t *hub);
+
+/* how many groups the hub has besides $Default, configured ones */
+ngx_uint_t ngx_iothub_eh_groups_configured(ngx_iothub_hub_t *hub);
+
 /* "<ms>-<seq>": the sequence number and the time, or NGX_ERROR */
 ngx_int_t ngx_iothub_eh_id_parse(u_char *id, size_t len, int64_t *seq,
     int64_t *ms);

@@ -114,6 +114,19 @@ sub detached {
     return [$r->{error}, $r->{description}];
 }
 
+# the consumer groups REST (docs/rest-extensions.md): {status, json}
+sub cg {
+    my ($method, $name, $auth) = @_;
+    my $path = '/eventHubEndpoints/events/consumerGroups'
+               . (defined $name ? "/$name" : '');
+    my $r = http_request($method, $path,
+                         [[Host => 'localhost'], [Connection => 'close'],
+                          [Authorization => $auth // sas_token()],
+                          ['Content-Length' => 0]]);
+    my $json = eval { JSON::PP::decode_json($r->{body}) };
+    return {status => $r->{status}, json => $json, body => $r->{body}};
+}
+
 sub ann {
     my ($e, $k) = @_;
     return $e->{annotations}{$k};
@@ -620,3 +633,82 @@ iothub_amqp test;
 [[['EXISTS', owners_key(partition_of('dev1'))], 0]]
 --- no_error_log
 [error]
+
+=== TEST 14: consumer groups at run time over REST; receivers on them; unknown ones refused
+--- main_config eval
+iothub_block(hub_extra => 'consumer_group Analytics;')
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    my $list = sub { [map { $_->{name} } @{::cg('GET')->{json}{value}}] };
+    Test::More::is_deeply($list->(), ['$Default', 'Analytics'],
+                          "$t: the list: \$Default and the configured one");
+    my $r = ::cg('PUT', 'Reports');
+    Test::More::is($r->{status}, 201, "$t: created: 201");
+    Test::More::is($r->{json}{name}, 'Reports', "$t: its name");
+    Test::More::like($r->{json}{properties}{created},
+                     qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/, "$t: created");
+    Test::More::is($r->{json}{properties}{source}, 'runtime', "$t: runtime");
+    $r = ::cg('PUT', 'reports');
+    Test::More::is_deeply([$r->{status}, $r->{json}{name}], [200, 'Reports'],
+                          "$t: PUT again, any case: 200, the group");
+    $r = ::cg('GET', 'REPORTS');
+    Test::More::is_deeply([$r->{status}, $r->{json}{name}], [200, 'Reports'],
+                          "$t: GET one");
+    $r = ::cg('GET', 'analytics');
+    Test::More::is_deeply([$r->{status}, $r->{json}{properties}{source}],
+                          [200, 'configuration'], "$t: GET a configured one");
+    Test::More::is_deeply($list->(), ['$Default', 'Analytics', 'Reports'],
+                          "$t: listed");
+
+    my $c = amqp_client(sasl => 'ANONYMOUS');
+    $r = ::eh_receiver($c, 'rep', $p, cg => 'reports', epoch => 1);
+    ::check($r, "$t: a receiver on the new group", 'ok', 1);
+    ::send_events('dev1', 'r');
+    Test::More::is_deeply(::bodies($c, 'rep', 1), ['r'], "$t: it reads");
+
+    Test::More::is(::cg('DELETE', 'Analytics')->{status}, 400,
+                   "$t: a configured group is not deleted");
+    Test::More::is(::cg('DELETE', '$Default')->{status}, 400,
+                   "$t: nor \$Default");
+    Test::More::is(::cg('PUT', 'a%20b')->{status}, 400, "$t: invalid name");
+    Test::More::is(::cg('PUT', 'x' x 51)->{status}, 400, "$t: 51 bytes");
+    Test::More::is(::cg('DELETE', 'REPORTS')->{status}, 204, "$t: deleted");
+    Test::More::is(::cg('DELETE', 'reports')->{status}, 404, "$t: gone");
+    Test::More::is(::cg('GET', 'reports')->{status}, 404, "$t: GET: 404");
+    $r = ::eh_receiver($c, 'rep2', $p, cg => 'reports');
+    ::check($r, "$t: receivers on a deleted group are refused", 'error',
+            'amqp:not-found');
+    $c->close;
+
+    $r = ::cg('GET', undef, sas_token(policy => 'registryRead'));
+    Test::More::is($r->{status}, 401, "$t: needs service_connect");
+    $r = ::cg('POST');
+    Test::More::is($r->{status}, 405, "$t: POST on the list");
+ }]]
+--- redis_check eval
+[[['HGETALL', 'iothub:test:eh-groups'], []]]
+--- no_error_log
+[error]
+
+=== TEST 15: consumer groups: at most 20 besides $Default, the configured ones counted
+--- main_config eval
+iothub_block(hub_extra => join ' ', map { "consumer_group g$_;" } 1 .. 18)
+--- request eval
+[{method => 'PUT', path => '/eventHubEndpoints/events/consumerGroups/x1'},
+ {method => 'PUT', path => '/eventHubEndpoints/events/consumerGroups/x2'},
+ {method => 'PUT', path => '/eventHubEndpoints/events/consumerGroups/x3'},
+ {method => 'PUT', path => '/eventHubEndpoints/events/consumerGroups/x1'},
+ "REDIS STOP",
+ {method => 'GET', path => '/eventHubEndpoints/events/consumerGroups'},
+ "REDIS START"]
+--- error_code eval
+[201, 201, 403, 200, 503]
+--- response_body_like eval
+[qr/"name":"x1"/, qr/"name":"x2"/,
+ qr/^\{"Message":"ErrorCode:IotHubQuotaExceeded;/, qr/"name":"x1"/,
+ qr/ServiceUnavailable/]
