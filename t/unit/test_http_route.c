@@ -104,7 +104,7 @@ static const match_case_t  match_cases[] = {
     { "create a consumer group", PUT,
       "/EventHubEndpoints/events/ConsumerGroups/cg1",
       NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_EH_GROUP, SERVICE,
-      "", "" },
+      "cg1", "" },
     { "post to consumer groups", POST,
       "/eventHubEndpoints/events/consumerGroups",
       NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, "", "" },
