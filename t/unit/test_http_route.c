@@ -101,10 +101,11 @@ static const match_case_t  match_cases[] = {
     { "list consumer groups", GET, "/eventHubEndpoints/events/consumerGroups",
       NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS, SERVICE,
       "", "" },
+    /* the name is captured where a module id would be (segment 4) */
     { "create a consumer group", PUT,
       "/EventHubEndpoints/events/ConsumerGroups/cg1",
       NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_EH_GROUP, SERVICE,
-      "cg1", "" },
+      "", "cg1" },
     { "post to consumer groups", POST,
       "/eventHubEndpoints/events/consumerGroups",
       NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, "", "" },
