@@ -1071,8 +1071,13 @@ ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op)
         el->waiter.wake = ngx_iothub_amqp_eh_wake;
         el->waiter.data = el;
 
-        ngx_iothub_eh_wait(&el->waiter);
-        ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
+        if (ngx_iothub_eh_wait(&el->waiter, op->appended) == NGX_OK) {
+            ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
+
+        } else {
+            /* an entry came meanwhile */
+            ngx_iothub_amqp_eh_pump(el);
+        }
 
     } else {
         ngx_iothub_amqp_eh_pump(el);

@@ -25,8 +25,21 @@ static void ngx_iothub_eh_done(ngx_iothub_eh_op_t *op,
 static void ngx_iothub_eh_appended(u_char *payload, size_t len);
 
 
-static ngx_queue_t  ngx_iothub_eh_waiters;
-static ngx_uint_t   ngx_iothub_eh_waiters_init;
+static ngx_uint_t *ngx_iothub_eh_tally(ngx_iothub_hub_t *hub,
+    ngx_uint_t partition);
+
+
+/* per partition read in the worker: how many "d2c" notifications came */
+typedef struct {
+    ngx_iothub_hub_t          *hub;
+    ngx_uint_t                 partition;
+    ngx_uint_t                 appended;
+} ngx_iothub_eh_tally_t;
+
+
+static ngx_queue_t   ngx_iothub_eh_waiters;
+static ngx_uint_t    ngx_iothub_eh_waiters_init;
+static ngx_array_t  *ngx_iothub_eh_tallies;
 
 
 char *
@@ -198,9 +211,13 @@ ngx_iothub_eh_read(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
 {
     u_char             num[NGX_INT_T_LEN];
     ngx_str_t         *inbox;
+    ngx_uint_t        *tally;
     ngx_iothub_args_t  args;
 
     inbox = ngx_iothub_inbox();
+
+    tally = ngx_iothub_eh_tally(op->hub, op->partition);
+    op->appended = tally ? *tally : 0;
 
     args.n = 0;
     ngx_iothub_args_add(&args, (char *) after, len);
@@ -377,20 +394,67 @@ ngx_iothub_eh_script(ngx_iothub_eh_op_t *op, ngx_uint_t script,
 }
 
 
-void
-ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w)
+ngx_int_t
+ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w, ngx_uint_t since)
 {
+    ngx_uint_t  *tally;
+
     if (!ngx_iothub_eh_waiters_init) {
         ngx_queue_init(&ngx_iothub_eh_waiters);
         ngx_iothub_eh_waiters_init = 1;
     }
 
     if (w->waiting) {
-        return;
+        return NGX_OK;
+    }
+
+    tally = ngx_iothub_eh_tally(w->hub, w->partition);
+
+    if (tally && *tally != since) {
+        return NGX_DECLINED;
     }
 
     ngx_queue_insert_tail(&ngx_iothub_eh_waiters, &w->queue);
     w->waiting = 1;
+
+    return NGX_OK;
+}
+
+
+/* the partition's tally, added on first use; NULL without memory */
+
+static ngx_uint_t *
+ngx_iothub_eh_tally(ngx_iothub_hub_t *hub, ngx_uint_t partition)
+{
+    ngx_uint_t              i;
+    ngx_iothub_eh_tally_t  *t;
+
+    if (ngx_iothub_eh_tallies == NULL) {
+        ngx_iothub_eh_tallies = ngx_array_create(ngx_cycle->pool, 8,
+                                                 sizeof(ngx_iothub_eh_tally_t));
+        if (ngx_iothub_eh_tallies == NULL) {
+            return NULL;
+        }
+    }
+
+    t = ngx_iothub_eh_tallies->elts;
+
+    for (i = 0; i < ngx_iothub_eh_tallies->nelts; i++) {
+        if (t[i].hub == hub && t[i].partition == partition) {
+            return &t[i].appended;
+        }
+    }
+
+    t = ngx_array_push(ngx_iothub_eh_tallies);
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->hub = hub;
+    t->partition = partition;
+    t->appended = 0;
+
+    return &t->appended;
 }
 
 
@@ -410,8 +474,23 @@ static void
 ngx_iothub_eh_appended(u_char *payload, size_t len)
 {
     u_char                   key[NGX_IOTHUB_D2C_KEY_LEN], *end;
+    ngx_uint_t               i;
     ngx_queue_t              woken, *q, *next;
+    ngx_iothub_eh_tally_t   *t;
     ngx_iothub_eh_waiter_t  *w;
+
+    /* counted first: a read on its way must not wait for it */
+
+    t = ngx_iothub_eh_tallies ? ngx_iothub_eh_tallies->elts : NULL;
+
+    for (i = 0; t && i < ngx_iothub_eh_tallies->nelts; i++) {
+        end = ngx_iothub_d2c_key(key, t[i].hub, t[i].partition, "d2c");
+
+        if ((size_t) (end - key) == len && ngx_memcmp(key, payload, len) == 0)
+        {
+            t[i].appended++;
+        }
+    }
 
     if (!ngx_iothub_eh_waiters_init) {
         return;

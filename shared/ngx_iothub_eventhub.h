@@ -98,6 +98,7 @@ struct ngx_iothub_eh_op_s {
 
     /* read: the events, each read with ngx_iothub_eh_event() */
     ngx_uint_t                     nevents;
+    ngx_uint_t                     appended;  /* the partition's tally */
 
     /* partition: its sequence numbers and last enqueued time (ms) */
     int64_t                        begin;
@@ -151,8 +152,14 @@ ngx_int_t ngx_iothub_eh_partition(ngx_iothub_eh_op_t *op);
 /* The handler will not run; safe when nothing is pending. */
 void ngx_iothub_eh_cancel(ngx_iothub_eh_op_t *op);
 
-/* w->wake runs once when the partition got an entry; unwait cancels */
-void ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w);
+/*
+ * w->wake runs once when the partition got an entry; unwait cancels.
+ * since is op->appended of the read that found the end: NGX_DECLINED,
+ * without waiting, when the partition got an entry after that read was
+ * sent (its notification may have come before the read's answer, on the
+ * other link), so the caller reads again at once.
+ */
+ngx_int_t ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w, ngx_uint_t since);
 void ngx_iothub_eh_unwait(ngx_iothub_eh_waiter_t *w);
 
 /* wakes every waiter of the worker (notifications may have been lost) */

@@ -337,12 +337,17 @@ class Client:
         return {'ok': True}
 
     def detached(self, c):
+        # another link's detach may surface here first: wait on for ours
         link = self.links[c['name']].link
-        try:
-            self.conn.wait(lambda: link.state & Endpoint.REMOTE_CLOSED,
-                           timeout=c.get('timeout', TIMEOUT), msg='detach')
-        except LinkDetached:
-            pass
+        end = time.time() + c.get('timeout', TIMEOUT)
+        while not link.state & Endpoint.REMOTE_CLOSED:
+            try:
+                self.conn.wait(lambda: link.state & Endpoint.REMOTE_CLOSED,
+                               timeout=max(end - time.time(), 0.01),
+                               msg='detach')
+            except LinkDetached as e:
+                if e.link is link or time.time() >= end:
+                    break
         cond = link.remote_condition
         return {'error': cond.name if cond else None,
                 'description': cond.description if cond else None}
