@@ -668,6 +668,13 @@ ngx_iothub_amqp_eh_displaced(ngx_iothub_amqp_eh_link_t *el,
                          "because a receiver with higher epoch '%L' "
                          "already exists.", mine, holder);
 
+    } else if (holder < 0) {
+        /* a renewal found the claim gone: its eh-stolen was lost */
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "The receiver's claim on the partition was taken "
+                         "by another receiver or lapsed; it is getting "
+                         "disconnected.");
+
     } else if (mine < 0) {
         p = ngx_snprintf(text, sizeof(text) - 1,
                          "New receiver with higher epoch of '%L' is created "

@@ -741,3 +741,35 @@ iothub_block(hub_extra => join ' ', map { "consumer_group g$_;" } 1 .. 18)
  }]]
 --- no_error_log
 [error]
+
+=== TEST 17: epochs: claims are renewed every 10 s; a renewal that finds its claim gone (its eh-stolen lost) detaches the receiver
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- timeout: 30
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    my $q = ($p + 1) % 4;
+    my $c = amqp_client(sasl => 'ANONYMOUS');
+    ::eh_receiver($c, 'gone', $p, epoch => 1);
+    ::eh_receiver($c, 'kept', $q);
+    my ($field) = keys %{{@{redis_cmd('HGETALL', ::owners_key($p))}}};
+    my %before = @{redis_cmd('HGETALL', ::owners_key($q))};
+    redis_cmd('HDEL', ::owners_key($p), $field);
+    my $d = $c->cmd(op => 'detached', name => 'gone', timeout => 14);
+    Test::More::is_deeply([$d->{error}, $d->{description}],
+        ['amqp:link:stolen', "The receiver's claim on the partition was "
+         . "taken by another receiver or lapsed; it is getting "
+         . "disconnected."],
+        "$t: the renewal found the claim gone");
+    my %after = @{redis_cmd('HGETALL', ::owners_key($q))};
+    my ($k) = keys %before;
+    my ($d0) = $before{$k} =~ / (\d+)$/;
+    my ($d1) = ($after{$k} // '') =~ / (\d+)$/;
+    Test::More::cmp_ok($d1 // 0, '>', $d0, "$t: the other claim was renewed");
+    $c->close;
+ }]]
+--- no_error_log
+[error]
