@@ -529,8 +529,18 @@ ngx_iothub_eh_appended(u_char *payload, size_t len)
 void
 ngx_iothub_eh_wake_all(void)
 {
-    ngx_queue_t              *q;
+    ngx_uint_t               i;
+    ngx_queue_t             *q;
+    ngx_iothub_eh_tally_t   *t;
     ngx_iothub_eh_waiter_t  *w;
+
+    /* and reads on their way do not wait when they come back */
+
+    t = ngx_iothub_eh_tallies ? ngx_iothub_eh_tallies->elts : NULL;
+
+    for (i = 0; t && i < ngx_iothub_eh_tallies->nelts; i++) {
+        t[i].appended++;
+    }
 
     if (!ngx_iothub_eh_waiters_init) {
         return;
