@@ -66,7 +66,9 @@ static ngx_http_iothub_route_pt  ngx_http_iothub_routes[] = {
     ngx_http_iothub_route_c2d_settle,     /* C2D_SETTLE */
     ngx_http_iothub_route_files,          /* FILES */
     ngx_http_iothub_route_files_notify,   /* FILES_NOTIFY */
-    ngx_http_iothub_route_query           /* QUERY */
+    ngx_http_iothub_route_query,          /* QUERY */
+    ngx_http_iothub_route_eh_groups,      /* EH_GROUPS */
+    ngx_http_iothub_route_eh_group        /* EH_GROUP */
 };
 
 

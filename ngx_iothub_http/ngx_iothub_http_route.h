@@ -66,6 +66,9 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_FILES,          /* POST /devices/{id}/files */
     NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY,   /* + /notifications[/{cid}] */
     NGX_IOTHUB_HTTP_ROUTE_QUERY,          /* /devices/query */
+    NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS,      /* /eventHubEndpoints/events/
+                                             consumerGroups */
+    NGX_IOTHUB_HTTP_ROUTE_EH_GROUP,       /* + /{name} */
     NGX_IOTHUB_HTTP_ROUTE_COUNT
 } ngx_iothub_http_route_e;
 
