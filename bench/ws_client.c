@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "ws_client.h"
@@ -17,31 +18,13 @@ ws_upgrade_request(char *out, size_t size, const char *host,
     const char *path, const char *protocol)
 {
     int            n;
-    size_t         i;
-    unsigned char  nonce[16];
-    char           key[25];
-
-    static const char  b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char  nonce[16], key[25];
 
     if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
         return 0;
     }
 
-    /* 16 bytes: 5 groups of 3 and one byte, "==" padded */
-    for (i = 0; i < 5; i++) {
-        key[i * 4] = b64[nonce[i * 3] >> 2];
-        key[i * 4 + 1] = b64[((nonce[i * 3] & 3) << 4) | (nonce[i * 3 + 1] >> 4)];
-        key[i * 4 + 2] = b64[((nonce[i * 3 + 1] & 15) << 2)
-                             | (nonce[i * 3 + 2] >> 6)];
-        key[i * 4 + 3] = b64[nonce[i * 3 + 2] & 63];
-    }
-
-    key[20] = b64[nonce[15] >> 2];
-    key[21] = b64[(nonce[15] & 3) << 4];
-    key[22] = '=';
-    key[23] = '=';
-    key[24] = '\0';
+    (void) EVP_EncodeBlock(key, nonce, sizeof(nonce));     /* 24 + NUL */
 
     n = snprintf(out, size,
                  "GET %s HTTP/1.1\r\n"
