@@ -28,7 +28,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_method_codec.c \
                shared/ngx_iothub_inbox_codec.c \
                shared/ngx_iothub_reply.c \
-               shared/ngx_iothub_args.c \
+               shared/ngx_iothub_args.c shared/ngx_iothub_resp.c \
                ngx_iothub_http/ngx_iothub_http_route.c \
                ngx_iothub_http/ngx_iothub_http_c2d_headers.c \
                ngx_iothub_http/ngx_iothub_ws_codec.c \
