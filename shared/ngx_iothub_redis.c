@@ -126,7 +126,8 @@ static ngx_iothub_redis_call_t *ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
 static ngx_iothub_redis_call_t *ngx_iothub_redis_evalsha(
     ngx_iothub_redis_t *rd, ngx_uint_t script,
     ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
-    const char **argv, const size_t *argvlen, ngx_uint_t lazy);
+    const char **argv, const size_t *argvlen, ngx_uint_t nresp,
+    const u_char *resp, size_t resp_len, ngx_uint_t lazy);
 static ngx_iothub_redis_call_t *ngx_iothub_redis_call_new(
     ngx_iothub_redis_t *rd, ngx_iothub_redis_handler_pt handler, void *data,
     size_t extra);
@@ -627,7 +628,18 @@ ngx_iothub_redis_script(ngx_iothub_redis_t *rd, ngx_uint_t script,
     const char **argv, const size_t *argvlen)
 {
     return ngx_iothub_redis_evalsha(rd, script, handler, data, nkeys, argc,
-                                    argv, argvlen, 0);
+                                    argv, argvlen, 0, NULL, 0, 0);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_redis_script_resp(ngx_iothub_redis_t *rd, ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
+    const char **argv, const size_t *argvlen, ngx_uint_t nresp,
+    const u_char *resp, size_t resp_len)
+{
+    return ngx_iothub_redis_evalsha(rd, script, handler, data, nkeys, argc,
+                                    argv, argvlen, nresp, resp, resp_len, 0);
 }
 
 
@@ -637,14 +649,15 @@ ngx_iothub_redis_script_lazy(ngx_iothub_redis_t *rd, ngx_uint_t script,
     const char **argv, const size_t *argvlen)
 {
     return ngx_iothub_redis_evalsha(rd, script, handler, data, nkeys, argc,
-                                    argv, argvlen, 1);
+                                    argv, argvlen, 0, NULL, 0, 1);
 }
 
 
 static ngx_iothub_redis_call_t *
 ngx_iothub_redis_evalsha(ngx_iothub_redis_t *rd, ngx_uint_t script,
     ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
-    const char **argv, const size_t *argvlen, ngx_uint_t lazy)
+    const char **argv, const size_t *argvlen, ngx_uint_t nresp,
+    const u_char *resp, size_t resp_len, ngx_uint_t lazy)
 {
     char                     *p, keys[NGX_INT_T_LEN];
     size_t                    len, keys_len;
@@ -657,11 +670,12 @@ ngx_iothub_redis_evalsha(ngx_iothub_redis_t *rd, ngx_uint_t script,
 
     keys_len = (char *) ngx_sprintf((u_char *) keys, "%d", nkeys) - keys;
 
-    len = ngx_iothub_resp_array_size((size_t) argc + 3)
+    len = ngx_iothub_resp_array_size((size_t) argc + 3 + nresp)
           + ngx_iothub_resp_bulk_size(sizeof("EVALSHA") - 1)
           + ngx_iothub_resp_bulk_size(40)
           + ngx_iothub_resp_bulk_size(keys_len)
-          + ngx_iothub_resp_args_size(argc, argvlen);
+          + ngx_iothub_resp_args_size(argc, argvlen)
+          + resp_len;
 
     /* kept with the call for a NOSCRIPT answer: no EVAL formatted now */
     call = ngx_iothub_redis_call_new(rd, handler, data, len);
@@ -673,11 +687,15 @@ ngx_iothub_redis_evalsha(ngx_iothub_redis_t *rd, ngx_uint_t script,
     call->evalsha = (char *) (call + 1);
     call->evalsha_len = len;
 
-    p = ngx_iothub_resp_array(call->evalsha, (size_t) argc + 3);
+    p = ngx_iothub_resp_array(call->evalsha, (size_t) argc + 3 + nresp);
     p = ngx_iothub_resp_bulk(p, "EVALSHA", sizeof("EVALSHA") - 1);
     p = ngx_iothub_resp_bulk(p, rd->sha[script], 40);
     p = ngx_iothub_resp_bulk(p, keys, keys_len);
-    (void) ngx_iothub_resp_args(p, argc, argv, argvlen);
+    p = ngx_iothub_resp_args(p, argc, argv, argvlen);
+
+    if (resp_len) {
+        ngx_memcpy(p, resp, resp_len);
+    }
 
     buf = ngx_iothub_redis_buffer(rd);
 
@@ -689,6 +707,29 @@ ngx_iothub_redis_evalsha(ngx_iothub_redis_t *rd, ngx_uint_t script,
     ngx_iothub_redis_enqueue(rd, call, lazy);
 
     return call;
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_redis_call_detached(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data)
+{
+    if (rd == NULL || rd->state == NGX_IOTHUB_REDIS_BACKOFF) {
+        return NULL;
+    }
+
+    return ngx_iothub_redis_call_new(rd, handler, data, 0);
+}
+
+
+void
+ngx_iothub_redis_answer(ngx_iothub_redis_call_t *call, redisReply *reply)
+{
+    if (call->handler) {
+        call->handler(call->data, reply);
+    }
+
+    ngx_iothub_redis_free_call(call);
 }
 
 

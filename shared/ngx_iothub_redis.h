@@ -99,6 +99,28 @@ ngx_iothub_redis_call_t *ngx_iothub_redis_script_lazy(ngx_iothub_redis_t *rd,
     ngx_uint_t script, ngx_iothub_redis_handler_pt handler, void *data,
     int nkeys, int argc, const char **argv, const size_t *argvlen);
 
+/*
+ * ngx_iothub_redis_script() with nresp more arguments after argv, already
+ * written as RESP bulk strings (ngx_iothub_resp_bulk()), resp_len bytes:
+ * for callers that collect the arguments of many requests in one command.
+ */
+ngx_iothub_redis_call_t *ngx_iothub_redis_script_resp(ngx_iothub_redis_t *rd,
+    ngx_uint_t script, ngx_iothub_redis_handler_pt handler, void *data,
+    int nkeys, int argc, const char **argv, const size_t *argvlen,
+    ngx_uint_t nresp, const u_char *resp, size_t resp_len);
+
+/*
+ * A call that is not a command of its own but part of one that a batching
+ * caller sends later (its reply is a part of that command's reply): NULL
+ * when Redis is down, as for a command.  The caller must end it exactly
+ * once with ngx_iothub_redis_answer(), which calls its handler unless it
+ * was cancelled, and frees it.
+ */
+ngx_iothub_redis_call_t *ngx_iothub_redis_call_detached(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data);
+void ngx_iothub_redis_answer(ngx_iothub_redis_call_t *call,
+    redisReply *reply);
+
 /* The handler of a pending call will not be called; safe to call once. */
 void ngx_iothub_redis_cancel(ngx_iothub_redis_call_t *call);
 
