@@ -22,13 +22,16 @@ if last then
     ms = tonumber(lms)
   end
 end
--- a message that cannot be appended gets its error, and no number
+-- a message that cannot be appended gets its error, and no number; the
+-- milliseconds are formatted once (as a float: slow), the numbers as
+-- integers
+local prefix = string.format('%.0f-', ms)
 local ids = {}
 local stored = nil
 local i = 2
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
-  local id = string.format('%.0f-%.0f', ms, seq)
+  local id = prefix .. string.format('%d', seq)
   local r = redis.pcall('XADD', KEYS[1], 'MINID', '~', ARGV[1], id,
                         unpack(ARGV, i + 1, i + n))
   if type(r) == 'table' and r.err then
