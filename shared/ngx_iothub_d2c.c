@@ -50,8 +50,8 @@ static ngx_int_t ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch,
 static void ngx_iothub_d2c_flush(ngx_event_t *ev);
 static ngx_int_t ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch);
 static void ngx_iothub_d2c_stored(void *data, redisReply *reply);
-static size_t ngx_iothub_d2c_auth_method(u_char *buf, size_t size,
-    ngx_iothub_sender_t *sender);
+static ngx_str_t *ngx_iothub_d2c_auth_method(ngx_iothub_sender_t *sender);
+static ngx_str_t *ngx_iothub_d2c_enqueued_time(void);
 
 
 /* the worker's batches, one per hub and partition */
@@ -130,15 +130,13 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     ngx_iothub_message_t *msg, ngx_iothub_redis_handler_pt handler,
     void *data)
 {
-    u_char                   now[40], method[160], count[NGX_INT_T_LEN];
+    u_char                   count[NGX_INT_T_LEN];
     size_t                   len, count_len;
-    ngx_tm_t                 tm;
-    ngx_time_t              *tp;
+    ngx_str_t               *method, *now;
     ngx_iothub_args_t        args;
     ngx_iothub_d2c_batch_t  *batch;
     ngx_iothub_redis_call_t *call;
 
-    tp = ngx_timeofday();
     args.n = 0;
 
     ngx_iothub_args_add_str(&args, "a:iothub-connection-device-id");
@@ -155,20 +153,15 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     ngx_iothub_args_add(&args, (char *) sender->generation_id.data,
                        sender->generation_id.len);
 
-    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-method");
-    ngx_iothub_args_add(&args, (char *) method,
-                       ngx_iothub_d2c_auth_method(method, sizeof(method),
-                                                  sender));
+    method = ngx_iothub_d2c_auth_method(sender);
 
-    ngx_gmtime(tp->sec, &tm);
+    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-method");
+    ngx_iothub_args_add(&args, (char *) method->data, method->len);
+
+    now = ngx_iothub_d2c_enqueued_time();
 
     ngx_iothub_args_add_str(&args, "a:iothub-enqueuedtime");
-    ngx_iothub_args_add(&args, (char *) now,
-                       ngx_sprintf(now, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                                   tm.ngx_tm_year, tm.ngx_tm_mon,
-                                   tm.ngx_tm_mday, tm.ngx_tm_hour,
-                                   tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
-                       - now);
+    ngx_iothub_args_add(&args, (char *) now->data, now->len);
 
     ngx_iothub_args_add_str(&args, "a:iothub-message-source");
     ngx_iothub_args_add_str(&args, "Telemetry");
@@ -423,21 +416,61 @@ ngx_iothub_d2c_stored(void *data, redisReply *reply)
 }
 
 
-static size_t
-ngx_iothub_d2c_auth_method(u_char *buf, size_t size,
-    ngx_iothub_sender_t *sender)
+/* the annotation's JSON: one of six texts, made once */
+
+#define ngx_iothub_d2c_auth_json(scope, type)                                \
+    ngx_string("{\"scope\":\"" scope "\",\"type\":\"" type "\","          \
+               "\"issuer\":\"iothub\",\"acceptingIpFilterRule\":null}")
+
+static ngx_str_t  ngx_iothub_d2c_auth_methods[3][2] = {
+    { ngx_iothub_d2c_auth_json("device", "sas"),
+      ngx_iothub_d2c_auth_json("device", "x509Certificate") },
+    { ngx_iothub_d2c_auth_json("module", "sas"),
+      ngx_iothub_d2c_auth_json("module", "x509Certificate") },
+    { ngx_iothub_d2c_auth_json("hub", "sas"),
+      ngx_iothub_d2c_auth_json("hub", "x509Certificate") },
+};
+
+
+static ngx_str_t *
+ngx_iothub_d2c_auth_method(ngx_iothub_sender_t *sender)
 {
-    const char  *scope, *type;
+    ngx_uint_t  scope;
 
-    scope = sender->policy ? "hub"
-                           : (sender->module_id.len ? "module" : "device");
-    type = sender->x509 ? "x509Certificate" : "sas";
+    scope = sender->policy ? 2 : (sender->module_id.len ? 1 : 0);
 
-    return ngx_snprintf(buf, size,
-                        "{\"scope\":\"%s\",\"type\":\"%s\",\"issuer\":"
-                        "\"iothub\",\"acceptingIpFilterRule\":null}",
-                        scope, type)
-           - buf;
+    return &ngx_iothub_d2c_auth_methods[scope][sender->x509 ? 1 : 0];
 }
 
 
+/* "2024-01-02T03:04:05.678Z", made again only when the millisecond moved */
+
+static ngx_str_t *
+ngx_iothub_d2c_enqueued_time(void)
+{
+    ngx_tm_t     tm;
+    ngx_time_t  *tp;
+
+    static u_char      text[sizeof("2024-01-02T03:04:05.678Z")];
+    static time_t      sec = -1;
+    static ngx_uint_t  msec;
+    static ngx_str_t   now = { 0, text };
+
+    tp = ngx_timeofday();
+
+    if (tp->sec == sec && tp->msec == msec) {
+        return &now;
+    }
+
+    ngx_gmtime(tp->sec, &tm);
+
+    now.len = ngx_sprintf(text, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                          tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                          tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                          tp->msec)
+              - text;
+    sec = tp->sec;
+    msec = tp->msec;
+
+    return &now;
+}
