@@ -36,8 +36,9 @@ typedef struct {
 } ngx_iothub_d2c_batch_t;
 
 
-/* a batch on its way: whom to answer */
+/* a batch on its way: whom to answer, and its arguments (the command's) */
 typedef struct {
+    u_char                    *buf;
     ngx_uint_t                 n;
     ngx_iothub_redis_call_t   *calls[];
 } ngx_iothub_d2c_sent_t;
@@ -389,6 +390,11 @@ ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch)
         return NGX_ERROR;
     }
 
+    /* the arguments stay with the command (a NOSCRIPT answer sends them) */
+    sent->buf = batch->buf;
+
+    batch->buf = NULL;
+    batch->size = 0;
     batch->n = 0;
     batch->nresp = 0;
     batch->len = 0;
@@ -412,6 +418,7 @@ ngx_iothub_d2c_stored(void *data, redisReply *reply)
                                                                      sent->n));
     }
 
+    ngx_free(sent->buf);
     ngx_free(sent);
 }
 

@@ -63,11 +63,14 @@ struct ngx_iothub_redis_call_s {
     ngx_msec_t                   deadline;
     /*
      * for scripts: the EVALSHA sent, turned into EVAL once on NOSCRIPT;
-     * its bytes follow the call in the same allocation
+     * its bytes follow the call in the same allocation, but for the
+     * caller's arguments already in RESP (resp), which are the caller's
      */
     ngx_uint_t                   script;
     char                        *evalsha;
     size_t                       evalsha_len;
+    const u_char                *resp;
+    size_t                       resp_len;
 };
 
 
@@ -674,8 +677,7 @@ ngx_iothub_redis_evalsha(ngx_iothub_redis_t *rd, ngx_uint_t script,
           + ngx_iothub_resp_bulk_size(sizeof("EVALSHA") - 1)
           + ngx_iothub_resp_bulk_size(40)
           + ngx_iothub_resp_bulk_size(keys_len)
-          + ngx_iothub_resp_args_size(argc, argvlen)
-          + resp_len;
+          + ngx_iothub_resp_args_size(argc, argvlen);
 
     /* kept with the call for a NOSCRIPT answer: no EVAL formatted now */
     call = ngx_iothub_redis_call_new(rd, handler, data, len);
@@ -691,17 +693,22 @@ ngx_iothub_redis_evalsha(ngx_iothub_redis_t *rd, ngx_uint_t script,
     p = ngx_iothub_resp_bulk(p, "EVALSHA", sizeof("EVALSHA") - 1);
     p = ngx_iothub_resp_bulk(p, rd->sha[script], 40);
     p = ngx_iothub_resp_bulk(p, keys, keys_len);
-    p = ngx_iothub_resp_args(p, argc, argv, argvlen);
+    (void) ngx_iothub_resp_args(p, argc, argv, argvlen);
 
-    if (resp_len) {
-        ngx_memcpy(p, resp, resp_len);
-    }
+    call->resp = resp;
+    call->resp_len = resp_len;
 
     buf = ngx_iothub_redis_buffer(rd);
 
-    if (ngx_iothub_redis_append(rd, buf, call->evalsha, len) != NGX_OK) {
+    if (ngx_iothub_redis_reserve(rd, buf, len + resp_len) != NGX_OK) {
         ngx_free(call);
         return NULL;
+    }
+
+    (void) ngx_iothub_redis_append(rd, buf, call->evalsha, len);
+
+    if (resp_len) {
+        (void) ngx_iothub_redis_append(rd, buf, (char *) resp, resp_len);
     }
 
     ngx_iothub_redis_enqueue(rd, call, lazy);
@@ -1171,7 +1178,7 @@ ngx_iothub_redis_append_eval(ngx_iothub_redis_t *rd,
     out = &rd->out;
 
     if (ngx_iothub_redis_reserve(rd, out, count_len + NGX_INT_T_LEN + 16
-                                          + text_len + rest)
+                                          + text_len + rest + call->resp_len)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1184,6 +1191,11 @@ ngx_iothub_redis_append_eval(ngx_iothub_redis_t *rd,
     *p++ = '\r';
     *p++ = '\n';
     p = ngx_cpymem(p, call->evalsha + call->evalsha_len - rest, rest);
+
+    if (call->resp_len) {
+        p = ngx_cpymem(p, call->resp, call->resp_len);
+    }
+
     out->len = p - out->data;
 
     return NGX_OK;

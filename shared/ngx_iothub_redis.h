@@ -103,6 +103,8 @@ ngx_iothub_redis_call_t *ngx_iothub_redis_script_lazy(ngx_iothub_redis_t *rd,
  * ngx_iothub_redis_script() with nresp more arguments after argv, already
  * written as RESP bulk strings (ngx_iothub_resp_bulk()), resp_len bytes:
  * for callers that collect the arguments of many requests in one command.
+ * resp is not copied for a NOSCRIPT answer: it must stay until the
+ * handler was called (or the call cancelled and the link destroyed).
  */
 ngx_iothub_redis_call_t *ngx_iothub_redis_script_resp(ngx_iothub_redis_t *rd,
     ngx_uint_t script, ngx_iothub_redis_handler_pt handler, void *data,

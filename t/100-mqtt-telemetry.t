@@ -516,3 +516,26 @@ put_device('dev1')
  }]]
 --- no_error_log
 [error]
+
+
+
+=== TEST 23: the script cache flushed while a device publishes: the batch is sent again as EVAL, every message stored once
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ [send => pub('n=0', qos => 1, id => 1, payload => 'before')],
+ [expect => mqtt_puback(1)],
+ [redis => 'SCRIPT FLUSH'],
+ [send => join '', map { pub("n=$_", qos => 1, id => $_ + 1, payload => "m$_") } 1 .. 10],
+ [expect => join '', map { mqtt_puback($_ + 1) } 1 .. 10],
+ [d2c => [{'u:n' => 0, body => 'before'},
+          map { +{'u:n' => $_, body => "m$_"} } 1 .. 10]],
+ [perl => sub {
+     my (undef, $t) = @_;
+     Test::More::is_deeply(
+         [map { (split /-/, $_->{_id})[1] } @{Test::IotHub::d2c_messages()}],
+         [0 .. 10], "$t: sequence numbers 0 .. 10");
+ }]]
+--- error_log
+iothub redis: script cache was flushed, loading again
