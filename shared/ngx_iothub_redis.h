@@ -2,8 +2,9 @@
 /*
  * nginx-iothub: a per-worker Redis link on nginx's event loop.
  *
- * nginx owns the socket (ngx_event_connect_peer, nginx timers); hiredis is
- * used only to format commands and to parse replies (redisReader).  Commands
+ * nginx owns the socket (ngx_event_connect_peer, nginx timers); commands
+ * are written by ngx_iothub_resp.c, hiredis only parses replies
+ * (redisReader) and formats the handshake's commands.  Commands
  * are pipelined in order; each has a callback that is called exactly once,
  * with the reply or with NULL when Redis is unreachable, the command timed
  * out or the connection was lost, unless the call was cancelled first.
