@@ -51,6 +51,9 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_STATISTICS,     /* /statistics/devices */
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK,       /* /messages/serviceBound/feedback */
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK,  /* + /{lockToken}[/abandon] */
+    NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS,      /* /eventHubEndpoints/events/
+                                             consumerGroups */
+    NGX_IOTHUB_HTTP_ROUTE_EH_GROUP,       /* + /{name} */
     NGX_IOTHUB_HTTP_ROUTE_COUNT
 } ngx_iothub_http_route_e;
 
