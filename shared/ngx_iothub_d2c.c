@@ -10,10 +10,55 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_d2c.h"
 #include "ngx_iothub_lua.h"
+#include "ngx_iothub_reply.h"
+#include "ngx_iothub_resp.h"
 
 
-static size_t ngx_iothub_d2c_auth_method(u_char *buf, size_t size,
-    ngx_iothub_sender_t *sender);
+/*
+ * Messages are appended in batches: those of one event-loop turn for the
+ * same partition go in one d2c_append.lua call at the end of the turn
+ * (a posted event), each with its own entry id and sequence number.  A
+ * batch holds their arguments, already in RESP, and their calls.
+ */
+#define NGX_IOTHUB_D2C_BATCH_MAX    64
+#define NGX_IOTHUB_D2C_BATCH_BYTES  (1024 * 1024)
+
+
+typedef struct {
+    ngx_iothub_hub_t          *hub;
+    ngx_uint_t                 partition;
+    ngx_uint_t                 n;
+    ngx_uint_t                 nresp;       /* RESP arguments in buf */
+    u_char                    *buf;
+    size_t                     len;
+    size_t                     size;
+    ngx_iothub_redis_call_t   *calls[NGX_IOTHUB_D2C_BATCH_MAX];
+} ngx_iothub_d2c_batch_t;
+
+
+/* a batch on its way: whom to answer, and its arguments (the command's) */
+typedef struct {
+    u_char                    *buf;
+    ngx_uint_t                 n;
+    ngx_iothub_redis_call_t   *calls[];
+} ngx_iothub_d2c_sent_t;
+
+
+static ngx_iothub_d2c_batch_t *ngx_iothub_d2c_batch(ngx_iothub_hub_t *hub,
+    ngx_uint_t partition);
+static ngx_int_t ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch,
+    size_t len);
+static void ngx_iothub_d2c_flush(ngx_event_t *ev);
+static ngx_int_t ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch);
+static void ngx_iothub_d2c_stored(void *data, redisReply *reply);
+static ngx_str_t *ngx_iothub_d2c_auth_method(ngx_iothub_sender_t *sender);
+static ngx_str_t *ngx_iothub_d2c_enqueued_time(void);
+
+
+/* the worker's batches, one per hub and partition */
+static ngx_iothub_d2c_batch_t  **ngx_iothub_d2c_batches;
+static ngx_uint_t                ngx_iothub_d2c_nbatches;
+static ngx_event_t               ngx_iothub_d2c_flush_event;
 
 
 ngx_int_t
@@ -86,35 +131,14 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     ngx_iothub_message_t *msg, ngx_iothub_redis_handler_pt handler,
     void *data)
 {
-    u_char             key[3][NGX_IOTHUB_D2C_KEY_LEN];
-    u_char             minid[NGX_INT64_LEN + 3], now[40], method[160];
-    ngx_tm_t           tm;
-    ngx_uint_t         p;
-    ngx_time_t        *tp;
-    ngx_iothub_args_t  args;
+    u_char                   count[NGX_INT_T_LEN];
+    size_t                   len, count_len;
+    ngx_str_t               *method, *now;
+    ngx_iothub_args_t        args;
+    ngx_iothub_d2c_batch_t  *batch;
+    ngx_iothub_redis_call_t *call;
 
-    tp = ngx_timeofday();
     args.n = 0;
-
-    /* d2c_append.lua: KEYS the stream, its last id, its waiting inboxes */
-
-    p = ngx_iothub_d2c_partition(hub, &sender->device_id);
-
-    ngx_iothub_args_add(&args, (char *) key[0],
-                        ngx_iothub_d2c_key(key[0], hub, p, "d2c") - key[0]);
-    ngx_iothub_args_add(&args, (char *) key[1],
-                        ngx_iothub_d2c_key(key[1], hub, p, "d2c-last")
-                        - key[1]);
-    ngx_iothub_args_add(&args, (char *) key[2],
-                        ngx_iothub_d2c_key(key[2], hub, p, "d2c-wait")
-                        - key[2]);
-
-    /* retention: entries older than the hub's retention go, lazily */
-    ngx_iothub_args_add(&args, (char *) minid,
-                       ngx_sprintf(minid, "%uL",
-                                   (uint64_t) (tp->sec - hub->retention)
-                                   * 1000)
-                       - minid);
 
     ngx_iothub_args_add_str(&args, "a:iothub-connection-device-id");
     ngx_iothub_args_add(&args, (char *) sender->device_id.data,
@@ -130,20 +154,15 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     ngx_iothub_args_add(&args, (char *) sender->generation_id.data,
                        sender->generation_id.len);
 
-    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-method");
-    ngx_iothub_args_add(&args, (char *) method,
-                       ngx_iothub_d2c_auth_method(method, sizeof(method),
-                                                  sender));
+    method = ngx_iothub_d2c_auth_method(sender);
 
-    ngx_gmtime(tp->sec, &tm);
+    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-method");
+    ngx_iothub_args_add(&args, (char *) method->data, method->len);
+
+    now = ngx_iothub_d2c_enqueued_time();
 
     ngx_iothub_args_add_str(&args, "a:iothub-enqueuedtime");
-    ngx_iothub_args_add(&args, (char *) now,
-                       ngx_sprintf(now, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                                   tm.ngx_tm_year, tm.ngx_tm_mon,
-                                   tm.ngx_tm_mday, tm.ngx_tm_hour,
-                                   tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
-                       - now);
+    ngx_iothub_args_add(&args, (char *) now->data, now->len);
 
     ngx_iothub_args_add_str(&args, "a:iothub-message-source");
     ngx_iothub_args_add_str(&args, "Telemetry");
@@ -160,27 +179,305 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
         return NULL;
     }
 
-    return ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                   NGX_IOTHUB_LUA_D2C_APPEND, handler, data,
-                                   3, args.n, args.argv, args.lens);
+    /* the message's part of its partition's d2c_append.lua call */
+
+    batch = ngx_iothub_d2c_batch(hub,
+                                 ngx_iothub_d2c_partition(hub,
+                                                         &sender->device_id));
+    if (batch == NULL) {
+        return NULL;
+    }
+
+    count_len = ngx_sprintf(count, "%d", args.n) - count;
+    len = ngx_iothub_resp_bulk_size(count_len)
+          + ngx_iothub_resp_args_size(args.n, args.lens);
+
+    if ((batch->n == NGX_IOTHUB_D2C_BATCH_MAX
+         || (batch->n && batch->len + len > NGX_IOTHUB_D2C_BATCH_BYTES))
+        && ngx_iothub_d2c_flush_batch(batch) != NGX_OK)
+    {
+        /* the batch's messages are answered at the end of the turn */
+        return NULL;
+    }
+
+    if (ngx_iothub_d2c_reserve(batch, len) != NGX_OK) {
+        return NULL;
+    }
+
+    call = ngx_iothub_redis_call_detached(ngx_iothub_redis_link(), handler,
+                                          data);
+    if (call == NULL) {
+        return NULL;
+    }
+
+    batch->len = (u_char *) ngx_iothub_resp_args(
+                     ngx_iothub_resp_bulk((char *) batch->buf + batch->len,
+                                          (char *) count, count_len),
+                     args.n, args.argv, args.lens)
+                 - batch->buf;
+    batch->nresp += 1 + args.n;
+    batch->calls[batch->n++] = call;
+
+    if (!ngx_iothub_d2c_flush_event.posted) {
+        ngx_iothub_d2c_flush_event.handler = ngx_iothub_d2c_flush;
+        ngx_iothub_d2c_flush_event.log = ngx_cycle->log;
+        ngx_post_event(&ngx_iothub_d2c_flush_event, &ngx_posted_events);
+    }
+
+    return call;
 }
 
 
-static size_t
-ngx_iothub_d2c_auth_method(u_char *buf, size_t size,
-    ngx_iothub_sender_t *sender)
+/* the open batch of a partition, empty or not */
+
+static ngx_iothub_d2c_batch_t *
+ngx_iothub_d2c_batch(ngx_iothub_hub_t *hub, ngx_uint_t partition)
 {
-    const char  *scope, *type;
+    ngx_uint_t               i;
+    ngx_iothub_d2c_batch_t  *b, **grown;
 
-    scope = sender->policy ? "hub"
-                           : (sender->module_id.len ? "module" : "device");
-    type = sender->x509 ? "x509Certificate" : "sas";
+    for (i = 0; i < ngx_iothub_d2c_nbatches; i++) {
+        b = ngx_iothub_d2c_batches[i];
 
-    return ngx_snprintf(buf, size,
-                        "{\"scope\":\"%s\",\"type\":\"%s\",\"issuer\":"
-                        "\"iothub\",\"acceptingIpFilterRule\":null}",
-                        scope, type)
-           - buf;
+        if (b->hub == hub && b->partition == partition) {
+            return b;
+        }
+    }
+
+    /* at most hubs x partitions of them, kept for the worker's life */
+
+    grown = ngx_alloc((ngx_iothub_d2c_nbatches + 1) * sizeof(b),
+                      ngx_cycle->log);
+    if (grown == NULL) {
+        return NULL;
+    }
+
+    b = ngx_calloc(sizeof(ngx_iothub_d2c_batch_t), ngx_cycle->log);
+    if (b == NULL) {
+        ngx_free(grown);
+        return NULL;
+    }
+
+    b->hub = hub;
+    b->partition = partition;
+
+    if (ngx_iothub_d2c_nbatches) {
+        ngx_memcpy(grown, ngx_iothub_d2c_batches,
+                   ngx_iothub_d2c_nbatches * sizeof(b));
+        ngx_free(ngx_iothub_d2c_batches);
+    }
+
+    grown[ngx_iothub_d2c_nbatches++] = b;
+    ngx_iothub_d2c_batches = grown;
+
+    return b;
 }
 
 
+static ngx_int_t
+ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch, size_t len)
+{
+    size_t   size;
+    u_char  *p;
+
+    if (batch->len + len <= batch->size) {
+        return NGX_OK;
+    }
+
+    size = ngx_max(batch->size * 2, batch->len + len);
+    size = ngx_max(size, 4096);
+
+    p = ngx_alloc(size, ngx_cycle->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (batch->len) {
+        ngx_memcpy(p, batch->buf, batch->len);
+    }
+
+    ngx_free(batch->buf);
+    batch->buf = p;
+    batch->size = size;
+
+    return NGX_OK;
+}
+
+
+/* end of the event loop's turn: every partition's messages, one call each */
+
+static void
+ngx_iothub_d2c_flush(ngx_event_t *ev)
+{
+    ngx_uint_t               i, j;
+    ngx_iothub_d2c_batch_t  *batch;
+
+    for (i = 0; i < ngx_iothub_d2c_nbatches; i++) {
+        batch = ngx_iothub_d2c_batches[i];
+
+        if (batch->n == 0 || ngx_iothub_d2c_flush_batch(batch) == NGX_OK) {
+            continue;
+        }
+
+        /* Redis went down since the messages came: each is told so */
+
+        for (j = 0; j < batch->n; j++) {
+            ngx_iothub_redis_answer(batch->calls[j], NULL);
+        }
+
+        batch->n = 0;
+        batch->nresp = 0;
+        batch->len = 0;
+    }
+}
+
+
+/* NGX_ERROR leaves the batch as it was: its calls are not answered */
+
+static ngx_int_t
+ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch)
+{
+    u_char                    key[3][NGX_IOTHUB_D2C_KEY_LEN];
+    u_char                    minid[NGX_INT64_LEN + 3];
+    ngx_iothub_hub_t         *hub;
+    ngx_iothub_args_t         args;
+    ngx_iothub_d2c_sent_t    *sent;
+
+    hub = batch->hub;
+    args.n = 0;
+
+    /* d2c_append.lua: KEYS the stream, its last id, its waiting inboxes */
+
+    ngx_iothub_args_add(&args, (char *) key[0],
+                        ngx_iothub_d2c_key(key[0], hub, batch->partition,
+                                           "d2c")
+                        - key[0]);
+    ngx_iothub_args_add(&args, (char *) key[1],
+                        ngx_iothub_d2c_key(key[1], hub, batch->partition,
+                                           "d2c-last")
+                        - key[1]);
+    ngx_iothub_args_add(&args, (char *) key[2],
+                        ngx_iothub_d2c_key(key[2], hub, batch->partition,
+                                           "d2c-wait")
+                        - key[2]);
+
+    /* retention: entries older than the hub's retention go, lazily */
+    ngx_iothub_args_add(&args, (char *) minid,
+                       ngx_sprintf(minid, "%uL",
+                                   (uint64_t) (ngx_time() - hub->retention)
+                                   * 1000)
+                       - minid);
+
+    sent = ngx_alloc(sizeof(ngx_iothub_d2c_sent_t)
+                     + batch->n * sizeof(ngx_iothub_redis_call_t *),
+                     ngx_cycle->log);
+    if (sent == NULL) {
+        return NGX_ERROR;
+    }
+
+    sent->n = batch->n;
+    ngx_memcpy(sent->calls, batch->calls,
+               batch->n * sizeof(ngx_iothub_redis_call_t *));
+
+    if (ngx_iothub_redis_script_resp(ngx_iothub_redis_link(),
+                                     NGX_IOTHUB_LUA_D2C_APPEND,
+                                     ngx_iothub_d2c_stored, sent,
+                                     3, args.n, args.argv, args.lens,
+                                     batch->nresp, batch->buf, batch->len)
+        == NULL)
+    {
+        ngx_free(sent);
+        return NGX_ERROR;
+    }
+
+    /* the arguments stay with the command (a NOSCRIPT answer sends them) */
+    sent->buf = batch->buf;
+
+    batch->buf = NULL;
+    batch->size = 0;
+    batch->n = 0;
+    batch->nresp = 0;
+    batch->len = 0;
+
+    return NGX_OK;
+}
+
+
+/* d2c_append.lua's answer: an entry id per message, in order */
+
+static void
+ngx_iothub_d2c_stored(void *data, redisReply *reply)
+{
+    ngx_iothub_d2c_sent_t *sent = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < sent->n; i++) {
+        ngx_iothub_redis_answer(sent->calls[i],
+                                (redisReply *) ngx_iothub_reply_part(reply, i,
+                                                                     sent->n));
+    }
+
+    ngx_free(sent->buf);
+    ngx_free(sent);
+}
+
+
+/* the annotation's JSON: one of six texts, made once */
+
+#define ngx_iothub_d2c_auth_json(scope, type)                                \
+    ngx_string("{\"scope\":\"" scope "\",\"type\":\"" type "\","          \
+               "\"issuer\":\"iothub\",\"acceptingIpFilterRule\":null}")
+
+static ngx_str_t  ngx_iothub_d2c_auth_methods[3][2] = {
+    { ngx_iothub_d2c_auth_json("device", "sas"),
+      ngx_iothub_d2c_auth_json("device", "x509Certificate") },
+    { ngx_iothub_d2c_auth_json("module", "sas"),
+      ngx_iothub_d2c_auth_json("module", "x509Certificate") },
+    { ngx_iothub_d2c_auth_json("hub", "sas"),
+      ngx_iothub_d2c_auth_json("hub", "x509Certificate") },
+};
+
+
+static ngx_str_t *
+ngx_iothub_d2c_auth_method(ngx_iothub_sender_t *sender)
+{
+    ngx_uint_t  scope;
+
+    scope = sender->policy ? 2 : (sender->module_id.len ? 1 : 0);
+
+    return &ngx_iothub_d2c_auth_methods[scope][sender->x509 ? 1 : 0];
+}
+
+
+/* "2024-01-02T03:04:05.678Z", made again only when the millisecond moved */
+
+static ngx_str_t *
+ngx_iothub_d2c_enqueued_time(void)
+{
+    ngx_tm_t     tm;
+    ngx_time_t  *tp;
+
+    static u_char      text[sizeof("2024-01-02T03:04:05.678Z")];
+    static time_t      sec = -1;
+    static ngx_uint_t  msec;
+    static ngx_str_t   now = { 0, text };
+
+    tp = ngx_timeofday();
+
+    if (tp->sec == sec && tp->msec == msec) {
+        return &now;
+    }
+
+    ngx_gmtime(tp->sec, &tm);
+
+    now.len = ngx_sprintf(text, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                          tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                          tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                          tp->msec)
+              - text;
+    sec = tp->sec;
+    msec = tp->msec;
+
+    return &now;
+}

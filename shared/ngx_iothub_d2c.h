@@ -77,9 +77,12 @@ u_char *ngx_iothub_d2c_key(u_char *buf, ngx_iothub_hub_t *hub,
  * Appends the message to the device's partition stream with the system
  * properties the hub stamps (connection ids, auth generation and method,
  * enqueued time, message source), with d2c_append.lua: the entry id is
- * "<ms>-<sequence number>".  The handler gets the entry id or NULL;
- * acknowledge the device only after a string reply.  Returns NULL when
- * Redis is down.
+ * "<ms>-<sequence number>".  The message is batched with the others of
+ * this event-loop turn for its partition; the arguments are copied at
+ * once, so msg may go.  The handler gets the entry id (a bulk reply) or a
+ * failure (an error reply, NULL); acknowledge the device only after the
+ * id.  Returns NULL when Redis is down; the call may be cancelled
+ * (ngx_iothub_redis_cancel()) as any other.
  */
 ngx_iothub_redis_call_t *ngx_iothub_d2c_send(ngx_iothub_hub_t *hub,
     ngx_iothub_sender_t *sender, ngx_iothub_message_t *msg,

@@ -25,6 +25,7 @@
 #include "ngx_iothub_redis.h"
 #include "ngx_iothub_log.h"
 #include "ngx_iothub_reply.h"
+#include "ngx_iothub_resp.h"
 #define NGX_IOTHUB_LUA_TEXTS
 #include "ngx_iothub_lua.h"
 
@@ -60,10 +61,16 @@ struct ngx_iothub_redis_call_s {
     ngx_iothub_redis_handler_pt  handler;
     void                        *data;
     ngx_msec_t                   deadline;
-    /* for scripts: the EVALSHA sent, turned into EVAL once on NOSCRIPT */
+    /*
+     * for scripts: the EVALSHA sent, turned into EVAL once on NOSCRIPT;
+     * its bytes follow the call in the same allocation, but for the
+     * caller's arguments already in RESP (resp), which are the caller's
+     */
     ngx_uint_t                   script;
     char                        *evalsha;
     size_t                       evalsha_len;
+    const u_char                *resp;
+    size_t                       resp_len;
 };
 
 
@@ -122,11 +129,13 @@ static ngx_iothub_redis_call_t *ngx_iothub_redis_queue(ngx_iothub_redis_t *rd,
 static ngx_iothub_redis_call_t *ngx_iothub_redis_evalsha(
     ngx_iothub_redis_t *rd, ngx_uint_t script,
     ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
-    const char **argv, const size_t *argvlen, ngx_uint_t lazy);
-static ngx_iothub_redis_call_t *ngx_iothub_redis_enqueue(
-    ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
-    ngx_iothub_redis_handler_pt handler, void *data, const char *cmd,
-    int len, ngx_uint_t lazy);
+    const char **argv, const size_t *argvlen, ngx_uint_t nresp,
+    const u_char *resp, size_t resp_len, ngx_uint_t lazy);
+static ngx_iothub_redis_call_t *ngx_iothub_redis_call_new(
+    ngx_iothub_redis_t *rd, ngx_iothub_redis_handler_pt handler, void *data,
+    size_t extra);
+static void ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_call_t *call, ngx_uint_t lazy);
 static void ngx_iothub_redis_lazy_handler(ngx_event_t *ev);
 static void ngx_iothub_redis_free_call(ngx_iothub_redis_call_t *call);
 static ngx_int_t ngx_iothub_redis_append_eval(ngx_iothub_redis_t *rd,
@@ -585,20 +594,34 @@ ngx_iothub_redis_command(ngx_iothub_redis_t *rd,
     ngx_iothub_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
-    int    len;
-    char  *cmd;
+    size_t                    len;
+    ngx_iothub_redis_buf_t   *buf;
+    ngx_iothub_redis_call_t  *call;
 
     if (rd == NULL || rd->state == NGX_IOTHUB_REDIS_BACKOFF) {
         return NULL;
     }
 
-    len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-    if (len < 0) {
+    buf = ngx_iothub_redis_buffer(rd);
+    len = ngx_iothub_resp_size(argc, argvlen);
+
+    call = ngx_iothub_redis_call_new(rd, handler, data, 0);
+    if (call == NULL) {
         return NULL;
     }
 
-    return ngx_iothub_redis_queue(rd, ngx_iothub_redis_buffer(rd), handler,
-                                  data, cmd, len);
+    if (ngx_iothub_redis_reserve(rd, buf, len) != NGX_OK) {
+        ngx_free(call);
+        return NULL;
+    }
+
+    buf->len = (u_char *) ngx_iothub_resp_write((char *) buf->data + buf->len,
+                                                argc, argv, argvlen)
+               - buf->data;
+
+    ngx_iothub_redis_enqueue(rd, call, 0);
+
+    return call;
 }
 
 
@@ -608,7 +631,18 @@ ngx_iothub_redis_script(ngx_iothub_redis_t *rd, ngx_uint_t script,
     const char **argv, const size_t *argvlen)
 {
     return ngx_iothub_redis_evalsha(rd, script, handler, data, nkeys, argc,
-                                    argv, argvlen, 0);
+                                    argv, argvlen, 0, NULL, 0, 0);
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_redis_script_resp(ngx_iothub_redis_t *rd, ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
+    const char **argv, const size_t *argvlen, ngx_uint_t nresp,
+    const u_char *resp, size_t resp_len)
+{
+    return ngx_iothub_redis_evalsha(rd, script, handler, data, nkeys, argc,
+                                    argv, argvlen, nresp, resp, resp_len, 0);
 }
 
 
@@ -618,66 +652,91 @@ ngx_iothub_redis_script_lazy(ngx_iothub_redis_t *rd, ngx_uint_t script,
     const char **argv, const size_t *argvlen)
 {
     return ngx_iothub_redis_evalsha(rd, script, handler, data, nkeys, argc,
-                                    argv, argvlen, 1);
+                                    argv, argvlen, 0, NULL, 0, 1);
 }
 
 
 static ngx_iothub_redis_call_t *
 ngx_iothub_redis_evalsha(ngx_iothub_redis_t *rd, ngx_uint_t script,
     ngx_iothub_redis_handler_pt handler, void *data, int nkeys, int argc,
-    const char **argv, const size_t *argvlen, ngx_uint_t lazy)
+    const char **argv, const size_t *argvlen, ngx_uint_t nresp,
+    const u_char *resp, size_t resp_len, ngx_uint_t lazy)
 {
-    int                       len, n;
-    char                     *cmd, keys[NGX_INT_T_LEN + 1];
-    size_t                   *lens;
-    const char              **args;
+    char                     *p, keys[NGX_INT_T_LEN];
+    size_t                    len, keys_len;
+    ngx_iothub_redis_buf_t   *buf;
     ngx_iothub_redis_call_t  *call;
 
     if (rd == NULL || rd->state == NGX_IOTHUB_REDIS_BACKOFF) {
         return NULL;
     }
 
-    n = argc + 3;
+    keys_len = (char *) ngx_sprintf((u_char *) keys, "%d", nkeys) - keys;
 
-    args = ngx_alloc(n * (sizeof(char *) + sizeof(size_t)), rd->log);
-    if (args == NULL) {
-        return NULL;
-    }
+    len = ngx_iothub_resp_array_size((size_t) argc + 3 + nresp)
+          + ngx_iothub_resp_bulk_size(sizeof("EVALSHA") - 1)
+          + ngx_iothub_resp_bulk_size(40)
+          + ngx_iothub_resp_bulk_size(keys_len)
+          + ngx_iothub_resp_args_size(argc, argvlen);
 
-    lens = (size_t *) (args + n);
-
-    ngx_sprintf((u_char *) keys, "%d%Z", nkeys);
-
-    args[0] = "EVALSHA";
-    lens[0] = 7;
-    args[1] = rd->sha[script];
-    lens[1] = 40;
-    args[2] = keys;
-    lens[2] = ngx_strlen(keys);
-    ngx_memcpy(&args[3], argv, argc * sizeof(char *));
-    ngx_memcpy(&lens[3], argvlen, argc * sizeof(size_t));
-
-    len = redisFormatCommandArgv(&cmd, n, args, lens);
-
-    ngx_free(args);
-
-    if (len < 0) {
-        return NULL;
-    }
-
-    call = ngx_iothub_redis_enqueue(rd, ngx_iothub_redis_buffer(rd), handler,
-                                    data, cmd, len, lazy);
+    /* kept with the call for a NOSCRIPT answer: no EVAL formatted now */
+    call = ngx_iothub_redis_call_new(rd, handler, data, len);
     if (call == NULL) {
-        redisFreeCommand(cmd);
         return NULL;
     }
 
-    /* kept for a NOSCRIPT answer: formatting the EVAL form costs */
     call->script = script;
-    call->evalsha = cmd;
+    call->evalsha = (char *) (call + 1);
     call->evalsha_len = len;
 
+    p = ngx_iothub_resp_array(call->evalsha, (size_t) argc + 3 + nresp);
+    p = ngx_iothub_resp_bulk(p, "EVALSHA", sizeof("EVALSHA") - 1);
+    p = ngx_iothub_resp_bulk(p, rd->sha[script], 40);
+    p = ngx_iothub_resp_bulk(p, keys, keys_len);
+    (void) ngx_iothub_resp_args(p, argc, argv, argvlen);
+
+    call->resp = resp;
+    call->resp_len = resp_len;
+
+    buf = ngx_iothub_redis_buffer(rd);
+
+    if (ngx_iothub_redis_reserve(rd, buf, len + resp_len) != NGX_OK) {
+        ngx_free(call);
+        return NULL;
+    }
+
+    (void) ngx_iothub_redis_append(rd, buf, call->evalsha, len);
+
+    if (resp_len) {
+        (void) ngx_iothub_redis_append(rd, buf, (char *) resp, resp_len);
+    }
+
+    ngx_iothub_redis_enqueue(rd, call, lazy);
+
     return call;
+}
+
+
+ngx_iothub_redis_call_t *
+ngx_iothub_redis_call_detached(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data)
+{
+    if (rd == NULL || rd->state == NGX_IOTHUB_REDIS_BACKOFF) {
+        return NULL;
+    }
+
+    return ngx_iothub_redis_call_new(rd, handler, data, 0);
+}
+
+
+void
+ngx_iothub_redis_answer(ngx_iothub_redis_call_t *call, redisReply *reply)
+{
+    if (call->handler) {
+        call->handler(call->data, reply);
+    }
+
+    ngx_iothub_redis_free_call(call);
 }
 
 
@@ -689,14 +748,14 @@ ngx_iothub_redis_cancel(ngx_iothub_redis_call_t *call)
 }
 
 
-/* takes ownership of cmd, a hiredis-formatted command */
-
 static ngx_iothub_redis_buf_t *
 ngx_iothub_redis_buffer(ngx_iothub_redis_t *rd)
 {
     return rd->state == NGX_IOTHUB_REDIS_READY ? &rd->out : &rd->held;
 }
 
+
+/* the handshake's commands: takes ownership of cmd, formatted by hiredis */
 
 static ngx_iothub_redis_call_t *
 ngx_iothub_redis_queue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
@@ -708,33 +767,51 @@ ngx_iothub_redis_queue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
         return NULL;
     }
 
-    call = ngx_iothub_redis_enqueue(rd, buf, handler, data, cmd, len, 0);
+    call = ngx_iothub_redis_call_new(rd, handler, data, 0);
+
+    if (call && ngx_iothub_redis_append(rd, buf, cmd, len) != NGX_OK) {
+        ngx_free(call);
+        call = NULL;
+    }
 
     redisFreeCommand(cmd);
+
+    if (call) {
+        ngx_iothub_redis_enqueue(rd, call, 0);
+    }
 
     return call;
 }
 
 
+/* a call with extra bytes after it (a script's EVALSHA), not queued yet */
+
 static ngx_iothub_redis_call_t *
-ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
-    ngx_iothub_redis_handler_pt handler, void *data, const char *cmd, int len,
-    ngx_uint_t lazy)
+ngx_iothub_redis_call_new(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data, size_t extra)
 {
     ngx_iothub_redis_call_t  *call;
 
-    call = ngx_calloc(sizeof(ngx_iothub_redis_call_t), rd->log);
+    call = ngx_alloc(sizeof(ngx_iothub_redis_call_t) + extra, rd->log);
     if (call == NULL) {
         return NULL;
     }
 
-    if (ngx_iothub_redis_append(rd, buf, cmd, len) != NGX_OK) {
-        ngx_free(call);
-        return NULL;
-    }
+    ngx_memzero(call, sizeof(ngx_iothub_redis_call_t));
 
     call->handler = handler;
     call->data = data;
+
+    return call;
+}
+
+
+/* the call's command bytes are in the buffer: it waits for its reply */
+
+static void
+ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd, ngx_iothub_redis_call_t *call,
+    ngx_uint_t lazy)
+{
     call->deadline = ngx_current_msec + rd->conf->command_timeout;
 
     ngx_queue_insert_tail(&rd->pending, &call->queue);
@@ -744,7 +821,7 @@ ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
     }
 
     if (rd->state != NGX_IOTHUB_REDIS_READY || rd->peer.connection == NULL) {
-        return call;
+        return;
     }
 
     if (lazy) {
@@ -761,18 +838,12 @@ ngx_iothub_redis_enqueue(ngx_iothub_redis_t *rd, ngx_iothub_redis_buf_t *buf,
          */
         ngx_post_event(rd->peer.connection->write, &ngx_posted_next_events);
     }
-
-    return call;
 }
 
 
 static void
 ngx_iothub_redis_free_call(ngx_iothub_redis_call_t *call)
 {
-    if (call->evalsha) {
-        redisFreeCommand(call->evalsha);
-    }
-
     ngx_free(call);
 }
 
@@ -1066,7 +1137,6 @@ ngx_iothub_redis_noscript(ngx_iothub_redis_t *rd,
         return NGX_DECLINED;
     }
 
-    redisFreeCommand(call->evalsha);
     call->evalsha = NULL;
 
     ngx_queue_insert_tail(&rd->pending, &call->queue);
@@ -1108,7 +1178,7 @@ ngx_iothub_redis_append_eval(ngx_iothub_redis_t *rd,
     out = &rd->out;
 
     if (ngx_iothub_redis_reserve(rd, out, count_len + NGX_INT_T_LEN + 16
-                                          + text_len + rest)
+                                          + text_len + rest + call->resp_len)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1121,6 +1191,11 @@ ngx_iothub_redis_append_eval(ngx_iothub_redis_t *rd,
     *p++ = '\r';
     *p++ = '\n';
     p = ngx_cpymem(p, call->evalsha + call->evalsha_len - rest, rest);
+
+    if (call->resp_len) {
+        p = ngx_cpymem(p, call->resp, call->resp_len);
+    }
+
     out->len = p - out->data;
 
     return NGX_OK;

@@ -2,8 +2,9 @@
 /*
  * nginx-iothub: a per-worker Redis link on nginx's event loop.
  *
- * nginx owns the socket (ngx_event_connect_peer, nginx timers); hiredis is
- * used only to format commands and to parse replies (redisReader).  Commands
+ * nginx owns the socket (ngx_event_connect_peer, nginx timers); commands
+ * are written by ngx_iothub_resp.c, hiredis only parses replies
+ * (redisReader) and formats the handshake's commands.  Commands
  * are pipelined in order; each has a callback that is called exactly once,
  * with the reply or with NULL when Redis is unreachable, the command timed
  * out or the connection was lost, unless the call was cancelled first.
@@ -98,6 +99,30 @@ ngx_iothub_redis_call_t *ngx_iothub_redis_script(ngx_iothub_redis_t *rd,
 ngx_iothub_redis_call_t *ngx_iothub_redis_script_lazy(ngx_iothub_redis_t *rd,
     ngx_uint_t script, ngx_iothub_redis_handler_pt handler, void *data,
     int nkeys, int argc, const char **argv, const size_t *argvlen);
+
+/*
+ * ngx_iothub_redis_script() with nresp more arguments after argv, already
+ * written as RESP bulk strings (ngx_iothub_resp_bulk()), resp_len bytes:
+ * for callers that collect the arguments of many requests in one command.
+ * resp is not copied for a NOSCRIPT answer: it must stay until the
+ * handler was called (or the call cancelled and the link destroyed).
+ */
+ngx_iothub_redis_call_t *ngx_iothub_redis_script_resp(ngx_iothub_redis_t *rd,
+    ngx_uint_t script, ngx_iothub_redis_handler_pt handler, void *data,
+    int nkeys, int argc, const char **argv, const size_t *argvlen,
+    ngx_uint_t nresp, const u_char *resp, size_t resp_len);
+
+/*
+ * A call that is not a command of its own but part of one that a batching
+ * caller sends later (its reply is a part of that command's reply): NULL
+ * when Redis is down, as for a command.  The caller must end it exactly
+ * once with ngx_iothub_redis_answer(), which calls its handler unless it
+ * was cancelled, and frees it.
+ */
+ngx_iothub_redis_call_t *ngx_iothub_redis_call_detached(ngx_iothub_redis_t *rd,
+    ngx_iothub_redis_handler_pt handler, void *data);
+void ngx_iothub_redis_answer(ngx_iothub_redis_call_t *call,
+    redisReply *reply);
 
 /* The handler of a pending call will not be called; safe to call once. */
 void ngx_iothub_redis_cancel(ngx_iothub_redis_call_t *call);

@@ -175,6 +175,21 @@ ngx_iothub_reply_bulk(const redisReply *r, ngx_iothub_reply_str_t *s)
     return ngx_iothub_reply_text(r, REDIS_REPLY_STRING, s);
 }
 
+const redisReply *
+ngx_iothub_reply_part(const redisReply *r, size_t i, size_t n)
+{
+    if (ngx_iothub_reply_check(r) != NGX_IOTHUB_REPLY_OK) {
+        return r;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n || i >= n) {
+        return NULL;
+    }
+
+    return r->element[i];
+}
+
+
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_status(const redisReply *r, ngx_iothub_reply_str_t *s)
 {

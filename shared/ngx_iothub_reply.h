@@ -142,6 +142,15 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_integer_pair(const redisReply *r,
 ngx_iothub_reply_rc_e ngx_iothub_reply_bulk(const redisReply *r,
     ngx_iothub_reply_str_t *s);
 
+/*
+ * Part i of a batch's reply, an array of exactly n replies (d2c_append.lua
+ * for n messages): that element; the reply itself when it is an error or
+ * none (every part failed alike); NULL, as a lost reply, when it is not
+ * such an array.
+ */
+const redisReply *ngx_iothub_reply_part(const redisReply *r, size_t i,
+    size_t n);
+
 /* A status reply ("+OK" of SET ... NX); NIL for a nil reply. */
 ngx_iothub_reply_rc_e ngx_iothub_reply_status(const redisReply *r,
     ngx_iothub_reply_str_t *s);

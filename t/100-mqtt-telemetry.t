@@ -484,3 +484,58 @@ put_device('dev1')
   5]]
 --- no_error_log
 [error]
+
+
+
+=== TEST 22: 30 pipelined publishes (appended in batches): dense sequence numbers after the stored last one
+--- redis
+SET iothub:test:d2c-last:0 1-41
+SET iothub:test:d2c-last:1 1-41
+SET iothub:test:d2c-last:2 1-41
+SET iothub:test:d2c-last:3 1-41
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ [redis => 'CONFIG RESETSTAT'],
+ [send => join '', map { pub("n=$_", qos => 1, id => $_, payload => "m$_") } 1 .. 30],
+ [expect => join '', map { mqtt_puback($_) } 1 .. 30],
+ [d2c => [map { +{'u:n' => $_, body => "m$_"} } 1 .. 30]],
+ [perl => sub {
+     my (undef, $t) = @_;
+     my $m = Test::IotHub::d2c_messages();
+     Test::More::is_deeply([map { (split /-/, $_->{_id})[1] } @$m],
+                           [42 .. 71], "$t: sequence numbers 42 .. 71");
+     (my $last = $m->[-1]{_stream}) =~ s/:d2c:/:d2c-last:/;
+     Test::More::is(Test::IotHub::redis_cmd('GET', $last), $m->[-1]{_id},
+                    "$t: the partition's last id is the last entry's");
+     # one script call per partition and loop turn, not one per message
+     my ($calls) = Test::IotHub::redis_cmd('INFO', 'commandstats')
+                   =~ /^cmdstat_evalsha:calls=(\d+)/m;
+     Test::More::cmp_ok($calls, '<=', 5, "$t: $calls scripts for 30 messages");
+ }]]
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: the script cache flushed while a device publishes: the batch is sent again as EVAL, every message stored once
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ [send => pub('n=0', qos => 1, id => 1, payload => 'before')],
+ [expect => mqtt_puback(1)],
+ [redis => 'SCRIPT FLUSH'],
+ [send => join '', map { pub("n=$_", qos => 1, id => $_ + 1, payload => "m$_") } 1 .. 10],
+ [expect => join '', map { mqtt_puback($_ + 1) } 1 .. 10],
+ [d2c => [{'u:n' => 0, body => 'before'},
+          map { +{'u:n' => $_, body => "m$_"} } 1 .. 10]],
+ [perl => sub {
+     my (undef, $t) = @_;
+     Test::More::is_deeply(
+         [map { (split /-/, $_->{_id})[1] } @{Test::IotHub::d2c_messages()}],
+         [0 .. 10], "$t: sequence numbers 0 .. 10");
+ }]]
+--- error_log
+iothub redis: script cache was flushed, loading again

@@ -1191,6 +1191,47 @@ test_eh_read_bound(void **state)
 }
 
 
+/* d2c_append.lua's batch answer: each message its own part */
+
+static void
+test_part(void **state)
+{
+    redisReply              *r;
+    ngx_iothub_reply_str_t   id;
+
+    (void) state;
+
+    r = reply_of_str("*3\r\n$5\r\n7-100\r\n-ERR no room\r\n$5\r\n7-101\r\n");
+
+    assert_int_equal(ngx_iothub_reply_bulk(ngx_iothub_reply_part(r, 0, 3),
+                                           &id),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_span(&id, "7-100");
+    assert_int_equal(ngx_iothub_reply_check(ngx_iothub_reply_part(r, 1, 3)),
+                     NGX_IOTHUB_REPLY_ERROR);
+    assert_int_equal(ngx_iothub_reply_bulk(ngx_iothub_reply_part(r, 2, 3),
+                                           &id),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_span(&id, "7-101");
+
+    /* not as many parts as messages, or past the end: lost, all of them */
+    assert_null(ngx_iothub_reply_part(r, 0, 4));
+    assert_null(ngx_iothub_reply_part(r, 3, 3));
+    freeReplyObject(r);
+
+    /* the whole call failed: each part is that error */
+    r = reply_of_str("-ERR out of memory\r\n");
+    assert_ptr_equal(ngx_iothub_reply_part(r, 1, 2), r);
+    freeReplyObject(r);
+
+    assert_null(ngx_iothub_reply_part(NULL, 0, 1));
+
+    r = reply_of_str("$5\r\n7-100\r\n");
+    assert_null(ngx_iothub_reply_part(r, 0, 1));
+    freeReplyObject(r);
+}
+
+
 /*
  * sbstream_receive.lua's records, read by each stream's field table: the
  * fields land in the table's order, unknown ones are skipped, absent ones
@@ -1351,6 +1392,7 @@ main(void)
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_eh_read_bound),
         cmocka_unit_test(test_records),
+        cmocka_unit_test(test_part),
     };
 
     static const table_t  tables[] = {

@@ -1,0 +1,218 @@
+#!/bin/bash
+# shellcheck disable=SC2154  # NGINX_PID_<name>: set by lib.sh
+# Deterministic cost per D2C message (QoS 1 PUBLISH -> Redis -> PUBACK)
+# or per connection, for comparing builds on a busy machine where
+# wall-clock rates mean nothing. One nginx process (master_process off, so
+# the one process is the worker) and one Redis, and a load of
+# bench/loadgen:
+#
+#   LOAD=d2c       PUBLISHERS publishers, QoS 1, WINDOW in flight each
+#   LOAD=connect   CONNECTS connections (TLS, SAS CONNECT, CONNACK,
+#                  DISCONNECT), CONCURRENCY at a time, over DEVICES devices
+#                  (100: most connects find the identity in the cache)
+#   LOAD=tls       CONNECTS bare TLS handshakes (loadgen --tls-only)
+#
+# then one of:
+#
+#   TOOL=callgrind-nginx  nginx under valgrind --tool=callgrind: machine
+#                         instructions (Ir) of nginx per message
+#   TOOL=callgrind-redis  redis-server under callgrind: Ir of Redis per
+#                         message, and its commands per message
+#   TOOL=strace           nginx under strace -c -f: system calls per
+#                         message
+#
+# For d2c each counts only a window in the middle of the load (callgrind:
+# its instrumentation switched on and off with callgrind_control; strace:
+# attached for the window), and divides by the messages Redis stored in
+# that window (the growth of the partition streams). For connect and tls
+# it counts the whole load and divides by CONNECTS. Prints one line
+#   PROFILE tool=... msgs=... per_msg=... [details]
+# ("msgs" are connections for connect and tls) and keeps the raw output
+# in OUT (default: a temp dir, printed).
+#
+#   TOOL=callgrind-nginx PUBLISHERS=10 WINDOW=16 SECONDS_IN=8 bench/profile.sh
+#   TOOL=callgrind-nginx LOAD=connect CONNECTS=1000 bench/profile.sh
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+TOOL=${TOOL:-callgrind-nginx}
+LOAD=${LOAD:-d2c}
+CONNECTS=${CONNECTS:-1000}
+CONCURRENCY=${CONCURRENCY:-16}
+DEVICES=${DEVICES:-100}
+PUBLISHERS=${PUBLISHERS:-10}
+WINDOW=${WINDOW:-16}
+SIZE=${SIZE:-256}
+SECONDS_IN=${SECONDS_IN:-8}
+SETTLE=${SETTLE:-4}
+
+case $TOOL in
+callgrind-nginx|callgrind-redis|strace) ;;
+*) bench_die "TOOL must be callgrind-nginx, callgrind-redis or strace" ;;
+esac
+case $LOAD in
+d2c|connect|tls) ;;
+*) bench_die "LOAD must be d2c, connect or tls" ;;
+esac
+
+bench_init
+OUT=${OUT:-$WORK/out}
+mkdir -p "$OUT"
+
+# Redis, under callgrind for TOOL=callgrind-redis
+if [ "$TOOL" = callgrind-redis ]; then
+    start_redis
+    stop_pid "$REDIS_PID" TERM 10
+    setsid valgrind --tool=callgrind --instr-atstart=no \
+        --callgrind-out-file="$OUT/callgrind.redis.%p" \
+        redis-server "$WORK/redis/redis.conf" 2>"$OUT/valgrind.redis.log" &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    for _ in $(seq 300); do
+        [ "$(rcli ping 2>/dev/null)" = PONG ] && break
+        sleep 0.1
+    done
+else
+    start_redis
+fi
+
+M=$(bench_port 20); H=$(bench_port 21)
+dir=$WORK/n1
+mkdir -p "$dir/logs" "$dir/tmp"
+PREFIX=$dir CERT_DIR=$WORK/certs MODULES=$MODULES REDIS=unix:$REDIS_SOCK \
+    HUB=$HUB HTTPS_LISTEN=127.0.0.1:$H MQTT_LISTEN=127.0.0.1:$M AMQP=0 \
+    WORKERS=1 LOG_LEVEL=warn "$ROOT/scripts/hub-conf.sh" |
+    sed -e 's/^worker_processes \(.*\)$/worker_processes 1;\nmaster_process off;/' \
+    > "$dir/nginx.conf"
+"$NGINX" -q -t -p "$dir" -c "$dir/nginx.conf" || bench_die "nginx rejected the config"
+case $TOOL in
+callgrind-nginx)
+    setsid valgrind --tool=callgrind --instr-atstart=no \
+        --callgrind-out-file="$OUT/callgrind.nginx.%p" \
+        "$NGINX" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' \
+        2>"$OUT/valgrind.nginx.log" & ;;
+*)
+    setsid "$NGINX" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' & ;;
+esac
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_tcp 127.0.0.1 "$M" 120 "$NGINX_PID" || bench_die "nginx did not start"
+for _ in $(seq 300); do
+    [ "$(hub_api "$H" GET "/statistics/devices?api-version=$API_VERSION" | head -n1)" = 200 ] && break
+    sleep 0.2
+done
+if [ "$LOAD" = d2c ]; then
+    create_devices "$H" "$PUBLISHERS"
+else
+    create_devices "$H" "$DEVICES"
+fi
+
+stored() {
+    local p sum=0
+    for p in 0 1 2 3; do
+        sum=$((sum + $(rcli xlen "iothub:$HUB_NAME:d2c:$p")))
+    done
+    echo "$sum"
+}
+
+calls() {
+    rcli info commandstats | tr -d '\r' |
+        awk -F'[:=,]' '/^cmdstat_/ {sub("cmdstat_", "", $1); printf "%s=%s ", $1, $3}'
+}
+
+# Redis's own time per script call and per message in the window
+# (usec of INFO commandstats: wall time inside the command, so only a
+# rough figure on a shared machine)
+script_usec() {
+    rcli info commandstats | tr -d '\r' |
+        awk -F'[:=,]' '/^cmdstat_evalsha:/ {c = $3; u = $5; pc = $7}
+                       /^cmdstat_xadd:/ {x = $3}
+                       END {if (x) printf "evalsha_usec_per_call=%s usec_per_message=%.2f (%d scripts, %d XADD)", pc, u / x, c, x}'
+}
+
+# the counting window: on / off
+count_on() {
+    case $TOOL in
+    callgrind-nginx) callgrind_control -i on "$NGINX_PID" >/dev/null ;;
+    callgrind-redis) callgrind_control -i on "$REDIS_PID" >/dev/null ;;
+    strace)
+        strace -c -f -p "$NGINX_PID" -o "$OUT/strace.txt" &
+        ST=$!
+        sleep 1 ;;
+    esac
+}
+
+count_off() {
+    case $TOOL in
+    callgrind-nginx) callgrind_control -i off "$NGINX_PID" >/dev/null ;;
+    callgrind-redis) callgrind_control -i off "$REDIS_PID" >/dev/null ;;
+    strace) kill -INT "$ST" ;;
+    esac
+}
+
+count_end() {
+    case $TOOL in
+    callgrind-nginx) callgrind_control -d "$NGINX_PID" >/dev/null ;;
+    callgrind-redis) callgrind_control -d "$REDIS_PID" >/dev/null ;;
+    strace) wait "$ST" || true ;;
+    esac
+}
+
+if [ "$LOAD" = d2c ]; then
+    "$LOADGEN" pub -t "127.0.0.1:$M" --key "$DEVICE_KEY" -n "$PUBLISHERS" --qos 1 \
+        --window "$WINDOW" --size "$SIZE" -d $((SETTLE + SECONDS_IN + 4)) --warmup 1 \
+        -q >"$OUT/loadgen.txt" 2>&1 &
+    LG=$!
+    sleep "$SETTLE"
+    rcli config resetstat >/dev/null
+    a=$(stored)
+    count_on
+    sleep "$SECONDS_IN"
+    count_off
+    b=$(stored)
+    count_end
+    c=$(calls)
+    wait "$LG" || bench_die "loadgen failed: $(cat "$OUT/loadgen.txt")"
+    msgs=$((b - a))
+else
+    args=(connect -t "127.0.0.1:$M" -n "$CONNECTS" -c "$CONCURRENCY" -d 600 --warmup 0)
+    if [ "$LOAD" = tls ]; then
+        args+=(--tls-only)
+    else
+        args+=(--key "$DEVICE_KEY" --devices "$DEVICES")
+    fi
+    rcli config resetstat >/dev/null
+    count_on
+    "$LOADGEN" "${args[@]}" -q >"$OUT/loadgen.txt" 2>&1 ||
+        bench_die "loadgen failed: $(cat "$OUT/loadgen.txt")"
+    sleep 1
+    count_off
+    count_end
+    c=$(calls)
+    res=$(grep '^RESULT' "$OUT/loadgen.txt" | tr ' ' '\n')
+    msgs=$(awk -F= '$1 == "total" {print $2}' <<<"$res")
+    [ "$msgs" = "$CONNECTS" ] && [ "$(awk -F= '$1 == "failed" {print $2}' <<<"$res")" = 0 ] &&
+        [ "$(awk -F= '$1 == "errors" {print $2}' <<<"$res")" = 0 ] ||
+        bench_die "not $CONNECTS clean connections: $(cat "$OUT/loadgen.txt")"
+fi
+[ "$msgs" -gt 0 ] || bench_die "nothing stored in the window"
+
+case $TOOL in
+callgrind-*)
+    sleep 1
+    f=$(ls -t "$OUT"/callgrind.*.* | head -n1)
+    ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+    echo "PROFILE load=$LOAD tool=$TOOL msgs=$msgs ir=$ir per_msg=$((ir / msgs)) commands: $c"
+    echo "  (file $f; callgrind_annotate --inclusive=yes $f | head -60)"
+    ;;
+strace)
+    # strace -c columns: % time, seconds, usecs/call, calls, [errors,] syscall
+    awk -v n="$msgs" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
+            printf "%s=%.3f ", $NF, $4 / n }
+        END {print ""}' "$OUT/strace.txt" > "$OUT/per_msg.txt"
+    tot=$(awk '$NF == "total" {print $4}' "$OUT/strace.txt")
+    echo "PROFILE load=$LOAD tool=strace msgs=$msgs syscalls_per_msg=$(awk -v t="$tot" -v n="$msgs" 'BEGIN {printf "%.3f", t / n}') $(cat "$OUT/per_msg.txt")commands: $c"
+    echo "  redis: $(script_usec)"
+    ;;
+esac
+echo "  raw output in $OUT (KEEP=1 keeps it)"
