@@ -276,10 +276,10 @@ ngx_iothub_bulkjob_uri_parse(ngx_iothub_bulkjob_uri_t *u, const char *uri,
         return NGX_IOTHUB_BULKJOB_URI_MALFORMED;
     }
 
-    if (p < last) {
-        u->query.data = p + 1;
-        u->query.len = last - p - 1;
-    }
+    /* an empty query is one too, not a NULL pointer */
+
+    u->query.data = (p < last) ? p + 1 : last;
+    u->query.len = (p < last) ? (size_t) (last - p - 1) : 0;
 
     return NGX_IOTHUB_BULKJOB_URI_OK;
 }
