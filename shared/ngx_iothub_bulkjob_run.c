@@ -17,8 +17,10 @@
  * The files are the hub's blob store's (iothub_blob_store): a blob is
  * written under <store>/.bulkjobs/ (no container can be named so) and
  * renamed into place when complete, as the store makes its own blobs.
- * The build has no thread pool use of its own; the writes and reads are
- * plain, bounded, to the page cache, as nginx's own temp files are.
+ * No thread pool (nginx is built --with-threads, but a pool must be
+ * configured and named): each step's read() (at most 64 KB) or write()
+ * (100 lines) is bounded and goes to the page cache, as nginx writes its
+ * own temp files in the worker; docs/architecture.md.
  */
 
 
