@@ -138,6 +138,15 @@ ngx_http_iothub_route_bulkjob(ngx_http_request_t *r,
     ngx_int_t                 rc;
     ngx_iothub_bulkjob_op_t  *op;
 
+    /* "/jobs/v2" is the start of the jobs v2 routes, not a job's id */
+
+    if (ctx->seg[1].len == 2
+        && ngx_strncasecmp(ctx->seg[1].data, (u_char *) "v2", 2) == 0)
+    {
+        return ngx_http_iothub_error(r, NGX_HTTP_NOT_FOUND, "IotHubNotFound",
+                                     "no such resource: %V", &r->uri);
+    }
+
     op = ngx_http_iothub_bulkjob_op(r, ctx, ngx_http_iothub_bulkjob_one);
     if (op == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

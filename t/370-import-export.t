@@ -293,14 +293,16 @@ ZADD iothub:test:bulkjobs 1 j1
  "GET /jobs/nosuchjob?api-version=2021-04-12",
  "GET /jobs/a%2Fb?api-version=2021-04-12",
  "GET /jobs/v2/j1/extra/more?api-version=2021-04-12",
+ "GET /jobs/v2?api-version=2021-04-12",
  "PUT /jobs/j1?api-version=2021-04-12"]
 --- error_code eval
-[200, 200, 404, 404, 404, 404, 405]
+[200, 200, 404, 404, 404, 404, 404, 405]
 --- response_body_like eval
 [qr/"jobId":"j1","type":"export","status":"cancelled","progress":10,.*"endTimeUtc"/,
  qr/"status":"cancelled"/,
  qr/ErrorCode:JobNotFound;/, qr/ErrorCode:JobNotFound;/, qr/ErrorCode:/,
- qr/ErrorCode:IotHubNotFound;/, qr/ErrorCode:MethodNotAllowed;/]
+ qr/ErrorCode:IotHubNotFound;/, qr/ErrorCode:IotHubNotFound;/,
+ qr/ErrorCode:MethodNotAllowed;/]
 --- redis_check
 EXISTS iothub:test:bulkjob:lease => 0
 
