@@ -344,3 +344,41 @@ $STORE
     is($r->{status}, 200, 'import with registry_write: 200');
     wait_job($r->{json}{jobId});
  }]]
+
+
+
+=== TEST 7: 300 devices, three pages and a last empty one: export every line in id order; import deletes them all in chunks
+--- main_config eval
+$MAIN
+--- config eval
+$STORE
+--- mqtt eval
+[[perl => sub {
+    my @ids = map { sprintf 'd%03d', $_ } 1 .. 300;
+    for my $p (0 .. 2) {
+        my $r = svc('POST', "/devices?$V", encode_json(
+            [map { {id => $_, importMode => 'create'} }
+             @ids[$p * 100 .. $p * 100 + 99]]));
+        is($r->{status}, 200, "bulk create $p") or diag($r->{body});
+    }
+    my $r = create_job({type => 'export',
+                        outputBlobContainerUri => container_uri('jobs')});
+    my $job = wait_job($r->{json}{jobId});
+    is($job->{status}, 'completed', 'export completed');
+    my @l = lines(get_blob('jobs', 'devices.txt')->{body});
+    is_deeply([map { $_->{id} } @l], \@ids, '300 lines in id order');
+    ok(!(grep { !$_->{authentication}{symmetricKey}{primaryKey} } @l),
+       'every line has its key');
+
+    put_blob('input', 'devices.txt',
+             join('', map { qq({"id":"$_","importMode":"delete"}\n) } @ids));
+    $r = create_job({type => 'import',
+                     inputBlobContainerUri => container_uri('input'),
+                     outputBlobContainerUri => container_uri('output')});
+    $job = wait_job($r->{json}{jobId});
+    is($job->{status}, 'completed', 'import completed');
+    is($job->{progress}, 100, 'progress 100');
+    is(svc('GET', "/statistics/devices?$V")->{json}{totalDeviceCount}, 0,
+       'every device deleted');
+    is(get_blob('output', 'importErrors.log')->{body}, '', 'no errors');
+ }]]

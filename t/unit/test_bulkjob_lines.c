@@ -227,7 +227,7 @@ test_uri_sas(void **state)
 }
 
 
-/* --- export lines ---------------------------------------------------------- */
+/* --- export lines --------------------------------------------------------- */
 
 static char *
 gen_line(const ngx_iothub_identity_t *id, int exclude_keys)
@@ -290,7 +290,7 @@ test_export_line(void **state)
 }
 
 
-/* --- import lines ---------------------------------------------------------- */
+/* --- import lines --------------------------------------------------------- */
 
 typedef struct {
     const char                 *name;
