@@ -382,3 +382,38 @@ $STORE
        'every device deleted');
     is(get_blob('output', 'importErrors.log')->{body}, '', 'no errors');
  }]]
+
+
+
+=== TEST 8: cancel a running import: its runner stops at its next step, the job stays cancelled, a new job may start
+--- main_config eval
+$MAIN
+--- config eval
+$STORE
+--- mqtt eval
+[[perl => sub {
+    put_blob('input', 'devices.txt',
+             join('', map { qq({"id":"c$_","importMode":"create"}\n) }
+                      1 .. 20000));
+    my $r = create_job({type => 'import',
+                        inputBlobContainerUri => container_uri('input'),
+                        outputBlobContainerUri => container_uri('output')});
+    is($r->{status}, 200, 'import created');
+    my $id = $r->{json}{jobId};
+    select undef, undef, undef, 0.2;
+    $r = svc('DELETE', "/jobs/$id?$V");
+    is($r->{json}{status}, 'cancelled', 'cancelled while running');
+    select undef, undef, undef, 1;
+    is(wait_job($id)->{status}, 'cancelled', 'still cancelled');
+    my $n = svc('GET', "/statistics/devices?$V")->{json}{totalDeviceCount};
+    ok($n > 0 && $n < 20000, "stopped part-way ($n devices)");
+    my $again = svc('GET', "/statistics/devices?$V")->{json}
+                {totalDeviceCount};
+    is($again, $n, 'nothing more imported');
+    $r = create_job({type => 'export',
+                     outputBlobContainerUri => container_uri('jobs')});
+    is($r->{status}, 200, 'a new job may start');
+    is(wait_job($r->{json}{jobId})->{status}, 'completed', 'and completes');
+ }]]
+--- error_log eval
+qr/job "[0-9a-f-]+" stopped: cancelled/
