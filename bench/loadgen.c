@@ -48,11 +48,10 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/ssl.h>
 
 #include "ws_client.h"
+#include "bench_common.h"
 
 
 #define API_VERSION        "2021-04-12"
@@ -69,112 +68,6 @@
 #define TAG_LEN            16
 #define WS_PATH            "/$iothub/websocket"
 #define WS_FRAME_MAX       (1024 * 1024)
-
-
-/* ---- latency histogram: log-linear buckets of microseconds, ~3% ---- */
-
-#define H_BITS  5
-#define H_SUB   (1 << H_BITS)
-#define H_N     (64 * H_SUB)
-
-typedef struct {
-    uint64_t        n;
-    uint64_t        max;
-    uint64_t        b[H_N];
-} hist_t;
-
-
-static int
-h_index(uint64_t v)
-{
-    int  e;
-
-    if (v < 2 * H_SUB) {
-        return (int) v;
-    }
-
-    e = 63 - __builtin_clzll(v);
-
-    return (e - H_BITS + 1) * H_SUB + (int) ((v >> (e - H_BITS)) & (H_SUB - 1));
-}
-
-
-static uint64_t
-h_value(int i)
-{
-    int       e;
-    uint64_t  low, width;
-
-    if (i < 2 * H_SUB) {
-        return (uint64_t) i;
-    }
-
-    e = i / H_SUB + H_BITS - 1;
-    width = (uint64_t) 1 << (e - H_BITS);
-    low = (uint64_t) (H_SUB + i % H_SUB) << (e - H_BITS);
-
-    return low + width / 2;
-}
-
-
-static void
-h_add(hist_t *h, uint64_t v)
-{
-    h->b[h_index(v)]++;
-    h->n++;
-
-    if (v > h->max) {
-        h->max = v;
-    }
-}
-
-
-static void
-h_merge(hist_t *d, const hist_t *s)
-{
-    int  i;
-
-    for (i = 0; i < H_N; i++) {
-        d->b[i] += s->b[i];
-    }
-
-    d->n += s->n;
-
-    if (s->max > d->max) {
-        d->max = s->max;
-    }
-}
-
-
-/* the p-quantile (0 < p <= 1), 0 without samples */
-
-static uint64_t
-h_pct(const hist_t *h, double p)
-{
-    int       i;
-    uint64_t  rank, seen;
-
-    if (h->n == 0) {
-        return 0;
-    }
-
-    rank = (uint64_t) (p * (double) h->n + 0.5);
-    if (rank < 1) {
-        rank = 1;
-    }
-
-    seen = 0;
-
-    for (i = 0; i < H_N; i++) {
-        seen += h->b[i];
-
-        if (seen >= rank) {
-            return h_value(i) < h->max ? h_value(i) : h->max;
-        }
-    }
-
-    return h->max;
-}
 
 
 /* ---- what a process measured; children send it to the parent ---- */
@@ -259,6 +152,7 @@ static struct {
     int             reconnect;      /* pub: reopen lost connections */
     int             ws;             /* MQTT over WebSocket (subprotocol mqtt) */
     const char     *acked;          /* pub: list acknowledged tags here */
+    int             stamp;          /* pub: the send time in the payload */
 } O;
 
 
@@ -504,82 +398,6 @@ parse_target(addr_t *a, const char *text)
 
 /* ---- SAS tokens (auth.md 3) ---- */
 
-static size_t
-b64_decode(unsigned char *out, size_t size, const char *in)
-{
-    int     n;
-    size_t  len, pad;
-
-    len = strlen(in);
-    if (len == 0 || len % 4 || (len / 4) * 3 > size) {
-        return 0;
-    }
-
-    n = EVP_DecodeBlock(out, (const unsigned char *) in, (int) len);
-    if (n < 0) {
-        return 0;
-    }
-
-    pad = 0;
-    while (len && in[len - 1] == '=') {
-        pad++;
-        len--;
-    }
-
-    return (size_t) n - pad;
-}
-
-
-static void
-url_encode(char *out, size_t size, const char *in)
-{
-    size_t      o;
-    const char  *hex = "0123456789ABCDEF";
-
-    for (o = 0; *in && o + 4 < size; in++) {
-        unsigned char  ch = (unsigned char) *in;
-
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            out[o++] = (char) ch;
-
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[ch >> 4];
-            out[o++] = hex[ch & 15];
-        }
-    }
-
-    out[o] = '\0';
-}
-
-
-static void
-sas_token(char *out, size_t size, const char *resource,
-    const unsigned char *key, size_t key_len, const char *skn)
-{
-    int            n;
-    char           sr[512], se[32], sts[600], sig[64], sig_enc[128];
-    unsigned int   mac_len;
-    unsigned char  mac[EVP_MAX_MD_SIZE];
-
-    url_encode(sr, sizeof(sr), resource);
-    snprintf(se, sizeof(se), "%ld", (long) time(NULL) + 3600);
-    n = snprintf(sts, sizeof(sts), "%s\n%s", sr, se);
-
-    if (HMAC(EVP_sha256(), key, (int) key_len, (unsigned char *) sts,
-             (size_t) n, mac, &mac_len) == NULL)
-    {
-        die("HMAC failed");
-    }
-
-    EVP_EncodeBlock((unsigned char *) sig, mac, (int) mac_len);
-    url_encode(sig_enc, sizeof(sig_enc), sig);
-
-    snprintf(out, size, "SharedAccessSignature sr=%s&sig=%s&se=%s%s%s",
-             sr, sig_enc, se, skn ? "&skn=" : "", skn ? skn : "");
-}
-
-
 static void
 device_id(char *buf, size_t size, int dev)
 {
@@ -640,7 +458,11 @@ mqtt_connect(conn_t *c)
 
     if (!O.anon && c->role == R_DEVICE) {
         snprintf(resource, sizeof(resource), "%s/devices/%s", O.hub, id);
-        sas_token(pass, sizeof(pass), resource, O.key, O.key_len, NULL);
+        if (sas_token(pass, sizeof(pass), resource, O.key, O.key_len, NULL)
+            != 0)
+        {
+            die("HMAC failed");
+        }
     }
 
     idl = strlen(id);
@@ -1845,6 +1667,25 @@ pub_tag(unsigned char *p, uint64_t tag)
 }
 
 
+/* --stamp: 16 decimal digits, microseconds since the epoch (wall clock) */
+
+static void
+pub_stamp(unsigned char *p)
+{
+    int              i;
+    uint64_t         us;
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    us = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+
+    for (i = 15; i >= 0; i--) {
+        p[i] = (unsigned char) ('0' + us % 10);
+        us /= 10;
+    }
+}
+
+
 static void
 pub_one(conn_t *c)
 {
@@ -1875,6 +1716,11 @@ pub_one(conn_t *c)
             c->slot_tag[slot] = ++next_tag;
             pub_tag(p + c->pid_off + 2 + 1, next_tag);
         }
+    }
+
+    if (O.stamp) {
+        /* the payload starts with '{' and the time */
+        pub_stamp(p + c->pid_off + (O.qos ? 2 : 0) + 1);
     }
 
     if (now >= t_warm && now <= t_end) {
@@ -2332,8 +2178,11 @@ rtt_tick(void)
 
         if (!O.caller_mqtt && R.token[0] == '\0') {
             snprintf(resource, sizeof(resource), "%s", O.hub);
-            sas_token(R.token, sizeof(R.token), resource, O.skey, O.skey_len,
-                      O.policy);
+            if (sas_token(R.token, sizeof(R.token), resource, O.skey,
+                          O.skey_len, O.policy) != 0)
+            {
+                die("HMAC failed");
+            }
         }
     }
 
@@ -3165,6 +3014,9 @@ usage(void)
 "      --acked FILE         pub, QoS 1, one process: each payload starts\n"
 "                           with '{' and a run-unique 16-digit hex tag;\n"
 "                           FILE lists the tag of every PUBACK, a line each\n"
+"      --stamp              pub: each payload starts with '{' and its send\n"
+"                           time, 16 digits of microseconds since the epoch\n"
+"                           (bench/eh_consumer reads it)\n"
 "  rtt:\n"
 "      --caller ADDR:PORT   the caller's node (HTTPS unless --caller-plain)\n"
 "      --caller-plain       HTTP/MQTT to the caller's node without TLS\n"
@@ -3204,7 +3056,8 @@ options(int argc, char **argv)
         { "rounds", 1, NULL, 27 }, { "warm-rounds", 1, NULL, 28 },
         { "gap-ms", 1, NULL, 29 }, { "quiet", 0, NULL, 'q' },
         { "reconnect", 0, NULL, 30 }, { "acked", 1, NULL, 31 },
-        { "ws", 0, NULL, 32 },
+        { "stamp", 0, NULL, 32 },
+        { "ws", 0, NULL, 33 },
         { "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
 
@@ -3288,7 +3141,8 @@ options(int argc, char **argv)
         case 29: O.gap_ms = atof(optarg); break;
         case 30: O.reconnect = 1; break;
         case 31: O.acked = optarg; break;
-        case 32: O.ws = 1; break;
+        case 32: O.stamp = 1; break;
+        case 33: O.ws = 1; break;
         case 'n': O.n = atoi(optarg); break;
         case 'q': O.quiet = 1; break;
         case 'h': usage(); exit(0);
@@ -3381,6 +3235,10 @@ options(int argc, char **argv)
 
     if ((O.reconnect || O.acked) && O.mode != MODE_PUB) {
         die("--reconnect and --acked are for pub");
+    }
+
+    if (O.stamp && (O.mode != MODE_PUB || O.acked || O.size < 18)) {
+        die("--stamp is for pub without --acked, with --size 18 or more");
     }
 
     if (O.acked && (O.qos != 1 || O.procs != 1 || O.size < TAG_LEN + 2)) {

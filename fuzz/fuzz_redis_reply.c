@@ -58,6 +58,7 @@ static void fuzz_push(const redisReply *r);
 static void fuzz_records(const redisReply *r);
 static void fuzz_eh(const redisReply *r);
 static void fuzz_eh_event(const redisReply *r, size_t i);
+static void fuzz_eh_groups(const redisReply *r);
 static void fuzz_identity_ok(const ngx_iothub_identity_t *id);
 static void fuzz_span(const ngx_iothub_reply_str_t *s);
 
@@ -625,6 +626,41 @@ fuzz_eh(const redisReply *r)
 
     /* an entry of any reply, as a caller with a wrong index would ask */
     fuzz_eh_event(r, 0);
+
+    fuzz_eh_groups(r);
+}
+
+
+/* consumer groups: a list (one past its end too) and eh_group.lua */
+
+static void
+fuzz_eh_groups(const redisReply *r)
+{
+    size_t                       i, n;
+    long long                    done;
+    ngx_iothub_reply_eh_group_t  g;
+
+    n = 0;
+
+    if (ngx_iothub_reply_eh_groups(r, &n) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(n * 2 == r->elements);
+    }
+
+    for (i = 0; i <= n; i++) {
+        if (ngx_iothub_reply_eh_group(r, i, &g) == NGX_IOTHUB_REPLY_OK) {
+            fuzz_assert(i < n);
+            fuzz_assert(g.name.len >= 1
+                        && g.name.len <= NGX_IOTHUB_REPLY_EH_GROUP_MAX);
+            fuzz_span(&g.name);
+            fuzz_span(&g.created);
+        }
+    }
+
+    if (ngx_iothub_reply_eh_group_op(r, &done, &g) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(g.name.len <= NGX_IOTHUB_REPLY_EH_GROUP_MAX);
+        fuzz_span(&g.name);
+        fuzz_span(&g.created);
+    }
 }
 
 

@@ -30,6 +30,7 @@
 #include <proton/transport.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_eventhub.h"
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_amqp_address.h"
 #include "ngx_iothub_amqp_batch.h"
@@ -270,6 +271,11 @@ void ngx_iothub_amqp_eh_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link);
 void ngx_iothub_amqp_eh_delivery(ngx_iothub_amqp_ctx_t *ctx,
     pn_delivery_t *d);
 void ngx_iothub_amqp_eh_closed(ngx_iothub_amqp_ctx_t *ctx);
+
+/* ngx_iothub_amqp_eh_attach.c: a receiver's start and epoch (-1: none) */
+ngx_int_t ngx_iothub_amqp_eh_filter(pn_terminus_t *source,
+    ngx_iothub_eh_from_e *from, int64_t *n);
+ngx_int_t ngx_iothub_amqp_eh_epoch(pn_link_t *link, int64_t *epoch);
 
 
 #endif /* _NGX_IOTHUB_AMQP_H_INCLUDED_ */

@@ -67,6 +67,8 @@ static ngx_http_iothub_route_pt  ngx_http_iothub_routes[] = {
     ngx_http_iothub_route_files,          /* FILES */
     ngx_http_iothub_route_files_notify,   /* FILES_NOTIFY */
     ngx_http_iothub_route_query,          /* QUERY */
+    ngx_http_iothub_route_eh_groups,      /* EH_GROUPS */
+    ngx_http_iothub_route_eh_group,       /* EH_GROUP */
     ngx_http_iothub_route_bulkjob_create, /* BULKJOB_CREATE */
     ngx_http_iothub_route_bulkjobs,       /* BULKJOBS */
     ngx_http_iothub_route_bulkjob         /* BULKJOB */

@@ -99,6 +99,9 @@ ngx_int_t ngx_http_iothub_send_json(ngx_http_request_t *r,
 /* A yajl generator whose memory is freed with the request pool. */
 yajl_gen ngx_http_iothub_json_gen(ngx_http_request_t *r);
 
+/* A NUL-terminated string into the generator. */
+void ngx_http_iothub_gen_str(yajl_gen g, const char *s);
+
 /* Sends an empty response with status (204). */
 ngx_int_t ngx_http_iothub_send_empty(ngx_http_request_t *r,
     ngx_uint_t status);
@@ -165,6 +168,12 @@ ngx_int_t ngx_http_iothub_route_files_notify(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_feedback(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 ngx_int_t ngx_http_iothub_route_feedback_lock(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_eventhub.c */
+ngx_int_t ngx_http_iothub_route_eh_groups(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_eh_group(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 /* ngx_http_iothub_c2d.c */

@@ -154,7 +154,18 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
 
     { { "devices", NULL, "files", "notifications", NULL }, 5,
       NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
-      NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY }
+      NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY },
+
+    /* ours (docs/rest-extensions.md) */
+
+    { { "eventHubEndpoints", "events", "consumerGroups" }, 3,
+      NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS },
+
+    { { "eventHubEndpoints", "events", "consumerGroups", NULL }, 4,
+      NGX_IOTHUB_HTTP_GET|NGX_IOTHUB_HTTP_PUT|NGX_IOTHUB_HTTP_DELETE,
+      NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_EH_GROUP }
 };
 
 

@@ -66,6 +66,9 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_FILES,          /* POST /devices/{id}/files */
     NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY,   /* + /notifications[/{cid}] */
     NGX_IOTHUB_HTTP_ROUTE_QUERY,          /* /devices/query */
+    NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS,      /* /eventHubEndpoints/events/
+                                             consumerGroups */
+    NGX_IOTHUB_HTTP_ROUTE_EH_GROUP,       /* + /{name} */
     NGX_IOTHUB_HTTP_ROUTE_BULKJOB_CREATE, /* POST /jobs/create */
     NGX_IOTHUB_HTTP_ROUTE_BULKJOBS,       /* GET /jobs */
     NGX_IOTHUB_HTTP_ROUTE_BULKJOB,        /* /jobs/{id} */

@@ -39,6 +39,8 @@ static void ngx_iothub_reply_identity_fill(const redisReply *hash,
     ngx_iothub_identity_t *id);
 static void ngx_iothub_reply_eh_field(ngx_iothub_reply_eh_event_t *ev,
     const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value);
+static ngx_iothub_reply_rc_e ngx_iothub_reply_eh_group_value(
+    const redisReply *v, ngx_iothub_reply_eh_group_t *g);
 
 
 static const ngx_iothub_reply_code_t  ngx_iothub_reply_codes[] = {
@@ -889,6 +891,105 @@ ngx_iothub_reply_eh_partition(const redisReply *r,
     ngx_iothub_reply_str(r->element[0], &p->first);
     ngx_iothub_reply_str(r->element[1], &p->last);
     p->entries = r->element[2]->integer;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_groups(const redisReply *r, size_t *n)
+{
+    size_t                 i;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    *n = r->elements / 2;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_group(const redisReply *r, size_t i,
+    ngx_iothub_reply_eh_group_t *g)
+{
+    size_t  n;
+
+    if (ngx_iothub_reply_eh_groups(r, &n) != NGX_IOTHUB_REPLY_OK || i >= n)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    return ngx_iothub_reply_eh_group_value(r->element[2 * i + 1], g);
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_group_op(const redisReply *r, long long *done,
+    ngx_iothub_reply_eh_group_t *g)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_INTEGER
+        || r->element[1]->type != REDIS_REPLY_STRING)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    *done = r->element[0]->integer;
+
+    memset(g, 0, sizeof(ngx_iothub_reply_eh_group_t));
+
+    if (r->element[1]->len == 0) {
+        return NGX_IOTHUB_REPLY_OK;
+    }
+
+    return ngx_iothub_reply_eh_group_value(r->element[1], g);
+}
+
+
+/* "<created> <name>" */
+
+static ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_group_value(const redisReply *v,
+    ngx_iothub_reply_eh_group_t *g)
+{
+    const char  *sp;
+
+    sp = (v->len > 0) ? memchr(v->str, ' ', v->len) : NULL;
+
+    if (sp == NULL || sp == v->str) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    g->created.data = (const unsigned char *) v->str;
+    g->created.len = sp - v->str;
+    g->name.data = (const unsigned char *) sp + 1;
+    g->name.len = v->len - g->created.len - 1;
+
+    if (g->name.len == 0 || g->name.len > NGX_IOTHUB_REPLY_EH_GROUP_MAX) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
 
     return NGX_IOTHUB_REPLY_OK;
 }

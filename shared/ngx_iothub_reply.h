@@ -333,6 +333,32 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_eh_read(const redisReply *r,
 ngx_iothub_reply_rc_e ngx_iothub_reply_eh_event(const redisReply *r,
     size_t i, ngx_iothub_reply_eh_event_t *ev);
 
+/*
+ * A consumer group created at run time: the value "<created> <name>" of
+ * its field in the hub's hash of groups (the created time is ISO 8601
+ * text; the name 1 to NGX_IOTHUB_REPLY_EH_GROUP_MAX bytes, as created).
+ */
+#define NGX_IOTHUB_REPLY_EH_GROUP_MAX  50
+
+typedef struct {
+    ngx_iothub_reply_str_t          name;
+    ngx_iothub_reply_str_t          created;
+} ngx_iothub_reply_eh_group_t;
+
+/* HGETALL of the groups: *n of them, each read with _eh_group() */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_groups(const redisReply *r,
+    size_t *n);
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_group(const redisReply *r,
+    size_t i, ngx_iothub_reply_eh_group_t *g);
+
+/*
+ * eh_group.lua: { 1 or 0 (created or deleted, or not), the group's value
+ * or "" }: g is filled when the value is not empty (else its spans are
+ * empty).
+ */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_group_op(const redisReply *r,
+    long long *done, ngx_iothub_reply_eh_group_t *g);
+
 /* eh_partition.lua: { first id or "", last id or "", entries } */
 ngx_iothub_reply_rc_e ngx_iothub_reply_eh_partition(const redisReply *r,
     ngx_iothub_reply_eh_partition_t *p);

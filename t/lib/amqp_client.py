@@ -70,6 +70,7 @@ from proton import (Message, symbol, ulong, Delivery, Endpoint,
                     Disposition, Described, Timeout)
 from proton import int32, SSLDomain, Data, uint
 from proton.utils import BlockingConnection, LinkDetached
+from proton._utils import Fetcher
 from proton.reactor import DynamicNodeProperties  # noqa: F401
 from proton.reactor import AtMostOnce, Filter, LinkOption
 
@@ -129,6 +130,34 @@ def typed_id(value, kind):
     return value
 
 
+class Connection(BlockingConnection):
+    """While a link attaches, another link's detach (an Event Hubs
+    receiver displaced by the one attaching) is kept on that link for the
+    "detached" op instead of failing the attach."""
+    attaching = None
+
+    def on_link_remote_close(self, event):
+        if self.attaching is not None and event.link.name != self.attaching:
+            if event.link.state & Endpoint.LOCAL_ACTIVE:
+                event.link.close()
+            return
+        super().on_link_remote_close(event)
+
+
+def _fetcher_link_error(self, event):
+    # the same for the handler of a blocking receiver
+    attaching = getattr(self.connection, 'attaching', None)
+    if attaching is not None and event.link.name != attaching:
+        if event.link.state & Endpoint.LOCAL_ACTIVE:
+            event.link.close()
+        return
+    _fetcher_link_error.default(self, event)
+
+
+_fetcher_link_error.default = Fetcher.on_link_error
+Fetcher.on_link_error = _fetcher_link_error
+
+
 class Client:
     def __init__(self):
         self.conn = None
@@ -160,7 +189,7 @@ class Client:
                 domain.set_credentials(c['cert'], c['key'], None)
             kw['ssl_domain'] = domain
         try:
-            self.conn = BlockingConnection(
+            self.conn = Connection(
                 '%s://127.0.0.1:%d' % (scheme, c['port']),
                 timeout=c.get('timeout', TIMEOUT), **kw)
         except Exception as e:  # noqa: BLE001 - the test reads the reason
@@ -341,12 +370,17 @@ class Client:
         return {'ok': True}
 
     def detached(self, c):
+        # another link's detach may surface here first: wait on for ours
         link = self.links[c['name']].link
-        try:
-            self.conn.wait(lambda: link.state & Endpoint.REMOTE_CLOSED,
-                           timeout=c.get('timeout', TIMEOUT), msg='detach')
-        except LinkDetached:
-            pass
+        end = time.time() + c.get('timeout', TIMEOUT)
+        while not link.state & Endpoint.REMOTE_CLOSED:
+            try:
+                self.conn.wait(lambda: link.state & Endpoint.REMOTE_CLOSED,
+                               timeout=max(end - time.time(), 0.01),
+                               msg='detach')
+            except LinkDetached as e:
+                if e.link is link or time.time() >= end:
+                    break
         cond = link.remote_condition
         return {'error': cond.name if cond else None,
                 'description': cond.description if cond else None}
@@ -382,6 +416,7 @@ class Client:
         if c.get('epoch') is not None:
             opts.append(Props({symbol('com.microsoft:epoch'):
                                int(c['epoch'])}))
+        self.conn.attaching = c['name']
         try:
             link = self.conn.create_receiver(c['address'],
                                              credit=c.get('credit', 10),
@@ -391,6 +426,8 @@ class Client:
             cond = e.link.remote_condition
             return {'error': cond.name if cond else None,
                     'description': cond.description if cond else None}
+        finally:
+            self.conn.attaching = None
         self.links[c['name']] = link
         return {'ok': True}
 

@@ -99,6 +99,17 @@ static const split_case_t  split_cases[] = {
 
 
 static const match_case_t  match_cases[] = {
+    { "list consumer groups", GET, "/eventHubEndpoints/events/consumerGroups",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS, SERVICE,
+      "", "" },
+    /* the name is captured where a module id would be (segment 4) */
+    { "create a consumer group", PUT,
+      "/EventHubEndpoints/events/ConsumerGroups/cg1",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_EH_GROUP, SERVICE,
+      "", "cg1" },
+    { "post to consumer groups", POST,
+      "/eventHubEndpoints/events/consumerGroups",
+      NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, "", "" },
     { "list devices", GET, "/devices", NGX_IOTHUB_HTTP_ROUTE_OK,
       NGX_IOTHUB_HTTP_ROUTE_DEVICES, READ, "", "" },
     { "bulk registry", POST, "/devices", NGX_IOTHUB_HTTP_ROUTE_OK,

@@ -108,6 +108,19 @@ typedef struct {
 } eh_partition_case_t;
 
 
+/* HGETALL of the consumer groups, group "at" read; or eh_group.lua's */
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    int                      op;        /* eh_group.lua's answer */
+    ngx_iothub_reply_rc_e    rc;
+    size_t                   at;
+    const char              *group;
+    const char              *created;
+    long long                done;
+} eh_group_case_t;
+
+
 /* an eh_read.lua answer; entry "at" decoded: rc, then its fields */
 typedef struct {
     const char                  *name;
@@ -363,6 +376,32 @@ static const eh_partition_case_t  eh_partition_cases[] = {
       NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0 },
     { "eh_partition: an error", "-NOSCRIPT No matching script\r\n",
       NGX_IOTHUB_REPLY_NOSCRIPT, NULL, NULL, 0 },
+};
+
+
+static const eh_group_case_t  eh_group_cases[] = {
+    { "eh_groups: two, the second",
+      "*4\r\n$1\r\na\r\n$4\r\nT1 A\r\n$2\r\nbc\r\n$5\r\nT2 bC\r\n",
+      0, NGX_IOTHUB_REPLY_OK, 1, "bC", "T2", 0 },
+    { "eh_groups: none", "*0\r\n", 0, NGX_IOTHUB_REPLY_MALFORMED, 0, NULL,
+      NULL, 0 },
+    { "eh_groups: odd", "*1\r\n$1\r\na\r\n", 0,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
+    { "eh_groups: no space in the value",
+      "*2\r\n$1\r\na\r\n$2\r\nT1\r\n", 0,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
+    { "eh_groups: an empty name", "*2\r\n$1\r\na\r\n$3\r\nT1 \r\n", 0,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
+    { "eh_groups: an integer", "*2\r\n$1\r\na\r\n:1\r\n", 0,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
+    { "eh_group.lua: created", "*2\r\n:1\r\n$4\r\nT1 A\r\n", 1,
+      NGX_IOTHUB_REPLY_OK, 0, "A", "T1", 1 },
+    { "eh_group.lua: deleted", "*2\r\n:1\r\n$0\r\n\r\n", 1,
+      NGX_IOTHUB_REPLY_OK, 0, "", "", 1 },
+    { "eh_group.lua: full", "-FULL too many consumer groups\r\n", 1,
+      NGX_IOTHUB_REPLY_FULL, 0, NULL, NULL, 0 },
+    { "eh_group.lua: a string flag", "*2\r\n$1\r\n1\r\n$0\r\n\r\n", 1,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
 };
 
 
@@ -1030,6 +1069,43 @@ test_eh_partition(void **state)
 
 
 static void
+test_eh_group(void **state)
+{
+    const eh_group_case_t *c = *state;
+
+    size_t                        n;
+    long long                     done;
+    redisReply                   *r;
+    ngx_iothub_reply_rc_e         rc;
+    ngx_iothub_reply_eh_group_t   g;
+
+    r = reply_of_str(c->resp);
+    done = 0;
+
+    if (c->op) {
+        rc = ngx_iothub_reply_eh_group_op(r, &done, &g);
+
+    } else {
+        rc = ngx_iothub_reply_eh_groups(r, &n);
+
+        if (rc == NGX_IOTHUB_REPLY_OK) {
+            rc = ngx_iothub_reply_eh_group(r, c->at, &g);
+        }
+    }
+
+    assert_int_equal(rc, c->rc);
+
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        assert_span(&g.name, c->group);
+        assert_span(&g.created, c->created);
+        assert_int_equal(done, c->done);
+    }
+
+    freeReplyObject(r);
+}
+
+
+static void
 test_eh_read(void **state)
 {
     const eh_read_case_t *c = *state;
@@ -1311,6 +1387,7 @@ main(void)
         TABLE("eh_seek.lua", test_eh_seek, eh_seek_cases),
         TABLE("eh_read.lua", test_eh_read, eh_read_cases),
         TABLE("eh_partition.lua", test_eh_partition, eh_partition_cases),
+        TABLE("consumer groups", test_eh_group, eh_group_cases),
     };
 
     size_t  i;
