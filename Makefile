@@ -22,6 +22,7 @@ UNIT_TESTS   = $(patsubst t/unit/%.c,build/unit/%,$(wildcard t/unit/test_*.c))
 # the pure C parts: no nginx headers, linked alone into tests and fuzzers
 PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_blob_sas.c \
+               shared/ngx_iothub_bulkjob_lines.c \
                shared/ngx_iothub_identity_out.c \
                shared/ngx_iothub_twin.c shared/ngx_iothub_twin_json.c \
                shared/ngx_iothub_twin_view.c \

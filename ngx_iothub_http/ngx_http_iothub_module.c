@@ -68,7 +68,10 @@ static ngx_http_iothub_route_pt  ngx_http_iothub_routes[] = {
     ngx_http_iothub_route_files_notify,   /* FILES_NOTIFY */
     ngx_http_iothub_route_query,          /* QUERY */
     ngx_http_iothub_route_eh_groups,      /* EH_GROUPS */
-    ngx_http_iothub_route_eh_group        /* EH_GROUP */
+    ngx_http_iothub_route_eh_group,       /* EH_GROUP */
+    ngx_http_iothub_route_bulkjob_create, /* BULKJOB_CREATE */
+    ngx_http_iothub_route_bulkjobs,       /* BULKJOBS */
+    ngx_http_iothub_route_bulkjob         /* BULKJOB */
 };
 
 
@@ -319,6 +322,7 @@ static ngx_int_t
 ngx_http_iothub_verify(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
     ngx_iothub_sas_token_t *token)
 {
+    size_t                      k;
     ngx_uint_t                  i;
     ngx_iothub_log_buf_t        name;
     ngx_iothub_policy_t        *policy;
@@ -344,9 +348,10 @@ ngx_http_iothub_verify(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
     access.now = ngx_time();
     access.rights = ctx->rights;
 
-    rc = ngx_iothub_http_authorize(token, policies, i, &access, NULL);
+    rc = ngx_iothub_http_authorize(token, policies, i, &access, &k);
 
     if (rc == NGX_IOTHUB_HTTP_AUTH_OK) {
+        ctx->policy_rights = policies[k].rights;
         return NGX_DECLINED;
     }
 

@@ -45,6 +45,7 @@ struct ngx_http_iothub_ctx_s {
 
     ngx_http_iothub_route_pt         route;
     ngx_uint_t                       rights;      /* the route needs one */
+    ngx_uint_t                       policy_rights;   /* the caller's */
 
     /* the ids the route's path names (len 0 when none) */
     ngx_str_t                        device_id;
@@ -187,6 +188,14 @@ ngx_int_t ngx_http_iothub_route_method(ngx_http_request_t *r,
 
 /* ngx_http_iothub_query.c */
 ngx_int_t ngx_http_iothub_route_query(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_bulkjobs.c: import/export jobs */
+ngx_int_t ngx_http_iothub_route_bulkjob_create(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_bulkjobs(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_bulkjob(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 /* ngx_http_iothub_twin.c */

@@ -85,6 +85,24 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
       NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
       NGX_IOTHUB_HTTP_ROUTE_METHOD },
 
+    /*
+     * import/export jobs (rest.md 11): an import needs registry_write too,
+     * which the route checks once it has read the body's type; jobs v2
+     * (/jobs/v2/...) have more segments
+     */
+
+    { { "jobs", "create" }, 2,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_REGISTRY_READ,
+      NGX_IOTHUB_HTTP_ROUTE_BULKJOB_CREATE },
+
+    { { "jobs" }, 1,
+      NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_REGISTRY_READ,
+      NGX_IOTHUB_HTTP_ROUTE_BULKJOBS },
+
+    { { "jobs", NULL }, 2,
+      NGX_IOTHUB_HTTP_GET|NGX_IOTHUB_HTTP_DELETE, NGX_IOTHUB_HTTP_REGISTRY,
+      NGX_IOTHUB_HTTP_ROUTE_BULKJOB },
+
     { { "statistics", "devices" }, 2,
       NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_REGISTRY_READ,
       NGX_IOTHUB_HTTP_ROUTE_STATISTICS },

@@ -69,6 +69,9 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS,      /* /eventHubEndpoints/events/
                                              consumerGroups */
     NGX_IOTHUB_HTTP_ROUTE_EH_GROUP,       /* + /{name} */
+    NGX_IOTHUB_HTTP_ROUTE_BULKJOB_CREATE, /* POST /jobs/create */
+    NGX_IOTHUB_HTTP_ROUTE_BULKJOBS,       /* GET /jobs */
+    NGX_IOTHUB_HTTP_ROUTE_BULKJOB,        /* /jobs/{id} */
     NGX_IOTHUB_HTTP_ROUTE_COUNT
 } ngx_iothub_http_route_e;
 

@@ -665,6 +665,21 @@ const ngx_iothub_reply_field_name_t
 };
 
 
+const ngx_iothub_reply_field_name_t  ngx_iothub_reply_bulkjob_names[] = {
+    { "type", 0 },
+    { "status", 0 },
+    { "progress", 1 },
+    { "startTimeUtc", 0 },
+    { "endTimeUtc", 0 },
+    { "inputBlobContainerUri", 0 },
+    { "outputBlobContainerUri", 0 },
+    { "excludeKeysInExport", 0 },
+    { "failureReason", 0 },
+    { "inputBlobName", 0 },
+    { "outputBlobName", 0 }
+};
+
+
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_records(const redisReply *r, size_t *n)
 {

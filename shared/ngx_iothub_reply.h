@@ -225,7 +225,7 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_query_twin(const redisReply *r,
  * order the JSON of the record lists them; "number" ones are written as
  * JSON numbers.  Absent fields are empty.
  */
-#define NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX  8
+#define NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX  12
 
 typedef struct {
     const char                     *name;
@@ -238,14 +238,19 @@ typedef struct {
 
 #define NGX_IOTHUB_REPLY_FEEDBACK_FIELDS           6
 #define NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS   6
+#define NGX_IOTHUB_REPLY_BULKJOB_FIELDS            11
 
 extern const ngx_iothub_reply_field_name_t  ngx_iothub_reply_feedback_names[];
 extern const ngx_iothub_reply_field_name_t
     ngx_iothub_reply_filenotification_names[];
+/* an import/export job's hash (bulkjob_*.lua), in ngx_iothub_bulkjob.h's
+ * order */
+extern const ngx_iothub_reply_field_name_t  ngx_iothub_reply_bulkjob_names[];
 
 
 /*
- * sbstream_receive.lua: { { id, { field, value, ... } }, ... } of *n
+ * sbstream_receive.lua and bulkjob_*.lua: { { id, { field, value, ... } },
+ * ... } of *n
  * records (0: none due), each then read with ngx_iothub_reply_record()
  * (i < *n) by the names of its stream (at most
  * NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX are read).

@@ -8,8 +8,9 @@
 # removed at the end (KEEP=1 keeps it for debugging). Exits with the test status.
 #
 # The tests get IOTHUB_* variables: the connection strings of every policy,
-# IOTHUB_CA, IOTHUB_HUB_NAME, IOTHUB_REDIS_PORT (the private Redis, for tests
-# that read what the hub stored), IOTHUB_NGINX_LOG (+ _LEVEL) and IOTHUB_MQTT=1
+# IOTHUB_CA, IOTHUB_HUB_NAME, IOTHUB_STORAGE_KEY and IOTHUB_STORAGE_ENDPOINT
+# (the blob store's account key and BlobEndpoint), IOTHUB_REDIS_PORT (the
+# private Redis, for tests that read what the hub stored), IOTHUB_NGINX_LOG (+ _LEVEL) and IOTHUB_MQTT=1
 # when 8883 is served.
 # Arguments: test files (relative to the repository root) instead of all of
 # t/e2e/*.test.js, and `node --test` options, e.g.
@@ -86,8 +87,12 @@ PREFIX=$TMP/nginx
 # info: the tests may look for connection lines in error.log
 LOG_LEVEL=${LOG_LEVEL:-info}
 mkdir -p "$PREFIX/logs" "$PREFIX/tmp"
+# the blob store's account key: the import/export tests sign container SASs
+STORAGE_KEY=${STORAGE_KEY:-$(openssl rand -base64 32)}
+export IOTHUB_STORAGE_KEY=$STORAGE_KEY IOTHUB_STORAGE_ENDPOINT=https://$HUB/blobs
 PREFIX=$PREFIX CERT_DIR=$TMP/certs MODULES=$MODULES REDIS_PORT=$REDIS_PORT HUB=$HUB \
-    MQTT=$MQTT AMQP=$AMQP LOG_LEVEL=$LOG_LEVEL "$ROOT/scripts/hub-conf.sh" > "$PREFIX/nginx.conf"
+    MQTT=$MQTT AMQP=$AMQP LOG_LEVEL=$LOG_LEVEL STORAGE_KEY=$STORAGE_KEY \
+    STORAGE_ENDPOINT=$IOTHUB_STORAGE_ENDPOINT "$ROOT/scripts/hub-conf.sh" > "$PREFIX/nginx.conf"
 "$NGINX" -q -t -p "$PREFIX" -c "$PREFIX/nginx.conf" || fail "nginx -t failed"
 "$NGINX" -p "$PREFIX" -c "$PREFIX/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!

@@ -1276,6 +1276,30 @@ test_records(void **state)
                      NGX_IOTHUB_REPLY_MALFORMED);
     freeReplyObject(r);
 
+    /* an import/export job (bulkjob_*.lua): all 11 fields, last one too */
+
+    r = reply_of_str("*1\r\n"
+                     "*2\r\n$2\r\nj1\r\n*6\r\n"
+                     "$4\r\ntype\r\n$6\r\nexport\r\n"
+                     "$8\r\nprogress\r\n$2\r\n99\r\n"
+                     "$14\r\noutputBlobName\r\n$3\r\na.b\r\n");
+    assert_int_equal(ngx_iothub_reply_records(r, &n), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(n, 1);
+    assert_true(NGX_IOTHUB_REPLY_BULKJOB_FIELDS
+                <= NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX);
+    ngx_iothub_reply_record(r, 0, ngx_iothub_reply_bulkjob_names,
+                            NGX_IOTHUB_REPLY_BULKJOB_FIELDS, &rec);
+    assert_span(&rec.value[0], "export");
+    assert_span(&rec.value[2], "99");
+    assert_span(&rec.value[10], "a.b");
+    assert_int_equal(rec.value[1].len, 0);
+    freeReplyObject(r);
+
+    r = reply_of_str("-FULL\r\n");
+    assert_int_equal(ngx_iothub_reply_records(r, &n),
+                     NGX_IOTHUB_REPLY_FULL);
+    freeReplyObject(r);
+
     r = reply_of_str("-EXPIRED the upload's SAS expired\r\n");
     assert_int_equal(ngx_iothub_reply_integer(r, (long long *) &n),
                      NGX_IOTHUB_REPLY_EXPIRED);

@@ -1,0 +1,35 @@
+-- A runner's step of an import/export job: "running" with the progress
+-- (ARGV[3] of ARGV[4] done; ARGV[4] "" is the number of devices) and
+-- the lease renewed; or the end, "completed" or "failed" (ARGV[6] the
+-- reason), which gives up the lease.  A job that is no longer the
+-- lease's (cancelled, or the lease lapsed) answers "CONFLICT": its runner
+-- stops.
+-- KEYS[1] the lease  KEYS[2] the job (hash)  KEYS[3] the device index
+-- ARGV[1] job id  ARGV[2] lease, ms  ARGV[3] done  ARGV[4] total or ""
+-- ARGV[5] running | completed | failed  ARGV[6] failure reason
+-- ARGV[7] now, ISO
+-- returns the progress (0..100), or the error "CONFLICT"
+local status = redis.call('HGET', KEYS[2], 'status')
+if redis.call('GET', KEYS[1]) ~= ARGV[1]
+   or (status ~= 'enqueued' and status ~= 'running') then
+  return { err = 'CONFLICT' }
+end
+if ARGV[5] == 'running' then
+  local total = tonumber(ARGV[4]) or redis.call('ZCARD', KEYS[3])
+  local progress = 0
+  if total > 0 then
+    progress = math.min(99, math.floor(tonumber(ARGV[3]) * 100 / total))
+  end
+  redis.call('HSET', KEYS[2], 'status', 'running', 'progress', progress)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return progress
+end
+if ARGV[5] == 'completed' then
+  redis.call('HSET', KEYS[2], 'status', 'completed', 'progress', 100,
+             'endTimeUtc', ARGV[7])
+else
+  redis.call('HSET', KEYS[2], 'status', 'failed', 'endTimeUtc', ARGV[7],
+             'failureReason', ARGV[6])
+end
+redis.call('DEL', KEYS[1])
+return 100

@@ -1,0 +1,133 @@
+
+/*
+ * Copyright (C) nginx-iothub authors
+ */
+
+
+/*
+ * nginx-iothub: the import/export jobs of the registry (rest.md 11).  A
+ * job is a Redis hash (redis-schema.md); one runs at a time, holding a
+ * lease key that its runner renews.  The worker that created a job runs
+ * it in the background (ngx_iothub_bulkjob_run.c): the identities go to
+ * or come from a blob of the hub's own blob store (iothub_blob_store),
+ * after the container URI's SAS is checked as the store checks it.
+ */
+
+
+#ifndef _NGX_IOTHUB_BULKJOB_H_INCLUDED_
+#define _NGX_IOTHUB_BULKJOB_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_iothub.h"
+#include "ngx_iothub_bulkjob_lines.h"
+
+
+/* the fields of a job's hash, ngx_iothub_reply_bulkjob_names' order */
+typedef enum {
+    NGX_IOTHUB_BULKJOB_F_TYPE = 0,
+    NGX_IOTHUB_BULKJOB_F_STATUS,
+    NGX_IOTHUB_BULKJOB_F_PROGRESS,
+    NGX_IOTHUB_BULKJOB_F_START,
+    NGX_IOTHUB_BULKJOB_F_END,
+    NGX_IOTHUB_BULKJOB_F_INPUT_URI,
+    NGX_IOTHUB_BULKJOB_F_OUTPUT_URI,
+    NGX_IOTHUB_BULKJOB_F_EXCLUDE_KEYS,
+    NGX_IOTHUB_BULKJOB_F_FAILURE,
+    NGX_IOTHUB_BULKJOB_F_INPUT_BLOB,
+    NGX_IOTHUB_BULKJOB_F_OUTPUT_BLOB,
+    NGX_IOTHUB_BULKJOB_F_COUNT
+} ngx_iothub_bulkjob_field_e;
+
+
+/* jobs kept in Redis; older ones are dropped when one is created */
+#define NGX_IOTHUB_BULKJOB_KEPT      100
+
+/* the runner renews the lease at least this often */
+#define NGX_IOTHUB_BULKJOB_LEASE     30000
+
+/* identities exported, or import lines read, per event-loop turn */
+#define NGX_IOTHUB_BULKJOB_CHUNK     100
+
+
+typedef struct {
+    ngx_str_t                  id;
+    ngx_str_t                  value[NGX_IOTHUB_BULKJOB_F_COUNT];
+} ngx_iothub_bulkjob_record_t;
+
+
+typedef enum {
+    NGX_IOTHUB_BULKJOB_OK = 0,
+    NGX_IOTHUB_BULKJOB_NOT_FOUND,        /* 404002 JobNotFound */
+    NGX_IOTHUB_BULKJOB_BUSY,             /* 403003 JobQuotaExceeded */
+    NGX_IOTHUB_BULKJOB_UNAVAILABLE,      /* Redis is down */
+    NGX_IOTHUB_BULKJOB_FAILED
+} ngx_iothub_bulkjob_result_e;
+
+
+typedef struct ngx_iothub_bulkjob_op_s  ngx_iothub_bulkjob_op_t;
+
+typedef void (*ngx_iothub_bulkjob_handler_pt)(ngx_iothub_bulkjob_op_t *op);
+
+
+/*
+ * Owned by the caller, who zeroes it and sets hub, log, pool, handler
+ * and data.  The handler runs once with result and, on OK, the jobs read
+ * (copied into pool).
+ */
+struct ngx_iothub_bulkjob_op_s {
+    ngx_iothub_hub_t                *hub;
+    ngx_log_t                       *log;
+    ngx_pool_t                      *pool;
+    ngx_iothub_bulkjob_handler_pt    handler;
+    void                            *data;
+
+    ngx_iothub_bulkjob_result_e      result;
+    ngx_iothub_bulkjob_record_t     *records;
+    ngx_uint_t                       nrecords;
+
+    /* create: the request, kept for the runner */
+    ngx_iothub_bulkjob_request_t    *request;
+    ngx_iothub_redis_call_t         *call;
+};
+
+
+/*
+ * Creates a job of req (read with ngx_iothub_bulkjob_request_parse())
+ * and, once Redis stored it, starts its runner in this worker.  Each
+ * returns NGX_OK (started), NGX_DECLINED (Redis is down) or NGX_ERROR.
+ */
+ngx_int_t ngx_iothub_bulkjob_create(ngx_iothub_bulkjob_op_t *op,
+    ngx_iothub_bulkjob_request_t *req);
+
+/* one job, or every job (id NULL), newest first */
+ngx_int_t ngx_iothub_bulkjob_get(ngx_iothub_bulkjob_op_t *op, ngx_str_t *id);
+
+ngx_int_t ngx_iothub_bulkjob_cancel(ngx_iothub_bulkjob_op_t *op,
+    ngx_str_t *id);
+
+/* The handler will not run; safe when nothing is pending. */
+void ngx_iothub_bulkjob_op_cancel(ngx_iothub_bulkjob_op_t *op);
+
+/* A job's JSON (rest.md 11's job properties) into g. */
+int ngx_iothub_bulkjob_gen(yajl_gen g, ngx_iothub_bulkjob_record_t *rec);
+
+/*
+ * ngx_iothub_bulkjob_run.c: runs job id of req in the background, in
+ * this worker; it copies what it needs.  NGX_ERROR when it could not
+ * start (the lease then lapses and the job reads as failed).
+ */
+ngx_int_t ngx_iothub_bulkjob_run(ngx_iothub_hub_t *hub, ngx_str_t *id,
+    ngx_iothub_bulkjob_request_t *req);
+
+/* the Redis keys of the jobs */
+#define NGX_IOTHUB_BULKJOB_KEY_LEASE   "bulkjob:lease"
+#define NGX_IOTHUB_BULKJOB_KEY_JOBS    "bulkjobs"
+#define NGX_IOTHUB_BULKJOB_KEY_JOB     "bulkjob:"
+
+
+#endif /* _NGX_IOTHUB_BULKJOB_H_INCLUDED_ */

@@ -1,0 +1,159 @@
+'use strict';
+// Import/export jobs end to end (rest.md 11): azure-iothub's Registry
+// exportDevicesToBlob, importDevicesFromBlob, getJob, listJobs and
+// cancelJob against the blob store this nginx serves (location /blobs/ of
+// scripts/hub-conf.sh).  The container SAS URIs are made by
+// @azure/storage-blob with the store's account key (IOTHUB_STORAGE_KEY,
+// set by t/e2e/run.sh); the blobs are read and written with its
+// BlockBlobClient.  Run through t/e2e/run.sh.
+
+const { describe, it, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const { Registry } = require('azure-iothub');
+const {
+    BlockBlobClient, StorageSharedKeyCredential, ContainerSASPermissions,
+    generateBlobSASQueryParameters,
+} = require('@azure/storage-blob');
+const h = require('./helpers');
+
+const env = process.env;
+if (!env.IOTHUB_OWNER_CONNSTR) {
+    throw new Error('IOTHUB_OWNER_CONNSTR is not set: run t/e2e/run.sh');
+}
+const SKIP = !env.IOTHUB_STORAGE_KEY && 'run.sh did not give the blob store key';
+const T = { timeout: 60000 };
+const WAIT = 20000;
+const ENDPOINT = env.IOTHUB_STORAGE_ENDPOINT;
+// hub-conf.sh's storage_connection_string: AccountName=blobs
+const ACCOUNT = 'blobs';
+
+const registry = Registry.fromConnectionString(env.IOTHUB_OWNER_CONNSTR);
+
+const RUN = `ie-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
+const created = new Set();
+
+// a container's SAS URI, signed as the store's SAS version 2019-02-02
+function containerUri(container, permissions = 'racwl') {
+    const sas = generateBlobSASQueryParameters({
+        containerName: container,
+        permissions: ContainerSASPermissions.parse(permissions),
+        expiresOn: new Date(Date.now() + 3600 * 1000),
+        version: '2019-02-02',
+    }, new StorageSharedKeyCredential(ACCOUNT, env.IOTHUB_STORAGE_KEY)).toString();
+    return `${ENDPOINT}/${container}?${sas}`;
+}
+
+function blob(container, name) {
+    const [base, sas] = containerUri(container).split('?');
+    return new BlockBlobClient(`${base}/${name}?${sas}`);
+}
+
+async function readLines(container, name) {
+    const buf = await h.within(WAIT, `download ${name}`, blob(container, name).downloadToBuffer());
+    return buf.toString().split('\n').filter((l) => l.length).map((l) => JSON.parse(l));
+}
+
+// the job once it ended
+async function ended(jobId) {
+    for (let i = 0; i < 200; i++) {
+        const job = await registry.getJob(jobId);
+        if (!['enqueued', 'running'].includes(job.status)) {
+            return job;
+        }
+        await h.sleep(100);
+    }
+    throw new Error(`job ${jobId} did not end`);
+}
+
+async function newDevice(n) {
+    const id = `${RUN}-${n}`;
+    created.add(id);
+    const { responseBody: device } = await registry.create({ deviceId: id });
+    return device;
+}
+
+after(async () => {
+    for (const id of created) {
+        await registry.delete(id).catch(() => {});
+    }
+});
+
+describe('import/export jobs', { skip: SKIP }, () => {
+    it('exportDevicesToBlob: every identity as a JSON line, with or without keys', T, async () => {
+        const devices = [await newDevice(1), await newDevice(2), await newDevice(3)];
+        const container = `exp-${crypto.randomBytes(4).toString('hex')}`;
+
+        const job = await registry.exportDevicesToBlob(
+            containerUri(container), false);
+        assert.equal(job.type, 'export');
+        assert.match(job.jobId, /^[0-9a-f-]{36}$/);
+        const done = await ended(job.jobId);
+        assert.equal(done.status, 'completed', done.failureReason);
+        assert.equal(done.progress, 100);
+
+        const lines = await readLines(container, 'devices.txt');
+        for (const d of devices) {
+            const l = lines.find((x) => x.id === d.deviceId);
+            assert.ok(l, `${d.deviceId} exported`);
+            assert.equal(l.authentication.symmetricKey.primaryKey,
+                d.authentication.symmetricKey.primaryKey);
+            assert.equal(l.eTag, d.etag);
+            assert.equal(l.status, 'enabled');
+        }
+
+        const job2 = await registry.exportDevicesToBlob(
+            containerUri(container), true);
+        assert.equal((await ended(job2.jobId)).status, 'completed');
+        const nokeys = await readLines(container, 'devices.txt');
+        const l = nokeys.find((x) => x.id === devices[0].deviceId);
+        assert.equal(l.authentication.symmetricKey.primaryKey, null);
+
+        const { responseBody: jobs } = await registry.listJobs();
+        assert.ok(jobs.some((j) => j.jobId === job.jobId), 'listJobs has the job');
+        const cancelled = await registry.cancelJob(job2.jobId);
+        assert.equal(cancelled.status, 'completed', 'an ended job stays as it was');
+    });
+
+    it('importDevicesFromBlob: create, update, delete; errors in importErrors.log', T, async () => {
+        const d1 = await newDevice(11);
+        const d2 = await newDevice(12);
+        const fresh = `${RUN}-13`;
+        created.add(fresh);
+        const input = `imp-${crypto.randomBytes(4).toString('hex')}`;
+        const output = `out-${crypto.randomBytes(4).toString('hex')}`;
+        const text = [
+            { id: fresh, importMode: 'create' },
+            { id: d1.deviceId, importMode: 'Update', status: 'disabled' },
+            { id: d2.deviceId, importMode: 'Delete' },
+            { id: d1.deviceId, importMode: 'create' },
+        ].map((x) => JSON.stringify(x)).join('\n') + '\n';
+        await h.within(WAIT, 'upload', blob(input, 'devices.txt').upload(text, text.length));
+
+        const job = await registry.importDevicesFromBlob(
+            containerUri(input, 'rl'), containerUri(output));
+        assert.equal(job.type, 'import');
+        const done = await ended(job.jobId);
+        assert.equal(done.status, 'completed', done.failureReason);
+
+        const { responseBody: created3 } = await registry.get(fresh);
+        assert.equal(created3.deviceId, fresh);
+        assert.ok(created3.authentication.symmetricKey.primaryKey, 'keys made');
+        assert.equal((await registry.get(d1.deviceId)).responseBody.status, 'disabled');
+        await assert.rejects(registry.get(d2.deviceId), (e) => e.constructor.name === 'DeviceNotFoundError');
+
+        const errors = await readLines(output, 'importErrors.log');
+        assert.equal(errors.length, 1);
+        assert.equal(errors[0].deviceId, d1.deviceId);
+        assert.equal(errors[0].errorCode, 'DeviceAlreadyExists');
+    });
+
+    it('a read-only SAS for the output: the job fails with its reason', T, async () => {
+        const container = `ro-${crypto.randomBytes(4).toString('hex')}`;
+        const job = await registry.exportDevicesToBlob(
+            containerUri(container, 'rl'), false);
+        const done = await ended(job.jobId);
+        assert.equal(done.status, 'failed');
+        assert.match(done.failureReason, /SAS/);
+    });
+});
