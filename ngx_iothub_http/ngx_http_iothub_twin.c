@@ -132,26 +132,9 @@ ngx_http_iothub_twin_send(ngx_http_request_t *r, ngx_iothub_twin_op_t *op)
 {
     char                        etag[NGX_IOTHUB_TWIN_ETAG_LEN + 1];
     yajl_gen                    g;
-    ngx_iothub_identity_t      *id;
     ngx_iothub_twin_identity_t  ti;
 
-    id = &op->identity;
-    ngx_iothub_twin_etag(op->twin.version, etag);
-
-    ngx_memzero(&ti, sizeof(ngx_iothub_twin_identity_t));
-    ti.device_id = id->device_id;
-    ti.module_id = id->module_id;
-    ti.etag = etag;
-    ti.device_etag = id->etag;
-    ti.status = id->module_id[0] ? NULL : id->status;
-    ti.status_update_time = id->status_updated_time;
-    ti.connection_state = id->connection_state;
-    ti.last_activity_time = id->last_activity_time;
-    ti.auth_type = id->auth_type;
-    ti.primary_thumbprint = id->primary_thumbprint;
-    ti.secondary_thumbprint = id->secondary_thumbprint;
-    ti.c2d_count = id->c2d_count;
-    ti.iot_edge = id->iot_edge;
+    ngx_iothub_twin_view_identity(op, etag, &ti);
 
     g = ngx_http_iothub_json_gen(r);
 

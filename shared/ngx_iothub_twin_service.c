@@ -413,3 +413,29 @@ ngx_iothub_twin_error_body(u_char *buf, ngx_uint_t code, const char *message)
     return ngx_snprintf(last, buf + NGX_IOTHUB_TWIN_ERROR_LEN - last,
                         "\",\"timestampUtc\":\"%s\"}", now);
 }
+
+
+void
+ngx_iothub_twin_view_identity(ngx_iothub_twin_op_t *op, char *etag,
+    ngx_iothub_twin_identity_t *ti)
+{
+    ngx_iothub_identity_t  *id;
+
+    id = &op->identity;
+    ngx_iothub_twin_etag(op->twin.version, etag);
+
+    ngx_memzero(ti, sizeof(ngx_iothub_twin_identity_t));
+    ti->device_id = id->device_id;
+    ti->module_id = id->module_id;
+    ti->etag = etag;
+    ti->device_etag = id->etag;
+    ti->status = id->module_id[0] ? NULL : id->status;
+    ti->status_update_time = id->status_updated_time;
+    ti->connection_state = id->connection_state;
+    ti->last_activity_time = id->last_activity_time;
+    ti->auth_type = id->auth_type;
+    ti->primary_thumbprint = id->primary_thumbprint;
+    ti->secondary_thumbprint = id->secondary_thumbprint;
+    ti->c2d_count = id->c2d_count;
+    ti->iot_edge = id->iot_edge;
+}

@@ -76,6 +76,14 @@ ngx_int_t ngx_iothub_twin_run(ngx_iothub_twin_op_t *op);
 /* The handler will not run; safe when nothing is pending. */
 void ngx_iothub_twin_cancel(ngx_iothub_twin_op_t *op);
 
+/*
+ * The identity fields of the service view of the twin op read (its
+ * handler is running): into ti, with the twin's etag written into etag
+ * (NGX_IOTHUB_TWIN_ETAG_LEN + 1 bytes).  ti points into op and etag.
+ */
+void ngx_iothub_twin_view_identity(ngx_iothub_twin_op_t *op, char *etag,
+    ngx_iothub_twin_identity_t *ti);
+
 /* The size of an error body: enough for any message (200 bytes kept). */
 #define NGX_IOTHUB_TWIN_ERROR_LEN  512
 
