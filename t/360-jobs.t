@@ -34,6 +34,19 @@ sub method_job {
             body => JSON::PP->new->canonical->encode($j)};
 }
 
+# An expect check: a method request for $name with $payload; its rid is
+# kept in $RID for the answer.
+our $RID;
+sub method_req {
+    my ($name, $payload) = @_;
+    return sub {
+        my $p = shift;
+        return 0 unless $p =~ m{\$iothub/methods/POST/\Q$name\E/\?\$rid=([0-9a-f]{32}\.\d+\.[0-9a-f]{16})(.*)$}s;
+        $RID = $1;
+        return $2 eq $payload;
+    };
+}
+
 sub iso_in {
     my @t = gmtime(time + shift);
     return sprintf '%04d-%02d-%02dT%02d:%02d:%02d.000Z', $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0];
@@ -58,3 +71,151 @@ __DATA__
  qr/"tags":\{"site":"x"\}.*"desired":\{"mode":"eco"/]
 --- no_error_log
 [error]
+
+
+=== TEST 2: a twin job with a condition over tags reads every twin: only matching devices change; a connected device gets the desired notification
+--- main_config eval: $main::FAST
+--- request eval
+[put_device('d1'), put_device('d2'), put_device('d3'),
+ {method => 'PATCH', path => "/twins/d1?$V", body => '{"tags":{"floor":1}}'},
+ {method => 'PATCH', path => "/twins/d3?$V", body => '{"tags":{"floor":1}}'}]
+--- mqtt eval
+[[connect => 'd1'],
+ [send => mqtt_subscribe(1, [$DES, 0])],
+ [expect => mqtt_suback(1, 0)],
+ [request => twin_job('j2', 'tags.floor = 1 AND status = \'enabled\'', {properties => {desired => {fan => 3}}}), 200, qr/"status":"queued"/],
+ [expect => mqtt_publish(topic => '$iothub/twin/PATCH/properties/desired/?$version=2', payload => '{"fan":3,"$version":2}')],
+ [request => "GET /jobs/v2/j2?$V", 200, qr/"status":"completed".*"deviceCount":2,"failedCount":0,"succeededCount":2/, 10],
+ [request => "GET /twins/d2?$V", 200, qr/"desired":\{"\$metadata"/],
+ [request => "GET /twins/d3?$V", 200, qr/"desired":\{"fan":3,/],
+ [redis => 'HLEN iothub:test:job:j2:devices', 2],
+ [redis => 'HEXISTS iothub:test:job:j2:devices d2', 0],
+ [redis => 'HGET iothub:test:job:j2:devices d3', qr/^\{"deviceId":"d3","jobId":"j2","jobType":"scheduleUpdateTwin","status":"completed","startTimeUtc":"20\S+Z","endTimeUtc":"20\S+Z","createdDateTimeUtc":"20\S+Z","lastUpdatedDateTimeUtc":"20\S+Z"\}$/],
+ [redis => 'ZCARD iothub:test:jobs:run', 0]]
+--- no_error_log
+[error]
+
+
+=== TEST 3: a method job: the connected device answers, the offline one fails with DeviceNotOnline, the statistics count both
+--- main_config eval: $main::FAST
+--- request eval
+[put_device('d1'), put_device('d2')]
+--- mqtt eval
+[[connect => 'd1'],
+ [send => mqtt_subscribe(1, [$MET, 0])],
+ [expect => mqtt_suback(1, 0)],
+ [request => method_job('m1', "deviceId IN ['d1','d2']", {methodName => 'reboot', payload => {delay => 1}, responseTimeoutInSeconds => 10}), 200,
+  qr/"type":"scheduleDeviceMethod".*"cloudToDeviceMethod":\{"methodName":"reboot","payload":\{"delay":1\},"responseTimeoutInSeconds":10,"connectTimeoutInSeconds":0\}/],
+ [expect => method_req('reboot', '{"delay":1}')],
+ [send => sub {
+     mqtt_publish(topic => "\$iothub/methods/res/201/?\$rid=$main::RID", payload => '{"ok":true}');
+ }],
+ [request => "GET /jobs/v2/m1?$V", 200, qr/"status":"completed".*"deviceCount":2,"failedCount":1,"succeededCount":1/, 10],
+ [redis => 'HGET iothub:test:job:m1:devices d1', qr/"status":"completed".*"outcome":\{"deviceMethodResponse":\{"status":201,"payload":\{"ok":true\}\}\}/],
+ [redis => 'HGET iothub:test:job:m1:devices d2', qr/"status":"failed".*"error":\{"code":"DeviceNotOnline","description":"the device is not connected"\}/]]
+--- no_error_log
+[error]
+
+
+=== TEST 4: a job that starts in an hour stays queued; cancel ends it (cancelled, endTime); cancelling again changes nothing; the twin is untouched
+--- main_config eval: $main::FAST
+--- request eval
+[put_device('d1'),
+ twin_job('later', "deviceId = 'd1'", {tags => {a => 1}}, start => iso_in(3600)),
+ "SLEEP 1",
+ "GET /jobs/v2/later?$V",
+ {method => 'POST', path => "/jobs/v2/later/cancel?$V"},
+ {method => 'POST', path => "/jobs/v2/later/cancel?$V"},
+ "GET /twins/d1?$V"]
+--- response_body_like eval
+[qr/^\{"deviceId":"d1"/,
+ qr/"status":"queued"/,
+ qr/"endTime":null,"maxExecutionTimeInSeconds":60,"status":"queued"/,
+ qr/"endTime":"20[^"]+Z","maxExecutionTimeInSeconds":60,"status":"cancelled"/,
+ qr/"status":"cancelled"/,
+ qr/"tags":\{\}/]
+--- redis_check
+ZCARD iothub:test:jobs:run => 0
+EXISTS iothub:test:job:later:devices => 0
+--- no_error_log
+[error]
+
+
+=== TEST 5: errors: 404 JobNotFound, 409 JobAlreadyExists, 400 for bodies and conditions, 401 without a token or without service_connect
+--- main_config eval: $main::FAST
+--- request eval
+["GET /jobs/v2/none?$V",
+ {method => 'POST', path => "/jobs/v2/none/cancel?$V"},
+ twin_job('dup', "deviceId = 'x'", {tags => {a => 1}}, start => iso_in(3600)),
+ twin_job('dup', "deviceId = 'x'", {tags => {a => 1}}, start => iso_in(3600)),
+ {method => 'PUT', path => "/jobs/v2/b1?$V", body => '{"jobId":"b1",'},
+ {method => 'PUT', path => "/jobs/v2/b2?$V", body => '{"jobId":"b2","type":"export","queryCondition":"deviceId = \'x\'"}'},
+ {method => 'PUT', path => "/jobs/v2/b3?$V", body => '{"jobId":"b3","type":"scheduleUpdateTwin","updateTwin":{}}'},
+ {method => 'PUT', path => "/jobs/v2/b4?$V", body => '{"jobId":"b4","type":"scheduleUpdateTwin","queryCondition":"deviceId = = 1","updateTwin":{}}'},
+ {method => 'PUT', path => "/jobs/v2/b5?$V", body => '{"jobId":"other","type":"scheduleUpdateTwin","queryCondition":"deviceId = \'x\'","updateTwin":{}}'},
+ {method => 'PUT', path => "/jobs/v2/b6?$V", body => '{"jobId":"b6","type":"scheduleDeviceMethod","queryCondition":"deviceId = \'x\'","cloudToDeviceMethod":{"responseTimeoutInSeconds":5}}'},
+ {method => 'PUT', path => "/jobs/v2/b7?$V", body => '{"jobId":"b7","type":"scheduleUpdateTwin","queryCondition":"deviceId = \'x\'","updateTwin":{},"startTime":"tomorrow"}'},
+ {method => 'GET', path => "/jobs/v2/dup?$V", auth => 'none'},
+ {method => 'GET', path => "/jobs/v2/dup?$V", auth => 'registryRead'}]
+--- error_code eval
+[404, 404, 200, 409, 400, 400, 400, 400, 400, 400, 400, 401, 401]
+--- response_body_like eval
+[qr/^\{"Message":"ErrorCode:JobNotFound;Job none not found/,
+ qr/^\{"Message":"ErrorCode:JobNotFound;/,
+ qr/"status":"queued"/,
+ qr/^\{"Message":"ErrorCode:JobAlreadyExists;Job dup already exists/,
+ qr/^\{"Message":"ErrorCode:IotHubFormatError;/,
+ qr/ErrorCode:ArgumentInvalid;type must be/,
+ qr/ErrorCode:ArgumentInvalid;queryCondition must be/,
+ qr/ErrorCode:ArgumentInvalid;queryCondition: /,
+ qr/ErrorCode:ArgumentInvalid;jobId does not match/,
+ qr/ErrorCode:ArgumentInvalid;cloudToDeviceMethod.methodName/,
+ qr/ErrorCode:ArgumentInvalid;startTime must be/,
+ qr/ErrorCode:IotHubUnauthorizedAccess/,
+ qr/ErrorCode:IotHubUnauthorizedAccess/]
+
+
+=== TEST 6: job_max_concurrent 1 (the default): a second unfinished job is 403003 JobQuotaExceeded; once the first is cancelled a new one is taken
+--- main_config eval: main::iothub_block(extra => 'job_poll_interval 200ms;')
+--- request eval
+[twin_job('q1', "deviceId = 'x'", {tags => {a => 1}}, start => iso_in(3600)),
+ twin_job('q2', "deviceId = 'x'", {tags => {a => 1}}, start => iso_in(3600)),
+ {method => 'POST', path => "/jobs/v2/q1/cancel?$V"},
+ twin_job('q3', "deviceId = 'x'", {tags => {a => 1}}, start => iso_in(3600))]
+--- error_code eval
+[200, 403, 200, 200]
+--- response_body_like eval
+[qr/"status":"queued"/,
+ qr/^\{"Message":"ErrorCode:JobQuotaExceeded;at most 1 jobs may be queued or running at once/,
+ qr/"status":"cancelled"/,
+ qr/"status":"queued"/]
+
+
+=== TEST 7: GET /jobs/v2/query by type and status, in pages of x-ms-max-item-count with x-ms-continuation only while more follow
+--- main_config eval: $main::FAST
+--- request eval
+[twin_job('t1', "deviceId = 'x'", {tags => {a => 1}}, start => iso_in(3600)),
+ method_job('t2', "deviceId = 'x'", {methodName => 'm'}),
+ twin_job('t3', "deviceId = 'x'", {tags => {a => 1}}, start => iso_in(3600)),
+ twin_job('t4', "deviceId = 'x'", {tags => {a => 1}}, start => iso_in(3600)),
+ "SLEEP 1",
+ "GET /jobs/v2/query?$V&jobType=scheduleUpdateTwin",
+ {method => 'GET', path => "/jobs/v2/query?$V&jobType=scheduleUpdateTwin&jobStatus=queued", headers => {'x-ms-max-item-count' => 2}},
+ {method => 'GET', path => "/jobs/v2/query?$V&jobType=scheduleUpdateTwin&jobStatus=queued", headers => {'x-ms-max-item-count' => 2, 'x-ms-continuation' => 3}},
+ "GET /jobs/v2/query?$V&jobType=scheduleDeviceMethod&jobStatus=completed",
+ "GET /jobs/v2/query?$V&jobStatus=failed",
+ {method => 'GET', path => "/jobs/v2/query?$V", headers => {'x-ms-max-item-count' => 'many'}}]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200, 200, 200, 400]
+--- response_body_like eval
+[qr/"jobId":"t1"/, qr/"jobId":"t2"/, qr/"jobId":"t3"/, qr/"jobId":"t4"/,
+ qr/^\[\{"jobId":"t1".*\},\{"jobId":"t3".*\},\{"jobId":"t4".*\}\]$/,
+ qr/^\[\{"jobId":"t1".*\},\{"jobId":"t3".*\}\]$/,
+ qr/^\[\{"jobId":"t4".*\}\]$/,
+ qr/^\[\{"jobId":"t2","type":"scheduleDeviceMethod".*"status":"completed".*"deviceCount":0.*\}\]$/,
+ qr/^\[\]$/,
+ qr/ArgumentInvalid/]
+--- response_headers eval
+[{}, {}, {}, {}, {'x-ms-item-type' => 'JobResponse', '!x-ms-continuation' => ''},
+ {'x-ms-item-type' => 'JobResponse', 'x-ms-continuation' => 3},
+ {'!x-ms-continuation' => ''}, {}, {}, {}]
