@@ -7,6 +7,7 @@
 use lib 't/lib';
 use Test::IotHub;
 use JSON::PP ();
+use Time::HiRes ();
 
 require_modules(qw(core http mqtt));
 
@@ -219,3 +220,71 @@ EXISTS iothub:test:job:later:devices => 0
 [{}, {}, {}, {}, {'x-ms-item-type' => 'JobResponse', '!x-ms-continuation' => ''},
  {'x-ms-item-type' => 'JobResponse', 'x-ms-continuation' => 3},
  {'!x-ms-continuation' => ''}, {}, {}, {}]
+
+
+=== TEST 8: two nodes on one Redis, two workers each: a job over 30 devices runs once (every twin patched once: desired $version 2), in flights of 3
+--- main_config eval: main::iothub_block(extra => 'job_poll_interval 100ms;', hub_extra => 'job_max_in_flight 3;')
+--- workers: 2
+--- nodes: 2
+--- request eval
+[(map { put_device("n$_") } 10 .. 39),
+ twin_job('once', "status = 'enabled' AND IS_DEFINED(deviceId)", {properties => {desired => {v => 1}}}),
+ "SLEEP 3",
+ "GET /jobs/v2/once?$V",
+ (map { "GET /twins/n$_?$V" } 10 .. 39)]
+--- response_body_like eval
+[(map { qr/^\{"deviceId":"n\d+"/ } 10 .. 39),
+ qr/"status":"queued"/,
+ qr/"status":"completed".*"deviceCount":30,"failedCount":0,"succeededCount":30/,
+ (map { qr/"desired":\{"v":1,"\$metadata":.*"\$version":2\}/ } 10 .. 39)]
+--- redis_check
+HLEN iothub:test:job:once:devices => 30
+
+
+=== TEST 9: a job left running by a node that died: once its lease ends another worker takes it and goes on after the persisted cursor
+--- main_config eval: $main::FAST
+--- redis eval
+my $now = int(Time::HiRes::time() * 1000);
+[[qw(HSET iothub:test:job:left jobId left type scheduleUpdateTwin),
+  queryCondition => "deviceId IN ['d1','d2','d3','d4']", spec => '{"tags":{"t":1}}',
+  status => 'running', createdTime => '2026-01-01T00:00:00.000Z',
+  startTime => '2026-01-01T00:00:00.000Z', maxExecutionTimeInSeconds => 600,
+  startMs => $now, deadlineMs => $now + 600000, deviceCount => 2,
+  failedCount => 0, succeededCount => 2, cursor => 'd2',
+  owner => 'iothub:inbox:00000000000000000000000000000000'],
+ [qw(ZADD iothub:test:jobs 1 left)],
+ [qw(ZADD iothub:test:jobs:run), $now + 1500, 'left']]
+--- request eval
+[put_device('d1'), put_device('d2'), put_device('d3'), put_device('d4'),
+ "GET /jobs/v2/left?$V",
+ "SLEEP 2.5",
+ "GET /jobs/v2/left?$V",
+ "GET /twins/d2?$V",
+ "GET /twins/d3?$V",
+ "GET /twins/d4?$V"]
+--- response_body_like eval
+[qr/"d1"/, qr/"d2"/, qr/"d3"/, qr/"d4"/,
+ qr/"status":"running".*"deviceCount":2,/,
+ qr/"status":"completed".*"deviceCount":4,"failedCount":0,"succeededCount":4/,
+ qr/"tags":\{\}/, qr/"tags":\{"t":1\}/, qr/"tags":\{"t":1\}/]
+--- redis_check
+HLEN iothub:test:job:left:devices => 2
+--- error_log
+iothub job "left" of hub "test": running from "d2"
+
+
+=== TEST 10: maxExecutionTimeInSeconds: a method the device never answers keeps the job running until then; it ends failed with the reason
+--- main_config eval: $main::FAST
+--- request eval
+[put_device('d1')]
+--- mqtt eval
+[[connect => 'd1'],
+ [send => mqtt_subscribe(1, [$MET, 0])],
+ [expect => mqtt_suback(1, 0)],
+ [request => method_job('slow', "deviceId = 'd1'", {methodName => 'wait', responseTimeoutInSeconds => 60}, max => 2), 200],
+ [expect => method_req('wait', 'null')],
+ [request => "GET /jobs/v2/slow?$V", 200, qr/"status":"running"/],
+ [request => "GET /jobs/v2/slow?$V", 200, qr/"endTime":"20[^"]+Z","maxExecutionTimeInSeconds":2,"status":"failed","failureReason":"the job did not end within maxExecutionTimeInSeconds"/, 5],
+ [redis => 'ZCARD iothub:test:jobs:run', 0]]
+--- no_error_log
+[error]
