@@ -288,3 +288,28 @@ iothub job "left" of hub "test": running from "d2"
  [redis => 'ZCARD iothub:test:jobs:run', 0]]
 --- no_error_log
 [error]
+
+
+=== TEST 11: the worker running a job is killed mid-job: the one nginx starts instead takes the job once the lease ends and finishes it
+--- main_config eval: main::iothub_block(extra => "job_poll_interval 200ms;\n    job_lease 2s;")
+--- config
+location / { iothub_api test; }
+location = /pid { return 200 $pid; }
+--- request eval
+[put_device('d1'), put_device('d2')]
+--- mqtt eval
+[[connect => 'd1'],
+ [send => mqtt_subscribe(1, [$MET, 0])],
+ [expect => mqtt_suback(1, 0)],
+ [request => method_job('kill', "deviceId IN ['d1','d2']", {methodName => 'hang', responseTimeoutInSeconds => 3}), 200],
+ [expect => method_req('hang', 'null')],
+ [perl => sub {
+     my (undef, $t) = @_;
+     my $r = http_request('GET', '/pid', [['Host', 'localhost'], ['Connection', 'close']], undef, 2);
+     ok($r->{body} =~ /^\d+$/ && kill('KILL', $r->{body}), "$t: worker $r->{body} killed");
+ }],
+ [closed => 2],
+ [request => "GET /jobs/v2/kill?$V", 200, qr/"status":"completed".*"deviceCount":2,"failedCount":2,"succeededCount":0/, 15],
+ [redis => 'HGET iothub:test:job:kill:devices d1', qr/"status":"failed".*"error":\{"code":"(?:GatewayTimeout|DeviceNotOnline)"/]]
+--- error_log eval
+[qr/\[alert\] .*exited on signal 9/, qr/iothub job "kill" of hub "test": running from ""(?s:.*)iothub job "kill" of hub "test": running from ""/]
