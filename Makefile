@@ -127,7 +127,7 @@ fuzz:
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	        -fno-sanitize-recover=all -Ishared -Ingx_iothub_mqtt \
 	        -Ingx_iothub_http -Ingx_iothub_amqp -o build/fuzz/$$n $$f \
-	        $(PURE_SRCS) -lyajl -lcrypto -lhiredis || exit 1; \
+	        $(PURE_SRCS) -lyajl -lcrypto -lhiredis -lm || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/$$n- \
