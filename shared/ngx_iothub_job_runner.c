@@ -587,6 +587,12 @@ ngx_iothub_job_launch(ngx_iothub_job_runner_t *jr)
     ngx_uint_t              i;
     ngx_iothub_job_task_t  *t;
 
+    if (!ngx_iothub_job_going()) {
+        /* a stopping worker starts nothing: another one goes on */
+        ngx_iothub_job_end(jr, "the worker is stopping");
+        return;
+    }
+
     if (jr->nchunk == 0) {
         ngx_iothub_job_finish(jr, "completed", NULL);
         return;
