@@ -313,3 +313,31 @@ location = /pid { return 200 $pid; }
  [redis => 'HGET iothub:test:job:kill:devices d1', qr/"status":"failed".*"error":\{"code":"(?:GatewayTimeout|DeviceNotOnline)"/]]
 --- error_log eval
 [qr/\[alert\] .*exited on signal 9/, qr/iothub job "kill" of hub "test": running from ""(?s:.*)iothub job "kill" of hub "test": running from ""/]
+
+
+=== TEST 12: job directives out of range fail nginx -t naming the directive
+--- main_config eval: main::iothub_block(extra => 'job_lease 500ms;')
+--- must_die
+--- error_log
+"job_lease" directive value must be from 1s to 3600s
+
+
+=== TEST 13: job_poll_interval out of range
+--- main_config eval: main::iothub_block(extra => 'job_poll_interval 2h;')
+--- must_die
+--- error_log
+"job_poll_interval" directive value must be from
+
+
+=== TEST 14: job_max_concurrent 0
+--- main_config eval: main::iothub_block(hub_extra => 'job_max_concurrent 0;')
+--- must_die
+--- error_log eval
+[qr/value must be between 1 and 1000/, qr/\bjob_max_concurrent\b/]
+
+
+=== TEST 15: job_max_in_flight at the iothub level
+--- main_config eval: main::iothub_block(extra => 'job_max_in_flight 5;')
+--- must_die
+--- error_log
+"job_max_in_flight" directive is not allowed here
