@@ -53,6 +53,7 @@ static void fuzz_c2d(const redisReply *r);
 static void fuzz_identities(const redisReply *r);
 static void fuzz_twin(const redisReply *r);
 static void fuzz_scan(const redisReply *r);
+static void fuzz_query_chunk(const redisReply *r);
 static void fuzz_push(const redisReply *r);
 static void fuzz_feedback(const redisReply *r);
 static void fuzz_eh(const redisReply *r);
@@ -309,6 +310,7 @@ fuzz_decoders(const redisReply *r)
     fuzz_c2d(r);
     fuzz_identities(r);
     fuzz_twin(r);
+    fuzz_query_chunk(r);
     fuzz_scan(r);
     fuzz_push(r);
     fuzz_feedback(r);
@@ -457,6 +459,44 @@ fuzz_twin(const redisReply *r)
     }
 
     ngx_iothub_twin_free(&t);
+    free(id);
+}
+
+
+static void
+fuzz_query_chunk(const redisReply *r)
+{
+    size_t                  i, n;
+    long long               count;
+    ngx_iothub_twin_t       t;
+    ngx_iothub_identity_t  *id;
+    ngx_iothub_reply_str_t  next;
+
+    if (ngx_iothub_reply_query_chunk(r, &next, &n) != NGX_IOTHUB_REPLY_OK) {
+        return;
+    }
+
+    fuzz_span(&next);
+
+    id = malloc(sizeof(ngx_iothub_identity_t));
+    if (id == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ngx_iothub_twin_init(&t, NULL) != NGX_IOTHUB_TWIN_OK) {
+            break;
+        }
+
+        if (ngx_iothub_reply_query_twin(r, i, &t, id, &count)
+            == NGX_IOTHUB_REPLY_OK)
+        {
+            fuzz_identity_ok(id);
+        }
+
+        ngx_iothub_twin_free(&t);
+    }
+
     free(id);
 }
 

@@ -62,7 +62,8 @@ static ngx_http_iothub_route_pt  ngx_http_iothub_routes[] = {
     ngx_http_iothub_route_feedback,       /* FEEDBACK */
     ngx_http_iothub_route_feedback_lock,  /* FEEDBACK_LOCK */
     ngx_http_iothub_route_job,            /* JOB */
-    ngx_http_iothub_route_jobs_query      /* JOBS_QUERY */
+    ngx_http_iothub_route_jobs_query,     /* JOBS_QUERY */
+    ngx_http_iothub_route_query           /* QUERY */
 };
 
 

@@ -130,6 +130,10 @@ ngx_int_t ngx_http_iothub_route_c2d_purge(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_method(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
+/* ngx_http_iothub_query.c */
+ngx_int_t ngx_http_iothub_route_query(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
 /* ngx_http_iothub_twin.c */
 ngx_int_t ngx_http_iothub_route_twin(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);

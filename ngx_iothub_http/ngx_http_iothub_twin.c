@@ -134,7 +134,8 @@ ngx_http_iothub_twin_send(ngx_http_request_t *r, ngx_iothub_twin_op_t *op)
     yajl_gen                    g;
     ngx_iothub_twin_identity_t  ti;
 
-    ngx_iothub_twin_view_identity(op, etag, &ti);
+    ngx_iothub_twin_view_identity(&op->identity, op->twin.version, etag,
+                                  &ti);
 
     g = ngx_http_iothub_json_gen(r);
 

@@ -40,6 +40,11 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
       NGX_IOTHUB_HTTP_GET|NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_REGISTRY,
       NGX_IOTHUB_HTTP_ROUTE_DEVICES },
 
+    /* before /devices/{id}: other methods fall through to a device "query" */
+    { { "devices", "query" }, 2,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_REGISTRY_READ,
+      NGX_IOTHUB_HTTP_ROUTE_QUERY },
+
     { { "devices", NULL }, 2,
       NGX_IOTHUB_HTTP_GET|NGX_IOTHUB_HTTP_PUT|NGX_IOTHUB_HTTP_DELETE,
       NGX_IOTHUB_HTTP_REGISTRY,

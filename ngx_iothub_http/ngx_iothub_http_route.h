@@ -53,6 +53,7 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK,  /* + /{lockToken}[/abandon] */
     NGX_IOTHUB_HTTP_ROUTE_JOB,            /* /jobs/v2/{id}[/cancel] */
     NGX_IOTHUB_HTTP_ROUTE_JOBS_QUERY,     /* /jobs/v2/query */
+    NGX_IOTHUB_HTTP_ROUTE_QUERY,          /* /devices/query */
     NGX_IOTHUB_HTTP_ROUTE_COUNT
 } ngx_iothub_http_route_e;
 

@@ -4,7 +4,9 @@
  *
  * A round:  SET lock NX PX --> for each hub: trim partitions (Lua)
  *           --> SCAN presence keys, COUNT 1000 --> reap the batch (Lua)
- *           --> SCAN again until the cursor is 0 --> next hub --> timer.
+ *           --> SCAN again until the cursor is 0
+ *           --> build the tag index (Lua, until complete: once per hub)
+ *           --> next hub --> timer.
  * Any failure (Redis down, the lock taken by another worker) ends the
  * round; the next one starts over.
  */
@@ -24,6 +26,9 @@
 
 /* keys looked at per SCAN call: one call costs Redis well under 1 ms */
 #define NGX_IOTHUB_JANITOR_SCAN   "1000"
+
+/* devices whose tags one tag_index_build.lua call indexes */
+#define NGX_IOTHUB_JANITOR_INDEX  "500"
 
 /* "iothub:<hub>:" with the hub name's glob characters escaped, then more */
 #define NGX_IOTHUB_JANITOR_MATCH  (sizeof("iothub::{*}:presence*") + 2 * 128)
@@ -61,6 +66,8 @@ static void ngx_iothub_janitor_reap(ngx_iothub_janitor_t *j,
     ngx_iothub_reply_scan_t *scan);
 static void ngx_iothub_janitor_reaped(void *data, redisReply *reply);
 static void ngx_iothub_janitor_next(ngx_iothub_janitor_t *j);
+static void ngx_iothub_janitor_index(ngx_iothub_janitor_t *j);
+static void ngx_iothub_janitor_indexed(void *data, redisReply *reply);
 static void ngx_iothub_janitor_done(ngx_iothub_janitor_t *j,
     redisReply *reply, const char *step);
 static ngx_int_t ngx_iothub_janitor_going(void);
@@ -435,6 +442,80 @@ ngx_iothub_janitor_next(ngx_iothub_janitor_t *j)
         ngx_log_error(NGX_LOG_INFO, j->timer.log, 0,
                       "iothub janitor: hub \"%V\": ended %ui sessions of "
                       "workers that are gone", &hub->name, j->ended);
+    }
+
+    ngx_iothub_janitor_index(j);
+}
+
+
+/* a chunk of the hub's tag index, for twins written before it existed */
+
+static void
+ngx_iothub_janitor_index(ngx_iothub_janitor_t *j)
+{
+    u_char              *keys, *p, *q;
+    ngx_iothub_hub_t    *hub;
+    ngx_iothub_args_t    args;
+
+    if (!ngx_iothub_janitor_going()) {
+        return;
+    }
+
+    hub = ((ngx_iothub_hub_t **) j->hubs->elts)[j->hub];
+
+    keys = ngx_alloc(3 * (hub->prefix.len + sizeof("tagidx:cursor")),
+                     j->timer.log);
+    if (keys == NULL) {
+        ngx_iothub_janitor_done(j, NULL, NULL);
+        return;
+    }
+
+    args.n = 0;
+    ngx_iothub_args_add_str(&args, NGX_IOTHUB_JANITOR_LOCK);
+
+    p = keys;
+    q = ngx_sprintf(p, "%Vdevices", &hub->prefix);
+    ngx_iothub_args_add(&args, (char *) p, q - p);
+    p = q;
+    q = ngx_sprintf(p, "%Vtagidx:ready", &hub->prefix);
+    ngx_iothub_args_add(&args, (char *) p, q - p);
+    p = q;
+    q = ngx_sprintf(p, "%Vtagidx:cursor", &hub->prefix);
+    ngx_iothub_args_add(&args, (char *) p, q - p);
+
+    ngx_iothub_args_add(&args, (char *) j->owner.data, j->owner.len);
+    ngx_iothub_args_add(&args, (char *) j->ttl, j->ttl_len);
+    ngx_iothub_args_add(&args, (char *) hub->prefix.data, hub->prefix.len);
+    ngx_iothub_args_add_str(&args, NGX_IOTHUB_JANITOR_INDEX);
+
+    j->call = ngx_iothub_redis_script(j->link, NGX_IOTHUB_LUA_TAG_INDEX_BUILD,
+                                      ngx_iothub_janitor_indexed, j, 4,
+                                      args.n, args.argv, args.lens);
+    ngx_free(keys);
+
+    if (j->call == NULL) {
+        ngx_iothub_janitor_done(j, NULL, NULL);
+    }
+}
+
+
+static void
+ngx_iothub_janitor_indexed(void *data, redisReply *reply)
+{
+    ngx_iothub_janitor_t *j = data;
+
+    long long  complete;
+
+    j->call = NULL;
+
+    if (ngx_iothub_reply_integer(reply, &complete) != NGX_IOTHUB_REPLY_OK) {
+        ngx_iothub_janitor_done(j, reply, "building the tag index");
+        return;
+    }
+
+    if (!complete) {
+        ngx_iothub_janitor_index(j);
+        return;
     }
 
     j->hub++;

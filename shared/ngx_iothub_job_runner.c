@@ -704,7 +704,8 @@ ngx_iothub_job_task_matches(ngx_iothub_job_task_t *t)
     const unsigned char         *buf;
     ngx_iothub_twin_identity_t   ti;
 
-    ngx_iothub_twin_view_identity(&t->read, etag, &ti);
+    ngx_iothub_twin_view_identity(&t->read.identity, t->read.twin.version,
+                                  etag, &ti);
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {

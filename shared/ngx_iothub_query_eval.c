@@ -80,7 +80,7 @@ static void ngx_iothub_qe_accumulate(const ngx_iothub_qnode_t *n,
 static yajl_gen_status ngx_iothub_qe_gen_group(ngx_iothub_query_agg_t *a,
     ngx_iothub_qgroup_t *gr, yajl_gen g);
 static yajl_gen_status ngx_iothub_qe_gen_aggregate(yajl_gen g,
-    const ngx_iothub_qnode_t *n, const ngx_iothub_qacc_t *acc, int *skip);
+    const ngx_iothub_qnode_t *n, const ngx_iothub_qacc_t *acc);
 
 
 ngx_iothub_query_collection_e
@@ -911,12 +911,11 @@ static ngx_iothub_qgroup_t *
 ngx_iothub_qe_group_add(ngx_iothub_query_agg_t *a, const ngx_iothub_qv_t *v,
     char *key, size_t len, size_t bucket)
 {
-    size_t                 cap;
+    char                  *text;
+    size_t                 cap, n;
     yajl_gen               g;
     ngx_iothub_qgroup_t   *gr, **groups;
     const unsigned char   *json;
-    size_t                 n;
-    char                  *text;
 
     if (a->ngroups == a->cap) {
         cap = a->cap ? 2 * a->cap : 16;
@@ -1018,7 +1017,6 @@ static yajl_gen_status
 ngx_iothub_qe_gen_group(ngx_iothub_query_agg_t *a, ngx_iothub_qgroup_t *gr,
     yajl_gen g)
 {
-    int                        skip;
     size_t                     i;
     const char                *key;
     yajl_gen_status            st;
@@ -1046,19 +1044,19 @@ ngx_iothub_qe_gen_group(ngx_iothub_query_agg_t *a, ngx_iothub_qgroup_t *gr,
             continue;
         }
 
-        skip = (proj->expr->agg != NGX_IOTHUB_QAGG_COUNT
-                && proj->expr->agg != NGX_IOTHUB_QAGG_SUM
-                && gr->acc[i].numbers == 0);
+        /* AVG, MIN and MAX over no numbers are undefined */
 
-        if (skip) {
+        if (proj->expr->agg != NGX_IOTHUB_QAGG_COUNT
+            && proj->expr->agg != NGX_IOTHUB_QAGG_SUM
+            && gr->acc[i].numbers == 0)
+        {
             continue;
         }
 
         st = ngx_iothub_qe_gen_key(g, proj, i, NULL);
 
         if (st == yajl_gen_status_ok) {
-            st = ngx_iothub_qe_gen_aggregate(g, proj->expr, &gr->acc[i],
-                                             &skip);
+            st = ngx_iothub_qe_gen_aggregate(g, proj->expr, &gr->acc[i]);
         }
     }
 
@@ -1068,10 +1066,8 @@ ngx_iothub_qe_gen_group(ngx_iothub_query_agg_t *a, ngx_iothub_qgroup_t *gr,
 
 static yajl_gen_status
 ngx_iothub_qe_gen_aggregate(yajl_gen g, const ngx_iothub_qnode_t *n,
-    const ngx_iothub_qacc_t *acc, int *skip)
+    const ngx_iothub_qacc_t *acc)
 {
-    *skip = 0;
-
     switch (n->agg) {
 
     case NGX_IOTHUB_QAGG_COUNT:

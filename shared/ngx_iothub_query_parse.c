@@ -88,8 +88,8 @@ static ngx_iothub_qnode_t *ngx_iothub_qp_sum(ngx_iothub_qparser_t *p);
 static ngx_iothub_qnode_t *ngx_iothub_qp_product(ngx_iothub_qparser_t *p);
 static ngx_iothub_qnode_t *ngx_iothub_qp_unary(ngx_iothub_qparser_t *p);
 static ngx_iothub_qnode_t *ngx_iothub_qp_primary(ngx_iothub_qparser_t *p);
-static ngx_iothub_qnode_t *ngx_iothub_qp_call(ngx_iothub_qparser_t *p,
-    const ngx_iothub_qtok_t *name);
+static ngx_iothub_qnode_t *ngx_iothub_qp_call(ngx_iothub_qparser_t *p);
+static int ngx_iothub_qp_before_paren(ngx_iothub_qparser_t *p);
 static ngx_iothub_qnode_t *ngx_iothub_qp_path(ngx_iothub_qparser_t *p);
 static ngx_iothub_qnode_t *ngx_iothub_qp_binary(ngx_iothub_qparser_t *p,
     ngx_iothub_qop_e op, ngx_iothub_qnode_t *left,
@@ -1157,7 +1157,6 @@ ngx_iothub_qp_unary(ngx_iothub_qparser_t *p)
 static ngx_iothub_qnode_t *
 ngx_iothub_qp_primary(ngx_iothub_qparser_t *p)
 {
-    ngx_iothub_qtok_t    name;
     ngx_iothub_qnode_t  *n;
 
     if (ngx_iothub_qp_is(p, "(")) {
@@ -1189,28 +1188,31 @@ ngx_iothub_qp_primary(ngx_iothub_qparser_t *p)
         return NULL;
     }
 
-    /* a name followed by '(' is a function call */
-
-    name = p->tok;
-
-    if (p->pos < p->last) {
-        const char  *c = p->pos;
-
-        while (c < p->last && isspace((unsigned char) *c)) {
-            c++;
-        }
-
-        if (c < p->last && *c == '(') {
-            return ngx_iothub_qp_call(p, &name);
-        }
+    if (ngx_iothub_qp_before_paren(p)) {
+        return ngx_iothub_qp_call(p);
     }
 
     return ngx_iothub_qp_path(p);
 }
 
 
+/* the name token is followed by '(': a function call */
+
+static int
+ngx_iothub_qp_before_paren(ngx_iothub_qparser_t *p)
+{
+    const char  *c;
+
+    for (c = p->pos; c < p->last && isspace((unsigned char) *c); c++) {
+        /* void */
+    }
+
+    return c < p->last && *c == '(';
+}
+
+
 static ngx_iothub_qnode_t *
-ngx_iothub_qp_call(ngx_iothub_qparser_t *p, const ngx_iothub_qtok_t *name)
+ngx_iothub_qp_call(ngx_iothub_qparser_t *p)
 {
     size_t               i;
     ngx_iothub_qnode_t  *n;
@@ -1256,8 +1258,6 @@ ngx_iothub_qp_call(ngx_iothub_qparser_t *p, const ngx_iothub_qtok_t *name)
                            "IS_DEFINED and COUNT, SUM, AVG, MIN, MAX)");
         return NULL;
     }
-
-    (void) name;
 
     n = ngx_iothub_qp_node(p, NGX_IOTHUB_QN_AGGREGATE);
 

@@ -436,6 +436,39 @@ ngx_iothub_reply_twin_read(const redisReply *r, ngx_iothub_twin_t *t,
 
 
 ngx_iothub_reply_rc_e
+ngx_iothub_reply_query_chunk(const redisReply *r, ngx_iothub_reply_str_t *next,
+    size_t *n)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1
+        || r->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    next->data = (const unsigned char *) r->element[0]->str;
+    next->len = r->element[0]->len;
+    *n = r->elements - 1;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_query_twin(const redisReply *r, size_t i,
+    ngx_iothub_twin_t *t, ngx_iothub_identity_t *id, long long *count)
+{
+    return ngx_iothub_reply_twin_read(r->element[i + 1], t, id, count);
+}
+
+
+ngx_iothub_reply_rc_e
 ngx_iothub_reply_scan(const redisReply *r, ngx_iothub_reply_scan_t *scan)
 {
     size_t                 i;

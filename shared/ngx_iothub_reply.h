@@ -196,6 +196,18 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_twin_read(const redisReply *r,
     ngx_iothub_twin_t *t, ngx_iothub_identity_t *id, long long *count);
 
 /*
+ * query_scan.lua: { last device id read ("" at the end), { twin hash,
+ * identity hash, queue length }, ... }.  *next is the device id, *n the
+ * number of twins; each is then read with ngx_iothub_reply_query_twin()
+ * (i < *n), which answers as ngx_iothub_reply_twin_read().
+ */
+ngx_iothub_reply_rc_e ngx_iothub_reply_query_chunk(const redisReply *r,
+    ngx_iothub_reply_str_t *next, size_t *n);
+ngx_iothub_reply_rc_e ngx_iothub_reply_query_twin(const redisReply *r,
+    size_t i, ngx_iothub_twin_t *t, ngx_iothub_identity_t *id,
+    long long *count);
+
+/*
  * A feedback record's fields, in the order of messaging.md 3.5 and named
  * by ngx_iothub_reply_feedback_names[]; absent ones are empty.
  */

@@ -416,13 +416,10 @@ ngx_iothub_twin_error_body(u_char *buf, ngx_uint_t code, const char *message)
 
 
 void
-ngx_iothub_twin_view_identity(ngx_iothub_twin_op_t *op, char *etag,
-    ngx_iothub_twin_identity_t *ti)
+ngx_iothub_twin_view_identity(const ngx_iothub_identity_t *id,
+    int64_t version, char *etag, ngx_iothub_twin_identity_t *ti)
 {
-    ngx_iothub_identity_t  *id;
-
-    id = &op->identity;
-    ngx_iothub_twin_etag(op->twin.version, etag);
+    ngx_iothub_twin_etag(version, etag);
 
     ngx_memzero(ti, sizeof(ngx_iothub_twin_identity_t));
     ti->device_id = id->device_id;

@@ -77,12 +77,12 @@ ngx_int_t ngx_iothub_twin_run(ngx_iothub_twin_op_t *op);
 void ngx_iothub_twin_cancel(ngx_iothub_twin_op_t *op);
 
 /*
- * The identity fields of the service view of the twin op read (its
- * handler is running): into ti, with the twin's etag written into etag
- * (NGX_IOTHUB_TWIN_ETAG_LEN + 1 bytes).  ti points into op and etag.
+ * The identity fields of a twin's service view (rest.md 7) from the
+ * identity it belongs to; etag (NGX_IOTHUB_TWIN_ETAG_LEN + 1 bytes)
+ * receives the twin ETag of version.  ti points into id and etag.
  */
-void ngx_iothub_twin_view_identity(ngx_iothub_twin_op_t *op, char *etag,
-    ngx_iothub_twin_identity_t *ti);
+void ngx_iothub_twin_view_identity(const ngx_iothub_identity_t *id,
+    int64_t version, char *etag, ngx_iothub_twin_identity_t *ti);
 
 /* The size of an error body: enough for any message (200 bytes kept). */
 #define NGX_IOTHUB_TWIN_ERROR_LEN  512

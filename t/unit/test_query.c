@@ -133,6 +133,22 @@ static const query_case_t  query_cases[] = {
     { "collection prefix", "SELECT * FROM devices.jobs WHERE "
       "devices.jobs.deviceId = 'none'", "[]", 0, NULL },
 
+    { "keywords deeper in a path", "SELECT deviceId FROM devices WHERE "
+      "IS_DEFINED(tags.location.from) OR tags.top = 1", "[]", 0, NULL },
+    { "escapes in strings", "SELECT deviceId FROM devices WHERE "
+      "'it\\'s' = \"it's\" AND deviceId = 'd1'",
+      "[{\"deviceId\":\"d1\"}]", 0, NULL },
+    { "undefined never matches", "SELECT deviceId FROM devices WHERE "
+      "tags.nothing = undefined OR undefined = undefined", "[]", 0, NULL },
+    { "nested NOT and unary minus", "SELECT deviceId FROM devices WHERE "
+      "NOT NOT (-tags.floor = -3)", "[{\"deviceId\":\"d1\"}]", 0, NULL },
+    { "group by a number", "SELECT tags.floor AS f, COUNT() AS n FROM "
+      "devices WHERE IS_DEFINED(tags.floor) GROUP BY tags.floor",
+      "[{\"f\":3,\"n\":1},{\"f\":1,\"n\":1}]", 0, NULL },
+    { "group by an object", "SELECT COUNT() AS n FROM devices "
+      "GROUP BY properties.desired",
+      "[{\"n\":1},{\"n\":1},{\"n\":2}]", 0, NULL },
+
     /* projections */
 
     { "projection of an object and alias", "SELECT deviceId AS id, "

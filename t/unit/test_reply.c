@@ -800,6 +800,79 @@ test_twin_read(void **state)
 }
 
 
+/* query_scan.lua: { last device id read, { twin, identity, count }, ... } */
+
+static void
+test_query_chunk(void **state)
+{
+    size_t                  n;
+    long long               count;
+    redisReply             *r;
+    ngx_iothub_twin_t       t;
+    ngx_iothub_identity_t   id;
+    ngx_iothub_reply_str_t  next;
+
+    (void) state;
+
+    r = reply_of_str("*3\r\n$2\r\nd9\r\n"
+                     "*3\r\n*2\r\n$4\r\ntags\r\n$9\r\n{\"k\":\"v\"}\r\n"
+                     "*2\r\n$8\r\ndeviceId\r\n$2\r\nd1\r\n:3\r\n"
+                     "*3\r\n*0\r\n*4\r\n$8\r\ndeviceId\r\n$2\r\nd2\r\n"
+                     "$8\r\nmoduleId\r\n$1\r\nm\r\n:0\r\n");
+    assert_int_equal(ngx_iothub_reply_query_chunk(r, &next, &n),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_span(&next, "d9");
+    assert_int_equal(n, 2);
+
+    assert_int_equal(ngx_iothub_twin_init(&t, NULL), NGX_IOTHUB_TWIN_OK);
+    assert_int_equal(ngx_iothub_reply_query_twin(r, 0, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_string_equal(t.tags, "{\"k\":\"v\"}");
+    assert_string_equal(id.device_id, "d1");
+    assert_true(count == 3);
+    ngx_iothub_twin_free(&t);
+
+    assert_int_equal(ngx_iothub_twin_init(&t, NULL), NGX_IOTHUB_TWIN_OK);
+    assert_int_equal(ngx_iothub_reply_query_twin(r, 1, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_string_equal(id.module_id, "m");
+    assert_true(count == 0);
+    ngx_iothub_twin_free(&t);
+    freeReplyObject(r);
+
+    /* the end of the walk, no twins */
+    r = reply_of_str("*1\r\n$0\r\n\r\n");
+    assert_int_equal(ngx_iothub_reply_query_chunk(r, &next, &n),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(next.len, 0);
+    assert_int_equal(n, 0);
+    freeReplyObject(r);
+
+    r = reply_of_str("*0\r\n");
+    assert_int_equal(ngx_iothub_reply_query_chunk(r, &next, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*1\r\n:1\r\n");
+    assert_int_equal(ngx_iothub_reply_query_chunk(r, &next, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    /* a twin that is no triple */
+    r = reply_of_str("*2\r\n$0\r\n\r\n$1\r\nx\r\n");
+    assert_int_equal(ngx_iothub_reply_query_chunk(r, &next, &n),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ngx_iothub_twin_init(&t, NULL), NGX_IOTHUB_TWIN_OK);
+    assert_int_equal(ngx_iothub_reply_query_twin(r, 0, &t, &id, &count),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    ngx_iothub_twin_free(&t);
+    freeReplyObject(r);
+
+    assert_int_equal(ngx_iothub_reply_query_chunk(NULL, &next, &n),
+                     NGX_IOTHUB_REPLY_LOST);
+}
+
+
 static void
 test_scalars(void **state)
 {
@@ -1146,6 +1219,7 @@ main(void)
         cmocka_unit_test(test_identity_get),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_twin_read),
+        cmocka_unit_test(test_query_chunk),
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_eh_read_bound),
     };
