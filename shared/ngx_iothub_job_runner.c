@@ -88,7 +88,6 @@ struct ngx_iothub_job_runner_s {
     ngx_iothub_hub_t              *hub;
     ngx_str_t                      job_id;
     ngx_str_t                      job_key;
-    ngx_str_t                      devices_key;  /* its device records */
     ngx_str_t                      run_key;
     ngx_str_t                      index_key;    /* the hub's devices */
     ngx_iothub_job_type_e          type;
@@ -341,9 +340,6 @@ ngx_iothub_job_load(ngx_iothub_job_runner_t *jr, ngx_iothub_hub_t *hub,
     }
 
     if (ngx_iothub_job_key(jr, &jr->job_key, "job:", &jr->job_id, "")
-           != NGX_OK
-        || ngx_iothub_job_key(jr, &jr->devices_key, "job:", &jr->job_id,
-                              ":devices")
            != NGX_OK
         || ngx_iothub_job_key(jr, &jr->run_key, "jobs:run", NULL, "")
            != NGX_OK
@@ -902,6 +898,9 @@ ngx_iothub_job_task_record(ngx_iothub_job_task_t *t,
 {
     char                     *json, end[32];
     u_char                   *p, lease[NGX_INT64_LEN];
+    u_char                    key[NGX_IOTHUB_JOB_KEY_LEN + 2
+                                  + NGX_IOTHUB_JOB_ID_MAX];
+    ngx_str_t                 id;
     size_t                    lens[9];
     const char               *argv[9];
     ngx_iothub_job_runner_t  *jr;
@@ -926,8 +925,16 @@ ngx_iothub_job_task_record(ngx_iothub_job_task_t *t,
     p = ngx_sprintf(lease, "%L", (int64_t) (ngx_iothub_job_now()
                                             + jr->lease));
 
+    /* the device's records of every job: "<prefix>{<device>}:jobs" */
+
+    id.data = t->device_id;
+    id.len = t->len;
+    lens[1] = ngx_iothub_key_write(key, key + sizeof(key), jr->hub, &id,
+                                   "jobs", NULL)
+              - key;
+
     argv[0] = (const char *) jr->job_key.data;
-    argv[1] = (const char *) jr->devices_key.data;
+    argv[1] = (const char *) key;
     argv[2] = (const char *) jr->run_key.data;
     argv[3] = (const char *) jr->job_id.data;
     argv[4] = (const char *) jr->owner.data;
@@ -936,7 +943,6 @@ ngx_iothub_job_task_record(ngx_iothub_job_task_t *t,
     argv[7] = d->succeeded ? "succeededCount" : "failedCount";
     argv[8] = (const char *) lease;
     lens[0] = jr->job_key.len;
-    lens[1] = jr->devices_key.len;
     lens[2] = jr->run_key.len;
     lens[3] = jr->job_id.len;
     lens[4] = jr->owner.len;

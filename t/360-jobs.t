@@ -2,7 +2,7 @@
 # or a direct method over the devices a condition selects; GET, cancel and
 # GET /jobs/v2/query; the runner of any worker of any node takes a due job
 # for a lease in Redis and runs it once, with per-device records in
-# iothub:test:job:<id>:devices.
+# iothub:test:{<device>}:jobs (the rows of devices.jobs).
 
 use lib 't/lib';
 use Test::IotHub;
@@ -89,10 +89,12 @@ __DATA__
  [request => "GET /jobs/v2/j2?$V", 200, qr/"status":"completed".*"deviceCount":2,"failedCount":0,"succeededCount":2/, 10],
  [request => "GET /twins/d2?$V", 200, qr/"desired":\{"\$metadata"/],
  [request => "GET /twins/d3?$V", 200, qr/"desired":\{"fan":3,/],
- [redis => 'HLEN iothub:test:job:j2:devices', 2],
- [redis => 'HEXISTS iothub:test:job:j2:devices d2', 0],
- [redis => 'HGET iothub:test:job:j2:devices d3', qr/^\{"deviceId":"d3","jobId":"j2","jobType":"scheduleUpdateTwin","status":"completed","startTimeUtc":"20\S+Z","endTimeUtc":"20\S+Z","createdDateTimeUtc":"20\S+Z","lastUpdatedDateTimeUtc":"20\S+Z"\}$/],
- [redis => 'ZCARD iothub:test:jobs:run', 0]]
+ [redis => 'HEXISTS iothub:test:{d1}:jobs j2', 1],
+ [redis => 'HEXISTS iothub:test:{d2}:jobs j2', 0],
+ [redis => 'HGET iothub:test:{d3}:jobs j2', qr/^\{"deviceId":"d3","jobId":"j2","jobType":"scheduleUpdateTwin","status":"completed","startTimeUtc":"20\S+Z","endTimeUtc":"20\S+Z","createdDateTimeUtc":"20\S+Z","lastUpdatedDateTimeUtc":"20\S+Z"\}$/],
+ [redis => 'ZCARD iothub:test:jobs:run', 0],
+ [request => {method => 'DELETE', path => "/devices/d3?$V", headers => {'If-Match' => '"*"'}}, 204],
+ [redis => 'EXISTS iothub:test:{d3}:jobs', 0]]
 --- no_error_log
 [error]
 
@@ -112,8 +114,8 @@ __DATA__
      mqtt_publish(topic => "\$iothub/methods/res/201/?\$rid=$main::RID", payload => '{"ok":true}');
  }],
  [request => "GET /jobs/v2/m1?$V", 200, qr/"status":"completed".*"deviceCount":2,"failedCount":1,"succeededCount":1/, 10],
- [redis => 'HGET iothub:test:job:m1:devices d1', qr/"status":"completed".*"outcome":\{"deviceMethodResponse":\{"status":201,"payload":\{"ok":true\}\}\}/],
- [redis => 'HGET iothub:test:job:m1:devices d2', qr/"status":"failed".*"error":\{"code":"DeviceNotOnline","description":"the device is not connected"\}/]]
+ [redis => 'HGET iothub:test:{d1}:jobs m1', qr/"status":"completed".*"outcome":\{"deviceMethodResponse":\{"status":201,"payload":\{"ok":true\}\}\}/],
+ [redis => 'HGET iothub:test:{d2}:jobs m1', qr/"status":"failed".*"error":\{"code":"DeviceNotOnline","description":"the device is not connected"\}/]]
 --- no_error_log
 [error]
 
@@ -137,7 +139,7 @@ __DATA__
  qr/"tags":\{\}/]
 --- redis_check
 ZCARD iothub:test:jobs:run => 0
-EXISTS iothub:test:job:later:devices => 0
+EXISTS iothub:test:{d1}:jobs => 0
 --- no_error_log
 [error]
 
@@ -238,7 +240,8 @@ EXISTS iothub:test:job:later:devices => 0
  qr/"status":"completed".*"deviceCount":30,"failedCount":0,"succeededCount":30/,
  (map { qr/"desired":\{"v":1,"\$metadata":.*"\$version":2\}/ } 10 .. 39)]
 --- redis_check
-HLEN iothub:test:job:once:devices => 30
+HEXISTS iothub:test:{n10}:jobs once => 1
+HEXISTS iothub:test:{n39}:jobs once => 1
 
 
 === TEST 9: a job left running by a node that died: once its lease ends another worker takes it and goes on after the persisted cursor
@@ -268,7 +271,9 @@ my $now = int(Time::HiRes::time() * 1000);
  qr/"status":"completed".*"deviceCount":4,"failedCount":0,"succeededCount":4/,
  qr/"tags":\{\}/, qr/"tags":\{"t":1\}/, qr/"tags":\{"t":1\}/]
 --- redis_check
-HLEN iothub:test:job:left:devices => 2
+EXISTS iothub:test:{d1}:jobs => 0
+EXISTS iothub:test:{d2}:jobs => 0
+HEXISTS iothub:test:{d3}:jobs left => 1
 --- error_log
 iothub job "left" of hub "test": running from "d2"
 
@@ -310,7 +315,7 @@ location = /pid { return 200 $pid; }
  }],
  [closed => 2],
  [request => "GET /jobs/v2/kill?$V", 200, qr/"status":"completed".*"deviceCount":2,"failedCount":2,"succeededCount":0/, 15],
- [redis => 'HGET iothub:test:job:kill:devices d1', qr/"status":"failed".*"error":\{"code":"(?:GatewayTimeout|DeviceNotOnline)"/]]
+ [redis => 'HGET iothub:test:{d1}:jobs kill', qr/"status":"failed".*"error":\{"code":"(?:GatewayTimeout|DeviceNotOnline)"/]]
 --- error_log eval
 [qr/\[alert\] .*exited on signal 9/, qr/iothub job "kill" of hub "test": running from ""(?s:.*)iothub job "kill" of hub "test": running from ""/]
 

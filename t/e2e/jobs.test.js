@@ -138,10 +138,10 @@ describe('jobs v2 with JobClient', { skip: NO_MQTT }, () => {
         assert.deepEqual(methodCalls.at(-1), { delay: 3 });
 
         // the per-device records devices.jobs is read from
-        const recA = JSON.parse((await h.redis('HGET', `iothub:${h.HUB_NAME}:job:${id}:devices`, a.id)).toString());
+        const recA = JSON.parse((await h.redis('HGET', `iothub:${h.HUB_NAME}:{${a.id}}:jobs`, id)).toString());
         assert.equal(recA.status, 'completed');
         assert.deepEqual(recA.outcome.deviceMethodResponse, { status: 200, payload: { rebooted: true, delay: 3 } });
-        const recC = JSON.parse((await h.redis('HGET', `iothub:${h.HUB_NAME}:job:${id}:devices`, c.id)).toString());
+        const recC = JSON.parse((await h.redis('HGET', `iothub:${h.HUB_NAME}:{${c.id}}:jobs`, id)).toString());
         assert.equal(recC.status, 'failed');
         assert.equal(recC.error.code, 'DeviceNotOnline');
     });
