@@ -12,9 +12,11 @@
  *   cursor := the chunk's last id (job_progress.lua) --> next chunk ...
  *   --> no ids left: job_finish.lua (completed)
  *
- * A task reads the device's twin and evaluates the job's condition on it
- * (unless the condition names its devices), then patches the twin or
- * calls the method through the same services as the REST API.  Every
+ * The devices come from the condition itself when it names them
+ * ("deviceId IN [...]"), else from the query service, which walks the
+ * hub's twins (or a tag index) and evaluates the condition; a chunk ends
+ * after 100 matching devices or 1000 examined.  A task patches the twin
+ * or calls the method through the same services as the REST API.  Every
  * record and every tick renews the lease; a LOCK_LOST answer (the job was
  * cancelled, or the lease ran out and another node took it) or Redis going
  * down ends the run here.  A chunk cut short is run again by whoever
@@ -34,12 +36,14 @@
 #include "ngx_iothub_lua.h"
 #include "ngx_iothub_method.h"
 #include "ngx_iothub_query.h"
+#include "ngx_iothub_query_service.h"
 #include "ngx_iothub_reply.h"
 #include "ngx_iothub_twin_service.h"
 
 
-/* device ids read per chunk */
+/* devices per chunk, and twins a chunk examines at most */
 #define NGX_IOTHUB_JOB_CHUNK      100
+#define NGX_IOTHUB_JOB_EXAMINE    1000
 
 #define NGX_IOTHUB_JOB_ID_MAX     128
 
@@ -52,7 +56,6 @@ typedef struct ngx_iothub_job_runner_s  ngx_iothub_job_runner_t;
 
 typedef enum {
     NGX_IOTHUB_JOB_TASK_FREE = 0,
-    NGX_IOTHUB_JOB_TASK_READ,             /* the twin, for the condition */
     NGX_IOTHUB_JOB_TASK_TWIN,
     NGX_IOTHUB_JOB_TASK_METHOD,
     NGX_IOTHUB_JOB_TASK_RECORD
@@ -65,7 +68,6 @@ typedef struct {
     u_char                         device_id[NGX_IOTHUB_JOB_ID_MAX + 1];
     size_t                         len;
     char                           start[32];
-    ngx_iothub_twin_op_t           read;
     ngx_iothub_twin_op_t           twin;
     ngx_iothub_method_op_t         method;
     ngx_iothub_redis_call_t       *call;
@@ -89,11 +91,11 @@ struct ngx_iothub_job_runner_s {
     ngx_str_t                      job_id;
     ngx_str_t                      job_key;
     ngx_str_t                      run_key;
-    ngx_str_t                      index_key;    /* the hub's devices */
     ngx_iothub_job_type_e          type;
     ngx_str_t                      spec;
     ngx_iothub_job_method_t        method;
     ngx_iothub_query_t            *query;        /* NULL: ids */
+    ngx_iothub_query_run_t         walk;         /* the query's chunk */
     char                         **ids;
     size_t                         nids;
     char                           created[32];
@@ -101,7 +103,10 @@ struct ngx_iothub_job_runner_s {
     u_char                         cursor[NGX_IOTHUB_JOB_ID_MAX + 1];
     size_t                         cursor_len;
 
-    /* the chunk */
+    /* the chunk, and where the next one starts */
+    u_char                         next_cursor[NGX_IOTHUB_JOB_ID_MAX + 1];
+    size_t                         next_cursor_len;
+    unsigned                       walked:1;     /* no devices after it */
     u_char                         chunk[NGX_IOTHUB_JOB_CHUNK]
                                         [NGX_IOTHUB_JOB_ID_MAX + 1];
     size_t                         chunk_len[NGX_IOTHUB_JOB_CHUNK];
@@ -126,13 +131,15 @@ static ngx_int_t ngx_iothub_job_load_condition(ngx_iothub_job_runner_t *jr,
 static ngx_int_t ngx_iothub_job_key(ngx_iothub_job_runner_t *jr,
     ngx_str_t *key, const char *suffix, ngx_str_t *id, const char *tail);
 static void ngx_iothub_job_next_chunk(ngx_iothub_job_runner_t *jr);
-static void ngx_iothub_job_chunk_read(void *data, redisReply *reply);
+static void ngx_iothub_job_next_ids(ngx_iothub_job_runner_t *jr);
+static void ngx_iothub_job_next_rows(ngx_iothub_job_runner_t *jr);
+static ngx_int_t ngx_iothub_job_row(ngx_iothub_query_run_t *run,
+    yajl_val doc, ngx_str_t *device_id, ngx_str_t *module_id);
+static void ngx_iothub_job_rows_done(ngx_iothub_query_run_t *run);
 static void ngx_iothub_job_chunk_add(ngx_iothub_job_runner_t *jr,
     const u_char *id, size_t len);
 static void ngx_iothub_job_launch(ngx_iothub_job_runner_t *jr);
 static void ngx_iothub_job_task_start(ngx_iothub_job_task_t *t);
-static void ngx_iothub_job_task_read(ngx_iothub_twin_op_t *op);
-static int ngx_iothub_job_task_matches(ngx_iothub_job_task_t *t);
 static void ngx_iothub_job_task_execute(ngx_iothub_job_task_t *t);
 static void ngx_iothub_job_task_twin(ngx_iothub_twin_op_t *op);
 static void ngx_iothub_job_task_method(ngx_iothub_method_op_t *op);
@@ -342,8 +349,6 @@ ngx_iothub_job_load(ngx_iothub_job_runner_t *jr, ngx_iothub_hub_t *hub,
     if (ngx_iothub_job_key(jr, &jr->job_key, "job:", &jr->job_id, "")
            != NGX_OK
         || ngx_iothub_job_key(jr, &jr->run_key, "jobs:run", NULL, "")
-           != NGX_OK
-        || ngx_iothub_job_key(jr, &jr->index_key, "devices", NULL, "")
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -468,20 +473,17 @@ ngx_iothub_job_key(ngx_iothub_job_runner_t *jr, ngx_str_t *key,
 
 
 /*
- * The next device ids after the cursor: from the condition's own list,
- * or from the hub's device index (ZRANGEBYLEX).
+ * The next devices after the cursor: from the condition's own list, or
+ * those the query service finds.
  */
 
 static void
 ngx_iothub_job_next_chunk(ngx_iothub_job_runner_t *jr)
 {
-    u_char       min[NGX_IOTHUB_JOB_ID_MAX + 2], count[NGX_INT_T_LEN];
-    size_t       i, lens[7];
-    const char  *argv[7];
-
     jr->nchunk = 0;
     jr->next = 0;
     jr->done = 0;
+    jr->walked = 0;
 
     if (ngx_iothub_job_now() >= jr->deadline) {
         ngx_iothub_job_finish(jr, "failed",
@@ -491,65 +493,120 @@ ngx_iothub_job_next_chunk(ngx_iothub_job_runner_t *jr)
     }
 
     if (jr->query == NULL) {
-        for (i = 0; i < jr->nids && jr->nchunk < NGX_IOTHUB_JOB_CHUNK; i++) {
-            if (jr->cursor_len == 0
-                || ngx_strcmp(jr->ids[i], jr->cursor) > 0)
-            {
-                ngx_iothub_job_chunk_add(jr, (u_char *) jr->ids[i],
-                                         ngx_strlen(jr->ids[i]));
-            }
-        }
-
-        ngx_iothub_job_launch(jr);
+        ngx_iothub_job_next_ids(jr);
         return;
     }
 
-    min[0] = '(';
-    ngx_memcpy(min + 1, jr->cursor, jr->cursor_len);
-
-    argv[0] = "ZRANGEBYLEX";
-    argv[1] = (const char *) jr->index_key.data;
-    argv[2] = jr->cursor_len ? (const char *) min : "-";
-    argv[3] = "+";
-    argv[4] = "LIMIT";
-    argv[5] = "0";
-    argv[6] = (const char *) count;
-    lens[0] = 11;
-    lens[1] = jr->index_key.len;
-    lens[2] = jr->cursor_len ? jr->cursor_len + 1 : 1;
-    lens[3] = 1;
-    lens[4] = 5;
-    lens[5] = 1;
-    lens[6] = ngx_sprintf(count, "%d", NGX_IOTHUB_JOB_CHUNK) - count;
-
-    jr->call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
-                                        ngx_iothub_job_chunk_read, jr, 7,
-                                        argv, lens);
-    if (jr->call == NULL) {
-        ngx_iothub_job_end(jr, "Redis is down");
-    }
+    ngx_iothub_job_next_rows(jr);
 }
 
 
 static void
-ngx_iothub_job_chunk_read(void *data, redisReply *reply)
+ngx_iothub_job_next_ids(ngx_iothub_job_runner_t *jr)
 {
-    ngx_iothub_job_runner_t *jr = data;
+    size_t  i;
 
-    size_t                  i, n;
-    ngx_iothub_reply_str_t  id;
+    for (i = 0; i < jr->nids && jr->nchunk < NGX_IOTHUB_JOB_CHUNK; i++) {
+        if (jr->cursor_len == 0 || ngx_strcmp(jr->ids[i], jr->cursor) > 0) {
+            ngx_iothub_job_chunk_add(jr, (u_char *) jr->ids[i],
+                                     ngx_strlen(jr->ids[i]));
+        }
+    }
 
-    jr->call = NULL;
+    if (jr->nchunk == 0) {
+        jr->walked = 1;
 
-    if (ngx_iothub_job_reply_ids(reply, &n) != NGX_IOTHUB_REPLY_OK) {
-        ngx_iothub_job_end(jr, "the device index could not be read");
+    } else {
+        jr->next_cursor_len = jr->chunk_len[jr->nchunk - 1];
+        ngx_memcpy(jr->next_cursor, jr->chunk[jr->nchunk - 1],
+                   jr->next_cursor_len + 1);
+    }
+
+    ngx_iothub_job_launch(jr);
+}
+
+
+static void
+ngx_iothub_job_next_rows(ngx_iothub_job_runner_t *jr)
+{
+    ngx_iothub_query_run_t  *run;
+
+    run = &jr->walk;
+    ngx_memzero(run, sizeof(ngx_iothub_query_run_t));
+
+    run->hub = jr->hub;
+    run->log = jr->timer.log;
+    run->query = jr->query;
+    run->row = ngx_iothub_job_row;
+    run->done = ngx_iothub_job_rows_done;
+    run->data = jr;
+    run->budget = NGX_IOTHUB_JOB_EXAMINE;
+    ngx_memcpy(run->device_id, jr->cursor, jr->cursor_len + 1);
+
+    switch (ngx_iothub_query_run(run)) {
+
+    case NGX_OK:
+        return;
+
+    case NGX_DONE:
+        ngx_iothub_job_rows_done(run);
+        return;
+
+    case NGX_DECLINED:
+        ngx_iothub_job_end(jr, "Redis is down");
+        return;
+
+    default:
+        ngx_iothub_job_end(jr, "the query could not start");
+    }
+}
+
+
+/* a device that satisfies the condition: taken while the chunk has room */
+
+static ngx_int_t
+ngx_iothub_job_row(ngx_iothub_query_run_t *run, yajl_val doc,
+    ngx_str_t *device_id, ngx_str_t *module_id)
+{
+    ngx_iothub_job_runner_t *jr = run->data;
+
+    if (jr->nchunk == NGX_IOTHUB_JOB_CHUNK) {
+        return NGX_DONE;
+    }
+
+    ngx_iothub_job_chunk_add(jr, device_id->data, device_id->len);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_job_rows_done(ngx_iothub_query_run_t *run)
+{
+    ngx_iothub_job_runner_t *jr = run->data;
+
+    switch (run->result) {
+
+    case NGX_IOTHUB_QUERY_RUN_END:
+        jr->walked = (jr->nchunk == 0);
+        break;
+
+    case NGX_IOTHUB_QUERY_RUN_MORE:
+        break;
+
+    case NGX_IOTHUB_QUERY_RUN_UNAVAILABLE:
+        ngx_iothub_job_end(jr, "Redis is down");
+        return;
+
+    default:
+        ngx_iothub_job_end(jr, "the devices could not be read");
         return;
     }
 
-    for (i = 0; i < n && i < NGX_IOTHUB_JOB_CHUNK; i++) {
-        ngx_iothub_job_reply_id(reply, i, &id);
-        ngx_iothub_job_chunk_add(jr, id.data, id.len);
-    }
+    /* the query's place: after the last device it examined or took */
+
+    jr->next_cursor_len = ngx_strlen(run->device_id);
+    ngx_memcpy(jr->next_cursor, run->device_id, jr->next_cursor_len + 1);
 
     ngx_iothub_job_launch(jr);
 }
@@ -589,14 +646,14 @@ ngx_iothub_job_launch(ngx_iothub_job_runner_t *jr)
         return;
     }
 
-    if (jr->nchunk == 0) {
+    if (jr->walked) {
         ngx_iothub_job_finish(jr, "completed", NULL);
         return;
     }
 
     if (jr->done == jr->nchunk) {
-        cursor.data = jr->chunk[jr->nchunk - 1];
-        cursor.len = jr->chunk_len[jr->nchunk - 1];
+        cursor.data = jr->next_cursor;
+        cursor.len = jr->next_cursor_len;
 
         ngx_iothub_job_progress(jr, &cursor, ngx_iothub_job_advanced,
                                 &jr->call);
@@ -628,113 +685,8 @@ ngx_iothub_job_launch(ngx_iothub_job_runner_t *jr)
 static void
 ngx_iothub_job_task_start(ngx_iothub_job_task_t *t)
 {
-    ngx_iothub_twin_op_t     *op;
-    ngx_iothub_job_runner_t  *jr;
-
-    jr = t->runner;
-
     ngx_iothub_job_format_time(ngx_iothub_job_now(), t->start);
-
-    if (jr->query == NULL) {
-        ngx_iothub_job_task_execute(t);
-        return;
-    }
-
-    op = &t->read;
-    ngx_memzero(op, sizeof(ngx_iothub_twin_op_t));
-
-    op->hub = jr->hub;
-    op->log = jr->timer.log;
-    op->handler = ngx_iothub_job_task_read;
-    op->data = t;
-    op->device_id.data = t->device_id;
-    op->device_id.len = t->len;
-    op->kind = NGX_IOTHUB_TWIN_GET;
-
-    t->state = NGX_IOTHUB_JOB_TASK_READ;
-
-    if (ngx_iothub_twin_run(op) != NGX_OK) {
-        t->state = NGX_IOTHUB_JOB_TASK_FREE;
-        ngx_iothub_job_end(jr, "the twin service could not start");
-    }
-}
-
-
-static void
-ngx_iothub_job_task_read(ngx_iothub_twin_op_t *op)
-{
-    ngx_iothub_job_task_t *t = op->data;
-
-    switch (op->result) {
-
-    case NGX_IOTHUB_TWIN_DONE:
-        if (ngx_iothub_job_task_matches(t)) {
-            ngx_iothub_job_task_execute(t);
-            return;
-        }
-
-        /* fall through */
-
-    case NGX_IOTHUB_TWIN_NOT_FOUND:
-        ngx_iothub_job_task_end(t);
-        return;
-
-    default:
-        t->state = NGX_IOTHUB_JOB_TASK_FREE;
-        ngx_iothub_job_end(t->runner, "a twin could not be read");
-    }
-}
-
-
-/* the condition over the twin as the service API shows it */
-
-static int
-ngx_iothub_job_task_matches(ngx_iothub_job_task_t *t)
-{
-    int                          match;
-    char                         etag[NGX_IOTHUB_TWIN_ETAG_LEN + 1];
-    char                        *text, err[128];
-    size_t                       len;
-    yajl_gen                     g;
-    yajl_val                     doc;
-    const unsigned char         *buf;
-    ngx_iothub_twin_identity_t   ti;
-
-    ngx_iothub_twin_view_identity(&t->read.identity, t->read.twin.version,
-                                  etag, &ti);
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        return 0;
-    }
-
-    match = 0;
-
-    if (ngx_iothub_twin_service_view(&t->read.twin, &ti, g, t->read.err,
-                                     sizeof(t->read.err))
-           == NGX_IOTHUB_TWIN_OK
-        && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-    {
-        text = ngx_alloc(len + 1, t->read.log);
-
-        if (text != NULL) {
-            ngx_memcpy(text, buf, len);
-            text[len] = '\0';
-
-            doc = yajl_tree_parse(text, err, sizeof(err));
-
-            if (doc != NULL) {
-                match = ngx_iothub_query_match(t->runner->query, doc);
-                yajl_tree_free(doc);
-            }
-
-            ngx_free(text);
-        }
-    }
-
-    yajl_gen_free(g);
-
-    return match;
+    ngx_iothub_job_task_execute(t);
 }
 
 
@@ -1011,10 +963,6 @@ ngx_iothub_job_task_cancel(ngx_iothub_job_task_t *t)
 {
     switch (t->state) {
 
-    case NGX_IOTHUB_JOB_TASK_READ:
-        ngx_iothub_twin_cancel(&t->read);
-        break;
-
     case NGX_IOTHUB_JOB_TASK_TWIN:
         ngx_iothub_twin_cancel(&t->twin);
         break;
@@ -1092,8 +1040,8 @@ ngx_iothub_job_advanced(void *data, redisReply *reply)
         return;
     }
 
-    jr->cursor_len = jr->chunk_len[jr->nchunk - 1];
-    ngx_memcpy(jr->cursor, jr->chunk[jr->nchunk - 1], jr->cursor_len + 1);
+    jr->cursor_len = jr->next_cursor_len;
+    ngx_memcpy(jr->cursor, jr->next_cursor, jr->cursor_len + 1);
 
     ngx_iothub_job_next_chunk(jr);
 }
@@ -1201,6 +1149,8 @@ ngx_iothub_job_end(ngx_iothub_job_runner_t *jr, const char *why)
         ngx_iothub_redis_cancel(jr->call);
         jr->call = NULL;
     }
+
+    ngx_iothub_query_cancel(&jr->walk);
 
     if (jr->renew) {
         ngx_iothub_redis_cancel(jr->renew);

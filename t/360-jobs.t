@@ -244,6 +244,27 @@ HEXISTS iothub:test:{n10}:jobs once => 1
 HEXISTS iothub:test:{n39}:jobs once => 1
 
 
+=== TEST 8b: a condition over 250 devices runs in chunks of 100 through the query service; the cursor moves chunk by chunk
+--- main_config eval: main::iothub_block(extra => 'job_poll_interval 100ms;', hub_extra => 'job_max_in_flight 20;')
+--- request eval
+[(map { put_device(sprintf 'c%03d', $_) } 1 .. 250),
+ {method => 'PATCH', path => "/twins/c007?$V", body => '{"tags":{"skip":true}}'},
+ twin_job('many', "status = 'enabled' AND NOT IS_DEFINED(tags.skip)", {tags => {batch => 7}}),
+ "SLEEP 4",
+ "GET /jobs/v2/many?$V",
+ "GET /twins/c001?$V", "GET /twins/c007?$V", "GET /twins/c250?$V"]
+--- response_body_like eval
+[(map { qr/^\{"deviceId":"c\d+"/ } 1 .. 251),
+ qr/"status":"queued"/,
+ qr/"status":"completed".*"deviceCount":249,"failedCount":0,"succeededCount":249/,
+ qr/"tags":\{"batch":7\}/, qr/"tags":\{"skip":true\}/, qr/"tags":\{"batch":7\}/]
+--- redis_check
+HGET iothub:test:job:many cursor => c250
+EXISTS iothub:test:{c007}:jobs => 0
+--- no_error_log
+[error]
+
+
 === TEST 9: a job left running by a node that died: once its lease ends another worker takes it and goes on after the persisted cursor
 --- main_config eval: $main::FAST
 --- redis eval
