@@ -144,7 +144,7 @@ EXISTS iothub:test:{d1}:jobs => 0
 [error]
 
 
-=== TEST 5: errors: 404 JobNotFound, 409 JobAlreadyExists, 400 for bodies and conditions, 401 without a token or without service_connect
+=== TEST 5: errors: 404 JobNotFound, 409 JobAlreadyExists, 400 for bodies and conditions, 401 without a token or without service_connect (registry rights do not do)
 --- main_config eval: $main::FAST
 --- request eval
 ["GET /jobs/v2/none?$V",
@@ -159,9 +159,11 @@ EXISTS iothub:test:{d1}:jobs => 0
  {method => 'PUT', path => "/jobs/v2/b6?$V", body => '{"jobId":"b6","type":"scheduleDeviceMethod","queryCondition":"deviceId = \'x\'","cloudToDeviceMethod":{"responseTimeoutInSeconds":5}}'},
  {method => 'PUT', path => "/jobs/v2/b7?$V", body => '{"jobId":"b7","type":"scheduleUpdateTwin","queryCondition":"deviceId = \'x\'","updateTwin":{},"startTime":"tomorrow"}'},
  {method => 'GET', path => "/jobs/v2/dup?$V", auth => 'none'},
- {method => 'GET', path => "/jobs/v2/dup?$V", auth => 'registryRead'}]
+ {method => 'GET', path => "/jobs/v2/dup?$V", auth => 'registryRead'},
+ {method => 'GET', path => "/jobs/v2/dup?$V", auth => 'registryReadWrite'},
+ {method => 'GET', path => "/jobs/v2/dup?$V", auth => 'service'}]
 --- error_code eval
-[404, 404, 200, 409, 400, 400, 400, 400, 400, 400, 400, 401, 401]
+[404, 404, 200, 409, 400, 400, 400, 400, 400, 400, 400, 401, 401, 401, 200]
 --- response_body_like eval
 [qr/^\{"Message":"ErrorCode:JobNotFound;Job none not found/,
  qr/^\{"Message":"ErrorCode:JobNotFound;/,
@@ -175,7 +177,9 @@ EXISTS iothub:test:{d1}:jobs => 0
  qr/ErrorCode:ArgumentInvalid;cloudToDeviceMethod.methodName/,
  qr/ErrorCode:ArgumentInvalid;startTime must be/,
  qr/ErrorCode:IotHubUnauthorizedAccess/,
- qr/ErrorCode:IotHubUnauthorizedAccess/]
+ qr/ErrorCode:IotHubUnauthorizedAccess/,
+ qr/ErrorCode:IotHubUnauthorizedAccess/,
+ qr/"jobId":"dup"/]
 
 
 === TEST 6: job_max_concurrent 1 (the default): a second unfinished job is 403003 JobQuotaExceeded; once the first is cancelled a new one is taken
