@@ -47,6 +47,39 @@ const char  *ngx_iothub_job_field_names[] = {
 };
 
 
+/* a member of the job JSON from a field of the record */
+typedef struct {
+    const char                    *name;
+    ngx_iothub_job_field_e         field;
+    int                            number;
+} ngx_iothub_job_member_t;
+
+
+static const ngx_iothub_job_member_t  ngx_iothub_job_members[] = {
+    { "jobId", NGX_IOTHUB_JOB_F_JOB_ID, 0 },
+    { "type", NGX_IOTHUB_JOB_F_TYPE, 0 },
+    { "queryCondition", NGX_IOTHUB_JOB_F_CONDITION, 0 },
+    { "createdTime", NGX_IOTHUB_JOB_F_CREATED, 0 },
+    { "startTime", NGX_IOTHUB_JOB_F_START, 0 },
+    { "endTime", NGX_IOTHUB_JOB_F_END, 0 },
+    { "maxExecutionTimeInSeconds", NGX_IOTHUB_JOB_F_MAX_EXECUTION, 1 },
+    { "status", NGX_IOTHUB_JOB_F_STATUS, 0 },
+    { "failureReason", NGX_IOTHUB_JOB_F_FAILURE, 0 },
+    { "statusMessage", NGX_IOTHUB_JOB_F_STATUS_MESSAGE, 0 },
+    { NULL, 0, 0 }
+};
+
+
+static const ngx_iothub_job_member_t  ngx_iothub_job_statistics[] = {
+    { "deviceCount", NGX_IOTHUB_JOB_F_DEVICES, 1 },
+    { "failedCount", NGX_IOTHUB_JOB_F_FAILED, 1 },
+    { "succeededCount", NGX_IOTHUB_JOB_F_SUCCEEDED, 1 },
+    { "runningCount", NGX_IOTHUB_JOB_F_RUNNING, 1 },
+    { "pendingCount", NGX_IOTHUB_JOB_F_PENDING, 1 },
+    { NULL, 0, 0 }
+};
+
+
 static ngx_iothub_job_rc_e ngx_iothub_job_fail(ngx_iothub_job_rc_e rc,
     char *err, size_t errlen, const char *msg);
 static int ngx_iothub_job_too_deep(const char *json, size_t len);
@@ -70,8 +103,12 @@ static yajl_gen_status ngx_iothub_job_gen_field(yajl_gen g, const char *name,
     int number);
 static yajl_gen_status ngx_iothub_job_gen_json(yajl_gen g, const char *text,
     size_t len);
-static yajl_gen_status ngx_iothub_job_gen_statistics(yajl_gen g,
-    const ngx_iothub_job_record_t *rec);
+static yajl_gen_status ngx_iothub_job_gen_members(yajl_gen g,
+    const ngx_iothub_job_record_t *rec, const ngx_iothub_job_member_t *m);
+static yajl_gen_status ngx_iothub_job_gen_outcome(yajl_gen g,
+    const ngx_iothub_job_device_t *d);
+static yajl_gen_status ngx_iothub_job_gen_error(yajl_gen g,
+    const ngx_iothub_job_device_t *d);
 static const char *ngx_iothub_job_skip(const char *p, const char *last);
 static const char *ngx_iothub_job_word(const char *p, const char *last,
     const char *word);
@@ -795,54 +832,20 @@ ngx_iothub_job_reply_id(const redisReply *r, size_t i,
 ngx_iothub_job_rc_e
 ngx_iothub_job_emit(yajl_gen g, const ngx_iothub_job_record_t *rec)
 {
+    const char                    *spec_name;
     const ngx_iothub_reply_str_t  *type, *spec;
 
     type = &rec->value[NGX_IOTHUB_JOB_F_TYPE];
     spec = &rec->value[NGX_IOTHUB_JOB_F_SPEC];
 
+    spec_name = (type->len == sizeof("scheduleUpdateTwin") - 1
+                 && memcmp(type->data, "scheduleUpdateTwin", type->len) == 0)
+                ? "updateTwin" : "cloudToDeviceMethod";
+
     if (yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "jobId", rec, NGX_IOTHUB_JOB_F_JOB_ID,
-                                    0)
+        || ngx_iothub_job_gen_members(g, rec, ngx_iothub_job_members)
            != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "type", rec, NGX_IOTHUB_JOB_F_TYPE, 0)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "queryCondition", rec,
-                                    NGX_IOTHUB_JOB_F_CONDITION, 0)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "createdTime", rec,
-                                    NGX_IOTHUB_JOB_F_CREATED, 0)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "startTime", rec,
-                                    NGX_IOTHUB_JOB_F_START, 0)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "endTime", rec, NGX_IOTHUB_JOB_F_END,
-                                    0)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "maxExecutionTimeInSeconds", rec,
-                                    NGX_IOTHUB_JOB_F_MAX_EXECUTION, 1)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "status", rec,
-                                    NGX_IOTHUB_JOB_F_STATUS, 0)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "failureReason", rec,
-                                    NGX_IOTHUB_JOB_F_FAILURE, 0)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "statusMessage", rec,
-                                    NGX_IOTHUB_JOB_F_STATUS_MESSAGE, 0)
-           != yajl_gen_status_ok)
-    {
-        return NGX_IOTHUB_JOB_NO_MEMORY;
-    }
-
-    if (type->len == sizeof("scheduleUpdateTwin") - 1
-        && memcmp(type->data, "scheduleUpdateTwin", type->len) == 0)
-    {
-        if (ngx_iothub_job_gen_str(g, "updateTwin") != yajl_gen_status_ok) {
-            return NGX_IOTHUB_JOB_NO_MEMORY;
-        }
-
-    } else if (ngx_iothub_job_gen_str(g, "cloudToDeviceMethod")
-               != yajl_gen_status_ok)
+        || ngx_iothub_job_gen_str(g, spec_name) != yajl_gen_status_ok)
     {
         return NGX_IOTHUB_JOB_NO_MEMORY;
     }
@@ -860,7 +863,11 @@ ngx_iothub_job_emit(yajl_gen g, const ngx_iothub_job_record_t *rec)
         return NGX_IOTHUB_JOB_NO_MEMORY;
     }
 
-    if (ngx_iothub_job_gen_statistics(g, rec) != yajl_gen_status_ok
+    if (ngx_iothub_job_gen_str(g, "deviceJobStatistics") != yajl_gen_status_ok
+        || yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ngx_iothub_job_gen_members(g, rec, ngx_iothub_job_statistics)
+           != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok
         || yajl_gen_map_close(g) != yajl_gen_status_ok)
     {
         return NGX_IOTHUB_JOB_NO_MEMORY;
@@ -871,30 +878,20 @@ ngx_iothub_job_emit(yajl_gen g, const ngx_iothub_job_record_t *rec)
 
 
 static yajl_gen_status
-ngx_iothub_job_gen_statistics(yajl_gen g, const ngx_iothub_job_record_t *rec)
+ngx_iothub_job_gen_members(yajl_gen g, const ngx_iothub_job_record_t *rec,
+    const ngx_iothub_job_member_t *m)
 {
-    if (ngx_iothub_job_gen_str(g, "deviceJobStatistics") != yajl_gen_status_ok
-        || yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "deviceCount", rec,
-                                    NGX_IOTHUB_JOB_F_DEVICES, 1)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "failedCount", rec,
-                                    NGX_IOTHUB_JOB_F_FAILED, 1)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "succeededCount", rec,
-                                    NGX_IOTHUB_JOB_F_SUCCEEDED, 1)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "runningCount", rec,
-                                    NGX_IOTHUB_JOB_F_RUNNING, 1)
-           != yajl_gen_status_ok
-        || ngx_iothub_job_gen_field(g, "pendingCount", rec,
-                                    NGX_IOTHUB_JOB_F_PENDING, 1)
-           != yajl_gen_status_ok)
-    {
-        return yajl_gen_generation_complete;
+    yajl_gen_status  st;
+
+    for ( /* void */ ; m->name != NULL; m++) {
+        st = ngx_iothub_job_gen_field(g, m->name, rec, m->field, m->number);
+
+        if (st != yajl_gen_status_ok) {
+            return st;
+        }
     }
 
-    return yajl_gen_map_close(g);
+    return yajl_gen_status_ok;
 }
 
 
@@ -995,105 +992,56 @@ ngx_iothub_job_gen_json(yajl_gen g, const char *text, size_t len)
 ngx_iothub_job_rc_e
 ngx_iothub_job_device_json(const ngx_iothub_job_device_t *d, char **out)
 {
+    size_t                i;
     size_t                len;
     yajl_gen              g;
-    yajl_gen_status       s;
+    yajl_gen_status       st;
+    const char           *pairs[16];
     const unsigned char  *buf;
 
     *out = NULL;
+
+    pairs[0] = "deviceId";
+    pairs[1] = d->device_id;
+    pairs[2] = "jobId";
+    pairs[3] = d->job_id;
+    pairs[4] = "jobType";
+    pairs[5] = ngx_iothub_job_type_name(d->type);
+    pairs[6] = "status";
+    pairs[7] = d->succeeded ? "completed" : "failed";
+    pairs[8] = "startTimeUtc";
+    pairs[9] = d->start;
+    pairs[10] = "endTimeUtc";
+    pairs[11] = d->end;
+    pairs[12] = "createdDateTimeUtc";
+    pairs[13] = d->created;
+    pairs[14] = "lastUpdatedDateTimeUtc";
+    pairs[15] = d->end;
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
         return NGX_IOTHUB_JOB_NO_MEMORY;
     }
 
-    s = yajl_gen_map_open(g);
+    st = yajl_gen_map_open(g);
 
-#define NGX_IOTHUB_JOB_PAIR(k, v)                                           \
-    if (s == yajl_gen_status_ok) {                                          \
-        s = ngx_iothub_job_gen_str(g, k);                                   \
-    }                                                                       \
-    if (s == yajl_gen_status_ok) {                                          \
-        s = ngx_iothub_job_gen_str(g, v);                                   \
+    for (i = 0; i < 16 && st == yajl_gen_status_ok; i++) {
+        st = ngx_iothub_job_gen_str(g, pairs[i]);
     }
 
-    NGX_IOTHUB_JOB_PAIR("deviceId", d->device_id)
-    NGX_IOTHUB_JOB_PAIR("jobId", d->job_id)
-    NGX_IOTHUB_JOB_PAIR("jobType", ngx_iothub_job_type_name(d->type))
-    NGX_IOTHUB_JOB_PAIR("status", d->succeeded ? "completed" : "failed")
-    NGX_IOTHUB_JOB_PAIR("startTimeUtc", d->start)
-    NGX_IOTHUB_JOB_PAIR("endTimeUtc", d->end)
-    NGX_IOTHUB_JOB_PAIR("createdDateTimeUtc", d->created)
-    NGX_IOTHUB_JOB_PAIR("lastUpdatedDateTimeUtc", d->end)
-
-    if (s == yajl_gen_status_ok && d->answered) {
-        s = ngx_iothub_job_gen_str(g, "outcome");
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_map_open(g);
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = ngx_iothub_job_gen_str(g, "deviceMethodResponse");
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_map_open(g);
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = ngx_iothub_job_gen_str(g, "status");
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_integer(g, d->method_status);
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = ngx_iothub_job_gen_str(g, "payload");
-        }
-
-        if (s == yajl_gen_status_ok) {
-            len = d->method_payload ? strlen(d->method_payload) : 0;
-            s = ngx_iothub_job_gen_json(g, d->method_payload, len);
-
-            if (s == yajl_gen_invalid_string) {
-                s = (len == 0) ? yajl_gen_null(g)
-                               : ngx_iothub_job_gen_str(g, d->method_payload);
-            }
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_map_close(g);
-        }
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_map_close(g);
-        }
+    if (st == yajl_gen_status_ok && d->answered) {
+        st = ngx_iothub_job_gen_outcome(g, d);
     }
 
-    if (s == yajl_gen_status_ok && d->error_code != NULL) {
-        s = ngx_iothub_job_gen_str(g, "error");
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_map_open(g);
-        }
-
-        NGX_IOTHUB_JOB_PAIR("code", d->error_code)
-        NGX_IOTHUB_JOB_PAIR("description", d->error_description)
-
-        if (s == yajl_gen_status_ok) {
-            s = yajl_gen_map_close(g);
-        }
+    if (st == yajl_gen_status_ok && d->error_code != NULL) {
+        st = ngx_iothub_job_gen_error(g, d);
     }
 
-#undef NGX_IOTHUB_JOB_PAIR
-
-    if (s == yajl_gen_status_ok) {
-        s = yajl_gen_map_close(g);
+    if (st == yajl_gen_status_ok) {
+        st = yajl_gen_map_close(g);
     }
 
-    if (s == yajl_gen_status_ok
+    if (st == yajl_gen_status_ok
         && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
     {
         *out = ngx_iothub_job_strdup((const char *) buf, len);
@@ -1102,6 +1050,69 @@ ngx_iothub_job_device_json(const ngx_iothub_job_device_t *d, char **out)
     yajl_gen_free(g);
 
     return (*out != NULL) ? NGX_IOTHUB_JOB_OK : NGX_IOTHUB_JOB_NO_MEMORY;
+}
+
+
+/*
+ * "outcome":{"deviceMethodResponse":{"status":..,"payload":..}}; a payload
+ * that is not JSON is a string, an empty one null
+ */
+
+static yajl_gen_status
+ngx_iothub_job_gen_outcome(yajl_gen g, const ngx_iothub_job_device_t *d)
+{
+    size_t           len;
+    yajl_gen_status  st;
+
+    len = (d->method_payload != NULL) ? strlen(d->method_payload) : 0;
+
+    if (ngx_iothub_job_gen_str(g, "outcome") != yajl_gen_status_ok
+        || yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ngx_iothub_job_gen_str(g, "deviceMethodResponse")
+           != yajl_gen_status_ok
+        || yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ngx_iothub_job_gen_str(g, "status") != yajl_gen_status_ok
+        || yajl_gen_integer(g, d->method_status) != yajl_gen_status_ok
+        || ngx_iothub_job_gen_str(g, "payload") != yajl_gen_status_ok)
+    {
+        return yajl_gen_generation_complete;
+    }
+
+    st = ngx_iothub_job_gen_json(g, d->method_payload, len);
+
+    if (st == yajl_gen_invalid_string) {
+        st = (len == 0) ? yajl_gen_null(g)
+                        : ngx_iothub_job_gen_str(g, d->method_payload);
+    }
+
+    if (st != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        return yajl_gen_generation_complete;
+    }
+
+    return yajl_gen_map_close(g);
+}
+
+
+static yajl_gen_status
+ngx_iothub_job_gen_error(yajl_gen g, const ngx_iothub_job_device_t *d)
+{
+    const char  *description;
+
+    description = d->error_description ? d->error_description : "";
+
+    if (ngx_iothub_job_gen_str(g, "error") != yajl_gen_status_ok
+        || yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ngx_iothub_job_gen_str(g, "code") != yajl_gen_status_ok
+        || ngx_iothub_job_gen_str(g, d->error_code) != yajl_gen_status_ok
+        || ngx_iothub_job_gen_str(g, "description") != yajl_gen_status_ok
+        || ngx_iothub_job_gen_str(g, description) != yajl_gen_status_ok)
+    {
+        return yajl_gen_generation_complete;
+    }
+
+    return yajl_gen_map_close(g);
 }
 
 
