@@ -89,6 +89,8 @@ static char *ngx_iothub_job_value_text(yajl_val v);
 static ngx_iothub_job_rc_e ngx_iothub_job_read_common(yajl_val root,
     const char *path_id, size_t path_id_len, ngx_iothub_job_request_t *req,
     char *err, size_t errlen);
+static ngx_iothub_job_rc_e ngx_iothub_job_read_times(yajl_val root,
+    ngx_iothub_job_request_t *req, char *err, size_t errlen);
 static ngx_iothub_job_rc_e ngx_iothub_job_read_method(yajl_val m,
     ngx_iothub_job_method_t *out, char *err, size_t errlen);
 static int ngx_iothub_job_timeout(yajl_val v, long long *t);
@@ -109,6 +111,11 @@ static yajl_gen_status ngx_iothub_job_gen_outcome(yajl_gen g,
     const ngx_iothub_job_device_t *d);
 static yajl_gen_status ngx_iothub_job_gen_error(yajl_gen g,
     const ngx_iothub_job_device_t *d);
+static const char *ngx_iothub_job_ids_head(const char *p, const char *last,
+    int *list);
+static const char *ngx_iothub_job_ids_read(const char *p, const char *last,
+    int list, char ***ids, size_t *n);
+static void ngx_iothub_job_ids_sort(char **ids, size_t *n);
 static const char *ngx_iothub_job_skip(const char *p, const char *last);
 static const char *ngx_iothub_job_word(const char *p, const char *last,
     const char *word);
@@ -271,6 +278,18 @@ ngx_iothub_job_read_common(yajl_val root, const char *path_id,
     if (req->condition == NULL) {
         return NGX_IOTHUB_JOB_NO_MEMORY;
     }
+
+    return ngx_iothub_job_read_times(root, req, err, errlen);
+}
+
+
+/* startTime (absent or null: now), maxExecutionTimeInSeconds */
+
+static ngx_iothub_job_rc_e
+ngx_iothub_job_read_times(yajl_val root, ngx_iothub_job_request_t *req,
+    char *err, size_t errlen)
+{
+    yajl_val  v;
 
     req->start_ms = -1;
     v = ngx_iothub_job_member(root, "startTime");
@@ -1123,15 +1142,42 @@ ngx_iothub_job_condition_ids(const char *cond, size_t len, char ***ids,
     size_t *n)
 {
     int          list;
-    char        *id, **v, **nv;
-    size_t       i, j, cap;
-    const char  *p, *last, *q;
+    const char  *p, *last;
 
     *ids = NULL;
     *n = 0;
 
-    p = cond;
     last = cond + len;
+
+    p = ngx_iothub_job_ids_head(cond, last, &list);
+    if (p == NULL) {
+        return 0;
+    }
+
+    p = ngx_iothub_job_ids_read(p, last, list, ids, n);
+
+    if (p == NULL || p != last) {
+        ngx_iothub_job_ids_free(*ids, *n);
+        *ids = NULL;
+        *n = 0;
+        return 0;
+    }
+
+    ngx_iothub_job_ids_sort(*ids, n);
+
+    return 1;
+}
+
+
+/*
+ * "[devices.]deviceId =" or "[devices.]deviceId IN [": the position of
+ * the first id, *list set for IN; NULL for anything else
+ */
+
+static const char *
+ngx_iothub_job_ids_head(const char *p, const char *last, int *list)
+{
+    const char  *q;
 
     p = ngx_iothub_job_skip(p, last);
     q = ngx_iothub_job_word(p, last, "devices.");
@@ -1139,58 +1185,68 @@ ngx_iothub_job_condition_ids(const char *cond, size_t len, char ***ids,
 
     p = ngx_iothub_job_word(p, last, "deviceId");
     if (p == NULL) {
-        return 0;
+        return NULL;
     }
 
     p = ngx_iothub_job_skip(p, last);
 
     if (p < last && *p == '=') {
-        list = 0;
-        p = ngx_iothub_job_skip(p + 1, last);
-
-    } else {
-        q = ngx_iothub_job_word(p, last, "IN");
-
-        if (q == NULL || q == last || (*q != ' ' && *q != '[')) {
-            return 0;
-        }
-
-        p = ngx_iothub_job_skip(q, last);
-
-        if (p == last || *p != '[') {
-            return 0;
-        }
-
-        list = 1;
-        p = ngx_iothub_job_skip(p + 1, last);
+        *list = 0;
+        return ngx_iothub_job_skip(p + 1, last);
     }
 
-    v = NULL;
+    q = ngx_iothub_job_word(p, last, "IN");
+
+    if (q == NULL || q == last || (*q != ' ' && *q != '[')) {
+        return NULL;
+    }
+
+    p = ngx_iothub_job_skip(q, last);
+
+    if (p == last || *p != '[') {
+        return NULL;
+    }
+
+    *list = 1;
+
+    return ngx_iothub_job_skip(p + 1, last);
+}
+
+
+/* one id, or a list's ids and its "]": the position after, or NULL */
+
+static const char *
+ngx_iothub_job_ids_read(const char *p, const char *last, int list,
+    char ***ids, size_t *n)
+{
+    char    *id, **v;
+    size_t   cap;
+
     cap = 0;
 
     for ( ;; ) {
         p = ngx_iothub_job_quoted(p, last, &id);
         if (p == NULL) {
-            goto failed;
+            return NULL;
         }
 
         if (*n == cap) {
             cap = cap ? 2 * cap : 8;
-            nv = realloc(v, cap * sizeof(char *));
+            v = realloc(*ids, cap * sizeof(char *));
 
-            if (nv == NULL) {
+            if (v == NULL) {
                 free(id);
-                goto failed;
+                return NULL;
             }
 
-            v = nv;
+            *ids = v;
         }
 
-        v[(*n)++] = id;
+        (*ids)[(*n)++] = id;
         p = ngx_iothub_job_skip(p, last);
 
         if (!list) {
-            break;
+            return p;
         }
 
         if (p < last && *p == ',') {
@@ -1199,39 +1255,33 @@ ngx_iothub_job_condition_ids(const char *cond, size_t len, char ***ids,
         }
 
         if (p < last && *p == ']') {
-            p = ngx_iothub_job_skip(p + 1, last);
-            break;
+            return ngx_iothub_job_skip(p + 1, last);
         }
 
-        goto failed;
+        return NULL;
     }
+}
 
-    if (p != last) {
-        goto failed;
-    }
 
-    qsort(v, *n, sizeof(char *), ngx_iothub_job_id_cmp);
+/* sorted as Redis orders ids (bytes), duplicates dropped */
+
+static void
+ngx_iothub_job_ids_sort(char **ids, size_t *n)
+{
+    size_t  i, j;
+
+    qsort(ids, *n, sizeof(char *), ngx_iothub_job_id_cmp);
 
     for (i = 0, j = 0; i < *n; i++) {
-        if (j > 0 && strcmp(v[j - 1], v[i]) == 0) {
-            free(v[i]);
+        if (j > 0 && strcmp(ids[j - 1], ids[i]) == 0) {
+            free(ids[i]);
             continue;
         }
 
-        v[j++] = v[i];
+        ids[j++] = ids[i];
     }
 
     *n = j;
-    *ids = v;
-
-    return 1;
-
-failed:
-
-    ngx_iothub_job_ids_free(v, *n);
-    *n = 0;
-
-    return 0;
 }
 
 
