@@ -149,13 +149,14 @@ static void ngx_iothub_job_task_recorded(void *data, redisReply *reply);
 static void ngx_iothub_job_task_end(ngx_iothub_job_task_t *t);
 static void ngx_iothub_job_task_cancel(ngx_iothub_job_task_t *t);
 static void ngx_iothub_job_progress(ngx_iothub_job_runner_t *jr,
-    ngx_str_t *cursor, ngx_iothub_redis_handler_pt handler,
+    ngx_str_t *cursor, ngx_msec_t lease, ngx_iothub_redis_handler_pt handler,
     ngx_iothub_redis_call_t **call);
 static void ngx_iothub_job_advanced(void *data, redisReply *reply);
 static void ngx_iothub_job_renewed(void *data, redisReply *reply);
 static void ngx_iothub_job_finish(ngx_iothub_job_runner_t *jr,
     const char *status, const char *reason);
 static void ngx_iothub_job_finished(void *data, redisReply *reply);
+static void ngx_iothub_job_release(ngx_iothub_job_runner_t *jr);
 static void ngx_iothub_job_end(ngx_iothub_job_runner_t *jr,
     const char *why);
 static long long ngx_iothub_job_now(void);
@@ -209,7 +210,7 @@ ngx_iothub_job_tick(ngx_event_t *ev)
     ngx_iothub_job_runner_t *jr = ev->data;
 
     if (!ngx_iothub_job_going()) {
-        ngx_iothub_job_end(jr, NULL);
+        ngx_iothub_job_release(jr);
         return;
     }
 
@@ -219,7 +220,7 @@ ngx_iothub_job_tick(ngx_event_t *ev)
         }
 
     } else if (jr->renew == NULL) {
-        ngx_iothub_job_progress(jr, NULL, ngx_iothub_job_renewed,
+        ngx_iothub_job_progress(jr, NULL, jr->lease, ngx_iothub_job_renewed,
                                 &jr->renew);
     }
 
@@ -302,6 +303,7 @@ ngx_iothub_job_claimed(void *data, redisReply *reply)
     }
 
     jr->running = 1;
+    jr->timer.cancelable = 0;
 
     if (ngx_iothub_job_load(jr, jr->hub, &rec) != NGX_OK) {
         ngx_iothub_job_finish(jr, "failed", "the job could not be read");
@@ -640,14 +642,13 @@ ngx_iothub_job_launch(ngx_iothub_job_runner_t *jr)
     ngx_uint_t              i;
     ngx_iothub_job_task_t  *t;
 
-    if (!ngx_iothub_job_going()) {
-        /* a stopping worker starts nothing: another one goes on */
-        ngx_iothub_job_end(jr, "the worker is stopping");
+    if (jr->walked) {
+        ngx_iothub_job_finish(jr, "completed", NULL);
         return;
     }
 
-    if (jr->walked) {
-        ngx_iothub_job_finish(jr, "completed", NULL);
+    if (!ngx_iothub_job_going()) {
+        ngx_iothub_job_release(jr);
         return;
     }
 
@@ -655,8 +656,8 @@ ngx_iothub_job_launch(ngx_iothub_job_runner_t *jr)
         cursor.data = jr->next_cursor;
         cursor.len = jr->next_cursor_len;
 
-        ngx_iothub_job_progress(jr, &cursor, ngx_iothub_job_advanced,
-                                &jr->call);
+        ngx_iothub_job_progress(jr, &cursor, jr->lease,
+                                ngx_iothub_job_advanced, &jr->call);
         return;
     }
 
@@ -991,14 +992,15 @@ ngx_iothub_job_task_cancel(ngx_iothub_job_task_t *t)
 
 static void
 ngx_iothub_job_progress(ngx_iothub_job_runner_t *jr, ngx_str_t *cursor,
-    ngx_iothub_redis_handler_pt handler, ngx_iothub_redis_call_t **call)
+    ngx_msec_t lease_time, ngx_iothub_redis_handler_pt handler,
+    ngx_iothub_redis_call_t **call)
 {
     u_char      *p, lease[NGX_INT64_LEN], flight[NGX_INT_T_LEN];
     size_t       lens[7];
     const char  *argv[7];
 
     p = ngx_sprintf(lease, "%L", (int64_t) (ngx_iothub_job_now()
-                                            + jr->lease));
+                                            + lease_time));
     argv[0] = (const char *) jr->job_key.data;
     argv[1] = (const char *) jr->run_key.data;
     argv[2] = (const char *) jr->job_id.data;
@@ -1129,6 +1131,35 @@ ngx_iothub_job_finished(void *data, redisReply *reply)
 
 
 /*
+ * A stopping worker starts nothing more: the lease of its job ends now
+ * (after the chunk, if it is done), so that another worker goes on at
+ * once.  While a job runs the tick's timer is not cancelable: a graceful
+ * shutdown waits for the tick, and the tick for this answer.
+ */
+
+static void
+ngx_iothub_job_release(ngx_iothub_job_runner_t *jr)
+{
+    ngx_str_t                 cursor;
+    ngx_iothub_redis_call_t  *call;
+
+    if (!jr->running) {
+        ngx_iothub_job_end(jr, NULL);
+        return;
+    }
+
+    cursor.data = jr->next_cursor;
+    cursor.len = jr->next_cursor_len;
+
+    ngx_iothub_job_progress(jr, (jr->nchunk && jr->done == jr->nchunk)
+                                ? &cursor : NULL,
+                            0, ngx_iothub_redis_ignore, &call);
+
+    ngx_iothub_job_end(jr, "the worker is stopping");
+}
+
+
+/*
  * Ends the run here, whatever is in flight; the job's state in Redis is
  * what the scripts wrote.  why (when not NULL) is logged: the lease then
  * runs out and whoever claims the job next continues it.
@@ -1183,6 +1214,7 @@ ngx_iothub_job_end(ngx_iothub_job_runner_t *jr, const char *why)
     jr->ntasks = 0;
     jr->in_flight = 0;
     jr->running = 0;
+    jr->timer.cancelable = 1;
 }
 
 

@@ -371,3 +371,21 @@ location = /pid { return 200 $pid; }
 --- must_die
 --- error_log
 "job_max_in_flight" directive is not allowed here
+
+
+=== TEST 16: a reload while a job runs: the old worker finishes its devices in flight, starts no more and hands the job over at once (not after job_lease)
+--- main_config eval: main::iothub_block(extra => "job_poll_interval 200ms;", hub_extra => 'job_max_in_flight 1;')
+--- request eval
+[put_device('d1'), put_device('d2'), put_device('d3')]
+--- mqtt eval
+[[connect => 'd1'],
+ [send => mqtt_subscribe(1, [$MET, 0])],
+ [expect => mqtt_suback(1, 0)],
+ [request => method_job('hup', "deviceId IN ['d1','d2','d3']", {methodName => 'slow', responseTimeoutInSeconds => 2}), 200],
+ [expect => method_req('slow', 'null')],
+ ['hup'],
+ [request => "GET /jobs/v2/hup?$V", 200, qr/"status":"completed".*"deviceCount":3,"failedCount":3,"succeededCount":0/, 10],
+ [redis => 'HGET iothub:test:{d1}:jobs hup', qr/"error":\{"code":"(?:GatewayTimeout|DeviceNotOnline)"/]]
+--- error_log eval
+[qr/iothub job "hup": run stopped here: the worker is stopping/,
+ qr/iothub job "hup" of hub "test": running from ""(?s:.*)iothub job "hup" of hub "test": running from ""/]
