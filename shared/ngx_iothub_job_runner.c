@@ -306,6 +306,12 @@ ngx_iothub_job_claimed(void *data, redisReply *reply)
     jr->timer.cancelable = 0;
 
     if (ngx_iothub_job_load(jr, jr->hub, &rec) != NGX_OK) {
+        if (jr->run_key.data == NULL) {
+            /* out of memory: the lease runs out, the job is taken again */
+            ngx_iothub_job_end(jr, "out of memory");
+            return;
+        }
+
         ngx_iothub_job_finish(jr, "failed", "the job could not be read");
         return;
     }
@@ -1209,6 +1215,13 @@ ngx_iothub_job_end(ngx_iothub_job_runner_t *jr, const char *why)
         ngx_destroy_pool(jr->pool);
         jr->pool = NULL;
     }
+
+    /* the pool's strings are gone */
+
+    ngx_str_null(&jr->job_id);
+    ngx_str_null(&jr->job_key);
+    ngx_str_null(&jr->run_key);
+    ngx_str_null(&jr->spec);
 
     jr->tasks = NULL;
     jr->ntasks = 0;
