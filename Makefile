@@ -21,6 +21,7 @@ UNIT_TESTS   = $(patsubst t/unit/%.c,build/unit/%,$(wildcard t/unit/test_*.c))
 
 # the pure C parts: no nginx headers, linked alone into tests and fuzzers
 PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
+               shared/ngx_iothub_blob_sas.c \
                shared/ngx_iothub_identity_out.c \
                shared/ngx_iothub_twin.c shared/ngx_iothub_twin_json.c \
                shared/ngx_iothub_twin_view.c \
@@ -34,11 +35,13 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_job_codec.c \
                ngx_iothub_http/ngx_iothub_http_route.c \
                ngx_iothub_http/ngx_iothub_http_c2d_headers.c \
+               ngx_iothub_http/ngx_iothub_http_d2c.c \
                ngx_iothub_http/ngx_iothub_ws_codec.c \
                shared/ngx_iothub_x509.c shared/ngx_iothub_props.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c \
-               ngx_iothub_amqp/ngx_iothub_amqp_address.c
+               ngx_iothub_amqp/ngx_iothub_amqp_address.c \
+               ngx_iothub_amqp/ngx_iothub_amqp_batch.c
 
 .PHONY: all build deps deps-run install run test unit prove e2e fuzz \
         build-asan test-asan style clean

@@ -48,9 +48,10 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/ssl.h>
+
+#include "ws_client.h"
+#include "bench_common.h"
 
 
 #define API_VERSION        "2021-04-12"
@@ -65,112 +66,8 @@
 #define ROUND_TIMEOUT_US   5000000
 #define RECONNECT_US       200000
 #define TAG_LEN            16
-
-
-/* ---- latency histogram: log-linear buckets of microseconds, ~3% ---- */
-
-#define H_BITS  5
-#define H_SUB   (1 << H_BITS)
-#define H_N     (64 * H_SUB)
-
-typedef struct {
-    uint64_t        n;
-    uint64_t        max;
-    uint64_t        b[H_N];
-} hist_t;
-
-
-static int
-h_index(uint64_t v)
-{
-    int  e;
-
-    if (v < 2 * H_SUB) {
-        return (int) v;
-    }
-
-    e = 63 - __builtin_clzll(v);
-
-    return (e - H_BITS + 1) * H_SUB + (int) ((v >> (e - H_BITS)) & (H_SUB - 1));
-}
-
-
-static uint64_t
-h_value(int i)
-{
-    int       e;
-    uint64_t  low, width;
-
-    if (i < 2 * H_SUB) {
-        return (uint64_t) i;
-    }
-
-    e = i / H_SUB + H_BITS - 1;
-    width = (uint64_t) 1 << (e - H_BITS);
-    low = (uint64_t) (H_SUB + i % H_SUB) << (e - H_BITS);
-
-    return low + width / 2;
-}
-
-
-static void
-h_add(hist_t *h, uint64_t v)
-{
-    h->b[h_index(v)]++;
-    h->n++;
-
-    if (v > h->max) {
-        h->max = v;
-    }
-}
-
-
-static void
-h_merge(hist_t *d, const hist_t *s)
-{
-    int  i;
-
-    for (i = 0; i < H_N; i++) {
-        d->b[i] += s->b[i];
-    }
-
-    d->n += s->n;
-
-    if (s->max > d->max) {
-        d->max = s->max;
-    }
-}
-
-
-/* the p-quantile (0 < p <= 1), 0 without samples */
-
-static uint64_t
-h_pct(const hist_t *h, double p)
-{
-    int       i;
-    uint64_t  rank, seen;
-
-    if (h->n == 0) {
-        return 0;
-    }
-
-    rank = (uint64_t) (p * (double) h->n + 0.5);
-    if (rank < 1) {
-        rank = 1;
-    }
-
-    seen = 0;
-
-    for (i = 0; i < H_N; i++) {
-        seen += h->b[i];
-
-        if (seen >= rank) {
-            return h_value(i) < h->max ? h_value(i) : h->max;
-        }
-    }
-
-    return h->max;
-}
+#define WS_PATH            "/$iothub/websocket"
+#define WS_FRAME_MAX       (1024 * 1024)
 
 
 /* ---- what a process measured; children send it to the parent ---- */
@@ -253,7 +150,9 @@ static struct {
     double          timeout;
     int             quiet;
     int             reconnect;      /* pub: reopen lost connections */
+    int             ws;             /* MQTT over WebSocket (subprotocol mqtt) */
     const char     *acked;          /* pub: list acknowledged tags here */
+    int             stamp;          /* pub: the send time in the payload */
 } O;
 
 
@@ -268,6 +167,7 @@ enum {
     S_CONNACK,      /* CONNECT sent */
     S_SUBACK,       /* SUBSCRIBE sent */
     S_TICKET,       /* --tls-only: handshake done, taking the tickets */
+    S_UPGRADE,      /* --ws: the WebSocket upgrade request sent */
     S_READY
 };
 
@@ -289,6 +189,11 @@ typedef struct {
     unsigned char  *out;
     size_t          olen;
     size_t          osize;
+
+    /* --ws: out[0..ws_framed) is framed; in[ilen..ilen+ws_raw) is not */
+    int             ws;
+    size_t          ws_framed;
+    size_t          ws_raw;
 
     /* publishing: one PUBLISH template, the packet id patched in */
     unsigned char  *pkt;
@@ -493,82 +398,6 @@ parse_target(addr_t *a, const char *text)
 
 /* ---- SAS tokens (auth.md 3) ---- */
 
-static size_t
-b64_decode(unsigned char *out, size_t size, const char *in)
-{
-    int     n;
-    size_t  len, pad;
-
-    len = strlen(in);
-    if (len == 0 || len % 4 || (len / 4) * 3 > size) {
-        return 0;
-    }
-
-    n = EVP_DecodeBlock(out, (const unsigned char *) in, (int) len);
-    if (n < 0) {
-        return 0;
-    }
-
-    pad = 0;
-    while (len && in[len - 1] == '=') {
-        pad++;
-        len--;
-    }
-
-    return (size_t) n - pad;
-}
-
-
-static void
-url_encode(char *out, size_t size, const char *in)
-{
-    size_t      o;
-    const char  *hex = "0123456789ABCDEF";
-
-    for (o = 0; *in && o + 4 < size; in++) {
-        unsigned char  ch = (unsigned char) *in;
-
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            out[o++] = (char) ch;
-
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[ch >> 4];
-            out[o++] = hex[ch & 15];
-        }
-    }
-
-    out[o] = '\0';
-}
-
-
-static void
-sas_token(char *out, size_t size, const char *resource,
-    const unsigned char *key, size_t key_len, const char *skn)
-{
-    int            n;
-    char           sr[512], se[32], sts[600], sig[64], sig_enc[128];
-    unsigned int   mac_len;
-    unsigned char  mac[EVP_MAX_MD_SIZE];
-
-    url_encode(sr, sizeof(sr), resource);
-    snprintf(se, sizeof(se), "%ld", (long) time(NULL) + 3600);
-    n = snprintf(sts, sizeof(sts), "%s\n%s", sr, se);
-
-    if (HMAC(EVP_sha256(), key, (int) key_len, (unsigned char *) sts,
-             (size_t) n, mac, &mac_len) == NULL)
-    {
-        die("HMAC failed");
-    }
-
-    EVP_EncodeBlock((unsigned char *) sig, mac, (int) mac_len);
-    url_encode(sig_enc, sizeof(sig_enc), sig);
-
-    snprintf(out, size, "SharedAccessSignature sr=%s&sig=%s&se=%s%s%s",
-             sr, sig_enc, se, skn ? "&skn=" : "", skn ? skn : "");
-}
-
-
 static void
 device_id(char *buf, size_t size, int dev)
 {
@@ -629,7 +458,11 @@ mqtt_connect(conn_t *c)
 
     if (!O.anon && c->role == R_DEVICE) {
         snprintf(resource, sizeof(resource), "%s/devices/%s", O.hub, id);
-        sas_token(pass, sizeof(pass), resource, O.key, O.key_len, NULL);
+        if (sas_token(pass, sizeof(pass), resource, O.key, O.key_len, NULL)
+            != 0)
+        {
+            die("HMAC failed");
+        }
     }
 
     idl = strlen(id);
@@ -820,6 +653,9 @@ conn_open(int role, int dev, const addr_t *a, int tls)
     c->last_tx = now;
     c->ilen = 0;
     c->olen = 0;
+    c->ws = O.ws && role == R_DEVICE;
+    c->ws_framed = 0;
+    c->ws_raw = 0;
     c->inflight = 0;
     c->closing = 0;
     c->events = EPOLLIN | EPOLLOUT;
@@ -876,6 +712,7 @@ conn_close(conn_t *c, int by_peer, const char *why)
     c->in = c->out = NULL;
     c->isize = c->osize = 0;
     c->ilen = c->olen = 0;
+    c->ws_framed = c->ws_raw = 0;
 
     if (c->slot_pid) {
         /* what was in flight is not acknowledged: forgotten */
@@ -919,6 +756,37 @@ out_reserve(conn_t *c, size_t len)
 }
 
 
+/* --ws: what the MQTT code queued since the last flush, as one frame */
+
+static void
+ws_frame_pending(conn_t *c)
+{
+    size_t          len, hlen;
+    unsigned char   mask[4], *p;
+    static uint32_t seed = 2463534242u;
+
+    if (c->state == S_UPGRADE || c->olen == c->ws_framed) {
+        return;
+    }
+
+    len = c->olen - c->ws_framed;
+    hlen = len < 126 ? 6 : (len < 65536 ? 8 : 14);
+
+    /* masks need not be secret here, only present: xorshift */
+    seed ^= seed << 13;
+    seed ^= seed >> 17;
+    seed ^= seed << 5;
+    memcpy(mask, &seed, 4);
+
+    (void) out_reserve(c, hlen);
+    p = c->out + c->ws_framed;
+    memmove(p + hlen, p, len);
+    (void) ws_frame_header(p, WS_OP_BINARY, len, mask);
+    ws_mask(p + hlen, len, mask);
+    c->ws_framed = c->olen;
+}
+
+
 /* 0 sent or waiting, -1 closed */
 
 static int
@@ -926,6 +794,10 @@ conn_flush(conn_t *c)
 {
     int      n, e;
     size_t   off;
+
+    if (c->ws) {
+        ws_frame_pending(c);
+    }
 
     off = 0;
 
@@ -963,6 +835,7 @@ conn_flush(conn_t *c)
 
     if (off) {
         c->olen -= off;
+        c->ws_framed -= off;
         memmove(c->out, c->out + off, c->olen);
     }
 
@@ -1148,10 +1021,145 @@ more:
 
     if (off) {
         c->ilen -= off;
-        memmove(c->in, c->in + off, c->ilen);
+        memmove(c->in, c->in + off, c->ilen + c->ws_raw);
     }
 
     return 0;
+}
+
+
+/* --ws: a server frame's payload; 0 or -1 (closed) */
+
+static int
+ws_payload(conn_t *c, const ws_frame_t *f, size_t at)
+{
+    size_t          len, hlen;
+    unsigned char   mask[4] = { 0, 0, 0, 0 }, *p;
+
+    len = (size_t) f->payload_len;
+
+    switch (f->opcode) {
+
+    case WS_OP_BINARY:
+    case WS_OP_CONTINUATION:
+        memmove(c->in + c->ilen, c->in + at, len);
+        c->ilen += len;
+        return 0;
+
+    case WS_OP_PING:
+        if (len > 125) {
+            conn_close(c, 1, "WebSocket ping over 125 bytes");
+            return -1;
+        }
+
+        /* a zero mask: the pong carries the ping's bytes unchanged */
+        ws_frame_pending(c);
+        p = out_reserve(c, 6 + len);
+        hlen = ws_frame_header(p, WS_OP_PONG, len, mask);
+        memcpy(p + hlen, c->in + at, len);
+        c->ws_framed = c->olen;
+        return 0;
+
+    case WS_OP_PONG:
+        return 0;
+
+    case WS_OP_CLOSE:
+        conn_close(c, 1, "WebSocket closed by the server");
+        return -1;
+
+    default:
+        conn_close(c, 1, "unexpected WebSocket frame");
+        return -1;
+    }
+}
+
+
+/* --ws: decode the complete frames of in[ilen..ilen+ws_raw) in place */
+
+static int
+ws_unframe(conn_t *c)
+{
+    int          r;
+    size_t       end, at;
+    ws_frame_t   f;
+
+    end = c->ilen + c->ws_raw;
+    at = c->ilen;
+
+    for ( ;; ) {
+        r = ws_frame_parse(c->in + at, end - at, &f);
+
+        if (r == 0) {
+            break;
+        }
+
+        if (r < 0 || f.payload_len > WS_FRAME_MAX) {
+            conn_close(c, 1, "bad WebSocket frame");
+            return -1;
+        }
+
+        if (end - at - f.header_len < f.payload_len) {
+            break;
+        }
+
+        if (ws_payload(c, &f, at + f.header_len) != 0) {
+            return -1;
+        }
+
+        at += f.header_len + (size_t) f.payload_len;
+    }
+
+    c->ws_raw = end - at;
+    memmove(c->in + c->ilen, c->in + at, c->ws_raw);
+
+    return 0;
+}
+
+
+/* --ws: the answer to the upgrade, then MQTT in frames */
+
+static int
+ws_input(conn_t *c)
+{
+    int     r;
+    size_t  hlen;
+
+    if (c->state == S_UPGRADE) {
+        r = ws_upgrade_response(c->in, c->ilen, &hlen);
+
+        if (r == 0) {
+            return 0;
+        }
+
+        if (r < 0) {
+            conn_close(c, 1, "WebSocket upgrade refused");
+            return -1;
+        }
+
+        c->ws_raw = c->ilen - hlen;
+        memmove(c->in, c->in + hlen, c->ws_raw);
+        c->ilen = 0;
+
+        mqtt_connect(c);
+        c->state = S_CONNACK;
+    }
+
+    if (ws_unframe(c) != 0) {
+        return -1;
+    }
+
+    return mqtt_input(c);
+}
+
+
+static int
+conn_input(conn_t *c)
+{
+    if (c->ws) {
+        return ws_input(c);
+    }
+
+    return c->role == R_CALLER_HTTP ? http_input(c) : mqtt_input(c);
 }
 
 
@@ -1161,11 +1169,14 @@ static int
 conn_read(conn_t *c)
 {
     int            e;
+    size_t         used;
     ssize_t        n;
     unsigned char *p;
 
     for ( ;; ) {
-        if (c->isize - c->ilen < 2048) {
+        used = c->ilen + c->ws_raw;
+
+        if (c->isize - used < 2048) {
             c->isize = c->isize ? c->isize * 2 : 4096;
             p = realloc(c->in, c->isize);
             if (p == NULL) {
@@ -1177,8 +1188,7 @@ conn_read(conn_t *c)
 
         if (c->tls) {
             ERR_clear_error();
-            n = SSL_read(c->ssl, c->in + c->ilen,
-                         (int) (c->isize - c->ilen - 1));
+            n = SSL_read(c->ssl, c->in + used, (int) (c->isize - used - 1));
 
             if (n <= 0) {
                 e = SSL_get_error(c->ssl, (int) n);
@@ -1199,7 +1209,7 @@ conn_read(conn_t *c)
             }
 
         } else {
-            n = recv(c->fd, c->in + c->ilen, c->isize - c->ilen - 1, 0);
+            n = recv(c->fd, c->in + used, c->isize - used - 1, 0);
 
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                 break;
@@ -1212,15 +1222,20 @@ conn_read(conn_t *c)
             }
         }
 
-        c->ilen += (size_t) n;
-        c->in[c->ilen] = '\0';     /* header parsing stops here */
+        if (c->ws && c->state != S_UPGRADE) {
+            c->ws_raw += (size_t) n;
+        } else {
+            c->ilen += (size_t) n;
+        }
 
-        if ((c->role == R_CALLER_HTTP ? http_input(c) : mqtt_input(c)) != 0) {
+        c->in[c->ilen + c->ws_raw] = '\0';     /* header parsing stops here */
+
+        if (conn_input(c) != 0) {
             return -1;
         }
 
         /* input that was shrunk back: keep idle connections small */
-        if (c->ilen == 0 && c->isize > 16384) {
+        if (c->ilen + c->ws_raw == 0 && c->isize > 16384) {
             free(c->in);
             c->in = NULL;
             c->isize = 0;
@@ -1444,6 +1459,26 @@ device_subscriptions(conn_t *c)
 }
 
 
+/* --ws: the upgrade request goes out as it is, unframed */
+
+static void
+ws_upgrade(conn_t *c)
+{
+    size_t  len;
+    char    req[512];
+
+    len = ws_upgrade_request(req, sizeof(req), O.sni, WS_PATH, "mqtt");
+    if (len == 0) {
+        die("cannot build the WebSocket upgrade request");
+    }
+
+    memcpy(out_reserve(c, len), req, len);
+    c->ws_framed = c->olen;
+    c->state = S_UPGRADE;
+    (void) conn_flush(c);
+}
+
+
 /* the TCP/TLS connection is up */
 
 static void
@@ -1481,6 +1516,11 @@ transport_ready(conn_t *c)
         inprogress--;
         ready++;
         became_ready(c);
+        return;
+    }
+
+    if (c->ws) {
+        ws_upgrade(c);
         return;
     }
 
@@ -1627,6 +1667,25 @@ pub_tag(unsigned char *p, uint64_t tag)
 }
 
 
+/* --stamp: 16 decimal digits, microseconds since the epoch (wall clock) */
+
+static void
+pub_stamp(unsigned char *p)
+{
+    int              i;
+    uint64_t         us;
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    us = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+
+    for (i = 15; i >= 0; i--) {
+        p[i] = (unsigned char) ('0' + us % 10);
+        us /= 10;
+    }
+}
+
+
 static void
 pub_one(conn_t *c)
 {
@@ -1657,6 +1716,11 @@ pub_one(conn_t *c)
             c->slot_tag[slot] = ++next_tag;
             pub_tag(p + c->pid_off + 2 + 1, next_tag);
         }
+    }
+
+    if (O.stamp) {
+        /* the payload starts with '{' and the time */
+        pub_stamp(p + c->pid_off + (O.qos ? 2 : 0) + 1);
     }
 
     if (now >= t_warm && now <= t_end) {
@@ -2114,8 +2178,11 @@ rtt_tick(void)
 
         if (!O.caller_mqtt && R.token[0] == '\0') {
             snprintf(resource, sizeof(resource), "%s", O.hub);
-            sas_token(R.token, sizeof(R.token), resource, O.skey, O.skey_len,
-                      O.policy);
+            if (sas_token(R.token, sizeof(R.token), resource, O.skey,
+                          O.skey_len, O.policy) != 0)
+            {
+                die("HMAC failed");
+            }
         }
     }
 
@@ -2924,6 +2991,8 @@ usage(void)
 "                           default: -n)\n"
 "      --key B64            the devices' symmetric key (base64)\n"
 "      --anon               no password (brokers with anonymous access)\n"
+"      --ws                 MQTT over WebSocket: GET " WS_PATH "\n"
+"                           on the target, subprotocol mqtt\n"
 "  -n N                     connections (pub, idle) or at most N\n"
 "                           connections (connect); at most %d\n"
 "      --qos 0|1            (pub, default 1)\n"
@@ -2945,6 +3014,9 @@ usage(void)
 "      --acked FILE         pub, QoS 1, one process: each payload starts\n"
 "                           with '{' and a run-unique 16-digit hex tag;\n"
 "                           FILE lists the tag of every PUBACK, a line each\n"
+"      --stamp              pub: each payload starts with '{' and its send\n"
+"                           time, 16 digits of microseconds since the epoch\n"
+"                           (bench/eh_consumer reads it)\n"
 "  rtt:\n"
 "      --caller ADDR:PORT   the caller's node (HTTPS unless --caller-plain)\n"
 "      --caller-plain       HTTP/MQTT to the caller's node without TLS\n"
@@ -2984,6 +3056,8 @@ options(int argc, char **argv)
         { "rounds", 1, NULL, 27 }, { "warm-rounds", 1, NULL, 28 },
         { "gap-ms", 1, NULL, 29 }, { "quiet", 0, NULL, 'q' },
         { "reconnect", 0, NULL, 30 }, { "acked", 1, NULL, 31 },
+        { "stamp", 0, NULL, 32 },
+        { "ws", 0, NULL, 33 },
         { "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
 
@@ -3067,6 +3141,8 @@ options(int argc, char **argv)
         case 29: O.gap_ms = atof(optarg); break;
         case 30: O.reconnect = 1; break;
         case 31: O.acked = optarg; break;
+        case 32: O.stamp = 1; break;
+        case 33: O.ws = 1; break;
         case 'n': O.n = atoi(optarg); break;
         case 'q': O.quiet = 1; break;
         case 'h': usage(); exit(0);
@@ -3159,6 +3235,10 @@ options(int argc, char **argv)
 
     if ((O.reconnect || O.acked) && O.mode != MODE_PUB) {
         die("--reconnect and --acked are for pub");
+    }
+
+    if (O.stamp && (O.mode != MODE_PUB || O.acked || O.size < 18)) {
+        die("--stamp is for pub without --acked, with --size 18 or more");
     }
 
     if (O.acked && (O.qos != 1 || O.procs != 1 || O.size < TAG_LEN + 2)) {

@@ -46,60 +46,6 @@ echo "Idle density: TLS 1.3 (P-256), SAS CONNECT, 3 subscriptions, clean session
 echo "$RUNS runs per point, a fresh server each; open files limit $fdmax per process"
 machine
 
-# idle_once KEY N TARGET: one measurement; records KEY.kb (per device, KB)
-# and its parts
-idle_once() {
-    local key=$1 n=$2 t=$3 port pids r0 r1 m0 m1 out lg procs i auth
-    case $t in
-    w1) start_nginx w1 1 "$M1" "$H1"; port=$M1 ;;
-    w2) start_nginx w2 2 "$M2" "$H2"; port=$M2 ;;
-    mq) start_mosquitto mq "$MQ"; port=$MQ ;;
-    esac
-    forget_sessions
-    sleep 1
-    case $t in
-    w1) pids=$(tree_pids "$NGINX_PID_w1") ;;
-    w2) pids=$(tree_pids "$NGINX_PID_w2") ;;
-    mq) pids=$MOSQ_PID_mq ;;
-    esac
-    # shellcheck disable=SC2086
-    r0=$(rss_kb $pids)
-    m0=$(redis_used)
-    procs=1
-    [ "$n" -gt 15000 ] && procs=2
-    out=$WORK/idle-$key-$run.out
-    rm -f "$out"
-    if [ "$t" = mq ]; then auth=(--anon); else auth=(--key "$DEVICE_KEY"); fi
-    "$LOADGEN" idle -t "127.0.0.1:$port" -n "$n" -d 300 --warmup 0 --subscribe \
-        --keepalive 120 -c "$CONCURRENCY" --src-ips 8 --procs "$procs" --timeout 30 -q \
-        "${auth[@]}" > "$out" 2>&1 &
-    lg=$!
-    for ((i = 0; i < 600; i++)); do
-        grep -qs '^READY' "$out" && break
-        kill -0 "$lg" 2>/dev/null || break
-        sleep 0.5
-    done
-    grep -q '^READY' "$out" || { cat "$out" >&2; bench_die "$key: the devices did not connect"; }
-    sleep 3
-    # shellcheck disable=SC2086
-    r1=$(rss_kb $pids)
-    m1=$(redis_used)
-    kill -TERM "$lg"
-    wait "$lg" || true
-    local connected
-    connected=$(grep '^READY' "$out" | kv conns)
-    [ "$connected" -gt 0 ] || bench_die "$key: nothing connected"
-    [ "$connected" = "$n" ] || echo "  (note: $key: $connected of $n connected)"
-    add "$key.kb" "$(awk -v r=$((r1 - r0)) -v m=$((m1 - m0)) -v n="$connected" 'BEGIN {printf "%.2f", (r * 1024 + m) / n / 1024}')"
-    add "$key.rss_kb" "$(awk -v r=$((r1 - r0)) -v n="$connected" 'BEGIN {printf "%.2f", r / n}')"
-    add "$key.redis_kb" "$(awk -v m=$((m1 - m0)) -v n="$connected" 'BEGIN {printf "%.2f", m / n / 1024}')"
-    add "$key.connect_rate" "$(awk -v n="$connected" -v s="$(grep '^READY' "$out" | kv connect_s)" 'BEGIN {printf "%.0f", n / s}')"
-    case $t in
-    w1|w2) stop_nginx "$t" ;;
-    mq) stop_mosquitto mq ;;
-    esac
-}
-
 for n in $COUNTS; do
     for run in $(seq "$RUNS"); do
         if [ "$n" -le "$MAX_ONE" ]; then

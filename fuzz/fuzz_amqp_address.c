@@ -6,7 +6,8 @@
 
 /*
  * libFuzzer target for ngx_iothub_amqp/ngx_iothub_amqp_address.c: the
- * input is a link address and a CBS audience at once.  Besides memory
+ * input is a link address, a CBS audience and a SASL PLAIN user name at
+ * once.  Besides memory
  * errors it checks that decoded ids are NUL-terminated, of the reported
  * length, at most 128 bytes and free of NUL; that an identity has a
  * device id; that an audience's scope is a host and a path of its
@@ -76,6 +77,27 @@ fuzz_scope(const uint8_t *data, size_t size)
 }
 
 
+static void
+fuzz_plain(const uint8_t *data, size_t size)
+{
+    char                    hub[64];
+    ngx_iothub_amqp_addr_t  a;
+
+    if (ngx_iothub_amqp_plain_user(data, size, &a, hub, sizeof(hub)) != 0) {
+        return;
+    }
+
+    fuzz_check(0, &a);
+    fuzz_assert(a.kind == NGX_IOTHUB_AMQP_ADDR_IDENTITY
+                || a.kind == NGX_IOTHUB_AMQP_ADDR_POLICY);
+    fuzz_assert(strlen(hub) > 0 && strlen(hub) < sizeof(hub));
+    fuzz_assert(strchr(a.device, '/') == NULL);
+    fuzz_assert(strchr(a.module, '/') == NULL);
+    fuzz_assert(a.kind == NGX_IOTHUB_AMQP_ADDR_IDENTITY
+                || a.module_len == 0);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -95,6 +117,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 || a.kind == NGX_IOTHUB_AMQP_ADDR_UNKNOWN);
 
     fuzz_scope(data, size);
+
+    fuzz_plain(data, size);
 
     return 0;
 }

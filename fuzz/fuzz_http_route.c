@@ -170,7 +170,8 @@ fuzz_match(const unsigned char *path, size_t len, unsigned method)
     fuzz_assert(m.route < NGX_IOTHUB_HTTP_ROUTE_COUNT);
     fuzz_assert(m.rights == NGX_IOTHUB_HTTP_REGISTRY_READ
                 || m.rights == NGX_IOTHUB_HTTP_REGISTRY_WRITE
-                || m.rights == NGX_IOTHUB_HTTP_SERVICE_CONNECT);
+                || m.rights == NGX_IOTHUB_HTTP_SERVICE_CONNECT
+                || m.rights == NGX_IOTHUB_HTTP_DEVICE);
     fuzz_assert(method != NGX_IOTHUB_HTTP_OTHER);
 
     fuzz_assert(m.device_id.len == 0

@@ -28,6 +28,7 @@ static void fuzz_number(const unsigned char *p, size_t len);
 static void fuzz_kick(const unsigned char *p, size_t len);
 static void fuzz_desired(const unsigned char *p, size_t len);
 static void fuzz_c2d(const unsigned char *p, size_t len);
+static void fuzz_eh_stolen(const unsigned char *p, size_t len);
 static int fuzz_in(const ngx_iothub_inbox_str_t *s, const unsigned char *p,
     size_t len);
 
@@ -55,10 +56,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_kick(payload.data, payload.len);
     fuzz_desired(payload.data, payload.len);
     fuzz_c2d(payload.data, payload.len);
+    fuzz_eh_stolen(payload.data, payload.len);
 
     fuzz_kick(copy, size);
     fuzz_desired(copy, size);
     fuzz_c2d(copy, size);
+    fuzz_eh_stolen(copy, size);
 
     free(copy);
 
@@ -162,6 +165,23 @@ fuzz_c2d(const unsigned char *p, size_t len)
     }
 
     fuzz_assert(len >= 1 && len <= 19);
+    fuzz_assert(m.rest.len == 0);
+}
+
+
+/* two numbers and one space between them, nothing else */
+
+static void
+fuzz_eh_stolen(const unsigned char *p, size_t len)
+{
+    ngx_iothub_inbox_msg_t  m;
+
+    if (ngx_iothub_inbox_parse_eh_stolen(p, len, &m) != 0) {
+        return;
+    }
+
+    fuzz_assert(len >= 3 && len <= 39);
+    fuzz_assert(memchr(p, ' ', len) != NULL);
     fuzz_assert(m.rest.len == 0);
 }
 

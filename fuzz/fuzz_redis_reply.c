@@ -58,9 +58,10 @@ static void fuzz_query_chunk(const redisReply *r);
 static void fuzz_push(const redisReply *r);
 static void fuzz_jobs(const redisReply *r);
 static void fuzz_job_record(const ngx_iothub_job_record_t *rec);
-static void fuzz_feedback(const redisReply *r);
+static void fuzz_records(const redisReply *r);
 static void fuzz_eh(const redisReply *r);
 static void fuzz_eh_event(const redisReply *r, size_t i);
+static void fuzz_eh_groups(const redisReply *r);
 static void fuzz_identity_ok(const ngx_iothub_identity_t *id);
 static void fuzz_span(const ngx_iothub_reply_str_t *s);
 
@@ -319,7 +320,7 @@ fuzz_decoders(const redisReply *r)
     fuzz_scan(r);
     fuzz_push(r);
     fuzz_jobs(r);
-    fuzz_feedback(r);
+    fuzz_records(r);
     fuzz_eh(r);
 }
 
@@ -633,19 +634,30 @@ fuzz_span(const ngx_iothub_reply_str_t *s)
 }
 
 
-static void
-fuzz_feedback(const redisReply *r)
-{
-    size_t                       i, j, n;
-    ngx_iothub_reply_feedback_t  rec;
+/* the records of both service-bound streams, by each one's names */
 
-    if (ngx_iothub_reply_feedback(r, &n) != NGX_IOTHUB_REPLY_OK) {
+static void
+fuzz_records(const redisReply *r)
+{
+    size_t                     i, j, n;
+    ngx_iothub_reply_record_t  rec;
+
+    if (ngx_iothub_reply_records(r, &n) != NGX_IOTHUB_REPLY_OK) {
         return;
     }
 
     for (i = 0; i < n; i++) {
-        ngx_iothub_reply_feedback_record(r, i, &rec);
+        ngx_iothub_reply_record(r, i, ngx_iothub_reply_feedback_names,
+                                NGX_IOTHUB_REPLY_FEEDBACK_FIELDS, &rec);
         for (j = 0; j < NGX_IOTHUB_REPLY_FEEDBACK_FIELDS; j++) {
+            fuzz_span(&rec.value[j]);
+        }
+
+        ngx_iothub_reply_record(r, i,
+                                ngx_iothub_reply_filenotification_names,
+                                NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS,
+                                &rec);
+        for (j = 0; j < NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS; j++) {
             fuzz_span(&rec.value[j]);
         }
     }
@@ -680,6 +692,41 @@ fuzz_eh(const redisReply *r)
 
     /* an entry of any reply, as a caller with a wrong index would ask */
     fuzz_eh_event(r, 0);
+
+    fuzz_eh_groups(r);
+}
+
+
+/* consumer groups: a list (one past its end too) and eh_group.lua */
+
+static void
+fuzz_eh_groups(const redisReply *r)
+{
+    size_t                       i, n;
+    long long                    done;
+    ngx_iothub_reply_eh_group_t  g;
+
+    n = 0;
+
+    if (ngx_iothub_reply_eh_groups(r, &n) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(n * 2 == r->elements);
+    }
+
+    for (i = 0; i <= n; i++) {
+        if (ngx_iothub_reply_eh_group(r, i, &g) == NGX_IOTHUB_REPLY_OK) {
+            fuzz_assert(i < n);
+            fuzz_assert(g.name.len >= 1
+                        && g.name.len <= NGX_IOTHUB_REPLY_EH_GROUP_MAX);
+            fuzz_span(&g.name);
+            fuzz_span(&g.created);
+        }
+    }
+
+    if (ngx_iothub_reply_eh_group_op(r, &done, &g) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(g.name.len <= NGX_IOTHUB_REPLY_EH_GROUP_MAX);
+        fuzz_span(&g.name);
+        fuzz_span(&g.created);
+    }
 }
 
 

@@ -30,8 +30,10 @@
 #include <proton/transport.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_eventhub.h"
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_amqp_address.h"
+#include "ngx_iothub_amqp_batch.h"
 
 
 /* the largest message a device may send: 256 KB of body and its header */
@@ -49,6 +51,8 @@
 typedef struct ngx_iothub_amqp_ctx_s     ngx_iothub_amqp_ctx_t;
 typedef struct ngx_iothub_amqp_device_s  ngx_iothub_amqp_device_t;
 typedef struct ngx_iothub_amqp_service_s  ngx_iothub_amqp_service_t;
+typedef struct ngx_iothub_amqp_sender_s  ngx_iothub_amqp_sender_t;
+typedef struct ngx_iothub_amqp_batch_tag_s  ngx_iothub_amqp_batch_tag_t;
 
 
 typedef struct {
@@ -109,6 +113,7 @@ struct ngx_iothub_amqp_device_s {
     unsigned                        connected:1;
     unsigned                        renewing:1;
     unsigned                        cbs_pending:1;
+    unsigned                        sasl_pending:1; /* PLAIN's outcome */
 };
 
 
@@ -134,6 +139,15 @@ struct ngx_iothub_amqp_ctx_s {
 
     ngx_queue_t                     devices;
     ngx_uint_t                      ndevices;
+
+    /* the transfers' message-formats (ngx_iothub_amqp_formats.c) */
+    ngx_iothub_amqp_scan_t          scan;
+    ngx_iothub_amqp_sender_t       *senders;     /* client senders */
+    ngx_uint_t                      nsenders;
+    ngx_uint_t                      senders_alloc;
+    ngx_iothub_amqp_batch_tag_t    *batches;     /* not yet read */
+    ngx_uint_t                      nbatches;
+    ngx_uint_t                      batches_alloc;
 
     ngx_iothub_amqp_service_t      *service;     /* a back end's claim */
     void                           *eventhub;    /* Event Hubs tokens */
@@ -166,15 +180,33 @@ ngx_uint_t ngx_iothub_amqp_client_cert(ngx_connection_t *c);
 /* ngx_iothub_amqp_ws.c: the engine over WebSocket, as "AMQPWSB10" */
 ngx_int_t ngx_iothub_amqp_ws_init_module(ngx_cycle_t *cycle);
 
+/* ngx_iothub_amqp_formats.c: which transfers are batches */
+void ngx_iothub_amqp_formats_scan(ngx_iothub_amqp_ctx_t *ctx, u_char *p,
+    size_t n);
+ngx_uint_t ngx_iothub_amqp_formats_batch(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, pn_delivery_t *d);
+void ngx_iothub_amqp_formats_free(ngx_iothub_amqp_ctx_t *ctx);
+
 /* ngx_iothub_amqp_sasl.c */
 void ngx_iothub_amqp_sasl_init(ngx_iothub_amqp_ctx_t *ctx);
+void ngx_iothub_amqp_sasl_outcome(ngx_iothub_amqp_ctx_t *ctx, ngx_uint_t ok);
 
 /* ngx_iothub_amqp_device.c: CBS, identities, links */
 extern ngx_iothub_amqp_events_t  ngx_iothub_amqp_events;
+ngx_int_t ngx_iothub_amqp_plain_device(ngx_iothub_amqp_ctx_t *ctx,
+    ngx_iothub_amqp_addr_t *a, pn_bytes_t *token);
 
-/* ngx_iothub_amqp_message.c: telemetry and cloud-to-device messages */
+/* ngx_iothub_amqp_telemetry.c: telemetry, single and batched */
 void ngx_iothub_amqp_telemetry(ngx_iothub_amqp_device_t *dev,
     pn_link_t *link, pn_delivery_t *d);
+void ngx_iothub_amqp_telemetry_exit(void);
+
+/* ngx_iothub_amqp_message.c: message fields, cloud-to-device messages */
+ngx_int_t ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
+    ngx_iothub_message_t *msg, const char **error);
+u_char *ngx_iothub_amqp_recv_bytes(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, pn_delivery_t *d, size_t *n, const char **error);
+void ngx_iothub_amqp_message_exit(void);
 ngx_int_t ngx_iothub_amqp_c2d_deliver(ngx_iothub_session_t *s,
     ngx_iothub_c2d_message_t *msg);
 void ngx_iothub_amqp_c2d_outcome(ngx_iothub_amqp_device_t *dev,
@@ -192,7 +224,8 @@ ngx_int_t ngx_iothub_amqp_atom_text(ngx_pool_t *pool, pn_atom_t atom,
 /* ngx_iothub_amqp_service.c: a back end's links on the hub (amqp.md 9) */
 #define ngx_iothub_amqp_service_kind(kind)                                   \
     ((kind) == NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D                               \
-     || (kind) == NGX_IOTHUB_AMQP_ADDR_FEEDBACK)
+     || (kind) == NGX_IOTHUB_AMQP_ADDR_FEEDBACK                              \
+     || (kind) == NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS)
 
 int ngx_iothub_amqp_service_put_token(ngx_iothub_amqp_ctx_t *ctx,
     pn_bytes_t *audience, pn_bytes_t *token, const char **description);
@@ -238,6 +271,11 @@ void ngx_iothub_amqp_eh_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link);
 void ngx_iothub_amqp_eh_delivery(ngx_iothub_amqp_ctx_t *ctx,
     pn_delivery_t *d);
 void ngx_iothub_amqp_eh_closed(ngx_iothub_amqp_ctx_t *ctx);
+
+/* ngx_iothub_amqp_eh_attach.c: a receiver's start and epoch (-1: none) */
+ngx_int_t ngx_iothub_amqp_eh_filter(pn_terminus_t *source,
+    ngx_iothub_eh_from_e *from, int64_t *n);
+ngx_int_t ngx_iothub_amqp_eh_epoch(pn_link_t *link, int64_t *epoch);
 
 
 #endif /* _NGX_IOTHUB_AMQP_H_INCLUDED_ */

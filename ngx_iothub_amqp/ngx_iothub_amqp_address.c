@@ -33,6 +33,8 @@ static int ngx_iothub_amqp_identity(ngx_iothub_amqp_span_t *seg, size_t n,
     ngx_iothub_amqp_addr_t *a, size_t *used);
 static int ngx_iothub_amqp_service(ngx_iothub_amqp_span_t *seg, size_t n,
     ngx_iothub_amqp_addr_t *a);
+static const unsigned char *ngx_iothub_amqp_find_last(
+    const unsigned char *p, size_t len, const char *word);
 static const unsigned char *ngx_iothub_amqp_audience_text(
     const unsigned char *p, size_t *len, unsigned char *buf);
 static int ngx_iothub_amqp_copy(const unsigned char *p, size_t len,
@@ -255,6 +257,103 @@ ngx_iothub_amqp_audience_text(const unsigned char *p, size_t *len,
 }
 
 
+int
+ngx_iothub_amqp_plain_user(const unsigned char *p, size_t len,
+    ngx_iothub_amqp_addr_t *a, char *hub, size_t hub_size)
+{
+    size_t                n;
+    const unsigned char  *at, *host, *module;
+
+    memset(a, 0, sizeof(ngx_iothub_amqp_addr_t));
+
+    at = ngx_iothub_amqp_find_last(p, len, "@sas.");
+    if (at == NULL || at == p) {
+        return -1;
+    }
+
+    host = at + sizeof("@sas.") - 1;
+    n = p + len - host;
+
+    if (n >= sizeof("root.") - 1 && strncasecmp((char *) host, "root.", 5) == 0)
+    {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_POLICY;
+        host += sizeof("root.") - 1;
+        n -= sizeof("root.") - 1;
+    }
+
+    if (n == 0 || ngx_iothub_amqp_copy(host, n, hub, hub_size) != 0) {
+        return -1;
+    }
+
+    n = at - p;
+
+    if (a->kind == NGX_IOTHUB_AMQP_ADDR_POLICY) {
+        if (memchr(p, '/', n) != NULL
+            || ngx_iothub_amqp_copy(p, n, a->device,
+                                    NGX_IOTHUB_AMQP_ID_MAX + 1)
+               != 0)
+        {
+            return -1;
+        }
+
+        a->device_len = n;
+        return 0;
+    }
+
+    a->kind = NGX_IOTHUB_AMQP_ADDR_IDENTITY;
+
+    module = ngx_iothub_amqp_find_last(p, n, "/modules/");
+
+    if (module != NULL) {
+        a->module_len = p + n - (module + sizeof("/modules/") - 1);
+
+        if (a->module_len == 0
+            || ngx_iothub_amqp_copy(module + sizeof("/modules/") - 1,
+                                    a->module_len, a->module,
+                                    NGX_IOTHUB_AMQP_ID_MAX + 1)
+               != 0)
+        {
+            return -1;
+        }
+
+        n = module - p;
+    }
+
+    a->device_len = n;
+
+    if (n == 0
+        || memchr(p, '/', n) != NULL
+        || memchr(a->module, '/', a->module_len) != NULL
+        || ngx_iothub_amqp_copy(p, n, a->device, NGX_IOTHUB_AMQP_ID_MAX + 1)
+           != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* the last occurrence of word in p, or NULL */
+
+static const unsigned char *
+ngx_iothub_amqp_find_last(const unsigned char *p, size_t len,
+    const char *word)
+{
+    size_t  n, i;
+
+    n = strlen(word);
+
+    for (i = len; i >= n; i--) {
+        if (strncasecmp((char *) p + i - n, word, n) == 0) {
+            return p + i - n;
+        }
+    }
+
+    return NULL;
+}
+
+
 static int
 ngx_iothub_amqp_copy(const unsigned char *p, size_t len, char *out,
     size_t size)
@@ -289,6 +388,16 @@ ngx_iothub_amqp_service(ngx_iothub_amqp_span_t *seg, size_t n,
         && ngx_iothub_amqp_word(&seg[2], "feedback"))
     {
         a->kind = NGX_IOTHUB_AMQP_ADDR_FEEDBACK;
+        return 0;
+    }
+
+    /* amqp.md 8: the Node name, and the one the docs show */
+
+    if (n == 3 && ngx_iothub_amqp_word(&seg[1], "servicebound")
+        && (ngx_iothub_amqp_word(&seg[2], "filenotifications")
+            || ngx_iothub_amqp_word(&seg[2], "fileuploadnotifications")))
+    {
+        a->kind = NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS;
         return 0;
     }
 

@@ -36,14 +36,19 @@ typedef enum {
     NGX_IOTHUB_AMQP_ADDR_METHODS,        /* .../methods/devicebound */
     NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D,    /* /messages/devicebound */
     NGX_IOTHUB_AMQP_ADDR_FEEDBACK,       /* /messages/serviceBound/feedback */
-    NGX_IOTHUB_AMQP_ADDR_EVENTHUB        /* $management, partitions:
+    NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS, /* .../filenotifications */
+    NGX_IOTHUB_AMQP_ADDR_EVENTHUB,       /* $management, partitions:
                                             ngx_iothub_amqp_eventhub.c */
+    NGX_IOTHUB_AMQP_ADDR_POLICY          /* a SASL PLAIN user name only:
+                                            the policy's name in device */
 } ngx_iothub_amqp_addr_e;
 
 
 /* the service addresses, as scopes compare them */
 #define NGX_IOTHUB_AMQP_SERVICE_C2D_PATH  "/messages/devicebound"
 #define NGX_IOTHUB_AMQP_FEEDBACK_PATH     "/messages/serviceBound/feedback"
+#define NGX_IOTHUB_AMQP_FILE_NOTIFICATIONS_PATH                              \
+    "/messages/serviceBound/filenotifications"
 
 
 typedef struct {
@@ -84,6 +89,18 @@ int ngx_iothub_amqp_audience_parse(const unsigned char *p, size_t len,
  */
 int ngx_iothub_amqp_audience_scope(const unsigned char *p, size_t len,
     char *host, size_t host_size, char *path, size_t path_size);
+
+/*
+ * A SASL PLAIN user name (amqp.md 1.1): "<deviceId>@sas.<hub>",
+ * "<deviceId>/modules/<moduleId>@sas.<hub>" (kind IDENTITY) or
+ * "<policy>@sas.root.<hub>" (kind POLICY, the policy's name in device).
+ * Ids are taken as written (no percent-decoding); the last "@sas." splits
+ * (a device id may hold '@').  The hub's name is written NUL-terminated
+ * into hub.  Returns 0, or -1 when the name has none of these forms, an
+ * empty or too long part, or a NUL.
+ */
+int ngx_iothub_amqp_plain_user(const unsigned char *p, size_t len,
+    ngx_iothub_amqp_addr_t *a, char *hub, size_t hub_size);
 
 /*
  * 1 when the scope path (as ngx_iothub_amqp_audience_scope() writes it;

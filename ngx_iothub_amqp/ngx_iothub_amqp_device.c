@@ -51,8 +51,9 @@ static void ngx_iothub_amqp_connected(ngx_iothub_session_t *s,
     ngx_iothub_session_rc_e rc, ngx_uint_t present);
 static void ngx_iothub_amqp_kick(ngx_iothub_session_t *s,
     ngx_iothub_kick_e why);
-static void ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev,
-    ngx_uint_t on);
+static void ngx_iothub_amqp_c2d_pull(ngx_iothub_amqp_device_t *dev);
+static void ngx_iothub_amqp_feature(ngx_iothub_amqp_device_t *dev,
+    ngx_uint_t feature, ngx_uint_t on);
 
 
 ngx_iothub_amqp_events_t  ngx_iothub_amqp_events = {
@@ -131,6 +132,7 @@ ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 
     case NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D:
     case NGX_IOTHUB_AMQP_ADDR_FEEDBACK:
+    case NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS:
         ngx_iothub_amqp_service_link(ctx, link, lc);
         return;
 
@@ -158,15 +160,19 @@ ngx_iothub_amqp_device_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     ngx_iothub_amqp_device_t  *dev;
     ngx_iothub_session_rc_e    rc;
 
-    if ((a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY
-         || a->kind == NGX_IOTHUB_AMQP_ADDR_C2D)
-        && (a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY)
-           != (pn_link_is_receiver(link) != 0))
+    /*
+     * a module's receiver on its telemetry address is the Node SDK's
+     * module input link (amqp.md 11); a device's is a mistake
+     */
+    if ((a->kind == NGX_IOTHUB_AMQP_ADDR_C2D && pn_link_is_receiver(link))
+        || (a->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY
+            && pn_link_is_sender(link) && a->module_len == 0))
     {
         ngx_iothub_amqp_refuse_link(link, "amqp:not-allowed",
                                     a->kind == NGX_IOTHUB_AMQP_ADDR_C2D
                                     ? "cloud-to-device messages are received"
-                                    : "module inputs are not supported yet");
+                                    : "telemetry is sent; only modules "
+                                      "receive input messages");
         return;
     }
 
@@ -248,6 +254,18 @@ ngx_iothub_amqp_accept_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
 
     dev = lc->device;
 
+    if (lc->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY
+        && pn_link_is_sender(link))
+    {
+        /*
+         * module inputs: recorded as MQTT records its inputs/#
+         * subscription; nothing is delivered yet, as the hub routes no
+         * messages to module inputs (compatibility.md)
+         */
+        ngx_iothub_amqp_feature(dev, NGX_IOTHUB_FEATURE_INPUTS, 1);
+        return;
+    }
+
     if (lc->kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY) {
         /* back-pressure: credit comes back as Redis stores messages */
         pn_link_flow(link, (int) ctx->conf->telemetry_credit);
@@ -268,7 +286,8 @@ ngx_iothub_amqp_accept_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
 
     if (dev->c2d_link == NULL) {
         dev->c2d_link = link;
-        ngx_iothub_amqp_c2d_subscribe(dev, 1);
+        ngx_iothub_amqp_feature(dev, NGX_IOTHUB_FEATURE_C2D, 1);
+        ngx_iothub_amqp_c2d_pull(dev);
     }
 }
 
@@ -332,6 +351,12 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
         ngx_iothub_amqp_method_links(dev);
     }
 
+    if (kind == NGX_IOTHUB_AMQP_ADDR_TELEMETRY && pn_link_is_sender(link)
+        && (dev->session.features & NGX_IOTHUB_FEATURE_INPUTS))
+    {
+        ngx_iothub_amqp_feature(dev, NGX_IOTHUB_FEATURE_INPUTS, 0);
+    }
+
     if (link != dev->c2d_link) {
         return;
     }
@@ -345,7 +370,7 @@ ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
         ngx_iothub_session_c2d_settle(&dev->session, NGX_IOTHUB_C2D_ABANDON);
     }
 
-    ngx_iothub_amqp_c2d_subscribe(dev, 0);
+    ngx_iothub_amqp_feature(dev, NGX_IOTHUB_FEATURE_C2D, 0);
 }
 
 
@@ -594,6 +619,47 @@ keep_id:
 done:
 
     pn_message_free(m);
+}
+
+
+/*
+ * SASL PLAIN with a device's or module's token (amqp.md 1.1): the
+ * identity's session as a put-token makes it.  NGX_AGAIN: the SASL outcome
+ * waits for the hook "connected"; NGX_DECLINED: refused now.
+ */
+
+ngx_int_t
+ngx_iothub_amqp_plain_device(ngx_iothub_amqp_ctx_t *ctx,
+    ngx_iothub_amqp_addr_t *a, pn_bytes_t *token)
+{
+    ngx_iothub_amqp_device_t  *dev;
+
+    if (!ngx_iothub_id_valid((u_char *) a->device, a->device_len)
+        || (a->module_len
+            && !ngx_iothub_id_valid((u_char *) a->module, a->module_len)))
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                      "iothub amqp: SASL PLAIN: malformed identity");
+        return NGX_DECLINED;
+    }
+
+    dev = ngx_iothub_amqp_device_create(ctx, a);
+    if (dev == NULL) {
+        return NGX_DECLINED;
+    }
+
+    dev->sasl_pending = 1;
+
+    if (ngx_iothub_amqp_device_connect(dev, token)
+        == NGX_IOTHUB_SESSION_PENDING)
+    {
+        return NGX_AGAIN;
+    }
+
+    ngx_iothub_amqp_device_remove(dev, "amqp:unauthorized-access",
+                                  dev->session.why);
+
+    return NGX_DECLINED;
 }
 
 
@@ -960,6 +1026,11 @@ ngx_iothub_amqp_connected(ngx_iothub_session_t *s,
                                   ? "OK" : (s->why ? s->why : "refused"));
     }
 
+    if (dev->sasl_pending) {
+        dev->sasl_pending = 0;
+        ngx_iothub_amqp_sasl_outcome(ctx, rc == NGX_IOTHUB_SESSION_OK);
+    }
+
     if (dev->renewing) {
         /* a refused renewal leaves the identity as it was */
         dev->renewing = 0;
@@ -1014,13 +1085,14 @@ ngx_iothub_amqp_kick(ngx_iothub_session_t *s, ngx_iothub_kick_e why)
 
 
 static void
-ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev, ngx_uint_t on)
+ngx_iothub_amqp_feature(ngx_iothub_amqp_device_t *dev, ngx_uint_t feature,
+    ngx_uint_t on)
 {
     if (on) {
-        dev->session.features |= NGX_IOTHUB_FEATURE_C2D;
+        dev->session.features |= feature;
 
     } else {
-        dev->session.features &= ~NGX_IOTHUB_FEATURE_C2D;
+        dev->session.features &= ~feature;
     }
 
     /*
@@ -1035,8 +1107,13 @@ ngx_iothub_amqp_c2d_subscribe(ngx_iothub_amqp_device_t *dev, ngx_uint_t on)
         ngx_log_error(NGX_LOG_ERR, dev->ctx->connection->log, 0,
                       "iothub amqp: subscriptions not stored");
     }
+}
 
-    if (on && pn_link_credit(dev->c2d_link) > 0) {
+
+static void
+ngx_iothub_amqp_c2d_pull(ngx_iothub_amqp_device_t *dev)
+{
+    if (pn_link_credit(dev->c2d_link) > 0) {
         ngx_iothub_session_c2d_pull(&dev->session);
     }
 }

@@ -61,6 +61,7 @@ typedef struct {
     uint64_t                       tag;
     ngx_iothub_eh_op_t             op;          /* seek, then reads */
     ngx_iothub_eh_waiter_t         waiter;
+    ngx_iothub_eh_claim_t          claim;       /* receivers: epochs */
     ngx_event_t                    timer;
     unsigned                       management:1;
     unsigned                       positioned:1;
@@ -94,10 +95,11 @@ static ngx_int_t ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx,
 static void ngx_iothub_amqp_eh_accept(pn_link_t *link);
 static void ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el,
     ngx_str_t *group, ngx_str_t *partition);
-static ngx_int_t ngx_iothub_amqp_eh_filter(pn_terminus_t *source,
-    ngx_iothub_eh_from_e *from, int64_t *n);
-static ngx_int_t ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
-    ngx_iothub_eh_from_e *from, int64_t *n);
+static void ngx_iothub_amqp_eh_claimed(ngx_iothub_eh_claim_t *o);
+static void ngx_iothub_amqp_eh_start(ngx_iothub_amqp_eh_link_t *el);
+static void ngx_iothub_amqp_eh_displaced(ngx_iothub_amqp_eh_link_t *el,
+    ngx_uint_t refused);
+static void ngx_iothub_amqp_eh_stop(ngx_iothub_amqp_eh_link_t *el);
 static void ngx_iothub_amqp_eh_seeked(ngx_iothub_eh_op_t *op);
 static void ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el);
 static void ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op);
@@ -532,9 +534,7 @@ ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
         return;
     }
 
-    if (ngx_iothub_eh_consumer_group_find(hub, group->data, group->len)
-        != NGX_OK)
-    {
+    if (group->len > NGX_IOTHUB_EH_GROUP_LEN) {
         ngx_iothub_amqp_refuse_link(link, "amqp:not-found",
                                     "no such consumer group");
         return;
@@ -562,198 +562,143 @@ ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
         return;
     }
 
-    ngx_iothub_amqp_eh_accept(link);
+    if (ngx_iothub_amqp_eh_epoch(link, &el->claim.epoch) != NGX_OK) {
+        ngx_iothub_amqp_refuse_link(link, "com.microsoft:argument-error",
+                                    "com.microsoft:epoch must be a long of "
+                                    "0 or more");
+        return;
+    }
+
+    /* the partition's receivers in Redis first: epochs, consumer group */
+
+    el->claim.hub = hub;
+    el->claim.group_len = group->len;
+    ngx_memcpy(el->claim.group, group->data, group->len);
+    el->claim.partition = el->partition;
+    el->claim.handler = ngx_iothub_amqp_eh_claimed;
+    el->claim.data = el;
+
+    if (ngx_iothub_eh_claim(&el->claim) != NGX_OK) {
+        ngx_iothub_amqp_refuse_link(link, "amqp:internal-error",
+                                    "the hub's store is unavailable");
+    }
+}
+
+
+static void
+ngx_iothub_amqp_eh_claimed(ngx_iothub_eh_claim_t *o)
+{
+    ngx_iothub_amqp_eh_link_t *el = o->data;
+
+    switch (o->result) {
+
+    case NGX_IOTHUB_EH_HELD:
+        ngx_iothub_amqp_eh_start(el);
+        break;
+
+    case NGX_IOTHUB_EH_REFUSED:
+        ngx_iothub_amqp_eh_displaced(el, 1);
+        break;
+
+    case NGX_IOTHUB_EH_STOLEN:
+        ngx_iothub_amqp_eh_displaced(el, 0);
+        break;
+
+    case NGX_IOTHUB_EH_NO_GROUP:
+        ngx_iothub_amqp_refuse_link(el->link, "amqp:not-found",
+                                    "no such consumer group");
+        break;
+
+    default:
+        ngx_iothub_amqp_refuse_link(el->link, "amqp:internal-error",
+                                    "the hub's store is unavailable");
+        break;
+    }
+
+    ngx_iothub_amqp_run(el->ctx);
+}
+
+
+static void
+ngx_iothub_amqp_eh_start(ngx_iothub_amqp_eh_link_t *el)
+{
+    ngx_iothub_amqp_eh_accept(el->link);
     el->base.opened = 1;
 
-    el->op.hub = hub;
+    el->op.hub = el->ctx->hub;
     el->op.partition = el->partition;
     el->op.handler = ngx_iothub_amqp_eh_seeked;
     el->op.data = el;
 
     if (ngx_iothub_eh_seek(&el->op, el->from, el->from_n) != NGX_OK) {
-        ngx_iothub_amqp_detach(link, "amqp:internal-error",
+        ngx_iothub_amqp_detach(el->link, "amqp:internal-error",
                                "the hub's store is unavailable");
     }
 }
 
 
-/* source.filter {"apache.org:selector-filter:string": described(, expr)} */
-
-static ngx_int_t
-ngx_iothub_amqp_eh_filter(pn_terminus_t *source, ngx_iothub_eh_from_e *from,
-    int64_t *n)
-{
-    pn_data_t   *f;
-    pn_bytes_t   key, expr;
-
-    *from = NGX_IOTHUB_EH_START;
-    *n = 0;
-
-    f = pn_terminus_filter(source);
-    pn_data_rewind(f);
-
-    if (!pn_data_next(f)) {
-        return NGX_OK;
-    }
-
-    if (pn_data_type(f) != PN_MAP) {
-        return NGX_ERROR;
-    }
-
-    pn_data_enter(f);
-
-    while (pn_data_next(f)) {
-        key = pn_bytes(0, NULL);
-
-        if (pn_data_type(f) == PN_SYMBOL) {
-            key = pn_data_get_symbol(f);
-
-        } else if (pn_data_type(f) == PN_STRING) {
-            key = pn_data_get_string(f);
-        }
-
-        if (!pn_data_next(f)) {
-            break;
-        }
-
-        if (key.size != 33
-            || ngx_strncmp(key.start, "apache.org:selector-filter:string",
-                           33) != 0)
-        {
-            continue;
-        }
-
-        if (pn_data_type(f) == PN_DESCRIBED) {
-            pn_data_enter(f);
-
-            /* the descriptor, then the value */
-            if (!pn_data_next(f) || !pn_data_next(f)) {
-                return NGX_ERROR;
-            }
-        }
-
-        if (pn_data_type(f) != PN_STRING) {
-            return NGX_ERROR;
-        }
-
-        expr = pn_data_get_string(f);
-
-        return ngx_iothub_amqp_eh_expression((u_char *) expr.start,
-                                             (u_char *) expr.start
-                                             + expr.size, from, n);
-    }
-
-    return NGX_OK;
-}
-
-
 /*
- * "amqp.annotation.<x-opt-offset | x-opt-sequence-number |
- * x-opt-enqueued-time> <'>' | '>='> <value, maybe in single quotes>";
- * offsets are sequence numbers, "-1" the start, "@latest" the end.
+ * An epoch receiver holds the partition (refused) or took it (stolen):
+ * amqp:link:stolen, which the SDKs map to ReceiverDisconnectedError /
+ * ConsumerDisconnected, with Azure's words.
  */
 
-static ngx_int_t
-ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
-    ngx_iothub_eh_from_e *from, int64_t *n)
+static void
+ngx_iothub_amqp_eh_displaced(ngx_iothub_amqp_eh_link_t *el,
+    ngx_uint_t refused)
 {
-    size_t      len;
-    u_char     *name, *value;
-    int64_t     v;
-    ngx_uint_t  inclusive, negative;
+    u_char   text[NGX_IOTHUB_AMQP_EH_REPLY_MAX], *p;
+    int64_t  mine, holder;
 
-    static const char  prefix[] = "amqp.annotation.";
+    mine = el->claim.epoch;
+    holder = el->claim.holder;
+    p = text;
 
-    while (p < last && *p == ' ') {
-        p++;
-    }
+    if (refused && mine < 0) {
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "At least one receiver for the endpoint is created "
+                         "with epoch of '%L', and so non-epoch receiver is "
+                         "not allowed. Either reconnect with a higher "
+                         "epoch, or make sure all epoch receivers are "
+                         "closed or disconnected.", holder);
 
-    if ((size_t) (last - p) < sizeof(prefix) - 1
-        || ngx_strncasecmp(p, (u_char *) prefix, sizeof(prefix) - 1) != 0)
-    {
-        return NGX_ERROR;
-    }
+    } else if (refused) {
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "Receiver with epoch '%L' cannot be created "
+                         "because a receiver with higher epoch '%L' "
+                         "already exists.", mine, holder);
 
-    p += sizeof(prefix) - 1;
-    name = p;
+    } else if (holder < 0) {
+        /* a renewal found the claim gone: its eh-stolen was lost */
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "The receiver's claim on the partition was taken "
+                         "by another receiver or lapsed; it is getting "
+                         "disconnected.");
 
-    while (p < last && *p != ' ' && *p != '>') {
-        p++;
-    }
-
-    len = p - name;
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    if (p == last || *p++ != '>') {
-        return NGX_ERROR;
-    }
-
-    inclusive = 0;
-
-    if (p < last && *p == '=') {
-        inclusive = 1;
-        p++;
-    }
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    while (last > p && last[-1] == ' ') {
-        last--;
-    }
-
-    if (last - p >= 2 && *p == '\'' && last[-1] == '\'') {
-        p++;
-        last--;
-    }
-
-    value = p;
-
-    if (len == 12 && ngx_strncasecmp(name, (u_char *) "x-opt-offset", 12) == 0
-        && last - value == 7 && ngx_strncmp(value, "@latest", 7) == 0)
-    {
-        *from = NGX_IOTHUB_EH_LATEST;
-        return NGX_OK;
-    }
-
-    negative = (value < last && *value == '-');
-    v = ngx_atoof(value + negative, last - value - negative);
-
-    if (v == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (negative) {
-        /* -1: before the first event */
-        *from = NGX_IOTHUB_EH_START;
-        return NGX_OK;
-    }
-
-    if ((len == 12
-         && ngx_strncasecmp(name, (u_char *) "x-opt-offset", 12) == 0)
-        || (len == 21
-            && ngx_strncasecmp(name, (u_char *) "x-opt-sequence-number", 21)
-               == 0))
-    {
-        *from = NGX_IOTHUB_EH_SEQUENCE;
-
-    } else if (len == 19
-               && ngx_strncasecmp(name, (u_char *) "x-opt-enqueued-time", 19)
-                  == 0)
-    {
-        *from = NGX_IOTHUB_EH_TIME;
+    } else if (mine < 0) {
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "New receiver with higher epoch of '%L' is created "
+                         "hence current receiver without epoch is getting "
+                         "disconnected.", holder);
 
     } else {
-        return NGX_ERROR;
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "New receiver with higher epoch of '%L' is created "
+                         "hence current receiver with epoch '%L' is getting "
+                         "disconnected. If you are recreating the receiver, "
+                         "make sure a higher epoch is used.", holder, mine);
     }
 
-    *n = inclusive ? v : v + 1;
+    *p = '\0';
 
-    return NGX_OK;
+    if (!el->base.opened) {
+        ngx_iothub_amqp_refuse_link(el->link, "amqp:link:stolen",
+                                    (char *) text);
+        return;
+    }
+
+    ngx_iothub_amqp_eh_stop(el);
+    ngx_iothub_amqp_detach(el->link, "amqp:link:stolen", (char *) text);
 }
 
 
@@ -877,8 +822,13 @@ ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op)
         el->waiter.wake = ngx_iothub_amqp_eh_wake;
         el->waiter.data = el;
 
-        ngx_iothub_eh_wait(&el->waiter);
-        ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
+        if (ngx_iothub_eh_wait(&el->waiter, op->appended) == NGX_OK) {
+            ngx_add_timer(&el->timer, NGX_IOTHUB_AMQP_EH_RECHECK);
+
+        } else {
+            /* an entry came meanwhile */
+            ngx_iothub_amqp_eh_pump(el);
+        }
 
     } else {
         ngx_iothub_amqp_eh_pump(el);
@@ -1139,6 +1089,18 @@ ngx_iothub_amqp_eh_link_closed(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 static void
 ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el)
 {
+    ngx_iothub_amqp_eh_stop(el);
+    ngx_iothub_eh_unclaim(&el->claim);
+
+    ngx_free(el);
+}
+
+
+/* no more reads: the pending one, the wait and the timer go */
+
+static void
+ngx_iothub_amqp_eh_stop(ngx_iothub_amqp_eh_link_t *el)
+{
     ngx_iothub_eh_cancel(&el->op);
 
     ngx_iothub_eh_unwait(&el->waiter);
@@ -1147,7 +1109,7 @@ ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el)
         ngx_del_timer(&el->timer);
     }
 
-    ngx_free(el);
+    el->positioned = 0;
 }
 
 

@@ -82,6 +82,7 @@ ngx_iothub_amqp_input(ngx_iothub_amqp_ctx_t *ctx, u_char *buf, size_t n)
 
         k = ngx_min(n, rb.size);
         ngx_memcpy(rb.start, buf, k);
+        ngx_iothub_amqp_formats_scan(ctx, (u_char *) rb.start, k);
         pn_connection_driver_read_done(&ctx->driver, k);
 
         buf += k;
@@ -125,6 +126,7 @@ ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx)
             return;
         }
 
+        ngx_iothub_amqp_formats_scan(ctx, (u_char *) rb.start, n);
         pn_connection_driver_read_done(&ctx->driver, n);
 
         /* the events of what came, before reading more */
@@ -465,6 +467,8 @@ ngx_iothub_amqp_close(ngx_iothub_amqp_ctx_t *ctx, const char *why)
 
         pn_connection_driver_destroy(&ctx->driver);
     }
+
+    ngx_iothub_amqp_formats_free(ctx);
 
     /*
      * The transport goes (and ctx with its pool) once the handler that

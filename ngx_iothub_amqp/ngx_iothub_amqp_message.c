@@ -1,7 +1,8 @@
 
 /*
- * nginx-iothub: AMQP messages of the device links: telemetry in (amqp.md
- * 5), cloud-to-device messages out and the device's outcomes (amqp.md 6),
+ * nginx-iothub: AMQP messages of the device links: the stream fields of
+ * telemetry (amqp.md 5; ngx_iothub_amqp_telemetry.c stores it),
+ * cloud-to-device messages out and the device's outcomes (amqp.md 6),
  * and the reading, sending and settling every link shares.
  */
 
@@ -17,8 +18,10 @@
 #define NGX_IOTHUB_AMQP_UUID_LEN  36
 
 
-static ngx_int_t ngx_iothub_amqp_message_fields(ngx_pool_t *pool,
-    pn_message_t *m, ngx_iothub_message_t *msg, const char **error);
+static u_char  *ngx_iothub_amqp_rbuf;
+static size_t   ngx_iothub_amqp_rbuf_size;
+
+
 static ngx_int_t ngx_iothub_amqp_app_properties(ngx_pool_t *pool,
     pn_data_t *data, ngx_iothub_message_t *msg);
 static ngx_int_t ngx_iothub_amqp_annotations(ngx_pool_t *pool,
@@ -30,8 +33,6 @@ static ngx_int_t ngx_iothub_amqp_add_bytes(ngx_iothub_message_t *msg,
 static ngx_int_t ngx_iothub_amqp_value_text(ngx_pool_t *pool, pn_data_t *d,
     ngx_str_t *out);
 static u_char *ngx_iothub_amqp_uuid_text(u_char *p, const char *bytes);
-static void ngx_iothub_amqp_stored(ngx_iothub_session_t *s, ngx_int_t rc,
-    ngx_uint_t arg);
 static void ngx_iothub_amqp_set_string(pn_message_t *m,
     int (*set)(pn_message_t *m, const char *value), ngx_str_t *value);
 static ngx_int_t ngx_iothub_amqp_c2d_message(pn_message_t *m,
@@ -47,10 +48,42 @@ pn_message_t *
 ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     pn_delivery_t *d, const char **error)
 {
-    char          *buf;
-    size_t         size;
-    ssize_t        n;
+    size_t         n;
+    u_char        *buf;
     pn_message_t  *m;
+
+    buf = ngx_iothub_amqp_recv_bytes(ctx, link, d, &n, error);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    m = pn_message();
+
+    if (m == NULL || pn_message_decode(m, (char *) buf, n) != 0) {
+        if (m) {
+            pn_message_free(m);
+        }
+
+        *error = "not an AMQP message";
+        return NULL;
+    }
+
+    return m;
+}
+
+
+/*
+ * Reads a complete transfer into the worker's receive buffer (reused by
+ * every connection: what is read is decoded before the next read); NULL
+ * with *error set when it is too large or memory ran out.
+ */
+
+u_char *
+ngx_iothub_amqp_recv_bytes(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    pn_delivery_t *d, size_t *n, const char **error)
+{
+    size_t    size;
+    ssize_t   rc;
 
     size = pn_delivery_pending(d);
 
@@ -60,32 +93,43 @@ ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         return NULL;
     }
 
-    buf = ngx_alloc(size ? size : 1, ctx->connection->log);
-    if (buf == NULL) {
-        (void) pn_link_advance(link);
-        *error = "out of memory";
-        return NULL;
-    }
-
-    n = pn_link_recv(link, buf, size);
-    (void) pn_link_advance(link);
-
-    m = pn_message();
-
-    if (m == NULL || n < 0 || pn_message_decode(m, buf, n) != 0) {
-        ngx_free(buf);
-
-        if (m) {
-            pn_message_free(m);
+    if (size > ngx_iothub_amqp_rbuf_size) {
+        if (ngx_iothub_amqp_rbuf) {
+            ngx_free(ngx_iothub_amqp_rbuf);
         }
 
-        *error = "not an AMQP message";
-        return NULL;
+        ngx_iothub_amqp_rbuf_size = ngx_align(size, 4096);
+        ngx_iothub_amqp_rbuf = ngx_alloc(ngx_iothub_amqp_rbuf_size,
+                                         ctx->connection->log);
+
+        if (ngx_iothub_amqp_rbuf == NULL) {
+            ngx_iothub_amqp_rbuf_size = 0;
+            (void) pn_link_advance(link);
+            *error = "out of memory";
+            return NULL;
+        }
     }
 
-    ngx_free(buf);
+    rc = pn_link_recv(link, (char *) ngx_iothub_amqp_rbuf, size);
+    (void) pn_link_advance(link);
 
-    return m;
+    *n = rc > 0 ? (size_t) rc : 0;
+
+    /* a buffer, even for no bytes: the caller tells NULL apart */
+    return ngx_iothub_amqp_rbuf ? ngx_iothub_amqp_rbuf : (u_char *) "";
+}
+
+
+/* at the worker's exit: the buffers the connections shared */
+
+void
+ngx_iothub_amqp_message_exit(void)
+{
+    if (ngx_iothub_amqp_rbuf) {
+        ngx_free(ngx_iothub_amqp_rbuf);
+        ngx_iothub_amqp_rbuf = NULL;
+        ngx_iothub_amqp_rbuf_size = 0;
+    }
 }
 
 
@@ -150,112 +194,9 @@ ngx_iothub_amqp_settle(pn_delivery_t *d, uint64_t outcome,
 }
 
 
-/* a telemetry transfer: stored, then accepted (amqp.md 5) */
-
-void
-ngx_iothub_amqp_telemetry(ngx_iothub_amqp_device_t *dev, pn_link_t *link,
-    pn_delivery_t *d)
-{
-    ngx_int_t              rc;
-    ngx_pool_t            *pool;
-    const char            *error;
-    pn_message_t          *m;
-    ngx_iothub_message_t   msg;
-    ngx_iothub_amqp_ctx_t *ctx;
-
-    ctx = dev->ctx;
-
-    if (pn_delivery_pending(d) > NGX_IOTHUB_AMQP_MAX_MESSAGE) {
-        (void) pn_link_advance(link);
-        ngx_iothub_amqp_settle(d, PN_REJECTED,
-                               "amqp:link:message-size-exceeded",
-                               "message over 256 KB");
-        pn_link_flow(link, 1);
-        return;
-    }
-
-    m = ngx_iothub_amqp_recv_message(ctx, link, d, &error);
-    if (m == NULL) {
-        ngx_iothub_amqp_settle(d, PN_REJECTED, "amqp:decode-error", error);
-        pn_link_flow(link, 1);
-        return;
-    }
-
-    pool = ngx_create_pool(4096, ctx->connection->log);
-    if (pool == NULL) {
-        pn_message_free(m);
-        ngx_iothub_amqp_settle(d, PN_REJECTED, "amqp:internal-error",
-                               "out of memory");
-        pn_link_flow(link, 1);
-        return;
-    }
-
-    rc = ngx_iothub_amqp_message_fields(pool, m, &msg, &error);
-
-    if (rc == NGX_OK && msg.body.len > NGX_IOTHUB_D2C_MAX_SIZE) {
-        rc = NGX_DECLINED;
-        error = "message over 256 KB";
-    }
-
-    if (rc != NGX_OK) {
-        ngx_iothub_amqp_settle(d, PN_REJECTED,
-                               rc == NGX_DECLINED
-                               ? "amqp:link:message-size-exceeded"
-                               : "amqp:decode-error", error);
-        pn_link_flow(link, 1);
-        goto done;
-    }
-
-    /* the command is formatted at once: the message may go */
-    rc = ngx_iothub_session_telemetry(&dev->session, &msg,
-                                      ngx_iothub_amqp_stored,
-                                      (ngx_uint_t) d);
-
-    if (rc != NGX_OK) {
-        ngx_iothub_amqp_settle(d, PN_REJECTED, "amqp:internal-error",
-                               "the hub's store is unavailable");
-        pn_link_flow(link, 1);
-    }
-
-done:
-
-    ngx_destroy_pool(pool);
-    pn_message_free(m);
-}
-
-
-/* Redis answered: the outcome, and one more credit (back-pressure) */
-
-static void
-ngx_iothub_amqp_stored(ngx_iothub_session_t *s, ngx_int_t rc, ngx_uint_t arg)
-{
-    pn_link_t                *link;
-    pn_delivery_t            *d;
-    ngx_iothub_amqp_device_t *dev;
-
-    dev = s->data;
-    d = (pn_delivery_t *) arg;
-    link = pn_delivery_link(d);
-
-    if (rc == NGX_OK) {
-        ngx_iothub_amqp_settle(d, PN_ACCEPTED, NULL, NULL);
-
-    } else {
-        ngx_iothub_amqp_settle(d, PN_REJECTED, "amqp:internal-error",
-                               "the hub's store failed");
-    }
-
-    if (pn_link_state(link) == (PN_LOCAL_ACTIVE | PN_REMOTE_ACTIVE)) {
-        pn_link_flow(link, 1);
-    }
-
-    ngx_iothub_amqp_run(dev->ctx);
-}
-
-
 /* the stream fields of a device's message (messaging.md 1, amqp.md 5) */
 
-static ngx_int_t
+ngx_int_t
 ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
     ngx_iothub_message_t *msg, const char **error)
 {

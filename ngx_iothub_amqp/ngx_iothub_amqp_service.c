@@ -2,8 +2,10 @@
 /*
  * nginx-iothub: a back end's links on the hub (amqp.md 9): the claim a
  * policy token puts for the hub's audience (amqp.md 3, auth.md 3.3, 4),
- * cloud-to-device sends on /messages/devicebound (amqp.md 9.1) and the
- * feedback batches on /messages/serviceBound/feedback (amqp.md 9.2).
+ * cloud-to-device sends on /messages/devicebound (amqp.md 9.1), and the
+ * receivers of the service-bound streams: feedback batches on
+ * /messages/serviceBound/feedback (amqp.md 9.2) and file-upload
+ * notifications on /messages/serviceBound/filenotifications (amqp.md 9.3).
  * The claim is the connection's one service identity, apart from the
  * device identities it may hold as well.
  */
@@ -15,7 +17,7 @@
 
 #include "ngx_iothub_amqp.h"
 #include "ngx_iothub_c2d.h"
-#include "ngx_iothub_feedback.h"
+#include "ngx_iothub_sbstream.h"
 #include "ngx_iothub_http_c2d_headers.h"
 #include "ngx_iothub_log.h"
 #include "ngx_iothub_sas.h"
@@ -30,15 +32,33 @@
 /* sends in flight on a /messages/devicebound link: its credit */
 #define NGX_IOTHUB_AMQP_SERVICE_CREDIT   16
 
-/* nothing was due: the feedback link asks again after this, ms */
-#define NGX_IOTHUB_AMQP_FEEDBACK_POLL    1000
+/* nothing was due: a service-bound stream's link asks again after this, ms */
+#define NGX_IOTHUB_AMQP_SBSTREAM_POLL    1000
 
 /* the longest timer, ms: a token's expiry is looked at again then */
 #define NGX_IOTHUB_AMQP_EXPIRY_STEP      86400000
 
 #define NGX_IOTHUB_AMQP_SCOPE_MAX        512
-#define NGX_IOTHUB_AMQP_FEEDBACK_TYPE                                        \
-    "application/vnd.microsoft.iothub.feedback.json"
+
+/* the service-bound streams, by the index of their receiver */
+#define NGX_IOTHUB_AMQP_SBL_FEEDBACK     0
+#define NGX_IOTHUB_AMQP_SBL_FILES        1
+#define NGX_IOTHUB_AMQP_SBL_N            2
+
+
+/* a receiver of a service-bound stream: at most one batch out, one op */
+typedef struct {
+    ngx_iothub_amqp_service_t      *service;
+    const ngx_iothub_sbstream_t    *stream;
+    pn_link_t                      *link;
+    pn_delivery_t                  *delivery;
+    uint64_t                        tag;
+    ngx_event_t                     poll;
+    ngx_pool_t                     *pool;
+    ngx_iothub_sbstream_op_t        op;
+    u_char                          lock[NGX_IOTHUB_SBSTREAM_LOCK_LEN];
+    unsigned                        busy:1;
+} ngx_iothub_amqp_sbl_t;
 
 
 struct ngx_iothub_amqp_service_s {
@@ -51,17 +71,9 @@ struct ngx_iothub_amqp_service_s {
 
     ngx_queue_t                     sends;       /* ngx_iothub_amqp_send_t */
 
-    /* the feedback link: at most one batch out, one operation */
-    pn_link_t                      *fb_link;
-    pn_delivery_t                  *fb_delivery;
-    uint64_t                        fb_tag;
-    ngx_event_t                     fb_poll;
-    ngx_pool_t                     *fb_pool;
-    ngx_iothub_feedback_op_t        fb_op;
-    u_char                          fb_lock[NGX_IOTHUB_FEEDBACK_LOCK_LEN];
+    ngx_iothub_amqp_sbl_t           sbl[NGX_IOTHUB_AMQP_SBL_N];
 
     unsigned                        authorized:1;
-    unsigned                        fb_busy:1;
 };
 
 
@@ -103,17 +115,21 @@ static ngx_int_t ngx_iothub_amqp_c2d_add(ngx_iothub_amqp_send_t *s,
 static void ngx_iothub_amqp_c2d_sent(ngx_iothub_c2d_op_t *op);
 static void ngx_iothub_amqp_c2d_done(ngx_iothub_amqp_send_t *s,
     uint64_t outcome, const char *condition, const char *why);
-static void ngx_iothub_amqp_feedback_poll(ngx_iothub_amqp_service_t *svc);
-static void ngx_iothub_amqp_feedback_timer(ngx_event_t *ev);
-static void ngx_iothub_amqp_feedback_later(ngx_iothub_amqp_service_t *svc);
-static void ngx_iothub_amqp_feedback_received(ngx_iothub_feedback_op_t *op);
-static ngx_int_t ngx_iothub_amqp_feedback_send(
-    ngx_iothub_amqp_service_t *svc, ngx_iothub_feedback_op_t *op);
-static void ngx_iothub_amqp_feedback_settle(ngx_iothub_amqp_service_t *svc,
+static ngx_iothub_amqp_sbl_t *ngx_iothub_amqp_sbl_of(
+    ngx_iothub_amqp_service_t *svc, pn_link_t *link);
+static void ngx_iothub_amqp_sbl_gone(ngx_iothub_amqp_sbl_t *sbl);
+static void ngx_iothub_amqp_sbl_closed(ngx_iothub_amqp_sbl_t *sbl);
+static void ngx_iothub_amqp_sbl_poll(ngx_iothub_amqp_sbl_t *sbl);
+static void ngx_iothub_amqp_sbl_timer(ngx_event_t *ev);
+static void ngx_iothub_amqp_sbl_later(ngx_iothub_amqp_sbl_t *sbl);
+static void ngx_iothub_amqp_sbl_received(ngx_iothub_sbstream_op_t *op);
+static ngx_int_t ngx_iothub_amqp_sbl_send(ngx_iothub_amqp_sbl_t *sbl,
+    ngx_iothub_sbstream_op_t *op);
+static void ngx_iothub_amqp_sbl_settle(ngx_iothub_amqp_sbl_t *sbl,
     ngx_uint_t complete);
-static void ngx_iothub_amqp_feedback_settled(ngx_iothub_feedback_op_t *op);
-static void ngx_iothub_amqp_feedback_orphan(ngx_iothub_amqp_service_t *svc);
-static void ngx_iothub_amqp_feedback_freed(ngx_iothub_feedback_op_t *op);
+static void ngx_iothub_amqp_sbl_settled(ngx_iothub_sbstream_op_t *op);
+static void ngx_iothub_amqp_sbl_orphan(ngx_iothub_amqp_sbl_t *sbl);
+static void ngx_iothub_amqp_sbl_freed(ngx_iothub_sbstream_op_t *op);
 
 
 /*
@@ -273,6 +289,7 @@ ngx_iothub_amqp_service_verify(ngx_iothub_amqp_ctx_t *ctx, pn_bytes_t *token,
 static ngx_iothub_amqp_service_t *
 ngx_iothub_amqp_service_get(ngx_iothub_amqp_ctx_t *ctx)
 {
+    ngx_uint_t                  i;
     ngx_iothub_amqp_service_t  *svc;
 
     if (ctx->service) {
@@ -293,10 +310,18 @@ ngx_iothub_amqp_service_get(ngx_iothub_amqp_ctx_t *ctx)
     svc->expiry.log = ctx->connection->log;
     svc->expiry.cancelable = 1;
 
-    svc->fb_poll.handler = ngx_iothub_amqp_feedback_timer;
-    svc->fb_poll.data = svc;
-    svc->fb_poll.log = ctx->connection->log;
-    svc->fb_poll.cancelable = 1;
+    svc->sbl[NGX_IOTHUB_AMQP_SBL_FEEDBACK].stream =
+                                                &ngx_iothub_sbstream_feedback;
+    svc->sbl[NGX_IOTHUB_AMQP_SBL_FILES].stream =
+                                       &ngx_iothub_sbstream_filenotifications;
+
+    for (i = 0; i < NGX_IOTHUB_AMQP_SBL_N; i++) {
+        svc->sbl[i].service = svc;
+        svc->sbl[i].poll.handler = ngx_iothub_amqp_sbl_timer;
+        svc->sbl[i].poll.data = &svc->sbl[i];
+        svc->sbl[i].poll.log = ctx->connection->log;
+        svc->sbl[i].poll.cancelable = 1;
+    }
 
     ctx->service = svc;
 
@@ -371,23 +396,28 @@ ngx_iothub_amqp_service_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     ngx_iothub_amqp_link_t *lc)
 {
     ngx_uint_t                  c2d;
+    const char                 *path;
+    ngx_iothub_amqp_sbl_t      *sbl;
     ngx_iothub_amqp_service_t  *svc;
 
     svc = ctx->service;
     c2d = (lc->kind == NGX_IOTHUB_AMQP_ADDR_SERVICE_C2D);
 
+    path = c2d ? NGX_IOTHUB_AMQP_SERVICE_C2D_PATH
+           : (lc->kind == NGX_IOTHUB_AMQP_ADDR_FEEDBACK)
+             ? NGX_IOTHUB_AMQP_FEEDBACK_PATH
+             : NGX_IOTHUB_AMQP_FILE_NOTIFICATIONS_PATH;
+
     if (c2d != (pn_link_is_receiver(link) != 0)) {
         ngx_iothub_amqp_refuse_link(link, "amqp:not-allowed",
                                     c2d ? "cloud-to-device messages are "
                                           "sent to the hub"
-                                        : "feedback is received");
+                                        : "the hub's queues are received");
         return;
     }
 
     if (svc == NULL || !svc->authorized
-        || !ngx_iothub_amqp_scope_covers(svc->scope,
-                                         c2d ? NGX_IOTHUB_AMQP_SERVICE_C2D_PATH
-                                             : NGX_IOTHUB_AMQP_FEEDBACK_PATH))
+        || !ngx_iothub_amqp_scope_covers(svc->scope, path))
     {
         ngx_iothub_amqp_refuse_link(link, "amqp:unauthorized-access",
                                     "no valid policy token with "
@@ -395,9 +425,14 @@ ngx_iothub_amqp_service_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         return;
     }
 
-    if (!c2d && svc->fb_link != NULL) {
+    sbl = c2d ? NULL
+              : &svc->sbl[(lc->kind == NGX_IOTHUB_AMQP_ADDR_FEEDBACK)
+                          ? NGX_IOTHUB_AMQP_SBL_FEEDBACK
+                          : NGX_IOTHUB_AMQP_SBL_FILES];
+
+    if (sbl && sbl->link != NULL) {
         ngx_iothub_amqp_refuse_link(link, "amqp:resource-limit-exceeded",
-                                    "one feedback receiver per connection");
+                                    "one receiver of a queue per connection");
         return;
     }
 
@@ -408,8 +443,8 @@ ngx_iothub_amqp_service_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         return;
     }
 
-    svc->fb_link = link;
-    ngx_iothub_amqp_feedback_poll(svc);
+    sbl->link = link;
+    ngx_iothub_amqp_sbl_poll(sbl);
 }
 
 
@@ -443,13 +478,14 @@ ngx_iothub_amqp_service_link_closed(ngx_iothub_amqp_ctx_t *ctx,
 
 /*
  * A service link goes: its sends in flight are settled with nobody (the
- * messages stay queued), a feedback batch out is abandoned, due again.
+ * messages stay queued), a stream's batch out is abandoned, due again.
  */
 
 static void
 ngx_iothub_amqp_service_gone(ngx_iothub_amqp_service_t *svc, pn_link_t *link)
 {
     ngx_queue_t             *q;
+    ngx_iothub_amqp_sbl_t   *sbl;
     ngx_iothub_amqp_send_t  *s;
 
     for (q = ngx_queue_head(&svc->sends);
@@ -464,34 +500,56 @@ ngx_iothub_amqp_service_gone(ngx_iothub_amqp_service_t *svc, pn_link_t *link)
         }
     }
 
-    if (link != svc->fb_link) {
-        return;
-    }
+    sbl = ngx_iothub_amqp_sbl_of(svc, link);
 
-    svc->fb_link = NULL;
-
-    if (svc->fb_poll.timer_set) {
-        ngx_del_timer(&svc->fb_poll);
-    }
-
-    if (svc->fb_delivery) {
-        svc->fb_delivery = NULL;
-        ngx_iothub_amqp_feedback_settle(svc, 0);
+    if (sbl) {
+        ngx_iothub_amqp_sbl_gone(sbl);
     }
 }
 
 
-/* credit on the feedback link: a batch may go */
+static ngx_iothub_amqp_sbl_t *
+ngx_iothub_amqp_sbl_of(ngx_iothub_amqp_service_t *svc, pn_link_t *link)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_IOTHUB_AMQP_SBL_N; i++) {
+        if (svc->sbl[i].link == link) {
+            return &svc->sbl[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_iothub_amqp_sbl_gone(ngx_iothub_amqp_sbl_t *sbl)
+{
+    sbl->link = NULL;
+
+    if (sbl->poll.timer_set) {
+        ngx_del_timer(&sbl->poll);
+    }
+
+    if (sbl->delivery) {
+        sbl->delivery = NULL;
+        ngx_iothub_amqp_sbl_settle(sbl, 0);
+    }
+}
+
+
+/* credit on a stream's link: a batch may go */
 
 void
 ngx_iothub_amqp_service_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
 {
-    ngx_iothub_amqp_service_t  *svc;
+    ngx_iothub_amqp_sbl_t  *sbl;
 
-    svc = ctx->service;
+    sbl = ctx->service ? ngx_iothub_amqp_sbl_of(ctx->service, link) : NULL;
 
-    if (svc && link == svc->fb_link && !svc->fb_poll.timer_set) {
-        ngx_iothub_amqp_feedback_poll(svc);
+    if (sbl && !sbl->poll.timer_set) {
+        ngx_iothub_amqp_sbl_poll(sbl);
     }
 }
 
@@ -503,7 +561,7 @@ ngx_iothub_amqp_service_delivery(ngx_iothub_amqp_ctx_t *ctx,
     uint64_t                    state;
     pn_link_t                  *link;
     ngx_uint_t                  complete;
-    ngx_iothub_amqp_service_t  *svc;
+    ngx_iothub_amqp_sbl_t      *sbl;
 
     link = pn_delivery_link(d);
 
@@ -512,13 +570,13 @@ ngx_iothub_amqp_service_delivery(ngx_iothub_amqp_ctx_t *ctx,
         return;
     }
 
-    svc = ctx->service;
+    sbl = ctx->service ? ngx_iothub_amqp_sbl_of(ctx->service, link) : NULL;
 
-    if (svc == NULL || d != svc->fb_delivery || !pn_delivery_updated(d)) {
+    if (sbl == NULL || d != sbl->delivery || !pn_delivery_updated(d)) {
         return;
     }
 
-    /* the back end's outcome of a batch (amqp.md 9.2) */
+    /* the back end's outcome of a batch (amqp.md 9.2, 9.3) */
 
     state = pn_delivery_remote_state(d);
 
@@ -526,7 +584,7 @@ ngx_iothub_amqp_service_delivery(ngx_iothub_amqp_ctx_t *ctx,
 
     case PN_ACCEPTED:
     case PN_REJECTED:
-        /* rejected: dead-lettered, which for feedback is removed */
+        /* rejected: dead-lettered, which for these queues is removed */
         complete = 1;
         break;
 
@@ -543,16 +601,17 @@ ngx_iothub_amqp_service_delivery(ngx_iothub_amqp_ctx_t *ctx,
         complete = 0;
     }
 
-    svc->fb_delivery = NULL;
+    sbl->delivery = NULL;
     pn_delivery_settle(d);
 
-    ngx_iothub_amqp_feedback_settle(svc, complete);
+    ngx_iothub_amqp_sbl_settle(sbl, complete);
 }
 
 
 void
 ngx_iothub_amqp_service_closed(ngx_iothub_amqp_ctx_t *ctx)
 {
+    ngx_uint_t                  i;
     ngx_queue_t                *q;
     ngx_iothub_amqp_send_t     *s;
     ngx_iothub_amqp_service_t  *svc;
@@ -571,22 +630,8 @@ ngx_iothub_amqp_service_closed(ngx_iothub_amqp_ctx_t *ctx)
         ngx_destroy_pool(s->pool);
     }
 
-    if (svc->fb_delivery && !svc->fb_busy) {
-        ngx_iothub_amqp_feedback_orphan(svc);
-    }
-
-    if (svc->fb_busy) {
-        ngx_iothub_feedback_cancel(&svc->fb_op);
-        svc->fb_busy = 0;
-    }
-
-    if (svc->fb_pool) {
-        ngx_destroy_pool(svc->fb_pool);
-        svc->fb_pool = NULL;
-    }
-
-    if (svc->fb_poll.timer_set) {
-        ngx_del_timer(&svc->fb_poll);
+    for (i = 0; i < NGX_IOTHUB_AMQP_SBL_N; i++) {
+        ngx_iothub_amqp_sbl_closed(&svc->sbl[i]);
     }
 
     if (svc->expiry.timer_set) {
@@ -1055,124 +1100,151 @@ ngx_iothub_amqp_c2d_done(ngx_iothub_amqp_send_t *s, uint64_t outcome,
 }
 
 
+/* the connection ends: a batch out is abandoned, an operation cancelled */
+
+static void
+ngx_iothub_amqp_sbl_closed(ngx_iothub_amqp_sbl_t *sbl)
+{
+    if (sbl->delivery && !sbl->busy) {
+        ngx_iothub_amqp_sbl_orphan(sbl);
+    }
+
+    if (sbl->busy) {
+        ngx_iothub_sbstream_cancel(&sbl->op);
+        sbl->busy = 0;
+    }
+
+    if (sbl->pool) {
+        ngx_destroy_pool(sbl->pool);
+        sbl->pool = NULL;
+    }
+
+    if (sbl->poll.timer_set) {
+        ngx_del_timer(&sbl->poll);
+    }
+}
+
+
 /*
- * The feedback link asks for a batch when it has credit, nothing is out
+ * A stream's link asks for a batch when it has credit, nothing is out
  * and nothing is asked; a batch out waits for the back end's outcome.
  */
 
 static void
-ngx_iothub_amqp_feedback_poll(ngx_iothub_amqp_service_t *svc)
+ngx_iothub_amqp_sbl_poll(ngx_iothub_amqp_sbl_t *sbl)
 {
     ngx_int_t                  rc;
     ngx_iothub_amqp_ctx_t     *ctx;
-    ngx_iothub_feedback_op_t  *op;
+    ngx_iothub_sbstream_op_t  *op;
 
-    ctx = svc->ctx;
+    ctx = sbl->service->ctx;
 
-    if (svc->fb_link == NULL || svc->fb_busy || svc->fb_delivery
-        || !svc->authorized || pn_link_credit(svc->fb_link) <= 0)
+    if (sbl->link == NULL || sbl->busy || sbl->delivery
+        || !sbl->service->authorized || pn_link_credit(sbl->link) <= 0)
     {
         return;
     }
 
-    if (svc->fb_poll.timer_set) {
-        ngx_del_timer(&svc->fb_poll);
+    if (sbl->poll.timer_set) {
+        ngx_del_timer(&sbl->poll);
     }
 
-    svc->fb_pool = ngx_create_pool(4096, ctx->connection->log);
-    if (svc->fb_pool == NULL) {
-        ngx_iothub_amqp_feedback_later(svc);
+    sbl->pool = ngx_create_pool(4096, ctx->connection->log);
+    if (sbl->pool == NULL) {
+        ngx_iothub_amqp_sbl_later(sbl);
         return;
     }
 
-    op = &svc->fb_op;
-    ngx_memzero(op, sizeof(ngx_iothub_feedback_op_t));
+    op = &sbl->op;
+    ngx_memzero(op, sizeof(ngx_iothub_sbstream_op_t));
 
+    op->stream = sbl->stream;
     op->hub = ctx->hub;
     op->log = ctx->connection->log;
-    op->pool = svc->fb_pool;
-    op->handler = ngx_iothub_amqp_feedback_received;
-    op->data = svc;
+    op->pool = sbl->pool;
+    op->handler = ngx_iothub_amqp_sbl_received;
+    op->data = sbl;
 
-    rc = ngx_iothub_feedback_receive(op);
+    rc = ngx_iothub_sbstream_receive(op);
 
     if (rc != NGX_OK) {
-        ngx_destroy_pool(svc->fb_pool);
-        svc->fb_pool = NULL;
-        ngx_iothub_amqp_feedback_later(svc);
+        ngx_destroy_pool(sbl->pool);
+        sbl->pool = NULL;
+        ngx_iothub_amqp_sbl_later(sbl);
         return;
     }
 
-    svc->fb_busy = 1;
+    sbl->busy = 1;
 }
 
 
 static void
-ngx_iothub_amqp_feedback_timer(ngx_event_t *ev)
+ngx_iothub_amqp_sbl_timer(ngx_event_t *ev)
 {
-    ngx_iothub_amqp_service_t *svc = ev->data;
+    ngx_iothub_amqp_sbl_t *sbl = ev->data;
 
-    ngx_iothub_amqp_feedback_poll(svc);
-    ngx_iothub_amqp_run(svc->ctx);
+    ngx_iothub_amqp_sbl_poll(sbl);
+    ngx_iothub_amqp_run(sbl->service->ctx);
 }
 
 
 static void
-ngx_iothub_amqp_feedback_later(ngx_iothub_amqp_service_t *svc)
+ngx_iothub_amqp_sbl_later(ngx_iothub_amqp_sbl_t *sbl)
 {
-    if (svc->fb_link != NULL) {
-        ngx_add_timer(&svc->fb_poll, NGX_IOTHUB_AMQP_FEEDBACK_POLL);
+    if (sbl->link != NULL) {
+        ngx_add_timer(&sbl->poll, NGX_IOTHUB_AMQP_SBSTREAM_POLL);
     }
 }
 
 
 static void
-ngx_iothub_amqp_feedback_received(ngx_iothub_feedback_op_t *op)
+ngx_iothub_amqp_sbl_received(ngx_iothub_sbstream_op_t *op)
 {
-    ngx_iothub_amqp_service_t *svc = op->data;
+    ngx_iothub_amqp_sbl_t *sbl = op->data;
 
-    svc->fb_busy = 0;
+    sbl->busy = 0;
 
     switch (op->result) {
 
-    case NGX_IOTHUB_FEEDBACK_OK:
-        ngx_memcpy(svc->fb_lock, op->lock.data,
-                   ngx_min(op->lock.len, NGX_IOTHUB_FEEDBACK_LOCK_LEN));
+    case NGX_IOTHUB_SBSTREAM_OK:
+        ngx_memcpy(sbl->lock, op->lock.data,
+                   ngx_min(op->lock.len, NGX_IOTHUB_SBSTREAM_LOCK_LEN));
 
-        if (svc->fb_link == NULL
-            || ngx_iothub_amqp_feedback_send(svc, op) != NGX_OK)
+        if (sbl->link == NULL
+            || ngx_iothub_amqp_sbl_send(sbl, op) != NGX_OK)
         {
             /* nobody to take it: due again at once */
-            ngx_iothub_amqp_feedback_settle(svc, 0);
+            ngx_iothub_amqp_sbl_settle(sbl, 0);
             break;
         }
 
         break;
 
-    case NGX_IOTHUB_FEEDBACK_EMPTY:
-        ngx_iothub_amqp_feedback_later(svc);
+    case NGX_IOTHUB_SBSTREAM_EMPTY:
+        ngx_iothub_amqp_sbl_later(sbl);
         break;
 
     default:
-        ngx_log_error(NGX_LOG_INFO, svc->ctx->connection->log, 0,
-                      "iothub amqp: feedback not read, asking again later");
-        ngx_iothub_amqp_feedback_later(svc);
+        ngx_log_error(NGX_LOG_INFO, op->log, 0,
+                      "iothub amqp: %s queue not read, asking again later",
+                      sbl->stream->name);
+        ngx_iothub_amqp_sbl_later(sbl);
     }
 
-    if (svc->fb_pool) {
-        ngx_destroy_pool(svc->fb_pool);
-        svc->fb_pool = NULL;
+    if (sbl->pool) {
+        ngx_destroy_pool(sbl->pool);
+        sbl->pool = NULL;
     }
 
-    ngx_iothub_amqp_run(svc->ctx);
+    ngx_iothub_amqp_run(sbl->service->ctx);
 }
 
 
-/* the batch as one message (amqp.md 9.2), sent unsettled */
+/* the batch as one message (amqp.md 9.2, 9.3), sent unsettled */
 
 static ngx_int_t
-ngx_iothub_amqp_feedback_send(ngx_iothub_amqp_service_t *svc,
-    ngx_iothub_feedback_op_t *op)
+ngx_iothub_amqp_sbl_send(ngx_iothub_amqp_sbl_t *sbl,
+    ngx_iothub_sbstream_op_t *op)
 {
     ngx_int_t          rc;
     pn_atom_t          id;
@@ -1181,7 +1253,7 @@ ngx_iothub_amqp_feedback_send(ngx_iothub_amqp_service_t *svc,
     pn_message_t      *m;
     ngx_iothub_hub_t  *hub;
 
-    hub = svc->ctx->hub;
+    hub = sbl->service->ctx->hub;
 
     m = pn_message();
     if (m == NULL) {
@@ -1189,13 +1261,12 @@ ngx_iothub_amqp_feedback_send(ngx_iothub_amqp_service_t *svc,
     }
 
     id.type = PN_STRING;
-    id.u.as_bytes = pn_bytes(NGX_IOTHUB_FEEDBACK_LOCK_LEN,
-                             (char *) svc->fb_lock);
+    id.u.as_bytes = pn_bytes(NGX_IOTHUB_SBSTREAM_LOCK_LEN, (char *) sbl->lock);
 
     (void) pn_message_set_id(m, id);
     (void) pn_message_set_user_id(m, pn_bytes(hub->name.len,
                                               (char *) hub->name.data));
-    (void) pn_message_set_content_type(m, NGX_IOTHUB_AMQP_FEEDBACK_TYPE);
+    (void) pn_message_set_content_type(m, sbl->stream->content_type);
 
     tp = ngx_timeofday();
 
@@ -1211,16 +1282,15 @@ ngx_iothub_amqp_feedback_send(ngx_iothub_amqp_service_t *svc,
     data = pn_message_body(m);
     pn_data_put_binary(data, pn_bytes(op->body.len, (char *) op->body.data));
 
-    svc->fb_tag++;
+    sbl->tag++;
 
-    rc = ngx_iothub_amqp_send_message(svc->ctx, svc->fb_link, m,
-                                      (u_char *) &svc->fb_tag,
-                                      sizeof(svc->fb_tag), 0,
-                                      &svc->fb_delivery);
+    rc = ngx_iothub_amqp_send_message(sbl->service->ctx, sbl->link, m,
+                                      (u_char *) &sbl->tag, sizeof(sbl->tag),
+                                      0, &sbl->delivery);
     pn_message_free(m);
 
     if (rc != NGX_OK) {
-        svc->fb_delivery = NULL;
+        sbl->delivery = NULL;
     }
 
     return rc;
@@ -1230,49 +1300,50 @@ ngx_iothub_amqp_feedback_send(ngx_iothub_amqp_service_t *svc,
 /* complete (accepted, rejected) or abandon (released) the batch out */
 
 static void
-ngx_iothub_amqp_feedback_settle(ngx_iothub_amqp_service_t *svc,
-    ngx_uint_t complete)
+ngx_iothub_amqp_sbl_settle(ngx_iothub_amqp_sbl_t *sbl, ngx_uint_t complete)
 {
-    ngx_iothub_feedback_op_t  *op;
+    ngx_iothub_sbstream_op_t  *op;
 
-    op = &svc->fb_op;
-    ngx_memzero(op, sizeof(ngx_iothub_feedback_op_t));
+    op = &sbl->op;
+    ngx_memzero(op, sizeof(ngx_iothub_sbstream_op_t));
 
-    op->hub = svc->ctx->hub;
-    op->log = svc->ctx->connection->log;
-    op->handler = ngx_iothub_amqp_feedback_settled;
-    op->data = svc;
-    op->lock.data = svc->fb_lock;
-    op->lock.len = NGX_IOTHUB_FEEDBACK_LOCK_LEN;
+    op->stream = sbl->stream;
+    op->hub = sbl->service->ctx->hub;
+    op->log = sbl->service->ctx->connection->log;
+    op->handler = ngx_iothub_amqp_sbl_settled;
+    op->data = sbl;
+    op->lock.data = sbl->lock;
+    op->lock.len = NGX_IOTHUB_SBSTREAM_LOCK_LEN;
 
-    if (ngx_iothub_feedback_settle(op, complete) != NGX_OK) {
+    if (ngx_iothub_sbstream_settle(op, complete) != NGX_OK) {
         /* the lock ends by itself: the batch is due again then */
         ngx_log_error(NGX_LOG_INFO, op->log, 0,
-                      "iothub amqp: feedback batch not settled");
-        ngx_iothub_amqp_feedback_later(svc);
+                      "iothub amqp: %s batch not settled", sbl->stream->name);
+        ngx_iothub_amqp_sbl_later(sbl);
         return;
     }
 
-    svc->fb_busy = 1;
+    sbl->busy = 1;
 }
 
 
 static void
-ngx_iothub_amqp_feedback_settled(ngx_iothub_feedback_op_t *op)
+ngx_iothub_amqp_sbl_settled(ngx_iothub_sbstream_op_t *op)
 {
-    ngx_iothub_amqp_service_t *svc = op->data;
+    ngx_iothub_amqp_sbl_t *sbl = op->data;
 
-    svc->fb_busy = 0;
+    sbl->busy = 0;
 
-    if (op->result != NGX_IOTHUB_FEEDBACK_OK) {
+    if (op->result != NGX_IOTHUB_SBSTREAM_OK) {
         ngx_log_error(NGX_LOG_INFO, op->log, 0,
-                      "iothub amqp: feedback batch not settled: %s",
-                      op->result == NGX_IOTHUB_FEEDBACK_LOCK_LOST
+                      "iothub amqp: %s batch not settled: %s",
+                      sbl->stream->name,
+                      op->result == NGX_IOTHUB_SBSTREAM_LOCK_LOST
                       ? "its lock expired" : "the hub's store failed");
     }
 
-    ngx_iothub_amqp_feedback_poll(svc);
-    ngx_iothub_amqp_run(svc->ctx);
+    ngx_iothub_amqp_sbl_poll(sbl);
+    ngx_iothub_amqp_run(sbl->service->ctx);
 }
 
 
@@ -1283,33 +1354,34 @@ ngx_iothub_amqp_feedback_settled(ngx_iothub_feedback_op_t *op)
  */
 
 static void
-ngx_iothub_amqp_feedback_orphan(ngx_iothub_amqp_service_t *svc)
+ngx_iothub_amqp_sbl_orphan(ngx_iothub_amqp_sbl_t *sbl)
 {
-    ngx_iothub_feedback_op_t  *op;
+    ngx_iothub_sbstream_op_t  *op;
 
-    op = ngx_alloc(sizeof(ngx_iothub_feedback_op_t), ngx_cycle->log);
+    op = ngx_alloc(sizeof(ngx_iothub_sbstream_op_t), ngx_cycle->log);
     if (op == NULL) {
         return;
     }
 
-    ngx_memzero(op, sizeof(ngx_iothub_feedback_op_t));
+    ngx_memzero(op, sizeof(ngx_iothub_sbstream_op_t));
 
-    op->hub = svc->ctx->hub;
+    op->stream = sbl->stream;
+    op->hub = sbl->service->ctx->hub;
     op->log = ngx_cycle->log;
-    op->handler = ngx_iothub_amqp_feedback_freed;
+    op->handler = ngx_iothub_amqp_sbl_freed;
 
-    ngx_memcpy(op->lock_text, svc->fb_lock, NGX_IOTHUB_FEEDBACK_LOCK_LEN);
+    ngx_memcpy(op->lock_text, sbl->lock, NGX_IOTHUB_SBSTREAM_LOCK_LEN);
     op->lock.data = op->lock_text;
-    op->lock.len = NGX_IOTHUB_FEEDBACK_LOCK_LEN;
+    op->lock.len = NGX_IOTHUB_SBSTREAM_LOCK_LEN;
 
-    if (ngx_iothub_feedback_settle(op, 0) != NGX_OK) {
+    if (ngx_iothub_sbstream_settle(op, 0) != NGX_OK) {
         ngx_free(op);
     }
 }
 
 
 static void
-ngx_iothub_amqp_feedback_freed(ngx_iothub_feedback_op_t *op)
+ngx_iothub_amqp_sbl_freed(ngx_iothub_sbstream_op_t *op)
 {
     ngx_free(op);
 }

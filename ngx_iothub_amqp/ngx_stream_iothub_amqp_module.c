@@ -87,6 +87,9 @@ static ngx_stream_module_t  ngx_stream_iothub_amqp_module_ctx = {
 };
 
 
+static void ngx_stream_iothub_amqp_exit_process(ngx_cycle_t *cycle);
+
+
 ngx_module_t  ngx_stream_iothub_amqp_module = {
     NGX_MODULE_V1,
     &ngx_stream_iothub_amqp_module_ctx,    /* module context */
@@ -97,7 +100,7 @@ ngx_module_t  ngx_stream_iothub_amqp_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_stream_iothub_amqp_exit_process,   /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -346,4 +349,13 @@ static void
 ngx_stream_iothub_amqp_finalize(ngx_iothub_amqp_ctx_t *ctx)
 {
     ngx_stream_finalize_session(ctx->transport_data, NGX_STREAM_OK);
+}
+
+
+/* the buffers the worker's connections shared */
+
+static void
+ngx_stream_iothub_amqp_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_iothub_amqp_telemetry_exit();
 }

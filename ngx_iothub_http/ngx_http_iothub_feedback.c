@@ -15,18 +15,18 @@
 #include <ngx_http.h>
 
 #include "ngx_http_iothub_module.h"
-#include "ngx_iothub_feedback.h"
+#include "ngx_iothub_sbstream.h"
 
 
-static ngx_iothub_feedback_op_t *ngx_http_iothub_feedback_op(
+static ngx_iothub_sbstream_op_t *ngx_http_iothub_feedback_op(
     ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
-    ngx_iothub_feedback_handler_pt handler);
-static void ngx_http_iothub_feedback_received(ngx_iothub_feedback_op_t *op);
+    ngx_iothub_sbstream_handler_pt handler);
+static void ngx_http_iothub_feedback_received(ngx_iothub_sbstream_op_t *op);
 static ngx_int_t ngx_http_iothub_feedback_send(ngx_http_request_t *r,
-    ngx_iothub_feedback_op_t *op);
-static void ngx_http_iothub_feedback_settled(ngx_iothub_feedback_op_t *op);
+    ngx_iothub_sbstream_op_t *op);
+static void ngx_http_iothub_feedback_settled(ngx_iothub_sbstream_op_t *op);
 static ngx_int_t ngx_http_iothub_feedback_failed(ngx_http_request_t *r,
-    ngx_iothub_feedback_op_t *op);
+    ngx_iothub_sbstream_op_t *op);
 static void ngx_http_iothub_feedback_cleanup(void *data);
 
 
@@ -34,7 +34,7 @@ ngx_int_t
 ngx_http_iothub_route_feedback(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx)
 {
-    ngx_iothub_feedback_op_t  *op;
+    ngx_iothub_sbstream_op_t  *op;
 
     op = ngx_http_iothub_feedback_op(r, ctx,
                                      ngx_http_iothub_feedback_received);
@@ -42,7 +42,7 @@ ngx_http_iothub_route_feedback(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_iothub_started(r, ngx_iothub_feedback_receive(op));
+    return ngx_http_iothub_started(r, ngx_iothub_sbstream_receive(op));
 }
 
 
@@ -50,7 +50,7 @@ ngx_int_t
 ngx_http_iothub_route_feedback_lock(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx)
 {
-    ngx_iothub_feedback_op_t  *op;
+    ngx_iothub_sbstream_op_t  *op;
 
     op = ngx_http_iothub_feedback_op(r, ctx,
                                      ngx_http_iothub_feedback_settled);
@@ -62,20 +62,20 @@ ngx_http_iothub_route_feedback_lock(ngx_http_request_t *r,
     op->lock = ctx->seg[3];
 
     return ngx_http_iothub_started(r,
-               ngx_iothub_feedback_settle(op, r->method == NGX_HTTP_DELETE));
+               ngx_iothub_sbstream_settle(op, r->method == NGX_HTTP_DELETE));
 }
 
 
 /* an operation on the feedback queue, cancelled if the request ends first */
 
-static ngx_iothub_feedback_op_t *
+static ngx_iothub_sbstream_op_t *
 ngx_http_iothub_feedback_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
-    ngx_iothub_feedback_handler_pt handler)
+    ngx_iothub_sbstream_handler_pt handler)
 {
     ngx_pool_cleanup_t        *cln;
-    ngx_iothub_feedback_op_t  *op;
+    ngx_iothub_sbstream_op_t  *op;
 
-    op = ngx_pcalloc(r->pool, sizeof(ngx_iothub_feedback_op_t));
+    op = ngx_pcalloc(r->pool, sizeof(ngx_iothub_sbstream_op_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
 
     if (op == NULL || cln == NULL) {
@@ -85,6 +85,7 @@ ngx_http_iothub_feedback_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
     cln->handler = ngx_http_iothub_feedback_cleanup;
     cln->data = op;
 
+    op->stream = &ngx_iothub_sbstream_feedback;
     op->hub = ctx->hub;
     op->log = r->connection->log;
     op->pool = r->pool;
@@ -96,7 +97,7 @@ ngx_http_iothub_feedback_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
 
 
 static void
-ngx_http_iothub_feedback_received(ngx_iothub_feedback_op_t *op)
+ngx_http_iothub_feedback_received(ngx_iothub_sbstream_op_t *op)
 {
     ngx_http_request_t  *r;
 
@@ -104,11 +105,11 @@ ngx_http_iothub_feedback_received(ngx_iothub_feedback_op_t *op)
 
     switch (op->result) {
 
-    case NGX_IOTHUB_FEEDBACK_OK:
+    case NGX_IOTHUB_SBSTREAM_OK:
         ngx_http_iothub_finish(r, ngx_http_iothub_feedback_send(r, op));
         return;
 
-    case NGX_IOTHUB_FEEDBACK_EMPTY:
+    case NGX_IOTHUB_SBSTREAM_EMPTY:
         ngx_http_iothub_finish(r, ngx_http_iothub_send_empty(r,
                                                       NGX_HTTP_NO_CONTENT));
         return;
@@ -123,7 +124,7 @@ ngx_http_iothub_feedback_received(ngx_iothub_feedback_op_t *op)
 
 static ngx_int_t
 ngx_http_iothub_feedback_send(ngx_http_request_t *r,
-    ngx_iothub_feedback_op_t *op)
+    ngx_iothub_sbstream_op_t *op)
 {
     ngx_int_t     rc;
     ngx_buf_t    *b;
@@ -171,13 +172,13 @@ ngx_http_iothub_feedback_send(ngx_http_request_t *r,
 
 
 static void
-ngx_http_iothub_feedback_settled(ngx_iothub_feedback_op_t *op)
+ngx_http_iothub_feedback_settled(ngx_iothub_sbstream_op_t *op)
 {
     ngx_http_request_t  *r;
 
     r = op->data;
 
-    if (op->result == NGX_IOTHUB_FEEDBACK_OK) {
+    if (op->result == NGX_IOTHUB_SBSTREAM_OK) {
         ngx_http_iothub_finish(r, ngx_http_iothub_send_empty(r,
                                                       NGX_HTTP_NO_CONTENT));
         return;
@@ -189,14 +190,14 @@ ngx_http_iothub_feedback_settled(ngx_iothub_feedback_op_t *op)
 
 static ngx_int_t
 ngx_http_iothub_feedback_failed(ngx_http_request_t *r,
-    ngx_iothub_feedback_op_t *op)
+    ngx_iothub_sbstream_op_t *op)
 {
     switch (op->result) {
 
-    case NGX_IOTHUB_FEEDBACK_UNAVAILABLE:
+    case NGX_IOTHUB_SBSTREAM_UNAVAILABLE:
         return ngx_http_iothub_unavailable(r);
 
-    case NGX_IOTHUB_FEEDBACK_LOCK_LOST:
+    case NGX_IOTHUB_SBSTREAM_LOCK_LOST:
         return ngx_http_iothub_error(r, NGX_HTTP_PRECONDITION_FAILED,
                                      "DeviceMessageLockLost",
                                      "the feedback lock was lost or is "
@@ -212,7 +213,7 @@ ngx_http_iothub_feedback_failed(ngx_http_request_t *r,
 static void
 ngx_http_iothub_feedback_cleanup(void *data)
 {
-    ngx_iothub_feedback_op_t *op = data;
+    ngx_iothub_sbstream_op_t *op = data;
 
-    ngx_iothub_feedback_cancel(op);
+    ngx_iothub_sbstream_cancel(op);
 }

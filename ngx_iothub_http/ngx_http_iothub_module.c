@@ -63,7 +63,14 @@ static ngx_http_iothub_route_pt  ngx_http_iothub_routes[] = {
     ngx_http_iothub_route_feedback_lock,  /* FEEDBACK_LOCK */
     ngx_http_iothub_route_job,            /* JOB */
     ngx_http_iothub_route_jobs_query,     /* JOBS_QUERY */
-    ngx_http_iothub_route_query           /* QUERY */
+    ngx_http_iothub_route_d2c,            /* D2C */
+    ngx_http_iothub_route_c2d_receive,    /* C2D_RECEIVE */
+    ngx_http_iothub_route_c2d_settle,     /* C2D_SETTLE */
+    ngx_http_iothub_route_files,          /* FILES */
+    ngx_http_iothub_route_files_notify,   /* FILES_NOTIFY */
+    ngx_http_iothub_route_query,          /* QUERY */
+    ngx_http_iothub_route_eh_groups,      /* EH_GROUPS */
+    ngx_http_iothub_route_eh_group        /* EH_GROUP */
 };
 
 
@@ -187,6 +194,11 @@ ngx_http_iothub_dispatch(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
         return rc;
     }
 
+    if (ctx->rights & NGX_IOTHUB_HTTP_DEVICE) {
+        /* device routes take the device's credentials, then run */
+        return ngx_http_iothub_device_auth(r, ctx);
+    }
+
     rc = ngx_http_iothub_authorize(r, ctx);
     if (rc != NGX_DECLINED) {
         return rc;
@@ -233,6 +245,11 @@ ngx_http_iothub_route(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
     ctx->nseg = path.nseg;
     ctx->route = ngx_http_iothub_routes[m.route];
     ctx->rights = m.rights;
+
+    ctx->device_id.data = (u_char *) m.device_id.data;
+    ctx->device_id.len = m.device_id.len;
+    ctx->module_id.data = (u_char *) m.module_id.data;
+    ctx->module_id.len = m.module_id.len;
 
     return NGX_DECLINED;
 }

@@ -16,6 +16,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_registry.h"
+#include "ngx_iothub_session.h"
 #include "ngx_iothub_twin_service.h"
 #include "ngx_iothub_json.h"
 #include "ngx_iothub_http_route.h"
@@ -44,6 +45,20 @@ struct ngx_http_iothub_ctx_s {
 
     ngx_http_iothub_route_pt         route;
     ngx_uint_t                       rights;      /* the route needs one */
+
+    /* the ids the route's path names (len 0 when none) */
+    ngx_str_t                        device_id;
+    ngx_str_t                        module_id;
+
+    /* a device route: the authenticated device, s->sender its ids */
+    ngx_iothub_session_t            *session;
+
+    /* telemetry: messages sent and not yet stored */
+    ngx_uint_t                       d2c_pending;
+    unsigned                         d2c_failed:1;
+
+    /* C2D receive: the lock, NGX_IOTHUB_C2D_LOCK_LEN bytes */
+    u_char                          *c2d_lock;
 
     /* the request body, NUL-terminated, once read */
     ngx_str_t                        body;
@@ -83,6 +98,9 @@ ngx_int_t ngx_http_iothub_send_json(ngx_http_request_t *r,
 /* A yajl generator whose memory is freed with the request pool. */
 yajl_gen ngx_http_iothub_json_gen(ngx_http_request_t *r);
 
+/* A NUL-terminated string into the generator. */
+void ngx_http_iothub_gen_str(yajl_gen g, const char *s);
+
 /* Sends an empty response with status (204). */
 ngx_int_t ngx_http_iothub_send_empty(ngx_http_request_t *r,
     ngx_uint_t status);
@@ -114,10 +132,47 @@ ngx_int_t ngx_http_iothub_route_modules(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_statistics(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
+/*
+ * ngx_http_iothub_device_auth.c: authenticates a device route's request
+ * as the device (or module) its path names, ctx->device_id and
+ * ctx->module_id: a SAS token in Authorization (the identity's, or a
+ * policy's with device_connect; sr must cover the identity), else the TLS
+ * client certificate of an X.509 identity.  Once authenticated it runs
+ * ctx->route with ctx->session set (freed with the request; s->sender
+ * holds the ids and auth method for telemetry) and returns what the route
+ * returns, or NGX_DONE when the identity must be read from Redis first
+ * (the route runs then, and the request is finished with its answer).  A
+ * refusal is 401 IotHubUnauthorizedAccess, Redis down 503.
+ */
+ngx_int_t ngx_http_iothub_device_auth(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_d2c.c */
+ngx_int_t ngx_http_iothub_route_d2c(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_device_c2d.c */
+ngx_int_t ngx_http_iothub_route_c2d_receive(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_c2d_settle(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_files.c */
+ngx_int_t ngx_http_iothub_route_files(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_files_notify(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
 /* ngx_http_iothub_feedback.c */
 ngx_int_t ngx_http_iothub_route_feedback(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 ngx_int_t ngx_http_iothub_route_feedback_lock(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
+/* ngx_http_iothub_eventhub.c */
+ngx_int_t ngx_http_iothub_route_eh_groups(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_eh_group(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
 /* ngx_http_iothub_c2d.c */

@@ -60,7 +60,6 @@ static ngx_int_t ngx_http_iothub_bulk_respond(ngx_http_request_t *r,
 static void ngx_http_iothub_bulk_gen_error(yajl_gen g,
     ngx_http_iothub_bulk_op_t *bop);
 static void ngx_http_iothub_bulk_cleanup(void *data);
-static void ngx_http_iothub_gen_str(yajl_gen g, const char *s);
 
 
 ngx_int_t
@@ -770,7 +769,7 @@ ngx_http_iothub_bulk_cleanup(void *data)
 }
 
 
-static void
+void
 ngx_http_iothub_gen_str(yajl_gen g, const char *s)
 {
     yajl_gen_string(g, (const unsigned char *) s, ngx_strlen(s));

@@ -423,3 +423,179 @@ ngx_iothub_http_date_days(int year, int mon, int mday)
     return 365 * y + y / 4 - y / 100 + y / 400 + (153 * mon + 2) / 5
            + mday - 1 - 719468;
 }
+
+
+void
+ngx_iothub_c2d_lock_write(unsigned char *buf, uint64_t random)
+{
+    static const char  hex[] = "0123456789abcdef";
+
+    size_t  i;
+
+    /* 14 random hex digits and the version and variant marks of a v4 GUID */
+
+    for (i = 0; i < NGX_IOTHUB_C2D_LOCK_LEN; i++) {
+        switch (i) {
+
+        case 8:
+        case 13:
+        case 18:
+            buf[i] = '-';
+            break;
+
+        case 14:
+            buf[i] = '4';
+            break;
+
+        case 19:
+            buf[i] = '8';
+            break;
+
+        default:
+            buf[i] = hex[random & 0xf];
+            random >>= 4;
+        }
+    }
+}
+
+
+int
+ngx_iothub_c2d_token_write(unsigned char *buf, const unsigned char *lock,
+    uint64_t n)
+{
+    static const char  hex[] = "0123456789abcdef";
+
+    size_t  i;
+
+    if (n > NGX_IOTHUB_C2D_TOKEN_MAX_N) {
+        return -1;
+    }
+
+    memcpy(buf, lock, NGX_IOTHUB_C2D_LOCK_LEN);
+    buf[NGX_IOTHUB_C2D_LOCK_LEN] = '-';
+
+    for (i = NGX_IOTHUB_C2D_TOKEN_LEN; i > NGX_IOTHUB_C2D_LOCK_LEN + 1; i--) {
+        buf[i - 1] = hex[n & 0xf];
+        n >>= 4;
+    }
+
+    return 0;
+}
+
+
+int
+ngx_iothub_c2d_token_parse(const unsigned char *p, size_t len, uint64_t *n)
+{
+    size_t    i;
+    uint64_t  v;
+    int       d;
+
+    if (len != NGX_IOTHUB_C2D_TOKEN_LEN) {
+        return -1;
+    }
+
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (p[i] != '-') {
+                return -1;
+            }
+
+            continue;
+        }
+
+        if (p[i] >= '0' && p[i] <= '9') {
+            d = p[i] - '0';
+
+        } else if ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f') {
+            d = (p[i] | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+
+        if (i > NGX_IOTHUB_C2D_LOCK_LEN) {
+            v = (v << 4) | (uint64_t) d;
+        }
+    }
+
+    if (v == 0) {
+        /* message numbers start at 1 */
+        return -1;
+    }
+
+    *n = v;
+
+    return 0;
+}
+
+
+int
+ngx_iothub_c2d_query_reject(const unsigned char *args, size_t len)
+{
+    const unsigned char  *p, *last, *end, *eq;
+
+    p = args;
+    last = args + len;
+
+    while (p < last) {
+        end = memchr(p, '&', last - p);
+        if (end == NULL) {
+            end = last;
+        }
+
+        eq = memchr(p, '=', end - p);
+
+        if (ngx_iothub_c2d_name_is(p, (eq ? eq : end) - p, "reject")
+            && (eq == NULL || eq + 1 == end
+                || ngx_iothub_c2d_name_is(eq + 1, end - eq - 1, "true")))
+        {
+            return 1;
+        }
+
+        p = end + 1;
+    }
+
+    return 0;
+}
+
+
+int
+ngx_iothub_http_header_name_ok(const unsigned char *p, size_t len)
+{
+    size_t  i;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((p[i] >= '0' && p[i] <= '9') || ((p[i] | 0x20) >= 'a'
+                                              && (p[i] | 0x20) <= 'z'))
+        {
+            continue;
+        }
+
+        if (p[i] == 0 || strchr("!#$%&'*+-.^_`|~", p[i]) == NULL) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+ngx_iothub_http_header_value_ok(const unsigned char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

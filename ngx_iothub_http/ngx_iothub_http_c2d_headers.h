@@ -99,4 +99,54 @@ int ngx_iothub_http_date_parse(const unsigned char *p, size_t len,
     int64_t *t);
 
 
+/*
+ * The lock token of a cloud-to-device message delivered over HTTPS, its
+ * ETag (rest.md 14.3): GUID-shaped, "rrrrrrrr-rrrr-4rrr-8rrr-nnnnnnnnnnnn",
+ * the first four groups (NGX_IOTHUB_C2D_LOCK_LEN characters) the random
+ * lock stored with the message, the last the message's number in hex, so
+ * that a settlement names both.
+ */
+#define NGX_IOTHUB_C2D_LOCK_LEN          23
+#define NGX_IOTHUB_C2D_TOKEN_LEN         36
+#define NGX_IOTHUB_C2D_TOKEN_MAX_N       0xffffffffffffULL
+
+/*
+ * Writes the lock part from 64 random bits into buf (at least
+ * NGX_IOTHUB_C2D_LOCK_LEN bytes, not NUL-terminated).
+ */
+void ngx_iothub_c2d_lock_write(unsigned char *buf, uint64_t random);
+
+/*
+ * Writes the token of lock (NGX_IOTHUB_C2D_LOCK_LEN bytes) and message
+ * number n into buf (NGX_IOTHUB_C2D_TOKEN_LEN bytes, not NUL-terminated).
+ * -1 when n is over NGX_IOTHUB_C2D_TOKEN_MAX_N.
+ */
+int ngx_iothub_c2d_token_write(unsigned char *buf, const unsigned char *lock,
+    uint64_t n);
+
+/*
+ * Parses a token as a device sends it back (quotes removed): 0 with the
+ * message number in *n (the lock is the first NGX_IOTHUB_C2D_LOCK_LEN
+ * bytes of p), or -1 when it is not one of ours (hex in any case).
+ */
+int ngx_iothub_c2d_token_parse(const unsigned char *p, size_t len,
+    uint64_t *n);
+
+
+/*
+ * Nonzero when a settlement's query string (without "?") asks to reject:
+ * a "reject" argument, bare or with an empty value or "true" (any case).
+ */
+int ngx_iothub_c2d_query_reject(const unsigned char *args, size_t len);
+
+
+/*
+ * Whether a property can be written as a response header: its name a
+ * token of RFC 9110 5.6.2, its value without control characters but HTAB
+ * (a CR or LF would split the response).  Nonzero when it can.
+ */
+int ngx_iothub_http_header_name_ok(const unsigned char *p, size_t len);
+int ngx_iothub_http_header_value_ok(const unsigned char *p, size_t len);
+
+
 #endif /* _NGX_IOTHUB_HTTP_C2D_HEADERS_H_INCLUDED_ */

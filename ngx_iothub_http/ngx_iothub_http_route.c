@@ -114,7 +114,55 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
 
     { { "jobs", "v2", NULL, "cancel" }, 4,
       NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
-      NGX_IOTHUB_HTTP_ROUTE_JOB }
+      NGX_IOTHUB_HTTP_ROUTE_JOB },
+
+    /* the device-facing routes (rest.md 14) */
+
+    { { "devices", NULL, "messages", "events" }, 4,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_D2C },
+
+    { { "devices", NULL, "modules", NULL, "messages", "events" }, 6,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_D2C },
+
+    /* the same path as C2D_SEND: the method tells them apart */
+    { { "devices", NULL, "messages", "devicebound" }, 4,
+      NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_C2D_RECEIVE },
+
+    { { "devices", NULL, "messages", "devicebound", NULL }, 5,
+      NGX_IOTHUB_HTTP_DELETE, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE },
+
+    { { "devices", NULL, "messages", "devicebound", NULL, "abandon" }, 6,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE },
+
+    /* file upload (rest.md 14.4): the correlation in the body or path */
+
+    { { "devices", NULL, "files" }, 3,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_FILES },
+
+    { { "devices", NULL, "files", "notifications" }, 4,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY },
+
+    { { "devices", NULL, "files", "notifications", NULL }, 5,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_DEVICE,
+      NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY },
+
+    /* ours (docs/rest-extensions.md) */
+
+    { { "eventHubEndpoints", "events", "consumerGroups" }, 3,
+      NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS },
+
+    { { "eventHubEndpoints", "events", "consumerGroups", NULL }, 4,
+      NGX_IOTHUB_HTTP_GET|NGX_IOTHUB_HTTP_PUT|NGX_IOTHUB_HTTP_DELETE,
+      NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_EH_GROUP }
 };
 
 

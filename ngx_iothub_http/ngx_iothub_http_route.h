@@ -38,6 +38,13 @@
 #define NGX_IOTHUB_HTTP_SERVICE_CONNECT  0x04
 #define NGX_IOTHUB_HTTP_DEVICE_CONNECT   0x08
 
+/*
+ * not a policy's right: a device route, authenticated with the
+ * credentials of the device (or module) its path names (SAS token of the
+ * identity or of a policy with device_connect, or a client certificate)
+ */
+#define NGX_IOTHUB_HTTP_DEVICE           0x100
+
 
 typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_DEVICES = 0,    /* /devices */
@@ -53,7 +60,17 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK,  /* + /{lockToken}[/abandon] */
     NGX_IOTHUB_HTTP_ROUTE_JOB,            /* /jobs/v2/{id}[/cancel] */
     NGX_IOTHUB_HTTP_ROUTE_JOBS_QUERY,     /* /jobs/v2/query */
+    NGX_IOTHUB_HTTP_ROUTE_D2C,            /* /devices/{id}[/modules/{mid}]
+                                             /messages/events, device */
+    NGX_IOTHUB_HTTP_ROUTE_C2D_RECEIVE,    /* GET /devices/{id}/messages/
+                                             deviceBound, device */
+    NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE,     /* + /{lockToken}[/abandon] */
+    NGX_IOTHUB_HTTP_ROUTE_FILES,          /* POST /devices/{id}/files */
+    NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY,   /* + /notifications[/{cid}] */
     NGX_IOTHUB_HTTP_ROUTE_QUERY,          /* /devices/query */
+    NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS,      /* /eventHubEndpoints/events/
+                                             consumerGroups */
+    NGX_IOTHUB_HTTP_ROUTE_EH_GROUP,       /* + /{name} */
     NGX_IOTHUB_HTTP_ROUTE_COUNT
 } ngx_iothub_http_route_e;
 

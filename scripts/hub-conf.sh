@@ -25,6 +25,10 @@
 #   PARTITIONS   built-in endpoint partitions          (default: 4)
 #   WORKERS      worker_processes                      (default: auto)
 #   LOG_LEVEL    error_log level                       (default: notice)
+#   STORAGE_KEY  base64 account key of the file-upload blob store served at
+#                https://$HUB/blobs (files under $PREFIX/blobs)
+#                                                      (default: a random one)
+#   STORAGE_ENDPOINT  the store's BlobEndpoint         (default: https://$HUB/blobs)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/lib.sh"
@@ -38,6 +42,8 @@ HUB_NAME=${HUB_NAME:-${HUB%%.*}}
 HTTPS_LISTEN=${HTTPS_LISTEN:-$(default_listen 443)}
 MQTT_LISTEN=${MQTT_LISTEN:-$(default_listen 8883)}
 AMQP_LISTEN=${AMQP_LISTEN:-$(default_listen 5671)}
+STORAGE_KEY=${STORAGE_KEY:-$(openssl rand -base64 32)}
+STORAGE_ENDPOINT=${STORAGE_ENDPOINT:-https://$HUB/blobs}
 
 # the MQTT endpoint, if this build has it
 mqtt_so=""
@@ -122,6 +128,10 @@ ${REDIS_PASSWORD:+    redis_password $REDIS_PASSWORD;
     hub $HUB_NAME {
         hostname $HUB;
 $policies        partitions ${PARTITIONS:-4};
+
+        # file upload: the blob store of this nginx (location /blobs/)
+        storage_connection_string "DefaultEndpointsProtocol=https;AccountName=blobs;AccountKey=$STORAGE_KEY;BlobEndpoint=$STORAGE_ENDPOINT";
+        storage_container fileupload;
     }
 }
 
@@ -139,8 +149,10 @@ $listens        server_name $HUB;
         ssl_certificate $CERT_DIR/server.crt;
         ssl_certificate_key $CERT_DIR/server.key;
         ssl_protocols TLSv1.2 TLSv1.3;
-        # X.509 devices present a client certificate; SAS clients present none
+        # X.509 devices present a client certificate; SAS clients present none;
+        # certificateAuthority devices chain to the test CA
         ssl_verify_client optional_no_ca;
+        ssl_trusted_certificate $CERT_DIR/ca.crt;
 
         # MQTT (subprotocol mqtt) and AMQP (AMQPWSB10) over WebSocket
         location = /\$iothub/websocket {
@@ -150,6 +162,11 @@ $listens        server_name $HUB;
         # AMQP over WebSocket for Event Hubs readers (AMQPWSB10)
         location = /\$servicebus/websocket {
             iothub_websocket $HUB_NAME;
+        }
+
+        # the file-upload blob store (Blob Storage's REST API, SAS-checked)
+        location /blobs/ {
+            iothub_blob_store $HUB_NAME $PREFIX/blobs;
         }
 
         location / {

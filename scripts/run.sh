@@ -2,7 +2,8 @@
 # Run a local nginx-iothub hub for https://localhost (what `make run` calls
 # after building). Everything lives in .run/ at the top of the repository:
 #
-#   .run/keys.env     policy keys, generated on the first run and then kept
+#   .run/keys.env     policy keys and the blob store's account key, generated on
+#                     the first run and then kept
 #   .run/certs/       test CA + server certificate (scripts/gen-certs.sh)
 #   .run/redis/       private Redis: unix socket redis.sock, no TCP port;
 #                     append-only file, so devices survive a restart
@@ -92,6 +93,10 @@ mkdir -p "$RUN/certs" "$RUN/redis" "$RUN/nginx/logs" "$RUN/nginx/tmp"
 
 if [ ! -s "$RUN/keys.env" ]; then
     (umask 077; new_policy_keys > "$RUN/keys.env")
+fi
+# the blob store's account key (file upload), kept as the policy keys are
+if ! grep -q '^STORAGE_KEY=' "$RUN/keys.env"; then
+    (umask 077; echo "STORAGE_KEY=$(openssl rand -base64 32)" >> "$RUN/keys.env")
 fi
 set -a
 # shellcheck source=/dev/null
@@ -256,6 +261,10 @@ cat <<EOF
   Shell variables (IOTHUB_HOST, IOTHUB_OWNER_CONNSTR, IOTHUB_CA,
   IOTHUB_DEVICE_CONNSTR, ...):
     set -a; . $RUN/hub.env; set +a
+
+  File uploads (uploadToBlob) go to the blob store at https://$HUB/blobs/
+  (files in $RUN/nginx/blobs/fileupload/); the service's
+  getFileNotificationReceiver gets their notifications over AMQP.
 
   Logs: $RUN/nginx/logs/error.log   Redis: redis-cli -s $SOCK
   Data is kept in .run/ between runs; delete .run/ to start from scratch.

@@ -15,6 +15,7 @@
 
 #include "ngx_iothub_redis.h"
 #include "ngx_iothub_args.h"
+#include "ngx_iothub_blob_sas.h"
 
 
 #define NGX_IOTHUB_RIGHT_REGISTRY_READ     0x01
@@ -49,6 +50,15 @@ typedef struct {
     ngx_uint_t                 job_max_concurrent;   /* unfinished jobs */
     ngx_uint_t                 job_max_in_flight;    /* per running job */
     ngx_array_t               *consumer_groups;  /* ngx_str_t, or NULL */
+
+    /* file upload (rest.md 14.4): no storage, no upload (400014) */
+    ngx_iothub_blob_connstr_t *storage;
+    ngx_str_t                  storage_container;
+    time_t                     file_upload_sas_ttl;
+    ngx_flag_t                 file_notifications;
+    ngx_uint_t                 file_notifications_max_length;
+    /* the directory of this nginx's blob store for the hub, if any */
+    ngx_str_t                  blob_store_dir;
     ngx_str_t                  file;
     ngx_uint_t                 line;
 } ngx_iothub_hub_t;

@@ -23,11 +23,23 @@ static void ngx_iothub_eh_partition_done(void *data, redisReply *reply);
 static void ngx_iothub_eh_done(ngx_iothub_eh_op_t *op,
     ngx_iothub_reply_rc_e rc);
 static void ngx_iothub_eh_appended(u_char *payload, size_t len);
-static ngx_int_t ngx_iothub_eh_group_name_valid(ngx_str_t *name);
 
 
-static ngx_queue_t  ngx_iothub_eh_waiters;
-static ngx_uint_t   ngx_iothub_eh_waiters_init;
+static ngx_uint_t *ngx_iothub_eh_tally(ngx_iothub_hub_t *hub,
+    ngx_uint_t partition);
+
+
+/* per partition read in the worker: how many "d2c" notifications came */
+typedef struct {
+    ngx_iothub_hub_t          *hub;
+    ngx_uint_t                 partition;
+    ngx_uint_t                 appended;
+} ngx_iothub_eh_tally_t;
+
+
+static ngx_queue_t   ngx_iothub_eh_waiters;
+static ngx_uint_t    ngx_iothub_eh_waiters_init;
+static ngx_array_t  *ngx_iothub_eh_tallies;
 
 
 char *
@@ -80,7 +92,7 @@ ngx_iothub_eh_consumer_group(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_iothub_eh_group_name_valid(ngx_str_t *name)
 {
     u_char      c;
@@ -142,7 +154,14 @@ ngx_iothub_eh_consumer_group_find(ngx_iothub_hub_t *hub, u_char *name,
 ngx_int_t
 ngx_iothub_eh_init_conf(ngx_conf_t *cf)
 {
-    return ngx_iothub_inbox_register(cf, "d2c", ngx_iothub_eh_appended);
+    if (ngx_iothub_inbox_register(cf, "d2c", ngx_iothub_eh_appended)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iothub_inbox_register(cf, "eh-stolen",
+                                     ngx_iothub_eh_claim_stolen);
 }
 
 
@@ -192,9 +211,13 @@ ngx_iothub_eh_read(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
 {
     u_char             num[NGX_INT_T_LEN];
     ngx_str_t         *inbox;
+    ngx_uint_t        *tally;
     ngx_iothub_args_t  args;
 
     inbox = ngx_iothub_inbox();
+
+    tally = ngx_iothub_eh_tally(op->hub, op->partition);
+    op->appended = tally ? *tally : 0;
 
     args.n = 0;
     ngx_iothub_args_add(&args, (char *) after, len);
@@ -371,20 +394,67 @@ ngx_iothub_eh_script(ngx_iothub_eh_op_t *op, ngx_uint_t script,
 }
 
 
-void
-ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w)
+ngx_int_t
+ngx_iothub_eh_wait(ngx_iothub_eh_waiter_t *w, ngx_uint_t since)
 {
+    ngx_uint_t  *tally;
+
     if (!ngx_iothub_eh_waiters_init) {
         ngx_queue_init(&ngx_iothub_eh_waiters);
         ngx_iothub_eh_waiters_init = 1;
     }
 
     if (w->waiting) {
-        return;
+        return NGX_OK;
+    }
+
+    tally = ngx_iothub_eh_tally(w->hub, w->partition);
+
+    if (tally && *tally != since) {
+        return NGX_DECLINED;
     }
 
     ngx_queue_insert_tail(&ngx_iothub_eh_waiters, &w->queue);
     w->waiting = 1;
+
+    return NGX_OK;
+}
+
+
+/* the partition's tally, added on first use; NULL without memory */
+
+static ngx_uint_t *
+ngx_iothub_eh_tally(ngx_iothub_hub_t *hub, ngx_uint_t partition)
+{
+    ngx_uint_t              i;
+    ngx_iothub_eh_tally_t  *t;
+
+    if (ngx_iothub_eh_tallies == NULL) {
+        ngx_iothub_eh_tallies = ngx_array_create(ngx_cycle->pool, 8,
+                                                 sizeof(ngx_iothub_eh_tally_t));
+        if (ngx_iothub_eh_tallies == NULL) {
+            return NULL;
+        }
+    }
+
+    t = ngx_iothub_eh_tallies->elts;
+
+    for (i = 0; i < ngx_iothub_eh_tallies->nelts; i++) {
+        if (t[i].hub == hub && t[i].partition == partition) {
+            return &t[i].appended;
+        }
+    }
+
+    t = ngx_array_push(ngx_iothub_eh_tallies);
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->hub = hub;
+    t->partition = partition;
+    t->appended = 0;
+
+    return &t->appended;
 }
 
 
@@ -404,8 +474,23 @@ static void
 ngx_iothub_eh_appended(u_char *payload, size_t len)
 {
     u_char                   key[NGX_IOTHUB_D2C_KEY_LEN], *end;
+    ngx_uint_t               i;
     ngx_queue_t              woken, *q, *next;
+    ngx_iothub_eh_tally_t   *t;
     ngx_iothub_eh_waiter_t  *w;
+
+    /* counted first: a read on its way must not wait for it */
+
+    t = ngx_iothub_eh_tallies ? ngx_iothub_eh_tallies->elts : NULL;
+
+    for (i = 0; t && i < ngx_iothub_eh_tallies->nelts; i++) {
+        end = ngx_iothub_d2c_key(key, t[i].hub, t[i].partition, "d2c");
+
+        if ((size_t) (end - key) == len && ngx_memcmp(key, payload, len) == 0)
+        {
+            t[i].appended++;
+        }
+    }
 
     if (!ngx_iothub_eh_waiters_init) {
         return;
@@ -444,8 +529,18 @@ ngx_iothub_eh_appended(u_char *payload, size_t len)
 void
 ngx_iothub_eh_wake_all(void)
 {
-    ngx_queue_t              *q;
+    ngx_uint_t               i;
+    ngx_queue_t             *q;
+    ngx_iothub_eh_tally_t   *t;
     ngx_iothub_eh_waiter_t  *w;
+
+    /* and reads on their way do not wait when they come back */
+
+    t = ngx_iothub_eh_tallies ? ngx_iothub_eh_tallies->elts : NULL;
+
+    for (i = 0; t && i < ngx_iothub_eh_tallies->nelts; i++) {
+        t[i].appended++;
+    }
 
     if (!ngx_iothub_eh_waiters_init) {
         return;

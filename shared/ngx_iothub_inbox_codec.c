@@ -108,3 +108,24 @@ ngx_iothub_inbox_parse_c2d(const unsigned char *p, size_t len,
 
     return ngx_iothub_inbox_number(&word, &m->session);
 }
+
+
+int
+ngx_iothub_inbox_parse_eh_stolen(const unsigned char *p, size_t len,
+    ngx_iothub_inbox_msg_t *m)
+{
+    ngx_iothub_inbox_str_t  claim, epoch;
+
+    ngx_iothub_inbox_split(p, len, &claim, &epoch);
+
+    if (ngx_iothub_inbox_number(&claim, &m->session) != 0
+        || ngx_iothub_inbox_number(&epoch, &m->version) != 0)
+    {
+        return -1;
+    }
+
+    m->rest.data = p + len;
+    m->rest.len = 0;
+
+    return 0;
+}

@@ -7,6 +7,8 @@
  *   desired <session> <version> <patch>
  *   c2d <session>
  *   method <session> <rid> <name> <payload>  (ngx_iothub_method.h)
+ *   eh-stolen <claim> <epoch>  (an Event Hubs receiver's claim on a
+ *       partition went to a receiver of that epoch, ngx_iothub_eventhub.h)
  */
 
 
@@ -29,7 +31,8 @@ typedef struct {
 
 typedef struct {
     uint64_t                        session;
-    uint64_t                        version;     /* desired */
+    uint64_t                        version;     /* desired; eh-stolen:
+                                                    the epoch */
     unsigned                        removed:1;   /* kick */
     ngx_iothub_inbox_str_t          rest;        /* desired: the patch */
 } ngx_iothub_inbox_msg_t;
@@ -51,6 +54,10 @@ int ngx_iothub_inbox_parse_kick(const unsigned char *p, size_t len,
 int ngx_iothub_inbox_parse_desired(const unsigned char *p, size_t len,
     ngx_iothub_inbox_msg_t *m);
 int ngx_iothub_inbox_parse_c2d(const unsigned char *p, size_t len,
+    ngx_iothub_inbox_msg_t *m);
+
+/* eh-stolen: the claim number in session, the epoch in version */
+int ngx_iothub_inbox_parse_eh_stolen(const unsigned char *p, size_t len,
     ngx_iothub_inbox_msg_t *m);
 
 

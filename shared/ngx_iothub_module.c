@@ -46,6 +46,10 @@ static char *ngx_iothub_policy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iothub_policy_key(ngx_conf_t *cf, ngx_str_t *key,
     ngx_str_t *policy);
+static char *ngx_iothub_storage(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_iothub_storage_container(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_iothub_init_process(ngx_cycle_t *cycle);
@@ -290,6 +294,41 @@ static ngx_command_t  ngx_iothub_commands[] = {
       0,
       offsetof(ngx_iothub_hub_t, retention),
       NULL },
+
+    { ngx_string("storage_connection_string"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_iothub_storage,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("storage_container"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_iothub_storage_container,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("file_upload_sas_ttl"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, file_upload_sas_ttl),
+      NULL },
+
+    { ngx_string("file_notifications"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, file_notifications),
+      NULL },
+
+    { ngx_string("file_notifications_max_length"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, file_notifications_max_length),
+      &ngx_iothub_feedback_length_bounds },
 
       ngx_null_command
 };
@@ -581,6 +620,9 @@ ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hub->feedback_max_length = NGX_CONF_UNSET_UINT;
     hub->job_max_concurrent = NGX_CONF_UNSET_UINT;
     hub->job_max_in_flight = NGX_CONF_UNSET_UINT;
+    hub->file_upload_sas_ttl = NGX_CONF_UNSET;
+    hub->file_notifications = NGX_CONF_UNSET;
+    hub->file_notifications_max_length = NGX_CONF_UNSET_UINT;
     hub->file = cf->conf_file->file.name;
     hub->line = cf->conf_file->line;
 
@@ -644,6 +686,20 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
     ngx_conf_init_uint_value(hub->feedback_max_length, 100000);
     ngx_conf_init_uint_value(hub->job_max_concurrent, 1);
     ngx_conf_init_uint_value(hub->job_max_in_flight, 10);
+    ngx_conf_init_value(hub->file_upload_sas_ttl, 3600);
+    ngx_conf_init_value(hub->file_notifications, 1);
+    ngx_conf_init_uint_value(hub->file_notifications_max_length, 100000);
+
+    if (hub->storage_container.len == 0) {
+        ngx_str_set(&hub->storage_container, "fileupload");
+    }
+
+    if (hub->file_upload_sas_ttl < 60 || hub->file_upload_sas_ttl > 86400) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"file_upload_sas_ttl\" of hub \"%V\" must be "
+                           "from 1m to 1d", &hub->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (hub->c2d_ttl < 60 || hub->c2d_ttl > 2 * 86400) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -690,6 +746,74 @@ ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     hub->hostname = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * storage_connection_string "AccountName=...;AccountKey=...;
+ * BlobEndpoint=<https URL of the store>" (or EndpointSuffix=...): the
+ * account file uploads go to (rest.md 14.4).
+ */
+
+static char *
+ngx_iothub_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iothub_hub_t *hub = conf;
+
+    ngx_str_t  *value;
+
+    if (hub->storage) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    hub->storage = ngx_pcalloc(cf->pool, sizeof(ngx_iothub_blob_connstr_t));
+    if (hub->storage == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_iothub_blob_connstr_parse(hub->storage, value[1].data,
+                                      value[1].len)
+        != NGX_IOTHUB_BLOB_OK)
+    {
+        return "has an invalid storage connection string: it needs "
+               "AccountName, a base64 AccountKey and an https BlobEndpoint "
+               "or an EndpointSuffix";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iothub_storage_container(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iothub_hub_t *hub = conf;
+
+    u_char             path[NGX_IOTHUB_BLOB_CONTAINER_MAX + 8];
+    ngx_str_t         *value;
+    ngx_iothub_span_t  container, blob;
+
+    if (hub->storage_container.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* the container rule of a blob path: "/<container>/x" must parse */
+
+    if (value[1].len > NGX_IOTHUB_BLOB_CONTAINER_MAX
+        || ngx_iothub_blob_path_parse(path,
+                                      ngx_sprintf(path, "/%V/x", &value[1])
+                                      - path, &container, &blob) != 0)
+    {
+        return "has an invalid container name (3 to 63 of a-z, 0-9, \"-\")";
+    }
+
+    hub->storage_container = value[1];
 
     return NGX_CONF_OK;
 }

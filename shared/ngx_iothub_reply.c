@@ -39,6 +39,8 @@ static void ngx_iothub_reply_identity_fill(const redisReply *hash,
     ngx_iothub_identity_t *id);
 static void ngx_iothub_reply_eh_field(ngx_iothub_reply_eh_event_t *ev,
     const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value);
+static ngx_iothub_reply_rc_e ngx_iothub_reply_eh_group_value(
+    const redisReply *v, ngx_iothub_reply_eh_group_t *g);
 
 
 static const ngx_iothub_reply_code_t  ngx_iothub_reply_codes[] = {
@@ -50,6 +52,7 @@ static const ngx_iothub_reply_code_t  ngx_iothub_reply_codes[] = {
     { "CONFLICT", NGX_IOTHUB_REPLY_CONFLICT },
     { "FULL", NGX_IOTHUB_REPLY_FULL },
     { "LOCK_LOST", NGX_IOTHUB_REPLY_LOCK_LOST },
+    { "EXPIRED", NGX_IOTHUB_REPLY_EXPIRED },
     { "NOSCRIPT", NGX_IOTHUB_REPLY_NOSCRIPT },
     { NULL, NGX_IOTHUB_REPLY_ERROR }
 };
@@ -61,6 +64,8 @@ static const ngx_iothub_reply_field_t  ngx_iothub_reply_c2d_fields[] = {
     { "n", offsetof(ngx_iothub_reply_c2d_t, n) },
     { "body", offsetof(ngx_iothub_reply_c2d_t, body) },
     { "ack", offsetof(ngx_iothub_reply_c2d_t, ack) },
+    { "dc", offsetof(ngx_iothub_reply_c2d_t, delivery_count) },
+    { "enqueued", offsetof(ngx_iothub_reply_c2d_t, enqueued) },
     { "p:message-id", offsetof(ngx_iothub_reply_c2d_t, message_id) },
     { "p:correlation-id", offsetof(ngx_iothub_reply_c2d_t, correlation_id) },
     { "p:user-id", offsetof(ngx_iothub_reply_c2d_t, user_id) },
@@ -623,18 +628,30 @@ ngx_iothub_reply_identity_fill(const redisReply *hash,
 }
 
 
-const char  *ngx_iothub_reply_feedback_names[] = {
-    "originalMessageId",
-    "enqueuedTimeUtc",
-    "statusCode",
-    "description",
-    "deviceId",
-    "deviceGenerationId"
+const ngx_iothub_reply_field_name_t  ngx_iothub_reply_feedback_names[] = {
+    { "originalMessageId", 0 },
+    { "enqueuedTimeUtc", 0 },
+    { "statusCode", 0 },
+    { "description", 0 },
+    { "deviceId", 0 },
+    { "deviceGenerationId", 0 }
+};
+
+
+const ngx_iothub_reply_field_name_t
+    ngx_iothub_reply_filenotification_names[] =
+{
+    { "deviceId", 0 },
+    { "blobUri", 0 },
+    { "blobName", 0 },
+    { "lastUpdatedTime", 0 },
+    { "blobSizeInBytes", 1 },
+    { "enqueuedTimeUtc", 0 }
 };
 
 
 ngx_iothub_reply_rc_e
-ngx_iothub_reply_feedback(const redisReply *r, size_t *n)
+ngx_iothub_reply_records(const redisReply *r, size_t *n)
 {
     size_t                  i;
     const redisReply       *e;
@@ -667,23 +684,27 @@ ngx_iothub_reply_feedback(const redisReply *r, size_t *n)
 
 
 void
-ngx_iothub_reply_feedback_record(const redisReply *r, size_t i,
-    ngx_iothub_reply_feedback_t *rec)
+ngx_iothub_reply_record(const redisReply *r, size_t i,
+    const ngx_iothub_reply_field_name_t *names, size_t nnames,
+    ngx_iothub_reply_record_t *rec)
 {
     size_t             j, f;
     const redisReply  *h, *name;
 
-    memset(rec, 0, sizeof(ngx_iothub_reply_feedback_t));
+    memset(rec, 0, sizeof(ngx_iothub_reply_record_t));
+
+    if (nnames > NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX) {
+        nnames = NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX;
+    }
 
     h = r->element[i]->element[1];
 
     for (j = 0; j + 1 < h->elements; j += 2) {
         name = h->element[j];
 
-        for (f = 0; f < NGX_IOTHUB_REPLY_FEEDBACK_FIELDS; f++) {
-            if (name->len == strlen(ngx_iothub_reply_feedback_names[f])
-                && memcmp(name->str, ngx_iothub_reply_feedback_names[f],
-                          name->len) == 0)
+        for (f = 0; f < nnames; f++) {
+            if (name->len == strlen(names[f].name)
+                && memcmp(name->str, names[f].name, name->len) == 0)
             {
                 ngx_iothub_reply_str(h->element[j + 1], &rec->value[f]);
                 break;
@@ -855,6 +876,105 @@ ngx_iothub_reply_eh_partition(const redisReply *r,
     ngx_iothub_reply_str(r->element[0], &p->first);
     ngx_iothub_reply_str(r->element[1], &p->last);
     p->entries = r->element[2]->integer;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_groups(const redisReply *r, size_t *n)
+{
+    size_t                 i;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    *n = r->elements / 2;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_group(const redisReply *r, size_t i,
+    ngx_iothub_reply_eh_group_t *g)
+{
+    size_t  n;
+
+    if (ngx_iothub_reply_eh_groups(r, &n) != NGX_IOTHUB_REPLY_OK || i >= n)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    return ngx_iothub_reply_eh_group_value(r->element[2 * i + 1], g);
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_group_op(const redisReply *r, long long *done,
+    ngx_iothub_reply_eh_group_t *g)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_INTEGER
+        || r->element[1]->type != REDIS_REPLY_STRING)
+    {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    *done = r->element[0]->integer;
+
+    memset(g, 0, sizeof(ngx_iothub_reply_eh_group_t));
+
+    if (r->element[1]->len == 0) {
+        return NGX_IOTHUB_REPLY_OK;
+    }
+
+    return ngx_iothub_reply_eh_group_value(r->element[1], g);
+}
+
+
+/* "<created> <name>" */
+
+static ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_group_value(const redisReply *v,
+    ngx_iothub_reply_eh_group_t *g)
+{
+    const char  *sp;
+
+    sp = (v->len > 0) ? memchr(v->str, ' ', v->len) : NULL;
+
+    if (sp == NULL || sp == v->str) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    g->created.data = (const unsigned char *) v->str;
+    g->created.len = sp - v->str;
+    g->name.data = (const unsigned char *) sp + 1;
+    g->name.len = v->len - g->created.len - 1;
+
+    if (g->name.len == 0 || g->name.len > NGX_IOTHUB_REPLY_EH_GROUP_MAX) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
 
     return NGX_IOTHUB_REPLY_OK;
 }

@@ -57,6 +57,7 @@ typedef enum {
     NGX_IOTHUB_REPLY_CONFLICT,
     NGX_IOTHUB_REPLY_FULL,
     NGX_IOTHUB_REPLY_LOCK_LOST,
+    NGX_IOTHUB_REPLY_EXPIRED,
     NGX_IOTHUB_REPLY_NOSCRIPT
 } ngx_iothub_reply_rc_e;
 
@@ -87,6 +88,8 @@ typedef struct {
     ngx_iothub_reply_str_t          content_encoding;
     ngx_iothub_reply_str_t          expiry;      /* absolute-expiry-time */
     ngx_iothub_reply_str_t          ack;
+    ngx_iothub_reply_str_t          delivery_count;  /* "dc" */
+    ngx_iothub_reply_str_t          enqueued;        /* ISO 8601 */
     ngx_iothub_reply_str_t          body;
     size_t                          napp;
     size_t                          app_dropped; /* past the bound */
@@ -208,27 +211,41 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_query_twin(const redisReply *r,
     long long *count);
 
 /*
- * A feedback record's fields, in the order of messaging.md 3.5 and named
- * by ngx_iothub_reply_feedback_names[]; absent ones are empty.
+ * A record of a service-bound stream (feedback, messaging.md 3.5; file
+ * notifications, messaging.md 4): its fields named by a table, in the
+ * order the JSON of the record lists them; "number" ones are written as
+ * JSON numbers.  Absent fields are empty.
  */
-#define NGX_IOTHUB_REPLY_FEEDBACK_FIELDS  6
+#define NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX  8
 
 typedef struct {
-    ngx_iothub_reply_str_t          value[NGX_IOTHUB_REPLY_FEEDBACK_FIELDS];
-} ngx_iothub_reply_feedback_t;
+    const char                     *name;
+    unsigned                        number:1;
+} ngx_iothub_reply_field_name_t;
 
-extern const char  *ngx_iothub_reply_feedback_names[];
+typedef struct {
+    ngx_iothub_reply_str_t          value[NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX];
+} ngx_iothub_reply_record_t;
+
+#define NGX_IOTHUB_REPLY_FEEDBACK_FIELDS           6
+#define NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS   6
+
+extern const ngx_iothub_reply_field_name_t  ngx_iothub_reply_feedback_names[];
+extern const ngx_iothub_reply_field_name_t
+    ngx_iothub_reply_filenotification_names[];
 
 
 /*
- * feedback_receive.lua: { { id, { field, value, ... } }, ... } of *n
- * records (0: none due), each then read with
- * ngx_iothub_reply_feedback_record() (i < *n).
+ * sbstream_receive.lua: { { id, { field, value, ... } }, ... } of *n
+ * records (0: none due), each then read with ngx_iothub_reply_record()
+ * (i < *n) by the names of its stream (at most
+ * NGX_IOTHUB_REPLY_RECORD_FIELDS_MAX are read).
  */
-ngx_iothub_reply_rc_e ngx_iothub_reply_feedback(const redisReply *r,
+ngx_iothub_reply_rc_e ngx_iothub_reply_records(const redisReply *r,
     size_t *n);
-void ngx_iothub_reply_feedback_record(const redisReply *r, size_t i,
-    ngx_iothub_reply_feedback_t *rec);
+void ngx_iothub_reply_record(const redisReply *r, size_t i,
+    const ngx_iothub_reply_field_name_t *names, size_t nnames,
+    ngx_iothub_reply_record_t *rec);
 
 /*
  * SCAN: { cursor (a decimal of 1 to NGX_IOTHUB_REPLY_NUMBER_MAX digits),
@@ -310,6 +327,32 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_eh_read(const redisReply *r,
  */
 ngx_iothub_reply_rc_e ngx_iothub_reply_eh_event(const redisReply *r,
     size_t i, ngx_iothub_reply_eh_event_t *ev);
+
+/*
+ * A consumer group created at run time: the value "<created> <name>" of
+ * its field in the hub's hash of groups (the created time is ISO 8601
+ * text; the name 1 to NGX_IOTHUB_REPLY_EH_GROUP_MAX bytes, as created).
+ */
+#define NGX_IOTHUB_REPLY_EH_GROUP_MAX  50
+
+typedef struct {
+    ngx_iothub_reply_str_t          name;
+    ngx_iothub_reply_str_t          created;
+} ngx_iothub_reply_eh_group_t;
+
+/* HGETALL of the groups: *n of them, each read with _eh_group() */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_groups(const redisReply *r,
+    size_t *n);
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_group(const redisReply *r,
+    size_t i, ngx_iothub_reply_eh_group_t *g);
+
+/*
+ * eh_group.lua: { 1 or 0 (created or deleted, or not), the group's value
+ * or "" }: g is filled when the value is not empty (else its spans are
+ * empty).
+ */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_group_op(const redisReply *r,
+    long long *done, ngx_iothub_reply_eh_group_t *g);
 
 /* eh_partition.lua: { first id or "", last id or "", entries } */
 ngx_iothub_reply_rc_e ngx_iothub_reply_eh_partition(const redisReply *r,

@@ -22,6 +22,11 @@ static ngx_iothub_session_rc_e ngx_iothub_session_credentials(
 static void ngx_iothub_session_identity_done(ngx_iothub_registry_op_t *op);
 static ngx_iothub_session_rc_e ngx_iothub_session_authenticate(
     ngx_iothub_session_t *s);
+static ngx_iothub_session_rc_e ngx_iothub_session_verified(
+    ngx_iothub_session_t *s);
+static void ngx_iothub_session_device_done(ngx_iothub_registry_op_t *op);
+static ngx_iothub_session_rc_e ngx_iothub_session_device_enabled(
+    ngx_iothub_session_t *s);
 static ngx_int_t ngx_iothub_session_presence(ngx_iothub_session_t *s,
     ngx_uint_t script, const char *extra,
     ngx_iothub_session_reply_pt handler, void *arg);
@@ -95,6 +100,16 @@ ngx_iothub_session_connect(ngx_iothub_session_t *s,
     /* OK: from the worker's identity cache */
     return (rc == NGX_IOTHUB_SESSION_OK) ? ngx_iothub_session_authenticate(s)
                                          : rc;
+}
+
+
+ngx_iothub_session_rc_e
+ngx_iothub_session_verify(ngx_iothub_session_t *s,
+    ngx_iothub_credentials_t *cred)
+{
+    s->verify_only = 1;
+
+    return ngx_iothub_session_connect(s, cred);
 }
 
 
@@ -214,7 +229,10 @@ ngx_iothub_session_credentials(ngx_iothub_session_t *s,
 
     if (cred->token.len == 0) {
         /* X.509 devices send no token (auth.md 5) */
-        if (ngx_iothub_x509_peer(cred->connection, &s->cert) != NGX_OK) {
+        /* the certificate's facts go with the session's pool */
+        if (ngx_iothub_x509_peer(cred->connection, s->pool, &s->cert)
+            != NGX_OK)
+        {
             s->why = "no SAS token in the password and no client certificate";
             return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
         }
@@ -280,6 +298,11 @@ ngx_iothub_session_authenticate(ngx_iothub_session_t *s)
     s->sender.policy = s->policy_token;
     s->sender.x509 = s->x509;
 
+    if (s->verify_only) {
+        /* a request's credentials: no presence, no takeover */
+        return ngx_iothub_session_verified(s);
+    }
+
     ngx_iothub_session_auth_done(s);
 
     s->no = ++ngx_iothub_sessions_last_no;
@@ -293,6 +316,82 @@ ngx_iothub_session_authenticate(ngx_iothub_session_t *s)
     }
 
     return NGX_IOTHUB_SESSION_PENDING;
+}
+
+
+/*
+ * The end of a verification: a module is refused while its device is
+ * disabled, as session_connect.lua refuses it for a session, so the
+ * device's record is read too (from the identity cache, usually).
+ */
+
+static ngx_iothub_session_rc_e
+ngx_iothub_session_verified(ngx_iothub_session_t *s)
+{
+    ngx_int_t  rc;
+    ngx_str_t  none;
+
+    if (s->sender.module_id.len == 0) {
+        ngx_iothub_session_auth_done(s);
+        return NGX_IOTHUB_SESSION_OK;
+    }
+
+    ngx_str_null(&none);
+
+    s->op.handler = ngx_iothub_session_device_done;
+
+    rc = ngx_iothub_registry_lookup(&s->op, &s->sender.device_id, &none);
+
+    switch (rc) {
+
+    case NGX_OK:
+        return NGX_IOTHUB_SESSION_PENDING;
+
+    case NGX_DONE:
+        return ngx_iothub_session_device_enabled(s);
+
+    case NGX_DECLINED:
+        s->why = "the hub's store is unavailable";
+        return NGX_IOTHUB_SESSION_UNAVAILABLE;
+
+    default:
+        return NGX_IOTHUB_SESSION_ERROR;
+    }
+}
+
+
+static void
+ngx_iothub_session_device_done(ngx_iothub_registry_op_t *op)
+{
+    ngx_iothub_session_t *s = op->data;
+
+    ngx_iothub_session_rc_e  rc;
+
+    rc = ngx_iothub_session_identity_read(s, op);
+
+    if (rc == NGX_IOTHUB_SESSION_OK) {
+        rc = ngx_iothub_session_device_enabled(s);
+    }
+
+    s->protocol->connected(s, rc, 0);
+}
+
+
+static ngx_iothub_session_rc_e
+ngx_iothub_session_device_enabled(ngx_iothub_session_t *s)
+{
+    ngx_iothub_session_rc_e  rc;
+
+    rc = NGX_IOTHUB_SESSION_OK;
+
+    if (ngx_strcmp(s->op.identity->status, "disabled") == 0) {
+        s->why = "the module's device is disabled";
+        rc = NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
+    }
+
+    ngx_iothub_session_auth_done(s);
+
+    return rc;
 }
 
 

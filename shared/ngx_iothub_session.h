@@ -73,6 +73,9 @@ typedef struct {
     ngx_str_t                       ack;         /* none, positive, ... */
     ngx_str_t                       to;          /* /devices/{d}/messages/
                                                     deviceBound */
+    ngx_str_t                       sequence_number; /* the queue's n */
+    ngx_str_t                       delivery_count;  /* abandons so far */
+    ngx_str_t                       enqueued;        /* ISO 8601 */
     ngx_uint_t                      napp;
     ngx_str_t                       app_name[NGX_IOTHUB_C2D_MAX_APP_PROPS];
     ngx_str_t                       app_value[NGX_IOTHUB_C2D_MAX_APP_PROPS];
@@ -156,6 +159,11 @@ struct ngx_iothub_session_s {
                                                 void *arg);
     void                          (*stored)(ngx_iothub_session_t *s,
                                             ngx_int_t rc, ngx_uint_t arg);
+    void                          (*c2d_fetched)(ngx_iothub_session_t *s,
+                                       ngx_int_t rc,
+                                       ngx_iothub_c2d_message_t *msg);
+    void                          (*c2d_settled)(ngx_iothub_session_t *s,
+                                                 ngx_int_t rc);
 
     ngx_event_t                     expiry;      /* of the SAS token */
     long long                       token_expiry;
@@ -185,6 +193,7 @@ struct ngx_iothub_session_s {
     unsigned                        closed:1;
     unsigned                        policy_token:1;
     unsigned                        x509:1;
+    unsigned                        verify_only:1;
 };
 
 
@@ -205,6 +214,18 @@ void ngx_iothub_session_init(ngx_iothub_session_t *s, ngx_iothub_hub_t *hub,
  * decided at once (s->why says why; the hook is not called).
  */
 ngx_iothub_session_rc_e ngx_iothub_session_connect(ngx_iothub_session_t *s,
+    ngx_iothub_credentials_t *cred);
+
+/*
+ * Authenticates cred (copied) as ngx_iothub_session_connect() does, but
+ * does not make s the identity's session (no presence, no takeover, no
+ * inbox): for protocols whose every request carries credentials (HTTPS).
+ * Returns OK (decided at once, from the worker's identity cache), PENDING
+ * (the hook "connected" tells the outcome, present 0) or a refusal (s->why
+ * says why).  Once OK, s->sender is the authenticated sender: telemetry
+ * (ngx_iothub_session_telemetry()) may be sent; close s when done.
+ */
+ngx_iothub_session_rc_e ngx_iothub_session_verify(ngx_iothub_session_t *s,
     ngx_iothub_credentials_t *cred);
 
 /*
@@ -253,6 +274,30 @@ void ngx_iothub_session_c2d_pull(ngx_iothub_session_t *s);
 /* Settles the message in flight; the next one is asked for after. */
 void ngx_iothub_session_c2d_settle(ngx_iothub_session_t *s,
     ngx_iothub_c2d_settle_e how);
+
+/*
+ * Cloud-to-device messages for a protocol without a lasting session
+ * (HTTPS polling, rest.md 14.3), on a session of
+ * ngx_iothub_session_verify(); the same queue, locks and delivery counts
+ * as a subscribed session's.  ngx_iothub_session_c2d_fetch() locks the
+ * identity's next due message with lock for the hub's c2d_lock_timeout:
+ * the handler gets NGX_OK and msg (valid during the call;
+ * msg->sequence_number names it for a settlement), NGX_DECLINED when none
+ * is due, NGX_ERROR when the store failed.  ngx_iothub_session_c2d_settle_
+ * lock() settles message n locked with lock (COMPLETE and REJECT write
+ * feedback as the message's ack asks): the handler gets NGX_OK,
+ * NGX_DECLINED when the lock is unknown or lost (re-locked after it
+ * expired, settled already), NGX_ERROR when the store failed.  Both return
+ * NGX_OK (started; a protocol passes the same handler every time),
+ * NGX_DECLINED when Redis is down, NGX_ERROR on memory failure.
+ */
+ngx_int_t ngx_iothub_session_c2d_fetch(ngx_iothub_session_t *s,
+    ngx_str_t *lock,
+    void (*handler)(ngx_iothub_session_t *s, ngx_int_t rc,
+                    ngx_iothub_c2d_message_t *msg));
+ngx_int_t ngx_iothub_session_c2d_settle_lock(ngx_iothub_session_t *s,
+    ngx_str_t *n, ngx_str_t *lock, ngx_iothub_c2d_settle_e how,
+    void (*handler)(ngx_iothub_session_t *s, ngx_int_t rc));
 
 /*
  * The device's answer to request rid: sent to the caller only if rid was

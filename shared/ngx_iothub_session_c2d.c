@@ -45,6 +45,10 @@ static void ngx_iothub_session_c2d_timer(ngx_event_t *ev);
 static ngx_iothub_redis_call_t *ngx_iothub_session_c2d_settle_call(
     ngx_iothub_session_t *s, const char *how,
     ngx_iothub_redis_handler_pt handler, void *data);
+static void ngx_iothub_session_c2d_fetched(ngx_iothub_session_t *s,
+    redisReply *reply, void *arg);
+static void ngx_iothub_session_c2d_lock_settled(ngx_iothub_session_t *s,
+    redisReply *reply, void *arg);
 
 
 static const char  *ngx_iothub_c2d_settle_names[] = {
@@ -213,6 +217,9 @@ ngx_iothub_session_c2d_message(ngx_iothub_c2d_message_t *msg,
                                &m->content_encoding);
     ngx_iothub_session_c2d_str(&msg->expiry, &m->expiry);
     ngx_iothub_session_c2d_str(&msg->ack, &m->ack);
+    ngx_iothub_session_c2d_str(&msg->sequence_number, &m->n);
+    ngx_iothub_session_c2d_str(&msg->delivery_count, &m->delivery_count);
+    ngx_iothub_session_c2d_str(&msg->enqueued, &m->enqueued);
     ngx_iothub_session_c2d_str(&msg->body, &m->body);
 
     msg->napp = m->napp;
@@ -364,4 +371,114 @@ ngx_iothub_session_c2d_settle_call(ngx_iothub_session_t *s, const char *how,
     return ngx_iothub_c2d_settle(s->hub, &s->sender.device_id,
                                  &s->sender.generation_id, &n, &lock, how,
                                  handler, data);
+}
+
+
+ngx_int_t
+ngx_iothub_session_c2d_fetch(ngx_iothub_session_t *s, ngx_str_t *lock,
+    void (*handler)(ngx_iothub_session_t *s, ngx_int_t rc,
+                    ngx_iothub_c2d_message_t *msg))
+{
+    ngx_iothub_session_call_t  *sc;
+
+    s->c2d_fetched = handler;
+
+    sc = ngx_iothub_session_call(s, ngx_iothub_session_c2d_fetched, NULL);
+    if (sc == NULL) {
+        return NGX_ERROR;
+    }
+
+    sc->call = ngx_iothub_c2d_receive(s->hub, &s->sender.device_id,
+                                      &s->sender.generation_id, lock,
+                                      ngx_iothub_session_call_reply, sc);
+    if (sc->call == NULL) {
+        ngx_iothub_session_call_drop(sc);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_session_c2d_fetched(ngx_iothub_session_t *s, redisReply *reply,
+    void *arg)
+{
+    u_char                     to[300];
+    ngx_iothub_reply_rc_e      rc;
+    ngx_iothub_reply_c2d_t     m;
+    ngx_iothub_c2d_message_t   msg;
+
+    rc = ngx_iothub_reply_c2d(reply, &m);
+
+    if (rc == NGX_IOTHUB_REPLY_NIL) {
+        s->c2d_fetched(s, NGX_DECLINED, NULL);
+        return;
+    }
+
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        /* a malformed message stays locked: its lock expires */
+        ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                      "iothub: C2D receive failed or answered a malformed "
+                      "message");
+        s->c2d_fetched(s, NGX_ERROR, NULL);
+        return;
+    }
+
+    msg.to.data = to;
+    msg.to.len = ngx_snprintf(to, sizeof(to),
+                              "/devices/%V/messages/deviceBound",
+                              &s->sender.device_id) - to;
+
+    ngx_iothub_session_c2d_message(&msg, &m);
+
+    s->c2d_fetched(s, NGX_OK, &msg);
+}
+
+
+ngx_int_t
+ngx_iothub_session_c2d_settle_lock(ngx_iothub_session_t *s, ngx_str_t *n,
+    ngx_str_t *lock, ngx_iothub_c2d_settle_e how,
+    void (*handler)(ngx_iothub_session_t *s, ngx_int_t rc))
+{
+    ngx_iothub_session_call_t  *sc;
+
+    s->c2d_settled = handler;
+
+    sc = ngx_iothub_session_call(s, ngx_iothub_session_c2d_lock_settled,
+                                 NULL);
+    if (sc == NULL) {
+        return NGX_ERROR;
+    }
+
+    sc->call = ngx_iothub_c2d_settle(s->hub, &s->sender.device_id,
+                                     &s->sender.generation_id, n, lock,
+                                     ngx_iothub_c2d_settle_names[how],
+                                     ngx_iothub_session_call_reply, sc);
+    if (sc->call == NULL) {
+        ngx_iothub_session_call_drop(sc);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_session_c2d_lock_settled(ngx_iothub_session_t *s,
+    redisReply *reply, void *arg)
+{
+    switch (ngx_iothub_reply_check(reply)) {
+
+    case NGX_IOTHUB_REPLY_OK:
+        s->c2d_settled(s, NGX_OK);
+        return;
+
+    case NGX_IOTHUB_REPLY_LOCK_LOST:
+        s->c2d_settled(s, NGX_DECLINED);
+        return;
+
+    default:
+        s->c2d_settled(s, NGX_ERROR);
+    }
 }

@@ -67,10 +67,12 @@ const char *ngx_iothub_x509_authorize(const ngx_iothub_x509_t *x,
 
 /*
  * NGX_OK with the facts of the connection's client certificate (x->cn is
- * freed with c->pool), NGX_DECLINED when there is none, NGX_ERROR when
- * out of memory.
+ * freed with pool, which must not outlive x: the connection's pool for a
+ * session of the connection, the request's for an HTTP request),
+ * NGX_DECLINED when there is none, NGX_ERROR when out of memory.
  */
-ngx_int_t ngx_iothub_x509_peer(ngx_connection_t *c, ngx_iothub_x509_t *x);
+ngx_int_t ngx_iothub_x509_peer(ngx_connection_t *c, ngx_pool_t *pool,
+    ngx_iothub_x509_t *x);
 
 #endif
 

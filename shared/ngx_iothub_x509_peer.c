@@ -17,7 +17,8 @@ static void ngx_iothub_x509_cleanup(void *data);
 
 
 ngx_int_t
-ngx_iothub_x509_peer(ngx_connection_t *c, ngx_iothub_x509_t *x)
+ngx_iothub_x509_peer(ngx_connection_t *c, ngx_pool_t *pool,
+    ngx_iothub_x509_t *x)
 {
     X509                *cert;
     ngx_int_t            verified;
@@ -29,7 +30,7 @@ ngx_iothub_x509_peer(ngx_connection_t *c, ngx_iothub_x509_t *x)
         return NGX_DECLINED;
     }
 
-    cln = ngx_pool_cleanup_add(c->pool, 0);
+    cln = ngx_pool_cleanup_add(pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
     }
@@ -63,7 +64,8 @@ ngx_iothub_x509_cleanup(void *data)
 #else
 
 ngx_int_t
-ngx_iothub_x509_peer(ngx_connection_t *c, ngx_iothub_x509_t *x)
+ngx_iothub_x509_peer(ngx_connection_t *c, ngx_pool_t *pool,
+    ngx_iothub_x509_t *x)
 {
     return NGX_DECLINED;
 }

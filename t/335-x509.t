@@ -12,9 +12,8 @@
 
 use lib 't/lib';
 use Test::IotHub;
+use Test::IotHub::X509;
 
-use File::Basename qw(dirname);
-use File::Temp qw(tempdir);
 
 require_modules(qw(core http mqtt));
 
@@ -26,18 +25,10 @@ our $V = 'api-version=2021-04-12';
 our $AUTH_X509 = '{"scope":"device","type":"x509Certificate",'
                . '"issuer":"iothub","acceptingIpFilterRule":null}';
 
-our $GEN = dirname(__FILE__) . '/../scripts/gen-certs.sh';
-our $A = tempdir('x509-a-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-our $B = tempdir('x509-b-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+our $GEN = $GEN_CERTS;
+our $A = x509_pki('x509-a');
+our $B = x509_pki('x509-b');
 our (%TP, $TLS_PORT);
-
-sub run_sh {   # a shell command that must succeed; its stdout
-    my $cmd = shift;
-    my $out = qx{$cmd 2>/dev/null};
-    die "x509 test setup failed: $cmd\n" if $?;
-    chomp $out;
-    return $out;
-}
 
 # A certificate of CA A with any subject: openssl's -subj cannot write a
 # NUL byte, so a placeholder name is patched in the DER, the certificate
@@ -66,7 +57,6 @@ sub ca_signed {
            . " -set_serial 0x\$(openssl rand -hex 8) -days 30 -out $p.crt");
 }
 
-run_sh("$GEN $A");
 run_sh("$GEN $A device $_") for qw(dev1 dev2 m1);
 run_sh("$GEN $B device dev1");
 $TP{$_} = run_sh("$GEN $A selfsigned $_") for qw(ss1 ss2);
@@ -87,25 +77,6 @@ sub tls_server {
                       'ssl_verify_client optional_no_ca;',
                       "ssl_trusted_certificate $A/ca.crt;",
                       'iothub_mqtt test;';
-}
-
-# The registry PUT of an X.509 device, or module ("dev/mod").
-sub put_x509 {
-    my ($id, $type, $tp, $tp2) = @_;
-    my ($device, $module) = split m{/}, $id;
-    my $auth = $type eq 'selfSigned'
-        ? sprintf('"x509Thumbprint":{"primaryThumbprint":"%s",'
-                  . '"secondaryThumbprint":%s}', $tp,
-                  defined $tp2 ? "\"$tp2\"" : 'null')
-        : '"x509Thumbprint":{"primaryThumbprint":null,'
-          . '"secondaryThumbprint":null}';
-    my $body = sprintf '{"deviceId":"%s",%s"authentication":'
-                       . '{"type":"%s",%s}}', $device,
-                       defined $module ? "\"moduleId\":\"$module\"," : '',
-                       $type, $auth;
-    return {method => 'PUT', body => $body,
-            path => "/devices/$device"
-                    . (defined $module ? "/modules/$module" : '') . "?$V"};
 }
 
 # One QoS 1 message from $id over TLS with the certificate $crt (a path

@@ -233,3 +233,44 @@ qr/redis/i
  }]]
 --- no_error_log
 [error]
+
+=== TEST 7: module inputs: a module's receiver on its telemetry address (the Node SDK's input link) attaches and is recorded; a device's is refused
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1'), put_module('dev1', 'm1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $features = sub {
+        my $want = shift;
+        my $got;
+        for (1 .. 50) {
+            $got = redis_cmd('HGET', 'iothub:test:{dev1}:presence:m1',
+                             'features');
+            last if defined $got && $got eq $want;
+            select(undef, undef, undef, 0.1);
+        }
+        is($got, $want, "$t: presence features $want");
+    };
+    my $c = amqp_client();
+    my $r = $c->cmd(op => 'cbs', audience => "${AUD}dev1%2Fmodules%2Fm1",
+                    token => device_token(device => 'dev1', module => 'm1'));
+    is($r->{status}, 200, "$t: module token") or diag(explain($r));
+    $r = $c->cmd(op => 'receiver', name => 'in',
+                 address => '/devices/dev1/modules/m1/messages/events');
+    ok($r->{ok}, "$t: input link attached") or diag(explain($r));
+    $features->(16);
+    $r = $c->cmd(op => 'receive', name => 'in', timeout => 1);
+    like($r->{exception} // '', qr/Timeout/, "$t: nothing is routed to it")
+        or diag(explain($r));
+    $c->cmd(op => 'detach', name => 'in');
+    $features->(0);
+    device($c, 'dev1', 'sender');
+    $r = $c->cmd(op => 'receiver', name => 'dev-in',
+                 address => '/devices/dev1/messages/events');
+    is($r->{error}, 'amqp:not-allowed', "$t: a device's refused")
+        or diag(explain($r));
+    $c->close;
+}]]
+--- no_error_log
+[error]

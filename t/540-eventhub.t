@@ -5,11 +5,13 @@
 # with the selector filters the SDKs send (offset, sequence number,
 # enqueued time, @latest, -1), the events' annotations and properties,
 # dense sequence numbers continuing from the stored last one, credit, and
-# the live tail woken through the inbox.
+# the live tail woken through the inbox; epoch (owner level) receivers on
+# one node and across two nodes.
 
 use lib 't/lib';
 use Test::IotHub;
 use Test::IotHub::AMQP;
+use Time::HiRes ();
 
 require_modules(qw(core http amqp));
 
@@ -69,8 +71,12 @@ sub eh_receiver {
 
 # device messages, each accepted once stored
 sub send_events {
-    my ($dev, @messages) = @_;
-    my $c = amqp_client();
+    return send_events_to($AMQP_PORT, @_);
+}
+
+sub send_events_to {
+    my ($port, $dev, @messages) = @_;
+    my $c = amqp_client(port => $port);
     my $r = $c->cmd(op => 'cbs', audience => "$AUD$dev",
                     token => device_token($dev));
     die "put-token $dev: $r->{status}\n" unless ($r->{status} // 0) == 200;
@@ -93,6 +99,33 @@ sub bodies {
         push @b, $r->{event} ? $r->{event}{body}[1] : Test::More::explain($r);
     }
     return \@b;
+}
+
+# the receivers' claims of a group's partition (eh_claim.lua)
+sub owners_key {
+    my ($p, $cg) = @_;
+    return 'iothub:test:eh-owners:' . lc($cg // '$default') . ":$p";
+}
+
+# a receiver's detach: [condition, description]
+sub detached {
+    my ($c, $name) = @_;
+    my $r = $c->cmd(op => 'detached', name => $name);
+    Test::More::diag(Test::More::explain($r)) unless defined $r->{error};
+    return [$r->{error}, $r->{description}];
+}
+
+# the consumer groups REST (docs/rest-extensions.md): {status, json}
+sub cg {
+    my ($method, $name, $auth) = @_;
+    my $path = '/eventHubEndpoints/events/consumerGroups'
+               . (defined $name ? "/$name" : '');
+    my $r = http_request($method, $path,
+                         [[Host => 'localhost'], [Connection => 'close'],
+                          [Authorization => $auth // sas_token()],
+                          ['Content-Length' => 0]]);
+    my $json = eval { JSON::PP::decode_json($r->{body}) };
+    return {status => $r->{status}, json => $json, body => $r->{body}};
 }
 
 sub ann {
@@ -450,3 +483,299 @@ iothub_block(hub_extra => 'consumer_group $Default;')
 --- must_die
 --- error_log
 invalid consumer group name "$Default" in "consumer_group" directive
+
+=== TEST 11: epochs: a higher one displaces, a lower one and a non-epoch one are refused
+--- main_config eval
+iothub_block(hub_extra => 'consumer_group Analytics;')
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    my $a = amqp_client(sasl => 'ANONYMOUS');
+    my $b = amqp_client(sasl => 'ANONYMOUS');
+    my $r = ::eh_receiver($a, 'plain', $p);
+    ::check($r, "$t: a receiver without epoch", 'ok', 1);
+    $r = ::eh_receiver($a, 'plain2', $p);
+    ::check($r, "$t: a second one", 'ok', 1);
+    $r = ::eh_receiver($a, 'e1', $p, epoch => 1);
+    ::check($r, "$t: epoch 1 attached", 'ok', 1);
+    for my $n (qw(plain plain2)) {
+        my $d = ::detached($a, $n);
+        Test::More::is($d->[0], 'amqp:link:stolen', "$t: $n displaced");
+        Test::More::like($d->[1], qr/higher epoch of '1' .* without epoch/,
+                         "$t: $n: Azure's words");
+    }
+
+    $r = ::eh_receiver($b, 'e2', $p, epoch => 2);
+    ::check($r, "$t: epoch 2 on another connection", 'ok', 1);
+    Test::More::is_deeply(::detached($a, 'e1'),
+        ['amqp:link:stolen', "New receiver with higher epoch of '2' is "
+         . "created hence current receiver with epoch '1' is getting "
+         . "disconnected. If you are recreating the receiver, make sure a "
+         . "higher epoch is used."], "$t: epoch 1 displaced by 2");
+
+    $r = ::eh_receiver($a, 'low', $p, epoch => 1);
+    ::check($r, "$t: epoch 1 refused now", 'error', 'amqp:link:stolen');
+    Test::More::like($r->{description}, qr/epoch '1' cannot .* epoch '2'/,
+                     "$t: lower: description");
+    $r = ::eh_receiver($a, 'none', $p);
+    ::check($r, "$t: no epoch refused", 'error', 'amqp:link:stolen');
+    Test::More::like($r->{description}, qr/epoch of '2', and so non-epoch/,
+                     "$t: non-epoch: description");
+
+    # another group, another partition: not held
+    $r = ::eh_receiver($a, 'cg', $p, cg => 'Analytics');
+    ::check($r, "$t: another consumer group", 'ok', 1);
+    $r = ::eh_receiver($a, 'other', ($p + 1) % 4);
+    ::check($r, "$t: another partition", 'ok', 1);
+
+    # an equal epoch takes over too, and reads
+    $r = ::eh_receiver($a, 'e2b', $p, epoch => 2);
+    ::check($r, "$t: an equal epoch", 'ok', 1);
+    Test::More::is(::detached($b, 'e2')->[0], 'amqp:link:stolen',
+                   "$t: the equal epoch displaced the first");
+    ::send_events('dev1', 'x');
+    Test::More::is_deeply(::bodies($a, 'e2b', 1), ['x'], "$t: the owner reads");
+
+    # its detach lets receivers without epoch in again
+    $a->cmd(op => 'detach', name => 'e2b');
+    $r = ::eh_receiver($a, 'after', $p);
+    ::check($r, "$t: no epoch after the owner left", 'ok', 1);
+    $b->close;
+    $a->close;
+ }]]
+--- redis_check eval
+[[['EXISTS', owners_key(partition_of('dev1'))], 0],
+ [['EXISTS', owners_key(partition_of('dev1'), 'analytics')], 0]]
+--- no_error_log
+[error]
+
+=== TEST 12: epochs: claims in Redis, with deadlines; a dead worker's claim lapses
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- redis eval
+my $k = owners_key(partition_of('dev1'));
+[[HSET => $k, 'iothub:inbox:0123 7', '5 1000'],
+ [HSET => $k, 'iothub:inbox:4567 8', '-1 1000']]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    my $k = ::owners_key($p);
+    my $a = amqp_client(sasl => 'ANONYMOUS');
+    my $r = ::eh_receiver($a, 'plain', $p);
+    ::check($r, "$t: lapsed epoch 5: not held", 'ok', 1);
+    my $h = {@{redis_cmd('HGETALL', $k)}};
+    Test::More::is(scalar(keys %$h), 1, "$t: the lapsed claims went");
+    my ($v) = values %$h;
+    my ($f) = keys %$h;
+    Test::More::like($f, qr/^iothub:inbox:[0-9a-f]{32} \d+$/, "$t: field");
+    Test::More::like($v, qr/^-1 (\d+)$/, "$t: no epoch, a deadline");
+    my ($deadline) = $v =~ / (\d+)$/;
+    my $now = int(Time::HiRes::time() * 1000);
+    Test::More::cmp_ok($deadline - $now, '>', 20000, "$t: deadline > 20 s");
+    Test::More::cmp_ok($deadline - $now, '<=', 31000, "$t: deadline <= 30 s");
+    Test::More::cmp_ok(redis_cmd('PTTL', $k), '>', 20000, "$t: key TTL");
+
+    # a live epoch claim of another node: epoch 9 holds the partition
+    redis_cmd('HSET', $k, 'iothub:inbox:89ab 3', '9 ' . ($now + 60000));
+    $r = ::eh_receiver($a, 'e3', $p, epoch => 3);
+    ::check($r, "$t: epoch 3 < 9 refused", 'error', 'amqp:link:stolen');
+    $r = ::eh_receiver($a, 'e9', $p, epoch => 9);
+    ::check($r, "$t: epoch 9 takes it", 'ok', 1);
+    Test::More::is(::detached($a, 'plain')->[0], 'amqp:link:stolen',
+                   "$t: the receiver without epoch went");
+    Test::More::is(redis_cmd('HEXISTS', $k, 'iothub:inbox:89ab 3'), 0,
+                   "$t: the other node's claim went");
+    $r = ::eh_receiver($a, 'neg', $p, epoch => -1);
+    ::check($r, "$t: negative epoch", 'error', 'com.microsoft:argument-error');
+    $a->close;
+ }]]
+--- redis_check eval
+[[['EXISTS', owners_key(partition_of('dev1'))], 0]]
+--- no_error_log
+[error]
+
+=== TEST 13: epochs across two nodes: the displaced receiver's node hears it through its inbox
+--- nodes: 2
+--- stream_server_config
+iothub_amqp test;
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    my $a = amqp_client(sasl => 'ANONYMOUS', port => (node_port(1))[1]);
+    my $b = amqp_client(sasl => 'ANONYMOUS', port => (node_port(2))[1]);
+    my $r = ::eh_receiver($a, 'e1', $p, epoch => 1);
+    ::check($r, "$t: epoch 1 on node 1", 'ok', 1);
+    $r = ::eh_receiver($b, 'e2', $p, epoch => 2);
+    ::check($r, "$t: epoch 2 on node 2", 'ok', 1);
+    Test::More::is(::detached($a, 'e1')->[0], 'amqp:link:stolen',
+                   "$t: node 1's receiver displaced");
+    $r = ::eh_receiver($a, 'e1b', $p, epoch => 1);
+    ::check($r, "$t: epoch 1 refused on node 1", 'error', 'amqp:link:stolen');
+    $r = ::eh_receiver($a, 'e3', $p, epoch => 3);
+    ::check($r, "$t: epoch 3 on node 1", 'ok', 1);
+    Test::More::is(::detached($b, 'e2')->[0], 'amqp:link:stolen',
+                   "$t: node 2's receiver displaced");
+    ::send_events_to((node_port(2))[1], 'dev1', 'y');
+    Test::More::is_deeply(::bodies($a, 'e3', 1), ['y'],
+                          "$t: the owner reads what node 2 stored");
+    $b->close;
+    $a->close;
+ }]]
+--- redis_check eval
+[[['EXISTS', owners_key(partition_of('dev1'))], 0]]
+--- no_error_log
+[error]
+
+=== TEST 14: consumer groups at run time over REST; receivers on them; unknown ones refused
+--- main_config eval
+iothub_block(hub_extra => 'consumer_group Analytics;')
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    my $list = sub { [map { $_->{name} } @{::cg('GET')->{json}{value}}] };
+    Test::More::is_deeply($list->(), ['$Default', 'Analytics'],
+                          "$t: the list: \$Default and the configured one");
+    my $r = ::cg('PUT', 'Reports');
+    Test::More::is($r->{status}, 201, "$t: created: 201");
+    Test::More::is($r->{json}{name}, 'Reports', "$t: its name");
+    Test::More::like($r->{json}{properties}{created},
+                     qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/, "$t: created");
+    Test::More::is($r->{json}{properties}{source}, 'runtime', "$t: runtime");
+    $r = ::cg('PUT', 'reports');
+    Test::More::is_deeply([$r->{status}, $r->{json}{name}], [200, 'Reports'],
+                          "$t: PUT again, any case: 200, the group");
+    $r = ::cg('GET', 'REPORTS');
+    Test::More::is_deeply([$r->{status}, $r->{json}{name}], [200, 'Reports'],
+                          "$t: GET one");
+    $r = ::cg('GET', 'analytics');
+    Test::More::is_deeply([$r->{status}, $r->{json}{properties}{source}],
+                          [200, 'configuration'], "$t: GET a configured one");
+    Test::More::is_deeply($list->(), ['$Default', 'Analytics', 'Reports'],
+                          "$t: listed");
+
+    my $c = amqp_client(sasl => 'ANONYMOUS');
+    $r = ::eh_receiver($c, 'rep', $p, cg => 'reports', epoch => 1);
+    ::check($r, "$t: a receiver on the new group", 'ok', 1);
+    ::send_events('dev1', 'r');
+    Test::More::is_deeply(::bodies($c, 'rep', 1), ['r'], "$t: it reads");
+
+    Test::More::is(::cg('DELETE', 'Analytics')->{status}, 400,
+                   "$t: a configured group is not deleted");
+    Test::More::is(::cg('DELETE', '$Default')->{status}, 400,
+                   "$t: nor \$Default");
+    Test::More::is(::cg('PUT', 'a%20b')->{status}, 400, "$t: invalid name");
+    Test::More::is(::cg('PUT', 'x' x 51)->{status}, 400, "$t: 51 bytes");
+    Test::More::is(::cg('DELETE', 'REPORTS')->{status}, 204, "$t: deleted");
+    Test::More::is(::cg('DELETE', 'reports')->{status}, 404, "$t: gone");
+    Test::More::is(::cg('GET', 'reports')->{status}, 404, "$t: GET: 404");
+    $r = ::eh_receiver($c, 'rep2', $p, cg => 'reports');
+    ::check($r, "$t: receivers on a deleted group are refused", 'error',
+            'amqp:not-found');
+    $c->close;
+
+    $r = ::cg('GET', undef, sas_token(policy => 'registryRead'));
+    Test::More::is($r->{status}, 401, "$t: needs service_connect");
+    $r = ::cg('POST');
+    Test::More::is($r->{status}, 405, "$t: POST on the list");
+ }]]
+--- redis_check eval
+[[['HGETALL', 'iothub:test:eh-groups'], []]]
+--- no_error_log
+[error]
+
+=== TEST 15: consumer groups: at most 20 besides $Default, the configured ones counted
+--- main_config eval
+iothub_block(hub_extra => join ' ', map { "consumer_group g$_;" } 1 .. 18)
+--- request eval
+[{method => 'PUT', path => '/eventHubEndpoints/events/consumerGroups/x1'},
+ {method => 'PUT', path => '/eventHubEndpoints/events/consumerGroups/x2'},
+ {method => 'PUT', path => '/eventHubEndpoints/events/consumerGroups/x3'},
+ {method => 'PUT', path => '/eventHubEndpoints/events/consumerGroups/x1'},
+ "REDIS STOP",
+ {method => 'GET', path => '/eventHubEndpoints/events/consumerGroups'},
+ "REDIS START"]
+--- error_code eval
+[201, 201, 403, 200, 503]
+--- response_body_like eval
+[qr/"name":"x1"/, qr/"name":"x2"/,
+ qr/^\{"Message":"ErrorCode:IotHubQuotaExceeded;/, qr/"name":"x1"/,
+ qr/ServiceUnavailable/]
+
+=== TEST 16: live tail under a burst: no event waits for the 5 s re-check (a notification that overtakes the read's answer counts)
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    my $c = amqp_client(sasl => 'ANONYMOUS');
+    ::eh_receiver($c, 'r', $p, credit => 20,
+                  filter => "amqp.annotation.x-opt-offset > '\@latest'");
+    my @sent = map { "b$_" } 1 .. 400;
+    for my $i (0 .. 3) {
+        ::send_events('dev1', @sent[$i * 100 .. $i * 100 + 99]);
+    }
+    my @got;
+    for (1 .. 400) {
+        my $r = $c->cmd(op => 'event', name => 'r', timeout => 2);
+        last unless $r->{event};
+        push @got, $r->{event}{body}[1];
+    }
+    Test::More::is(scalar(@got), 400, "$t: all 400 events, none late");
+    Test::More::is_deeply(\@got, \@sent, "$t: in order");
+    $c->close;
+ }]]
+--- no_error_log
+[error]
+
+=== TEST 17: epochs: claims are renewed every 10 s; a renewal that finds its claim gone (its eh-stolen lost) detaches the receiver
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- timeout: 30
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    my $q = ($p + 1) % 4;
+    my $c = amqp_client(sasl => 'ANONYMOUS');
+    ::eh_receiver($c, 'gone', $p, epoch => 1);
+    ::eh_receiver($c, 'kept', $q);
+    my ($field) = keys %{{@{redis_cmd('HGETALL', ::owners_key($p))}}};
+    my %before = @{redis_cmd('HGETALL', ::owners_key($q))};
+    redis_cmd('HDEL', ::owners_key($p), $field);
+    my $d = $c->cmd(op => 'detached', name => 'gone', timeout => 14);
+    Test::More::is_deeply([$d->{error}, $d->{description}],
+        ['amqp:link:stolen', "The receiver's claim on the partition was "
+         . "taken by another receiver or lapsed; it is getting "
+         . "disconnected."],
+        "$t: the renewal found the claim gone");
+    # the other was claimed a moment later: its renewal may still come
+    my ($k) = keys %before;
+    my ($d0) = $before{$k} =~ / (\d+)$/;
+    my $d1 = 0;
+    for (1 .. 30) {
+        my %after = @{redis_cmd('HGETALL', ::owners_key($q))};
+        ($d1) = ($after{$k} // '') =~ / (\d+)$/;
+        last if ($d1 // 0) > $d0;
+        Time::HiRes::sleep(0.1);
+    }
+    Test::More::cmp_ok($d1 // 0, '>', $d0, "$t: the other claim was renewed");
+    $c->close;
+ }]]
+--- no_error_log
+[error]

@@ -22,7 +22,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { promisify } = require('node:util');
-const { Client: DeviceClient, ModuleClient } = require('azure-iot-device');
+const { Client: DeviceClient, ModuleClient, Message } = require('azure-iot-device');
 const { Amqp } = require('azure-iot-device-amqp');
 const { Registry, Client: ServiceClient } = require('azure-iothub');
 const h = require('./helpers');
@@ -168,6 +168,27 @@ describe('amqp twin', { skip: NO_AMQP }, () => {
         assert.equal(st.properties.reported.mfw, '2');
         const { responseBody: devTwin } = await registry.getTwin(id);
         assert.equal(devTwin.properties.reported.mfw, undefined, 'the device twin is separate');
+    });
+});
+
+describe('amqp module inputs', { skip: NO_AMQP }, () => {
+    it('an inputMessage listener attaches the input link (nothing is routed to it); outputs are sent', T, async () => {
+        const { id, moduleId, connStr } = await newModule('modin');
+        const client = await amqpClient(connStr, ModuleClient);
+        const inputs = [];
+        client.on('inputMessage', (name, msg) => inputs.push([name, msg]));
+        // a refused input link would come as an 'error' event
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        assert.deepEqual(client.errors, []);
+        assert.deepEqual(inputs, []);
+        const tag = crypto.randomUUID();
+        const msg = new Message('to output');
+        msg.properties.add('tag', tag);
+        await h.within(WAIT, 'output accepted', client.sendOutputEvent('out1', msg));
+        const [e] = await h.findD2C((x) => x.fields['u:tag'] === tag);
+        assert.ok(e, `no stream entry with u:tag=${tag}`);
+        assert.equal(e.fields['a:iothub-connection-device-id'], id);
+        assert.equal(e.fields['a:iothub-connection-module-id'], moduleId);
     });
 });
 

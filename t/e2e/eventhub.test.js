@@ -179,7 +179,60 @@ describe('Event Hubs-compatible endpoint (@azure/event-hubs)', () => {
             (ev) => mine(ev).length >= 3);
         assert.deepEqual(mine(events).map((e) => e.body.n), [0, 1, 2]);
     });
+
+    it('ownerLevel: a higher owner level takes the partition over, the lower one is refused', T, async () => {
+        const d = await newDevice('owner');
+        const partition = String(partitionOf(d.id));
+        await sendAll(d, [{ n: 0 }]);
+        const first = watch(consumer(), d.id, partition, { ownerLevel: 1 });
+        await waitFor(() => first.bodies().includes(0), 'the first owner reads');
+        const second = watch(consumer(), d.id, partition, { ownerLevel: 2 });
+        await waitFor(() => first.closed.length > 0, 'the first owner is closed');
+        assert.equal(first.errors[0] && first.errors[0].code, 'ReceiverDisconnectedError');
+        assert.match(first.errors[0].message, /higher epoch of '2'/);
+        assert.deepEqual(first.closed, ['OwnershipLost']);
+        await waitFor(() => second.bodies().includes(0), 'the second owner reads');
+        await sendAll(d, [{ n: 1 }]);
+        await waitFor(() => second.bodies().includes(1), 'the second owner gets what follows');
+        assert.ok(!first.bodies().includes(1));
+        // a lower owner level is refused while the second holds the partition
+        const third = watch(consumer(), d.id, partition, { ownerLevel: 1 });
+        await waitFor(() => third.closed.length > 0, 'the lower owner level is refused');
+        assert.equal(third.errors[0] && third.errors[0].code, 'ReceiverDisconnectedError');
+        assert.deepEqual(third.closed, ['OwnershipLost']);
+        assert.equal(second.errors.length, 0);
+        await second.sub.close();
+    });
 });
+
+// one partition's subscription from the earliest event, what a device
+// sent in this run there, its errors and its close reasons
+function watch(c, id, partition, options) {
+    const w = { events: [], errors: [], closed: [] };
+    w.bodies = () => w.events.map((e) => e.body.n);
+    w.sub = c.subscribe(partition, {
+        processEvents: async (batch) => {
+            for (const e of batch) {
+                if (e.properties && e.properties.run === RUN
+                    && e.systemProperties['iothub-connection-device-id'] === id) {
+                    w.events.push(e);
+                }
+            }
+        },
+        processError: async (err) => { w.errors.push(err); },
+        processClose: async (reason) => { w.closed.push(reason); }
+    }, { maxBatchSize: 50, maxWaitTimeInSeconds: 1,
+         startPosition: earliestEventPosition, ...options });
+    return w;
+}
+
+async function waitFor(cond, what) {
+    const end = Date.now() + WAIT;
+    while (!cond()) {
+        if (Date.now() > end) throw new Error(`timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
 
 // the partition of a device: FNV-1a of its id mod 4 (docs/redis-schema.md)
 function partitionOf(id) {

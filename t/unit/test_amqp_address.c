@@ -72,7 +72,12 @@ static const addr_case_t  addr_cases[] = {
     { "feedback, lower", "/messages/servicebound/FEEDBACK", 0,
       NGX_IOTHUB_AMQP_ADDR_FEEDBACK, "", "" },
     { "file notifications", "/messages/serviceBound/filenotifications", 0,
-      NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
+      NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS, "", "" },
+    { "file notifications, docs", "/messages/servicebound/"
+      "fileuploadnotifications", 0, NGX_IOTHUB_AMQP_ADDR_FILE_NOTIFICATIONS,
+      "", "" },
+    { "file notifications, too long", "/messages/serviceBound/"
+      "filenotifications/x", 0, NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
     { "service, too long", "/messages/devicebound/x", 0,
       NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
     { "empty", "", 0, NGX_IOTHUB_AMQP_ADDR_UNKNOWN, "", "" },
@@ -161,6 +166,32 @@ static const covers_case_t  covers_cases[] = {
 };
 
 
+/* SASL PLAIN user names: the hub's name is checked below */
+static const addr_case_t  plain_cases[] = {
+    { "device", "dev1@sas.myhub", 0, NGX_IOTHUB_AMQP_ADDR_IDENTITY,
+      "dev1", "" },
+    { "module", "d1/modules/m1@sas.myhub", 0,
+      NGX_IOTHUB_AMQP_ADDR_IDENTITY, "d1", "m1" },
+    { "policy", "iothubowner@sas.root.myhub", 0,
+      NGX_IOTHUB_AMQP_ADDR_POLICY, "iothubowner", "" },
+    { "words any case", "service@SAS.Root.myhub", 0,
+      NGX_IOTHUB_AMQP_ADDR_POLICY, "service", "" },
+    { "@ in a device id", "a@b@sas.myhub", 0,
+      NGX_IOTHUB_AMQP_ADDR_IDENTITY, "a@b", "" },
+    { "no escapes", "a%20b@sas.myhub", 0, NGX_IOTHUB_AMQP_ADDR_IDENTITY,
+      "a%20b", "" },
+    { "no @sas.", "dev1@myhub", -1, 0, "", "" },
+    { "no device", "@sas.myhub", -1, 0, "", "" },
+    { "no hub", "dev1@sas.", -1, 0, "", "" },
+    { "no root hub", "p@sas.root.", -1, 0, "", "" },
+    { "empty module", "d/modules/@sas.h", -1, 0, "", "" },
+    { "empty device", "/modules/m@sas.h", -1, 0, "", "" },
+    { "slash in device", "a/b@sas.h", -1, 0, "", "" },
+    { "slash in policy", "a/b@sas.root.h", -1, 0, "", "" },
+    { "slash in module", "d/modules/a/b@sas.h", -1, 0, "", "" },
+};
+
+
 static void
 check(const addr_case_t *c, int rc, ngx_iothub_amqp_addr_t *a)
 {
@@ -200,6 +231,61 @@ test_audience(void **state)
 
     check(c, ngx_iothub_amqp_audience_parse((const unsigned char *) c->in,
                                             strlen(c->in), &a), &a);
+}
+
+
+static void
+test_plain(void **state)
+{
+    const addr_case_t       *c = *state;
+    char                     hub[16];
+    ngx_iothub_amqp_addr_t   a;
+    int                      rc;
+
+    rc = ngx_iothub_amqp_plain_user((const unsigned char *) c->in,
+                                    strlen(c->in), &a, hub, sizeof(hub));
+    check(c, rc, &a);
+
+    if (rc == 0) {
+        assert_string_equal(hub, c->in[strlen(c->in) - 1] == 'b' ? "myhub"
+                                                                 : "h");
+    }
+}
+
+
+static void
+test_plain_limits(void **state)
+{
+    char                     buf[400], hub[4];
+    ngx_iothub_amqp_addr_t   a;
+
+    (void) state;
+
+    assert_int_equal(ngx_iothub_amqp_plain_user(
+                         (const unsigned char *) "d@sas.abcd", 10, &a, hub,
+                         sizeof(hub)), -1);
+    assert_int_equal(ngx_iothub_amqp_plain_user(
+                         (const unsigned char *) "d@sas.abc", 9, &a, hub,
+                         sizeof(hub)), 0);
+    assert_int_equal(ngx_iothub_amqp_plain_user(
+                         (const unsigned char *) "d\0x@sas.abc", 11, &a, hub,
+                         sizeof(hub)), -1);
+    assert_int_equal(ngx_iothub_amqp_plain_user(
+                         (const unsigned char *) "d@sas.a\0c", 9, &a, hub,
+                         sizeof(hub)), -1);
+
+    /* 128 characters fit, 129 do not */
+
+    memset(buf, 'a', 129);
+    memcpy(buf + 128, "@sas.h", 6);
+    assert_int_equal(ngx_iothub_amqp_plain_user((unsigned char *) buf, 134,
+                                                &a, hub, sizeof(hub)), 0);
+    assert_int_equal(a.device_len, 128);
+
+    memset(buf, 'a', 129);
+    memcpy(buf + 129, "@sas.h", 6);
+    assert_int_equal(ngx_iothub_amqp_plain_user((unsigned char *) buf, 135,
+                                                &a, hub, sizeof(hub)), -1);
 }
 
 
@@ -288,11 +374,13 @@ main(void)
         TABLE("amqp audience", test_audience, audience_cases),
         TABLE("amqp audience scope", test_scope, scope_cases),
         TABLE("amqp scope covers", test_covers, covers_cases),
+        TABLE("amqp SASL PLAIN user", test_plain, plain_cases),
     };
 
     static const struct CMUnitTest  misc[] = {
         cmocka_unit_test(test_long_id),
         cmocka_unit_test(test_scope_fits),
+        cmocka_unit_test(test_plain_limits),
     };
 
     failed = 0;

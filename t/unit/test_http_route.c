@@ -39,6 +39,7 @@
 #define READ          NGX_IOTHUB_HTTP_REGISTRY_READ
 #define WRITE         NGX_IOTHUB_HTTP_REGISTRY_WRITE
 #define SERVICE       NGX_IOTHUB_HTTP_SERVICE_CONNECT
+#define DEVICE        NGX_IOTHUB_HTTP_DEVICE
 
 
 typedef struct {
@@ -98,6 +99,17 @@ static const split_case_t  split_cases[] = {
 
 
 static const match_case_t  match_cases[] = {
+    { "list consumer groups", GET, "/eventHubEndpoints/events/consumerGroups",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_EH_GROUPS, SERVICE,
+      "", "" },
+    /* the name is captured where a module id would be (segment 4) */
+    { "create a consumer group", PUT,
+      "/EventHubEndpoints/events/ConsumerGroups/cg1",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_EH_GROUP, SERVICE,
+      "", "cg1" },
+    { "post to consumer groups", POST,
+      "/eventHubEndpoints/events/consumerGroups",
+      NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, "", "" },
     { "list devices", GET, "/devices", NGX_IOTHUB_HTTP_ROUTE_OK,
       NGX_IOTHUB_HTTP_ROUTE_DEVICES, READ, "", "" },
     { "bulk registry", POST, "/devices", NGX_IOTHUB_HTTP_ROUTE_OK,
@@ -155,7 +167,40 @@ static const match_case_t  match_cases[] = {
       NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, NULL, NULL },
     { "an unknown method: 405", OTHER, "/devices",
       NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, NULL, NULL },
-    { "get c2d messages: 405", GET, "/devices/d1/messages/devicebound",
+    { "a device receives c2d", GET, "/devices/d1/messages/devicebound",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_C2D_RECEIVE, DEVICE,
+      "d1", "" },
+    { "put c2d messages: 405", PUT, "/devices/d1/messages/devicebound",
+      NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, NULL, NULL },
+    { "device telemetry", POST, "/devices/d1/messages/events",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_D2C, DEVICE, "d1", "" },
+    { "module telemetry", POST, "/devices/d1/modules/m1/messages/events",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_D2C, DEVICE, "d1",
+      "m1" },
+    { "get telemetry: 405", GET, "/devices/d1/messages/events",
+      NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, NULL, NULL },
+    { "complete or reject c2d", DELETE,
+      "/devices/d1/messages/deviceBound/0f-lock", NGX_IOTHUB_HTTP_ROUTE_OK,
+      NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE, DEVICE, "d1", "" },
+    { "abandon c2d", POST,
+      "/devices/d1/messages/deviceBound/0f-lock/abandon",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_C2D_SETTLE, DEVICE,
+      "d1", "" },
+    { "file upload", POST, "/devices/d1/files", NGX_IOTHUB_HTTP_ROUTE_OK,
+      NGX_IOTHUB_HTTP_ROUTE_FILES, DEVICE, "d1", "" },
+    { "file upload, C's trailing slash", POST, "/devices/d1/files/",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_FILES, DEVICE, "d1",
+      "" },
+    { "upload notification, C", POST, "/devices/d1/files/notifications",
+      NGX_IOTHUB_HTTP_ROUTE_OK, NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY, DEVICE,
+      "d1", "" },
+    { "upload notification, Node", POST,
+      "/devices/d1/files/notifications/0123abc", NGX_IOTHUB_HTTP_ROUTE_OK,
+      NGX_IOTHUB_HTTP_ROUTE_FILES_NOTIFY, DEVICE, "d1", "" },
+    { "get files: 405", GET, "/devices/d1/files",
+      NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, NULL, NULL },
+    { "delete abandon: 405", DELETE,
+      "/devices/d1/messages/deviceBound/0f-lock/abandon",
       NGX_IOTHUB_HTTP_ROUTE_NOT_ALLOWED, 0, 0, NULL, NULL },
     { "the root: 404", GET, "/", NGX_IOTHUB_HTTP_ROUTE_NOT_FOUND, 0, 0,
       NULL, NULL },

@@ -24,7 +24,8 @@
 typedef enum {
     KICK = 0,
     DESIRED,
-    C2D
+    C2D,
+    EH_STOLEN
 } kind_e;
 
 
@@ -121,6 +122,12 @@ static const payload_case_t  payload_cases[] = {
     { "c2d: trailing words", C2D, "42 x", -1, 0, 0, 0, NULL },
     { "c2d: trailing space", C2D, "42 ", -1, 0, 0, 0, NULL },
     { "c2d: empty", C2D, "", -1, 0, 0, 0, NULL },
+    { "eh-stolen: claim and epoch", EH_STOLEN, "7 12", 0, 7, 12, 0, "" },
+    { "eh-stolen: epoch 0", EH_STOLEN, "3 0", 0, 3, 0, 0, "" },
+    { "eh-stolen: no epoch", EH_STOLEN, "7", -1, 0, 0, 0, NULL },
+    { "eh-stolen: negative epoch", EH_STOLEN, "7 -1", -1, 0, 0, 0, NULL },
+    { "eh-stolen: trailing words", EH_STOLEN, "7 1 x", -1, 0, 0, 0, NULL },
+    { "eh-stolen: empty claim", EH_STOLEN, " 1", -1, 0, 0, 0, NULL },
 };
 
 
@@ -186,7 +193,7 @@ test_payload(void **state)
     if (c->ok == 0) {
         assert_true(m.session == c->session);
 
-        if (c->kind == DESIRED) {
+        if (c->kind == DESIRED || c->kind == EH_STOLEN) {
             assert_true(m.version == c->version);
         }
 
@@ -232,6 +239,9 @@ parse(kind_e kind, const unsigned char *p, size_t len,
 
     case DESIRED:
         return ngx_iothub_inbox_parse_desired(p, len, m);
+
+    case EH_STOLEN:
+        return ngx_iothub_inbox_parse_eh_stolen(p, len, m);
 
     default:
         return ngx_iothub_inbox_parse_c2d(p, len, m);

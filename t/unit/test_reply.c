@@ -108,6 +108,19 @@ typedef struct {
 } eh_partition_case_t;
 
 
+/* HGETALL of the consumer groups, group "at" read; or eh_group.lua's */
+typedef struct {
+    const char              *name;
+    const char              *resp;
+    int                      op;        /* eh_group.lua's answer */
+    ngx_iothub_reply_rc_e    rc;
+    size_t                   at;
+    const char              *group;
+    const char              *created;
+    long long                done;
+} eh_group_case_t;
+
+
 /* an eh_read.lua answer; entry "at" decoded: rc, then its fields */
 typedef struct {
     const char                  *name;
@@ -125,6 +138,7 @@ typedef struct {
 } eh_read_case_t;
 
 
+static void test_records(void **state);
 static redisReply *reply_of(const char *resp, size_t len);
 static redisReply *reply_of_str(const char *resp);
 static redisReply *reply_of_hash(const char *const *fields);
@@ -362,6 +376,32 @@ static const eh_partition_case_t  eh_partition_cases[] = {
       NGX_IOTHUB_REPLY_MALFORMED, NULL, NULL, 0 },
     { "eh_partition: an error", "-NOSCRIPT No matching script\r\n",
       NGX_IOTHUB_REPLY_NOSCRIPT, NULL, NULL, 0 },
+};
+
+
+static const eh_group_case_t  eh_group_cases[] = {
+    { "eh_groups: two, the second",
+      "*4\r\n$1\r\na\r\n$4\r\nT1 A\r\n$2\r\nbc\r\n$5\r\nT2 bC\r\n",
+      0, NGX_IOTHUB_REPLY_OK, 1, "bC", "T2", 0 },
+    { "eh_groups: none", "*0\r\n", 0, NGX_IOTHUB_REPLY_MALFORMED, 0, NULL,
+      NULL, 0 },
+    { "eh_groups: odd", "*1\r\n$1\r\na\r\n", 0,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
+    { "eh_groups: no space in the value",
+      "*2\r\n$1\r\na\r\n$2\r\nT1\r\n", 0,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
+    { "eh_groups: an empty name", "*2\r\n$1\r\na\r\n$3\r\nT1 \r\n", 0,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
+    { "eh_groups: an integer", "*2\r\n$1\r\na\r\n:1\r\n", 0,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
+    { "eh_group.lua: created", "*2\r\n:1\r\n$4\r\nT1 A\r\n", 1,
+      NGX_IOTHUB_REPLY_OK, 0, "A", "T1", 1 },
+    { "eh_group.lua: deleted", "*2\r\n:1\r\n$0\r\n\r\n", 1,
+      NGX_IOTHUB_REPLY_OK, 0, "", "", 1 },
+    { "eh_group.lua: full", "-FULL too many consumer groups\r\n", 1,
+      NGX_IOTHUB_REPLY_FULL, 0, NULL, NULL, 0 },
+    { "eh_group.lua: a string flag", "*2\r\n$1\r\n1\r\n$0\r\n\r\n", 1,
+      NGX_IOTHUB_REPLY_MALFORMED, 0, NULL, NULL, 0 },
 };
 
 
@@ -1029,6 +1069,43 @@ test_eh_partition(void **state)
 
 
 static void
+test_eh_group(void **state)
+{
+    const eh_group_case_t *c = *state;
+
+    size_t                        n;
+    long long                     done;
+    redisReply                   *r;
+    ngx_iothub_reply_rc_e         rc;
+    ngx_iothub_reply_eh_group_t   g;
+
+    r = reply_of_str(c->resp);
+    done = 0;
+
+    if (c->op) {
+        rc = ngx_iothub_reply_eh_group_op(r, &done, &g);
+
+    } else {
+        rc = ngx_iothub_reply_eh_groups(r, &n);
+
+        if (rc == NGX_IOTHUB_REPLY_OK) {
+            rc = ngx_iothub_reply_eh_group(r, c->at, &g);
+        }
+    }
+
+    assert_int_equal(rc, c->rc);
+
+    if (rc == NGX_IOTHUB_REPLY_OK) {
+        assert_span(&g.name, c->group);
+        assert_span(&g.created, c->created);
+        assert_int_equal(done, c->done);
+    }
+
+    freeReplyObject(r);
+}
+
+
+static void
 test_eh_read(void **state)
 {
     const eh_read_case_t *c = *state;
@@ -1110,6 +1187,57 @@ test_eh_read_bound(void **state)
     assert_span(&ev.prop[0].name, "0000");
     assert_span(&ev.prop[NGX_IOTHUB_REPLY_EH_MAX_PROPS - 1].name, "0127");
 
+    freeReplyObject(r);
+}
+
+
+/*
+ * sbstream_receive.lua's records, read by each stream's field table: the
+ * fields land in the table's order, unknown ones are skipped, absent ones
+ * empty; a record that is not { id, hash } is MALFORMED.
+ */
+
+static void
+test_records(void **state)
+{
+    size_t                     n;
+    redisReply                *r;
+    ngx_iothub_reply_record_t  rec;
+
+    (void) state;
+
+    r = reply_of_str("*2\r\n"
+                     "*2\r\n$3\r\n1-0\r\n*6\r\n"
+                     "$8\r\nblobName\r\n$6\r\nd1/a.b\r\n"
+                     "$5\r\nextra\r\n$1\r\nx\r\n"
+                     "$15\r\nblobSizeInBytes\r\n$2\r\n42\r\n"
+                     "*2\r\n$3\r\n2-0\r\n*2\r\n"
+                     "$8\r\ndeviceId\r\n$2\r\nd2\r\n");
+
+    assert_int_equal(ngx_iothub_reply_records(r, &n), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(n, 2);
+
+    ngx_iothub_reply_record(r, 0, ngx_iothub_reply_filenotification_names,
+                            NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS, &rec);
+    assert_span(&rec.value[2], "d1/a.b");
+    assert_span(&rec.value[4], "42");
+    assert_int_equal(rec.value[0].len, 0);
+    assert_true(ngx_iothub_reply_filenotification_names[4].number);
+
+    ngx_iothub_reply_record(r, 1, ngx_iothub_reply_feedback_names,
+                            NGX_IOTHUB_REPLY_FEEDBACK_FIELDS, &rec);
+    assert_span(&rec.value[4], "d2");
+
+    freeReplyObject(r);
+
+    r = reply_of_str("*1\r\n*2\r\n$3\r\n1-0\r\n$1\r\nx\r\n");
+    assert_int_equal(ngx_iothub_reply_records(r, &n),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("-EXPIRED the upload's SAS expired\r\n");
+    assert_int_equal(ngx_iothub_reply_integer(r, (long long *) &n),
+                     NGX_IOTHUB_REPLY_EXPIRED);
     freeReplyObject(r);
 }
 
@@ -1222,6 +1350,7 @@ main(void)
         cmocka_unit_test(test_query_chunk),
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_eh_read_bound),
+        cmocka_unit_test(test_records),
     };
 
     static const table_t  tables[] = {
@@ -1234,6 +1363,7 @@ main(void)
         TABLE("eh_seek.lua", test_eh_seek, eh_seek_cases),
         TABLE("eh_read.lua", test_eh_read, eh_read_cases),
         TABLE("eh_partition.lua", test_eh_partition, eh_partition_cases),
+        TABLE("consumer groups", test_eh_group, eh_group_cases),
     };
 
     size_t  i;

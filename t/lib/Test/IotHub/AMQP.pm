@@ -28,7 +28,7 @@ use Time::HiRes qw(time);
 
 use Test::IotHub::SAS ();
 
-our @EXPORT = qw(amqp_client rest_start rest_end $AMQP_PORT);
+our @EXPORT = qw(amqp_client amqp_try rest_start rest_end $AMQP_PORT);
 
 our $AMQP_PORT = do {
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
@@ -41,13 +41,21 @@ my $JSON = JSON::PP->new->canonical;
 
 # A connected client; %args go to the connect command (sasl => 'ANONYMOUS').
 sub amqp_client {
+    my ($self, $r) = amqp_try(@_);
+    die "amqp_client: connect: " . $JSON->encode($r) . "\n" unless $r->{ok};
+    return $self;
+}
+
+# A connection that may be refused: (client or undef, the connect answer).
+sub amqp_try {
     my %args = @_;
     my $pid = open2(my $out, my $in, '/usr/bin/python3', $CLIENT)
         or die "amqp_client: $!\n";
     my $self = bless {pid => $pid, in => $in, out => $out}, __PACKAGE__;
     my $r = $self->cmd(op => 'connect', port => $AMQP_PORT, %args);
-    die "amqp_client: connect: " . $JSON->encode($r) . "\n" unless $r->{ok};
-    return $self;
+    return ($self, $r) if $r->{ok};
+    $self->close;
+    return (undef, $r);
 }
 
 # Runs one command; returns the answer as a hashref.

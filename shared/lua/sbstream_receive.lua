@@ -1,8 +1,9 @@
--- Locks the next batch of the hub's feedback records for a back end
--- (messaging.md 3.5: queue semantics as C2D: lock, delivery count, TTL).
+-- Locks the next batch of records of a service-bound stream (feedback,
+-- file notifications) for a back end (messaging.md 3.5, 4: queue
+-- semantics as C2D: lock, delivery count, TTL).
 -- Records whose lock expired come first, then new ones.  The stream's
 -- consumer group "service" keeps what is delivered and not completed.
--- KEYS[1] feedback stream  KEYS[2] the new lock (a list of record ids)
+-- KEYS[1] the stream  KEYS[2] the new lock (a list of record ids)
 -- ARGV[1] lock duration, ms  ARGV[2] most records in a batch
 -- ARGV[3] most deliveries of a record  ARGV[4] the oldest live record's
 -- time, ms since the epoch (now - TTL)

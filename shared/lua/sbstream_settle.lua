@@ -1,7 +1,7 @@
--- Settles a locked batch of feedback records: "complete" removes them,
+-- Settles a locked batch of a service-bound stream's records: "complete" removes them,
 -- "abandon" makes them due again at once (one more delivery counted when
 -- they are delivered again).
--- KEYS[1] feedback stream  KEYS[2] the batch's lock (a list of record ids)
+-- KEYS[1] the stream  KEYS[2] the batch's lock (a list of record ids)
 -- ARGV[1] "complete" or "abandon"  ARGV[2] lock duration, ms
 -- returns the number of records settled, or the error "LOCK_LOST"
 local ids = redis.call('LRANGE', KEYS[2], 0, -1)

@@ -1,0 +1,111 @@
+# AMQP batched telemetry (reference/amqp.md 5): the C SDK sends a transfer
+# of message-format 0x80013700 whose body is data sections, each a whole
+# encoded AMQP message.  Each inner message is its own stream entry with
+# its own properties; the transfer is accepted once all are stored.  A
+# malformed batch (a body section that is no data section, an empty body,
+# an inner section that is no AMQP message) is rejected with
+# amqp:decode-error and nothing of it is stored.  Proton 0.37 cannot send
+# a message-format, so the client writes the frames itself
+# (t/lib/amqp_client.py, op "batch").
+
+use lib 't/lib';
+use Test::IotHub;
+use Test::IotHub::AMQP;
+
+require_modules(qw(core http amqp));
+
+our $AMQP_SERVER = "server { listen 127.0.0.1:$AMQP_PORT; "
+                   . "iothub_amqp test; }";
+
+sub batch {
+    my ($t, %o) = @_;
+    my $c = amqp_client();
+    my $r = $c->cmd(op => 'batch', port => $AMQP_PORT,
+                    user => 'dev1@sas.test', password => device_token('dev1'),
+                    address => '/devices/dev1/messages/events', %o);
+    $c->close;
+    return $r;
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a batch of three: three stream entries with their own properties, one outcome; an ordinary transfer after it
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, batches => [[{body => 'one', properties => {n => '1'}},
+                                   {body => 'two', properties => {n => '2'}},
+                                   {body => ''}]],
+                  plain => [{body => 'single'}]);
+    is_deeply($r->{outcomes}, ['accepted', 'accepted'],
+              "$t: batch and single accepted")
+        or diag(explain($r));
+ }],
+ [d2c => [{body => 'one', 'u:n' => '1',
+           'a:iothub-connection-device-id' => 'dev1'},
+          {body => 'two', 'u:n' => '2'},
+          {body => '', 'u:n' => undef},
+          {body => 'single'}]]]
+--- no_error_log
+[error]
+
+=== TEST 2: malformed batches are rejected with amqp:decode-error; nothing of them is stored
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, raw_bodies => [
+        # an amqp-value body section
+        '005377a10178',
+        # no section at all
+        '',
+        # a data section, then bytes that are no section
+        '005375a00100' . 'ff',
+        # a data section holding no AMQP message
+        '005375a003616263']);
+    is_deeply($r->{outcomes}, [('rejected:amqp:decode-error') x 4],
+              "$t: rejected") or diag(explain($r));
+ }],
+ [d2c => []]]
+--- no_error_log
+[error]
+
+=== TEST 3: two batches on one link, back to back: every message stored once
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, batches => [[map { {body => "a$_"} } 1 .. 5],
+                                  [map { {body => "b$_"} } 1 .. 5]]);
+    is_deeply($r->{outcomes}, ['accepted', 'accepted'], "$t: accepted")
+        or diag(explain($r));
+ }],
+ [d2c => [(map { {body => "a$_"} } 1 .. 5), (map { {body => "b$_"} } 1 .. 5)]]]
+--- no_error_log
+[error]
+
+=== TEST 4: a batch over the frame size (three messages of 30,000 bytes, in two frames): every message stored, one outcome
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, batches => [[map { {body => "$_" x 30000} } 1 .. 3]],
+                  plain => [{body => 'after'}]);
+    is_deeply($r->{outcomes}, ['accepted', 'accepted'], "$t: accepted")
+        or diag(explain($r));
+ }],
+ [d2c => [(map { {body => "$_" x 30000} } 1 .. 3), {body => 'after'}]]]
+--- no_error_log
+[error]
+
