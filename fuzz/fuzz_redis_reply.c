@@ -357,6 +357,16 @@ fuzz_jobs(const redisReply *r)
             fuzz_span(&id);
         }
     }
+
+    if (ngx_iothub_job_reply_rows(r, &id, &n) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_span(&id);
+        fuzz_assert(n + 1 == r->elements);
+
+        for (i = 0; i < n; i++) {
+            ngx_iothub_job_reply_row(r, i, &id);
+            fuzz_span(&id);
+        }
+    }
 }
 
 

@@ -846,6 +846,36 @@ ngx_iothub_job_reply_id(const redisReply *r, size_t i,
 }
 
 
+ngx_iothub_reply_rc_e
+ngx_iothub_job_reply_rows(const redisReply *r, ngx_iothub_reply_str_t *next,
+    size_t *n)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_job_reply_ids(r, n);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    if (*n == 0) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    ngx_iothub_job_reply_id(r, 0, next);
+    (*n)--;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+void
+ngx_iothub_job_reply_row(const redisReply *r, size_t i,
+    ngx_iothub_reply_str_t *json)
+{
+    ngx_iothub_job_reply_id(r, i + 1, json);
+}
+
+
 /* the job JSON */
 
 ngx_iothub_job_rc_e

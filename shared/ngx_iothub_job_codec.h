@@ -182,6 +182,17 @@ void ngx_iothub_job_reply_id(const redisReply *r, size_t i,
     ngx_iothub_reply_str_t *id);
 
 /*
+ * query_jobs.lua's answer { next, record, record, ... }: next is the last
+ * device id read ("" at the end of the walk), *n the number of records;
+ * read each (JSON text) with ngx_iothub_job_reply_row().  MALFORMED
+ * unless every element is a string.
+ */
+ngx_iothub_reply_rc_e ngx_iothub_job_reply_rows(const redisReply *r,
+    ngx_iothub_reply_str_t *next, size_t *n);
+void ngx_iothub_job_reply_row(const redisReply *r, size_t i,
+    ngx_iothub_reply_str_t *json);
+
+/*
  * Emits the job JSON the service API answers (rest.md 10) into g: jobId,
  * type, queryCondition, createdTime, startTime, endTime,
  * maxExecutionTimeInSeconds, status, failureReason, statusMessage,

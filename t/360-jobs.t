@@ -115,7 +115,14 @@ __DATA__
  }],
  [request => "GET /jobs/v2/m1?$V", 200, qr/"status":"completed".*"deviceCount":2,"failedCount":1,"succeededCount":1/, 10],
  [redis => 'HGET iothub:test:{d1}:jobs m1', qr/"status":"completed".*"outcome":\{"deviceMethodResponse":\{"status":201,"payload":\{"ok":true\}\}\}/],
- [redis => 'HGET iothub:test:{d2}:jobs m1', qr/"status":"failed".*"error":\{"code":"DeviceNotOnline","description":"the device is not connected"\}/]]
+ [redis => 'HGET iothub:test:{d2}:jobs m1', qr/"status":"failed".*"error":\{"code":"DeviceNotOnline","description":"the device is not connected"\}/],
+ # the records are the rows of devices.jobs, in device id order
+ [request => {method => 'POST', path => "/devices/query?$V", body => q({"query":"SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'm1'"})}, 200,
+  qr/^\[\{"deviceId":"d1","jobId":"m1","jobType":"scheduleDeviceMethod","status":"completed",.*"outcome":\{"deviceMethodResponse":\{"status":201,"payload":\{"ok":true\}\}\}\},\{"deviceId":"d2","jobId":"m1","jobType":"scheduleDeviceMethod","status":"failed",.*"error":\{"code":"DeviceNotOnline",[^\]]*\}\]$/],
+ [request => {method => 'POST', path => "/devices/query?$V", body => q({"query":"SELECT * FROM devices.jobs WHERE status = 'failed'"})}, 200,
+  qr/^\[\{"deviceId":"d2","jobId":"m1",[^\]]*\]$/],
+ [request => {method => 'POST', path => "/devices/query?$V", body => q({"query":"SELECT * FROM devices.jobs"}), headers => {'x-ms-max-item-count' => 1}}, 200,
+  qr/^\[\{"deviceId":"d1",[^\]]*\]$/]]
 --- no_error_log
 [error]
 

@@ -396,6 +396,35 @@ test_record_json(void **state)
                      NGX_IOTHUB_REPLY_MALFORMED);
     free_hash(r);
 
+    /* query_jobs.lua: the next device id, then records */
+
+    {
+        size_t                  n;
+        ngx_iothub_reply_str_t  next, json;
+
+        static const char  *rows[] = { "d9", "{\"deviceId\":\"d1\"}", "{}" };
+
+        r = make_hash(rows, 3);
+        assert_int_equal(ngx_iothub_job_reply_rows(r, &next, &n),
+                         NGX_IOTHUB_REPLY_OK);
+        assert_int_equal(n, 2);
+        assert_int_equal(next.len, 2);
+        ngx_iothub_job_reply_row(r, 1, &json);
+        assert_int_equal(json.len, 2);
+        free_hash(r);
+
+        r = make_hash(rows, 1);
+        assert_int_equal(ngx_iothub_job_reply_rows(r, &next, &n),
+                         NGX_IOTHUB_REPLY_OK);
+        assert_int_equal(n, 0);
+        free_hash(r);
+
+        empty.type = REDIS_REPLY_ARRAY;
+        empty.elements = 0;
+        assert_int_equal(ngx_iothub_job_reply_rows(&empty, &next, &n),
+                         NGX_IOTHUB_REPLY_MALFORMED);
+    }
+
     empty.type = REDIS_REPLY_ERROR;
     empty.str = "EXISTS";
     empty.len = 6;
