@@ -121,8 +121,23 @@ __DATA__
   qr/^\[\{"deviceId":"d1","jobId":"m1","jobType":"scheduleDeviceMethod","status":"completed",.*"outcome":\{"deviceMethodResponse":\{"status":201,"payload":\{"ok":true\}\}\}\},\{"deviceId":"d2","jobId":"m1","jobType":"scheduleDeviceMethod","status":"failed",.*"error":\{"code":"DeviceNotOnline",[^\]]*\}\]$/],
  [request => {method => 'POST', path => "/devices/query?$V", body => q({"query":"SELECT * FROM devices.jobs WHERE status = 'failed'"})}, 200,
   qr/^\[\{"deviceId":"d2","jobId":"m1",[^\]]*\]$/],
- [request => {method => 'POST', path => "/devices/query?$V", body => q({"query":"SELECT * FROM devices.jobs"}), headers => {'x-ms-max-item-count' => 1}}, 200,
-  qr/^\[\{"deviceId":"d1",[^\]]*\]$/]]
+ [perl => sub {   # pages of one row: d1, then d2 from the continuation
+     my (undef, $t) = @_;
+     my $body = '{"query":"SELECT * FROM devices.jobs"}';
+     my @h = ([Host => 'localhost'], [Connection => 'close'],
+              [Authorization => main::sas_token()],
+              ['Content-Type' => 'application/json'],
+              ['Content-Length' => length $body], ['x-ms-max-item-count' => 1]);
+     my $r = http_request('POST', "/devices/query?$V", \@h, $body);
+     like($r->{body}, qr/^\[\{"deviceId":"d1","jobId":"m1"/, "$t: page 1");
+     is($r->{headers}{'x-ms-item-type'}[0], 'DeviceJob', "$t: item type");
+     my $token = $r->{headers}{'x-ms-continuation'}[0];
+     ok(defined $token, "$t: continuation");
+     $r = http_request('POST', "/devices/query?$V",
+                       [@h, ['x-ms-continuation' => $token // '']], $body);
+     like($r->{body}, qr/^\[\{"deviceId":"d2","jobId":"m1"[^\]]*\]$/, "$t: page 2");
+     ok(!exists $r->{headers}{'x-ms-continuation'}, "$t: the last page");
+ }]]
 --- no_error_log
 [error]
 
