@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ngx_iothub_reply.h"
+#include "ngx_iothub_job_codec.h"
 
 
 #define fuzz_assert(e)  if (!(e)) __builtin_trap()
@@ -55,6 +56,8 @@ static void fuzz_twin(const redisReply *r);
 static void fuzz_scan(const redisReply *r);
 static void fuzz_query_chunk(const redisReply *r);
 static void fuzz_push(const redisReply *r);
+static void fuzz_jobs(const redisReply *r);
+static void fuzz_job_record(const ngx_iothub_job_record_t *rec);
 static void fuzz_records(const redisReply *r);
 static void fuzz_eh(const redisReply *r);
 static void fuzz_eh_event(const redisReply *r, size_t i);
@@ -76,7 +79,9 @@ static const char  *fuzz_words[] = {
     "reportedMeta", "message", "subscribe", "0", "1", "-1", "42",
     "18446744073709551615", "100000000000000000000", "", "enabled",
     "disabled", "sas", "{}", "{\"a\":1}", "[]", "full", "1-0", "9-4",
-    "a:", "a:iothub-enqueuedtime", "a:iothub-connection-device-id", "z:q"
+    "a:", "a:iothub-enqueuedtime", "a:iothub-connection-device-id", "z:q",
+    "jobId", "type", "spec", "cursor", "queued", "scheduleUpdateTwin",
+    "deviceCount"
 };
 
 
@@ -314,8 +319,79 @@ fuzz_decoders(const redisReply *r)
     fuzz_query_chunk(r);
     fuzz_scan(r);
     fuzz_push(r);
+    fuzz_jobs(r);
     fuzz_records(r);
     fuzz_eh(r);
+}
+
+
+/* the job codec's decoders; a decoded record renders as job JSON */
+
+static void
+fuzz_jobs(const redisReply *r)
+{
+    size_t                   i, n;
+    long long                next;
+    ngx_iothub_reply_str_t   id;
+    ngx_iothub_job_record_t  rec;
+
+    if (ngx_iothub_job_reply_record(r, &rec) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_job_record(&rec);
+    }
+
+    if (ngx_iothub_job_reply_list(r, &next, &n) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_assert(n + 1 == r->elements);
+
+        for (i = 0; i < n; i++) {
+            if (ngx_iothub_job_reply_list_record(r, i, &rec)
+                == NGX_IOTHUB_REPLY_OK)
+            {
+                fuzz_job_record(&rec);
+            }
+        }
+    }
+
+    if (ngx_iothub_job_reply_ids(r, &n) == NGX_IOTHUB_REPLY_OK) {
+        for (i = 0; i < n; i++) {
+            ngx_iothub_job_reply_id(r, i, &id);
+            fuzz_span(&id);
+        }
+    }
+
+    if (ngx_iothub_job_reply_rows(r, &id, &n) == NGX_IOTHUB_REPLY_OK) {
+        fuzz_span(&id);
+        fuzz_assert(n + 1 == r->elements);
+
+        for (i = 0; i < n; i++) {
+            ngx_iothub_job_reply_row(r, i, &id);
+            fuzz_span(&id);
+        }
+    }
+}
+
+
+static void
+fuzz_job_record(const ngx_iothub_job_record_t *rec)
+{
+    size_t    f;
+    yajl_gen  g;
+
+    fuzz_assert(rec->value[NGX_IOTHUB_JOB_F_JOB_ID].len > 0);
+    fuzz_assert(rec->value[NGX_IOTHUB_JOB_F_STATUS].len > 0);
+
+    for (f = 0; f < NGX_IOTHUB_JOB_NFIELDS; f++) {
+        fuzz_span(&rec->value[f]);
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return;
+    }
+
+    /* any stored text: JSON out, or BAD_JSON for a spec that is not */
+    (void) ngx_iothub_job_emit(g, rec);
+
+    yajl_gen_free(g);
 }
 
 

@@ -61,6 +61,8 @@ static ngx_http_iothub_route_pt  ngx_http_iothub_routes[] = {
     ngx_http_iothub_route_statistics,     /* STATISTICS */
     ngx_http_iothub_route_feedback,       /* FEEDBACK */
     ngx_http_iothub_route_feedback_lock,  /* FEEDBACK_LOCK */
+    ngx_http_iothub_route_job,            /* JOB */
+    ngx_http_iothub_route_jobs_query,     /* JOBS_QUERY */
     ngx_http_iothub_route_d2c,            /* D2C */
     ngx_http_iothub_route_c2d_receive,    /* C2D_RECEIVE */
     ngx_http_iothub_route_c2d_settle,     /* C2D_SETTLE */

@@ -202,5 +202,11 @@ ngx_int_t ngx_http_iothub_route_bulkjob(ngx_http_request_t *r,
 ngx_int_t ngx_http_iothub_route_twin(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 
+/* ngx_http_iothub_jobs.c */
+ngx_int_t ngx_http_iothub_route_job(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+ngx_int_t ngx_http_iothub_route_jobs_query(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+
 
 #endif /* _NGX_HTTP_IOTHUB_MODULE_H_INCLUDED_ */

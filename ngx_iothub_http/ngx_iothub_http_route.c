@@ -119,6 +119,21 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
       NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
       NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK },
 
+    /* before /jobs/v2/{id}: "query" is not a job's id for GET */
+
+    { { "jobs", "v2", "query" }, 3,
+      NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_JOBS_QUERY },
+
+    { { "jobs", "v2", NULL }, 3,
+      NGX_IOTHUB_HTTP_GET|NGX_IOTHUB_HTTP_PUT,
+      NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_JOB },
+
+    { { "jobs", "v2", NULL, "cancel" }, 4,
+      NGX_IOTHUB_HTTP_POST, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
+      NGX_IOTHUB_HTTP_ROUTE_JOB },
+
     /* the device-facing routes (rest.md 14) */
 
     { { "devices", NULL, "messages", "events" }, 4,

@@ -58,6 +58,8 @@ typedef enum {
     NGX_IOTHUB_HTTP_ROUTE_STATISTICS,     /* /statistics/devices */
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK,       /* /messages/serviceBound/feedback */
     NGX_IOTHUB_HTTP_ROUTE_FEEDBACK_LOCK,  /* + /{lockToken}[/abandon] */
+    NGX_IOTHUB_HTTP_ROUTE_JOB,            /* /jobs/v2/{id}[/cancel] */
+    NGX_IOTHUB_HTTP_ROUTE_JOBS_QUERY,     /* /jobs/v2/query */
     NGX_IOTHUB_HTTP_ROUTE_D2C,            /* /devices/{id}[/modules/{mid}]
                                              /messages/events, device */
     NGX_IOTHUB_HTTP_ROUTE_C2D_RECEIVE,    /* GET /devices/{id}/messages/

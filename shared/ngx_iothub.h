@@ -47,6 +47,8 @@ typedef struct {
     ngx_uint_t                 c2d_max_delivery_count;
     ngx_msec_t                 c2d_lock_timeout;
     ngx_uint_t                 feedback_max_length;
+    ngx_uint_t                 job_max_concurrent;   /* unfinished jobs */
+    ngx_uint_t                 job_max_in_flight;    /* per running job */
     ngx_array_t               *consumer_groups;  /* ngx_str_t, or NULL */
 
     /* file upload (rest.md 14.4): no storage, no upload (400014) */
@@ -81,6 +83,8 @@ typedef struct {
     ngx_array_t               *ws_engines;   /* ngx_iothub_ws_engine.c */
     ngx_int_t                  identity_cache;   /* entries per worker */
     ngx_msec_t                 janitor_interval;
+    ngx_msec_t                 job_poll_interval;
+    ngx_msec_t                 job_lease;
 
     /* per worker, set up in init_process */
     ngx_iothub_redis_t        *link;

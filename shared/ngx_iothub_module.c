@@ -14,6 +14,7 @@
 #include "ngx_iothub_method.h"
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_janitor.h"
+#include "ngx_iothub_job.h"
 #include "ngx_iothub_eventhub.h"
 
 
@@ -85,6 +86,23 @@ static ngx_conf_num_bounds_t  ngx_iothub_feedback_length_bounds = {
 /* in milliseconds: 1s to 1d */
 static ngx_conf_num_bounds_t  ngx_iothub_janitor_interval_bounds = {
     ngx_iothub_check_msec_bounds, 1000, 86400000
+};
+
+/* in milliseconds: 100ms to 1h, and a lease of 1s to 1h */
+static ngx_conf_num_bounds_t  ngx_iothub_job_poll_bounds = {
+    ngx_iothub_check_msec_bounds, 100, 3600000
+};
+
+static ngx_conf_num_bounds_t  ngx_iothub_job_lease_bounds = {
+    ngx_iothub_check_msec_bounds, 1000, 3600000
+};
+
+static ngx_conf_num_bounds_t  ngx_iothub_job_concurrent_bounds = {
+    ngx_iothub_check_bounds, 1, 1000
+};
+
+static ngx_conf_num_bounds_t  ngx_iothub_job_in_flight_bounds = {
+    ngx_iothub_check_bounds, 1, 1000
 };
 
 
@@ -172,6 +190,20 @@ static ngx_command_t  ngx_iothub_commands[] = {
       offsetof(ngx_iothub_main_conf_t, janitor_interval),
       &ngx_iothub_janitor_interval_bounds },
 
+    { ngx_string("job_poll_interval"),
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, job_poll_interval),
+      &ngx_iothub_job_poll_bounds },
+
+    { ngx_string("job_lease"),
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_iothub_main_conf_t, job_lease),
+      &ngx_iothub_job_lease_bounds },
+
     { ngx_string("hub"),
       NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_iothub_hub,
@@ -234,6 +266,20 @@ static ngx_command_t  ngx_iothub_commands[] = {
       0,
       offsetof(ngx_iothub_hub_t, feedback_max_length),
       &ngx_iothub_feedback_length_bounds },
+
+    { ngx_string("job_max_concurrent"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, job_max_concurrent),
+      &ngx_iothub_job_concurrent_bounds },
+
+    { ngx_string("job_max_in_flight"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, job_max_in_flight),
+      &ngx_iothub_job_in_flight_bounds },
 
     { ngx_string("consumer_group"),
       NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
@@ -337,6 +383,8 @@ ngx_iothub_create_conf(ngx_cycle_t *cycle)
     imcf->redis.max_backoff = NGX_CONF_UNSET_MSEC;
     imcf->identity_cache = NGX_CONF_UNSET;
     imcf->janitor_interval = NGX_CONF_UNSET_MSEC;
+    imcf->job_poll_interval = NGX_CONF_UNSET_MSEC;
+    imcf->job_lease = NGX_CONF_UNSET_MSEC;
 
     return imcf;
 }
@@ -355,6 +403,8 @@ ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_msec_value(imcf->redis.max_backoff, 5000);
     ngx_conf_init_value(imcf->identity_cache, 10000);
     ngx_conf_init_msec_value(imcf->janitor_interval, 60000);
+    ngx_conf_init_msec_value(imcf->job_poll_interval, 1000);
+    ngx_conf_init_msec_value(imcf->job_lease, 30000);
 
     if (!imcf->configured || imcf->redis.addr != NULL) {
         return NGX_CONF_OK;
@@ -568,6 +618,8 @@ ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hub->c2d_max_delivery_count = NGX_CONF_UNSET_UINT;
     hub->c2d_lock_timeout = NGX_CONF_UNSET_MSEC;
     hub->feedback_max_length = NGX_CONF_UNSET_UINT;
+    hub->job_max_concurrent = NGX_CONF_UNSET_UINT;
+    hub->job_max_in_flight = NGX_CONF_UNSET_UINT;
     hub->file_upload_sas_ttl = NGX_CONF_UNSET;
     hub->file_notifications = NGX_CONF_UNSET;
     hub->file_notifications_max_length = NGX_CONF_UNSET_UINT;
@@ -632,6 +684,8 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
     ngx_conf_init_uint_value(hub->c2d_max_delivery_count, 10);
     ngx_conf_init_msec_value(hub->c2d_lock_timeout, 60000);
     ngx_conf_init_uint_value(hub->feedback_max_length, 100000);
+    ngx_conf_init_uint_value(hub->job_max_concurrent, 1);
+    ngx_conf_init_uint_value(hub->job_max_in_flight, 10);
     ngx_conf_init_value(hub->file_upload_sas_ttl, 3600);
     ngx_conf_init_value(hub->file_notifications, 1);
     ngx_conf_init_uint_value(hub->file_notifications_max_length, 100000);
@@ -1033,6 +1087,7 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
     ngx_add_timer(&imcf->heartbeat, 1);
 
     ngx_iothub_janitor_start(imcf, cycle->log);
+    ngx_iothub_job_runner_start(imcf, cycle->log);
 
     return NGX_OK;
 }
@@ -1120,6 +1175,7 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_iothub_janitor_stop();
+    ngx_iothub_job_runner_stop();
 
     /* the cache's entries die with the worker: freed for the checkers */
     ngx_iothub_idcache_flush();

@@ -20,7 +20,6 @@
 
 static void ngx_iothub_query_index(ngx_iothub_query_run_t *run);
 static ngx_int_t ngx_iothub_query_source_twins(ngx_iothub_query_run_t *run);
-static ngx_int_t ngx_iothub_query_source_none(ngx_iothub_query_run_t *run);
 static void ngx_iothub_query_chunk_done(void *data, redisReply *reply);
 static ngx_int_t ngx_iothub_query_chunk(ngx_iothub_query_run_t *run,
     redisReply *reply, size_t n);
@@ -37,7 +36,7 @@ static void ngx_iothub_query_place(ngx_iothub_query_run_t *run,
 static ngx_iothub_query_source_pt  ngx_iothub_query_sources[] = {
     ngx_iothub_query_source_twins,        /* devices */
     ngx_iothub_query_source_twins,        /* devices.modules */
-    ngx_iothub_query_source_none          /* devices.jobs: no records yet */
+    ngx_iothub_query_source_jobs          /* devices.jobs */
 };
 
 
@@ -161,15 +160,6 @@ ngx_iothub_query_source_twins(ngx_iothub_query_run_t *run)
                                         nkeys, args.n, args.argv, args.lens);
 
     return run->call ? NGX_OK : NGX_DECLINED;
-}
-
-
-static ngx_int_t
-ngx_iothub_query_source_none(ngx_iothub_query_run_t *run)
-{
-    run->result = NGX_IOTHUB_QUERY_RUN_END;
-
-    return NGX_DONE;
 }
 
 

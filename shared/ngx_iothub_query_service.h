@@ -65,13 +65,14 @@ typedef void (*ngx_iothub_query_done_pt)(ngx_iothub_query_run_t *run);
 /*
  * Where a collection's rows come from (ngx_iothub_query_sources[] of
  * ngx_iothub_query_service.c, by collection): starts reading the chunk
- * after the run's place and answers NGX_OK, or NGX_DONE when it has no rows
- * (devices.jobs until jobs keep device records), NGX_DECLINED when Redis
- * is down, NGX_ERROR.  When the chunk is read, the source offers each
- * document with ngx_iothub_query_offer() (stopping at the first answer
- * that is not NGX_OK), then calls ngx_iothub_query_next(), or
- * ngx_iothub_query_finish() when the read failed.  The twins' source is
- * the model; a devices.jobs source reads device job records the same way.
+ * after the run's place and answers NGX_OK, or NGX_DONE when it has no
+ * rows, NGX_DECLINED when Redis is down, NGX_ERROR.  When the chunk is
+ * read, the source offers each document with ngx_iothub_query_offer()
+ * (stopping at the first answer that is not NGX_OK), then calls
+ * ngx_iothub_query_next(), or ngx_iothub_query_finish() when the read
+ * failed.  The twins' source is
+ * the model; devices.jobs reads device job records the same way, with the
+ * job id where the twins have a module id (ngx_iothub_job_query.c).
  */
 typedef ngx_int_t (*ngx_iothub_query_source_pt)(ngx_iothub_query_run_t *run);
 
@@ -137,6 +138,9 @@ ngx_int_t ngx_iothub_query_offer(ngx_iothub_query_run_t *run, yajl_val doc,
  */
 void ngx_iothub_query_next(ngx_iothub_query_run_t *run, ngx_int_t rc,
     const u_char *next, size_t len);
+
+/* The row source of devices.jobs (ngx_iothub_job_query.c). */
+ngx_int_t ngx_iothub_query_source_jobs(ngx_iothub_query_run_t *run);
 
 /* For row sources: ends the run with result; the done handler runs. */
 void ngx_iothub_query_finish(ngx_iothub_query_run_t *run,

@@ -6,7 +6,8 @@
 -- ARGV[3] key prefix of the device's module hashes ("...{id}:module:")
 -- ARGV[4] key prefix of the device's module twins ("...{id}:twin:")
 -- ARGV[5] key prefix of the device ("...{id}:"): its sessions are ended
--- (kicked) and its presence, session and cloud-to-device keys go too
+-- (kicked) and its presence, session, cloud-to-device and job record keys
+-- go too
 -- returns "OK", or the error "NOT_FOUND" or "ETAG_MISMATCH"; workers drop
 -- their cached copies of the device and its modules (iothub:identities)
 local etag = redis.call('HGET', KEYS[1], 'etag')
@@ -34,7 +35,7 @@ forget('')
 for _, n in ipairs(redis.call('LRANGE', ARGV[5] .. 'c2d', 0, -1)) do
   redis.call('DEL', ARGV[5] .. 'c2d:' .. n)
 end
-redis.call('DEL', ARGV[5] .. 'c2d', ARGV[5] .. 'c2d:seq')
+redis.call('DEL', ARGV[5] .. 'c2d', ARGV[5] .. 'c2d:seq', ARGV[5] .. 'jobs')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('PUBLISH', 'iothub:identities', KEYS[1])
 redis.call('ZREM', KEYS[4], ARGV[2])
