@@ -63,6 +63,9 @@ struct ngx_http_iothub_ctx_s {
     /* the request body, NUL-terminated, once read */
     ngx_str_t                        body;
 
+    /* nginx's own 413 page, answered as the error envelope instead */
+    ngx_buf_t                       *too_large;
+
     ngx_iothub_registry_op_t         op;
     ngx_iothub_twin_op_t             twin;
 

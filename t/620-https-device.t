@@ -439,3 +439,37 @@ put_device('dev1')
 C2D application property "bad name" dropped
 C2D application property "x" dropped
 C2D property iothub-correlationid dropped
+
+
+
+=== TEST 16: bodies over the limits get the error envelope, not nginx's page: telemetry over 256 KB from its Content-Length before the body is read, /files and service routes over client_max_body_size, a chunked body too
+--- config
+location / {
+    client_max_body_size 300k;
+    lingering_timeout 200ms;
+    iothub_api test;
+}
+--- request eval
+my $big = 'x' x (300 * 1024 + 1);
+my $files = '/devices/dev1/files?api-version=2020-09-30';
+[put_device('dev1'),
+ {raw => "POST $EV HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+         . "Content-Length: " . (256 * 1024 + 1) . "\r\n\r\nxxxx",
+  timeout => 3},
+ {method => 'POST', path => $files, auth => 'device:dev1', body => $big},
+ {method => 'PUT', path => "/devices/dev2?$V",
+  body => '{"deviceId":"dev2","pad":"' . $big . '"}'},
+ {raw => "POST $files HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+         . "Transfer-Encoding: chunked\r\n\r\n"
+         . sprintf("%x\r\n", 300 * 1024 + 1) . "xxxx",
+  timeout => 3},
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'ok'}]
+--- error_code eval
+[200, 413, 413, 413, 413, 204]
+--- response_body_like eval
+['', (qr/^\{"Message":"ErrorCode:MessageTooLarge;[^"]*","ExceptionMessage":"Tracking ID:/) x 4, '']
+--- response_headers_like eval
+['', ({'iothub-errorcode' => '^MessageTooLarge$',
+       'Content-Type' => '^application/json'}) x 4, '']
+--- mqtt eval
+[[d2c => [{body => 'ok'}]]]
