@@ -473,3 +473,38 @@ my $files = '/devices/dev1/files?api-version=2020-09-30';
        'Content-Type' => '^application/json'}) x 4, '']
 --- mqtt eval
 [[d2c => [{body => 'ok'}]]]
+
+
+
+=== TEST 17: a lock that expired settles nothing, even when nobody took the message since: complete, reject and abandon are 412 DeviceMessageLockLost; the message comes again, its delivery count unchanged
+--- main_config eval
+iothub_block(hub_extra => 'c2d_lock_timeout 5s;')
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[c2d('m-exp', 'full', 'late'),
+ [perl => sub {
+     my (undef, $t) = @_;
+     my $tok = sas_token('dev1');
+     my $r = device('GET', "$CB?$V", $tok);
+     my $lock = lock_of($r);
+     ok($lock, "$t: locked");
+     select(undef, undef, undef, 5.3);
+     for my $how (['DELETE', "$CB/$lock?$V"],
+                  ['DELETE', "$CB/$lock?reject&$V"],
+                  ['POST', "$CB/$lock/abandon?$V"]) {
+         my $b = device(@$how, $tok);
+         is($b->{status}, 412, "$t: $how->[0] $how->[1] is 412");
+         like($b->{body}, qr/ErrorCode:DeviceMessageLockLost;/,
+              "$t: $how->[1] error code");
+     }
+     my $again = device('GET', "$CB?$V", $tok);
+     is($again->{status}, 200, "$t: delivered again");
+     is($again->{body}, 'late', "$t: the same message");
+     is($again->{headers}{'iothub-deliverycount'}[0], '0',
+        "$t: no delivery counted");
+     my $new = lock_of($again);
+     isnt($new, $lock, "$t: a new lock");
+     is(device('DELETE', "$CB/$new?$V", $tok)->{status}, 204,
+        "$t: the new lock completes");
+ }]]
