@@ -508,3 +508,19 @@ put_device('dev1')
      is(device('DELETE', "$CB/$new?$V", $tok)->{status}, 204,
         "$t: the new lock completes");
  }]]
+
+
+
+=== TEST 18: lastActivityTime: the first message writes it, then at most once a minute however many messages come (each HTTPS request is a session of its own)
+--- request eval
+put_device('dev1')
+--- mqtt eval
+my $post = [request => {method => 'POST', path => $EV, auth => 'device:dev1',
+                        body => 'x'}, 204];
+[$post, $post,
+ [redis => 'HGET iothub:test:{dev1}:device lastActivityTime',
+  qr/^20\d\d-\d\d-\d\dT/],
+ [redis => 'HSET iothub:test:{dev1}:device lastActivityTime kept', 0],
+ $post, $post, $post]
+--- redis_check
+HGET iothub:test:{dev1}:device lastActivityTime => kept
