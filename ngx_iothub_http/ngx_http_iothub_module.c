@@ -632,10 +632,8 @@ ngx_int_t
 ngx_http_iothub_send_json(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen g, const char *etag)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_str_t     value;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
+    ngx_str_t   value;
 
     b = ngx_http_iothub_json_buf(r, g);
     if (b == NULL) {
@@ -656,11 +654,26 @@ ngx_http_iothub_send_json(ngx_http_request_t *r, ngx_uint_t status,
         }
     }
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = ngx_buf_size(b);
     ngx_str_set(&r->headers_out.content_type,
                 "application/json; charset=utf-8");
     r->headers_out.content_type_len = sizeof("application/json") - 1;
+
+    return ngx_http_iothub_send_buf(r, status, b);
+}
+
+
+ngx_int_t
+ngx_http_iothub_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b)
+{
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = ngx_buf_size(b);
 
     rc = ngx_http_send_header(r);
 
@@ -693,7 +706,6 @@ ngx_http_iothub_json_buf(ngx_http_request_t *r, yajl_gen g)
 
     b->last = ngx_cpymem(b->pos, json, len);
     b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
     return b;
 }
@@ -769,6 +781,56 @@ ngx_http_iothub_add_header(ngx_http_request_t *r, const char *name,
     h->value = *value;
 
     return NGX_OK;
+}
+
+
+ngx_table_elt_t *
+ngx_http_iothub_find_header(ngx_http_request_t *r, const char *name,
+    ngx_uint_t *count)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *found;
+
+    len = ngx_strlen(name);
+    found = NULL;
+
+    if (count) {
+        *count = 0;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            if (found == NULL) {
+                found = &h[i];
+            }
+
+            if (count == NULL) {
+                break;
+            }
+
+            (*count)++;
+        }
+    }
+
+    return found;
 }
 
 

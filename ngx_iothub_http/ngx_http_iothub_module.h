@@ -98,6 +98,13 @@ ngx_int_t ngx_http_iothub_started(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_iothub_send_json(ngx_http_request_t *r,
     ngx_uint_t status, yajl_gen g, const char *etag);
 
+/*
+ * Sends the status and b, the whole body, as the response (the caller set
+ * its content type and headers); returns what the content handler returns.
+ */
+ngx_int_t ngx_http_iothub_send_buf(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_buf_t *b);
+
 /* A yajl generator whose memory is freed with the request pool. */
 yajl_gen ngx_http_iothub_json_gen(ngx_http_request_t *r);
 
@@ -106,6 +113,13 @@ ngx_int_t ngx_http_iothub_send_empty(ngx_http_request_t *r,
     ngx_uint_t status);
 
 /* Adds a response header; name and value must outlive the request. */
+/*
+ * The first request header of that name (any case), or NULL; "count"
+ * (when not NULL) gets how many lines carry it.
+ */
+ngx_table_elt_t *ngx_http_iothub_find_header(ngx_http_request_t *r,
+    const char *name, ngx_uint_t *count);
+
 ngx_int_t ngx_http_iothub_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 
