@@ -788,49 +788,67 @@ ngx_table_elt_t *
 ngx_http_iothub_find_header(ngx_http_request_t *r, const char *name,
     ngx_uint_t *count)
 {
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *found;
+    ngx_table_elt_t                *h, *found;
+    ngx_http_iothub_header_iter_t   it;
 
-    len = ngx_strlen(name);
+    ngx_memzero(&it, sizeof(ngx_http_iothub_header_iter_t));
     found = NULL;
 
     if (count) {
         *count = 0;
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
+    while ((h = ngx_http_iothub_next_header(r, &it, name)) != NULL) {
+        if (found == NULL) {
+            found = h;
         }
 
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            if (found == NULL) {
-                found = &h[i];
-            }
-
-            if (count == NULL) {
-                break;
-            }
-
-            (*count)++;
+        if (count == NULL) {
+            break;
         }
+
+        (*count)++;
     }
 
     return found;
+}
+
+
+ngx_table_elt_t *
+ngx_http_iothub_next_header(ngx_http_request_t *r,
+    ngx_http_iothub_header_iter_t *it, const char *name)
+{
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    if (it->part == NULL) {
+        it->part = &r->headers_in.headers.part;
+        it->i = 0;
+    }
+
+    len = name ? ngx_strlen(name) : 0;
+
+    for ( ;; ) {
+
+        if (it->i >= it->part->nelts) {
+            if (it->part->next == NULL) {
+                return NULL;
+            }
+
+            it->part = it->part->next;
+            it->i = 0;
+            continue;
+        }
+
+        h = (ngx_table_elt_t *) it->part->elts + it->i++;
+
+        if (name == NULL
+            || (h->key.len == len
+                && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0))
+        {
+            return h;
+        }
+    }
 }
 
 

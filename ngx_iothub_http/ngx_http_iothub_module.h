@@ -120,6 +120,19 @@ ngx_int_t ngx_http_iothub_send_empty(ngx_http_request_t *r,
 ngx_table_elt_t *ngx_http_iothub_find_header(ngx_http_request_t *r,
     const char *name, ngx_uint_t *count);
 
+/* where ngx_http_iothub_next_header() is: zeroed to start */
+typedef struct {
+    ngx_list_part_t                 *part;
+    ngx_uint_t                       i;
+} ngx_http_iothub_header_iter_t;
+
+/*
+ * The request's next header (in the order they came) named "name" (any
+ * case), or any when name is NULL; NULL after the last.
+ */
+ngx_table_elt_t *ngx_http_iothub_next_header(ngx_http_request_t *r,
+    ngx_http_iothub_header_iter_t *it, const char *name);
+
 ngx_int_t ngx_http_iothub_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 

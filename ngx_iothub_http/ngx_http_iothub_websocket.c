@@ -357,40 +357,21 @@ static ngx_int_t
 ngx_http_iothub_ws_select(ngx_http_request_t *r, ngx_str_t *protocol,
     ngx_iothub_ws_engine_t **engine)
 {
-    int                   rc;
-    size_t                len;
-    ngx_uint_t            i, offered;
-    ngx_list_part_t      *part;
-    ngx_table_elt_t      *h;
-    const u_char         *p, *last, *token;
+    int                             rc;
+    size_t                          len;
+    ngx_uint_t                      offered;
+    ngx_table_elt_t                *h;
+    const u_char                   *p, *last, *token;
+    ngx_http_iothub_header_iter_t   it;
 
     offered = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_memzero(&it, sizeof(ngx_http_iothub_header_iter_t));
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != sizeof("Sec-WebSocket-Protocol") - 1
-            || ngx_strncasecmp(h[i].key.data,
-                               (u_char *) "Sec-WebSocket-Protocol",
-                               h[i].key.len)
-               != 0)
-        {
-            continue;
-        }
-
-        p = h[i].value.data;
-        last = p + h[i].value.len;
+    while ((h = ngx_http_iothub_next_header(r, &it, "Sec-WebSocket-Protocol"))
+           != NULL)
+    {
+        p = h->value.data;
+        last = p + h->value.len;
 
         while ((rc = ngx_iothub_ws_next_token(&p, last, &token, &len)) == 1) {
             offered = 1;
@@ -407,7 +388,7 @@ ngx_http_iothub_ws_select(ngx_http_request_t *r, ngx_str_t *protocol,
         if (rc == -1) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "iothub websocket: malformed "
-                          "Sec-WebSocket-Protocol \"%V\"", &h[i].value);
+                          "Sec-WebSocket-Protocol \"%V\"", &h->value);
             return NGX_HTTP_BAD_REQUEST;
         }
     }
