@@ -498,12 +498,8 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
                                        ngx_iothub_session_call_reply, sc,
                                        nkeys, args.n, args.argv,
                                        args.lens);
-    if (sc->call == NULL) {
-        ngx_iothub_session_call_drop(sc);
-        return NGX_DECLINED;
-    }
 
-    return NGX_OK;
+    return ngx_iothub_session_call_sent(sc);
 }
 
 
@@ -681,8 +677,8 @@ ngx_iothub_session_telemetry(ngx_iothub_session_t *s,
     /* the command is formatted at once: msg may go */
     sc->call = ngx_iothub_d2c_send(s->hub, &s->sender, msg,
                                    ngx_iothub_session_call_reply, sc);
-    if (sc->call == NULL) {
-        ngx_iothub_session_call_drop(sc);
+
+    if (ngx_iothub_session_call_sent(sc) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -890,6 +886,18 @@ ngx_iothub_session_call_drop(ngx_iothub_session_call_t *sc)
 {
     ngx_queue_remove(&sc->queue);
     ngx_free(sc);
+}
+
+
+ngx_int_t
+ngx_iothub_session_call_sent(ngx_iothub_session_call_t *sc)
+{
+    if (sc->call == NULL) {
+        ngx_iothub_session_call_drop(sc);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
