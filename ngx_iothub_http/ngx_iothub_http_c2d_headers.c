@@ -13,10 +13,6 @@
 #include "ngx_iothub_http_c2d_headers.h"
 
 
-#define NGX_IOTHUB_C2D_APP_PREFIX     "iothub-app-"
-#define NGX_IOTHUB_C2D_APP_PREFIX_LEN (sizeof(NGX_IOTHUB_C2D_APP_PREFIX) - 1)
-
-
 /* a broken-down UTC time, as a date's fields are read */
 typedef struct {
     int                          year;
@@ -97,16 +93,13 @@ ngx_iothub_c2d_headers_add(ngx_iothub_c2d_headers_t *h,
     const unsigned char *name, size_t name_len, const unsigned char *value,
     size_t value_len)
 {
+    size_t       app;
     const char  *field;
 
-    if (name_len > NGX_IOTHUB_C2D_APP_PREFIX_LEN
-        && ngx_iothub_prop_name_is(name, NGX_IOTHUB_C2D_APP_PREFIX_LEN,
-                                   NGX_IOTHUB_C2D_APP_PREFIX))
-    {
-        return ngx_iothub_c2d_property(h, "u:",
-                                       name + NGX_IOTHUB_C2D_APP_PREFIX_LEN,
-                                       name_len
-                                       - NGX_IOTHUB_C2D_APP_PREFIX_LEN,
+    app = ngx_iothub_prop_app_header(name, name_len);
+
+    if (app) {
+        return ngx_iothub_c2d_property(h, "u:", name + app, name_len - app,
                                        value, value_len);
     }
 

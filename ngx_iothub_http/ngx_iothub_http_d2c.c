@@ -16,10 +16,6 @@
 #include "ngx_iothub_props.h"
 
 
-#define NGX_IOTHUB_HTTP_D2C_APP       "iothub-app-"
-#define NGX_IOTHUB_HTTP_D2C_APP_LEN   (sizeof(NGX_IOTHUB_HTTP_D2C_APP) - 1)
-
-
 struct ngx_iothub_http_d2c_batch_s {
     yajl_val                     tree;
 };
@@ -64,14 +60,14 @@ ngx_iothub_http_d2c_header(ngx_iothub_http_d2c_msg_t *m,
     const unsigned char *name, size_t name_len, const unsigned char *value,
     size_t value_len)
 {
+    size_t       app;
     const char  *field;
 
-    if (name_len > NGX_IOTHUB_HTTP_D2C_APP_LEN
-        && ngx_iothub_prop_name_is(name, NGX_IOTHUB_HTTP_D2C_APP_LEN,
-                                   NGX_IOTHUB_HTTP_D2C_APP))
-    {
-        name += NGX_IOTHUB_HTTP_D2C_APP_LEN;
-        name_len -= NGX_IOTHUB_HTTP_D2C_APP_LEN;
+    app = ngx_iothub_prop_app_header(name, name_len);
+
+    if (app) {
+        name += app;
+        name_len -= app;
 
         if (ngx_iothub_app_property_reserved(name, name_len)) {
             /* the hub's own names: dropped, as over MQTT */

@@ -29,6 +29,15 @@ ngx_iothub_app_property_reserved(const unsigned char *name, size_t len)
 }
 
 
+size_t
+ngx_iothub_prop_app_header(const unsigned char *name, size_t len)
+{
+    return (len > sizeof("iothub-app-") - 1
+            && ngx_iothub_props_starts(name, len, "iothub-app-"))
+           ? sizeof("iothub-app-") - 1 : 0;
+}
+
+
 int
 ngx_iothub_prop_name_is(const unsigned char *name, size_t len,
     const char *header)

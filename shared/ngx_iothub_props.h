@@ -59,6 +59,13 @@ typedef struct {
 } ngx_iothub_prop_header_t;
 
 
+/*
+ * The length of the prefix "iothub-app-" (any case) when name (len bytes)
+ * is the header of an application property, iothub-app-<name> with a
+ * name; else 0.
+ */
+size_t ngx_iothub_prop_app_header(const unsigned char *name, size_t len);
+
 /* Nonzero when name (len bytes) is header, without regard to case. */
 int ngx_iothub_prop_name_is(const unsigned char *name, size_t len,
     const char *header);
