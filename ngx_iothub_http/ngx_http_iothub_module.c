@@ -29,8 +29,7 @@
 static ngx_int_t ngx_http_iothub_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iothub_read_request(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
-static ngx_int_t ngx_http_iothub_too_large(ngx_http_request_t *r,
-    ngx_http_iothub_ctx_t *ctx);
+static ngx_int_t ngx_http_iothub_too_large(ngx_http_request_t *r);
 static yajl_gen ngx_http_iothub_error_envelope(ngx_http_request_t *r,
     const char *name, const char *fmt, ...);
 static yajl_gen ngx_http_iothub_error_gen(ngx_http_request_t *r,
@@ -207,7 +206,7 @@ ngx_http_iothub_read_request(ngx_http_request_t *r,
     if (ctx->route == ngx_http_iothub_route_d2c
         && r->headers_in.content_length_n > NGX_IOTHUB_D2C_MAX_SIZE)
     {
-        return ngx_http_iothub_too_large(r, ctx);
+        return ngx_http_iothub_too_large(r);
     }
 
     r->request_body_in_single_buf = 1;
@@ -223,7 +222,7 @@ ngx_http_iothub_read_request(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_iothub_too_large(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
+ngx_http_iothub_too_large(ngx_http_request_t *r)
 {
     /* no "100 Continue" for a body that is refused */
     r->expect_tested = 1;
