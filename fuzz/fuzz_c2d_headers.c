@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "ngx_iothub_http_c2d_headers.h"
+#include "fuzz_header_lines.h"
 
 
 /* Fri, 31 Dec 9999 23:59:59 GMT */
@@ -63,36 +64,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 static void
 fuzz_headers(const unsigned char *p, size_t len)
 {
-    const unsigned char          *line, *last, *colon, *nl;
+    fuzz_header_t                 line;
+    const unsigned char          *pos, *last;
     ngx_iothub_c2d_headers_t      h;
     ngx_iothub_c2d_headers_rc_e   rc;
 
     ngx_iothub_c2d_headers_init(&h);
 
-    line = p;
+    pos = p;
     last = p + len;
     rc = NGX_IOTHUB_C2D_HEADERS_OK;
 
-    while (line < last && rc == NGX_IOTHUB_C2D_HEADERS_OK) {
-        nl = memchr(line, '\n', last - line);
-        if (nl == NULL) {
-            nl = last;
-        }
-
-        colon = memchr(line, ':', nl - line);
-        if (colon == NULL) {
-            colon = nl;
-        }
-
-        rc = ngx_iothub_c2d_headers_add(&h, line, colon - line,
-                                        (colon < nl) ? colon + 1 : nl,
-                                        (colon < nl) ? nl - colon - 1 : 0);
+    while (rc == NGX_IOTHUB_C2D_HEADERS_OK
+           && fuzz_header_line(&pos, last, &line))
+    {
+        rc = ngx_iothub_c2d_headers_add(&h, line.name, line.name_len,
+                                        line.value, line.value_len);
 
         fuzz_assert(rc == NGX_IOTHUB_C2D_HEADERS_OK
                     || (rc == NGX_IOTHUB_C2D_HEADERS_TOO_MANY
                         && h.n == NGX_IOTHUB_C2D_HEADERS_MAX));
-
-        line = nl + 1;
     }
 
     fuzz_check(&h, p, len);

@@ -19,6 +19,7 @@
 
 #include "ngx_iothub_http_d2c.h"
 #include "ngx_iothub_http_c2d_headers.h"
+#include "fuzz_header_lines.h"
 
 
 #define fuzz_assert(e)  if (!(e)) __builtin_trap()
@@ -98,35 +99,22 @@ fuzz_batch(const char *json)
 static void
 fuzz_headers(const unsigned char *p, size_t len)
 {
-    const unsigned char        *line, *last, *colon, *nl;
+    fuzz_header_t               h;
+    const unsigned char        *last;
     ngx_iothub_http_d2c_rc_e    rc;
     ngx_iothub_http_d2c_msg_t   m;
 
     ngx_iothub_http_d2c_init(&m);
 
-    line = p;
     last = p + len;
 
-    while (line < last) {
-        nl = memchr(line, '\n', last - line);
-        if (nl == NULL) {
-            nl = last;
-        }
-
-        colon = memchr(line, ':', nl - line);
-        if (colon == NULL) {
-            colon = nl;
-        }
-
-        rc = ngx_iothub_http_d2c_header(&m, line, colon - line,
-                                        (colon < nl) ? colon + 1 : nl,
-                                        (colon < nl) ? nl - colon - 1 : 0);
+    while (fuzz_header_line(&p, last, &h)) {
+        rc = ngx_iothub_http_d2c_header(&m, h.name, h.name_len, h.value,
+                                        h.value_len);
 
         fuzz_assert(rc == NGX_IOTHUB_HTTP_D2C_OK
                     || (rc == NGX_IOTHUB_HTTP_D2C_TOO_MANY_PROPS
                         && m.n == NGX_IOTHUB_HTTP_D2C_MAX_PROPS));
-
-        line = nl + 1;
     }
 
     fuzz_message(&m);

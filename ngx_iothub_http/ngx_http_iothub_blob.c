@@ -21,6 +21,7 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_blob_sas.h"
 #include "ngx_iothub_log.h"
+#include "ngx_http_iothub_module.h"
 
 
 /* a Put Block List body is read into memory: at most this many blocks */
@@ -84,8 +85,6 @@ static ngx_int_t ngx_http_iothub_blob_created(ngx_http_request_t *r,
     ngx_http_iothub_blob_ctx_t *ctx, ngx_uint_t blob);
 static ngx_int_t ngx_http_iothub_blob_get(ngx_http_request_t *r,
     ngx_http_iothub_blob_ctx_t *ctx);
-static ngx_table_elt_t *ngx_http_iothub_blob_find_header(
-    ngx_http_request_t *r, const char *name);
 static ngx_int_t ngx_http_iothub_blob_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iothub_blob_header(ngx_http_request_t *r,
     const char *name, const char *value);
@@ -381,7 +380,7 @@ ngx_http_iothub_blob_put(ngx_http_request_t *r,
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_iothub_blob_module);
 
     if (ctx->op == NGX_HTTP_IOTHUB_BLOB_PUT) {
-        type = ngx_http_iothub_blob_find_header(r, "x-ms-blob-type");
+        type = ngx_http_iothub_find_header(r, "x-ms-blob-type", NULL);
 
         if (type == NULL || type->value.len != 9
             || ngx_strncasecmp(type->value.data, (u_char *) "BlockBlob", 9)
@@ -852,8 +851,8 @@ ngx_http_iothub_blob_get(ngx_http_request_t *r,
     /* Blob Storage's own name of Range, which the SDK sends: nginx's
      * range filter serves it */
     if (r->headers_in.range == NULL) {
-        r->headers_in.range = ngx_http_iothub_blob_find_header(r,
-                                                               "x-ms-range");
+        r->headers_in.range = ngx_http_iothub_find_header(r, "x-ms-range",
+                                                          NULL);
     }
 
     ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
@@ -898,39 +897,6 @@ ngx_http_iothub_blob_get(ngx_http_request_t *r,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_table_elt_t *
-ngx_http_iothub_blob_find_header(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
 }
 
 
@@ -987,10 +953,8 @@ static ngx_int_t
 ngx_http_iothub_blob_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    size_t      len;
+    ngx_buf_t  *b;
 
     static const char  head[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
                                 "<Error><Code>";
@@ -1010,11 +974,6 @@ ngx_http_iothub_blob_error(ngx_http_request_t *r, ngx_uint_t status,
 
     b->last = ngx_sprintf(b->last, "%s%s</Code><Message>%s</Message></Error>",
                           head, code, message);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
 
     ngx_str_set(&r->headers_out.content_type, "application/xml");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
@@ -1025,16 +984,7 @@ ngx_http_iothub_blob_error(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_iothub_send_buf(r, status, b);
 }
 
 

@@ -81,32 +81,18 @@ ngx_http_iothub_route_d2c(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 static ngx_int_t
 ngx_http_iothub_d2c_single(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 {
-    ngx_uint_t                  i;
-    ngx_list_part_t            *part;
-    ngx_table_elt_t            *h;
-    ngx_iothub_message_t        msg;
-    ngx_iothub_http_d2c_rc_e    rc;
-    ngx_iothub_http_d2c_msg_t   m;
+    ngx_table_elt_t                *h;
+    ngx_iothub_message_t            msg;
+    ngx_iothub_http_d2c_rc_e        rc;
+    ngx_iothub_http_d2c_msg_t       m;
+    ngx_http_iothub_header_iter_t   it;
 
     ngx_iothub_http_d2c_init(&m);
+    ngx_memzero(&it, sizeof(ngx_http_iothub_header_iter_t));
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        rc = ngx_iothub_http_d2c_header(&m, h[i].key.data, h[i].key.len,
-                                        h[i].value.data, h[i].value.len);
+    while ((h = ngx_http_iothub_next_header(r, &it, NULL)) != NULL) {
+        rc = ngx_iothub_http_d2c_header(&m, h->key.data, h->key.len,
+                                        h->value.data, h->value.len);
         if (rc != NGX_IOTHUB_HTTP_D2C_OK) {
             return ngx_http_iothub_d2c_invalid(r, rc);
         }

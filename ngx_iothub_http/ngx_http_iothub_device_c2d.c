@@ -99,9 +99,7 @@ static ngx_int_t
 ngx_http_iothub_c2d_deliver(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
     ngx_iothub_c2d_message_t *msg)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
 
     if (ngx_http_iothub_c2d_etag(r, ctx, &msg->sequence_number) != NGX_OK
         || ngx_http_iothub_c2d_properties(r, msg) != NGX_OK)
@@ -115,22 +113,10 @@ ngx_http_iothub_c2d_deliver(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
     }
 
     b->last = ngx_cpymem(b->pos, msg->body.data, msg->body.len);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = msg->body.len;
     ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
 
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_iothub_send_buf(r, NGX_HTTP_OK, b);
 }
 
 

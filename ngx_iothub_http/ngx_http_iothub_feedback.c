@@ -126,10 +126,8 @@ static ngx_int_t
 ngx_http_iothub_feedback_send(ngx_http_request_t *r,
     ngx_iothub_sbstream_op_t *op)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_str_t     etag;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
+    ngx_str_t   etag;
 
     etag.len = op->lock.len + 2;
     etag.data = ngx_pnalloc(r->pool, etag.len);
@@ -151,23 +149,11 @@ ngx_http_iothub_feedback_send(ngx_http_request_t *r,
     b->pos = op->body.data;
     b->last = op->body.data + op->body.len;
     b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = op->body.len;
     ngx_str_set(&r->headers_out.content_type,
                 "application/vnd.microsoft.iothub.feedback.json");
 
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_iothub_send_buf(r, NGX_HTTP_OK, b);
 }
 
 

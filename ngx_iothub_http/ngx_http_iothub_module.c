@@ -27,6 +27,19 @@
 
 
 static ngx_int_t ngx_http_iothub_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_iothub_read_request(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx);
+static ngx_int_t ngx_http_iothub_too_large(ngx_http_request_t *r);
+static yajl_gen ngx_http_iothub_error_envelope(ngx_http_request_t *r,
+    const char *name, const char *fmt, ...);
+static yajl_gen ngx_http_iothub_error_gen(ngx_http_request_t *r,
+    const char *name, const char *fmt, va_list args);
+static ngx_buf_t *ngx_http_iothub_json_buf(ngx_http_request_t *r,
+    yajl_gen g);
+static ngx_int_t ngx_http_iothub_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_iothub_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_iothub_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_iothub_dispatch(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx);
 static ngx_int_t ngx_http_iothub_route(ngx_http_request_t *r,
@@ -92,7 +105,7 @@ static ngx_command_t  ngx_http_iothub_commands[] = {
 
 static ngx_http_module_t  ngx_http_iothub_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_iothub_init,                  /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -119,6 +132,10 @@ ngx_module_t  ngx_http_iothub_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_int_t
@@ -157,24 +174,21 @@ ngx_http_iothub_handler(ngx_http_request_t *r)
     /* If-Match is ours to judge, not the not_modified filter's */
     r->disable_not_modified = 1;
 
-    if (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST|NGX_HTTP_PATCH)) {
-        r->request_body_in_single_buf = 1;
+    rc = ngx_http_iothub_route(r, ctx);
 
-        rc = ngx_http_read_client_request_body(r,
-                                               ngx_http_iothub_body_handler);
-
-        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
-        }
-
-        return NGX_DONE;
+    if (rc == NGX_DECLINED
+        && (r->method & (NGX_HTTP_PUT|NGX_HTTP_POST|NGX_HTTP_PATCH)))
+    {
+        return ngx_http_iothub_read_request(r, ctx);
     }
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_iothub_dispatch(r, ctx);
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_iothub_dispatch(r, ctx);
+    }
 
     if (rc == NGX_DONE) {
         /* a Redis reply finishes the request */
@@ -185,17 +199,58 @@ ngx_http_iothub_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A body the route would refuse for its size is refused from its
+ * Content-Length, before it is read; a chunked one once read.
+ */
+
+static ngx_int_t
+ngx_http_iothub_read_request(ngx_http_request_t *r,
+    ngx_http_iothub_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (ctx->route == ngx_http_iothub_route_d2c
+        && r->headers_in.content_length_n > NGX_IOTHUB_D2C_MAX_SIZE)
+    {
+        return ngx_http_iothub_too_large(r);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_iothub_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_iothub_too_large(ngx_http_request_t *r)
+{
+    /* no "100 Continue" for a body that is refused */
+    r->expect_tested = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_iothub_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                 "MessageTooLarge",
+                                 "the message is over %uz bytes",
+                                 (size_t) NGX_IOTHUB_D2C_MAX_SIZE);
+}
+
+
+/* the route is known; each step answers NGX_DECLINED to go on */
+
 static ngx_int_t
 ngx_http_iothub_dispatch(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 {
     ngx_int_t  rc;
-
-    /* each step answers NGX_DECLINED to go on, or the response's rc */
-
-    rc = ngx_http_iothub_route(r, ctx);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
 
     if (ctx->rights & NGX_IOTHUB_HTTP_DEVICE) {
         /* device routes take the device's credentials, then run */
@@ -448,24 +503,56 @@ ngx_int_t
 ngx_http_iothub_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *name, const char *fmt, ...)
 {
+    va_list   args;
+    yajl_gen  g;
+
+    va_start(args, fmt);
+    g = ngx_http_iothub_error_gen(r, name, fmt, args);
+    va_end(args);
+
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_iothub_send_json(r, status, g, NULL);
+}
+
+
+static yajl_gen
+ngx_http_iothub_error_envelope(ngx_http_request_t *r, const char *name,
+    const char *fmt, ...)
+{
+    va_list   args;
+    yajl_gen  g;
+
+    va_start(args, fmt);
+    g = ngx_http_iothub_error_gen(r, name, fmt, args);
+    va_end(args);
+
+    return g;
+}
+
+
+/* the error envelope, and its code as header iothub-errorcode */
+
+static yajl_gen
+ngx_http_iothub_error_gen(ngx_http_request_t *r, const char *name,
+    const char *fmt, va_list args)
+{
     u_char     msg[640], *last;
-    va_list    args;
     ngx_tm_t   tm;
     ngx_str_t  code;
     yajl_gen   g;
 
     g = ngx_http_iothub_json_gen(r);
     if (g == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     yajl_gen_map_open(g);
 
     last = ngx_slprintf(msg, msg + sizeof(msg), "ErrorCode:%s;", name);
-
-    va_start(args, fmt);
     last = ngx_vslprintf(last, msg + sizeof(msg), fmt, args);
-    va_end(args);
 
     yajl_gen_string(g, (u_char *) "Message", 7);
     yajl_gen_string(g, msg, last - msg);
@@ -487,10 +574,10 @@ ngx_http_iothub_error(ngx_http_request_t *r, ngx_uint_t status,
     code.len = ngx_strlen(name);
 
     if (ngx_http_iothub_add_header(r, "iothub-errorcode", &code) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
-    return ngx_http_iothub_send_json(r, status, g, NULL);
+    return g;
 }
 
 
@@ -553,25 +640,13 @@ ngx_int_t
 ngx_http_iothub_send_json(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen g, const char *etag)
 {
-    size_t               len;
-    ngx_int_t            rc;
-    ngx_buf_t           *b;
-    ngx_str_t            value;
-    ngx_chain_t          out;
-    const unsigned char *json;
+    ngx_buf_t  *b;
+    ngx_str_t   value;
 
-    if (yajl_gen_get_buf(g, &json, &len) != yajl_gen_status_ok) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b = ngx_create_temp_buf(r->pool, len);
+    b = ngx_http_iothub_json_buf(r, g);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    b->last = ngx_cpymem(b->pos, json, len);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
     if (etag && etag[0]) {
         value.len = ngx_strlen(etag) + 2;
@@ -587,11 +662,26 @@ ngx_http_iothub_send_json(ngx_http_request_t *r, ngx_uint_t status,
         }
     }
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
     ngx_str_set(&r->headers_out.content_type,
                 "application/json; charset=utf-8");
     r->headers_out.content_type_len = sizeof("application/json") - 1;
+
+    return ngx_http_iothub_send_buf(r, status, b);
+}
+
+
+ngx_int_t
+ngx_http_iothub_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b)
+{
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = ngx_buf_size(b);
 
     rc = ngx_http_send_header(r);
 
@@ -603,6 +693,29 @@ ngx_http_iothub_send_json(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_buf_t *
+ngx_http_iothub_json_buf(ngx_http_request_t *r, yajl_gen g)
+{
+    size_t                len;
+    ngx_buf_t            *b;
+    const unsigned char  *json;
+
+    if (yajl_gen_get_buf(g, &json, &len) != yajl_gen_status_ok) {
+        return NULL;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_cpymem(b->pos, json, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+
+    return b;
 }
 
 
@@ -679,6 +792,74 @@ ngx_http_iothub_add_header(ngx_http_request_t *r, const char *name,
 }
 
 
+ngx_table_elt_t *
+ngx_http_iothub_find_header(ngx_http_request_t *r, const char *name,
+    ngx_uint_t *count)
+{
+    ngx_table_elt_t                *h, *found;
+    ngx_http_iothub_header_iter_t   it;
+
+    ngx_memzero(&it, sizeof(ngx_http_iothub_header_iter_t));
+    found = NULL;
+
+    if (count) {
+        *count = 0;
+    }
+
+    while ((h = ngx_http_iothub_next_header(r, &it, name)) != NULL) {
+        if (found == NULL) {
+            found = h;
+        }
+
+        if (count == NULL) {
+            break;
+        }
+
+        (*count)++;
+    }
+
+    return found;
+}
+
+
+ngx_table_elt_t *
+ngx_http_iothub_next_header(ngx_http_request_t *r,
+    ngx_http_iothub_header_iter_t *it, const char *name)
+{
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    if (it->part == NULL) {
+        it->part = &r->headers_in.headers.part;
+        it->i = 0;
+    }
+
+    len = name ? ngx_strlen(name) : 0;
+
+    for ( ;; ) {
+
+        if (it->i >= it->part->nelts) {
+            if (it->part->next == NULL) {
+                return NULL;
+            }
+
+            it->part = it->part->next;
+            it->i = 0;
+            continue;
+        }
+
+        h = (ngx_table_elt_t *) it->part->elts + it->i++;
+
+        if (name == NULL
+            || (h->key.len == len
+                && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0))
+        {
+            return h;
+        }
+    }
+}
+
+
 static void
 ngx_http_iothub_cleanup(void *data)
 {
@@ -686,6 +867,106 @@ ngx_http_iothub_cleanup(void *data)
 
     ngx_iothub_registry_cancel(&ctx->op);
     ngx_iothub_twin_cancel(&ctx->twin);
+}
+
+
+/*
+ * nginx answers a body over client_max_body_size (its Content-Length
+ * before the handler runs, a chunked one while it is read) with its own
+ * HTML 413: on the api's locations that page becomes the error envelope.
+ */
+
+static ngx_int_t
+ngx_http_iothub_header_filter(ngx_http_request_t *r)
+{
+    yajl_gen                   g;
+    ngx_http_iothub_ctx_t     *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->headers_out.status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+        || clcf->handler != ngx_http_iothub_handler
+        || r != r->main
+        || r->headers_out.content_type.len != sizeof("text/html") - 1
+        || ngx_strncmp(r->headers_out.content_type.data, "text/html",
+                       sizeof("text/html") - 1)
+           != 0)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
+
+    if (ctx == NULL) {
+        /* refused from its Content-Length: the handler has not run */
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_iothub_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_iothub_module);
+    }
+
+    g = ngx_http_iothub_error_envelope(r, "MessageTooLarge",
+                                       "the request body is over %O bytes",
+                                       clcf->client_max_body_size);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->too_large = ngx_http_iothub_json_buf(r, g);
+    if (ctx->too_large == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.content_length_n = ngx_buf_size(ctx->too_large);
+    ngx_str_set(&r->headers_out.content_type,
+                "application/json; charset=utf-8");
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* the HTML page's buffers are dropped, the envelope goes with its last */
+
+static ngx_int_t
+ngx_http_iothub_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t             *cl, out;
+    ngx_http_iothub_ctx_t   *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
+
+    if (ctx == NULL || ctx->too_large == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last_buf) {
+            out.buf = ctx->too_large;
+            out.next = NULL;
+            ctx->too_large = NULL;
+
+            return ngx_http_next_body_filter(r, &out);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_iothub_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_iothub_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_iothub_body_filter;
+
+    return NGX_OK;
 }
 
 

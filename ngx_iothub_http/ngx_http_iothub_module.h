@@ -64,6 +64,9 @@ struct ngx_http_iothub_ctx_s {
     /* the request body, NUL-terminated, once read */
     ngx_str_t                        body;
 
+    /* nginx's own 413 page, answered as the error envelope instead */
+    ngx_buf_t                       *too_large;
+
     ngx_iothub_registry_op_t         op;
     ngx_iothub_twin_op_t             twin;
 
@@ -96,6 +99,13 @@ ngx_int_t ngx_http_iothub_started(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_iothub_send_json(ngx_http_request_t *r,
     ngx_uint_t status, yajl_gen g, const char *etag);
 
+/*
+ * Sends the status and b, the whole body, as the response (the caller set
+ * its content type and headers); returns what the content handler returns.
+ */
+ngx_int_t ngx_http_iothub_send_buf(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_buf_t *b);
+
 /* A yajl generator whose memory is freed with the request pool. */
 yajl_gen ngx_http_iothub_json_gen(ngx_http_request_t *r);
 
@@ -107,6 +117,26 @@ ngx_int_t ngx_http_iothub_send_empty(ngx_http_request_t *r,
     ngx_uint_t status);
 
 /* Adds a response header; name and value must outlive the request. */
+/*
+ * The first request header of that name (any case), or NULL; "count"
+ * (when not NULL) gets how many lines carry it.
+ */
+ngx_table_elt_t *ngx_http_iothub_find_header(ngx_http_request_t *r,
+    const char *name, ngx_uint_t *count);
+
+/* where ngx_http_iothub_next_header() is: zeroed to start */
+typedef struct {
+    ngx_list_part_t                 *part;
+    ngx_uint_t                       i;
+} ngx_http_iothub_header_iter_t;
+
+/*
+ * The request's next header (in the order they came) named "name" (any
+ * case), or any when name is NULL; NULL after the last.
+ */
+ngx_table_elt_t *ngx_http_iothub_next_header(ngx_http_request_t *r,
+    ngx_http_iothub_header_iter_t *it, const char *name);
+
 ngx_int_t ngx_http_iothub_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 

@@ -49,8 +49,6 @@ static ngx_int_t ngx_http_iothub_query_parse(ngx_http_request_t *r,
     ngx_http_iothub_query_t *hq, const char *text);
 static ngx_int_t ngx_http_iothub_query_paging(ngx_http_request_t *r,
     ngx_http_iothub_query_t *hq);
-static ngx_table_elt_t *ngx_http_iothub_query_header(ngx_http_request_t *r,
-    const char *name);
 static ngx_int_t ngx_http_iothub_query_token_read(ngx_http_iothub_query_t *hq,
     ngx_str_t *token);
 static ngx_int_t ngx_http_iothub_query_row(ngx_iothub_query_run_t *run,
@@ -207,7 +205,7 @@ ngx_http_iothub_query_paging(ngx_http_request_t *r,
 
     hq->page_size = NGX_HTTP_IOTHUB_QUERY_PAGE;
 
-    h = ngx_http_iothub_query_header(r, "x-ms-max-item-count");
+    h = ngx_http_iothub_find_header(r, "x-ms-max-item-count", NULL);
 
     if (h) {
         n = ngx_atoi(h->value.data, h->value.len);
@@ -223,7 +221,7 @@ ngx_http_iothub_query_paging(ngx_http_request_t *r,
                                 NGX_HTTP_IOTHUB_QUERY_PAGE_MAX);
     }
 
-    h = ngx_http_iothub_query_header(r, "x-ms-continuation");
+    h = ngx_http_iothub_find_header(r, "x-ms-continuation", NULL);
 
     if (h && h->value.len
         && ngx_http_iothub_query_token_read(hq, &h->value) != NGX_OK)
@@ -234,39 +232,6 @@ ngx_http_iothub_query_paging(ngx_http_request_t *r,
     }
 
     return NGX_DECLINED;
-}
-
-
-static ngx_table_elt_t *
-ngx_http_iothub_query_header(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
 }
 
 

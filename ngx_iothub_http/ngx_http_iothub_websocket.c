@@ -23,6 +23,7 @@
 #include "ngx_iothub.h"
 #include "ngx_iothub_ws_engine.h"
 #include "ngx_iothub_ws_codec.h"
+#include "ngx_http_iothub_module.h"
 
 
 /* one frame per send: a TLS record's worth with its 4-byte header */
@@ -71,8 +72,6 @@ static ngx_int_t ngx_http_iothub_ws_check(ngx_http_request_t *r,
 static ngx_int_t ngx_http_iothub_ws_select(ngx_http_request_t *r,
     ngx_str_t *protocol, ngx_iothub_ws_engine_t **engine);
 static ngx_int_t ngx_http_iothub_ws_version(ngx_http_request_t *r);
-static ngx_table_elt_t *ngx_http_iothub_ws_header(ngx_http_request_t *r,
-    const char *name, ngx_uint_t *count);
 static ngx_int_t ngx_http_iothub_ws_answer(ngx_http_request_t *r,
     ngx_http_iothub_ws_ctx_t *ctx, u_char *accept, ngx_str_t *protocol);
 static void ngx_http_iothub_ws_takeover(ngx_event_t *wev);
@@ -272,7 +271,7 @@ ngx_http_iothub_ws_check(ngx_http_request_t *r, u_char *accept,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    h = ngx_http_iothub_ws_header(r, "Upgrade", &n);
+    h = ngx_http_iothub_find_header(r, "Upgrade", &n);
     if (h == NULL
         || !ngx_iothub_ws_list_has(h->value.data, h->value.len, "websocket"))
     {
@@ -281,7 +280,7 @@ ngx_http_iothub_ws_check(ngx_http_request_t *r, u_char *accept,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    h = ngx_http_iothub_ws_header(r, "Connection", &n);
+    h = ngx_http_iothub_find_header(r, "Connection", &n);
     if (h == NULL
         || !ngx_iothub_ws_list_has(h->value.data, h->value.len, "upgrade"))
     {
@@ -290,7 +289,7 @@ ngx_http_iothub_ws_check(ngx_http_request_t *r, u_char *accept,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    h = ngx_http_iothub_ws_header(r, "Sec-WebSocket-Version", &n);
+    h = ngx_http_iothub_find_header(r, "Sec-WebSocket-Version", &n);
     if (h == NULL || n != 1) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iothub websocket: no Sec-WebSocket-Version");
@@ -304,7 +303,7 @@ ngx_http_iothub_ws_check(ngx_http_request_t *r, u_char *accept,
         return ngx_http_iothub_ws_version(r);
     }
 
-    h = ngx_http_iothub_ws_header(r, "Sec-WebSocket-Key", &n);
+    h = ngx_http_iothub_find_header(r, "Sec-WebSocket-Key", &n);
     if (h == NULL || n != 1) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iothub websocket: %s Sec-WebSocket-Key",
@@ -358,40 +357,21 @@ static ngx_int_t
 ngx_http_iothub_ws_select(ngx_http_request_t *r, ngx_str_t *protocol,
     ngx_iothub_ws_engine_t **engine)
 {
-    int                   rc;
-    size_t                len;
-    ngx_uint_t            i, offered;
-    ngx_list_part_t      *part;
-    ngx_table_elt_t      *h;
-    const u_char         *p, *last, *token;
+    int                             rc;
+    size_t                          len;
+    ngx_uint_t                      offered;
+    ngx_table_elt_t                *h;
+    const u_char                   *p, *last, *token;
+    ngx_http_iothub_header_iter_t   it;
 
     offered = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_memzero(&it, sizeof(ngx_http_iothub_header_iter_t));
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != sizeof("Sec-WebSocket-Protocol") - 1
-            || ngx_strncasecmp(h[i].key.data,
-                               (u_char *) "Sec-WebSocket-Protocol",
-                               h[i].key.len)
-               != 0)
-        {
-            continue;
-        }
-
-        p = h[i].value.data;
-        last = p + h[i].value.len;
+    while ((h = ngx_http_iothub_next_header(r, &it, "Sec-WebSocket-Protocol"))
+           != NULL)
+    {
+        p = h->value.data;
+        last = p + h->value.len;
 
         while ((rc = ngx_iothub_ws_next_token(&p, last, &token, &len)) == 1) {
             offered = 1;
@@ -408,7 +388,7 @@ ngx_http_iothub_ws_select(ngx_http_request_t *r, ngx_str_t *protocol,
         if (rc == -1) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "iothub websocket: malformed "
-                          "Sec-WebSocket-Protocol \"%V\"", &h[i].value);
+                          "Sec-WebSocket-Protocol \"%V\"", &h->value);
             return NGX_HTTP_BAD_REQUEST;
         }
     }
@@ -419,51 +399,6 @@ ngx_http_iothub_ws_select(ngx_http_request_t *r, ngx_str_t *protocol,
                           : "no Sec-WebSocket-Protocol");
 
     return NGX_HTTP_BAD_REQUEST;
-}
-
-
-/* a request header by name, and how many lines carry it */
-
-static ngx_table_elt_t *
-ngx_http_iothub_ws_header(ngx_http_request_t *r, const char *name,
-    ngx_uint_t *count)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *found;
-
-    len = ngx_strlen(name);
-    found = NULL;
-    *count = 0;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            if (found == NULL) {
-                found = &h[i];
-            }
-
-            (*count)++;
-        }
-    }
-
-    return found;
 }
 
 

@@ -13,16 +13,6 @@
 #include "ngx_iothub_http_c2d_headers.h"
 
 
-#define NGX_IOTHUB_C2D_APP_PREFIX     "iothub-app-"
-#define NGX_IOTHUB_C2D_APP_PREFIX_LEN (sizeof(NGX_IOTHUB_C2D_APP_PREFIX) - 1)
-
-
-typedef struct {
-    const char                  *header;
-    const char                  *field;
-} ngx_iothub_c2d_system_t;
-
-
 /* a broken-down UTC time, as a date's fields are read */
 typedef struct {
     int                          year;
@@ -34,8 +24,6 @@ typedef struct {
 } ngx_iothub_http_tm_t;
 
 
-static int ngx_iothub_c2d_name_is(const unsigned char *name, size_t len,
-    const char *header);
 static ngx_iothub_c2d_headers_rc_e ngx_iothub_c2d_property(
     ngx_iothub_c2d_headers_t *h, const char *field, const unsigned char *name,
     size_t name_len, const unsigned char *value, size_t value_len);
@@ -52,7 +40,7 @@ static int ngx_iothub_http_date_valid(const ngx_iothub_http_tm_t *tm);
 static int64_t ngx_iothub_http_date_days(int year, int mon, int mday);
 
 
-static const ngx_iothub_c2d_system_t  ngx_iothub_c2d_system[] = {
+static const ngx_iothub_prop_header_t  ngx_iothub_c2d_system[] = {
     { "iothub-messageid", "p:message-id" },
     { "iothub-correlationid", "p:correlation-id" },
     { "iothub-userid", "p:user-id" },
@@ -105,50 +93,34 @@ ngx_iothub_c2d_headers_add(ngx_iothub_c2d_headers_t *h,
     const unsigned char *name, size_t name_len, const unsigned char *value,
     size_t value_len)
 {
-    const ngx_iothub_c2d_system_t  *sys;
+    size_t       app;
+    const char  *field;
 
-    if (name_len > NGX_IOTHUB_C2D_APP_PREFIX_LEN
-        && ngx_iothub_c2d_name_is(name, NGX_IOTHUB_C2D_APP_PREFIX_LEN,
-                                  NGX_IOTHUB_C2D_APP_PREFIX))
-    {
-        return ngx_iothub_c2d_property(h, "u:",
-                                       name + NGX_IOTHUB_C2D_APP_PREFIX_LEN,
-                                       name_len
-                                       - NGX_IOTHUB_C2D_APP_PREFIX_LEN,
+    app = ngx_iothub_prop_app_header(name, name_len);
+
+    if (app) {
+        return ngx_iothub_c2d_property(h, "u:", name + app, name_len - app,
                                        value, value_len);
     }
 
-    if (ngx_iothub_c2d_name_is(name, name_len, "iothub-ack")) {
+    if (ngx_iothub_prop_name_is(name, name_len, "iothub-ack")) {
         h->ack_text = value;
         h->ack_len = value_len;
         return NGX_IOTHUB_C2D_HEADERS_OK;
     }
 
-    if (ngx_iothub_c2d_name_is(name, name_len, "iothub-expiry")) {
+    if (ngx_iothub_prop_name_is(name, name_len, "iothub-expiry")) {
         h->expiry_text = value;
         h->expiry_len = value_len;
         return NGX_IOTHUB_C2D_HEADERS_OK;
     }
 
-    for (sys = ngx_iothub_c2d_system; sys->header != NULL; sys++) {
-        if (ngx_iothub_c2d_name_is(name, name_len, sys->header)) {
-            return ngx_iothub_c2d_property(h, sys->field, NULL, 0, value,
-                                           value_len);
-        }
+    field = ngx_iothub_prop_system(ngx_iothub_c2d_system, name, name_len);
+    if (field != NULL) {
+        return ngx_iothub_c2d_property(h, field, NULL, 0, value, value_len);
     }
 
     return NGX_IOTHUB_C2D_HEADERS_OK;
-}
-
-
-/* header names compare without regard to case (ASCII, the C locale) */
-
-static int
-ngx_iothub_c2d_name_is(const unsigned char *name, size_t len,
-    const char *header)
-{
-    return len == strlen(header)
-           && strncasecmp((const char *) name, header, len) == 0;
 }
 
 
@@ -157,19 +129,12 @@ ngx_iothub_c2d_property(ngx_iothub_c2d_headers_t *h, const char *field,
     const unsigned char *name, size_t name_len, const unsigned char *value,
     size_t value_len)
 {
-    ngx_iothub_c2d_property_t  *pr;
-
-    if (h->n == NGX_IOTHUB_C2D_HEADERS_MAX) {
+    if (ngx_iothub_prop_add(h->prop, &h->n, NGX_IOTHUB_C2D_HEADERS_MAX,
+                            field, name, name_len, value, value_len)
+        != 0)
+    {
         return NGX_IOTHUB_C2D_HEADERS_TOO_MANY;
     }
-
-    pr = &h->prop[h->n++];
-
-    pr->field = field;
-    pr->name = name;
-    pr->name_len = name_len;
-    pr->value = value;
-    pr->value_len = value_len;
 
     return NGX_IOTHUB_C2D_HEADERS_OK;
 }
@@ -547,9 +512,9 @@ ngx_iothub_c2d_query_reject(const unsigned char *args, size_t len)
 
         eq = memchr(p, '=', end - p);
 
-        if (ngx_iothub_c2d_name_is(p, (eq ? eq : end) - p, "reject")
+        if (ngx_iothub_prop_name_is(p, (eq ? eq : end) - p, "reject")
             && (eq == NULL || eq + 1 == end
-                || ngx_iothub_c2d_name_is(eq + 1, end - eq - 1, "true")))
+                || ngx_iothub_prop_name_is(eq + 1, end - eq - 1, "true")))
         {
             return 1;
         }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ngx_iothub_props.h"
+
 
 /* properties a message holds: NGX_IOTHUB_D2C_MAX_PROPERTIES */
 #define NGX_IOTHUB_C2D_HEADERS_MAX   64
@@ -31,18 +33,9 @@ typedef enum {
 } ngx_iothub_c2d_headers_rc_e;
 
 
-/*
- * A property: field is the stored field name ("p:message-id", ...) for a
- * system property, or "u:" for an application property whose name
- * follows.  name and value point into the caller's headers.
- */
-typedef struct {
-    const char                  *field;
-    const unsigned char         *name;
-    size_t                       name_len;
-    const unsigned char         *value;
-    size_t                       value_len;
-} ngx_iothub_c2d_property_t;
+/* a property (ngx_iothub_props.h); its strings point into the caller's
+ * headers */
+typedef ngx_iothub_prop_t  ngx_iothub_c2d_property_t;
 
 
 typedef struct {

@@ -16,23 +16,11 @@
 #include "ngx_iothub_props.h"
 
 
-#define NGX_IOTHUB_HTTP_D2C_APP       "iothub-app-"
-#define NGX_IOTHUB_HTTP_D2C_APP_LEN   (sizeof(NGX_IOTHUB_HTTP_D2C_APP) - 1)
-
-
-typedef struct {
-    const char                  *header;
-    const char                  *field;
-} ngx_iothub_http_d2c_system_t;
-
-
 struct ngx_iothub_http_d2c_batch_s {
     yajl_val                     tree;
 };
 
 
-static int ngx_iothub_http_d2c_name_is(const unsigned char *name,
-    size_t len, const char *header);
 static ngx_iothub_http_d2c_rc_e ngx_iothub_http_d2c_add(
     ngx_iothub_http_d2c_msg_t *m, const char *field,
     const unsigned char *name, size_t name_len, const unsigned char *value,
@@ -45,7 +33,7 @@ static yajl_val ngx_iothub_http_d2c_member(yajl_val obj, const char *key);
 
 
 /* the system properties a device sets (rest.md 14.1, messaging.md 1) */
-static const ngx_iothub_http_d2c_system_t  ngx_iothub_http_d2c_system[] = {
+static const ngx_iothub_prop_header_t  ngx_iothub_http_d2c_system[] = {
     { "iothub-messageid", "p:message-id" },
     { "iothub-correlationid", "p:correlation-id" },
     { "iothub-userid", "p:user-id" },
@@ -72,14 +60,14 @@ ngx_iothub_http_d2c_header(ngx_iothub_http_d2c_msg_t *m,
     const unsigned char *name, size_t name_len, const unsigned char *value,
     size_t value_len)
 {
-    const ngx_iothub_http_d2c_system_t  *sys;
+    size_t       app;
+    const char  *field;
 
-    if (name_len > NGX_IOTHUB_HTTP_D2C_APP_LEN
-        && ngx_iothub_http_d2c_name_is(name, NGX_IOTHUB_HTTP_D2C_APP_LEN,
-                                       NGX_IOTHUB_HTTP_D2C_APP))
-    {
-        name += NGX_IOTHUB_HTTP_D2C_APP_LEN;
-        name_len -= NGX_IOTHUB_HTTP_D2C_APP_LEN;
+    app = ngx_iothub_prop_app_header(name, name_len);
+
+    if (app) {
+        name += app;
+        name_len -= app;
 
         if (ngx_iothub_app_property_reserved(name, name_len)) {
             /* the hub's own names: dropped, as over MQTT */
@@ -90,23 +78,13 @@ ngx_iothub_http_d2c_header(ngx_iothub_http_d2c_msg_t *m,
                                        value_len);
     }
 
-    for (sys = ngx_iothub_http_d2c_system; sys->header != NULL; sys++) {
-        if (ngx_iothub_http_d2c_name_is(name, name_len, sys->header)) {
-            return ngx_iothub_http_d2c_add(m, sys->field, NULL, 0, value,
-                                           value_len);
-        }
+    field = ngx_iothub_prop_system(ngx_iothub_http_d2c_system, name,
+                                   name_len);
+    if (field != NULL) {
+        return ngx_iothub_http_d2c_add(m, field, NULL, 0, value, value_len);
     }
 
     return NGX_IOTHUB_HTTP_D2C_OK;
-}
-
-
-static int
-ngx_iothub_http_d2c_name_is(const unsigned char *name, size_t len,
-    const char *header)
-{
-    return len == strlen(header)
-           && strncasecmp((const char *) name, header, len) == 0;
 }
 
 
@@ -115,19 +93,12 @@ ngx_iothub_http_d2c_add(ngx_iothub_http_d2c_msg_t *m, const char *field,
     const unsigned char *name, size_t name_len, const unsigned char *value,
     size_t value_len)
 {
-    ngx_iothub_http_d2c_prop_t  *p;
-
-    if (m->n == NGX_IOTHUB_HTTP_D2C_MAX_PROPS) {
+    if (ngx_iothub_prop_add(m->prop, &m->n, NGX_IOTHUB_HTTP_D2C_MAX_PROPS,
+                            field, name, name_len, value, value_len)
+        != 0)
+    {
         return NGX_IOTHUB_HTTP_D2C_TOO_MANY_PROPS;
     }
-
-    p = &m->prop[m->n++];
-
-    p->field = field;
-    p->name = name;
-    p->name_len = name_len;
-    p->value = value;
-    p->value_len = value_len;
 
     return NGX_IOTHUB_HTTP_D2C_OK;
 }

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "ngx_iothub_props.h"
+
 
 /* properties a message holds: NGX_IOTHUB_D2C_MAX_PROPERTIES */
 #define NGX_IOTHUB_HTTP_D2C_MAX_PROPS    64
@@ -37,19 +39,9 @@ typedef enum {
 } ngx_iothub_http_d2c_rc_e;
 
 
-/*
- * A property: field is the stored name of a system property
- * ("p:message-id", "a:dt-subject", "u:iothub-interface-id", ...) or "u:"
- * for an application property whose name follows.  The strings point
- * into the caller's headers or the batch.
- */
-typedef struct {
-    const char                  *field;
-    const unsigned char         *name;
-    size_t                       name_len;
-    const unsigned char         *value;
-    size_t                       value_len;
-} ngx_iothub_http_d2c_prop_t;
+/* a property (ngx_iothub_props.h); its strings point into the caller's
+ * headers or the batch */
+typedef ngx_iothub_prop_t  ngx_iothub_http_d2c_prop_t;
 
 
 typedef struct {

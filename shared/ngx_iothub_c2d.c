@@ -31,6 +31,7 @@ static ngx_iothub_redis_call_t *ngx_iothub_c2d_script(ngx_uint_t script,
     ngx_iothub_args_t *args);
 static void ngx_iothub_c2d_add_key(ngx_iothub_args_t *args, u_char *buf,
     ngx_iothub_hub_t *hub, ngx_str_t *device_id, const char *suffix);
+static void ngx_iothub_c2d_add_now_ms(ngx_iothub_args_t *args, u_char *buf);
 
 
 ngx_int_t
@@ -171,11 +172,9 @@ ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     u_char                  now_ms[NGX_INT64_LEN], lock_ms[NGX_INT_T_LEN];
     u_char                  max[NGX_INT_T_LEN], now[40];
     u_char                  maxlen[NGX_INT_T_LEN];
-    ngx_time_t             *tp;
     ngx_iothub_args_t       args;
     ngx_iothub_c2d_keys_t   k;
 
-    tp = ngx_timeofday();
     ngx_iothub_time_now(now, sizeof(now));
 
     args.n = 0;
@@ -183,10 +182,7 @@ ngx_iothub_c2d_receive(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_c2d_add_key(&args, k.feedback, hub, NULL, "feedback");
     ngx_iothub_c2d_add_key(&args, k.prefix, hub, device_id, "c2d:");
 
-    ngx_iothub_args_add(&args, (char *) now_ms,
-                        ngx_sprintf(now_ms, "%uL",
-                                    (uint64_t) tp->sec * 1000 + tp->msec)
-                        - now_ms);
+    ngx_iothub_c2d_add_now_ms(&args, now_ms);
     ngx_iothub_args_add(&args, (char *) lock_ms,
                         ngx_sprintf(lock_ms, "%M", hub->c2d_lock_timeout)
                         - lock_ms);
@@ -213,6 +209,7 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     const char *how, ngx_iothub_redis_handler_pt handler, void *data)
 {
     u_char                  now[40], maxlen[NGX_INT_T_LEN];
+    u_char                  now_ms[NGX_INT64_LEN];
     ngx_iothub_args_t       args;
     ngx_iothub_c2d_keys_t   k;
 
@@ -234,6 +231,7 @@ ngx_iothub_c2d_settle(ngx_iothub_hub_t *hub, ngx_str_t *device_id,
     ngx_iothub_args_add(&args, (char *) maxlen,
                         ngx_sprintf(maxlen, "%ui", hub->feedback_max_length)
                         - maxlen);
+    ngx_iothub_c2d_add_now_ms(&args, now_ms);
 
     return ngx_iothub_c2d_script(NGX_IOTHUB_LUA_C2D_SETTLE, handler, data, 3,
                                  &args);
@@ -271,4 +269,20 @@ ngx_iothub_c2d_add_key(ngx_iothub_args_t *args, u_char *buf,
                                 device_id, suffix, NULL);
 
     ngx_iothub_args_add(args, (char *) buf, last - buf);
+}
+
+
+/* buf: NGX_INT64_LEN bytes */
+
+static void
+ngx_iothub_c2d_add_now_ms(ngx_iothub_args_t *args, u_char *buf)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    ngx_iothub_args_add(args, (char *) buf,
+                        ngx_sprintf(buf, "%uL",
+                                    (uint64_t) tp->sec * 1000 + tp->msec)
+                        - buf);
 }

@@ -68,6 +68,13 @@ static void ngx_iothub_janitor_reaped(void *data, redisReply *reply);
 static void ngx_iothub_janitor_next(ngx_iothub_janitor_t *j);
 static void ngx_iothub_janitor_index(ngx_iothub_janitor_t *j);
 static void ngx_iothub_janitor_indexed(void *data, redisReply *reply);
+static ngx_iothub_hub_t *ngx_iothub_janitor_current(
+    ngx_iothub_janitor_t *j);
+static void ngx_iothub_janitor_script(ngx_iothub_janitor_t *j,
+    ngx_uint_t script, ngx_iothub_redis_handler_pt handler, int nkeys,
+    int argc, const char **argv, const size_t *lens);
+static ngx_int_t ngx_iothub_janitor_integer(ngx_iothub_janitor_t *j,
+    redisReply *reply, const char *step, long long *value);
 static void ngx_iothub_janitor_done(ngx_iothub_janitor_t *j,
     redisReply *reply, const char *step);
 static ngx_int_t ngx_iothub_janitor_going(void);
@@ -199,7 +206,7 @@ ngx_iothub_janitor_hub(ngx_iothub_janitor_t *j)
         return;
     }
 
-    hub = ((ngx_iothub_hub_t **) j->hubs->elts)[j->hub];
+    hub = ngx_iothub_janitor_current(j);
 
     ngx_iothub_janitor_match(j, hub);
 
@@ -231,15 +238,11 @@ ngx_iothub_janitor_hub(ngx_iothub_janitor_t *j)
                         - minid);
 
     /* the command is formatted at once: the keys can go */
-    j->call = ngx_iothub_redis_script(j->link, NGX_IOTHUB_LUA_JANITOR_TRIM,
-                                      ngx_iothub_janitor_trimmed, j,
-                                      1 + (int) hub->partitions, args.n,
-                                      args.argv, args.lens);
+    ngx_iothub_janitor_script(j, NGX_IOTHUB_LUA_JANITOR_TRIM,
+                              ngx_iothub_janitor_trimmed,
+                              1 + (int) hub->partitions, args.n, args.argv,
+                              args.lens);
     ngx_free(keys);
-
-    if (j->call == NULL) {
-        ngx_iothub_janitor_done(j, NULL, NULL);
-    }
 }
 
 
@@ -276,16 +279,15 @@ ngx_iothub_janitor_trimmed(void *data, redisReply *reply)
 
     long long  trimmed;
 
-    j->call = NULL;
-
-    if (ngx_iothub_reply_integer(reply, &trimmed) != NGX_IOTHUB_REPLY_OK) {
-        ngx_iothub_janitor_done(j, reply, "trimming partitions");
+    if (ngx_iothub_janitor_integer(j, reply, "trimming partitions", &trimmed)
+        != NGX_OK)
+    {
         return;
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_CORE, j->timer.log, 0,
                    "iothub janitor: hub \"%V\": %L entries trimmed",
-                   &((ngx_iothub_hub_t **) j->hubs->elts)[j->hub]->name,
+                   &ngx_iothub_janitor_current(j)->name,
                    (int64_t) trimmed);
 
     j->cursor[0] = '0';
@@ -394,15 +396,10 @@ ngx_iothub_janitor_reap(ngx_iothub_janitor_t *j,
     argv[n - 1] = (char *) now;
     lens[n - 1] = ngx_strlen(now);
 
-    j->call = ngx_iothub_redis_script(j->link, NGX_IOTHUB_LUA_JANITOR_REAP,
-                                      ngx_iothub_janitor_reaped, j,
-                                      (int) scan->nkeys + 1, (int) n,
-                                      argv, lens);
+    ngx_iothub_janitor_script(j, NGX_IOTHUB_LUA_JANITOR_REAP,
+                              ngx_iothub_janitor_reaped,
+                              (int) scan->nkeys + 1, (int) n, argv, lens);
     ngx_free(argv);
-
-    if (j->call == NULL) {
-        ngx_iothub_janitor_done(j, NULL, NULL);
-    }
 }
 
 
@@ -413,10 +410,9 @@ ngx_iothub_janitor_reaped(void *data, redisReply *reply)
 
     long long  ended;
 
-    j->call = NULL;
-
-    if (ngx_iothub_reply_integer(reply, &ended) != NGX_IOTHUB_REPLY_OK) {
-        ngx_iothub_janitor_done(j, reply, "ending sessions");
+    if (ngx_iothub_janitor_integer(j, reply, "ending sessions", &ended)
+        != NGX_OK)
+    {
         return;
     }
 
@@ -436,7 +432,7 @@ ngx_iothub_janitor_next(ngx_iothub_janitor_t *j)
         return;
     }
 
-    hub = ((ngx_iothub_hub_t **) j->hubs->elts)[j->hub];
+    hub = ngx_iothub_janitor_current(j);
 
     if (j->ended) {
         ngx_log_error(NGX_LOG_INFO, j->timer.log, 0,
@@ -461,7 +457,7 @@ ngx_iothub_janitor_index(ngx_iothub_janitor_t *j)
         return;
     }
 
-    hub = ((ngx_iothub_hub_t **) j->hubs->elts)[j->hub];
+    hub = ngx_iothub_janitor_current(j);
 
     keys = ngx_alloc(3 * (hub->prefix.len + sizeof("tagidx:cursor")),
                      j->timer.log);
@@ -488,14 +484,10 @@ ngx_iothub_janitor_index(ngx_iothub_janitor_t *j)
     ngx_iothub_args_add(&args, (char *) hub->prefix.data, hub->prefix.len);
     ngx_iothub_args_add_str(&args, NGX_IOTHUB_JANITOR_INDEX);
 
-    j->call = ngx_iothub_redis_script(j->link, NGX_IOTHUB_LUA_TAG_INDEX_BUILD,
-                                      ngx_iothub_janitor_indexed, j, 4,
-                                      args.n, args.argv, args.lens);
+    ngx_iothub_janitor_script(j, NGX_IOTHUB_LUA_TAG_INDEX_BUILD,
+                              ngx_iothub_janitor_indexed, 4, args.n,
+                              args.argv, args.lens);
     ngx_free(keys);
-
-    if (j->call == NULL) {
-        ngx_iothub_janitor_done(j, NULL, NULL);
-    }
 }
 
 
@@ -506,10 +498,10 @@ ngx_iothub_janitor_indexed(void *data, redisReply *reply)
 
     long long  complete;
 
-    j->call = NULL;
-
-    if (ngx_iothub_reply_integer(reply, &complete) != NGX_IOTHUB_REPLY_OK) {
-        ngx_iothub_janitor_done(j, reply, "building the tag index");
+    if (ngx_iothub_janitor_integer(j, reply, "building the tag index",
+                                   &complete)
+        != NGX_OK)
+    {
         return;
     }
 
@@ -520,6 +512,45 @@ ngx_iothub_janitor_indexed(void *data, redisReply *reply)
 
     j->hub++;
     ngx_iothub_janitor_hub(j);
+}
+
+
+static ngx_iothub_hub_t *
+ngx_iothub_janitor_current(ngx_iothub_janitor_t *j)
+{
+    return ((ngx_iothub_hub_t **) j->hubs->elts)[j->hub];
+}
+
+
+/* a step's script; the round ends when it cannot be sent */
+
+static void
+ngx_iothub_janitor_script(ngx_iothub_janitor_t *j, ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, int nkeys, int argc,
+    const char **argv, const size_t *lens)
+{
+    j->call = ngx_iothub_redis_script(j->link, script, handler, j, nkeys,
+                                      argc, argv, lens);
+    if (j->call == NULL) {
+        ngx_iothub_janitor_done(j, NULL, NULL);
+    }
+}
+
+
+/* a step's integer answer: NGX_ERROR ended the round at that step */
+
+static ngx_int_t
+ngx_iothub_janitor_integer(ngx_iothub_janitor_t *j, redisReply *reply,
+    const char *step, long long *value)
+{
+    j->call = NULL;
+
+    if (ngx_iothub_reply_integer(reply, value) != NGX_IOTHUB_REPLY_OK) {
+        ngx_iothub_janitor_done(j, reply, step);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -41,6 +41,7 @@ static void ngx_iothub_session_subscribed(ngx_iothub_session_t *s,
 static void ngx_iothub_session_stored(ngx_iothub_session_t *s,
     redisReply *reply, void *arg);
 static void ngx_iothub_session_cancel_calls(ngx_iothub_session_t *s);
+static ngx_uint_t ngx_iothub_session_activity_due(u_char *key, size_t len);
 
 
 /* this worker's sessions by number, for messages to its inbox */
@@ -48,6 +49,25 @@ static void ngx_iothub_session_cancel_calls(ngx_iothub_session_t *s);
 static ngx_rbtree_t       ngx_iothub_sessions;
 static ngx_rbtree_node_t  ngx_iothub_sessions_sentinel;
 static ngx_uint_t         ngx_iothub_sessions_last_no;
+
+
+/*
+ * When this worker last saved an identity's lastActivityTime, by a hash of
+ * its key: an HTTPS request is a session of its own, and a device posting
+ * many a second must not cost a write each.  Two identities on one slot
+ * only cost a write more.
+ */
+
+#define NGX_IOTHUB_ACTIVITY_SLOTS     1024
+#define NGX_IOTHUB_ACTIVITY_INTERVAL  60
+
+typedef struct {
+    uint32_t                  hash;
+    time_t                    saved;
+} ngx_iothub_activity_slot_t;
+
+static ngx_iothub_activity_slot_t
+    ngx_iothub_activity_slots[NGX_IOTHUB_ACTIVITY_SLOTS];
 
 
 ngx_int_t
@@ -478,12 +498,8 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
                                        ngx_iothub_session_call_reply, sc,
                                        nkeys, args.n, args.argv,
                                        args.lens);
-    if (sc->call == NULL) {
-        ngx_iothub_session_call_drop(sc);
-        return NGX_DECLINED;
-    }
 
-    return NGX_OK;
+    return ngx_iothub_session_call_sent(sc);
 }
 
 
@@ -661,8 +677,8 @@ ngx_iothub_session_telemetry(ngx_iothub_session_t *s,
     /* the command is formatted at once: msg may go */
     sc->call = ngx_iothub_d2c_send(s->hub, &s->sender, msg,
                                    ngx_iothub_session_call_reply, sc);
-    if (sc->call == NULL) {
-        ngx_iothub_session_call_drop(sc);
+
+    if (ngx_iothub_session_call_sent(sc) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -686,31 +702,38 @@ ngx_iothub_session_stored(ngx_iothub_session_t *s, redisReply *reply,
 }
 
 
-/* lastActivityTime in the registry, at most once a minute per session */
+/*
+ * lastActivityTime in the registry, at most once a minute per session and
+ * per identity in this worker
+ */
 
 void
 ngx_iothub_session_activity(ngx_iothub_session_t *s)
 {
-    u_char              key[320], now[40];
+    u_char              key[320], now[40], *last;
     ngx_str_t          *mid;
     ngx_iothub_args_t   args;
 
-    if (ngx_time() - s->activity_saved < 60) {
+    if (ngx_time() - s->activity_saved < NGX_IOTHUB_ACTIVITY_INTERVAL) {
         return;
     }
 
     s->activity_saved = ngx_time();
-    ngx_iothub_time_now(now, sizeof(now));
 
     mid = s->sender.module_id.len ? &s->sender.module_id : NULL;
 
-    args.n = 0;
-    ngx_iothub_args_add(&args, (char *) key,
-                        ngx_iothub_key_write(key, key + sizeof(key), s->hub,
-                                             &s->sender.device_id,
-                                             mid ? "module:" : "device", mid)
-                        - key);
+    last = ngx_iothub_key_write(key, key + sizeof(key), s->hub,
+                                &s->sender.device_id,
+                                mid ? "module:" : "device", mid);
 
+    if (!ngx_iothub_session_activity_due(key, last - key)) {
+        return;
+    }
+
+    ngx_iothub_time_now(now, sizeof(now));
+
+    args.n = 0;
+    ngx_iothub_args_add(&args, (char *) key, last - key);
     ngx_iothub_args_add_str(&args, (char *) now);
 
     if (!ngx_iothub_args_ok(&args)) {
@@ -721,6 +744,28 @@ ngx_iothub_session_activity(ngx_iothub_session_t *s)
                                         NGX_IOTHUB_LUA_IDENTITY_TOUCH,
                                         ngx_iothub_redis_ignore, NULL,
                                         1, args.n, args.argv, args.lens);
+}
+
+
+static ngx_uint_t
+ngx_iothub_session_activity_due(u_char *key, size_t len)
+{
+    uint32_t                     hash;
+    ngx_iothub_activity_slot_t  *slot;
+
+    hash = ngx_crc32_short(key, len);
+    slot = &ngx_iothub_activity_slots[hash % NGX_IOTHUB_ACTIVITY_SLOTS];
+
+    if (slot->hash == hash
+        && ngx_time() - slot->saved < NGX_IOTHUB_ACTIVITY_INTERVAL)
+    {
+        return 0;
+    }
+
+    slot->hash = hash;
+    slot->saved = ngx_time();
+
+    return 1;
 }
 
 
@@ -841,6 +886,18 @@ ngx_iothub_session_call_drop(ngx_iothub_session_call_t *sc)
 {
     ngx_queue_remove(&sc->queue);
     ngx_free(sc);
+}
+
+
+ngx_int_t
+ngx_iothub_session_call_sent(ngx_iothub_session_call_t *sc)
+{
+    if (sc->call == NULL) {
+        ngx_iothub_session_call_drop(sc);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -391,12 +391,8 @@ ngx_iothub_session_c2d_fetch(ngx_iothub_session_t *s, ngx_str_t *lock,
     sc->call = ngx_iothub_c2d_receive(s->hub, &s->sender.device_id,
                                       &s->sender.generation_id, lock,
                                       ngx_iothub_session_call_reply, sc);
-    if (sc->call == NULL) {
-        ngx_iothub_session_call_drop(sc);
-        return NGX_DECLINED;
-    }
 
-    return NGX_OK;
+    return ngx_iothub_session_call_sent(sc);
 }
 
 
@@ -455,12 +451,8 @@ ngx_iothub_session_c2d_settle_lock(ngx_iothub_session_t *s, ngx_str_t *n,
                                      &s->sender.generation_id, n, lock,
                                      ngx_iothub_c2d_settle_names[how],
                                      ngx_iothub_session_call_reply, sc);
-    if (sc->call == NULL) {
-        ngx_iothub_session_call_drop(sc);
-        return NGX_DECLINED;
-    }
 
-    return NGX_OK;
+    return ngx_iothub_session_call_sent(sc);
 }
 
 

@@ -37,6 +37,8 @@ ngx_iothub_session_call_t *ngx_iothub_session_call(ngx_iothub_session_t *s,
 void ngx_iothub_session_call_reply(void *data, redisReply *reply);
 /* forgets a call whose Redis command could not be sent */
 void ngx_iothub_session_call_drop(ngx_iothub_session_call_t *sc);
+/* NGX_OK when sc->call went out, else NGX_DECLINED with sc dropped */
+ngx_int_t ngx_iothub_session_call_sent(ngx_iothub_session_call_t *sc);
 ngx_iothub_session_t *ngx_iothub_session_find(ngx_uint_t no);
 void ngx_iothub_session_auth_done(ngx_iothub_session_t *s);
 ngx_int_t ngx_iothub_session_keep_token(ngx_iothub_session_t *s,

@@ -110,12 +110,12 @@ put_device('dev1')
 --- request eval
 put_device('dev1')
 --- mqtt eval
-[[redis => 'HSET iothub:test:{dev1}:c2d:9 dc 0 ack full p:message-id m9 lock L1 body b'],
+[[redis => 'HSET iothub:test:{dev1}:c2d:9 dc 0 ack full p:message-id m9 lock L1 lockUntil 2000 body b'],
  [redis => 'RPUSH iothub:test:{dev1}:c2d 9'],
  [redis => ['EVAL', lua('c2d_settle'), 3, 'iothub:test:{dev1}:c2d',
             'iothub:test:feedback', 'iothub:test:{dev1}:presence',
             'iothub:test:{dev1}:c2d:', 9, 'L1', 'reject', 'now', 'dev1', 'g',
-            1000], 'OK'],
+            1000, 1999], 'OK'],
  [redis => 'LLEN iothub:test:{dev1}:c2d', 0],
  [redis => 'EXISTS iothub:test:{dev1}:c2d:9', 0],
  [redis => 'EVAL "return redis.call(\'XRANGE\', KEYS[1], \'-\', \'+\')[1][2][6]" 1 iothub:test:feedback', 'Rejected']]

@@ -439,3 +439,88 @@ put_device('dev1')
 C2D application property "bad name" dropped
 C2D application property "x" dropped
 C2D property iothub-correlationid dropped
+
+
+
+=== TEST 16: bodies over the limits get the error envelope, not nginx's page: telemetry over 256 KB from its Content-Length before the body is read, /files and service routes over client_max_body_size, a chunked body too
+--- config
+location / {
+    client_max_body_size 300k;
+    lingering_timeout 200ms;
+    iothub_api test;
+}
+--- request eval
+my $big = 'x' x (300 * 1024 + 1);
+my $files = '/devices/dev1/files?api-version=2020-09-30';
+[put_device('dev1'),
+ {raw => "POST $EV HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+         . "Content-Length: " . (256 * 1024 + 1) . "\r\n\r\nxxxx",
+  timeout => 3},
+ {method => 'POST', path => $files, auth => 'device:dev1', body => $big},
+ {method => 'PUT', path => "/devices/dev2?$V",
+  body => '{"deviceId":"dev2","pad":"' . $big . '"}'},
+ {raw => "POST $files HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+         . "Transfer-Encoding: chunked\r\n\r\n"
+         . sprintf("%x\r\n", 300 * 1024 + 1) . "xxxx",
+  timeout => 3},
+ {method => 'POST', path => $EV, auth => 'device:dev1', body => 'ok'}]
+--- error_code eval
+[200, 413, 413, 413, 413, 204]
+--- response_body_like eval
+['', (qr/^\{"Message":"ErrorCode:MessageTooLarge;[^"]*","ExceptionMessage":"Tracking ID:/) x 4, '']
+--- response_headers_like eval
+['', ({'iothub-errorcode' => '^MessageTooLarge$',
+       'Content-Type' => '^application/json'}) x 4, '']
+--- mqtt eval
+[[d2c => [{body => 'ok'}]]]
+
+
+
+=== TEST 17: a lock that expired settles nothing, even when nobody took the message since: complete, reject and abandon are 412 DeviceMessageLockLost; the message comes again, its delivery count unchanged
+--- main_config eval
+iothub_block(hub_extra => 'c2d_lock_timeout 5s;')
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[c2d('m-exp', 'full', 'late'),
+ [perl => sub {
+     my (undef, $t) = @_;
+     my $tok = sas_token('dev1');
+     my $r = device('GET', "$CB?$V", $tok);
+     my $lock = lock_of($r);
+     ok($lock, "$t: locked");
+     select(undef, undef, undef, 5.3);
+     for my $how (['DELETE', "$CB/$lock?$V"],
+                  ['DELETE', "$CB/$lock?reject&$V"],
+                  ['POST', "$CB/$lock/abandon?$V"]) {
+         my $b = device(@$how, $tok);
+         is($b->{status}, 412, "$t: $how->[0] $how->[1] is 412");
+         like($b->{body}, qr/ErrorCode:DeviceMessageLockLost;/,
+              "$t: $how->[1] error code");
+     }
+     my $again = device('GET', "$CB?$V", $tok);
+     is($again->{status}, 200, "$t: delivered again");
+     is($again->{body}, 'late', "$t: the same message");
+     is($again->{headers}{'iothub-deliverycount'}[0], '0',
+        "$t: no delivery counted");
+     my $new = lock_of($again);
+     isnt($new, $lock, "$t: a new lock");
+     is(device('DELETE', "$CB/$new?$V", $tok)->{status}, 204,
+        "$t: the new lock completes");
+ }]]
+
+
+
+=== TEST 18: lastActivityTime: the first message writes it, then at most once a minute however many messages come (each HTTPS request is a session of its own)
+--- request eval
+put_device('dev1')
+--- mqtt eval
+my $post = [request => {method => 'POST', path => $EV, auth => 'device:dev1',
+                        body => 'x'}, 204];
+[$post, $post,
+ [redis => 'HGET iothub:test:{dev1}:device lastActivityTime',
+  qr/^20\d\d-\d\d-\d\dT/],
+ [redis => 'HSET iothub:test:{dev1}:device lastActivityTime kept', 0],
+ $post, $post, $post]
+--- redis_check
+HGET iothub:test:{dev1}:device lastActivityTime => kept

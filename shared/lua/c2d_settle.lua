@@ -8,10 +8,19 @@
 -- ARGV[4] "complete", "reject", "abandon" or "release"  ARGV[5] now (ISO 8601)
 -- ARGV[6] device id  ARGV[7] device generation id  ARGV[8] most feedback
 -- records kept (approximately: trimmed by whole stream nodes)
--- returns "OK", or the error "LOCK_LOST"
+-- ARGV[9] now (ms)
+-- returns "OK", or the error "LOCK_LOST": another lock, or this one
+-- expired (lockUntil passed; "release" only gives the message back, and
+-- may come late); the message then stays for the next receive, its
+-- delivery count unchanged (messaging.md 3.1)
 local key = ARGV[1] .. ARGV[2]
-local h = redis.call('HMGET', key, 'lock', 'ack', 'p:message-id')
+local h = redis.call('HMGET', key, 'lock', 'ack', 'p:message-id',
+                     'lockUntil')
 if h[1] ~= ARGV[3] then
+  return { err = 'LOCK_LOST' }
+end
+if ARGV[4] ~= 'release'
+   and (not h[4] or tonumber(h[4]) <= tonumber(ARGV[9])) then
   return { err = 'LOCK_LOST' }
 end
 local done = { complete = { 'positive', 'full', 'Success' },

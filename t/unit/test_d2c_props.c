@@ -7,7 +7,8 @@
 /*
  * Unit tests of shared/ngx_iothub_props.c: the application properties a
  * device may not set itself (messaging.md 2, mqtt.md 2 and 4; issue 8,
- * defect 6).
+ * defect 6), the iothub-app- header prefix, the system header lookup and
+ * the property append of the HTTPS headers.
  */
 
 
@@ -82,13 +83,105 @@ test_reserved(void **state)
 }
 
 
+typedef struct {
+    const char            *name;
+    const char            *header;
+    size_t                 prefix;       /* what app_header() answers */
+} app_case_t;
+
+
+static void test_app_header(void **state);
+static void test_system_and_add(void **state);
+
+
+static const app_case_t  app_cases[] = {
+    { "an application property", "iothub-app-alert", 11 },
+    { "any case", "IoTHub-App-Alert", 11 },
+    { "a one-byte name", "iothub-app-x", 11 },
+    { "the bare prefix names nothing", "iothub-app-", 0 },
+    { "shorter than the prefix", "iothub-ap", 0 },
+    { "a system property", "iothub-messageid", 0 },
+    { "the prefix inside the name", "x-iothub-app-y", 0 },
+    { "empty", "", 0 },
+};
+
+
+static void
+test_app_header(void **state)
+{
+    const app_case_t  *tc = *state;
+
+    assert_int_equal(ngx_iothub_prop_app_header(
+                         (const unsigned char *) tc->header,
+                         strlen(tc->header)),
+                     tc->prefix);
+}
+
+
+/* one case: the name cmocka shows */
+static const struct {
+    const char            *name;
+} helper_cases[] = {
+    { "system header lookup and append" },
+};
+
+
+static const ngx_iothub_prop_header_t  test_system[] = {
+    { "iothub-messageid", "p:message-id" },
+    { "dt-subject", "a:dt-subject" },
+    { NULL, NULL }
+};
+
+
+static void
+test_system_and_add(void **state)
+{
+    size_t             n;
+    ngx_iothub_prop_t  props[2];
+
+    (void) state;
+
+    assert_string_equal(ngx_iothub_prop_system(test_system,
+                            (const unsigned char *) "IOTHUB-MessageId", 16),
+                        "p:message-id");
+    assert_null(ngx_iothub_prop_system(test_system,
+                    (const unsigned char *) "iothub-messageid2", 17));
+    assert_null(ngx_iothub_prop_system(test_system,
+                    (const unsigned char *) "dt-subjec", 9));
+
+    n = 0;
+    assert_int_equal(ngx_iothub_prop_add(props, &n, 2, "u:",
+                         (const unsigned char *) "a", 1,
+                         (const unsigned char *) "1", 1), 0);
+    assert_int_equal(ngx_iothub_prop_add(props, &n, 2, "p:message-id", NULL,
+                         0, (const unsigned char *) "m", 1), 0);
+    assert_int_equal(ngx_iothub_prop_add(props, &n, 2, "u:",
+                         (const unsigned char *) "b", 1,
+                         (const unsigned char *) "2", 1), -1);
+    assert_int_equal(n, 2);
+    assert_string_equal(props[1].field, "p:message-id");
+    assert_int_equal(props[0].name_len, 1);
+}
+
+
 int
 main(void)
 {
+    int     failed;
+    size_t  i;
+
     static const table_t  tables[] = {
         TABLE("reserved application properties", test_reserved,
               reserved_cases),
+        TABLE("application property headers", test_app_header, app_cases),
+        TABLE("property helpers", test_system_and_add, helper_cases),
     };
 
-    return run_table(&tables[0]) != 0;
+    failed = 0;
+
+    for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        failed += run_table(&tables[i]);
+    }
+
+    return failed != 0;
 }
