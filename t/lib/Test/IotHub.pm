@@ -26,6 +26,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 use Test::IotHub::HTTP;
+use Test::IotHub::Port qw(free_port);
 use Test::IotHub::Redis;
 use Test::IotHub::SAS qw(sas_token auth_header @POLICIES %POLICY_KEYS
                          $DEVICE_KEY);
@@ -87,10 +88,8 @@ sub _setup_file {
     my @ports = (\$TEST_NGINX_PORT, \$TEST_NGINX_PORT2, \$TEST_REDIS_PORT,
                  \my $n2port, \my $n2port2);
     for my $port (@ports) {
-        do {   # let the kernel pick a free port
-            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                LocalPort => 0, Listen => 1) or die "bind: $!\n";
-            $$port = $s->sockport;
+        do {
+            $$port = free_port();
         } while $used{$$port}++;
     }
     @NODES = ({n => 1, prefix => $PREFIX, port => $TEST_NGINX_PORT,

@@ -26,15 +26,12 @@ use IPC::Open2;
 use JSON::PP;
 use Time::HiRes qw(time);
 
+use Test::IotHub::Port qw(free_port);
 use Test::IotHub::SAS ();
 
 our @EXPORT = qw(amqp_client amqp_try rest_start rest_end $AMQP_PORT);
 
-our $AMQP_PORT = do {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1) or die "bind: $!\n";
-    $s->sockport;
-};
+our $AMQP_PORT = free_port();
 
 my $CLIENT = dirname(dirname(dirname(__FILE__))) . '/amqp_client.py';
 my $JSON = JSON::PP->new->canonical;
