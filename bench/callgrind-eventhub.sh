@@ -49,7 +49,7 @@ stored() {
 
 while [ "$(stored)" -lt "$PRELOAD" ]; do
     "$LOADGEN" pub -n "$PUBLISHERS" --qos 1 --window 16 --size "$SIZE" --stamp \
-        -d 2 --warmup 0 -t "127.0.0.1:$M1" --key "$DEVICE_KEY" -q >/dev/null 2>&1 ||
+        -d 1 --warmup 0 -t "127.0.0.1:$M1" --key "$DEVICE_KEY" -q >/dev/null 2>&1 ||
         bench_die "loadgen failed"
 done
 have=$(stored)
