@@ -207,6 +207,7 @@ ngx_int_t ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
 u_char *ngx_iothub_amqp_recv_bytes(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_delivery_t *d, size_t *n, const char **error);
 void ngx_iothub_amqp_message_exit(void);
+pn_message_t *ngx_iothub_amqp_outgoing_message(void);
 ngx_int_t ngx_iothub_amqp_c2d_deliver(ngx_iothub_session_t *s,
     ngx_iothub_c2d_message_t *msg);
 void ngx_iothub_amqp_c2d_outcome(ngx_iothub_amqp_device_t *dev,

@@ -877,7 +877,7 @@ ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el,
     pn_message_t                      *m;
     const ngx_iothub_reply_eh_prop_t  *p;
 
-    m = pn_message();
+    m = ngx_iothub_amqp_outgoing_message();
     if (m == NULL) {
         return NGX_ERROR;
     }
@@ -958,8 +958,6 @@ ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el,
                                       != PN_SND_UNSETTLED,
                                       NULL);
     el->tag++;
-
-    pn_message_free(m);
 
     return rc;
 }

@@ -28,6 +28,9 @@ static size_t   ngx_iothub_amqp_rbuf_size;
  */
 static pn_rwbytes_t  ngx_iothub_amqp_sbuf;
 
+/* a message built, sent and cleared at once, its pn_data_t kept */
+static pn_message_t  *ngx_iothub_amqp_outgoing;
+
 
 static ngx_int_t ngx_iothub_amqp_app_properties(ngx_pool_t *pool,
     pn_data_t *data, ngx_iothub_message_t *msg);
@@ -141,6 +144,31 @@ ngx_iothub_amqp_message_exit(void)
     free(ngx_iothub_amqp_sbuf.start);
     ngx_iothub_amqp_sbuf.start = NULL;
     ngx_iothub_amqp_sbuf.size = 0;
+
+    if (ngx_iothub_amqp_outgoing) {
+        pn_message_free(ngx_iothub_amqp_outgoing);
+        ngx_iothub_amqp_outgoing = NULL;
+    }
+}
+
+
+/*
+ * the worker's message for one that is sent before the caller returns:
+ * empty, not to be freed; a message of its own per send cost its
+ * allocations and their release again each time
+ */
+
+pn_message_t *
+ngx_iothub_amqp_outgoing_message(void)
+{
+    if (ngx_iothub_amqp_outgoing == NULL) {
+        ngx_iothub_amqp_outgoing = pn_message();
+        return ngx_iothub_amqp_outgoing;
+    }
+
+    pn_message_clear(ngx_iothub_amqp_outgoing);
+
+    return ngx_iothub_amqp_outgoing;
 }
 
 
