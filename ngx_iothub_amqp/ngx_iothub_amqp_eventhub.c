@@ -23,7 +23,7 @@
 
 #define NGX_IOTHUB_AMQP_EH_TOKENS     64        /* per connection */
 #define NGX_IOTHUB_AMQP_EH_PATH_MAX   512
-#define NGX_IOTHUB_AMQP_EH_BATCH      16        /* events per read */
+#define NGX_IOTHUB_AMQP_EH_BATCH      64        /* events per read */
 #define NGX_IOTHUB_AMQP_EH_OUTGOING   (1024 * 1024)
 #define NGX_IOTHUB_AMQP_EH_RECHECK    5000      /* ms, see pump() */
 #define NGX_IOTHUB_AMQP_EH_BACKOFF    20        /* ms */
