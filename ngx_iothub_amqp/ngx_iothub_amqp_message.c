@@ -28,9 +28,6 @@ static size_t   ngx_iothub_amqp_rbuf_size;
  */
 static pn_rwbytes_t  ngx_iothub_amqp_sbuf;
 
-/* a message built, sent and cleared at once, its pn_data_t kept */
-static pn_message_t  *ngx_iothub_amqp_outgoing;
-
 
 static ngx_int_t ngx_iothub_amqp_app_properties(ngx_pool_t *pool,
     pn_data_t *data, ngx_iothub_message_t *msg);
@@ -144,31 +141,6 @@ ngx_iothub_amqp_message_exit(void)
     free(ngx_iothub_amqp_sbuf.start);
     ngx_iothub_amqp_sbuf.start = NULL;
     ngx_iothub_amqp_sbuf.size = 0;
-
-    if (ngx_iothub_amqp_outgoing) {
-        pn_message_free(ngx_iothub_amqp_outgoing);
-        ngx_iothub_amqp_outgoing = NULL;
-    }
-}
-
-
-/*
- * the worker's message for one that is sent before the caller returns:
- * empty, not to be freed; a message of its own per send cost its
- * allocations and their release again each time
- */
-
-pn_message_t *
-ngx_iothub_amqp_outgoing_message(void)
-{
-    if (ngx_iothub_amqp_outgoing == NULL) {
-        ngx_iothub_amqp_outgoing = pn_message();
-        return ngx_iothub_amqp_outgoing;
-    }
-
-    pn_message_clear(ngx_iothub_amqp_outgoing);
-
-    return ngx_iothub_amqp_outgoing;
 }
 
 
@@ -177,15 +149,52 @@ ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     pn_message_t *m, u_char *tag, size_t tag_len, ngx_uint_t settled,
     pn_delivery_t **out)
 {
-    pn_delivery_t  *d;
-    ssize_t         n;
-    uint64_t        no;
+    ssize_t  n;
 
     /* pn_message_encode2() mallocs and reallocs: free() goes with it */
     n = pn_message_encode2(m, &ngx_iothub_amqp_sbuf);
     if (n < 0) {
         return NGX_ERROR;
     }
+
+    return ngx_iothub_amqp_send_bytes(ctx, link,
+                                      (u_char *) ngx_iothub_amqp_sbuf.start,
+                                      n, tag, tag_len, settled, out);
+}
+
+
+/* the worker's send buffer, size bytes at least; NULL without memory */
+
+u_char *
+ngx_iothub_amqp_send_buffer(size_t size)
+{
+    char  *p;
+
+    if (size > ngx_iothub_amqp_sbuf.size) {
+        size = ngx_align(size, 4096);
+
+        p = realloc(ngx_iothub_amqp_sbuf.start, size);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        ngx_iothub_amqp_sbuf.start = p;
+        ngx_iothub_amqp_sbuf.size = size;
+    }
+
+    return (u_char *) ngx_iothub_amqp_sbuf.start;
+}
+
+
+/* an encoded message as a delivery on link (tag NULL: a counter's) */
+
+ngx_int_t
+ngx_iothub_amqp_send_bytes(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    u_char *p, size_t n, u_char *tag, size_t tag_len, ngx_uint_t settled,
+    pn_delivery_t **out)
+{
+    pn_delivery_t  *d;
+    uint64_t        no;
 
     if (tag == NULL) {
         no = pn_link_unsettled(link) + pn_link_queued(link);
@@ -195,7 +204,7 @@ ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
 
     d = pn_delivery(link, pn_dtag((const char *) tag, tag_len));
 
-    (void) pn_link_send(link, ngx_iothub_amqp_sbuf.start, n);
+    (void) pn_link_send(link, (const char *) p, n);
     (void) pn_link_advance(link);
 
     if (settled) {
