@@ -65,6 +65,8 @@ typedef struct {
     ngx_event_t                    timer;
     unsigned                       management:1;
     unsigned                       positioned:1;
+    unsigned                       behind:1;    /* the last read was full */
+    unsigned                       ranged:1;    /* the read: a bare XRANGE */
 } ngx_iothub_amqp_eh_link_t;
 
 
@@ -769,7 +771,12 @@ ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el)
 
     el->op.handler = ngx_iothub_amqp_eh_read;
 
-    if (ngx_iothub_eh_read(&el->op, el->after, el->after_len, el->asked)
+    /* behind the end, without the script and its wait (see eh_read()) */
+    el->ranged = el->behind;
+
+    if ((el->ranged
+         ? ngx_iothub_eh_range(&el->op, el->after, el->after_len, el->asked)
+         : ngx_iothub_eh_read(&el->op, el->after, el->after_len, el->asked))
         != NGX_OK)
     {
         /* Redis is down: try again later */
@@ -807,7 +814,13 @@ ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op)
         el->after_len = ev.entry.id.len;
     }
 
-    if (op->nevents < el->asked) {
+    el->behind = (op->nevents == el->asked);
+
+    if (op->nevents < el->asked && el->ranged) {
+        /* near the end: read again with eh_read.lua, which can wait */
+        ngx_iothub_amqp_eh_pump(el);
+
+    } else if (op->nevents < el->asked) {
         /* the end: eh_read.lua put the worker's inbox on the wait list */
 
         if (pn_link_get_drain(el->link)) {
@@ -926,6 +939,7 @@ ngx_iothub_amqp_eh_stop(ngx_iothub_amqp_eh_link_t *el)
     }
 
     el->positioned = 0;
+    el->behind = 0;
 }
 
 
