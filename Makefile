@@ -16,7 +16,7 @@ ENABLED     ?= /etc/nginx/modules-enabled
 CC          ?= cc
 UNIT_CFLAGS  = -std=gnu99 -g -Wall -Wextra -Wpointer-arith -Werror \
                -Ishared -Ingx_iothub_mqtt -Ingx_iothub_http -Ingx_iothub_amqp
-UNIT_LIBS    = -lcmocka -lyajl -lcrypto -lhiredis -lm
+UNIT_LIBS    = -lcmocka -lyajl -lcrypto -lhiredis -lqpid-proton -lm
 UNIT_TESTS   = $(patsubst t/unit/%.c,build/unit/%,$(wildcard t/unit/test_*.c))
 
 # the pure C parts: no nginx headers, linked alone into tests and fuzzers
@@ -42,7 +42,8 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c \
                ngx_iothub_amqp/ngx_iothub_amqp_address.c \
-               ngx_iothub_amqp/ngx_iothub_amqp_batch.c
+               ngx_iothub_amqp/ngx_iothub_amqp_batch.c \
+               ngx_iothub_amqp/ngx_iothub_amqp_encode.c
 
 .PHONY: all build deps deps-run install run test unit prove e2e fuzz \
         build-asan test-asan style clean

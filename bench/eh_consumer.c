@@ -61,11 +61,13 @@ static struct {
     int             partitions;
     int             credit;
     int             plain;          /* no TLS */
+    int             from_start;     /* "-1" instead of "@latest" */
+    uint64_t        stop_after;     /* events in all, then report; 0 never */
     double          warmup;
     double          duration;
 } O = {
     "127.0.0.1:5671", "localhost", NULL, "$Default", "service", NULL, 4,
-    300, 0, 1.0, 10.0
+    300, 0, 0, 0, 1.0, 10.0
 };
 
 
@@ -84,6 +86,9 @@ static struct {
     hist_t          lat;
     char           *buf;
 } S;
+
+
+static void report(void);
 
 
 static void
@@ -160,13 +165,14 @@ put_token(void)
 }
 
 
-/* a receiver on partition p from "@latest" */
+/* a receiver on partition p from "@latest" (or its start) */
 
 static void
 attach(pn_session_t *ssn, int p)
 {
     char        name[32], address[512];
-    const char *expr = "amqp.annotation.x-opt-offset > '@latest'";
+    const char *expr = O.from_start ? "amqp.annotation.x-opt-offset > '-1'"
+                                    : "amqp.annotation.x-opt-offset > '@latest'";
     pn_data_t  *f;
     pn_link_t  *l;
 
@@ -314,6 +320,11 @@ delivery(pn_delivery_t *d)
 
     event(d);
     pn_delivery_settle(d);
+
+    if (O.stop_after && S.all == O.stop_after) {
+        report();
+        exit(0);
+    }
 
     /* keep the window full */
     if (pn_link_credit(l) < O.credit / 2) {
@@ -499,6 +510,8 @@ usage(void)
 "      --partitions N       partitions to read, 0..N-1 (4)\n"
 "      --credit N           credit window per receiver (300)\n"
 "      --plain              no TLS\n"
+"      --from-start         from each partition's start, not @latest\n"
+"      --events N           report and stop after N events in all\n"
 "  -w, --warmup S           seconds before counting (1)\n"
 "  -d, --duration S         seconds counted (10)\n");
     exit(2);
@@ -517,6 +530,7 @@ options(int argc, char **argv)
         { "partitions", 1, NULL, 'P' }, { "credit", 1, NULL, 'c' },
         { "plain", 0, NULL, 'x' }, { "warmup", 1, NULL, 'w' },
         { "duration", 1, NULL, 'd' }, { "help", 0, NULL, 'h' },
+        { "from-start", 0, NULL, 's' }, { "events", 1, NULL, 'e' },
         { NULL, 0, NULL, 0 }
     };
 
@@ -531,6 +545,8 @@ options(int argc, char **argv)
         case 'P': O.partitions = atoi(optarg); break;
         case 'c': O.credit = atoi(optarg); break;
         case 'x': O.plain = 1; break;
+        case 's': O.from_start = 1; break;
+        case 'e': O.stop_after = strtoull(optarg, NULL, 10); break;
         case 'w': O.warmup = atof(optarg); break;
         case 'd': O.duration = atof(optarg); break;
         default: usage();

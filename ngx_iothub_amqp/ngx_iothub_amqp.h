@@ -216,6 +216,10 @@ pn_message_t *ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx,
 ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_message_t *m, u_char *tag, size_t tag_len,
     ngx_uint_t settled, pn_delivery_t **out);
+u_char *ngx_iothub_amqp_send_buffer(size_t size);
+ngx_int_t ngx_iothub_amqp_send_bytes(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, u_char *p, size_t n, u_char *tag, size_t tag_len,
+    ngx_uint_t settled, pn_delivery_t **out);
 void ngx_iothub_amqp_settle(pn_delivery_t *d, uint64_t outcome,
     const char *condition, const char *description);
 ngx_int_t ngx_iothub_amqp_atom_text(ngx_pool_t *pool, pn_atom_t atom,
@@ -271,6 +275,9 @@ void ngx_iothub_amqp_eh_flow(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link);
 void ngx_iothub_amqp_eh_delivery(ngx_iothub_amqp_ctx_t *ctx,
     pn_delivery_t *d);
 void ngx_iothub_amqp_eh_closed(ngx_iothub_amqp_ctx_t *ctx);
+
+/* ngx_iothub_amqp_eh_event.c: an event's message, in the send buffer */
+u_char *ngx_iothub_amqp_eh_encode(ngx_iothub_eh_event_t *ev, size_t *n);
 
 /* ngx_iothub_amqp_eh_attach.c: a receiver's start and epoch (-1: none) */
 ngx_int_t ngx_iothub_amqp_eh_filter(pn_terminus_t *source,

@@ -23,7 +23,7 @@
 
 #define NGX_IOTHUB_AMQP_EH_TOKENS     64        /* per connection */
 #define NGX_IOTHUB_AMQP_EH_PATH_MAX   512
-#define NGX_IOTHUB_AMQP_EH_BATCH      16        /* events per read */
+#define NGX_IOTHUB_AMQP_EH_BATCH      64        /* events per read */
 #define NGX_IOTHUB_AMQP_EH_OUTGOING   (1024 * 1024)
 #define NGX_IOTHUB_AMQP_EH_RECHECK    5000      /* ms, see pump() */
 #define NGX_IOTHUB_AMQP_EH_BACKOFF    20        /* ms */
@@ -65,6 +65,8 @@ typedef struct {
     ngx_event_t                    timer;
     unsigned                       management:1;
     unsigned                       positioned:1;
+    unsigned                       behind:1;    /* the last read was full */
+    unsigned                       ranged:1;    /* the read: a bare XRANGE */
 } ngx_iothub_amqp_eh_link_t;
 
 
@@ -107,8 +109,6 @@ static void ngx_iothub_amqp_eh_wake(ngx_iothub_eh_waiter_t *w);
 static void ngx_iothub_amqp_eh_timer(ngx_event_t *ev);
 static ngx_int_t ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el,
     ngx_iothub_eh_event_t *ev);
-static void ngx_iothub_amqp_eh_property(pn_message_t *m, u_char *name,
-    size_t len, const ngx_iothub_reply_str_t *value);
 static void ngx_iothub_amqp_eh_release(ngx_iothub_amqp_eh_link_t *el);
 static void ngx_iothub_amqp_eh_request(ngx_iothub_amqp_ctx_t *ctx,
     pn_message_t *m);
@@ -118,7 +118,6 @@ static void ngx_iothub_amqp_eh_respond(ngx_iothub_amqp_ctx_t *ctx,
     const char *condition, pn_message_t *m);
 static void ngx_iothub_amqp_eh_put_pair(pn_data_t *d, const char *key,
     const char *value);
-static int64_t ngx_iothub_amqp_eh_iso_ms(u_char *p, size_t len);
 
 
 static time_t  ngx_iothub_amqp_eh_created;
@@ -772,7 +771,12 @@ ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el)
 
     el->op.handler = ngx_iothub_amqp_eh_read;
 
-    if (ngx_iothub_eh_read(&el->op, el->after, el->after_len, el->asked)
+    /* behind the end, without the script and its wait (see eh_read()) */
+    el->ranged = el->behind;
+
+    if ((el->ranged
+         ? ngx_iothub_eh_range(&el->op, el->after, el->after_len, el->asked)
+         : ngx_iothub_eh_read(&el->op, el->after, el->after_len, el->asked))
         != NGX_OK)
     {
         /* Redis is down: try again later */
@@ -810,7 +814,13 @@ ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op)
         el->after_len = ev.entry.id.len;
     }
 
-    if (op->nevents < el->asked) {
+    el->behind = (op->nevents == el->asked);
+
+    if (op->nevents < el->asked && el->ranged) {
+        /* near the end: read again with eh_read.lua, which can wait */
+        ngx_iothub_amqp_eh_pump(el);
+
+    } else if (op->nevents < el->asked) {
         /* the end: eh_read.lua put the worker's inbox on the wait list */
 
         if (pn_link_get_drain(el->link)) {
@@ -869,204 +879,23 @@ static ngx_int_t
 ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el,
     ngx_iothub_eh_event_t *ev)
 {
-    size_t                             i;
-    u_char                             seq_text[NGX_INT64_LEN];
-    int64_t                            t;
-    ngx_int_t                          rc;
-    pn_data_t                         *ann, *app, *body;
-    pn_message_t                      *m;
-    const ngx_iothub_reply_eh_prop_t  *p;
+    size_t      n;
+    u_char     *p;
+    ngx_int_t   rc;
 
-    m = pn_message();
-    if (m == NULL) {
+    p = ngx_iothub_amqp_eh_encode(ev, &n);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    pn_message_set_inferred(m, true);
-
-    ann = pn_message_annotations(m);
-    pn_data_put_map(ann);
-    pn_data_enter(ann);
-
-    pn_data_put_symbol(ann, pn_bytes(21, "x-opt-sequence-number"));
-    pn_data_put_long(ann, ev->seq);
-    pn_data_put_symbol(ann, pn_bytes(12, "x-opt-offset"));
-    pn_data_put_string(ann, pn_bytes(ngx_sprintf(seq_text, "%L", ev->seq)
-                                     - seq_text, (char *) seq_text));
-    pn_data_put_symbol(ann, pn_bytes(19, "x-opt-enqueued-time"));
-    pn_data_put_timestamp(ann, ev->ms);
-
-    app = pn_message_properties(m);
-    pn_data_put_map(app);
-    pn_data_enter(app);
-
-    body = pn_message_body(m);
-
-    if (ev->entry.has_body) {
-        pn_data_put_binary(body, pn_bytes(ev->entry.body.len,
-                                          (char *) ev->entry.body.data));
-    }
-
-    for (i = 0; i < ev->entry.nprops; i++) {
-        p = &ev->entry.prop[i];
-
-        switch (p->kind) {
-
-        case NGX_IOTHUB_REPLY_EH_ANNOTATION:
-            pn_data_put_symbol(ann, pn_bytes(p->name.len,
-                                             (char *) p->name.data));
-
-            t = -1;
-
-            if (p->name.len == 19
-                && ngx_strncmp(p->name.data, "iothub-enqueuedtime", 19) == 0)
-            {
-                t = ngx_iothub_amqp_eh_iso_ms((u_char *) p->value.data,
-                                              p->value.len);
-            }
-
-            if (t >= 0) {
-                pn_data_put_timestamp(ann, t);
-
-            } else {
-                pn_data_put_string(ann, pn_bytes(p->value.len,
-                                                 (char *) p->value.data));
-            }
-
-            break;
-
-        case NGX_IOTHUB_REPLY_EH_APPLICATION:
-            pn_data_put_string(app, pn_bytes(p->name.len,
-                                             (char *) p->name.data));
-            pn_data_put_string(app, pn_bytes(p->value.len,
-                                             (char *) p->value.data));
-            break;
-
-        case NGX_IOTHUB_REPLY_EH_SYSTEM:
-            ngx_iothub_amqp_eh_property(m, (u_char *) p->name.data,
-                                        p->name.len, &p->value);
-            break;
-        }
-    }
-
-    pn_data_exit(app);
-    pn_data_exit(ann);
-
-    rc = ngx_iothub_amqp_send_message(el->ctx, el->link, m,
-                                      (u_char *) &el->tag, sizeof(el->tag),
-                                      pn_link_snd_settle_mode(el->link)
-                                      != PN_SND_UNSETTLED,
-                                      NULL);
+    rc = ngx_iothub_amqp_send_bytes(el->ctx, el->link, p, n,
+                                    (u_char *) &el->tag, sizeof(el->tag),
+                                    pn_link_snd_settle_mode(el->link)
+                                    != PN_SND_UNSETTLED,
+                                    NULL);
     el->tag++;
 
-    pn_message_free(m);
-
     return rc;
-}
-
-
-/* the AMQP message properties a device's message had (redis-schema.md) */
-
-static void
-ngx_iothub_amqp_eh_property(pn_message_t *m, u_char *name, size_t len,
-    const ngx_iothub_reply_str_t *value)
-{
-    int64_t    t;
-    pn_atom_t  atom;
-
-    atom.type = PN_STRING;
-    atom.u.as_bytes = pn_bytes(value->len, (char *) value->data);
-
-    if (len == 10 && ngx_strncmp(name, "message-id", 10) == 0) {
-        (void) pn_message_set_id(m, atom);
-
-    } else if (len == 14 && ngx_strncmp(name, "correlation-id", 14) == 0) {
-        (void) pn_message_set_correlation_id(m, atom);
-
-    } else if (len == 7 && ngx_strncmp(name, "user-id", 7) == 0) {
-        (void) pn_message_set_user_id(m, atom.u.as_bytes);
-
-    } else if (len == 2 && ngx_strncmp(name, "to", 2) == 0) {
-        (void) pn_message_set_address(m, (const char *) value->data);
-
-    } else if (len == 12 && ngx_strncmp(name, "content-type", 12) == 0) {
-        (void) pn_message_set_content_type(m, (const char *) value->data);
-
-    } else if (len == 16 && ngx_strncmp(name, "content-encoding", 16) == 0) {
-        (void) pn_message_set_content_encoding(m,
-                                               (const char *) value->data);
-
-    } else if (len == 20
-               && ngx_strncmp(name, "absolute-expiry-time", 20) == 0)
-    {
-        /* AMQP devices: ms since the epoch; MQTT ones: ISO 8601 text */
-        t = ngx_atoof((u_char *) value->data, value->len);
-
-        if (t == NGX_ERROR) {
-            t = ngx_iothub_amqp_eh_iso_ms((u_char *) value->data,
-                                          value->len);
-        }
-
-        if (t >= 0) {
-            (void) pn_message_set_expiry_time(m, t);
-        }
-    }
-}
-
-
-/* "YYYY-MM-DDTHH:MM:SS[.fff...]Z" as ms since the epoch, or -1 */
-
-static int64_t
-ngx_iothub_amqp_eh_iso_ms(u_char *p, size_t len)
-{
-    int64_t     y, mo, d, h, mi, s, frac, scale, days;
-    ngx_uint_t  i;
-
-    if (len < 20 || p[4] != '-' || p[7] != '-' || (p[10] != 'T'
-        && p[10] != ' ') || p[13] != ':' || p[16] != ':')
-    {
-        return -1;
-    }
-
-    y = ngx_atoof(p, 4);
-    mo = ngx_atoof(p + 5, 2);
-    d = ngx_atoof(p + 8, 2);
-    h = ngx_atoof(p + 11, 2);
-    mi = ngx_atoof(p + 14, 2);
-    s = ngx_atoof(p + 17, 2);
-
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23
-        || mi < 0 || mi > 59 || s < 0 || s > 60)
-    {
-        return -1;
-    }
-
-    frac = 0;
-    scale = 1000;
-    i = 19;
-
-    if (i < len && p[i] == '.') {
-        for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
-            if (scale > 1) {
-                scale /= 10;
-                frac += (p[i] - '0') * scale;
-            }
-        }
-    }
-
-    if (i + 1 != len || p[i] != 'Z') {
-        return -1;
-    }
-
-    /* days from the civil date (H. Hinnant's algorithm) */
-
-    y -= (mo <= 2);
-    days = (y / 400) * 146097
-           + ((y % 400) * 365 + (y % 400) / 4 - (y % 400) / 100)
-           + (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
-           - 719468;
-
-    return ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + frac;
 }
 
 
@@ -1110,6 +939,7 @@ ngx_iothub_amqp_eh_stop(ngx_iothub_amqp_eh_link_t *el)
     }
 
     el->positioned = 0;
+    el->behind = 0;
 }
 
 

@@ -21,6 +21,13 @@
 static u_char  *ngx_iothub_amqp_rbuf;
 static size_t   ngx_iothub_amqp_rbuf_size;
 
+/*
+ * the buffer messages are encoded in, kept for the next: started empty,
+ * pn_message_encode2() encodes again in one twice the size until the
+ * message fits, which a new buffer per message paid two or three times
+ */
+static pn_rwbytes_t  ngx_iothub_amqp_sbuf;
+
 
 static ngx_int_t ngx_iothub_amqp_app_properties(ngx_pool_t *pool,
     pn_data_t *data, ngx_iothub_message_t *msg);
@@ -130,6 +137,10 @@ ngx_iothub_amqp_message_exit(void)
         ngx_iothub_amqp_rbuf = NULL;
         ngx_iothub_amqp_rbuf_size = 0;
     }
+
+    free(ngx_iothub_amqp_sbuf.start);
+    ngx_iothub_amqp_sbuf.start = NULL;
+    ngx_iothub_amqp_sbuf.size = 0;
 }
 
 
@@ -138,19 +149,52 @@ ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     pn_message_t *m, u_char *tag, size_t tag_len, ngx_uint_t settled,
     pn_delivery_t **out)
 {
-    pn_delivery_t  *d;
-    pn_rwbytes_t    buf;
-    ssize_t         n;
-    uint64_t        no;
+    ssize_t  n;
 
-    buf.start = NULL;
-    buf.size = 0;
-
-    n = pn_message_encode2(m, &buf);
+    /* pn_message_encode2() mallocs and reallocs: free() goes with it */
+    n = pn_message_encode2(m, &ngx_iothub_amqp_sbuf);
     if (n < 0) {
-        free(buf.start);
         return NGX_ERROR;
     }
+
+    return ngx_iothub_amqp_send_bytes(ctx, link,
+                                      (u_char *) ngx_iothub_amqp_sbuf.start,
+                                      n, tag, tag_len, settled, out);
+}
+
+
+/* the worker's send buffer, size bytes at least; NULL without memory */
+
+u_char *
+ngx_iothub_amqp_send_buffer(size_t size)
+{
+    char  *p;
+
+    if (size > ngx_iothub_amqp_sbuf.size) {
+        size = ngx_align(size, 4096);
+
+        p = realloc(ngx_iothub_amqp_sbuf.start, size);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        ngx_iothub_amqp_sbuf.start = p;
+        ngx_iothub_amqp_sbuf.size = size;
+    }
+
+    return (u_char *) ngx_iothub_amqp_sbuf.start;
+}
+
+
+/* an encoded message as a delivery on link (tag NULL: a counter's) */
+
+ngx_int_t
+ngx_iothub_amqp_send_bytes(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    u_char *p, size_t n, u_char *tag, size_t tag_len, ngx_uint_t settled,
+    pn_delivery_t **out)
+{
+    pn_delivery_t  *d;
+    uint64_t        no;
 
     if (tag == NULL) {
         no = pn_link_unsettled(link) + pn_link_queued(link);
@@ -160,10 +204,8 @@ ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
 
     d = pn_delivery(link, pn_dtag((const char *) tag, tag_len));
 
-    (void) pn_link_send(link, buf.start, n);
+    (void) pn_link_send(link, (const char *) p, n);
     (void) pn_link_advance(link);
-
-    free(buf.start);
 
     if (settled) {
         pn_delivery_settle(d);

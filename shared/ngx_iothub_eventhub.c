@@ -230,6 +230,45 @@ ngx_iothub_eh_read(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
 }
 
 
+ngx_int_t
+ngx_iothub_eh_range(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
+    ngx_uint_t count)
+{
+    u_char             key[NGX_IOTHUB_D2C_KEY_LEN];
+    u_char             start[1 + NGX_IOTHUB_EH_ID_LEN];
+    u_char             num[NGX_INT_T_LEN];
+    ngx_iothub_args_t  args;
+
+    if (len >= NGX_IOTHUB_EH_ID_LEN) {
+        return NGX_DECLINED;
+    }
+
+    start[0] = '(';
+    ngx_memcpy(start + 1, after, len);
+
+    args.n = 0;
+    ngx_iothub_args_add(&args, "XRANGE", 6);
+    ngx_iothub_args_add(&args, (char *) key,
+                        ngx_iothub_d2c_key(key, op->hub, op->partition, "d2c")
+                        - key);
+    ngx_iothub_args_add(&args, (char *) start, 1 + len);
+    ngx_iothub_args_add(&args, "+", 1);
+    ngx_iothub_args_add(&args, "COUNT", 5);
+    ngx_iothub_args_add(&args, (char *) num,
+                        ngx_sprintf(num, "%ui", count) - num);
+
+    if (!ngx_iothub_args_ok(&args)) {
+        return NGX_DECLINED;
+    }
+
+    op->call = ngx_iothub_redis_command(ngx_iothub_redis_link(),
+                                        ngx_iothub_eh_read_done, op, args.n,
+                                        args.argv, args.lens);
+
+    return op->call ? NGX_OK : NGX_DECLINED;
+}
+
+
 static void
 ngx_iothub_eh_read_done(void *data, redisReply *reply)
 {
