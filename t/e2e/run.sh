@@ -19,6 +19,9 @@
 # Needs `make build` first, plus node/npm, redis-server, openssl
 # and ports 443 and 8883.
 set -eu
+# the ports are fixed: a second run on this machine waits for the first
+exec 9>"${TMPDIR:-/tmp}/iothub-e2e-ports.lock"
+flock 9
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 E2E=$ROOT/t/e2e
 . "$ROOT/scripts/lib.sh"
