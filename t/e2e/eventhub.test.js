@@ -166,6 +166,29 @@ describe('Event Hubs-compatible endpoint (@azure/event-hubs)', () => {
         assert.deepEqual(mine(bySeq).map((e) => e.body.phase), ['new']);
     });
 
+    it('resume from a checkpointed offset: after it, or from it with isInclusive', T, async () => {
+        const d = await newDevice('o');
+        await sendAll(d, [{ phase: 'a' }, { phase: 'b' }, { phase: 'c' }]);
+        const mine = (ev) => ev.filter((e) =>
+            e.systemProperties['iothub-connection-device-id'] === d.id);
+        const all = await collect(consumer(),
+            { startPosition: earliestEventPosition },
+            (ev) => mine(ev).length >= 3);
+        const first = mine(all)[0];
+        assert.equal(first.body.phase, 'a');
+        assert.equal(typeof first.offset, 'string');
+        // what a checkpoint store keeps is the offset, a string
+        const partition = String(partitionOf(d.id));
+        const after = await collect(consumer(),
+            { startPosition: { [partition]: { offset: first.offset } } },
+            (ev) => mine(ev).length >= 2);
+        assert.deepEqual(mine(after).map((e) => e.body.phase), ['b', 'c']);
+        const from = await collect(consumer(),
+            { startPosition: { [partition]: { offset: first.offset, isInclusive: true } } },
+            (ev) => mine(ev).length >= 3);
+        assert.deepEqual(mine(from).map((e) => e.body.phase), ['a', 'b', 'c']);
+    });
+
     it('over WebSocket (/$servicebus/websocket, AMQPWSB10): properties and events', T, async () => {
         const c = consumer({ webSocketOptions: { webSocket: WebSocket } });
         const props = await c.getEventHubProperties();
