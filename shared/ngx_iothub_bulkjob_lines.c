@@ -568,8 +568,8 @@ ngx_iothub_bulkjob_line_twin(const char *line, size_t len, char *twin_etag,
 {
     int          twin;
     char        *text;
-    const char  *s;
     yajl_val     root, v;
+    const char  *s;
 
     static const char  *tags[] = { "tags", NULL };
     static const char  *desired[] = { "properties", "desired", NULL };
