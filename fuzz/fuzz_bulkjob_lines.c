@@ -10,7 +10,9 @@
  * past the end, as an import line, as the body of POST /jobs/create and
  * as a container URI with its SAS.  Properties that must hold end the
  * run with a trap: an accepted import line names a device, and its
- * identity written as an export line reads back as the same identity.
+ * identity written as an export line reads back as the same identity; a
+ * line whose twin part the twin engine takes as a service PUT, written
+ * with that twin, gives the same tags and desired when applied again.
  */
 
 
@@ -33,6 +35,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_line(const char *s, size_t size);
+static void fuzz_twin(const char *s, size_t size,
+    const ngx_iothub_identity_t *id);
 static void fuzz_uri(const char *s, size_t size);
 
 
@@ -99,7 +103,7 @@ fuzz_line(const char *s, size_t size)
         return;
     }
 
-    fuzz_assert(ngx_iothub_bulkjob_line_gen(g, &e.identity, 0)
+    fuzz_assert(ngx_iothub_bulkjob_line_gen(g, &e.identity, NULL, 0)
                 == yajl_gen_status_ok);
     yajl_gen_get_buf(g, &buf, &len);
 
@@ -112,6 +116,62 @@ fuzz_line(const char *s, size_t size)
                 == 0);
 
     yajl_gen_free(g);
+
+    fuzz_twin(s, size, &e.identity);
+}
+
+
+static void
+fuzz_twin(const char *s, size_t size, const ngx_iothub_identity_t *id)
+{
+    int                   twin;
+    char                  err[128], etag[64];
+    size_t                len;
+    yajl_gen              g;
+    ngx_iothub_twin_t     t, again;
+    const unsigned char  *buf;
+
+    static const char  now[] = "2024-01-02T10:11:12.1234567Z";
+
+    twin = ngx_iothub_bulkjob_line_twin(s, size, etag, sizeof(etag));
+    fuzz_assert(strlen(etag) < sizeof(etag));
+
+    if (!twin || ngx_iothub_twin_init(&t, NULL) != NGX_IOTHUB_TWIN_OK) {
+        return;
+    }
+
+    if (ngx_iothub_twin_service_replace(&t, s, size, now, NULL, err,
+                                        sizeof(err))
+        != NGX_IOTHUB_TWIN_OK
+        || ngx_iothub_twin_init(&again, NULL) != NGX_IOTHUB_TWIN_OK)
+    {
+        ngx_iothub_twin_free(&t);
+        return;
+    }
+
+    g = yajl_gen_alloc(NULL);
+
+    if (g != NULL) {
+        fuzz_assert(ngx_iothub_bulkjob_line_gen(g, id, &t, 0)
+                    == yajl_gen_status_ok);
+        yajl_gen_get_buf(g, &buf, &len);
+
+        fuzz_assert(ngx_iothub_bulkjob_line_twin((const char *) buf, len,
+                                                 etag, sizeof(etag))
+                    == 1);
+        fuzz_assert(ngx_iothub_twin_service_replace(&again,
+                                                    (const char *) buf, len,
+                                                    now, NULL, err,
+                                                    sizeof(err))
+                    == NGX_IOTHUB_TWIN_OK);
+        fuzz_assert(strcmp(again.tags, t.tags) == 0);
+        fuzz_assert(strcmp(again.desired, t.desired) == 0);
+
+        yajl_gen_free(g);
+    }
+
+    ngx_iothub_twin_free(&t);
+    ngx_iothub_twin_free(&again);
 }
 
 

@@ -8,8 +8,8 @@
  * nginx-iothub: the import/export jobs of the registry (rest.md 11).  A
  * job is a Redis hash (redis-schema.md); one runs at a time, holding a
  * lease key that its runner renews.  The worker that created a job runs
- * it in the background (ngx_iothub_bulkjob_run.c): the identities go to
- * or come from a blob of the hub's own blob store (iothub_blob_store),
+ * it in the background (ngx_iothub_bulkjob_run.c): the identities and
+ * their twins go to or come from a blob of the hub's own blob store (iothub_blob_store),
  * after the container URI's SAS is checked as the store checks it.
  */
 
@@ -50,7 +50,10 @@ typedef enum {
 /* the runner renews the lease at least this often */
 #define NGX_IOTHUB_BULKJOB_LEASE     30000
 
-/* identities exported, or import lines read, per event-loop turn */
+/*
+ * per event-loop turn: import lines read, or devices exported (whole
+ * devices with their modules until at least this many identities)
+ */
 #define NGX_IOTHUB_BULKJOB_CHUNK     100
 
 

@@ -338,8 +338,9 @@ ngx_iothub_bulkjob_uri_allows(const ngx_iothub_bulkjob_uri_t *u,
 
 int
 ngx_iothub_bulkjob_line_gen(yajl_gen g, const ngx_iothub_identity_t *id,
-    int exclude_keys)
+    const ngx_iothub_twin_t *twin, int exclude_keys)
 {
+    char             err[128];
     yajl_gen_status  st;
 
     st = yajl_gen_map_open(g);
@@ -368,6 +369,13 @@ ngx_iothub_bulkjob_line_gen(yajl_gen g, const ngx_iothub_identity_t *id,
 
     gen(ngx_iothub_bulkjob_gen_str(g, "authentication"));
     gen(ngx_iothub_bulkjob_gen_auth(g, id, exclude_keys));
+
+    if (twin != NULL && st == yajl_gen_status_ok
+        && ngx_iothub_twin_export_members(twin, g, err, sizeof(err))
+           != NGX_IOTHUB_TWIN_OK)
+    {
+        return -1;
+    }
 
     if (id->module_id[0] == '\0') {
         gen(ngx_iothub_bulkjob_gen_str(g, "capabilities"));
@@ -551,6 +559,57 @@ ngx_iothub_bulkjob_line_parse(ngx_iothub_bulk_entry_t *e, const char *line,
     free(entries);
 
     return NGX_IOTHUB_IDENTITY_OK;
+}
+
+
+int
+ngx_iothub_bulkjob_line_twin(const char *line, size_t len, char *twin_etag,
+    size_t size)
+{
+    int          twin;
+    char        *text;
+    yajl_val     root, v;
+    const char  *s;
+
+    static const char  *tags[] = { "tags", NULL };
+    static const char  *desired[] = { "properties", "desired", NULL };
+    static const char  *etag[] = { "twinETag", NULL };
+
+    if (size) {
+        twin_etag[0] = '\0';
+    }
+
+    text = malloc(len + 1);
+    if (text == NULL) {
+        return 0;
+    }
+
+    memcpy(text, line, len);
+    text[len] = '\0';
+
+    root = yajl_tree_parse(text, NULL, 0);
+    free(text);
+
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        return 0;
+    }
+
+    v = yajl_tree_get(root, tags, yajl_t_any);
+    twin = (v != NULL && !YAJL_IS_NULL(v));
+
+    v = yajl_tree_get(root, desired, yajl_t_any);
+    twin |= (v != NULL && !YAJL_IS_NULL(v));
+
+    s = YAJL_GET_STRING(yajl_tree_get(root, etag, yajl_t_string));
+
+    if (s != NULL && strlen(s) < size) {
+        memcpy(twin_etag, s, strlen(s) + 1);
+    }
+
+    yajl_tree_free(root);
+
+    return twin;
 }
 
 

@@ -9,8 +9,8 @@
  * body of POST /jobs/create, a blob container URI with its SAS as the
  * hub's blob store reads it, and the JSON lines of an export or import
  * blob (one export/import device object a line, rest.md 5).  Pure C
- * (libc, yajl, ngx_iothub_identity.c, ngx_iothub_blob_sas.c); unit-tested
- * and fuzzed.
+ * (libc, yajl, ngx_iothub_identity.c, the twin engine,
+ * ngx_iothub_blob_sas.c); unit-tested and fuzzed.
  */
 
 
@@ -23,6 +23,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_iothub_identity.h"
+#include "ngx_iothub_twin.h"
 #include "ngx_iothub_blob_sas.h"
 
 
@@ -98,13 +99,16 @@ ngx_iothub_blob_rc_e ngx_iothub_bulkjob_uri_allows(
 
 /*
  * One export line's object (without the new line) into g, which must be
- * ready for a value: id, moduleId (modules), eTag, status, statusReason,
- * authentication (keys null when exclude_keys), capabilities,
- * deviceScope, parentScopes.  Returns yajl_gen_status_ok or the first
- * yajl error.
+ * ready for a value: id, moduleId and managedBy (modules), eTag, status
+ * and statusReason (devices), authentication (keys null when
+ * exclude_keys), then, when twin is not NULL, the identity's twin
+ * (ngx_iothub_twin_export_members(): twinETag, tags, properties with
+ * desired and reported), then for devices capabilities, deviceScope,
+ * parentScopes.  Returns yajl_gen_status_ok, the first yajl error, or -1
+ * when the twin's stored texts are unreadable.
  */
 int ngx_iothub_bulkjob_line_gen(yajl_gen g, const ngx_iothub_identity_t *id,
-    int exclude_keys);
+    const ngx_iothub_twin_t *twin, int exclude_keys);
 
 /*
  * One import line: an export/import device object, read as an entry of
@@ -116,6 +120,18 @@ int ngx_iothub_bulkjob_line_gen(yajl_gen g, const ngx_iothub_identity_t *id,
 ngx_iothub_identity_rc_e ngx_iothub_bulkjob_line_parse(
     ngx_iothub_bulk_entry_t *e, const char *line, size_t len, char *err,
     size_t errlen);
+
+/*
+ * The twin part of an import line (rest.md 5): 1 when its object has
+ * "tags" or "properties"."desired" (not null), else 0, also for a line
+ * that is not a JSON object.  twin_etag (size bytes) receives "twinETag"
+ * when it is a string that fits, else "".  The line itself is then the
+ * body of a service twin PUT: ngx_iothub_twin_service_replace() takes
+ * "tags" and "properties.desired" ("$metadata" and "$version" of an
+ * export dropped) and ignores the other members.
+ */
+int ngx_iothub_bulkjob_line_twin(const char *line, size_t len,
+    char *twin_etag, size_t size);
 
 /* the operation name of an import mode, as the bulk response writes it */
 const char *ngx_iothub_bulkjob_mode_name(ngx_iothub_import_mode_e mode);

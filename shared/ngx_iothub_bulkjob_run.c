@@ -8,9 +8,11 @@
  * nginx-iothub: the runner of an import/export job, in the background of
  * the worker that created it.  Every step is one Redis round trip, so
  * the worker serves its other events between steps: an export writes a
- * page of NGX_IOTHUB_BULKJOB_CHUNK identities per turn (one write() of
- * their lines), an import reads at most a line's worth of the blob per
- * line (one read()) and applies its lines one registry call at a time;
+ * page of NGX_IOTHUB_BULKJOB_CHUNK devices or more identities (whole
+ * devices with their modules, each with its twin) per turn (one write()
+ * of their lines), an import reads at most a line's worth of the blob per
+ * line (one read()) and applies its lines one registry call at a time,
+ * then, for a line with a twin part, one twin service call;
  * after every NGX_IOTHUB_BULKJOB_CHUNK identities or lines the job's
  * progress is stored, its lease renewed, and a cancelled job stops.
  *
@@ -31,6 +33,7 @@
 #include "ngx_iothub_args.h"
 #include "ngx_iothub_reply.h"
 #include "ngx_iothub_registry.h"
+#include "ngx_iothub_twin_service.h"
 #include "ngx_iothub_bulkjob.h"
 
 
@@ -64,6 +67,7 @@ struct ngx_iothub_bulkjob_runner_s {
     /* export */
     u_char                           cursor[NGX_IOTHUB_ID_MAX + 1];
     ngx_uint_t                       exported;
+    ngx_uint_t                       devices;
     ngx_iothub_identity_t            identity;
 
     /* import */
@@ -78,6 +82,13 @@ struct ngx_iothub_bulkjob_runner_s {
     ngx_pool_t                      *chunk_pool;
     ngx_iothub_registry_op_t         op;
     ngx_iothub_bulk_entry_t          entry;
+
+    /* the line's twin part: the line is the body of a twin PUT */
+    ngx_iothub_twin_op_t             twin_op;
+    ngx_str_t                        twin_body;
+    char                             twin_etag[64];
+    unsigned                         twin:1;
+
     unsigned                         creating:1;
     unsigned                         eof:1;
 };
@@ -94,11 +105,16 @@ static ngx_int_t ngx_iothub_bulkjob_write(ngx_iothub_bulkjob_runner_t *r,
 static ngx_int_t ngx_iothub_bulkjob_commit(ngx_iothub_bulkjob_runner_t *r);
 static void ngx_iothub_bulkjob_export_page(ngx_iothub_bulkjob_runner_t *r);
 static void ngx_iothub_bulkjob_exported(void *data, redisReply *reply);
+static ngx_int_t ngx_iothub_bulkjob_export_line(
+    ngx_iothub_bulkjob_runner_t *r, redisReply *reply, size_t i);
 static void ngx_iothub_bulkjob_import_next(ngx_iothub_bulkjob_runner_t *r);
 static ngx_int_t ngx_iothub_bulkjob_next_line(ngx_iothub_bulkjob_runner_t *r,
     u_char **line, size_t *len);
 static ngx_int_t ngx_iothub_bulkjob_apply(ngx_iothub_bulkjob_runner_t *r);
 static void ngx_iothub_bulkjob_applied(ngx_iothub_registry_op_t *op);
+static ngx_int_t ngx_iothub_bulkjob_apply_twin(
+    ngx_iothub_bulkjob_runner_t *r);
+static void ngx_iothub_bulkjob_twin_applied(ngx_iothub_twin_op_t *op);
 static void ngx_iothub_bulkjob_import_error(ngx_iothub_bulkjob_runner_t *r,
     const char *code, const char *status);
 static void ngx_iothub_bulkjob_import_end(ngx_iothub_bulkjob_runner_t *r);
@@ -444,22 +460,40 @@ ngx_iothub_bulkjob_exported(void *data, redisReply *reply)
     size_t                  i, n, len;
     const unsigned char    *buf;
     ngx_iothub_reply_rc_e   rc;
+    ngx_iothub_reply_str_t  next;
 
     r->call = NULL;
 
-    rc = ngx_iothub_reply_list(reply, &n);
+    rc = ngx_iothub_reply_query_chunk(reply, &next, &n);
 
     if (rc == NGX_IOTHUB_REPLY_LOST) {
         ngx_iothub_bulkjob_free(r);
         return;
     }
 
-    if (rc != NGX_IOTHUB_REPLY_OK) {
+    if (rc != NGX_IOTHUB_REPLY_OK || next.len > NGX_IOTHUB_ID_MAX) {
         ngx_iothub_bulkjob_fail(r, "internal error: the registry's page");
         return;
     }
 
-    if (n == 0) {
+    for (i = 0; i < n; i++) {
+        if (ngx_iothub_bulkjob_export_line(r, reply, i) != NGX_OK) {
+            ngx_iothub_bulkjob_fail(r, "internal error: an export line");
+            return;
+        }
+    }
+
+    yajl_gen_get_buf(r->g, &buf, &len);
+
+    if (ngx_iothub_bulkjob_write(r, buf, len) != NGX_OK) {
+        ngx_iothub_bulkjob_fail(r, "the blob could not be written");
+        return;
+    }
+
+    yajl_gen_clear(r->g);
+    r->exported += n;
+
+    if (next.len == 0) {
         if (ngx_iothub_bulkjob_commit(r) != NGX_OK) {
             ngx_iothub_bulkjob_fail(r, "the blob could not be written");
             return;
@@ -473,35 +507,52 @@ ngx_iothub_bulkjob_exported(void *data, redisReply *reply)
         return;
     }
 
-    for (i = 0; i < n; i++) {
-        ngx_iothub_reply_list_identity(reply, i, &r->identity);
+    ngx_memcpy(r->cursor, next.data, next.len);
+    r->cursor[next.len] = '\0';
 
-        if (ngx_iothub_bulkjob_line_gen(r->g, &r->identity,
-                                        r->req.exclude_keys)
-            != yajl_gen_status_ok)
-        {
-            ngx_iothub_bulkjob_fail(r, "internal error: an export line");
-            return;
-        }
-
-        yajl_gen_reset(r->g, "\n");
-    }
-
-    (void) ngx_cpystrn(r->cursor, (u_char *) r->identity.device_id,
-                       sizeof(r->cursor));
-
-    yajl_gen_get_buf(r->g, &buf, &len);
-
-    if (ngx_iothub_bulkjob_write(r, buf, len) != NGX_OK) {
-        ngx_iothub_bulkjob_fail(r, "the blob could not be written");
-        return;
-    }
-
-    yajl_gen_clear(r->g);
-    r->exported += n;
-
-    ngx_iothub_bulkjob_step(r, "running", "", r->exported, -1,
+    ngx_iothub_bulkjob_step(r, "running", "", r->devices, -1,
                             ngx_iothub_bulkjob_export_page);
+}
+
+
+/* identity i of a page with its twin, as a line into r->g */
+
+static ngx_int_t
+ngx_iothub_bulkjob_export_line(ngx_iothub_bulkjob_runner_t *r,
+    redisReply *reply, size_t i)
+{
+    int                     st;
+    long long               count;
+    ngx_iothub_twin_t       twin;
+    ngx_iothub_reply_rc_e   rc;
+
+    if (ngx_iothub_twin_init(&twin, NULL) != NGX_IOTHUB_TWIN_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iothub_reply_query_twin(reply, i, &twin, &r->identity, &count);
+
+    st = (rc == NGX_IOTHUB_REPLY_OK)
+         ? ngx_iothub_bulkjob_line_gen(r->g, &r->identity, &twin,
+                                       r->req.exclude_keys)
+         : -1;
+
+    ngx_iothub_twin_free(&twin);
+
+    if (st != yajl_gen_status_ok) {
+        ngx_log_error(NGX_LOG_ERR, r->log, 0,
+                      "iothub: job \"%V\": the identity or twin of \"%s\" "
+                      "could not be read", &r->id, r->identity.device_id);
+        return NGX_ERROR;
+    }
+
+    if (r->identity.module_id[0] == '\0') {
+        r->devices++;
+    }
+
+    yajl_gen_reset(r->g, "\n");
+
+    return NGX_OK;
 }
 
 
@@ -565,6 +616,11 @@ ngx_iothub_bulkjob_import_next(ngx_iothub_bulkjob_runner_t *r)
         }
 
         r->creating = 0;
+        r->twin_body.data = line;
+        r->twin_body.len = len;
+        r->twin = ngx_iothub_bulkjob_line_twin((char *) line, len,
+                                               r->twin_etag,
+                                               sizeof(r->twin_etag));
 
         rc = ngx_iothub_bulkjob_apply(r);
 
@@ -579,8 +635,8 @@ ngx_iothub_bulkjob_import_next(ngx_iothub_bulkjob_runner_t *r)
 
         ngx_iothub_bulkjob_import_error(r, "ArgumentInvalid",
                                         (rc == NGX_DONE)
-                                        ? "twin import modes are not "
-                                          "supported"
+                                        ? "updateTwinIfMatchETag needs the "
+                                          "twinETag"
                                         : "internal error");
     }
 }
@@ -699,7 +755,8 @@ ngx_iothub_bulkjob_apply(ngx_iothub_bulkjob_runner_t *r)
                                           &etag);
 
     default:
-        return NGX_DONE;
+        /* updateTwin, updateTwinIfMatchETag: the twin part alone */
+        return ngx_iothub_bulkjob_apply_twin(r);
     }
 }
 
@@ -711,11 +768,12 @@ ngx_iothub_bulkjob_applied(ngx_iothub_registry_op_t *op)
 
     ngx_int_t  rc;
 
-    /* "update" creates what is not there */
+    /* "update" creates what is not there, a module too */
 
-    if (op->rc == NGX_IOTHUB_REGISTRY_NO_DEVICE
+    if ((op->rc == NGX_IOTHUB_REGISTRY_NO_DEVICE
+         || op->rc == NGX_IOTHUB_REGISTRY_NO_MODULE)
         && r->entry.mode == NGX_IOTHUB_IMPORT_UPDATE
-        && !r->creating && r->entry.identity.module_id[0] == '\0')
+        && !r->creating)
     {
         r->creating = 1;
 
@@ -731,6 +789,26 @@ ngx_iothub_bulkjob_applied(ngx_iothub_registry_op_t *op)
     switch (op->rc) {
 
     case NGX_IOTHUB_REGISTRY_OK:
+        if (!r->twin || r->entry.mode == NGX_IOTHUB_IMPORT_DELETE
+            || r->entry.mode == NGX_IOTHUB_IMPORT_DELETE_IF_MATCH_ETAG)
+        {
+            break;
+        }
+
+        /* the identity is stored: now the line's twin part */
+
+        rc = ngx_iothub_bulkjob_apply_twin(r);
+
+        if (rc == NGX_OK) {
+            return;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_iothub_bulkjob_free(r);
+            return;
+        }
+
+        ngx_iothub_bulkjob_import_error(r, "ServerError", "internal error");
         break;
 
     case NGX_IOTHUB_REGISTRY_UNAVAILABLE:
@@ -758,6 +836,95 @@ ngx_iothub_bulkjob_applied(ngx_iothub_registry_op_t *op)
     case NGX_IOTHUB_REGISTRY_ETAG_MISMATCH:
         ngx_iothub_bulkjob_import_error(r, "PreconditionFailed",
                                         "the eTag does not match");
+        break;
+
+    default:
+        ngx_iothub_bulkjob_import_error(r, "ServerError", "internal error");
+    }
+
+    ngx_iothub_bulkjob_import_next(r);
+}
+
+
+/*
+ * The line's twin part through the twin service, as a service PUT of the
+ * line (tags and desired replaced): unconditional, or for
+ * updateTwinIfMatchETag if the twin's ETag is the line's twinETag.
+ * NGX_DONE when that mode has no twinETag.
+ */
+
+static ngx_int_t
+ngx_iothub_bulkjob_apply_twin(ngx_iothub_bulkjob_runner_t *r)
+{
+    ngx_iothub_twin_op_t   *op;
+    ngx_iothub_identity_t  *id;
+
+    id = &r->entry.identity;
+    op = &r->twin_op;
+
+    ngx_memzero(op, sizeof(ngx_iothub_twin_op_t));
+    op->hub = r->hub;
+    op->log = r->log;
+    op->handler = ngx_iothub_bulkjob_twin_applied;
+    op->data = r;
+    op->device_id.data = (u_char *) id->device_id;
+    op->device_id.len = ngx_strlen(id->device_id);
+    op->module_id.data = (u_char *) id->module_id;
+    op->module_id.len = ngx_strlen(id->module_id);
+    op->kind = NGX_IOTHUB_TWIN_REPLACE;
+    op->body = r->twin_body;
+    op->if_match.data = (u_char *) "";
+
+    if (r->entry.mode == NGX_IOTHUB_IMPORT_UPDATE_TWIN_IF_MATCH_ETAG) {
+        if (r->twin_etag[0] == '\0') {
+            return NGX_DONE;
+        }
+
+        op->if_match.data = (u_char *) r->twin_etag;
+        op->if_match.len = ngx_strlen(r->twin_etag);
+    }
+
+    return ngx_iothub_twin_run(op);
+}
+
+
+static void
+ngx_iothub_bulkjob_twin_applied(ngx_iothub_twin_op_t *op)
+{
+    ngx_iothub_bulkjob_runner_t *r = op->data;
+
+    switch (op->result) {
+
+    case NGX_IOTHUB_TWIN_DONE:
+        break;
+
+    case NGX_IOTHUB_TWIN_UNAVAILABLE:
+        ngx_iothub_bulkjob_free(r);
+        return;
+
+    case NGX_IOTHUB_TWIN_NOT_FOUND:
+        if (r->entry.identity.module_id[0]) {
+            ngx_iothub_bulkjob_import_error(r, "ModuleNotFound",
+                                            "the module is not registered");
+
+        } else {
+            ngx_iothub_bulkjob_import_error(r, "DeviceNotFound",
+                                            "the device is not registered");
+        }
+
+        break;
+
+    case NGX_IOTHUB_TWIN_ETAG_MISMATCH:
+        ngx_iothub_bulkjob_import_error(r, "PreconditionFailed",
+                                        "the twinETag does not match");
+        break;
+
+    case NGX_IOTHUB_TWIN_REFUSED:
+        ngx_iothub_bulkjob_import_error(r,
+                                        (op->engine_rc
+                                         == NGX_IOTHUB_TWIN_BAD_JSON)
+                                        ? "IotHubFormatError"
+                                        : "ArgumentInvalid", op->err);
         break;
 
     default:
@@ -967,6 +1134,8 @@ ngx_iothub_bulkjob_free(ngx_iothub_bulkjob_runner_t *r)
     if (r->call) {
         ngx_iothub_redis_cancel(r->call);
     }
+
+    ngx_iothub_twin_cancel(&r->twin_op);
 
     if (r->out_fd != NGX_INVALID_FILE) {
         (void) ngx_close_file(r->out_fd);

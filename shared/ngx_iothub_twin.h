@@ -284,6 +284,17 @@ ngx_iothub_twin_rc_e ngx_iothub_twin_service_view(const ngx_iothub_twin_t *t,
 
 
 /*
+ * The twin members of an export/import device object (rest.md 5) into g,
+ * which must be inside an object where a key is due: "twinETag" (the
+ * ETag of version), "tags" and "properties" with "desired" and
+ * "reported" as the service view has them ("$metadata", "$version").
+ * Returns as ngx_iothub_twin_service_view().
+ */
+ngx_iothub_twin_rc_e ngx_iothub_twin_export_members(
+    const ngx_iothub_twin_t *t, yajl_gen g, char *err, size_t errlen);
+
+
+/*
  * The twin ETag: base64 of the 8-byte big-endian version, e.g. 3 gives
  * "AAAAAAAAAAM=".  buf holds at least NGX_IOTHUB_TWIN_ETAG_LEN + 1 bytes
  * and receives a NUL-terminated string.

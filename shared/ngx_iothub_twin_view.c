@@ -48,6 +48,8 @@ static yajl_gen_status ngx_iothub_twin_gen_props(yajl_gen g,
     const ngx_iothub_twin_t *t, const ngx_iothub_twin_trees_t *tr);
 static yajl_gen_status ngx_iothub_twin_gen_caps(yajl_gen g,
     const ngx_iothub_twin_identity_t *id);
+static yajl_gen_status ngx_iothub_twin_gen_sections(yajl_gen g,
+    const ngx_iothub_twin_t *t, const ngx_iothub_twin_trees_t *tr);
 
 
 /* {members..., "$metadata": meta (if any), "$version": version} */
@@ -384,9 +386,19 @@ ngx_iothub_twin_gen_props(yajl_gen g, const ngx_iothub_twin_t *t,
         s = yajl_gen_integer(g, (long long) t->version);
     }
 
-    if (s == yajl_gen_status_ok) {
-        s = ngx_iothub_twin_str(g, "tags");
-    }
+    return (s == yajl_gen_status_ok)
+           ? ngx_iothub_twin_gen_sections(g, t, tr) : s;
+}
+
+
+/* "tags" and "properties" (desired and reported with metadata) */
+static yajl_gen_status
+ngx_iothub_twin_gen_sections(yajl_gen g, const ngx_iothub_twin_t *t,
+    const ngx_iothub_twin_trees_t *tr)
+{
+    yajl_gen_status  s;
+
+    s = ngx_iothub_twin_str(g, "tags");
 
     if (s == yajl_gen_status_ok) {
         s = ngx_iothub_twin_emit(g, tr->tags);
@@ -486,6 +498,47 @@ ngx_iothub_twin_service_view(const ngx_iothub_twin_t *t,
 
     if (s == yajl_gen_status_ok) {
         s = yajl_gen_map_close(g);
+    }
+
+    ngx_iothub_twin_trees_free(&tr);
+
+    if (s != yajl_gen_status_ok) {
+        return ngx_iothub_twin_fail(&e, NGX_IOTHUB_TWIN_GEN_ERROR,
+                                    "yajl_gen error %d", (int) s);
+    }
+
+    return NGX_IOTHUB_TWIN_OK;
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_export_members(const ngx_iothub_twin_t *t, yajl_gen g,
+    char *err, size_t errlen)
+{
+    char                     etag[NGX_IOTHUB_TWIN_ETAG_LEN + 1];
+    yajl_gen_status          s;
+    ngx_iothub_twin_rc_e     rc;
+    ngx_iothub_twin_err_t    e;
+    ngx_iothub_twin_trees_t  tr;
+
+    e.err = err;
+    e.errlen = errlen;
+
+    rc = ngx_iothub_twin_trees_load(t, &tr, 1, &e);
+    if (rc != NGX_IOTHUB_TWIN_OK) {
+        return rc;
+    }
+
+    ngx_iothub_twin_etag(t->version, etag);
+
+    s = ngx_iothub_twin_str(g, "twinETag");
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_str(g, etag);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_sections(g, t, &tr);
     }
 
     ngx_iothub_twin_trees_free(&tr);

@@ -1,8 +1,10 @@
 # Import/export jobs (reference/rest.md 11): POST /jobs/create, GET /jobs,
-# GET and DELETE /jobs/{id}.  Exports write the identities as JSON lines
-# into a blob of the hub's own blob store (iothub_blob_store), imports
-# read one and write importErrors.log; the container URI's SAS is checked
-# as the store checks it.  One job at a time; job state lives in Redis.
+# GET and DELETE /jobs/{id}.  Exports write the identities (devices, each
+# followed by its modules) with their twins as JSON lines into a blob of
+# the hub's own blob store (iothub_blob_store), imports read one, apply
+# identities and twins, and write importErrors.log; the container URI's
+# SAS is checked as the store checks it.  One job at a time; job state
+# lives in Redis.
 
 use lib 't/lib';
 use Test::IotHub;
@@ -417,3 +419,137 @@ $STORE
  }]]
 --- error_log eval
 qr/job "[0-9a-f-]+" stopped: cancelled/
+
+
+
+=== TEST 9: export writes each twin (tags, desired and reported with $metadata and $version, twinETag) and the modules after their device; export, delete, import restores the identities, tags and desired
+--- main_config eval
+$MAIN
+--- config eval
+$STORE
+--- request eval
+[put_device('dev1'), put_module('dev1', 'm1'), put_device('dev2')]
+--- error_code eval
+[200, 200, 200]
+--- mqtt eval
+[[connect => 'dev1'],
+ [send => mqtt_subscribe(1, ['$iothub/twin/res/#', 0])],
+ [expect => mqtt_suback(1, 0)],
+ [send => mqtt_publish(
+     topic => '$iothub/twin/PATCH/properties/reported/?$rid=1',
+     payload => '{"fw":"1.2"}')],
+ [expect => mqtt_publish(topic => '$iothub/twin/res/204/?$rid=1&$version=2',
+                         payload => '')],
+ [close => 1],
+ [perl => sub {
+    my $r = svc('PATCH', "/twins/dev1?$V", encode_json(
+        {tags => {site => 'lab', floor => 2},
+         properties => {desired => {interval => 30}}}));
+    is($r->{status}, 200, 'twin PATCH') or diag($r->{body});
+    my $etag = $r->{json}{etag};
+    $r = svc('PATCH', "/twins/dev1/modules/m1?$V",
+             '{"tags":{"role":"edge"},"properties":{"desired":{"rate":6}}}');
+    is($r->{status}, 200, 'module twin PATCH') or diag($r->{body});
+
+    $r = create_job({type => 'export',
+                     outputBlobContainerUri => container_uri('jobs')});
+    my $job = wait_job($r->{json}{jobId});
+    is($job->{status}, 'completed', 'export completed') or diag(explain($job));
+    my $blob = get_blob('jobs', 'devices.txt')->{body};
+    my @l = lines($blob);
+    is_deeply([map { join '/', $_->{id}, $_->{moduleId} // '' } @l],
+              ['dev1/', 'dev1/m1', 'dev2/'],
+              'every device followed by its modules');
+    is_deeply($l[0]{tags}, {site => 'lab', floor => 2}, 'tags');
+    is($l[0]{properties}{desired}{interval}, 30, 'desired');
+    is($l[0]{properties}{desired}{'$version'}, 2, 'desired $version');
+    like($l[0]{properties}{desired}{'$metadata'}{interval}{'$lastUpdated'},
+         qr/^20\d\d-/, 'desired $metadata');
+    is($l[0]{properties}{reported}{fw}, '1.2', 'reported, from the device');
+    is($l[0]{properties}{reported}{'$version'}, 2, 'reported $version');
+    is($l[0]{twinETag}, $etag, "twinETag: the twin's ETag");
+    is($l[0]{authentication}{symmetricKey}{primaryKey}, $DEVICE_KEY,
+       'the device key');
+    is_deeply($l[1]{tags}, {role => 'edge'}, 'module tags');
+    is($l[1]{properties}{desired}{rate}, 6, 'module desired');
+    ok($l[1]{authentication}{symmetricKey}{primaryKey}, 'module key');
+    ok(!exists $l[1]{capabilities}, 'a module has no capabilities');
+    is_deeply($l[2]{tags}, {}, 'an untouched twin: empty tags');
+    is($l[2]{twinETag}, 'AAAAAAAAAAE=', 'its version 1');
+
+    is(svc('DELETE', "/devices/dev1?$V")->{status}, 204, 'dev1 deleted');
+    put_blob('input', 'devices.txt', $blob);
+    $r = create_job({type => 'import',
+                     inputBlobContainerUri => container_uri('input'),
+                     outputBlobContainerUri => container_uri('output')});
+    $job = wait_job($r->{json}{jobId});
+    is($job->{status}, 'completed', 'import completed') or diag(explain($job));
+    is(get_blob('output', 'importErrors.log')->{body}, '', 'no errors');
+    $r = svc('GET', "/twins/dev1?$V");
+    is($r->{status}, 200, 'dev1 is back');
+    is_deeply($r->{json}{tags}, {site => 'lab', floor => 2}, 'its tags');
+    is($r->{json}{properties}{desired}{interval}, 30, 'its desired');
+    is(svc('GET', "/devices/dev1?$V")->{json}{authentication}{symmetricKey}
+       {primaryKey}, $DEVICE_KEY, 'its key');
+    $r = svc('GET', "/twins/dev1/modules/m1?$V");
+    is($r->{status}, 200, 'its module is back ("update" creates it)');
+    is_deeply($r->{json}{tags}, {role => 'edge'}, 'module tags');
+    is($r->{json}{properties}{desired}{rate}, 6, 'module desired');
+ }]]
+
+
+
+=== TEST 10: import of twins: updateTwin, updateTwinIfMatchETag (twinETag), create with tags and desired, module twins; errors into importErrors.log
+--- main_config eval
+$MAIN
+--- config eval
+$STORE
+--- request eval
+[put_device('dev1'), put_module('dev1', 'm1'), put_device('dev2')]
+--- error_code eval
+[200, 200, 200]
+--- mqtt eval
+[[perl => sub {
+    put_blob('input', 'devices.txt', join "\n",
+        '{"id":"dev1","importMode":"updateTwin","tags":{"a":1},'
+        . '"properties":{"desired":{"d":1}}}',
+        '{"id":"dev2","importMode":"UpdateTwinIfMatchETag",'
+        . '"twinETag":"AAAAAAAAAAE=","tags":{"b":2}}',
+        '{"id":"dev2","importMode":"updateTwinIfMatchETag",'
+        . '"twinETag":"AAAAAAAAAAE=","tags":{"c":3}}',
+        '{"id":"dev2","importMode":"updateTwinIfMatchETag","tags":{"c":3}}',
+        '{"id":"nodev","importMode":"updateTwin","tags":{}}',
+        '{"id":"new1","importMode":"create","tags":{"n":true},'
+        . '"properties":{"desired":{"x":"y"}}}',
+        '{"id":"dev1","moduleId":"m1","importMode":"updateTwin",'
+        . '"properties":{"desired":{"rate":7}}}',
+        '{"id":"dev1","importMode":"updateTwin","tags":{"bad.key":1}}',
+        '{"id":"dev2","status":"disabled"}');
+    my $r = create_job({type => 'import',
+                        inputBlobContainerUri => container_uri('input'),
+                        outputBlobContainerUri => container_uri('output')});
+    my $job = wait_job($r->{json}{jobId});
+    is($job->{status}, 'completed', 'completed') or diag(explain($job));
+
+    $r = svc('GET', "/twins/dev1?$V")->{json};
+    is_deeply($r->{tags}, {a => 1}, 'updateTwin: tags');
+    is($r->{properties}{desired}{d}, 1, 'updateTwin: desired');
+    $r = svc('GET', "/twins/dev2?$V")->{json};
+    is_deeply($r->{tags}, {b => 2},
+              'updateTwinIfMatchETag: applied once, then a mismatch');
+    is($r->{status}, 'disabled', 'an identity line leaves the twin');
+    $r = svc('GET', "/twins/new1?$V")->{json};
+    is(encode_json($r->{tags}), '{"n":true}', 'create: tags');
+    is($r->{properties}{desired}{x}, 'y', 'create: desired');
+    is(svc('GET', "/twins/dev1/modules/m1?$V")->{json}{properties}{desired}
+       {rate}, 7, 'a module twin');
+
+    my @e = lines(get_blob('output', 'importErrors.log')->{body});
+    is_deeply([map { [@$_{qw(line deviceId operation errorCode)}] } @e],
+              [[3, 'dev2', 'updateTwinIfMatchETag', 'PreconditionFailed'],
+               [4, 'dev2', 'updateTwinIfMatchETag', 'ArgumentInvalid'],
+               [5, 'nodev', 'updateTwin', 'DeviceNotFound'],
+               [8, 'dev1', 'updateTwin', 'ArgumentInvalid']],
+              'the errors') or diag(explain(\@e));
+    like($e[3]{errorStatus}, qr/bad\.key/, 'the twin engine\'s reason');
+ }]]

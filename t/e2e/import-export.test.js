@@ -5,11 +5,17 @@
 // scripts/hub-conf.sh).  The container SAS URIs are made by
 // @azure/storage-blob with the store's account key (IOTHUB_STORAGE_KEY,
 // set by t/e2e/run.sh); the blobs are read and written with its
-// BlockBlobClient.  Run through t/e2e/run.sh.
+// BlockBlobClient.  Exports carry the twins (tags, desired, and reported
+// as an azure-iot-device-mqtt device sent them) and the modules; an
+// import of them restores a deleted device's twin.  Run through
+// t/e2e/run.sh.
 
 const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const { Client: DeviceClient } = require('azure-iot-device');
+const { Mqtt } = require('azure-iot-device-mqtt');
 const { Registry } = require('azure-iothub');
 const {
     BlockBlobClient, StorageSharedKeyCredential, ContainerSASPermissions,
@@ -22,6 +28,9 @@ if (!env.IOTHUB_OWNER_CONNSTR) {
     throw new Error('IOTHUB_OWNER_CONNSTR is not set: run t/e2e/run.sh');
 }
 const SKIP = !env.IOTHUB_STORAGE_KEY && 'run.sh did not give the blob store key';
+const NO_MQTT = env.IOTHUB_MQTT === '0' && 'this build has no ngx_stream_iothub_mqtt_module.so';
+const HOST = env.IOTHUB_HOST || 'localhost';
+const CA = env.IOTHUB_CA ? fs.readFileSync(env.IOTHUB_CA, 'utf8') : undefined;
 const T = { timeout: 60000 };
 const WAIT = 20000;
 const ENDPOINT = env.IOTHUB_STORAGE_ENDPOINT;
@@ -146,6 +155,59 @@ describe('import/export jobs', { skip: SKIP }, () => {
         assert.equal(errors.length, 1);
         assert.equal(errors[0].deviceId, d1.deviceId);
         assert.equal(errors[0].errorCode, 'DeviceAlreadyExists');
+    });
+
+    it('export carries twins and modules; importing the lines restores a deleted device\'s tags and desired', { ...T, skip: NO_MQTT }, async () => {
+        const d = await newDevice(21);
+        const id = d.deviceId;
+        await registry.addModule({ deviceId: id, moduleId: 'm1' });
+        await registry.updateTwin(id, { tags: { site: RUN, floor: 3 },
+            properties: { desired: { rate: 5 } } }, '*');
+
+        // reported by the device itself, over MQTT
+        const client = DeviceClient.fromConnectionString(
+            `HostName=${HOST};DeviceId=${id};SharedAccessKey=${d.authentication.symmetricKey.primaryKey}`, Mqtt);
+        client.on('error', () => {});
+        await client.setOptions({ ca: CA });
+        try {
+            await h.within(WAIT, 'MQTT CONNECT', client.open());
+            const twin = await h.within(WAIT, 'getTwin', client.getTwin());
+            await h.within(WAIT, 'reported patch', new Promise((resolve, reject) => {
+                twin.properties.reported.update({ fw: '1.0' }, (err) => (err ? reject(err) : resolve()));
+            }));
+        } finally {
+            await client.close().catch(() => {});
+        }
+        const { responseBody: stored } = await registry.getTwin(id);
+
+        const container = `twx-${crypto.randomBytes(4).toString('hex')}`;
+        const job = await registry.exportDevicesToBlob(containerUri(container), false);
+        const done = await ended(job.jobId);
+        assert.equal(done.status, 'completed', done.failureReason);
+        const lines = (await readLines(container, 'devices.txt')).filter((x) => x.id === id);
+        assert.equal(lines.length, 2, 'the device and its module');
+        const [dl, ml] = lines;
+        assert.equal(dl.moduleId, undefined);
+        assert.deepEqual(dl.tags, { site: RUN, floor: 3 });
+        assert.equal(dl.properties.desired.rate, 5);
+        assert.equal(dl.properties.reported.fw, '1.0');
+        assert.equal(dl.twinETag, stored.etag);
+        assert.equal(ml.moduleId, 'm1');
+        assert.deepEqual(ml.tags, {});
+
+        await registry.delete(id);
+        const input = `tw-in-${crypto.randomBytes(4).toString('hex')}`;
+        const output = `tw-out-${crypto.randomBytes(4).toString('hex')}`;
+        const text = lines.map((x) => JSON.stringify(x)).join('\n') + '\n';
+        await h.within(WAIT, 'upload', blob(input, 'devices.txt').upload(text, text.length));
+        const imp = await registry.importDevicesFromBlob(containerUri(input, 'rl'), containerUri(output));
+        assert.equal((await ended(imp.jobId)).status, 'completed');
+        assert.deepEqual(await readLines(output, 'importErrors.log'), []);
+
+        const { responseBody: back } = await registry.getTwin(id);
+        assert.deepEqual(back.tags, { site: RUN, floor: 3 });
+        assert.equal(back.properties.desired.rate, 5);
+        assert.equal((await registry.getModule(id, 'm1')).responseBody.moduleId, 'm1');
     });
 
     it('a read-only SAS for the output: the job fails with its reason', T, async () => {

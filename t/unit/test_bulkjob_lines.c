@@ -8,8 +8,9 @@
  * Unit tests of shared/ngx_iothub_bulkjob_lines.c: the body of POST
  * /jobs/create, container URIs of the hub's blob store and their SAS
  * (a signature made with Python's hmac over the 2019-02-02 string to
- * sign of a container), and the JSON lines of export and import,
- * including an export line read back as an import line.
+ * sign of a container), and the JSON lines of export and import, with
+ * and without the twin, including an export line read back as an import
+ * line and its twin part applied as the import applies it.
  */
 
 
@@ -24,6 +25,8 @@
 #include <cmocka.h>
 
 #include "unit_table.h"
+
+#include <yajl/yajl_tree.h>
 
 #include "ngx_iothub_bulkjob_lines.h"
 
@@ -230,7 +233,8 @@ test_uri_sas(void **state)
 /* --- export lines --------------------------------------------------------- */
 
 static char *
-gen_line(const ngx_iothub_identity_t *id, int exclude_keys)
+gen_line(const ngx_iothub_identity_t *id, const ngx_iothub_twin_t *twin,
+    int exclude_keys)
 {
     char                 *s;
     size_t                len;
@@ -239,7 +243,7 @@ gen_line(const ngx_iothub_identity_t *id, int exclude_keys)
 
     g = yajl_gen_alloc(NULL);
     assert_non_null(g);
-    assert_int_equal(ngx_iothub_bulkjob_line_gen(g, id, exclude_keys),
+    assert_int_equal(ngx_iothub_bulkjob_line_gen(g, id, twin, exclude_keys),
                      yajl_gen_status_ok);
     yajl_gen_get_buf(g, &buf, &len);
     s = strndup((const char *) buf, len);
@@ -265,7 +269,7 @@ test_export_line(void **state)
     strcpy(id.secondary_key, DKEY);
     strcpy(id.parent_scopes, "[\"ms-azure-iot-edge://e-1\",5]");
 
-    s = gen_line(&id, 0);
+    s = gen_line(&id, NULL, 0);
     assert_string_equal(s,
         "{\"id\":\"dev1\",\"eTag\":\"MQ==\",\"status\":\"disabled\","
         "\"statusReason\":null,\"authentication\":{\"symmetricKey\":"
@@ -276,17 +280,133 @@ test_export_line(void **state)
         "\"parentScopes\":[\"ms-azure-iot-edge://e-1\"]}");
     free(s);
 
-    s = gen_line(&id, 1);
+    s = gen_line(&id, NULL, 1);
     assert_non_null(strstr(s, "{\"primaryKey\":null,\"secondaryKey\":null}"));
     free(s);
 
     strcpy(id.module_id, "m1");
     strcpy(id.managed_by, "iotEdge");
-    s = gen_line(&id, 0);
+    s = gen_line(&id, NULL, 0);
     assert_non_null(strstr(s, "\"id\":\"dev1\",\"moduleId\":\"m1\","
                               "\"managedBy\":\"iotEdge\""));
     assert_null(strstr(s, "status"));
     free(s);
+}
+
+
+/*
+ * A twin as the twin service leaves it after a service PATCH of tags and
+ * desired (version 2) and a device's reported patch (version 3).
+ */
+
+#define NOW1  "2024-01-02T10:11:12.1234567Z"
+#define NOW2  "2024-01-02T10:11:13.1234567Z"
+
+static void
+patched_twin(ngx_iothub_twin_t *t)
+{
+    char         err[256];
+    const char  *patch = "{\"tags\":{\"site\":\"lab\",\"floor\":2},"
+                         "\"properties\":{\"desired\":{\"interval\":30,"
+                         "\"mode\":{\"a\":\"eco\"}}}}";
+    const char  *reported = "{\"fw\":\"1.2\"}";
+
+    assert_int_equal(ngx_iothub_twin_init(t, NULL), NGX_IOTHUB_TWIN_OK);
+    assert_int_equal(ngx_iothub_twin_service_patch(t, patch, strlen(patch),
+                                                   NOW1, NULL, err,
+                                                   sizeof(err)),
+                     NGX_IOTHUB_TWIN_OK);
+    assert_int_equal(ngx_iothub_twin_patch_reported(t, reported,
+                                                    strlen(reported), NOW2,
+                                                    err, sizeof(err)),
+                     NGX_IOTHUB_TWIN_OK);
+    assert_int_equal(t->version, 3);
+}
+
+
+static yajl_val
+tree_get(yajl_val root, const char *a, const char *b, const char *c)
+{
+    const char  *path[4] = { a, b, c, NULL };
+
+    return yajl_tree_get(root, path, yajl_t_any);
+}
+
+
+/* the twin's members follow the authentication: twinETag, tags, properties */
+
+static void
+test_export_line_twin(void **state)
+{
+    char                   *s;
+    yajl_val                root, v;
+    ngx_iothub_twin_t       t;
+    ngx_iothub_identity_t   id;
+
+    (void) state;
+
+    ngx_iothub_identity_init(&id);
+    strcpy(id.device_id, "dev1");
+    strcpy(id.etag, "MQ==");
+    patched_twin(&t);
+
+    s = gen_line(&id, &t, 0);
+    assert_non_null(strstr(s, "\"type\":\"sas\"},\"twinETag\":"
+                              "\"AAAAAAAAAAM=\",\"tags\":{\"site\":\"lab\","
+                              "\"floor\":2},\"properties\":{\"desired\":"
+                              "{\"interval\":30,\"mode\":{\"a\":\"eco\"},"
+                              "\"$metadata\":{\"$lastUpdated\":\"" NOW1
+                              "\",\"$lastUpdatedVersion\":2,"));
+    assert_non_null(strstr(s, "\"reported\":{\"fw\":\"1.2\",\"$metadata\":"
+                              "{\"$lastUpdated\":\"" NOW2 "\","));
+    assert_non_null(strstr(s, "\"$version\":2}},\"capabilities\":"
+                              "{\"iotEdge\":false},"));
+
+    root = yajl_tree_parse(s, NULL, 0);
+    assert_non_null(root);
+    v = tree_get(root, "properties", "desired", "$version");
+    assert_true(YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) == 2);
+    v = tree_get(root, "properties", "reported", "$version");
+    assert_true(YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) == 2);
+    yajl_tree_free(root);
+    free(s);
+
+    /* a module: its twin, no capabilities */
+
+    strcpy(id.module_id, "m1");
+    s = gen_line(&id, &t, 1);
+    assert_non_null(strstr(s, "\"moduleId\":\"m1\""));
+    assert_non_null(strstr(s, "\"twinETag\":\"AAAAAAAAAAM=\""));
+    assert_null(strstr(s, "capabilities"));
+    free(s);
+
+    ngx_iothub_twin_free(&t);
+}
+
+
+/* stored texts that are not JSON: -1, not a line */
+
+static void
+test_export_line_corrupt_twin(void **state)
+{
+    yajl_gen                g;
+    ngx_iothub_twin_t       t;
+    ngx_iothub_identity_t   id;
+
+    (void) state;
+
+    ngx_iothub_identity_init(&id);
+    strcpy(id.device_id, "dev1");
+    assert_int_equal(ngx_iothub_twin_init(&t, NULL), NGX_IOTHUB_TWIN_OK);
+    free(t.tags);
+    t.tags = strdup("{\"a\":");
+    assert_non_null(t.tags);
+
+    g = yajl_gen_alloc(NULL);
+    assert_non_null(g);
+    assert_int_equal(ngx_iothub_bulkjob_line_gen(g, &id, &t, 0), -1);
+    yajl_gen_free(g);
+    ngx_iothub_twin_free(&t);
 }
 
 
@@ -353,6 +473,94 @@ test_import_line(void **state)
 }
 
 
+/* --- the twin part of import lines --------------------------------------- */
+
+typedef struct {
+    const char                 *name;
+    const char                 *line;
+    int                         twin;
+    const char                 *twin_etag;
+} twin_case_t;
+
+
+static const twin_case_t  twin_cases[] = {
+    { "tags", "{\"id\":\"a\",\"tags\":{\"x\":1}}", 1, "" },
+    { "empty tags", "{\"id\":\"a\",\"tags\":{}}", 1, "" },
+    { "desired", "{\"id\":\"a\",\"properties\":{\"desired\":{}}}", 1,
+      "" },
+    { "reported only", "{\"id\":\"a\",\"properties\":{\"reported\":"
+      "{\"x\":1}}}", 0, "" },
+    { "null tags and desired", "{\"id\":\"a\",\"tags\":null,"
+      "\"properties\":{\"desired\":null}}", 0, "" },
+    { "identity only", "{\"id\":\"a\",\"status\":\"enabled\"}", 0, "" },
+    { "twinETag", "{\"id\":\"a\",\"twinETag\":\"AAAAAAAAAAM=\","
+      "\"tags\":{}}\r", 1, "AAAAAAAAAAM=" },
+    { "twinETag alone", "{\"id\":\"a\",\"twinETag\":\"AAAAAAAAAAI=\"}", 0,
+      "AAAAAAAAAAI=" },
+    { "twinETag a number", "{\"id\":\"a\",\"twinETag\":5}", 0, "" },
+    { "twinETag too long", "{\"id\":\"a\",\"twinETag\":\""
+      "0123456789012345678901234567890123456789012345678901234567890123"
+      "\"}", 0, "" },
+    { "not JSON", "{\"tags\":{", 0, "" },
+    { "an array", "[{\"tags\":{}}]", 0, "" },
+};
+
+
+static void
+test_line_twin(void **state)
+{
+    const twin_case_t *c = *state;
+
+    char  etag[64];
+
+    strcpy(etag, "junk");
+
+    assert_int_equal(ngx_iothub_bulkjob_line_twin(c->line, strlen(c->line),
+                                                  etag, sizeof(etag)),
+                     c->twin);
+    assert_string_equal(etag, c->twin_etag);
+}
+
+
+/*
+ * An exported line, applied to a new identity's twin as the import does
+ * (a service PUT of the line), gives the same tags and desired; reported
+ * stays the device's.
+ */
+
+static void
+test_twin_round_trip(void **state)
+{
+    char                   err[256], etag[64], *s;
+    ngx_iothub_twin_t      t, fresh;
+    ngx_iothub_identity_t  id;
+
+    (void) state;
+
+    ngx_iothub_identity_init(&id);
+    strcpy(id.device_id, "dev1");
+    patched_twin(&t);
+
+    s = gen_line(&id, &t, 0);
+    assert_int_equal(ngx_iothub_bulkjob_line_twin(s, strlen(s), etag,
+                                                  sizeof(etag)), 1);
+    assert_string_equal(etag, "AAAAAAAAAAM=");
+
+    assert_int_equal(ngx_iothub_twin_init(&fresh, NULL), NGX_IOTHUB_TWIN_OK);
+    assert_int_equal(ngx_iothub_twin_service_replace(&fresh, s, strlen(s),
+                                                     NOW2, NULL, err,
+                                                     sizeof(err)),
+                     NGX_IOTHUB_TWIN_OK);
+    assert_string_equal(fresh.tags, t.tags);
+    assert_string_equal(fresh.desired, t.desired);
+    assert_string_equal(fresh.reported, "{}");
+
+    free(s);
+    ngx_iothub_twin_free(&t);
+    ngx_iothub_twin_free(&fresh);
+}
+
+
 /* an export line is an import line: the same identity comes back */
 
 static void
@@ -372,7 +580,7 @@ test_round_trip(void **state)
     strcpy(id.secondary_key, DKEY);
     id.iot_edge = 1;
 
-    s = gen_line(&id, 0);
+    s = gen_line(&id, NULL, 0);
 
     assert_int_equal(ngx_iothub_bulkjob_line_parse(&e, s, strlen(s), err,
                                                    sizeof(err)),
@@ -402,11 +610,15 @@ main(void)
         TABLE("jobs create", test_request, request_cases),
         TABLE("container uri", test_uri, uri_cases),
         TABLE("import line", test_import_line, line_cases),
+        TABLE("import line twin", test_line_twin, twin_cases),
     };
 
     static const struct CMUnitTest  misc[] = {
         cmocka_unit_test(test_uri_sas),
         cmocka_unit_test(test_export_line),
+        cmocka_unit_test(test_export_line_twin),
+        cmocka_unit_test(test_export_line_corrupt_twin),
+        cmocka_unit_test(test_twin_round_trip),
         cmocka_unit_test(test_round_trip),
     };
 
