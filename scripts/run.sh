@@ -234,9 +234,9 @@ nginx-iothub is running at https://$HUB  ($ports)
     $OWNER
 EOF
 if [ -n "$DEVICE_CONNSTR" ]; then
-    how="azure-iot-device"
-    [ "$HAVE_MQTT" = 1 ] && how="$how with the Mqtt transport to $HUB:8883, MqttWs to $HUB:443"
-    [ "$HAVE_AMQP" = 1 ] && how="$how, the Amqp transport to $HUB:5671"
+    how="azure-iot-device: the Http transport to $HUB:443"
+    [ "$HAVE_MQTT" = 1 ] && how="$how, Mqtt to $HUB:8883, MqttWs to $HUB:443"
+    [ "$HAVE_AMQP" = 1 ] && how="$how, Amqp to $HUB:5671, AmqpWs to $HUB:443"
     cat <<EOF
 
   Example device "$SAMPLE_DEVICE" ($how):
