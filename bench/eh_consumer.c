@@ -171,8 +171,9 @@ static void
 attach(pn_session_t *ssn, int p)
 {
     char        name[32], address[512];
-    const char *expr = O.from_start ? "amqp.annotation.x-opt-offset > '-1'"
-                                    : "amqp.annotation.x-opt-offset > '@latest'";
+    const char *expr = O.from_start
+                       ? "amqp.annotation.x-opt-offset > '-1'"
+                       : "amqp.annotation.x-opt-offset > '@latest'";
     pn_data_t  *f;
     pn_link_t  *l;
 

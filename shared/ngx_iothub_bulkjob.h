@@ -9,8 +9,9 @@
  * job is a Redis hash (redis-schema.md); one runs at a time, holding a
  * lease key that its runner renews.  The worker that created a job runs
  * it in the background (ngx_iothub_bulkjob_run.c): the identities and
- * their twins go to or come from a blob of the hub's own blob store (iothub_blob_store),
- * after the container URI's SAS is checked as the store checks it.
+ * their twins go to or come from a blob of the hub's own blob store
+ * (iothub_blob_store), after the container URI's SAS is checked as the
+ * store checks it.
  */
 
 
