@@ -405,6 +405,10 @@ my $update = sub { +{%{put_device('dev1', @_)}, headers => [['If-Match', '"*"']]
  {method => 'POST', path => $EV, auth => 'device:dev1', body => 'x'},
  $mod,
  $update->(),
+ # the worker's cached "disabled" is dropped when the change's invalidation
+ # arrives on its subscriber link, a moment after the PUT's answer
+ # (architecture.md, identity cache)
+ "SLEEP 0.3",
  $mod]
 --- error_code eval
 [200, 200, 200, 401, 401, 200, 204]
