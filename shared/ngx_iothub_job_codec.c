@@ -813,27 +813,7 @@ ngx_iothub_job_reply_list_record(const redisReply *r, size_t i,
 ngx_iothub_reply_rc_e
 ngx_iothub_job_reply_ids(const redisReply *r, size_t *n)
 {
-    size_t                 i;
-    ngx_iothub_reply_rc_e  rc;
-
-    rc = ngx_iothub_reply_check(r);
-    if (rc != NGX_IOTHUB_REPLY_OK) {
-        return rc;
-    }
-
-    if (r->type != REDIS_REPLY_ARRAY) {
-        return NGX_IOTHUB_REPLY_MALFORMED;
-    }
-
-    for (i = 0; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) {
-            return NGX_IOTHUB_REPLY_MALFORMED;
-        }
-    }
-
-    *n = r->elements;
-
-    return NGX_IOTHUB_REPLY_OK;
+    return ngx_iothub_reply_strings(r, n);
 }
 
 
