@@ -91,18 +91,13 @@ ngx_http_iothub_route_c2d_purge(ngx_http_request_t *r,
 static ngx_iothub_c2d_op_t *
 ngx_http_iothub_c2d_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 {
-    ngx_pool_cleanup_t   *cln;
     ngx_iothub_c2d_op_t  *op;
 
-    op = ngx_pcalloc(r->pool, sizeof(ngx_iothub_c2d_op_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-
-    if (op == NULL || cln == NULL) {
+    op = ngx_http_iothub_op_alloc(r, sizeof(ngx_iothub_c2d_op_t),
+                                  ngx_http_iothub_c2d_cleanup);
+    if (op == NULL) {
         return NULL;
     }
-
-    cln->handler = ngx_http_iothub_c2d_cleanup;
-    cln->data = op;
 
     op->hub = ctx->hub;
     op->log = r->connection->log;

@@ -125,18 +125,13 @@ static ngx_http_iothub_eh_t *
 ngx_http_iothub_eh_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
     ngx_iothub_eh_groups_pt handler)
 {
-    ngx_pool_cleanup_t    *cln;
     ngx_http_iothub_eh_t  *eh;
 
-    eh = ngx_pcalloc(r->pool, sizeof(ngx_http_iothub_eh_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-
-    if (eh == NULL || cln == NULL) {
+    eh = ngx_http_iothub_op_alloc(r, sizeof(ngx_http_iothub_eh_t),
+                                  ngx_http_iothub_eh_cleanup);
+    if (eh == NULL) {
         return NULL;
     }
-
-    cln->handler = ngx_http_iothub_eh_cleanup;
-    cln->data = eh;
 
     eh->op.hub = ctx->hub;
     eh->op.handler = handler;

@@ -72,18 +72,13 @@ static ngx_iothub_sbstream_op_t *
 ngx_http_iothub_feedback_op(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx,
     ngx_iothub_sbstream_handler_pt handler)
 {
-    ngx_pool_cleanup_t        *cln;
     ngx_iothub_sbstream_op_t  *op;
 
-    op = ngx_pcalloc(r->pool, sizeof(ngx_iothub_sbstream_op_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-
-    if (op == NULL || cln == NULL) {
+    op = ngx_http_iothub_op_alloc(r, sizeof(ngx_iothub_sbstream_op_t),
+                                  ngx_http_iothub_feedback_cleanup);
+    if (op == NULL) {
         return NULL;
     }
-
-    cln->handler = ngx_http_iothub_feedback_cleanup;
-    cln->data = op;
 
     op->stream = &ngx_iothub_sbstream_feedback;
     op->hub = ctx->hub;

@@ -12,6 +12,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "ngx_iothub_json.h"
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_method.h"
 #include "ngx_http_iothub_module.h"
@@ -36,7 +37,6 @@ static ngx_int_t ngx_http_iothub_method_fail(ngx_http_request_t *r,
     ngx_uint_t status, ngx_uint_t code, const char *name,
     const char *message, ngx_uint_t timeout);
 static void ngx_http_iothub_method_cleanup(void *data);
-static ngx_int_t ngx_http_iothub_json_depth_ok(u_char *p, size_t len);
 static ngx_int_t ngx_http_iothub_method_name_ok(const char *name);
 
 
@@ -116,8 +116,8 @@ ngx_http_iothub_method_parse(ngx_http_request_t *r,
                                      "the method payload is over 128 KB");
     }
 
-    if (ngx_http_iothub_json_depth_ok(ctx->body.data, ctx->body.len)
-        != NGX_OK)
+    if (ngx_iothub_json_too_deep((char *) ctx->body.data, ctx->body.len,
+                                 NGX_HTTP_IOTHUB_METHOD_DEPTH_MAX))
     {
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid",
@@ -323,7 +323,9 @@ ngx_http_iothub_method_reply(ngx_http_request_t *r, ngx_int_t status,
 
     v = NULL;
 
-    if (len && ngx_http_iothub_json_depth_ok(json, len) == NGX_OK) {
+    if (len && !ngx_iothub_json_too_deep((char *) json, len,
+                                         NGX_HTTP_IOTHUB_METHOD_DEPTH_MAX))
+    {
         v = yajl_tree_parse((char *) json, NULL, 0);
     }
 
@@ -406,54 +408,6 @@ ngx_http_iothub_method_cleanup(void *data)
     ngx_iothub_method_op_t *op = data;
 
     ngx_iothub_method_cancel(op);
-}
-
-
-/* nesting of JSON text outside strings, bounded before yajl's tree */
-
-static ngx_int_t
-ngx_http_iothub_json_depth_ok(u_char *p, size_t len)
-{
-    u_char      *last;
-    ngx_uint_t   depth, in_string;
-
-    depth = 0;
-    in_string = 0;
-
-    for (last = p + len; p < last; p++) {
-        if (in_string) {
-            if (*p == '\\') {
-                p++;
-
-            } else if (*p == '"') {
-                in_string = 0;
-            }
-
-            continue;
-        }
-
-        switch (*p) {
-
-        case '"':
-            in_string = 1;
-            break;
-
-        case '{':
-        case '[':
-            if (++depth > NGX_HTTP_IOTHUB_METHOD_DEPTH_MAX) {
-                return NGX_ERROR;
-            }
-
-            break;
-
-        case '}':
-        case ']':
-            depth -= depth ? 1 : 0;
-            break;
-        }
-    }
-
-    return NGX_OK;
 }
 
 

@@ -606,6 +606,27 @@ ngx_http_iothub_started(ngx_http_request_t *r, ngx_int_t rc)
 }
 
 
+void *
+ngx_http_iothub_op_alloc(ngx_http_request_t *r, size_t size,
+    ngx_pool_cleanup_pt cancel)
+{
+    void                *op;
+    ngx_pool_cleanup_t  *cln;
+
+    op = ngx_pcalloc(r->pool, size);
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (op == NULL || cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = cancel;
+    cln->data = op;
+
+    return op;
+}
+
+
 yajl_gen
 ngx_http_iothub_json_gen(ngx_http_request_t *r)
 {

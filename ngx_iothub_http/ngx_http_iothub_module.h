@@ -95,6 +95,13 @@ ngx_int_t ngx_http_iothub_unavailable(ngx_http_request_t *r);
  */
 ngx_int_t ngx_http_iothub_started(ngx_http_request_t *r, ngx_int_t rc);
 
+/*
+ * A zeroed operation of size bytes from the request's pool, passed to
+ * cancel when the request ends (its pool is destroyed); NULL on no memory.
+ */
+void *ngx_http_iothub_op_alloc(ngx_http_request_t *r, size_t size,
+    ngx_pool_cleanup_pt cancel);
+
 /* Sends a JSON response: the generator's buffer, with status and etag. */
 ngx_int_t ngx_http_iothub_send_json(ngx_http_request_t *r,
     ngx_uint_t status, yajl_gen g, const char *etag);

@@ -560,49 +560,16 @@ ngx_http_iothub_bulk(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 static ngx_int_t
 ngx_http_iothub_bulk_start(ngx_http_iothub_bulk_op_t *bop)
 {
-    ngx_str_t                 device_id, module_id, etag, any;
-    ngx_iothub_identity_t    *id;
-    ngx_iothub_bulk_entry_t  *e;
+    ngx_int_t  rc;
 
-    e = bop->entry;
-    id = &e->identity;
+    rc = ngx_iothub_registry_apply(&bop->op, bop->entry, bop->creating);
 
-    device_id.data = (u_char *) id->device_id;
-    device_id.len = ngx_strlen(id->device_id);
-    module_id.data = (u_char *) id->module_id;
-    module_id.len = ngx_strlen(id->module_id);
-    etag.data = (u_char *) e->etag;
-    etag.len = ngx_strlen(e->etag);
-    ngx_str_set(&any, "*");
-
-    switch (e->mode) {
-
-    case NGX_IOTHUB_IMPORT_CREATE:
-        return ngx_iothub_registry_create(&bop->op, id);
-
-    case NGX_IOTHUB_IMPORT_UPDATE:
-        if (bop->creating) {
-            return ngx_iothub_registry_create(&bop->op, id);
-        }
-
-        return ngx_iothub_registry_update(&bop->op, id, &any);
-
-    case NGX_IOTHUB_IMPORT_UPDATE_IF_MATCH_ETAG:
-        return ngx_iothub_registry_update(&bop->op, id, &etag);
-
-    case NGX_IOTHUB_IMPORT_DELETE:
-        return ngx_iothub_registry_delete(&bop->op, &device_id, &module_id,
-                                          &any);
-
-    case NGX_IOTHUB_IMPORT_DELETE_IF_MATCH_ETAG:
-        return ngx_iothub_registry_delete(&bop->op, &device_id, &module_id,
-                                          &etag);
-
-    default:
+    if (rc == NGX_DONE) {
         /* twin import modes: the response reports them as failed */
         bop->op.rc = NGX_IOTHUB_REGISTRY_ERROR;
-        return NGX_DONE;
     }
+
+    return rc;
 }
 
 

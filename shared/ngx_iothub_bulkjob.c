@@ -27,6 +27,9 @@
 
 static ngx_int_t ngx_iothub_bulkjob_id_valid(ngx_str_t *id);
 static void ngx_iothub_bulkjob_new_id(u_char *out);
+static ngx_int_t ngx_iothub_bulkjob_script(ngx_iothub_bulkjob_op_t *op,
+    ngx_uint_t script, ngx_iothub_redis_handler_pt handler, int nkeys,
+    ngx_iothub_args_t *args);
 static void ngx_iothub_bulkjob_created(void *data, redisReply *reply);
 static void ngx_iothub_bulkjob_replied(void *data, redisReply *reply);
 static ngx_iothub_bulkjob_result_e ngx_iothub_bulkjob_read(
@@ -103,16 +106,8 @@ ngx_iothub_bulkjob_create(ngx_iothub_bulkjob_op_t *op,
     ngx_iothub_args_add_str(&args, "outputBlobName");
     ngx_iothub_args_add_str(&args, req->output_blob);
 
-    if (!ngx_iothub_args_ok(&args)) {
-        return NGX_ERROR;
-    }
-
-    op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                       NGX_IOTHUB_LUA_BULKJOB_CREATE,
-                                       ngx_iothub_bulkjob_created, op, 3,
-                                       args.n, args.argv, args.lens);
-
-    return op->call ? NGX_OK : NGX_DECLINED;
+    return ngx_iothub_bulkjob_script(op, NGX_IOTHUB_LUA_BULKJOB_CREATE,
+                                     ngx_iothub_bulkjob_created, 3, &args);
 }
 
 
@@ -171,16 +166,8 @@ ngx_iothub_bulkjob_get(ngx_iothub_bulkjob_op_t *op, ngx_str_t *id)
 
     ngx_iothub_args_add_str(&args, (char *) now);
 
-    if (!ngx_iothub_args_ok(&args)) {
-        return NGX_ERROR;
-    }
-
-    op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                       NGX_IOTHUB_LUA_BULKJOB_GET,
-                                       ngx_iothub_bulkjob_replied, op, 2,
-                                       args.n, args.argv, args.lens);
-
-    return op->call ? NGX_OK : NGX_DECLINED;
+    return ngx_iothub_bulkjob_script(op, NGX_IOTHUB_LUA_BULKJOB_GET,
+                                     ngx_iothub_bulkjob_replied, 2, &args);
 }
 
 
@@ -207,14 +194,24 @@ ngx_iothub_bulkjob_cancel(ngx_iothub_bulkjob_op_t *op, ngx_str_t *id)
     ngx_iothub_args_add(&args, (char *) id->data, id->len);
     ngx_iothub_args_add_str(&args, (char *) now);
 
-    if (!ngx_iothub_args_ok(&args)) {
+    return ngx_iothub_bulkjob_script(op, NGX_IOTHUB_LUA_BULKJOB_CANCEL,
+                                     ngx_iothub_bulkjob_replied, 2, &args);
+}
+
+
+/* starts a bulk job script for op: NGX_OK, NGX_DECLINED or NGX_ERROR */
+
+static ngx_int_t
+ngx_iothub_bulkjob_script(ngx_iothub_bulkjob_op_t *op, ngx_uint_t script,
+    ngx_iothub_redis_handler_pt handler, int nkeys, ngx_iothub_args_t *args)
+{
+    if (!ngx_iothub_args_ok(args)) {
         return NGX_ERROR;
     }
 
-    op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
-                                       NGX_IOTHUB_LUA_BULKJOB_CANCEL,
-                                       ngx_iothub_bulkjob_replied, op, 2,
-                                       args.n, args.argv, args.lens);
+    op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(), script,
+                                       handler, op, nkeys, args->n,
+                                       args->argv, args->lens);
 
     return op->call ? NGX_OK : NGX_DECLINED;
 }

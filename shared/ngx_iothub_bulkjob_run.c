@@ -709,12 +709,7 @@ ngx_iothub_bulkjob_next_line(ngx_iothub_bulkjob_runner_t *r, u_char **line,
 static ngx_int_t
 ngx_iothub_bulkjob_apply(ngx_iothub_bulkjob_runner_t *r)
 {
-    ngx_str_t                 device_id, module_id, etag, any;
-    ngx_iothub_identity_t    *id;
-    ngx_iothub_bulk_entry_t  *e;
-
-    e = &r->entry;
-    id = &e->identity;
+    ngx_int_t  rc;
 
     ngx_memzero(&r->op, sizeof(ngx_iothub_registry_op_t));
     r->op.hub = r->hub;
@@ -723,41 +718,14 @@ ngx_iothub_bulkjob_apply(ngx_iothub_bulkjob_runner_t *r)
     r->op.handler = ngx_iothub_bulkjob_applied;
     r->op.data = r;
 
-    device_id.data = (u_char *) id->device_id;
-    device_id.len = ngx_strlen(id->device_id);
-    module_id.data = (u_char *) id->module_id;
-    module_id.len = ngx_strlen(id->module_id);
-    etag.data = (u_char *) e->etag;
-    etag.len = ngx_strlen(e->etag);
-    ngx_str_set(&any, "*");
+    rc = ngx_iothub_registry_apply(&r->op, &r->entry, r->creating);
 
-    switch (e->mode) {
-
-    case NGX_IOTHUB_IMPORT_CREATE:
-        return ngx_iothub_registry_create(&r->op, id);
-
-    case NGX_IOTHUB_IMPORT_UPDATE:
-        if (r->creating) {
-            return ngx_iothub_registry_create(&r->op, id);
-        }
-
-        return ngx_iothub_registry_update(&r->op, id, &any);
-
-    case NGX_IOTHUB_IMPORT_UPDATE_IF_MATCH_ETAG:
-        return ngx_iothub_registry_update(&r->op, id, &etag);
-
-    case NGX_IOTHUB_IMPORT_DELETE:
-        return ngx_iothub_registry_delete(&r->op, &device_id, &module_id,
-                                          &any);
-
-    case NGX_IOTHUB_IMPORT_DELETE_IF_MATCH_ETAG:
-        return ngx_iothub_registry_delete(&r->op, &device_id, &module_id,
-                                          &etag);
-
-    default:
+    if (rc == NGX_DONE) {
         /* updateTwin, updateTwinIfMatchETag: the twin part alone */
         return ngx_iothub_bulkjob_apply_twin(r);
     }
+
+    return rc;
 }
 
 

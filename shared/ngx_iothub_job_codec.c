@@ -82,7 +82,6 @@ static const ngx_iothub_job_member_t  ngx_iothub_job_statistics[] = {
 
 static ngx_iothub_job_rc_e ngx_iothub_job_fail(ngx_iothub_job_rc_e rc,
     char *err, size_t errlen, const char *msg);
-static int ngx_iothub_job_too_deep(const char *json, size_t len);
 static yajl_val ngx_iothub_job_member(yajl_val obj, const char *name);
 static char *ngx_iothub_job_strdup(const char *s, size_t len);
 static char *ngx_iothub_job_value_text(yajl_val v);
@@ -153,7 +152,7 @@ ngx_iothub_job_request_parse(const char *json, size_t len,
                                    "the job request is too large");
     }
 
-    if (ngx_iothub_job_too_deep(json, len)) {
+    if (ngx_iothub_json_too_deep(json, len, NGX_IOTHUB_JOB_DEPTH_MAX)) {
         return ngx_iothub_job_fail(NGX_IOTHUB_JOB_INVALID, err, errlen,
                                    "the job request nests too deeply");
     }
@@ -451,7 +450,7 @@ ngx_iothub_job_method_parse(const char *spec, size_t len,
 
     memset(m, 0, sizeof(ngx_iothub_job_method_t));
 
-    if (ngx_iothub_job_too_deep(spec, len)) {
+    if (ngx_iothub_json_too_deep(spec, len, NGX_IOTHUB_JOB_DEPTH_MAX)) {
         return ngx_iothub_job_fail(NGX_IOTHUB_JOB_INVALID, err, errlen,
                                    "the method call nests too deeply");
     }
@@ -503,55 +502,6 @@ ngx_iothub_job_type_name(ngx_iothub_job_type_e type)
 {
     return (type == NGX_IOTHUB_JOB_TWIN) ? "scheduleUpdateTwin"
                                          : "scheduleDeviceMethod";
-}
-
-
-/* yajl_tree recurses: a bound on brackets outside strings, before parsing */
-
-static int
-ngx_iothub_job_too_deep(const char *json, size_t len)
-{
-    int          depth, in_string;
-    const char  *p, *last;
-
-    depth = 0;
-    in_string = 0;
-    last = json + len;
-
-    for (p = json; p < last; p++) {
-        if (in_string) {
-            if (*p == '\\') {
-                p++;
-
-            } else if (*p == '"') {
-                in_string = 0;
-            }
-
-            continue;
-        }
-
-        switch (*p) {
-
-        case '"':
-            in_string = 1;
-            break;
-
-        case '{':
-        case '[':
-            if (++depth > NGX_IOTHUB_JOB_DEPTH_MAX) {
-                return 1;
-            }
-
-            break;
-
-        case '}':
-        case ']':
-            depth--;
-            break;
-        }
-    }
-
-    return 0;
 }
 
 
@@ -813,27 +763,7 @@ ngx_iothub_job_reply_list_record(const redisReply *r, size_t i,
 ngx_iothub_reply_rc_e
 ngx_iothub_job_reply_ids(const redisReply *r, size_t *n)
 {
-    size_t                 i;
-    ngx_iothub_reply_rc_e  rc;
-
-    rc = ngx_iothub_reply_check(r);
-    if (rc != NGX_IOTHUB_REPLY_OK) {
-        return rc;
-    }
-
-    if (r->type != REDIS_REPLY_ARRAY) {
-        return NGX_IOTHUB_REPLY_MALFORMED;
-    }
-
-    for (i = 0; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) {
-            return NGX_IOTHUB_REPLY_MALFORMED;
-        }
-    }
-
-    *n = r->elements;
-
-    return NGX_IOTHUB_REPLY_OK;
+    return ngx_iothub_reply_strings(r, n);
 }
 
 
@@ -1013,7 +943,9 @@ ngx_iothub_job_gen_json(yajl_gen g, const char *text, size_t len)
     yajl_val          v;
     yajl_gen_status   s;
 
-    if (len == 0 || ngx_iothub_job_too_deep(text, len)) {
+    if (len == 0
+        || ngx_iothub_json_too_deep(text, len, NGX_IOTHUB_JOB_DEPTH_MAX))
+    {
         return yajl_gen_invalid_string;
     }
 

@@ -13,6 +13,54 @@ static yajl_gen_status ngx_iothub_json_gen_object(yajl_gen g, yajl_val v);
 static yajl_gen_status ngx_iothub_json_gen_array(yajl_gen g, yajl_val v);
 
 
+int
+ngx_iothub_json_too_deep(const char *json, size_t len, unsigned max)
+{
+    unsigned     depth;
+    int          in_string;
+    const char  *p, *last;
+
+    depth = 0;
+    in_string = 0;
+    last = json + len;
+
+    for (p = json; p < last; p++) {
+        if (in_string) {
+            if (*p == '\\') {
+                p++;
+
+            } else if (*p == '"') {
+                in_string = 0;
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            in_string = 1;
+            break;
+
+        case '{':
+        case '[':
+            if (++depth > max) {
+                return 1;
+            }
+
+            break;
+
+        case '}':
+        case ']':
+            depth -= depth ? 1 : 0;
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
 yajl_gen_status
 ngx_iothub_json_gen_value(yajl_gen g, yajl_val v)
 {

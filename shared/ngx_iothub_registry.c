@@ -328,6 +328,51 @@ ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
 
 
 ngx_int_t
+ngx_iothub_registry_apply(ngx_iothub_registry_op_t *op,
+    ngx_iothub_bulk_entry_t *e, ngx_uint_t creating)
+{
+    ngx_str_t               device_id, module_id, etag, any;
+    ngx_iothub_identity_t  *id;
+
+    id = &e->identity;
+
+    device_id.data = (u_char *) id->device_id;
+    device_id.len = ngx_strlen(id->device_id);
+    module_id.data = (u_char *) id->module_id;
+    module_id.len = ngx_strlen(id->module_id);
+    etag.data = (u_char *) e->etag;
+    etag.len = ngx_strlen(e->etag);
+    ngx_str_set(&any, "*");
+
+    switch (e->mode) {
+
+    case NGX_IOTHUB_IMPORT_CREATE:
+        return ngx_iothub_registry_create(op, id);
+
+    case NGX_IOTHUB_IMPORT_UPDATE:
+        if (creating) {
+            return ngx_iothub_registry_create(op, id);
+        }
+
+        return ngx_iothub_registry_update(op, id, &any);
+
+    case NGX_IOTHUB_IMPORT_UPDATE_IF_MATCH_ETAG:
+        return ngx_iothub_registry_update(op, id, &etag);
+
+    case NGX_IOTHUB_IMPORT_DELETE:
+        return ngx_iothub_registry_delete(op, &device_id, &module_id, &any);
+
+    case NGX_IOTHUB_IMPORT_DELETE_IF_MATCH_ETAG:
+        return ngx_iothub_registry_delete(op, &device_id, &module_id, &etag);
+
+    default:
+        /* updateTwin, updateTwinIfMatchETag */
+        return NGX_DONE;
+    }
+}
+
+
+ngx_int_t
 ngx_iothub_registry_list(ngx_iothub_registry_op_t *op, ngx_str_t *device_id,
     ngx_uint_t top)
 {

@@ -89,6 +89,14 @@ ngx_int_t ngx_iothub_registry_update(ngx_iothub_registry_op_t *op,
 ngx_int_t ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
     ngx_str_t *device_id, ngx_str_t *module_id, ngx_str_t *if_match);
 
+/*
+ * Applies one entry of a bulk registry request (rest.md 5): create, update
+ * or delete by its import mode; "creating" turns an update into a create.
+ * NGX_DONE when the mode is a twin one: nothing started.
+ */
+ngx_int_t ngx_iothub_registry_apply(ngx_iothub_registry_op_t *op,
+    ngx_iothub_bulk_entry_t *e, ngx_uint_t creating);
+
 /* devices when device_id is NULL, else the modules of that device */
 ngx_int_t ngx_iothub_registry_list(ngx_iothub_registry_op_t *op,
     ngx_str_t *device_id, ngx_uint_t top);

@@ -29,6 +29,7 @@ typedef struct {
 
 static ngx_iothub_reply_rc_e ngx_iothub_reply_text(const redisReply *r,
     int type, ngx_iothub_reply_str_t *s);
+static ngx_iothub_reply_rc_e ngx_iothub_reply_array(const redisReply *r);
 static int ngx_iothub_reply_is_hash(const redisReply *r);
 static int ngx_iothub_reply_is_number(const ngx_iothub_reply_str_t *s);
 static void ngx_iothub_reply_str(const redisReply *r,
@@ -108,6 +109,46 @@ ngx_iothub_reply_check(const redisReply *r)
     }
 
     return NGX_IOTHUB_REPLY_ERROR;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_strings(const redisReply *r, size_t *n)
+{
+    size_t                 i;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_array(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    *n = r->elements;
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+/* ngx_iothub_reply_check(), then MALFORMED unless an array */
+
+static ngx_iothub_reply_rc_e
+ngx_iothub_reply_array(const redisReply *r)
+{
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_check(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    return r->type == REDIS_REPLY_ARRAY ? NGX_IOTHUB_REPLY_OK
+                                        : NGX_IOTHUB_REPLY_MALFORMED;
 }
 
 
@@ -767,13 +808,9 @@ ngx_iothub_reply_eh_read(const redisReply *r, size_t *n)
 {
     ngx_iothub_reply_rc_e  rc;
 
-    rc = ngx_iothub_reply_check(r);
+    rc = ngx_iothub_reply_array(r);
     if (rc != NGX_IOTHUB_REPLY_OK) {
         return rc;
-    }
-
-    if (r->type != REDIS_REPLY_ARRAY) {
-        return NGX_IOTHUB_REPLY_MALFORMED;
     }
 
     *n = r->elements;
@@ -914,25 +951,19 @@ ngx_iothub_reply_eh_partition(const redisReply *r,
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_eh_groups(const redisReply *r, size_t *n)
 {
-    size_t                 i;
+    size_t                 strings;
     ngx_iothub_reply_rc_e  rc;
 
-    rc = ngx_iothub_reply_check(r);
+    rc = ngx_iothub_reply_strings(r, &strings);
     if (rc != NGX_IOTHUB_REPLY_OK) {
         return rc;
     }
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+    if (strings % 2 != 0) {
         return NGX_IOTHUB_REPLY_MALFORMED;
     }
 
-    for (i = 0; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) {
-            return NGX_IOTHUB_REPLY_MALFORMED;
-        }
-    }
-
-    *n = r->elements / 2;
+    *n = strings / 2;
 
     return NGX_IOTHUB_REPLY_OK;
 }

@@ -126,6 +126,10 @@ typedef struct {
  */
 ngx_iothub_reply_rc_e ngx_iothub_reply_check(const redisReply *r);
 
+/* An array of *n strings, else MALFORMED (or LOST, or an error's code). */
+ngx_iothub_reply_rc_e ngx_iothub_reply_strings(const redisReply *r,
+    size_t *n);
+
 /* The text of an error reply, for a log; empty for anything else. */
 void ngx_iothub_reply_error_text(const redisReply *r,
     ngx_iothub_reply_str_t *text);
