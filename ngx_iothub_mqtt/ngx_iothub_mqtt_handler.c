@@ -484,8 +484,11 @@ ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
         ngx_memmove(ctx->out, ctx->out + n, ctx->out_len);
     }
 
-    if (ctx->out_len == 0 && ctx->out_size > 4096) {
-        /* idle sessions keep no large buffers */
+    if (ctx->out_len == 0 && ctx->out) {
+        /*
+         * an idle session keeps no output buffer: the next packet
+         * allocates one (ngx_iothub_mqtt_reserve)
+         */
         ngx_free(ctx->out);
         ctx->out = NULL;
         ctx->out_size = 0;

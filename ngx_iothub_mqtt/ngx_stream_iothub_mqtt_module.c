@@ -24,6 +24,18 @@ static ssize_t ngx_stream_iothub_mqtt_recv(ngx_iothub_mqtt_ctx_t *ctx,
 static ssize_t ngx_stream_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *buf, size_t len);
 static void ngx_stream_iothub_mqtt_finalize(ngx_iothub_mqtt_ctx_t *ctx);
+static ngx_int_t ngx_stream_iothub_mqtt_init_module(ngx_cycle_t *cycle);
+static void ngx_stream_iothub_mqtt_size_pools(ngx_cycle_t *cycle);
+static ngx_uint_t ngx_stream_iothub_mqtt_listener(ngx_listening_t *ls);
+
+
+/*
+ * What an idle MQTT session holds in its connection's pool besides the
+ * session structures counted in ngx_stream_iothub_mqtt_size_pools: the
+ * pool header, the peer's address and its text, the TLS connection, the
+ * client and device ids.
+ */
+#define NGX_STREAM_IOTHUB_MQTT_POOL_SLACK  512
 
 
 static ngx_iothub_mqtt_transport_t  ngx_stream_iothub_mqtt_transport = {
@@ -85,7 +97,7 @@ ngx_module_t  ngx_stream_iothub_mqtt_module = {
     ngx_stream_iothub_mqtt_commands,       /* module directives */
     NGX_STREAM_MODULE,                     /* module type */
     NULL,                                  /* init master */
-    ngx_iothub_mqtt_ws_init_module,        /* init module */
+    ngx_stream_iothub_mqtt_init_module,    /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -326,4 +338,94 @@ static void
 ngx_stream_iothub_mqtt_finalize(ngx_iothub_mqtt_ctx_t *ctx)
 {
     ngx_stream_finalize_session(ctx->transport_data, NGX_STREAM_OK);
+}
+
+
+static ngx_int_t
+ngx_stream_iothub_mqtt_init_module(ngx_cycle_t *cycle)
+{
+    ngx_stream_iothub_mqtt_size_pools(cycle);
+
+    return ngx_iothub_mqtt_ws_init_module(cycle);
+}
+
+
+/*
+ * A stream connection's pool starts with 256 bytes: an MQTT session then
+ * spreads over four pool blocks and a large allocation (its context).  An
+ * MQTT listener's pool is sized to hold all of an idle session in one
+ * block instead (docs/performance.md, "Idle density").
+ */
+
+static void
+ngx_stream_iothub_mqtt_size_pools(ngx_cycle_t *cycle)
+{
+    size_t                        size;
+    ngx_uint_t                    i;
+    ngx_listening_t              *ls;
+    ngx_stream_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_stream_cycle_get_module_main_conf(cycle,
+                                                 ngx_stream_core_module);
+    if (cmcf == NULL) {
+        return;
+    }
+
+    size = sizeof(ngx_stream_session_t)
+           + ngx_stream_max_module * sizeof(void *)
+           + cmcf->variables.nelts * sizeof(ngx_stream_variable_value_t)
+           + sizeof(ngx_iothub_mqtt_ctx_t)
+           + NGX_STREAM_IOTHUB_MQTT_POOL_SLACK;
+
+    size = ngx_align(size, NGX_POOL_ALIGNMENT);
+
+    ls = cycle->listening.elts;
+
+    for (i = 0; i < cycle->listening.nelts; i++) {
+        if (ls[i].pool_size < size
+            && ngx_stream_iothub_mqtt_listener(&ls[i]))
+        {
+            ls[i].pool_size = size;
+        }
+    }
+}
+
+
+/* a stream listener whose servers all speak MQTT */
+
+static ngx_uint_t
+ngx_stream_iothub_mqtt_listener(ngx_listening_t *ls)
+{
+    ngx_uint_t                          i;
+    ngx_stream_port_t                  *port;
+    ngx_stream_addr_conf_t             *addr_conf;
+    ngx_stream_iothub_mqtt_srv_conf_t  *imscf;
+
+    if (ls->handler != ngx_stream_init_connection || ls->servers == NULL) {
+        return 0;
+    }
+
+    port = ls->servers;
+
+    for (i = 0; i < port->naddrs; i++) {
+
+#if (NGX_HAVE_INET6)
+        if (ls->sockaddr->sa_family == AF_INET6) {
+            addr_conf = &((ngx_stream_in6_addr_t *) port->addrs)[i].conf;
+
+        } else
+#endif
+        {
+            addr_conf = &((ngx_stream_in_addr_t *) port->addrs)[i].conf;
+        }
+
+        imscf = addr_conf->ctx->srv_conf[
+                                    ngx_stream_iothub_mqtt_module.ctx_index];
+
+        if (imscf->hub == NULL) {
+            return 0;
+        }
+    }
+
+    return port->naddrs > 0;
 }
