@@ -85,6 +85,7 @@ typedef struct {
     ngx_msec_t                 janitor_interval;
     ngx_msec_t                 job_poll_interval;
     ngx_msec_t                 job_lease;
+    ngx_msec_t                 memory_trim;  /* 0: off */
 
     /* per worker, set up in init_process */
     ngx_iothub_redis_t        *link;
@@ -126,6 +127,13 @@ ngx_int_t ngx_iothub_inbox_init_process(ngx_cycle_t *cycle);
 
 /* Hands a message that arrived in the inbox to its type's handler. */
 void ngx_iothub_inbox_in(u_char *payload, size_t len);
+
+/*
+ * memory_trim: every interval, a worker whose connections changed gives
+ * its heap's free pages back (ngx_iothub_memtrim.c; interval 0: never).
+ */
+void ngx_iothub_memtrim_start(ngx_msec_t interval, ngx_log_t *log);
+void ngx_iothub_memtrim_stop(void);
 
 /* A Redis handler for calls whose reply nobody needs. */
 void ngx_iothub_redis_ignore(void *data, redisReply *reply);

@@ -52,6 +52,8 @@ static char *ngx_iothub_storage_container(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iothub_hostname(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_iothub_memory_trim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_iothub_init_process(ngx_cycle_t *cycle);
 static void ngx_iothub_subscribed_in(void *data, ngx_str_t *channel,
     u_char *payload, size_t len);
@@ -95,6 +97,11 @@ static ngx_conf_num_bounds_t  ngx_iothub_job_poll_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_iothub_job_lease_bounds = {
     ngx_iothub_check_msec_bounds, 1000, 3600000
+};
+
+/* in milliseconds: 1s to 1h, or off */
+static ngx_conf_num_bounds_t  ngx_iothub_memory_trim_bounds = {
+    NULL, 1000, 3600000
 };
 
 static ngx_conf_num_bounds_t  ngx_iothub_job_concurrent_bounds = {
@@ -203,6 +210,13 @@ static ngx_command_t  ngx_iothub_commands[] = {
       0,
       offsetof(ngx_iothub_main_conf_t, job_lease),
       &ngx_iothub_job_lease_bounds },
+
+    { ngx_string("memory_trim"),
+      NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_iothub_memory_trim,
+      0,
+      offsetof(ngx_iothub_main_conf_t, memory_trim),
+      &ngx_iothub_memory_trim_bounds },
 
     { ngx_string("hub"),
       NGX_IOTHUB_CONF|NGX_DIRECT_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
@@ -385,6 +399,7 @@ ngx_iothub_create_conf(ngx_cycle_t *cycle)
     imcf->janitor_interval = NGX_CONF_UNSET_MSEC;
     imcf->job_poll_interval = NGX_CONF_UNSET_MSEC;
     imcf->job_lease = NGX_CONF_UNSET_MSEC;
+    imcf->memory_trim = NGX_CONF_UNSET_MSEC;
 
     return imcf;
 }
@@ -405,6 +420,7 @@ ngx_iothub_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_msec_value(imcf->janitor_interval, 60000);
     ngx_conf_init_msec_value(imcf->job_poll_interval, 1000);
     ngx_conf_init_msec_value(imcf->job_lease, 30000);
+    ngx_conf_init_msec_value(imcf->memory_trim, 30000);
 
     if (!imcf->configured || imcf->redis.addr != NULL) {
         return NGX_CONF_OK;
@@ -466,6 +482,48 @@ ngx_iothub_check_msec_bounds(ngx_conf_t *cf, void *post, void *data)
                        bounds->low / 1000, bounds->high / 1000);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* memory_trim off | time: a time within the bounds, "off" is 0 */
+
+static char *
+ngx_iothub_memory_trim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_conf_num_bounds_t  *bounds = cmd->post;
+
+    ngx_str_t   *value;
+    ngx_msec_t  *mp, ms;
+
+    mp = (ngx_msec_t *) ((char *) conf + cmd->offset);
+
+    if (*mp != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        *mp = 0;
+        return NGX_CONF_OK;
+    }
+
+    ms = ngx_parse_time(&value[1], 0);
+
+    if (ms == (ngx_msec_t) NGX_ERROR
+        || ms < (ngx_msec_t) bounds->low || ms > (ngx_msec_t) bounds->high)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive value must be \"off\" or "
+                           "from %is to %is, not \"%V\"",
+                           &cmd->name, bounds->low / 1000,
+                           bounds->high / 1000, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    *mp = ms;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1088,6 +1146,7 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
 
     ngx_iothub_janitor_start(imcf, cycle->log);
     ngx_iothub_job_runner_start(imcf, cycle->log);
+    ngx_iothub_memtrim_start(imcf->memory_trim, cycle->log);
 
     return NGX_OK;
 }
@@ -1176,6 +1235,7 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
 
     ngx_iothub_janitor_stop();
     ngx_iothub_job_runner_stop();
+    ngx_iothub_memtrim_stop();
 
     /* the cache's entries die with the worker: freed for the checkers */
     ngx_iothub_idcache_flush();

@@ -553,3 +553,71 @@ GET /statistics/devices?api-version=2021-04-12
 --- response_body: {"totalDeviceCount":0,"enabledDeviceCount":0,"disabledDeviceCount":0}
 --- no_error_log
 [error]
+
+
+
+=== TEST 47: memory_trim under 1s
+--- main_config eval
+iothub("    memory_trim 500ms;\n", hub('test'))
+--- must_die
+--- error_log
+"memory_trim" directive value must be "off" or from 1s to 3600s, not "500ms"
+
+
+
+=== TEST 48: memory_trim over an hour
+--- main_config eval
+iothub("    memory_trim 2h;\n", hub('test'))
+--- must_die
+--- error_log
+"memory_trim" directive value must be "off" or from 1s to 3600s, not "2h"
+
+
+
+=== TEST 49: memory_trim that is not a time
+--- main_config eval
+iothub("    memory_trim sometimes;\n", hub('test'))
+--- must_die
+--- error_log
+"memory_trim" directive value must be "off" or from 1s to 3600s, not "sometimes"
+
+
+
+=== TEST 50: memory_trim twice
+--- main_config eval
+iothub("    memory_trim 10s;\n    memory_trim off;\n", hub('test'))
+--- must_die
+--- error_log
+"memory_trim" directive is duplicate
+
+
+
+=== TEST 51: memory_trim inside hub{}
+--- main_config eval
+iothub(hub('test', 'hostname localhost;', "policy p $KEY registry_read;",
+           'memory_trim 10s;'))
+--- must_die
+--- error_log
+"memory_trim" directive is not allowed here
+
+
+
+=== TEST 52: memory_trim off is accepted
+--- main_config eval
+iothub("    memory_trim off;\n", hub('test'))
+--- request
+GET /statistics/devices?api-version=2021-04-12
+--- response_body: {"totalDeviceCount":0,"enabledDeviceCount":0,"disabledDeviceCount":0}
+--- no_error_log
+[error]
+
+
+
+=== TEST 53: memory_trim 1h is accepted
+--- main_config eval
+iothub("    memory_trim 1h;\n", hub('test'))
+--- request
+GET /statistics/devices?api-version=2021-04-12
+--- response_body: {"totalDeviceCount":0,"enabledDeviceCount":0,"disabledDeviceCount":0}
+--- no_error_log
+[error]

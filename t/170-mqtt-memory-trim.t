@@ -1,0 +1,83 @@
+# memory_trim (docs/directives.md): a worker whose connections changed
+# gives its heap's free pages back once an interval (glibc malloc_trim);
+# sessions connected before a trim keep working after it: C2D, telemetry,
+# keep-alive. An idle session also holds no output buffer between packets
+# (ngx_iothub_mqtt_flush): every packet sent after an idle time allocates
+# one again.
+
+use lib 't/lib';
+use Test::IotHub;
+
+require_modules(qw(core http mqtt));
+
+our $V = 'api-version=2021-04-12';
+our $C2D = 'devices/dev1/messages/devicebound/#';
+
+sub c2d_plain {
+    my ($id, $body) = @_;
+    return mqtt_publish(
+        topic => 'devices/dev1/messages/devicebound/'
+                 . '%24.to=%2Fdevices%2Fdev1%2Fmessages%2FdeviceBound&iothub-ack=none',
+        qos => 1, id => $id, payload => $body);
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a session connected before a trim: C2D, telemetry and PINGREQ after it
+--- main_config eval
+iothub_block(extra => 'memory_trim 1s;')
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ [send => mqtt_subscribe(1, [$C2D, 1])],
+ [expect => mqtt_suback(1, 1)],
+ [silent => 2.5],
+ [request => {method => 'POST', path => "/devices/dev1/messages/devicebound?$V",
+              body => 'after'}, 204, ''],
+ [expect => c2d_plain(1, 'after')],
+ [send => mqtt_puback(1)],
+ [redis => 'LLEN iothub:test:{dev1}:c2d', 0, 2],
+ [send => mqtt_publish(topic => 'devices/dev1/messages/events/', qos => 1,
+                       id => 9, payload => 'still here')],
+ [expect => mqtt_puback(9)],
+ [d2c => [{body => 'still here'}]],
+ [silent => 1.5],
+ [send => mqtt_pingreq()],
+ [expect => mqtt_pingresp()]]
+--- error_log eval
+qr/iothub: heap trimmed, resident \d+K, was \d+K/
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: memory_trim off: no trim
+--- main_config eval
+iothub_block(extra => 'memory_trim off;')
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ [silent => 2.5],
+ [send => mqtt_pingreq()],
+ [expect => mqtt_pingresp()]]
+--- no_error_log
+heap trimmed
+[error]
+
+
+
+=== TEST 3: the default (30s) does not trim within seconds
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[connect => 'dev1'],
+ [silent => 1.5],
+ [send => mqtt_pingreq()],
+ [expect => mqtt_pingresp()]]
+--- no_error_log
+heap trimmed
+[error]
