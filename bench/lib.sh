@@ -520,7 +520,8 @@ run_loadgen() {
 # server; records KEY.kb (per device, KB) and its parts. TARGET: w1, w2
 # (MQTT on nginx ports M1/H1, M2/H2, 1 or 2 workers), ws1 (MQTT over
 # WebSocket on w1's HTTPS port H1), mq (Mosquitto on MQ). Needs DEVICE_KEY,
-# CONCURRENCY.
+# CONCURRENCY. IDLE_SETTLE (default 3): seconds the devices are idle before
+# the memory is read.
 idle_once() {
     local key=$1 n=$2 t=$3 port pids r0 r1 m0 m1 out lg procs i auth
     local ws=()
@@ -555,7 +556,7 @@ idle_once() {
         sleep 0.5
     done
     grep -q '^READY' "$out" || { cat "$out" >&2; bench_die "$key: the devices did not connect"; }
-    sleep 3
+    sleep "${IDLE_SETTLE:-3}"
     # shellcheck disable=SC2086
     r1=$(rss_kb $pids)
     m1=$(redis_used)
