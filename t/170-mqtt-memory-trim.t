@@ -81,3 +81,27 @@ put_device('dev1')
 --- no_error_log
 heap trimmed
 [error]
+
+
+
+=== TEST 4: ids of 128 characters and a will overflow the session's one pool block: the session still works, its will is sent
+--- main_config eval
+iothub_block(extra => 'memory_trim 1s;')
+--- request eval
+[put_device('d' x 128), put_module('d' x 128, 'm' x 128)]
+--- mqtt eval
+[[connect => {device => 'd' x 128, module => 'm' x 128,
+              will => ['devices/' . ('d' x 128) . '/modules/' . ('m' x 128)
+                       . '/messages/events/k=' . ('v' x 200), 'gone', 1, 0]}],
+ [send => mqtt_publish(topic => 'devices/' . ('d' x 128) . '/modules/'
+                                . ('m' x 128) . '/messages/events/',
+                       qos => 1, id => 3, payload => 'long ids')],
+ [expect => mqtt_puback(3)],
+ [silent => 1.5],
+ [send => mqtt_pingreq()],
+ [expect => mqtt_pingresp()],
+ ['close'],
+ [d2c => [{body => 'long ids', 'a:iothub-connection-module-id' => 'm' x 128},
+          {body => 'gone', 'u:k' => 'v' x 200}], 5]]
+--- no_error_log
+[error]
