@@ -372,6 +372,28 @@ trim_d2c() {
     done
 }
 
+# d2c_stored: the messages in the telemetry streams; an entry holds "n" of
+# them (d2c_append.lua), read 1000 entries at a time
+d2c_stored() {
+    rcli eval "
+        local total = 0
+        for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+          local from = '-'
+          repeat
+            local got = redis.call('XRANGE', key, from, '+', 'COUNT', 1000)
+            for _, e in ipairs(got) do
+              local n = 1
+              for i = 1, #e[2] - 1, 2 do
+                if e[2][i] == 'n' then n = tonumber(e[2][i + 1]) end
+              end
+              total = total + n
+              from = '(' .. e[1]
+            end
+          until #got < 1000
+        end
+        return total" 0 "iothub:$HUB_NAME:d2c:*"
+}
+
 # ---- measuring processes ----------------------------------------------------
 
 # tree_pids PID: PID and its children (nginx master and workers)
