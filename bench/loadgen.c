@@ -35,16 +35,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -103,12 +100,6 @@ typedef struct {
 /* ---- options ---- */
 
 enum { MODE_PUB = 1, MODE_CONNECT, MODE_IDLE, MODE_RTT };
-
-typedef struct {
-    struct sockaddr_storage  ss;
-    socklen_t                len;
-    char                     text[80];
-} addr_t;
 
 static struct {
     int             mode;
@@ -220,7 +211,6 @@ static stats_t        ST;
 static uint64_t       now;
 static int            ready;        /* connections in S_READY */
 static int            inprogress;   /* connections not yet ready */
-static volatile sig_atomic_t  stop_flag;
 
 /* parent/child plumbing */
 static int            is_child;
@@ -250,150 +240,6 @@ static uint64_t       next_tag;
 static int           *reopen_dev;
 static uint64_t      *reopen_at;
 static int            nreopen;
-
-
-static void
-die(const char *fmt, ...)
-{
-    va_list  ap;
-
-    fprintf(stderr, "loadgen: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    exit(2);
-}
-
-
-static uint64_t
-now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
-
-static double
-cpu_seconds(void)
-{
-    struct rusage  ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-
-    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
-           + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-
-static void *
-xalloc(size_t n)
-{
-    void  *p;
-
-    p = calloc(1, n);
-    if (p == NULL) {
-        die("out of memory");
-    }
-
-    return p;
-}
-
-
-/* ---- targets: loopback only ---- */
-
-static void
-parse_addr(addr_t *a, const char *host, const char *port_text)
-{
-    long                  port;
-    char                 *end;
-    struct sockaddr_in   *sin;
-    struct sockaddr_in6  *sin6;
-
-    port = strtol(port_text, &end, 10);
-    if (*end || port < 1 || port > 65535) {
-        die("bad port \"%s\"", port_text);
-    }
-
-    memset(a, 0, sizeof(addr_t));
-
-    if (strcmp(host, "localhost") == 0) {
-        host = "127.0.0.1";
-    }
-
-    sin = (struct sockaddr_in *) &a->ss;
-    sin6 = (struct sockaddr_in6 *) &a->ss;
-
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127) {
-            die("refusing target %s: not in 127.0.0.0/8 (loopback only)",
-                host);
-        }
-
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t) port);
-        a->len = sizeof(struct sockaddr_in);
-
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) {
-            die("refusing target %s: not ::1 (loopback only)", host);
-        }
-
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t) port);
-        a->len = sizeof(struct sockaddr_in6);
-
-    } else {
-        die("refusing target \"%s\": give a loopback address "
-            "(127.0.0.0/8 or ::1), names are not resolved", host);
-    }
-
-    snprintf(a->text, sizeof(a->text), "%s%s%s:%ld",
-             a->ss.ss_family == AF_INET6 ? "[" : "", host,
-             a->ss.ss_family == AF_INET6 ? "]" : "", port);
-}
-
-
-/* "host:port", "[v6]:port" or "port" (127.0.0.1) */
-
-static void
-parse_target(addr_t *a, const char *text)
-{
-    char         host[64];
-    const char  *colon;
-    size_t       n;
-
-    if (text[0] == '[') {
-        colon = strstr(text, "]:");
-        if (colon == NULL || (size_t) (colon - text - 1) >= sizeof(host)) {
-            die("bad target \"%s\"", text);
-        }
-
-        n = colon - text - 1;
-        memcpy(host, text + 1, n);
-        host[n] = '\0';
-        parse_addr(a, host, colon + 2);
-        return;
-    }
-
-    colon = strrchr(text, ':');
-    if (colon == NULL) {
-        parse_addr(a, "127.0.0.1", text);
-        return;
-    }
-
-    n = colon - text;
-    if (n >= sizeof(host)) {
-        die("bad target \"%s\"", text);
-    }
-
-    memcpy(host, text, n);
-    host[n] = '\0';
-    parse_addr(a, host, colon + 1);
-}
 
 
 /* ---- SAS tokens (auth.md 3) ---- */
@@ -1672,12 +1518,10 @@ pub_tag(unsigned char *p, uint64_t tag)
 static void
 pub_stamp(unsigned char *p)
 {
-    int              i;
-    uint64_t         us;
-    struct timespec  ts;
+    int       i;
+    uint64_t  us;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    us = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+    us = clock_us(CLOCK_REALTIME);
 
     for (i = 15; i >= 0; i--) {
         p[i] = (unsigned char) ('0' + us % 10);
@@ -2579,25 +2423,6 @@ disconnect_all(void)
 
 
 static void
-on_signal(int sig)
-{
-    (void) sig;
-    stop_flag = 1;
-}
-
-
-static void
-on_alarm(int sig)
-{
-    static const char  m[] = "loadgen: hard time limit reached\n";
-
-    (void) sig;
-    (void) write(2, m, sizeof(m) - 1);
-    _exit(4);
-}
-
-
-static void
 run(void)
 {
     int                 i, n, timeout_ms;
@@ -2693,15 +2518,6 @@ run(void)
 /* ---- the report ---- */
 
 static void
-print_hist(const char *name, const hist_t *h)
-{
-    printf("  %-22s n=%" PRIu64 " p50=%.3f ms p90=%.3f ms p99=%.3f ms "
-           "max=%.3f ms\n", name, h->n, h_pct(h, 0.5) / 1e3,
-           h_pct(h, 0.9) / 1e3, h_pct(h, 0.99) / 1e3, h->max / 1e3);
-}
-
-
-static void
 report(const stats_t *s, int procs)
 {
     double  rate, cpu_pct;
@@ -2721,7 +2537,7 @@ report(const stats_t *s, int procs)
                    s->ops);
             printf("  %" PRIu64 " PUBACKs in all (warm-up and drain too)\n",
                    s->total);
-            print_hist("PUBACK latency", &s->lat);
+            h_print("PUBACK latency", &s->lat);
 
         } else {
             rate = s->window > 0 ? (double) s->sent / s->window : 0;
@@ -2739,7 +2555,7 @@ report(const stats_t *s, int procs)
                s->window);
         printf("  %.0f connections/s (%" PRIu64 " in the window)\n", rate,
                s->ops);
-        print_hist("connect latency", &s->lat);
+        h_print("connect latency", &s->lat);
         break;
 
     case MODE_IDLE:
@@ -2752,10 +2568,10 @@ report(const stats_t *s, int procs)
                " rounds counted\n", O.target.text, O.caller.text,
                O.caller_mqtt ? "MQTT" : O.caller_tls ? "HTTPS" : "HTTP",
                s->ops);
-        print_hist("C2D delivery", &s->lat);
-        print_hist("C2D send answered", &s->lat4);
-        print_hist("method delivery", &s->lat3);
-        print_hist("method round trip", &s->lat2);
+        h_print("C2D delivery", &s->lat);
+        h_print("C2D send answered", &s->lat4);
+        h_print("method delivery", &s->lat3);
+        h_print("method round trip", &s->lat2);
         break;
     }
 
@@ -2931,34 +2747,6 @@ setup_process(int i, int procs)
         /* a device is lost at most once at a time */
         reopen_dev = xalloc(sizeof(int) * (size_t) slots);
         reopen_at = xalloc(sizeof(uint64_t) * (size_t) slots);
-    }
-}
-
-
-static void
-raise_nofile(int need)
-{
-    struct rlimit  rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        return;
-    }
-
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
-    }
-
-    if ((rlim_t) need > rl.rlim_cur) {
-        /* try for more: needs CAP_SYS_RESOURCE */
-        rl.rlim_cur = rl.rlim_max = (rlim_t) need;
-
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            (void) getrlimit(RLIMIT_NOFILE, &rl);
-            die("%d connections per process need %d file descriptors; the "
-                "limit is %lu: use --procs to split them",
-                need - 64, need, (unsigned long) rl.rlim_cur);
-        }
     }
 }
 
@@ -3270,67 +3058,22 @@ main(int argc, char **argv)
     double              budget;
     stats_t             total;
     msg_t               m;
-    struct sigaction    sa;
 
+    bench_program("loadgen");
     options(argc, argv);
 
     /* a payload that looks like telemetry, the same for every target */
-    for (i = 0; i < (int) sizeof(payload); i++) {
-        payload[i] = (unsigned char) "abcdefghijklmnopqrstuvwxyz012345"[i % 32];
-    }
-    if (O.size >= 2) {
-        payload[0] = '{';
-        payload[O.size - 1] = '}';
-    }
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, NULL);
+    bench_payload(payload, sizeof(payload), O.size);
 
     /* the hard bound: set-up, warm-up, measurement, drain */
     budget = O.timeout * 3 + 60 + O.warmup + O.duration + 10;
-    alarm((unsigned) budget + 1);
+    bench_signals(budget);
 
     procs = O.procs;
     per_proc = (O.mode == MODE_CONNECT ? O.concurrency : O.n) / procs + 1;
-    raise_nofile(per_proc + 64);
+    raise_nofile(per_proc + 64, ": use --procs to split them");
 
-    ssl_ctx = SSL_CTX_new(TLS_client_method());
-    if (ssl_ctx == NULL) {
-        die("SSL_CTX_new failed");
-    }
-
-    SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
-    /* every handshake is a full one, as for a fleet of new connections */
-    SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
-    SSL_CTX_set_mode(ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
-                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-
-    /* one read() for many small records (a PUBACK is a record of its own
-     * with some brokers), not two per record */
-    SSL_CTX_set_read_ahead(ssl_ctx, 1);
-
-    if (O.mode == MODE_IDLE) {
-        /* thousands of idle connections: no buffers while idle */
-        SSL_CTX_set_mode(ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
-    }
-
-    if (O.ca) {
-        if (SSL_CTX_load_verify_locations(ssl_ctx, O.ca, NULL) != 1) {
-            die("cannot load CA file %s", O.ca);
-        }
-
-        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
-
-    } else {
-        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
-    }
+    ssl_ctx = bench_ssl_ctx(O.ca, O.mode == MODE_IDLE);
 
     if (procs == 1) {
         if (O.acked) {
