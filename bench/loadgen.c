@@ -58,6 +58,7 @@
 #define MAX_WINDOW         1024
 #define MAX_PAYLOAD        (256 * 1024)
 #define MAX_PROCS          16
+#define MAX_TARGETS        4
 #define MAX_ROUNDS         1000000
 #define OUT_CHUNK          (64 * 1024)
 #define ROUND_TIMEOUT_US   5000000
@@ -103,7 +104,9 @@ enum { MODE_PUB = 1, MODE_CONNECT, MODE_IDLE, MODE_RTT };
 
 static struct {
     int             mode;
-    addr_t          target;         /* MQTT: the device's node */
+    addr_t          target;         /* MQTT: this process's node */
+    addr_t          targets[MAX_TARGETS];   /* -t once or more: nodes */
+    int             ntargets;
     addr_t          caller;         /* rtt: the caller's node */
     int             tls;
     int             caller_tls;
@@ -2517,6 +2520,26 @@ run(void)
 
 /* ---- the report ---- */
 
+/* "127.0.0.1:8883", or the nodes "127.0.0.1:28850 + 127.0.0.1:28852" */
+
+static const char *
+targets_text(void)
+{
+    int          i;
+    size_t       n;
+    static char  buf[MAX_TARGETS * 84];
+
+    n = 0;
+
+    for (i = 0; i < O.ntargets; i++) {
+        n += snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? " + " : "",
+                      O.targets[i].text);
+    }
+
+    return buf;
+}
+
+
 static void
 report(const stats_t *s, int procs)
 {
@@ -2529,7 +2552,7 @@ report(const stats_t *s, int procs)
 
     case MODE_PUB:
         printf("pub: %d publishers to %s (%s), QoS %d, window %d, "
-               "%d-byte payload, %.1f s measured\n", O.n, O.target.text,
+               "%d-byte payload, %.1f s measured\n", O.n, targets_text(),
                O.tls ? "TLS" : "plain", O.qos, O.window, O.size, s->window);
 
         if (O.qos) {
@@ -2550,7 +2573,7 @@ report(const stats_t *s, int procs)
     case MODE_CONNECT:
         printf("connect: %s to %s, %s, %.1f s measured\n",
                O.tls_only ? "bare TLS handshakes" : "TLS + MQTT CONNECT",
-               O.target.text,
+               targets_text(),
                O.rate > 0 ? "rate-driven" : "as fast as possible",
                s->window);
         printf("  %.0f connections/s (%" PRIu64 " in the window)\n", rate,
@@ -2560,7 +2583,7 @@ report(const stats_t *s, int procs)
 
     case MODE_IDLE:
         printf("idle: %" PRIu64 " devices held on %s, connected in %.2f s\n",
-               s->connected, O.target.text, s->connect_time);
+               s->connected, targets_text(), s->connect_time);
         break;
 
     case MODE_RTT:
@@ -2660,6 +2683,28 @@ merge(stats_t *d, const stats_t *s)
 }
 
 
+/*
+ * With several targets, a line per target after the RESULT line:
+ * "TARGET addr=127.0.0.1:28850 total=.. ops=.. rate=.." (pub: messages
+ * acknowledged in all, in the window, per second of the window).
+ */
+
+static void
+report_targets(const stats_t *per, int n)
+{
+    int  i;
+
+    for (i = 0; n > 1 && i < n; i++) {
+        printf("TARGET addr=%s connected=%" PRIu64 " total=%" PRIu64
+               " ops=%" PRIu64 " rate=%.1f\n", O.targets[i].text,
+               per[i].connected, per[i].total, per[i].ops,
+               per[i].window > 0 ? per[i].ops / per[i].window : 0);
+    }
+
+    fflush(stdout);
+}
+
+
 static int
 read_msg(int fd, msg_t *m)
 {
@@ -2715,6 +2760,10 @@ setup_process(int i, int procs)
     int  slots;
 
     child_no = i;
+
+    /* process i connects to node i mod nodes */
+    O.target = O.targets[i % O.ntargets];
+
     dev_first = share_first(O.devices, i, procs);
     dev_count = share(O.devices, i, procs);
     my_rate = O.rate / procs;
@@ -2767,7 +2816,9 @@ usage(void)
 "            --caller (HTTPS, or MQTT with --caller-mqtt for the peer)\n"
 "\n"
 "options:\n"
-"  -t, --target ADDR:PORT   MQTT endpoint (default 127.0.0.1:8883)\n"
+"  -t, --target ADDR:PORT   MQTT endpoint (default 127.0.0.1:8883); given\n"
+"                           up to %d times (nodes of one hub), process i\n"
+"                           of --procs connects to target i mod targets\n"
 "      --plain              MQTT without TLS\n"
 "      --sni NAME           TLS server name (default localhost)\n"
 "      --ca FILE            verify the server against this CA\n"
@@ -2816,7 +2867,20 @@ usage(void)
 "      --warm-rounds N      uncounted first rounds (default 20)\n"
 "      --gap-ms MS          pause between rounds (default 1)\n"
 "  -q, --quiet              no per-connection error lines\n",
-        MAX_CONNS, MAX_DURATION);
+        MAX_TARGETS, MAX_CONNS, MAX_DURATION);
+}
+
+
+/* -t: the first replaces the default, more are further nodes */
+
+static void
+add_target(const char *text)
+{
+    if (O.ntargets == MAX_TARGETS) {
+        die("at most %d targets", MAX_TARGETS);
+    }
+
+    parse_target(&O.targets[O.ntargets++], text);
 }
 
 
@@ -2889,13 +2953,13 @@ options(int argc, char **argv)
     O.warm_rounds = 20;
     O.gap_ms = 1;
     O.timeout = 10;
-    parse_target(&O.target, "127.0.0.1:8883");
+    parse_target(&O.targets[0], "127.0.0.1:8883");
 
     optind = 2;
 
     while ((ch = getopt_long(argc, argv, "t:n:d:c:qh", longs, NULL)) != -1) {
         switch (ch) {
-        case 't': parse_target(&O.target, optarg); break;
+        case 't': add_target(optarg); break;
         case 1: O.tls = 0; break;
         case 2: O.sni = optarg; break;
         case 3: O.ca = optarg; break;
@@ -3021,6 +3085,20 @@ options(int argc, char **argv)
         }
     }
 
+    if (O.ntargets == 0) {
+        O.ntargets = 1;
+    }
+
+    O.target = O.targets[0];
+
+    if (O.ntargets > 1
+        && (O.mode == MODE_RTT || O.procs % O.ntargets != 0))
+    {
+        die("%d targets: not for rtt, and --procs must be a multiple of "
+            "them (process i connects to target i mod %d)", O.ntargets,
+            O.ntargets);
+    }
+
     if ((O.reconnect || O.acked) && O.mode != MODE_PUB) {
         die("--reconnect and --acked are for pub");
     }
@@ -3056,7 +3134,7 @@ main(int argc, char **argv)
     int                 up[MAX_PROCS], down[MAX_PROCS];
     pid_t               pids[MAX_PROCS];
     double              budget;
-    stats_t             total;
+    stats_t             total, per_target[MAX_TARGETS];
     msg_t               m;
 
     bench_program("loadgen");
@@ -3172,6 +3250,7 @@ main(int argc, char **argv)
     }
 
     memset(&total, 0, sizeof(total));
+    memset(per_target, 0, sizeof(per_target));
 
     for (i = 0; i < procs; i++) {
         int  rc;
@@ -3193,6 +3272,7 @@ main(int argc, char **argv)
         }
 
         merge(&total, &m.st);
+        merge(&per_target[i % O.ntargets], &m.st);
     }
 
     for (i = 0; i < procs; i++) {
@@ -3200,6 +3280,7 @@ main(int argc, char **argv)
     }
 
     report(&total, procs);
+    report_targets(per_target, O.ntargets);
 
     return total.connected == 0 && O.mode != MODE_CONNECT ? 1 : 0;
 }
