@@ -226,6 +226,11 @@ projection() {
     v=$(awk -v n="$n1" -v w="$WORKERS" 'BEGIN {if (n > 0) printf "%.2f", n / (1.8 * w)}')
     echo "    for 1.8x, Redis may cost at most ${v:-?} us per message" \
         "(one node's nginx us / (1.8 x $WORKERS workers)); it costs $r2 us with two nodes"
+    if awk -v s="$sat" -v w="$WORKERS" 'BEGIN {exit !(s != "" && s < w)}'; then
+        echo "    Redis saturates before one node's $WORKERS worker(s) are busy: at these costs a"
+        echo "    second node on the same Redis adds no throughput, only Redis's cost per message"
+        echo "    (or more Redis, see docs/performance.md) can"
+    fi
 }
 
 # honesty N: what the run could show on this machine
