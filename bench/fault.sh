@@ -37,7 +37,7 @@ H=$(bench_port 21)
 # the tags of one stream's bodies, a page at a time: {last id, tags...};
 # an entry holds "n" packed messages (shared/ngx_iothub_d2c_pack.h): per
 # message a 2-byte field count, then each name and value as a 4-byte
-# length, the bytes and a NUL
+# length, the bytes and a NUL; the name "body" is packed as the byte 8
 TAGS_LUA='
 local function u32(s, at)
   local a, b, c, d = string.byte(s, at, at + 3)
@@ -53,7 +53,7 @@ local function bodies(m, out)
       local name = string.sub(m, at + 4, at + 3 + len)
       at = at + 5 + len
       len = u32(m, at)
-      if name == "body" then
+      if name == "\8" then
         out[#out + 1] = string.sub(m, at + 5, at + 20)
       end
       at = at + 5 + len

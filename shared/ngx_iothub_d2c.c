@@ -56,7 +56,8 @@ static ngx_int_t ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch,
 static void ngx_iothub_d2c_flush(ngx_event_t *ev);
 static ngx_int_t ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch);
 static void ngx_iothub_d2c_stored(void *data, redisReply *reply);
-static ngx_str_t *ngx_iothub_d2c_auth_method(ngx_iothub_sender_t *sender);
+static void ngx_iothub_d2c_stamp(ngx_iothub_args_t *args, const char *code,
+    ngx_str_t *value);
 static ngx_str_t *ngx_iothub_d2c_enqueued_time(void);
 
 
@@ -137,47 +138,56 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     void *data)
 {
     size_t                   len;
-    ngx_str_t               *method, *now;
+    ngx_uint_t               i, scope;
     ngx_iothub_args_t        args;
     ngx_iothub_d2c_batch_t  *batch;
     ngx_iothub_redis_call_t *call;
 
     args.n = 0;
 
-    ngx_iothub_args_add_str(&args, "a:iothub-connection-device-id");
-    ngx_iothub_args_add(&args, (char *) sender->device_id.data,
-                       sender->device_id.len);
+    /* the names the hub stamps, packed as one byte each */
+
+    ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_DEVICE_ID,
+                         &sender->device_id);
 
     if (sender->module_id.len) {
-        ngx_iothub_args_add_str(&args, "a:iothub-connection-module-id");
-        ngx_iothub_args_add(&args, (char *) sender->module_id.data,
-                           sender->module_id.len);
+        ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_MODULE_ID,
+                             &sender->module_id);
     }
 
-    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-generation-id");
-    ngx_iothub_args_add(&args, (char *) sender->generation_id.data,
-                       sender->generation_id.len);
+    ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_GENERATION_ID,
+                         &sender->generation_id);
 
-    method = ngx_iothub_d2c_auth_method(sender);
+    scope = sender->policy ? 2 : (sender->module_id.len ? 1 : 0);
 
-    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-method");
-    ngx_iothub_args_add(&args, (char *) method->data, method->len);
+    ngx_iothub_args_add(&args, NGX_IOTHUB_D2C_PACK_AUTH_METHOD, 1);
+    ngx_iothub_args_add(&args,
+                        ngx_iothub_d2c_pack_auth_method(scope, sender->x509),
+                        1);
 
-    now = ngx_iothub_d2c_enqueued_time();
+    ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_ENQUEUED_TIME,
+                         ngx_iothub_d2c_enqueued_time());
 
-    ngx_iothub_args_add_str(&args, "a:iothub-enqueuedtime");
-    ngx_iothub_args_add(&args, (char *) now->data, now->len);
-
-    ngx_iothub_args_add_str(&args, "a:iothub-message-source");
+    ngx_iothub_args_add(&args, NGX_IOTHUB_D2C_PACK_MESSAGE_SOURCE, 1);
     ngx_iothub_args_add_str(&args, "Telemetry");
 
     if (sender->model_id.len) {
-        ngx_iothub_args_add_str(&args, "a:dt-dataschema");
-        ngx_iothub_args_add(&args, (char *) sender->model_id.data,
-                           sender->model_id.len);
+        ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_DATA_SCHEMA,
+                             &sender->model_id);
     }
 
-    if (ngx_iothub_message_args(&args, msg) != NGX_OK) {
+    for (i = 0; i < msg->n; i++) {
+        ngx_iothub_args_add(&args, (char *) msg->name[i].data,
+                            msg->name[i].len);
+        ngx_iothub_args_add(&args, (char *) msg->value[i].data,
+                            msg->value[i].len);
+    }
+
+    ngx_iothub_args_add(&args, NGX_IOTHUB_D2C_PACK_BODY, 1);
+
+    if (ngx_iothub_args_add(&args, (char *) msg->body.data, msg->body.len)
+        != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "iothub: too many arguments for a telemetry message");
         return NULL;
@@ -442,30 +452,12 @@ ngx_iothub_d2c_stored(void *data, redisReply *reply)
 }
 
 
-/* the annotation's JSON: one of six texts, made once */
-
-#define ngx_iothub_d2c_auth_json(scope, type)                                \
-    ngx_string("{\"scope\":\"" scope "\",\"type\":\"" type "\","          \
-               "\"issuer\":\"iothub\",\"acceptingIpFilterRule\":null}")
-
-static ngx_str_t  ngx_iothub_d2c_auth_methods[3][2] = {
-    { ngx_iothub_d2c_auth_json("device", "sas"),
-      ngx_iothub_d2c_auth_json("device", "x509Certificate") },
-    { ngx_iothub_d2c_auth_json("module", "sas"),
-      ngx_iothub_d2c_auth_json("module", "x509Certificate") },
-    { ngx_iothub_d2c_auth_json("hub", "sas"),
-      ngx_iothub_d2c_auth_json("hub", "x509Certificate") },
-};
-
-
-static ngx_str_t *
-ngx_iothub_d2c_auth_method(ngx_iothub_sender_t *sender)
+static void
+ngx_iothub_d2c_stamp(ngx_iothub_args_t *args, const char *code,
+    ngx_str_t *value)
 {
-    ngx_uint_t  scope;
-
-    scope = sender->policy ? 2 : (sender->module_id.len ? 1 : 0);
-
-    return &ngx_iothub_d2c_auth_methods[scope][sender->x509 ? 1 : 0];
+    ngx_iothub_args_add(args, code, 1);
+    ngx_iothub_args_add(args, (char *) value->data, value->len);
 }
 
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ngx_iothub_d2c_pack.h"
 #include "ngx_iothub_reply.h"
 
 
@@ -945,7 +946,12 @@ ngx_iothub_reply_eh_unpack(ngx_iothub_reply_eh_entry_t *e,
             return NGX_IOTHUB_REPLY_MALFORMED;
         }
 
-        ngx_iothub_reply_eh_field(ev, &name, &value);
+        if (ngx_iothub_d2c_unpack_name(&name.data, &name.len, &value.data,
+                                       &value.len)
+            == 0)
+        {
+            ngx_iothub_reply_eh_field(ev, &name, &value);
+        }
     }
 
     return NGX_IOTHUB_REPLY_OK;

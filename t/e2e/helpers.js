@@ -102,6 +102,23 @@ function streamMessage(key, id, flat) {
     return { key, id, fields, body };
 }
 
+// the names the hub packs as one byte, and the auth method's values
+// (shared/ngx_iothub_d2c_pack.h)
+const D2C_NAMES = [null, 'a:iothub-connection-device-id', 'a:iothub-connection-module-id',
+    'a:iothub-connection-auth-generation-id', 'a:iothub-connection-auth-method',
+    'a:iothub-enqueuedtime', 'a:iothub-message-source', 'a:dt-dataschema', 'body'];
+const D2C_AUTH_METHODS = ['device', 'module', 'hub'].flatMap((scope) =>
+    ['sas', 'x509Certificate'].map((type) => JSON.stringify(
+        { scope, type, issuer: 'iothub', acceptingIpFilterRule: null })));
+
+function unpackName(name, value) {
+    if (name.length !== 1 || name[0] >= 0x20) return [name, value];
+    const full = D2C_NAMES[name[0]];
+    if (!full) throw new Error(`d2c: unknown name code ${name[0]}`);
+    if (full === 'a:iothub-connection-auth-method') value = Buffer.from(D2C_AUTH_METHODS[value[0]]);
+    return [Buffer.from(full), value];
+}
+
 // an entry's messages: fields "n" and "m" (packed, as in
 // shared/ngx_iothub_d2c_pack.h), the id "<ms>-<seq of the last>"
 function streamMessages(key, [rawId, flat]) {
@@ -118,10 +135,14 @@ function streamMessages(key, [rawId, flat]) {
         const count = packed.readUInt16BE(at);
         at += 2;
         const strings = [];
-        for (let i = 0; i < 2 * count; i++) {
-            const len = packed.readUInt32BE(at);
-            strings.push(packed.subarray(at + 4, at + 4 + len));
-            at += 4 + len + 1;
+        for (let i = 0; i < count; i++) {
+            const pair = [];
+            for (let j = 0; j < 2; j++) {
+                const len = packed.readUInt32BE(at);
+                pair.push(packed.subarray(at + 4, at + 4 + len));
+                at += 4 + len + 1;
+            }
+            strings.push(...unpackName(...pair));
         }
         out.push(streamMessage(key, `${ms}-${seq++}`, strings));
     }

@@ -142,6 +142,7 @@ typedef struct {
 static void test_records(void **state);
 static void test_eh_packed(void **state);
 static void test_eh_packed_malformed(void **state);
+static void test_eh_packed_names(void **state);
 static size_t packed_entry(char *resp, const char *n,
     const unsigned char *m, size_t len);
 static ngx_iothub_reply_rc_e first_message(const redisReply *r, size_t i,
@@ -1541,6 +1542,53 @@ test_eh_packed_malformed(void **state)
 }
 
 
+/* the names packed as one byte and the auth method's value codes */
+
+static void
+test_eh_packed_names(void **state)
+{
+    char                                resp[1024];
+    redisReply                         *r;
+    unsigned char                       m[512], *end;
+    ngx_iothub_args_t                   a;
+    static ngx_iothub_reply_eh_entry_t  e;
+    static ngx_iothub_reply_eh_event_t  ev;
+
+    (void) state;
+
+    a.n = 0;
+    ngx_iothub_args_add(&a, NGX_IOTHUB_D2C_PACK_DEVICE_ID, 1);
+    ngx_iothub_args_add_str(&a, "d1");
+    ngx_iothub_args_add(&a, NGX_IOTHUB_D2C_PACK_AUTH_METHOD, 1);
+    ngx_iothub_args_add(&a, ngx_iothub_d2c_pack_auth_method(1, 1), 1);
+    ngx_iothub_args_add(&a, "\x1f", 1);                 /* unknown: skipped */
+    ngx_iothub_args_add_str(&a, "x");
+    ngx_iothub_args_add(&a, NGX_IOTHUB_D2C_PACK_AUTH_METHOD, 1);
+    ngx_iothub_args_add(&a, "\x06", 1);                 /* no such method */
+    ngx_iothub_args_add(&a, NGX_IOTHUB_D2C_PACK_BODY, 1);
+    ngx_iothub_args_add_str(&a, "hi");
+    end = ngx_iothub_d2c_pack(m, &a);
+
+    r = reply_of(resp, packed_entry(resp, "1", m, end - m));
+
+    assert_int_equal(ngx_iothub_reply_eh_entry(r, 0, &e), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ev.nprops, 2);
+    assert_span(&ev.prop[0].name, "iothub-connection-device-id");
+    assert_span(&ev.prop[0].value, "d1");
+    assert_span(&ev.prop[1].name, "iothub-connection-auth-method");
+    assert_span(&ev.prop[1].value,
+                "{\"scope\":\"module\",\"type\":\"x509Certificate\","
+                "\"issuer\":\"iothub\",\"acceptingIpFilterRule\":null}");
+    assert_int_equal(ev.prop[1].value.data[ev.prop[1].value.len], '\0');
+    assert_int_equal(ev.has_body, 1);
+    assert_span(&ev.body, "hi");
+
+    freeReplyObject(r);
+}
+
+
 int
 main(void)
 {
@@ -1559,6 +1607,7 @@ main(void)
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_eh_packed),
         cmocka_unit_test(test_eh_packed_malformed),
+        cmocka_unit_test(test_eh_packed_names),
     };
 
     static const table_t  tables[] = {

@@ -165,6 +165,29 @@ sub d2c_messages {
                    $x->[0] <=> $y->[0] || $x->[1] <=> $y->[1] } @m];
 }
 
+# the names the hub packs as one byte, and the auth method's values
+# (shared/ngx_iothub_d2c_pack.h)
+my @D2C_NAMES = (undef,
+                 (map { "a:iothub-connection-$_" }
+                  qw(device-id module-id auth-generation-id auth-method)),
+                 'a:iothub-enqueuedtime', 'a:iothub-message-source',
+                 'a:dt-dataschema', 'body');
+my @D2C_AUTH_METHODS = map {
+    my ($scope, $type) = @$_;
+    qq({"scope":"$scope","type":"$type","issuer":"iothub",)
+        . '"acceptingIpFilterRule":null}'
+} map { my $s = $_; map { [$s, $_] } qw(sas x509Certificate) }
+  qw(device module hub);
+
+sub _d2c_unpack_name {
+    my ($name, $value) = @_;
+    return ($name, $value) unless length $name == 1 && ord $name < 0x20;
+    $name = $D2C_NAMES[ord $name] // die "d2c: unknown name code\n";
+    $value = $D2C_AUTH_METHODS[ord $value]
+        if $name eq 'a:iothub-connection-auth-method';
+    return ($name, $value);
+}
+
 sub _d2c_entry_messages {
     my ($key, $id, $f) = @_;
     my %entry = @$f;
@@ -185,6 +208,8 @@ sub _d2c_entry_messages {
             push @fields, substr($packed, 0, $len + 1, '');
             chop $fields[-1];
         }
+        @fields = map { _d2c_unpack_name(@fields[2 * $_, 2 * $_ + 1]) }
+                  0 .. $n - 1;
         push @out, $message->("$ms-" . $seq++, @fields);
     }
     die "d2c entry $id of $key: $entry{n} messages announced, "
