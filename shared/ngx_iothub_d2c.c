@@ -49,8 +49,15 @@ typedef struct {
 } ngx_iothub_d2c_sent_t;
 
 
+static ngx_int_t ngx_iothub_message_fields(ngx_iothub_args_t *args,
+    ngx_iothub_message_t *msg, const char *body, size_t body_len);
+static ngx_int_t ngx_iothub_d2c_fields(ngx_iothub_args_t *args,
+    ngx_iothub_sender_t *sender, ngx_iothub_message_t *msg);
 static ngx_iothub_d2c_batch_t *ngx_iothub_d2c_batch(ngx_iothub_hub_t *hub,
     ngx_uint_t partition);
+static ngx_iothub_redis_call_t *ngx_iothub_d2c_batch_add(
+    ngx_iothub_d2c_batch_t *batch, ngx_iothub_args_t *args,
+    ngx_iothub_redis_handler_pt handler, void *data);
 static ngx_int_t ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch,
     size_t len);
 static void ngx_iothub_d2c_flush(ngx_event_t *ev);
@@ -88,6 +95,16 @@ ngx_iothub_message_add(ngx_iothub_message_t *msg, const char *prefixed_name,
 ngx_int_t
 ngx_iothub_message_args(ngx_iothub_args_t *args, ngx_iothub_message_t *msg)
 {
+    return ngx_iothub_message_fields(args, msg, "body", 4);
+}
+
+
+/* the properties, then the body under the name given */
+
+static ngx_int_t
+ngx_iothub_message_fields(ngx_iothub_args_t *args, ngx_iothub_message_t *msg,
+    const char *body, size_t body_len)
+{
     ngx_uint_t  i;
 
     for (i = 0; i < msg->n; i++) {
@@ -97,7 +114,7 @@ ngx_iothub_message_args(ngx_iothub_args_t *args, ngx_iothub_message_t *msg)
                             msg->value[i].len);
     }
 
-    ngx_iothub_args_add_str(args, "body");
+    ngx_iothub_args_add(args, body, body_len);
 
     /* the vector stays spoiled once full: the last add tells for all */
     return ngx_iothub_args_add(args, (char *) msg->body.data, msg->body.len);
@@ -137,63 +154,14 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     ngx_iothub_message_t *msg, ngx_iothub_redis_handler_pt handler,
     void *data)
 {
-    size_t                   len;
-    ngx_uint_t               i, scope;
     ngx_iothub_args_t        args;
     ngx_iothub_d2c_batch_t  *batch;
-    ngx_iothub_redis_call_t *call;
 
-    args.n = 0;
-
-    /* the names the hub stamps, packed as one byte each */
-
-    ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_DEVICE_ID,
-                         &sender->device_id);
-
-    if (sender->module_id.len) {
-        ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_MODULE_ID,
-                             &sender->module_id);
-    }
-
-    ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_GENERATION_ID,
-                         &sender->generation_id);
-
-    scope = sender->policy ? 2 : (sender->module_id.len ? 1 : 0);
-
-    ngx_iothub_args_add(&args, NGX_IOTHUB_D2C_PACK_AUTH_METHOD, 1);
-    ngx_iothub_args_add(&args,
-                        ngx_iothub_d2c_pack_auth_method(scope, sender->x509),
-                        1);
-
-    ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_ENQUEUED_TIME,
-                         ngx_iothub_d2c_enqueued_time());
-
-    ngx_iothub_args_add(&args, NGX_IOTHUB_D2C_PACK_MESSAGE_SOURCE, 1);
-    ngx_iothub_args_add_str(&args, "Telemetry");
-
-    if (sender->model_id.len) {
-        ngx_iothub_d2c_stamp(&args, NGX_IOTHUB_D2C_PACK_DATA_SCHEMA,
-                             &sender->model_id);
-    }
-
-    for (i = 0; i < msg->n; i++) {
-        ngx_iothub_args_add(&args, (char *) msg->name[i].data,
-                            msg->name[i].len);
-        ngx_iothub_args_add(&args, (char *) msg->value[i].data,
-                            msg->value[i].len);
-    }
-
-    ngx_iothub_args_add(&args, NGX_IOTHUB_D2C_PACK_BODY, 1);
-
-    if (ngx_iothub_args_add(&args, (char *) msg->body.data, msg->body.len)
-        != NGX_OK)
-    {
+    if (ngx_iothub_d2c_fields(&args, sender, msg) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "iothub: too many arguments for a telemetry message");
         return NULL;
     }
-
-    /* the message's part of its partition's d2c_append.lua call */
 
     batch = ngx_iothub_d2c_batch(hub,
                                  ngx_iothub_d2c_partition(hub,
@@ -202,7 +170,65 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
         return NULL;
     }
 
-    len = ngx_iothub_d2c_pack_size(&args);
+    return ngx_iothub_d2c_batch_add(batch, &args, handler, data);
+}
+
+
+/* the stamps of the hub, then the message's own fields */
+
+static ngx_int_t
+ngx_iothub_d2c_fields(ngx_iothub_args_t *args, ngx_iothub_sender_t *sender,
+    ngx_iothub_message_t *msg)
+{
+    ngx_uint_t  scope;
+
+    args->n = 0;
+
+    /* the names the hub stamps, packed as one byte each */
+
+    ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_DEVICE_ID,
+                         &sender->device_id);
+
+    if (sender->module_id.len) {
+        ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_MODULE_ID,
+                             &sender->module_id);
+    }
+
+    ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_GENERATION_ID,
+                         &sender->generation_id);
+
+    scope = sender->policy ? 2 : (sender->module_id.len ? 1 : 0);
+
+    ngx_iothub_args_add(args, NGX_IOTHUB_D2C_PACK_AUTH_METHOD, 1);
+    ngx_iothub_args_add(args,
+                        ngx_iothub_d2c_pack_auth_method(scope, sender->x509),
+                        1);
+
+    ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_ENQUEUED_TIME,
+                         ngx_iothub_d2c_enqueued_time());
+
+    ngx_iothub_args_add(args, NGX_IOTHUB_D2C_PACK_MESSAGE_SOURCE, 1);
+    ngx_iothub_args_add_str(args, "Telemetry");
+
+    if (sender->model_id.len) {
+        ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_DATA_SCHEMA,
+                             &sender->model_id);
+    }
+
+    return ngx_iothub_message_fields(args, msg, NGX_IOTHUB_D2C_PACK_BODY, 1);
+}
+
+
+/* the message's part of its partition's d2c_append.lua call */
+
+static ngx_iothub_redis_call_t *
+ngx_iothub_d2c_batch_add(ngx_iothub_d2c_batch_t *batch,
+    ngx_iothub_args_t *args, ngx_iothub_redis_handler_pt handler, void *data)
+{
+    size_t                    len;
+    ngx_iothub_redis_call_t  *call;
+
+    len = ngx_iothub_d2c_pack_size(args);
 
     if ((batch->n == NGX_IOTHUB_D2C_BATCH_MAX
          || (batch->n && batch->len + len > NGX_IOTHUB_D2C_BATCH_BYTES))
@@ -222,7 +248,7 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
         return NULL;
     }
 
-    batch->len = ngx_iothub_d2c_pack(batch->buf + batch->len, &args)
+    batch->len = ngx_iothub_d2c_pack(batch->buf + batch->len, args)
                  - batch->buf;
     batch->calls[batch->n++] = call;
 
