@@ -146,11 +146,7 @@ nodes_once() {
     add "$key.script_us" "$(awk -v u="${v#* }" -v n="$total" 'BEGIN {printf "%.3f", u / n}')"
     [ "$calls" -gt 0 ] &&
         add "$key.per_call" "$(awk -v c="$calls" -v n="$total" 'BEGIN {printf "%.1f", n / c}')"
-    f=$(kv failed <<<"$line")
-    v=$(kv errors <<<"$line")
-    if [ "${f:-0}" != 0 ] || [ "${v:-0}" != 0 ]; then
-        echo "  (note: $key: $f failed connections, $v protocol errors)"
-    fi
+    note_failures "$key" "$line"
 }
 
 # ---- the report ---------------------------------------------------------------
@@ -270,12 +266,7 @@ for N in $PUBLISHERS; do
     row "one node" "%.0f" $(vals "one.$N.rate")
     row "two nodes" "%.0f" $(vals "two.$N.rate")
     row "ratio two nodes / one node" "%.2f" $(ratio_vals "two.$N.rate" "one.$N.rate")
-    echo "  PUBACK latency, ms (median of runs)   p50                      p99"
-    for t in one two; do
-        printf '    %-32s %8.2f %24.2f\n' "$t node(s)" \
-            "$(awk -v v="$(med "$t.$N.p50_us")" 'BEGIN {print v / 1000}')" \
-            "$(awk -v v="$(med "$t.$N.p99_us")" 'BEGIN {print v / 1000}')"
-    done
+    latency_rows "PUBACK latency, ms (median of runs)" 32 "" ".$N." one two
     echo "  CPU, cores of $CORES (median): one node: nginx $(med "one.$N.a.cores")" \
         "+ redis $(med "one.$N.redis_cores")," \
         "loadgen $(awk -v v="$(med "one.$N.cpu_pct")" 'BEGIN {printf "%.2f", v / 100}')" \
