@@ -31,6 +31,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_inbox_codec.c \
                shared/ngx_iothub_reply.c \
                shared/ngx_iothub_args.c shared/ngx_iothub_resp.c \
+               shared/ngx_iothub_d2c_pack.c \
                shared/ngx_iothub_query_parse.c \
                shared/ngx_iothub_query_eval.c \
                shared/ngx_iothub_job_codec.c \

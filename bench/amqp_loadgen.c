@@ -29,29 +29,25 @@
 
 #define _GNU_SOURCE
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "bench_common.h"
+#include "bench_amqp.h"
 
 #include <proton/codec.h>
 #include <proton/condition.h>
@@ -82,9 +78,7 @@ enum { MODE_PUB = 1, MODE_IDLE };
 
 static struct {
     int                      mode;
-    struct sockaddr_storage  ss;
-    socklen_t                sslen;
-    char                     target[80];
+    addr_t                   target;
     int                      tls;
     int                      sasl;
     const char              *sni;
@@ -191,7 +185,6 @@ static uint64_t       now;
 static int            inprogress;
 static int            opened;       /* connections opened so far */
 static int            nconns;       /* connections to open */
-static volatile sig_atomic_t  stop_flag;
 
 enum { P_CONNECT = 0, P_MEASURE, P_DRAIN, P_END };
 static int            phase;
@@ -199,128 +192,6 @@ static uint64_t       t_go, t_warm, t_end, t_phase;
 static double         cpu_go;
 
 static unsigned char  payload[MAX_PAYLOAD];
-
-
-static void
-die(const char *fmt, ...)
-{
-    va_list  ap;
-
-    fprintf(stderr, "amqp_loadgen: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    exit(2);
-}
-
-
-static uint64_t
-now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
-
-static double
-cpu_seconds(void)
-{
-    struct rusage  ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-
-    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
-           + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-
-static void *
-xalloc(size_t n)
-{
-    void  *p;
-
-    p = calloc(1, n);
-    if (p == NULL) {
-        die("out of memory");
-    }
-
-    return p;
-}
-
-
-/* ---- the target: loopback only ---- */
-
-static void
-parse_target(const char *text)
-{
-    long                  port;
-    char                  host[64], *end;
-    const char           *colon;
-    size_t                n;
-    struct sockaddr_in   *sin;
-    struct sockaddr_in6  *sin6;
-
-    if (text[0] == '[') {
-        colon = strstr(text, "]:");
-        if (colon == NULL || (size_t) (colon - text - 1) >= sizeof(host)) {
-            die("bad target \"%s\"", text);
-        }
-
-        n = colon - text - 1;
-        memcpy(host, text + 1, n);
-        colon++;
-
-    } else {
-        colon = strrchr(text, ':');
-        if (colon == NULL || (size_t) (colon - text) >= sizeof(host)) {
-            die("bad target \"%s\": give ADDR:PORT", text);
-        }
-
-        n = colon - text;
-        memcpy(host, text, n);
-    }
-
-    host[n] = '\0';
-
-    port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535) {
-        die("bad port in \"%s\"", text);
-    }
-
-    memset(&O.ss, 0, sizeof(O.ss));
-    sin = (struct sockaddr_in *) &O.ss;
-    sin6 = (struct sockaddr_in6 *) &O.ss;
-
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127) {
-            die("refusing target %s: not in 127.0.0.0/8 (loopback only)",
-                host);
-        }
-
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t) port);
-        O.sslen = sizeof(struct sockaddr_in);
-
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) {
-            die("refusing target %s: not ::1 (loopback only)", host);
-        }
-
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t) port);
-        O.sslen = sizeof(struct sockaddr_in6);
-
-    } else {
-        die("refusing target \"%s\": give a loopback address "
-            "(127.0.0.0/8 or ::1), names are not resolved", host);
-    }
-
-    snprintf(O.target, sizeof(O.target), "%s", text);
-}
 
 
 /* ---- SAS tokens (auth.md 3), as bench/loadgen makes them ---- */
@@ -395,51 +266,24 @@ put_token(device_t *d)
     char           id[96], resource[256], token[1024];
     size_t         len;
     char          *buf;
-    pn_data_t     *props, *body;
     pn_message_t  *m;
-    pn_delivery_t *dl;
     uint64_t       tag;
 
     device_id(id, sizeof(id), d->dev);
     snprintf(resource, sizeof(resource), "%s/devices/%s", O.hub, id);
     device_sas_token(token, sizeof(token), resource);
 
-    m = pn_message();
-    if (m == NULL) {
-        die("out of memory");
-    }
-
-    /* message-id: a ulong, as uAMQP; the answer's correlation-id names
-     * the device on this connection */
-    (void) pn_message_set_id(m, (pn_atom_t) {
-                                 .type = PN_ULONG,
-                                 .u.as_ulong = (uint64_t) (d - d->conn->devs)
-                             });
-    (void) pn_message_set_address(m, "$cbs");
-    (void) pn_message_set_reply_to(m, "cbs");
-
-    props = pn_message_properties(m);
-    pn_data_put_map(props);
-    pn_data_enter(props);
-    pn_data_put_string(props, pn_bytes(9, "operation"));
-    pn_data_put_string(props, pn_bytes(9, "put-token"));
-    pn_data_put_string(props, pn_bytes(4, "type"));
-    pn_data_put_string(props, pn_bytes(31, "servicebus.windows.net:sastoken"));
-    pn_data_put_string(props, pn_bytes(4, "name"));
-    pn_data_put_string(props, pn_bytes(strlen(resource), resource));
-    pn_data_exit(props);
-
-    body = pn_message_body(m);
-    pn_data_put_string(body, pn_bytes(strlen(token), token));
+    /* the answer's correlation-id and the delivery tag name the device
+     * on this connection */
+    tag = (uint64_t) (d - d->conn->devs);
+    m = cbs_put_token(tag, resource, token);
 
     buf = encode(m, &len);
     pn_message_free(m);
 
-    tag = (uint64_t) (d - d->conn->devs);
-    dl = pn_delivery(d->conn->cbs_tx, pn_dtag((char *) &tag, sizeof(tag)));
+    (void) pn_delivery(d->conn->cbs_tx, pn_dtag((char *) &tag, sizeof(tag)));
     (void) pn_link_send(d->conn->cbs_tx, buf, len);
     (void) pn_link_advance(d->conn->cbs_tx);
-    (void) dl;
 
     free(buf);
     d->token_sent = 1;
@@ -527,8 +371,8 @@ conn_open(int first_dev, int ndev)
     conn_t              *c;
     struct epoll_event   ev;
 
-    fd = socket(O.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                0);
+    fd = socket(O.target.ss.ss_family,
+                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         die("socket: %s", strerror(errno));
     }
@@ -536,10 +380,10 @@ conn_open(int first_dev, int ndev)
     one = 1;
     (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-    if (connect(fd, (struct sockaddr *) &O.ss, O.sslen) != 0
+    if (connect(fd, (struct sockaddr *) &O.target.ss, O.target.len) != 0
         && errno != EINPROGRESS)
     {
-        die("connect %s: %s", O.target, strerror(errno));
+        die("connect %s: %s", O.target.text, strerror(errno));
     }
 
     if (nfree == 0) {
@@ -1444,25 +1288,6 @@ disconnect_all(void)
 
 
 static void
-on_signal(int sig)
-{
-    (void) sig;
-    stop_flag = 1;
-}
-
-
-static void
-on_alarm(int sig)
-{
-    static const char  m[] = "amqp_loadgen: hard time limit reached\n";
-
-    (void) sig;
-    (void) write(2, m, sizeof(m) - 1);
-    _exit(4);
-}
-
-
-static void
 run(void)
 {
     int                 i, n;
@@ -1526,15 +1351,6 @@ run(void)
 
 
 static void
-print_hist(const char *name, const hist_t *h)
-{
-    printf("  %-22s n=%" PRIu64 " p50=%.3f ms p90=%.3f ms p99=%.3f ms "
-           "max=%.3f ms\n", name, h->n, h_pct(h, 0.5) / 1e3,
-           h_pct(h, 0.9) / 1e3, h_pct(h, 0.99) / 1e3, h->max / 1e3);
-}
-
-
-static void
 report(void)
 {
     double  rate, cpu_pct;
@@ -1544,19 +1360,19 @@ report(void)
 
     if (O.mode == MODE_PUB) {
         printf("pub: %d devices to %s (TLS, %s, %d per connection), window "
-               "%d, %d-byte payload, %.1f s measured\n", O.n, O.target,
+               "%d, %d-byte payload, %.1f s measured\n", O.n, O.target.text,
                O.sasl ? "SASL ANONYMOUS" : "no SASL", O.per_conn, O.window,
                O.size, ST.window);
         printf("  %.0f msg/s accepted (%" PRIu64 " messages)\n", rate,
                ST.ops);
         printf("  %" PRIu64 " accepted in all (warm-up and drain too), %"
                PRIu64 " other outcomes\n", ST.total, ST.rejected);
-        print_hist("accepted latency", &ST.lat);
+        h_print("accepted latency", &ST.lat);
 
     } else {
         printf("idle: %" PRIu64 " devices on %" PRIu64 " connections held "
                "on %s, connected in %.2f s\n", ST.connected, ST.conns_ready,
-               O.target, ST.connect_time);
+               O.target.text, ST.connect_time);
     }
 
     printf("  devices: %" PRIu64 " failed, %" PRIu64 " dropped; %" PRIu64
@@ -1582,27 +1398,6 @@ report(void)
 
     printf("\n");
     fflush(stdout);
-}
-
-
-static void
-raise_nofile(int need)
-{
-    struct rlimit  rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        return;
-    }
-
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
-    }
-
-    if ((rlim_t) need > rl.rlim_cur) {
-        die("%d connections need %d file descriptors; the limit is %lu",
-            need - 64, need, (unsigned long) rl.rlim_cur);
-    }
 }
 
 
@@ -1682,13 +1477,13 @@ options(int argc, char **argv)
     O.warmup = 1;
     O.concurrency = 64;
     O.timeout = 10;
-    parse_target("127.0.0.1:5671");
+    parse_target(&O.target, "127.0.0.1:5671");
 
     optind = 2;
 
     while ((ch = getopt_long(argc, argv, "t:n:d:c:qh", longs, NULL)) != -1) {
         switch (ch) {
-        case 't': parse_target(optarg); break;
+        case 't': parse_target(&O.target, optarg); break;
         case 1: O.sasl = 1; break;
         case 2: O.sni = optarg; break;
         case 3: O.ca = optarg; break;
@@ -1755,66 +1550,19 @@ options(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-    int                 i;
-    double              budget;
-    struct sigaction    sa;
-
+    bench_program("amqp_loadgen");
     options(argc, argv);
 
-    /* the payload of bench/loadgen: the same bytes for MQTT and AMQP */
-    for (i = 0; i < (int) sizeof(payload); i++) {
-        payload[i] = (unsigned char) "abcdefghijklmnopqrstuvwxyz012345"[i % 32];
-    }
-    if (O.size >= 2) {
-        payload[0] = '{';
-        payload[O.size - 1] = '}';
-    }
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, NULL);
+    bench_payload(payload, sizeof(payload), O.size);
 
     /* the hard bound: set-up, warm-up, measurement, drain */
-    budget = O.timeout * 3 + 60 + O.warmup + O.duration + 10;
-    alarm((unsigned) budget + 1);
+    bench_signals(O.timeout * 3 + 60 + O.warmup + O.duration + 10);
 
     nconns = (O.n + O.per_conn - 1) / O.per_conn;
-    raise_nofile(nconns + 64);
+    raise_nofile(nconns + 64, "");
     pool_init(nconns);
 
-    ssl_ctx = SSL_CTX_new(TLS_client_method());
-    if (ssl_ctx == NULL) {
-        die("SSL_CTX_new failed");
-    }
-
-    /* as bench/loadgen: full handshakes, read-ahead, no buffers while
-     * idle */
-    SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
-    SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
-    SSL_CTX_set_mode(ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
-                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_read_ahead(ssl_ctx, 1);
-
-    if (O.mode == MODE_IDLE) {
-        SSL_CTX_set_mode(ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
-    }
-
-    if (O.ca) {
-        if (SSL_CTX_load_verify_locations(ssl_ctx, O.ca, NULL) != 1) {
-            die("cannot load CA file %s", O.ca);
-        }
-
-        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
-
-    } else {
-        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
-    }
+    ssl_ctx = bench_ssl_ctx(O.ca, O.mode == MODE_IDLE);
 
     run();
     report();

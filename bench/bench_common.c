@@ -4,15 +4,307 @@
  */
 
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "bench_common.h"
+
+
+volatile sig_atomic_t  stop_flag;
+
+static const char     *program = "bench";
+
+
+void
+bench_program(const char *name)
+{
+    program = name;
+}
+
+
+void
+die(const char *fmt, ...)
+{
+    va_list  ap;
+
+    fprintf(stderr, "%s: ", program);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    exit(2);
+}
+
+
+uint64_t
+clock_us(clockid_t clock)
+{
+    struct timespec  ts;
+
+    clock_gettime(clock, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+
+uint64_t
+now_us(void)
+{
+    return clock_us(CLOCK_MONOTONIC);
+}
+
+
+double
+cpu_seconds(void)
+{
+    struct rusage  ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+
+    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+           + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+
+void *
+xalloc(size_t n)
+{
+    void  *p;
+
+    p = calloc(1, n);
+    if (p == NULL) {
+        die("out of memory");
+    }
+
+    return p;
+}
+
+
+static void
+parse_addr(addr_t *a, const char *host, const char *port_text)
+{
+    long                  port;
+    char                 *end;
+    struct sockaddr_in   *sin;
+    struct sockaddr_in6  *sin6;
+
+    port = strtol(port_text, &end, 10);
+    if (*end || port < 1 || port > 65535) {
+        die("bad port \"%s\"", port_text);
+    }
+
+    memset(a, 0, sizeof(addr_t));
+
+    if (strcmp(host, "localhost") == 0) {
+        host = "127.0.0.1";
+    }
+
+    sin = (struct sockaddr_in *) &a->ss;
+    sin6 = (struct sockaddr_in6 *) &a->ss;
+
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127) {
+            die("refusing target %s: not in 127.0.0.0/8 (loopback only)",
+                host);
+        }
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t) port);
+        a->len = sizeof(struct sockaddr_in);
+
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) {
+            die("refusing target %s: not ::1 (loopback only)", host);
+        }
+
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t) port);
+        a->len = sizeof(struct sockaddr_in6);
+
+    } else {
+        die("refusing target \"%s\": give a loopback address "
+            "(127.0.0.0/8 or ::1), names are not resolved", host);
+    }
+
+    snprintf(a->text, sizeof(a->text), "%s%s%s:%ld",
+             a->ss.ss_family == AF_INET6 ? "[" : "", host,
+             a->ss.ss_family == AF_INET6 ? "]" : "", port);
+}
+
+
+void
+parse_target(addr_t *a, const char *text)
+{
+    char         host[64];
+    const char  *colon;
+    size_t       n;
+
+    if (text[0] == '[') {
+        colon = strstr(text, "]:");
+        if (colon == NULL || (size_t) (colon - text - 1) >= sizeof(host)) {
+            die("bad target \"%s\"", text);
+        }
+
+        n = colon - text - 1;
+        memcpy(host, text + 1, n);
+        host[n] = '\0';
+        parse_addr(a, host, colon + 2);
+        return;
+    }
+
+    colon = strrchr(text, ':');
+    if (colon == NULL) {
+        parse_addr(a, "127.0.0.1", text);
+        return;
+    }
+
+    n = colon - text;
+    if (n >= sizeof(host)) {
+        die("bad target \"%s\"", text);
+    }
+
+    memcpy(host, text, n);
+    host[n] = '\0';
+    parse_addr(a, host, colon + 1);
+}
+
+
+static void
+on_signal(int sig)
+{
+    (void) sig;
+    stop_flag = 1;
+}
+
+
+static void
+on_alarm(int sig)
+{
+    static const char  m[] = ": hard time limit reached\n";
+
+    (void) sig;
+    (void) write(2, program, strlen(program));
+    (void) write(2, m, sizeof(m) - 1);
+    _exit(4);
+}
+
+
+void
+bench_signals(double budget)
+{
+    struct sigaction  sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+
+    alarm((unsigned) budget + 1);
+}
+
+
+void
+raise_nofile(int need, const char *hint)
+{
+    struct rlimit  rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    if ((rlim_t) need <= rl.rlim_cur) {
+        return;
+    }
+
+    /* try for more: needs CAP_SYS_RESOURCE */
+    rl.rlim_cur = rl.rlim_max = (rlim_t) need;
+
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        (void) getrlimit(RLIMIT_NOFILE, &rl);
+        die("%d connections per process need %d file descriptors; the "
+            "limit is %lu%s", need - 64, need, (unsigned long) rl.rlim_cur,
+            hint);
+    }
+}
+
+
+SSL_CTX *
+bench_ssl_ctx(const char *ca, int idle)
+{
+    SSL_CTX  *ctx;
+
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        die("SSL_CTX_new failed");
+    }
+
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+
+    /* every handshake is a full one, as for a fleet of new connections */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
+                          | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+    /* one read() for many small records (a PUBACK is a record of its own
+     * with some brokers), not two per record */
+    SSL_CTX_set_read_ahead(ctx, 1);
+
+    if (idle) {
+        /* thousands of idle connections: no buffers while idle */
+        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    }
+
+    if (ca == NULL) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        return ctx;
+    }
+
+    if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+        die("cannot load CA file %s", ca);
+    }
+
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+
+    return ctx;
+}
+
+
+void
+bench_payload(unsigned char *p, size_t size, int len)
+{
+    size_t  i;
+
+    for (i = 0; i < size; i++) {
+        p[i] = (unsigned char) "abcdefghijklmnopqrstuvwxyz012345"[i % 32];
+    }
+
+    if (len >= 2) {
+        p[0] = '{';
+        p[len - 1] = '}';
+    }
+}
 
 
 static int
@@ -105,6 +397,15 @@ h_pct(const hist_t *h, double p)
     }
 
     return h->max;
+}
+
+
+void
+h_print(const char *name, const hist_t *h)
+{
+    printf("  %-22s n=%" PRIu64 " p50=%.3f ms p90=%.3f ms p99=%.3f ms "
+           "max=%.3f ms\n", name, h->n, h_pct(h, 0.5) / 1e3,
+           h_pct(h, 0.9) / 1e3, h_pct(h, 0.99) / 1e3, h->max / 1e3);
 }
 
 

@@ -1,8 +1,10 @@
 
 /*
  * bench_common: what the load generators and the Event Hubs consumer
- * share: the latency histogram (log-linear buckets of microseconds, about
- * 3% wide) and SAS tokens (auth.md 3).
+ * share: errors and clocks, loopback-only targets, the process set-up
+ * (signals, the hard time limit, file descriptors, the TLS client
+ * context, the payload), the latency histogram (log-linear buckets of
+ * microseconds, about 3% wide) and SAS tokens (auth.md 3).
  */
 
 
@@ -10,8 +12,85 @@
 #define BENCH_COMMON_H
 
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+
+/* ---- errors, clocks, memory ---- */
+
+/* the program's name in die() and the time limit's message; set it first */
+void bench_program(const char *name);
+
+/* "<program>: <message>" on stderr, then exit(2) */
+void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/* microseconds of clock (CLOCK_MONOTONIC, CLOCK_REALTIME) */
+uint64_t clock_us(clockid_t clock);
+
+/* the monotonic clock in microseconds */
+uint64_t now_us(void);
+
+/* user + system CPU seconds of this process so far */
+double cpu_seconds(void);
+
+/* n zeroed bytes from calloc(); dies when out of memory */
+void *xalloc(size_t n);
+
+
+/* ---- targets: loopback only ---- */
+
+typedef struct {
+    struct sockaddr_storage  ss;
+    socklen_t                len;
+    char                     text[80];      /* "127.0.0.1:8883", "[::1]:.." */
+} addr_t;
+
+/*
+ * "host:port", "[v6]:port" or "port" (127.0.0.1) into a; host is an
+ * address in 127.0.0.0/8, ::1 or "localhost", never resolved: dies
+ * otherwise.
+ */
+void parse_target(addr_t *a, const char *text);
+
+
+/* ---- the process ---- */
+
+/* set by SIGINT and SIGTERM once bench_signals() installed them */
+extern volatile sig_atomic_t  stop_flag;
+
+/*
+ * SIGPIPE ignored, SIGINT and SIGTERM set stop_flag, and the hard bound:
+ * after budget seconds SIGALRM ends the process (status 4) with a message.
+ */
+void bench_signals(double budget);
+
+/*
+ * At least need file descriptors (the soft limit raised to the hard one,
+ * then beyond with CAP_SYS_RESOURCE); dies with hint when it cannot.
+ */
+void raise_nofile(int need, const char *hint);
+
+/*
+ * The TLS client context of the load generators: TLS 1.2+, full handshakes
+ * (no session cache, no tickets), read-ahead; idle: buffers released
+ * while idle; ca: verify the server against that file, else no checks.
+ */
+SSL_CTX *bench_ssl_ctx(const char *ca, int idle);
+
+/*
+ * The payload of every load generator (the same bytes for MQTT and AMQP):
+ * size bytes of text, a JSON-looking '{' ... '}' over the first len.
+ */
+void bench_payload(unsigned char *p, size_t size, int len);
+
+
+/* ---- latency histograms ---- */
 
 
 #define H_BITS  5
@@ -30,6 +109,12 @@ void h_merge(hist_t *d, const hist_t *s);
 
 /* the p-quantile (0 < p <= 1), 0 without samples */
 uint64_t h_pct(const hist_t *h, double p);
+
+/* "  name  n=.. p50=.. p90=.. p99=.. max=.." in milliseconds on stdout */
+void h_print(const char *name, const hist_t *h);
+
+
+/* ---- SAS tokens ---- */
 
 /* base64 into out (size bytes): the length, 0 when invalid or too long */
 size_t b64_decode(unsigned char *out, size_t size, const char *in);

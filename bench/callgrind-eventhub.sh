@@ -53,20 +53,12 @@ start_nginx ingest 1 "$M1" "$H1"
 create_devices "$H1" "$PUBLISHERS"
 trim_d2c
 
-stored() {
-    local p n=0
-    for p in 0 1 2 3; do
-        n=$((n + $(rcli xlen "iothub:$HUB_NAME:d2c:$p")))
-    done
-    echo "$n"
-}
-
-while [ "$(stored)" -lt "$PRELOAD" ]; do
+while [ "$(d2c_stored)" -lt "$PRELOAD" ]; do
     "$LOADGEN" pub -n "$PUBLISHERS" --qos 1 --window 16 --size "$SIZE" --stamp \
         -d 1 --warmup 0 -t "127.0.0.1:$M1" --key "$DEVICE_KEY" -q >/dev/null 2>&1 ||
         bench_die "loadgen failed"
 done
-have=$(stored)
+have=$(d2c_stored)
 
 # the configuration start_nginx writes, run by hand under callgrind
 dir=$WORK/cg

@@ -19,15 +19,12 @@
 
 #define _GNU_SOURCE
 
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <proton/condition.h>
 #include <proton/connection.h>
@@ -43,6 +40,7 @@
 #include <proton/transport.h>
 
 #include "bench_common.h"
+#include "bench_amqp.h"
 
 
 #define MAX_PARTITIONS  32
@@ -88,32 +86,10 @@ static struct {
 } S;
 
 
+static addr_t          target;
+
+
 static void report(void);
-
-
-static void
-die(const char *fmt, ...)
-{
-    va_list  ap;
-
-    va_start(ap, fmt);
-    fprintf(stderr, "eh_consumer: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(1);
-}
-
-
-static uint64_t
-clock_us(clockid_t clock)
-{
-    struct timespec  ts;
-
-    clock_gettime(clock, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 
 static void
@@ -121,7 +97,6 @@ put_token(void)
 {
     char            resource[512], token[1024];
     size_t          len;
-    pn_data_t      *props;
     pn_message_t   *m;
 
     snprintf(resource, sizeof(resource), "sb://%s/%s", O.host, O.hub);
@@ -133,24 +108,7 @@ put_token(void)
         die("HMAC failed");
     }
 
-    m = pn_message();
-    (void) pn_message_set_id(m, (pn_atom_t) { .type = PN_ULONG,
-                                              .u.as_ulong = 1 });
-    (void) pn_message_set_address(m, "$cbs");
-    (void) pn_message_set_reply_to(m, "cbs");
-
-    props = pn_message_properties(m);
-    pn_data_put_map(props);
-    pn_data_enter(props);
-    pn_data_put_string(props, pn_bytes(9, "operation"));
-    pn_data_put_string(props, pn_bytes(9, "put-token"));
-    pn_data_put_string(props, pn_bytes(4, "type"));
-    pn_data_put_string(props, pn_bytes(31, "servicebus.windows.net:sastoken"));
-    pn_data_put_string(props, pn_bytes(4, "name"));
-    pn_data_put_string(props, pn_bytes(strlen(resource), resource));
-    pn_data_exit(props);
-
-    pn_data_put_string(pn_message_body(m), pn_bytes(strlen(token), token));
+    m = cbs_put_token(1, resource, token);
 
     len = MAX_MESSAGE;
     if (pn_message_encode(m, S.buf, &len) != 0) {
@@ -567,11 +525,7 @@ options(int argc, char **argv)
             MAX_PARTITIONS, MAX_DURATION);
     }
 
-    if (strncmp(O.target, "127.", 4) != 0
-        && strncmp(O.target, "localhost:", 10) != 0)
-    {
-        die("the target must be a loopback address");
-    }
+    parse_target(&target, O.target);
 }
 
 
@@ -584,12 +538,10 @@ main(int argc, char **argv)
     pn_ssl_domain_t    *domain;
     pn_event_batch_t   *batch;
 
+    bench_program("eh_consumer");
     options(argc, argv);
 
-    S.buf = malloc(MAX_MESSAGE);
-    if (S.buf == NULL) {
-        die("out of memory");
-    }
+    S.buf = xalloc(MAX_MESSAGE);
 
     S.proactor = pn_proactor();
     t = pn_transport();
@@ -613,7 +565,7 @@ main(int argc, char **argv)
 
     /* bounded: set up within 30 s */
     pn_proactor_set_timeout(S.proactor, 30000);
-    pn_proactor_connect2(S.proactor, connection(), t, O.target);
+    pn_proactor_connect2(S.proactor, connection(), t, target.text);
 
     for (done = 0; !done; ) {
         batch = pn_proactor_wait(S.proactor);

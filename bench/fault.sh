@@ -34,14 +34,38 @@ bench_init
 M=$(bench_port 20)
 H=$(bench_port 21)
 
-# the tags of one stream's bodies, a page at a time: {last id, tags...}
+# the tags of one stream's bodies, a page at a time: {last id, tags...};
+# an entry holds "n" packed messages (shared/ngx_iothub_d2c_pack.h): per
+# message a 2-byte field count, then each name and value as a 4-byte
+# length, the bytes and a NUL; the name "body" is packed as the byte 8
 TAGS_LUA='
-local e = redis.call("XRANGE", KEYS[1], ARGV[1], "+", "COUNT", 20000)
+local function u32(s, at)
+  local a, b, c, d = string.byte(s, at, at + 3)
+  return ((a * 256 + b) * 256 + c) * 256 + d
+end
+local function bodies(m, out)
+  local at = 1
+  while at <= #m do
+    local n = string.byte(m, at) * 256 + string.byte(m, at + 1)
+    at = at + 2
+    for _ = 1, n do
+      local len = u32(m, at)
+      local name = string.sub(m, at + 4, at + 3 + len)
+      at = at + 5 + len
+      len = u32(m, at)
+      if name == "\8" then
+        out[#out + 1] = string.sub(m, at + 5, at + 20)
+      end
+      at = at + 5 + len
+    end
+  end
+end
+local e = redis.call("XRANGE", KEYS[1], ARGV[1], "+", "COUNT", 2000)
 local out = {e[#e] and e[#e][1] or ""}
 for i = 1, #e do
   local f = e[i][2]
   for j = 1, #f, 2 do
-    if f[j] == "body" then out[#out + 1] = string.sub(f[j + 1], 2, 17) end
+    if f[j] == "m" then bodies(f[j + 1], out) end
   end
 end
 return out'
@@ -57,18 +81,8 @@ stored_tags() {
             [ -n "$page" ] && [ "${page%%$'\n'*}" != "" ] || break
             sed 1d <<<"$page" >> "$1"
             start="(${page%%$'\n'*}"
-            [ "$(wc -l <<<"$page")" -gt 20000 ] || break
         done
     done
-}
-
-# sum_xlen: the messages in the telemetry streams
-sum_xlen() {
-    local key n=0
-    for key in $(rcli --scan --pattern "iothub:$HUB_NAME:d2c:*"); do
-        n=$((n + $(rcli xlen "$key")))
-    done
-    echo "$n"
 }
 
 # at SECONDS: sleep until SECONDS after the load started
@@ -120,7 +134,7 @@ one_mode() {
     echo "  $(stamp)  kill -9 redis"
     sleep "$REDIS_DOWN"
     run_redis
-    back=$(sum_xlen)
+    back=$(d2c_stored)
     echo "  $(stamp)  redis started again ($(rcli dbsize) keys, $back messages loaded)"
 
     wait "$lg" || bench_die "loadgen failed: $(cat "$out")"
@@ -128,7 +142,7 @@ one_mode() {
     pubacks=$(grep '^RESULT' "$out" | kv pubacks)
 
     stored_tags "$WORK/stored-$mode"
-    stored=$(sum_xlen)
+    stored=$(d2c_stored)
     sort -u "$acked" > "$acked.u"
     sort -u "$WORK/stored-$mode" > "$WORK/stored-$mode.u"
     uacked=$(wc -l < "$acked.u")
@@ -139,7 +153,7 @@ one_mode() {
     lost=$((pubacks - stored))
 
     echo "  acknowledged (PUBACKs)             $pubacks ($uacked distinct)"
-    echo "  stored (sum of XLEN)               $stored ($((stored - back)) after the restart)"
+    echo "  stored (d2c_stored)                $stored ($((stored - back)) after the restart)"
     echo "  lost = acknowledged - stored       $lost"
     echo "  acknowledged, not stored           $missing"
     echo "  stored, never acknowledged         $extra"

@@ -372,6 +372,28 @@ trim_d2c() {
     done
 }
 
+# d2c_stored: the messages in the telemetry streams; an entry holds "n" of
+# them (d2c_append.lua), read 1000 entries at a time
+d2c_stored() {
+    rcli eval "
+        local total = 0
+        for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+          local from = '-'
+          repeat
+            local got = redis.call('XRANGE', key, from, '+', 'COUNT', 1000)
+            for _, e in ipairs(got) do
+              local n = 1
+              for i = 1, #e[2] - 1, 2 do
+                if e[2][i] == 'n' then n = tonumber(e[2][i + 1]) end
+              end
+              total = total + n
+              from = '(' .. e[1]
+            end
+          until #got < 1000
+        end
+        return total" 0 "iothub:$HUB_NAME:d2c:*"
+}
+
 # ---- measuring processes ----------------------------------------------------
 
 # tree_pids PID: PID and its children (nginx master and workers)
@@ -509,11 +531,33 @@ run_loadgen() {
         add "$key.srv_us" "$(awk -v t=$((t1 - t0)) -v n="$v" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
         add "$key.redis_us" "$(awk -v t=$((r1 - r0)) -v n="$v" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
     fi
-    f=$(kv failed <<<"$line")
-    v=$(kv errors <<<"$line")
+    note_failures "$key" "$line"
+}
+
+# note_failures KEY LINE: a note when the load generator's RESULT line
+# counts failed connections or protocol errors
+note_failures() {
+    local f v
+    f=$(kv failed <<<"$2")
+    v=$(kv errors <<<"$2")
     if [ "${f:-0}" != 0 ] || [ "${v:-0}" != 0 ]; then
-        echo "  (note: $key: $f failed connections, $v protocol errors)"
+        echo "  (note: $1: $f failed connections, $v protocol errors)"
     fi
+}
+
+# latency_rows HEADING WIDTH PREFIX SUFFIX LABEL...: a row of the median
+# p50 and p99 in ms per label, from PREFIX<label>SUFFIXp50_us / ..p99_us
+# (targets without figures skipped)
+latency_rows() {
+    local heading=$1 width=$2 prefix=$3 suffix=$4 t
+    shift 4
+    echo "  $heading   p50                      p99"
+    for t in "$@"; do
+        [ -n "$(vals "$prefix$t${suffix}p50_us")" ] || continue
+        printf "    %-${width}s %8.2f %24.2f\n" "$t" \
+            "$(awk -v v="$(med "$prefix$t${suffix}p50_us")" 'BEGIN {print v / 1000}')" \
+            "$(awk -v v="$(med "$prefix$t${suffix}p99_us")" 'BEGIN {print v / 1000}')"
+    done
 }
 
 # idle_once KEY N TARGET: one measurement of N idle devices on a fresh

@@ -35,16 +35,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -61,6 +58,7 @@
 #define MAX_WINDOW         1024
 #define MAX_PAYLOAD        (256 * 1024)
 #define MAX_PROCS          16
+#define MAX_TARGETS        4
 #define MAX_ROUNDS         1000000
 #define OUT_CHUNK          (64 * 1024)
 #define ROUND_TIMEOUT_US   5000000
@@ -104,15 +102,11 @@ typedef struct {
 
 enum { MODE_PUB = 1, MODE_CONNECT, MODE_IDLE, MODE_RTT };
 
-typedef struct {
-    struct sockaddr_storage  ss;
-    socklen_t                len;
-    char                     text[80];
-} addr_t;
-
 static struct {
     int             mode;
-    addr_t          target;         /* MQTT: the device's node */
+    addr_t          target;         /* MQTT: this process's node */
+    addr_t          targets[MAX_TARGETS];   /* -t once or more: nodes */
+    int             ntargets;
     addr_t          caller;         /* rtt: the caller's node */
     int             tls;
     int             caller_tls;
@@ -220,7 +214,6 @@ static stats_t        ST;
 static uint64_t       now;
 static int            ready;        /* connections in S_READY */
 static int            inprogress;   /* connections not yet ready */
-static volatile sig_atomic_t  stop_flag;
 
 /* parent/child plumbing */
 static int            is_child;
@@ -250,150 +243,6 @@ static uint64_t       next_tag;
 static int           *reopen_dev;
 static uint64_t      *reopen_at;
 static int            nreopen;
-
-
-static void
-die(const char *fmt, ...)
-{
-    va_list  ap;
-
-    fprintf(stderr, "loadgen: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    exit(2);
-}
-
-
-static uint64_t
-now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
-
-static double
-cpu_seconds(void)
-{
-    struct rusage  ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-
-    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
-           + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-
-static void *
-xalloc(size_t n)
-{
-    void  *p;
-
-    p = calloc(1, n);
-    if (p == NULL) {
-        die("out of memory");
-    }
-
-    return p;
-}
-
-
-/* ---- targets: loopback only ---- */
-
-static void
-parse_addr(addr_t *a, const char *host, const char *port_text)
-{
-    long                  port;
-    char                 *end;
-    struct sockaddr_in   *sin;
-    struct sockaddr_in6  *sin6;
-
-    port = strtol(port_text, &end, 10);
-    if (*end || port < 1 || port > 65535) {
-        die("bad port \"%s\"", port_text);
-    }
-
-    memset(a, 0, sizeof(addr_t));
-
-    if (strcmp(host, "localhost") == 0) {
-        host = "127.0.0.1";
-    }
-
-    sin = (struct sockaddr_in *) &a->ss;
-    sin6 = (struct sockaddr_in6 *) &a->ss;
-
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127) {
-            die("refusing target %s: not in 127.0.0.0/8 (loopback only)",
-                host);
-        }
-
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t) port);
-        a->len = sizeof(struct sockaddr_in);
-
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) {
-            die("refusing target %s: not ::1 (loopback only)", host);
-        }
-
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t) port);
-        a->len = sizeof(struct sockaddr_in6);
-
-    } else {
-        die("refusing target \"%s\": give a loopback address "
-            "(127.0.0.0/8 or ::1), names are not resolved", host);
-    }
-
-    snprintf(a->text, sizeof(a->text), "%s%s%s:%ld",
-             a->ss.ss_family == AF_INET6 ? "[" : "", host,
-             a->ss.ss_family == AF_INET6 ? "]" : "", port);
-}
-
-
-/* "host:port", "[v6]:port" or "port" (127.0.0.1) */
-
-static void
-parse_target(addr_t *a, const char *text)
-{
-    char         host[64];
-    const char  *colon;
-    size_t       n;
-
-    if (text[0] == '[') {
-        colon = strstr(text, "]:");
-        if (colon == NULL || (size_t) (colon - text - 1) >= sizeof(host)) {
-            die("bad target \"%s\"", text);
-        }
-
-        n = colon - text - 1;
-        memcpy(host, text + 1, n);
-        host[n] = '\0';
-        parse_addr(a, host, colon + 2);
-        return;
-    }
-
-    colon = strrchr(text, ':');
-    if (colon == NULL) {
-        parse_addr(a, "127.0.0.1", text);
-        return;
-    }
-
-    n = colon - text;
-    if (n >= sizeof(host)) {
-        die("bad target \"%s\"", text);
-    }
-
-    memcpy(host, text, n);
-    host[n] = '\0';
-    parse_addr(a, host, colon + 1);
-}
 
 
 /* ---- SAS tokens (auth.md 3) ---- */
@@ -1672,12 +1521,10 @@ pub_tag(unsigned char *p, uint64_t tag)
 static void
 pub_stamp(unsigned char *p)
 {
-    int              i;
-    uint64_t         us;
-    struct timespec  ts;
+    int       i;
+    uint64_t  us;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    us = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+    us = clock_us(CLOCK_REALTIME);
 
     for (i = 15; i >= 0; i--) {
         p[i] = (unsigned char) ('0' + us % 10);
@@ -2579,25 +2426,6 @@ disconnect_all(void)
 
 
 static void
-on_signal(int sig)
-{
-    (void) sig;
-    stop_flag = 1;
-}
-
-
-static void
-on_alarm(int sig)
-{
-    static const char  m[] = "loadgen: hard time limit reached\n";
-
-    (void) sig;
-    (void) write(2, m, sizeof(m) - 1);
-    _exit(4);
-}
-
-
-static void
 run(void)
 {
     int                 i, n, timeout_ms;
@@ -2692,12 +2520,23 @@ run(void)
 
 /* ---- the report ---- */
 
-static void
-print_hist(const char *name, const hist_t *h)
+/* "127.0.0.1:8883", or the nodes "127.0.0.1:28850 + 127.0.0.1:28852" */
+
+static const char *
+targets_text(void)
 {
-    printf("  %-22s n=%" PRIu64 " p50=%.3f ms p90=%.3f ms p99=%.3f ms "
-           "max=%.3f ms\n", name, h->n, h_pct(h, 0.5) / 1e3,
-           h_pct(h, 0.9) / 1e3, h_pct(h, 0.99) / 1e3, h->max / 1e3);
+    int          i;
+    size_t       n;
+    static char  buf[MAX_TARGETS * 84];
+
+    n = 0;
+
+    for (i = 0; i < O.ntargets; i++) {
+        n += snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? " + " : "",
+                      O.targets[i].text);
+    }
+
+    return buf;
 }
 
 
@@ -2713,7 +2552,7 @@ report(const stats_t *s, int procs)
 
     case MODE_PUB:
         printf("pub: %d publishers to %s (%s), QoS %d, window %d, "
-               "%d-byte payload, %.1f s measured\n", O.n, O.target.text,
+               "%d-byte payload, %.1f s measured\n", O.n, targets_text(),
                O.tls ? "TLS" : "plain", O.qos, O.window, O.size, s->window);
 
         if (O.qos) {
@@ -2721,7 +2560,7 @@ report(const stats_t *s, int procs)
                    s->ops);
             printf("  %" PRIu64 " PUBACKs in all (warm-up and drain too)\n",
                    s->total);
-            print_hist("PUBACK latency", &s->lat);
+            h_print("PUBACK latency", &s->lat);
 
         } else {
             rate = s->window > 0 ? (double) s->sent / s->window : 0;
@@ -2734,17 +2573,17 @@ report(const stats_t *s, int procs)
     case MODE_CONNECT:
         printf("connect: %s to %s, %s, %.1f s measured\n",
                O.tls_only ? "bare TLS handshakes" : "TLS + MQTT CONNECT",
-               O.target.text,
+               targets_text(),
                O.rate > 0 ? "rate-driven" : "as fast as possible",
                s->window);
         printf("  %.0f connections/s (%" PRIu64 " in the window)\n", rate,
                s->ops);
-        print_hist("connect latency", &s->lat);
+        h_print("connect latency", &s->lat);
         break;
 
     case MODE_IDLE:
         printf("idle: %" PRIu64 " devices held on %s, connected in %.2f s\n",
-               s->connected, O.target.text, s->connect_time);
+               s->connected, targets_text(), s->connect_time);
         break;
 
     case MODE_RTT:
@@ -2752,10 +2591,10 @@ report(const stats_t *s, int procs)
                " rounds counted\n", O.target.text, O.caller.text,
                O.caller_mqtt ? "MQTT" : O.caller_tls ? "HTTPS" : "HTTP",
                s->ops);
-        print_hist("C2D delivery", &s->lat);
-        print_hist("C2D send answered", &s->lat4);
-        print_hist("method delivery", &s->lat3);
-        print_hist("method round trip", &s->lat2);
+        h_print("C2D delivery", &s->lat);
+        h_print("C2D send answered", &s->lat4);
+        h_print("method delivery", &s->lat3);
+        h_print("method round trip", &s->lat2);
         break;
     }
 
@@ -2844,6 +2683,28 @@ merge(stats_t *d, const stats_t *s)
 }
 
 
+/*
+ * With several targets, a line per target after the RESULT line:
+ * "TARGET addr=127.0.0.1:28850 total=.. ops=.. rate=.." (pub: messages
+ * acknowledged in all, in the window, per second of the window).
+ */
+
+static void
+report_targets(const stats_t *per, int n)
+{
+    int  i;
+
+    for (i = 0; n > 1 && i < n; i++) {
+        printf("TARGET addr=%s connected=%" PRIu64 " total=%" PRIu64
+               " ops=%" PRIu64 " rate=%.1f\n", O.targets[i].text,
+               per[i].connected, per[i].total, per[i].ops,
+               per[i].window > 0 ? per[i].ops / per[i].window : 0);
+    }
+
+    fflush(stdout);
+}
+
+
 static int
 read_msg(int fd, msg_t *m)
 {
@@ -2899,6 +2760,10 @@ setup_process(int i, int procs)
     int  slots;
 
     child_no = i;
+
+    /* process i connects to node i mod nodes */
+    O.target = O.targets[i % O.ntargets];
+
     dev_first = share_first(O.devices, i, procs);
     dev_count = share(O.devices, i, procs);
     my_rate = O.rate / procs;
@@ -2936,34 +2801,6 @@ setup_process(int i, int procs)
 
 
 static void
-raise_nofile(int need)
-{
-    struct rlimit  rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        return;
-    }
-
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
-    }
-
-    if ((rlim_t) need > rl.rlim_cur) {
-        /* try for more: needs CAP_SYS_RESOURCE */
-        rl.rlim_cur = rl.rlim_max = (rlim_t) need;
-
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            (void) getrlimit(RLIMIT_NOFILE, &rl);
-            die("%d connections per process need %d file descriptors; the "
-                "limit is %lu: use --procs to split them",
-                need - 64, need, (unsigned long) rl.rlim_cur);
-        }
-    }
-}
-
-
-static void
 usage(void)
 {
     printf(
@@ -2979,7 +2816,9 @@ usage(void)
 "            --caller (HTTPS, or MQTT with --caller-mqtt for the peer)\n"
 "\n"
 "options:\n"
-"  -t, --target ADDR:PORT   MQTT endpoint (default 127.0.0.1:8883)\n"
+"  -t, --target ADDR:PORT   MQTT endpoint (default 127.0.0.1:8883); given\n"
+"                           up to %d times (nodes of one hub), process i\n"
+"                           of --procs connects to target i mod targets\n"
 "      --plain              MQTT without TLS\n"
 "      --sni NAME           TLS server name (default localhost)\n"
 "      --ca FILE            verify the server against this CA\n"
@@ -3028,7 +2867,20 @@ usage(void)
 "      --warm-rounds N      uncounted first rounds (default 20)\n"
 "      --gap-ms MS          pause between rounds (default 1)\n"
 "  -q, --quiet              no per-connection error lines\n",
-        MAX_CONNS, MAX_DURATION);
+        MAX_TARGETS, MAX_CONNS, MAX_DURATION);
+}
+
+
+/* -t: the first replaces the default, more are further nodes */
+
+static void
+add_target(const char *text)
+{
+    if (O.ntargets == MAX_TARGETS) {
+        die("at most %d targets", MAX_TARGETS);
+    }
+
+    parse_target(&O.targets[O.ntargets++], text);
 }
 
 
@@ -3101,13 +2953,13 @@ options(int argc, char **argv)
     O.warm_rounds = 20;
     O.gap_ms = 1;
     O.timeout = 10;
-    parse_target(&O.target, "127.0.0.1:8883");
+    parse_target(&O.targets[0], "127.0.0.1:8883");
 
     optind = 2;
 
     while ((ch = getopt_long(argc, argv, "t:n:d:c:qh", longs, NULL)) != -1) {
         switch (ch) {
-        case 't': parse_target(&O.target, optarg); break;
+        case 't': add_target(optarg); break;
         case 1: O.tls = 0; break;
         case 2: O.sni = optarg; break;
         case 3: O.ca = optarg; break;
@@ -3233,6 +3085,20 @@ options(int argc, char **argv)
         }
     }
 
+    if (O.ntargets == 0) {
+        O.ntargets = 1;
+    }
+
+    O.target = O.targets[0];
+
+    if (O.ntargets > 1
+        && (O.mode == MODE_RTT || O.procs % O.ntargets != 0))
+    {
+        die("%d targets: not for rtt, and --procs must be a multiple of "
+            "them (process i connects to target i mod %d)", O.ntargets,
+            O.ntargets);
+    }
+
     if ((O.reconnect || O.acked) && O.mode != MODE_PUB) {
         die("--reconnect and --acked are for pub");
     }
@@ -3268,69 +3134,24 @@ main(int argc, char **argv)
     int                 up[MAX_PROCS], down[MAX_PROCS];
     pid_t               pids[MAX_PROCS];
     double              budget;
-    stats_t             total;
+    stats_t             total, per_target[MAX_TARGETS];
     msg_t               m;
-    struct sigaction    sa;
 
+    bench_program("loadgen");
     options(argc, argv);
 
     /* a payload that looks like telemetry, the same for every target */
-    for (i = 0; i < (int) sizeof(payload); i++) {
-        payload[i] = (unsigned char) "abcdefghijklmnopqrstuvwxyz012345"[i % 32];
-    }
-    if (O.size >= 2) {
-        payload[0] = '{';
-        payload[O.size - 1] = '}';
-    }
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, NULL);
+    bench_payload(payload, sizeof(payload), O.size);
 
     /* the hard bound: set-up, warm-up, measurement, drain */
     budget = O.timeout * 3 + 60 + O.warmup + O.duration + 10;
-    alarm((unsigned) budget + 1);
+    bench_signals(budget);
 
     procs = O.procs;
     per_proc = (O.mode == MODE_CONNECT ? O.concurrency : O.n) / procs + 1;
-    raise_nofile(per_proc + 64);
+    raise_nofile(per_proc + 64, ": use --procs to split them");
 
-    ssl_ctx = SSL_CTX_new(TLS_client_method());
-    if (ssl_ctx == NULL) {
-        die("SSL_CTX_new failed");
-    }
-
-    SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
-    /* every handshake is a full one, as for a fleet of new connections */
-    SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
-    SSL_CTX_set_mode(ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
-                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-
-    /* one read() for many small records (a PUBACK is a record of its own
-     * with some brokers), not two per record */
-    SSL_CTX_set_read_ahead(ssl_ctx, 1);
-
-    if (O.mode == MODE_IDLE) {
-        /* thousands of idle connections: no buffers while idle */
-        SSL_CTX_set_mode(ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
-    }
-
-    if (O.ca) {
-        if (SSL_CTX_load_verify_locations(ssl_ctx, O.ca, NULL) != 1) {
-            die("cannot load CA file %s", O.ca);
-        }
-
-        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
-
-    } else {
-        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
-    }
+    ssl_ctx = bench_ssl_ctx(O.ca, O.mode == MODE_IDLE);
 
     if (procs == 1) {
         if (O.acked) {
@@ -3429,6 +3250,7 @@ main(int argc, char **argv)
     }
 
     memset(&total, 0, sizeof(total));
+    memset(per_target, 0, sizeof(per_target));
 
     for (i = 0; i < procs; i++) {
         int  rc;
@@ -3450,6 +3272,7 @@ main(int argc, char **argv)
         }
 
         merge(&total, &m.st);
+        merge(&per_target[i % O.ntargets], &m.st);
     }
 
     for (i = 0; i < procs; i++) {
@@ -3457,6 +3280,7 @@ main(int argc, char **argv)
     }
 
     report(&total, procs);
+    report_targets(per_target, O.ntargets);
 
     return total.connected == 0 && O.mode != MODE_CONNECT ? 1 : 0;
 }

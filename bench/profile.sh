@@ -107,14 +107,6 @@ else
     create_devices "$H" "$DEVICES"
 fi
 
-stored() {
-    local p sum=0
-    for p in 0 1 2 3; do
-        sum=$((sum + $(rcli xlen "iothub:$HUB_NAME:d2c:$p")))
-    done
-    echo "$sum"
-}
-
 calls() {
     rcli info commandstats | tr -d '\r' |
         awk -F'[:=,]' '/^cmdstat_/ {sub("cmdstat_", "", $1); printf "%s=%s ", $1, $3}'
@@ -165,11 +157,11 @@ if [ "$LOAD" = d2c ]; then
     LG=$!
     sleep "$SETTLE"
     rcli config resetstat >/dev/null
-    a=$(stored)
+    a=$(d2c_stored)
     count_on
     sleep "$SECONDS_IN"
     count_off
-    b=$(stored)
+    b=$(d2c_stored)
     count_end
     c=$(calls)
     wait "$LG" || bench_die "loadgen failed: $(cat "$OUT/loadgen.txt")"

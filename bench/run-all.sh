@@ -16,8 +16,9 @@ LOG=${1:-$BENCH/results-$(date +%Y%m%d-%H%M%S).txt}
     echo "nginx-iothub benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$BENCH/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
     # the connect storm twice: one load generator process (it saturates
     # first), then two (the whole machine saturates)
+    # run-nodes.sh splits its load generator processes over two nodes
     for s in run-d2c.sh run-connect.sh run-connect.sh:2 run-idle.sh run-rtt.sh \
-             run-amqp-d2c.sh run-amqp-idle.sh; do
+             run-nodes.sh:2 run-amqp-d2c.sh run-amqp-idle.sh; do
         procs=${s#*:}
         [ "$procs" = "$s" ] && procs=${LOADGEN_PROCS:-1}
         s=${s%:*}

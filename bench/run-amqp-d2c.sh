@@ -81,13 +81,8 @@ for n in $PUBLISHERS; do
     fi
     row "ratio AMQP / MQTT, 1 worker" "%.2f" $(ratio_vals "w1a.$n.rate" "w1m.$n.rate")
     row "ratio AMQP / MQTT, 2 workers" "%.2f" $(ratio_vals "w2a.$n.rate" "w2m.$n.rate")
-    echo "  latency, ms (median of runs)          p50                      p99"
-    for t in $TARGETS; do
-        [ -n "$(vals "$t.$n.p50_us")" ] || continue
-        printf '    %-32s %8.2f %24.2f\n' "$t" \
-            "$(awk -v v="$(med "$t.$n.p50_us")" 'BEGIN {print v / 1000}')" \
-            "$(awk -v v="$(med "$t.$n.p99_us")" 'BEGIN {print v / 1000}')"
-    done
+    # shellcheck disable=SC2086  # TARGETS: a list
+    latency_rows "latency, ms (median of runs)         " 32 "" ".$n." $TARGETS
     echo "  CPU, cores of 2 (median): nginx + redis, loadgen; server CPU per message, us: nginx + redis"
     for t in $TARGETS; do
         [ -n "$(vals "$t.$n.srv_cores")" ] || continue

@@ -70,12 +70,7 @@ for n in $PUBLISHERS; do
     row "ratio 2 workers / mosquitto" "%.2f" $(ratio_vals "w2.$n.rate" "mq.$n.rate")
     row "ratio 1 worker / proxy" "%.2f" $(ratio_vals "w1.$n.rate" "px.$n.rate")
     row "ratio 2 workers / proxy" "%.2f" $(ratio_vals "w2.$n.rate" "px.$n.rate")
-    echo "  PUBACK latency, ms (median of runs)   p50                      p99"
-    for t in w1 w2 mq px; do
-        printf '    %-32s %8.2f %24.2f\n' "$t" \
-            "$(awk -v v="$(med "$t.$n.p50_us")" 'BEGIN {print v / 1000}')" \
-            "$(awk -v v="$(med "$t.$n.p99_us")" 'BEGIN {print v / 1000}')"
-    done
+    latency_rows "PUBACK latency, ms (median of runs)" 32 "" ".$n." w1 w2 mq px
     echo "  CPU, cores of 2 (median): nginx 1w $(med "w1.$n.srv_cores") + redis $(med "w1.$n.redis_cores")," \
         "loadgen $(awk -v v="$(med "w1.$n.cpu_pct")" 'BEGIN {printf "%.2f", v / 100}')" \
         "| nginx 2w $(med "w2.$n.srv_cores") + redis $(med "w2.$n.redis_cores")," \

@@ -87,12 +87,7 @@ for n in $PUBLISHERS; do
     row "ingest, 2 workers (msg/s)" "%.0f" $(vals "w2.$n.rate")
     row "consumer, 2 workers (events/s)" "%.0f" $(vals "w2.$n.eh_rate")
     row "consumer / ingest, 2 workers" "%.2f" $(ratio_vals "w2.$n.eh_rate" "w2.$n.rate")
-    echo "  device -> consumer latency, ms (median of runs)   p50                      p99"
-    for t in w1 w2; do
-        printf '    %-43s %8.2f %24.2f\n' "$t" \
-            "$(awk -v v="$(med "$t.$n.eh_p50_us")" 'BEGIN {print v / 1000}')" \
-            "$(awk -v v="$(med "$t.$n.eh_p99_us")" 'BEGIN {print v / 1000}')"
-    done
+    latency_rows "device -> consumer latency, ms (median of runs)" 43 "" ".$n.eh_" w1 w2
     # shellcheck disable=SC2046
     r1=$(stat_median $(ratio_vals "w1.$n.eh_rate" "w1.$n.rate"))
     # shellcheck disable=SC2046

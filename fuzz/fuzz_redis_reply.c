@@ -61,6 +61,7 @@ static void fuzz_job_record(const ngx_iothub_job_record_t *rec);
 static void fuzz_records(const redisReply *r);
 static void fuzz_eh(const redisReply *r);
 static void fuzz_eh_event(const redisReply *r, size_t i);
+static void fuzz_eh_message(const ngx_iothub_reply_eh_event_t *ev);
 static void fuzz_eh_groups(const redisReply *r);
 static void fuzz_identity_ok(const ngx_iothub_identity_t *id);
 static void fuzz_span(const ngx_iothub_reply_str_t *s);
@@ -740,12 +741,29 @@ fuzz_eh_groups(const redisReply *r)
 }
 
 
+/* entry i of a read, and every message it holds (one past its count too) */
+
 static void
 fuzz_eh_event(const redisReply *r, size_t i)
 {
-    size_t                        j;
+    long long                     read;
     ngx_iothub_reply_rc_e         rc;
+    ngx_iothub_reply_eh_entry_t   e;
     ngx_iothub_reply_eh_event_t  *ev;
+
+    rc = ngx_iothub_reply_eh_entry(r, i, &e);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || i >= r->elements) {
+        fuzz_assert(rc == NGX_IOTHUB_REPLY_MALFORMED);
+    }
+
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return;
+    }
+
+    fuzz_assert(e.id.len >= 1 && e.id.len <= NGX_IOTHUB_REPLY_EH_ID_MAX);
+    fuzz_span(&e.id);
+    fuzz_assert(e.count >= 1);
 
     /* on the heap: ASan then sees a write past it */
     ev = malloc(sizeof(ngx_iothub_reply_eh_event_t));
@@ -753,38 +771,47 @@ fuzz_eh_event(const redisReply *r, size_t i)
         return;
     }
 
-    rc = ngx_iothub_reply_eh_event(r, i, ev);
+    for (read = 0; read <= e.count; read++) {
+        rc = ngx_iothub_reply_eh_message(&e, ev);
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || i >= r->elements) {
-        fuzz_assert(rc == NGX_IOTHUB_REPLY_MALFORMED);
-    }
-
-    if (rc == NGX_IOTHUB_REPLY_OK) {
-        fuzz_assert(ev->id.len >= 1
-                    && ev->id.len <= NGX_IOTHUB_REPLY_EH_ID_MAX);
-        fuzz_span(&ev->id);
-        fuzz_span(&ev->body);
-        fuzz_assert(ev->has_body || ev->body.len == 0);
-
-        /* proton reads some values as C strings */
-        fuzz_assert(ev->body.data[ev->body.len] == '\0');
-
-        fuzz_assert(ev->nprops <= NGX_IOTHUB_REPLY_EH_MAX_PROPS);
-        fuzz_assert(ev->props_dropped == 0
-                    || ev->nprops == NGX_IOTHUB_REPLY_EH_MAX_PROPS);
-
-        for (j = 0; j < ev->nprops; j++) {
-            fuzz_assert(ev->prop[j].kind == NGX_IOTHUB_REPLY_EH_ANNOTATION
-                        || ev->prop[j].kind == NGX_IOTHUB_REPLY_EH_SYSTEM
-                        || ev->prop[j].kind
-                           == NGX_IOTHUB_REPLY_EH_APPLICATION);
-            fuzz_assert(ev->prop[j].name.len > 0);
-            fuzz_span(&ev->prop[j].name);
-            fuzz_span(&ev->prop[j].value);
-            fuzz_assert(ev->prop[j].value.data[ev->prop[j].value.len]
-                        == '\0');
+        if (read == e.count) {
+            fuzz_assert(rc == NGX_IOTHUB_REPLY_NIL);
         }
+
+        if (rc != NGX_IOTHUB_REPLY_OK) {
+            break;
+        }
+
+        fuzz_eh_message(ev);
     }
 
     free(ev);
+}
+
+
+static void
+fuzz_eh_message(const ngx_iothub_reply_eh_event_t *ev)
+{
+    size_t  j;
+
+    fuzz_span(&ev->id);
+    fuzz_span(&ev->body);
+    fuzz_assert(ev->has_body || ev->body.len == 0);
+
+    /* the spans end with a NUL, as hiredis's strings do */
+    fuzz_assert(ev->body.data[ev->body.len] == '\0');
+
+    fuzz_assert(ev->nprops <= NGX_IOTHUB_REPLY_EH_MAX_PROPS);
+    fuzz_assert(ev->props_dropped == 0
+                || ev->nprops == NGX_IOTHUB_REPLY_EH_MAX_PROPS);
+
+    for (j = 0; j < ev->nprops; j++) {
+        fuzz_assert(ev->prop[j].kind == NGX_IOTHUB_REPLY_EH_ANNOTATION
+                    || ev->prop[j].kind == NGX_IOTHUB_REPLY_EH_SYSTEM
+                    || ev->prop[j].kind == NGX_IOTHUB_REPLY_EH_APPLICATION);
+        fuzz_assert(ev->prop[j].name.len > 0);
+        fuzz_span(&ev->prop[j].name);
+        fuzz_span(&ev->prop[j].value);
+        fuzz_assert(ev->prop[j].value.data[ev->prop[j].value.len] == '\0');
+    }
 }

@@ -85,10 +85,10 @@ ngx_iothub_amqp_eh_encode(ngx_iothub_eh_event_t *ev, size_t *n)
     ngx_iothub_amqp_eh_properties(&e, ev);
     ngx_iothub_amqp_eh_application(&e, ev);
 
-    if (ev->entry.has_body) {
+    if (ev->message.has_body) {
         ngx_iothub_amqp_enc_section(&e, NGX_IOTHUB_AMQP_SECTION_DATA);
-        ngx_iothub_amqp_enc_binary(&e, NULL, ev->entry.body.data,
-                                   ev->entry.body.len);
+        ngx_iothub_amqp_enc_binary(&e, NULL, ev->message.body.data,
+                                   ev->message.body.len);
     }
 
     if (e.failed) {
@@ -109,10 +109,10 @@ ngx_iothub_amqp_eh_event_size(ngx_iothub_eh_event_t *ev)
     size_t  i, size;
 
     /* sections, maps, the three annotations, the fields' nulls */
-    size = 256 + ev->entry.body.len;
+    size = 256 + ev->message.body.len;
 
-    for (i = 0; i < ev->entry.nprops; i++) {
-        size += ev->entry.prop[i].name.len + ev->entry.prop[i].value.len
+    for (i = 0; i < ev->message.nprops; i++) {
+        size += ev->message.prop[i].name.len + ev->message.prop[i].value.len
                 + 2 * NGX_IOTHUB_AMQP_ENC_OVERHEAD;
     }
 
@@ -142,8 +142,8 @@ ngx_iothub_amqp_eh_annotations(ngx_iothub_amqp_enc_t *e,
     ngx_iothub_amqp_enc_symbol(e, &map, "x-opt-enqueued-time", 19);
     ngx_iothub_amqp_enc_timestamp(e, &map, ev->ms);
 
-    for (i = 0; i < ev->entry.nprops; i++) {
-        p = &ev->entry.prop[i];
+    for (i = 0; i < ev->message.nprops; i++) {
+        p = &ev->message.prop[i];
 
         if (p->kind != NGX_IOTHUB_REPLY_EH_ANNOTATION) {
             continue;
@@ -190,8 +190,8 @@ ngx_iothub_amqp_eh_properties(ngx_iothub_amqp_enc_t *e,
     expiry = -1;
     n = 0;
 
-    for (i = 0; i < ev->entry.nprops; i++) {
-        p = &ev->entry.prop[i];
+    for (i = 0; i < ev->message.nprops; i++) {
+        p = &ev->message.prop[i];
 
         if (p->kind != NGX_IOTHUB_REPLY_EH_SYSTEM) {
             continue;
@@ -265,8 +265,8 @@ ngx_iothub_amqp_eh_application(ngx_iothub_amqp_enc_t *e,
     ngx_iothub_amqp_enc_section(e, NGX_IOTHUB_AMQP_SECTION_APPLICATION);
     ngx_iothub_amqp_enc_map(e, &map);
 
-    for (i = 0; i < ev->entry.nprops; i++) {
-        p = &ev->entry.prop[i];
+    for (i = 0; i < ev->message.nprops; i++) {
+        p = &ev->message.prop[i];
 
         if (p->kind == NGX_IOTHUB_REPLY_EH_APPLICATION) {
             ngx_iothub_amqp_enc_string(e, &map, p->name.data, p->name.len);

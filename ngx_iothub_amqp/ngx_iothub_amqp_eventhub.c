@@ -105,6 +105,8 @@ static void ngx_iothub_amqp_eh_stop(ngx_iothub_amqp_eh_link_t *el);
 static void ngx_iothub_amqp_eh_seeked(ngx_iothub_eh_op_t *op);
 static void ngx_iothub_amqp_eh_pump(ngx_iothub_amqp_eh_link_t *el);
 static void ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op);
+static ngx_int_t ngx_iothub_amqp_eh_deliver(ngx_iothub_amqp_eh_link_t *el,
+    ngx_iothub_eh_op_t *op);
 static void ngx_iothub_amqp_eh_wake(ngx_iothub_eh_waiter_t *w);
 static void ngx_iothub_amqp_eh_timer(ngx_event_t *ev);
 static ngx_int_t ngx_iothub_amqp_eh_event(ngx_iothub_amqp_eh_link_t *el,
@@ -790,8 +792,8 @@ ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op)
 {
     ngx_iothub_amqp_eh_link_t *el = op->data;
 
-    ngx_uint_t             i;
-    ngx_iothub_eh_event_t  ev;
+    ngx_int_t   rc;
+    ngx_uint_t  at_end;
 
     if (op->result != NGX_IOTHUB_EH_OK) {
         ngx_log_error(NGX_LOG_ERR, el->ctx->connection->log, 0,
@@ -800,27 +802,25 @@ ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op)
         return;
     }
 
-    for (i = 0; i < op->nevents; i++) {
-        if (ngx_iothub_eh_event(op, i, &ev) != NGX_OK
-            || ngx_iothub_amqp_eh_event(el, &ev) != NGX_OK)
-        {
-            ngx_iothub_amqp_detach(el->link, "amqp:internal-error",
-                                   "an event could not be read");
-            ngx_iothub_amqp_run(el->ctx);
-            return;
-        }
+    rc = ngx_iothub_amqp_eh_deliver(el, op);
 
-        ngx_memcpy(el->after, ev.entry.id.data, ev.entry.id.len);
-        el->after_len = ev.entry.id.len;
+    if (rc == NGX_ERROR) {
+        ngx_iothub_amqp_detach(el->link, "amqp:internal-error",
+                               "an event could not be read");
+        ngx_iothub_amqp_run(el->ctx);
+        return;
     }
 
-    el->behind = (op->nevents == el->asked);
+    /* the end: the read got fewer entries than asked, all delivered */
+    at_end = op->at_end && rc == NGX_DONE;
 
-    if (op->nevents < el->asked && el->ranged) {
+    el->behind = !at_end;
+
+    if (at_end && el->ranged) {
         /* near the end: read again with eh_read.lua, which can wait */
         ngx_iothub_amqp_eh_pump(el);
 
-    } else if (op->nevents < el->asked) {
+    } else if (at_end) {
         /* the end: eh_read.lua put the worker's inbox on the wait list */
 
         if (pn_link_get_drain(el->link)) {
@@ -845,6 +845,37 @@ ngx_iothub_amqp_eh_read(ngx_iothub_eh_op_t *op)
     }
 
     ngx_iothub_amqp_run(el->ctx);
+}
+
+
+/*
+ * Up to el->asked events of the read, the position moved past each:
+ * NGX_DONE when none is left, NGX_OK when some are (the credit ran out),
+ * NGX_ERROR for one that could not be read or sent.
+ */
+
+static ngx_int_t
+ngx_iothub_amqp_eh_deliver(ngx_iothub_amqp_eh_link_t *el,
+    ngx_iothub_eh_op_t *op)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             sent;
+    ngx_iothub_eh_event_t  ev;
+
+    for (sent = 0; /* void */; sent++) {
+        rc = ngx_iothub_eh_next(op, &ev);
+
+        if (rc != NGX_OK || sent == el->asked) {
+            return rc;
+        }
+
+        if (ngx_iothub_amqp_eh_event(el, &ev) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        el->after_len = ngx_sprintf(el->after, "%L-%L", ev.ms, ev.seq)
+                        - el->after;
+    }
 }
 
 

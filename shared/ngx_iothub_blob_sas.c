@@ -17,7 +17,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "ngx_iothub_blob_sas.h"
 
@@ -464,18 +463,16 @@ static int
 ngx_iothub_blob_hmac(char *sig, size_t size, const unsigned char *key,
     size_t key_len, const char *sts, size_t len)
 {
-    unsigned int   mac_len;
-    unsigned char  mac[EVP_MAX_MD_SIZE];
+    unsigned char  mac[NGX_IOTHUB_BLOB_HMAC_LEN];
 
     if (key_len == 0
-        || HMAC(EVP_sha256(), key, (int) key_len, (const unsigned char *) sts,
-                len, mac, &mac_len) == NULL
-        || mac_len != NGX_IOTHUB_BLOB_HMAC_LEN)
+        || ngx_iothub_hmac_sha256(key, key_len, (const unsigned char *) sts,
+                                  len, mac) != 0)
     {
         return -1;
     }
 
-    return ngx_iothub_base64_encode(sig, size, mac, mac_len)
+    return ngx_iothub_base64_encode(sig, size, mac, sizeof(mac))
            == NGX_IOTHUB_BLOB_SIG_B64_LEN ? 0 : -1;
 }
 

@@ -9,6 +9,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_d2c.h"
+#include "ngx_iothub_d2c_pack.h"
 #include "ngx_iothub_lua.h"
 #include "ngx_iothub_reply.h"
 #include "ngx_iothub_resp.h"
@@ -17,20 +18,24 @@
 /*
  * Messages are appended in batches: those of one event-loop turn for the
  * same partition go in one d2c_append.lua call at the end of the turn
- * (a posted event), each with its own entry id and sequence number.  A
- * batch holds their arguments, already in RESP, and their calls.
+ * (a posted event), as one stream entry of packed messages
+ * (ngx_iothub_d2c_pack.h) whose id carries the sequence number of the
+ * last.  A batch holds the packed messages after room for the RESP
+ * headers of the script's last two arguments (the count and the
+ * messages), and the calls to answer.
  */
 #define NGX_IOTHUB_D2C_BATCH_MAX    64
 #define NGX_IOTHUB_D2C_BATCH_BYTES  (1024 * 1024)
+#define NGX_IOTHUB_D2C_HEADROOM     64          /* two RESP headers */
+#define NGX_IOTHUB_D2C_TAILROOM     2           /* the last "\r\n" */
 
 
 typedef struct {
     ngx_iothub_hub_t          *hub;
     ngx_uint_t                 partition;
     ngx_uint_t                 n;
-    ngx_uint_t                 nresp;       /* RESP arguments in buf */
     u_char                    *buf;
-    size_t                     len;
+    size_t                     len;         /* headroom and messages */
     size_t                     size;
     ngx_iothub_redis_call_t   *calls[NGX_IOTHUB_D2C_BATCH_MAX];
 } ngx_iothub_d2c_batch_t;
@@ -44,14 +49,22 @@ typedef struct {
 } ngx_iothub_d2c_sent_t;
 
 
+static ngx_int_t ngx_iothub_message_fields(ngx_iothub_args_t *args,
+    ngx_iothub_message_t *msg, const char *body, size_t body_len);
+static ngx_int_t ngx_iothub_d2c_fields(ngx_iothub_args_t *args,
+    ngx_iothub_sender_t *sender, ngx_iothub_message_t *msg);
 static ngx_iothub_d2c_batch_t *ngx_iothub_d2c_batch(ngx_iothub_hub_t *hub,
     ngx_uint_t partition);
+static ngx_iothub_redis_call_t *ngx_iothub_d2c_batch_add(
+    ngx_iothub_d2c_batch_t *batch, ngx_iothub_args_t *args,
+    ngx_iothub_redis_handler_pt handler, void *data);
 static ngx_int_t ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch,
     size_t len);
 static void ngx_iothub_d2c_flush(ngx_event_t *ev);
 static ngx_int_t ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch);
 static void ngx_iothub_d2c_stored(void *data, redisReply *reply);
-static ngx_str_t *ngx_iothub_d2c_auth_method(ngx_iothub_sender_t *sender);
+static void ngx_iothub_d2c_stamp(ngx_iothub_args_t *args, const char *code,
+    ngx_str_t *value);
 static ngx_str_t *ngx_iothub_d2c_enqueued_time(void);
 
 
@@ -82,6 +95,16 @@ ngx_iothub_message_add(ngx_iothub_message_t *msg, const char *prefixed_name,
 ngx_int_t
 ngx_iothub_message_args(ngx_iothub_args_t *args, ngx_iothub_message_t *msg)
 {
+    return ngx_iothub_message_fields(args, msg, "body", 4);
+}
+
+
+/* the properties, then the body under the name given */
+
+static ngx_int_t
+ngx_iothub_message_fields(ngx_iothub_args_t *args, ngx_iothub_message_t *msg,
+    const char *body, size_t body_len)
+{
     ngx_uint_t  i;
 
     for (i = 0; i < msg->n; i++) {
@@ -91,7 +114,7 @@ ngx_iothub_message_args(ngx_iothub_args_t *args, ngx_iothub_message_t *msg)
                             msg->value[i].len);
     }
 
-    ngx_iothub_args_add_str(args, "body");
+    ngx_iothub_args_add(args, body, body_len);
 
     /* the vector stays spoiled once full: the last add tells for all */
     return ngx_iothub_args_add(args, (char *) msg->body.data, msg->body.len);
@@ -131,55 +154,14 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
     ngx_iothub_message_t *msg, ngx_iothub_redis_handler_pt handler,
     void *data)
 {
-    u_char                   count[NGX_INT_T_LEN];
-    size_t                   len, count_len;
-    ngx_str_t               *method, *now;
     ngx_iothub_args_t        args;
     ngx_iothub_d2c_batch_t  *batch;
-    ngx_iothub_redis_call_t *call;
 
-    args.n = 0;
-
-    ngx_iothub_args_add_str(&args, "a:iothub-connection-device-id");
-    ngx_iothub_args_add(&args, (char *) sender->device_id.data,
-                       sender->device_id.len);
-
-    if (sender->module_id.len) {
-        ngx_iothub_args_add_str(&args, "a:iothub-connection-module-id");
-        ngx_iothub_args_add(&args, (char *) sender->module_id.data,
-                           sender->module_id.len);
-    }
-
-    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-generation-id");
-    ngx_iothub_args_add(&args, (char *) sender->generation_id.data,
-                       sender->generation_id.len);
-
-    method = ngx_iothub_d2c_auth_method(sender);
-
-    ngx_iothub_args_add_str(&args, "a:iothub-connection-auth-method");
-    ngx_iothub_args_add(&args, (char *) method->data, method->len);
-
-    now = ngx_iothub_d2c_enqueued_time();
-
-    ngx_iothub_args_add_str(&args, "a:iothub-enqueuedtime");
-    ngx_iothub_args_add(&args, (char *) now->data, now->len);
-
-    ngx_iothub_args_add_str(&args, "a:iothub-message-source");
-    ngx_iothub_args_add_str(&args, "Telemetry");
-
-    if (sender->model_id.len) {
-        ngx_iothub_args_add_str(&args, "a:dt-dataschema");
-        ngx_iothub_args_add(&args, (char *) sender->model_id.data,
-                           sender->model_id.len);
-    }
-
-    if (ngx_iothub_message_args(&args, msg) != NGX_OK) {
+    if (ngx_iothub_d2c_fields(&args, sender, msg) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "iothub: too many arguments for a telemetry message");
         return NULL;
     }
-
-    /* the message's part of its partition's d2c_append.lua call */
 
     batch = ngx_iothub_d2c_batch(hub,
                                  ngx_iothub_d2c_partition(hub,
@@ -188,9 +170,65 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
         return NULL;
     }
 
-    count_len = ngx_sprintf(count, "%d", args.n) - count;
-    len = ngx_iothub_resp_bulk_size(count_len)
-          + ngx_iothub_resp_args_size(args.n, args.lens);
+    return ngx_iothub_d2c_batch_add(batch, &args, handler, data);
+}
+
+
+/* the stamps of the hub, then the message's own fields */
+
+static ngx_int_t
+ngx_iothub_d2c_fields(ngx_iothub_args_t *args, ngx_iothub_sender_t *sender,
+    ngx_iothub_message_t *msg)
+{
+    ngx_uint_t  scope;
+
+    args->n = 0;
+
+    /* the names the hub stamps, packed as one byte each */
+
+    ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_DEVICE_ID,
+                         &sender->device_id);
+
+    if (sender->module_id.len) {
+        ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_MODULE_ID,
+                             &sender->module_id);
+    }
+
+    ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_GENERATION_ID,
+                         &sender->generation_id);
+
+    scope = sender->policy ? 2 : (sender->module_id.len ? 1 : 0);
+
+    ngx_iothub_args_add(args, NGX_IOTHUB_D2C_PACK_AUTH_METHOD, 1);
+    ngx_iothub_args_add(args,
+                        ngx_iothub_d2c_pack_auth_method(scope, sender->x509),
+                        1);
+
+    ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_ENQUEUED_TIME,
+                         ngx_iothub_d2c_enqueued_time());
+
+    ngx_iothub_args_add(args, NGX_IOTHUB_D2C_PACK_MESSAGE_SOURCE, 1);
+    ngx_iothub_args_add_str(args, "Telemetry");
+
+    if (sender->model_id.len) {
+        ngx_iothub_d2c_stamp(args, NGX_IOTHUB_D2C_PACK_DATA_SCHEMA,
+                             &sender->model_id);
+    }
+
+    return ngx_iothub_message_fields(args, msg, NGX_IOTHUB_D2C_PACK_BODY, 1);
+}
+
+
+/* the message's part of its partition's d2c_append.lua call */
+
+static ngx_iothub_redis_call_t *
+ngx_iothub_d2c_batch_add(ngx_iothub_d2c_batch_t *batch,
+    ngx_iothub_args_t *args, ngx_iothub_redis_handler_pt handler, void *data)
+{
+    size_t                    len;
+    ngx_iothub_redis_call_t  *call;
+
+    len = ngx_iothub_d2c_pack_size(args);
 
     if ((batch->n == NGX_IOTHUB_D2C_BATCH_MAX
          || (batch->n && batch->len + len > NGX_IOTHUB_D2C_BATCH_BYTES))
@@ -210,12 +248,8 @@ ngx_iothub_d2c_send(ngx_iothub_hub_t *hub, ngx_iothub_sender_t *sender,
         return NULL;
     }
 
-    batch->len = (u_char *) ngx_iothub_resp_args(
-                     ngx_iothub_resp_bulk((char *) batch->buf + batch->len,
-                                          (char *) count, count_len),
-                     args.n, args.argv, args.lens)
+    batch->len = ngx_iothub_d2c_pack(batch->buf + batch->len, args)
                  - batch->buf;
-    batch->nresp += 1 + args.n;
     batch->calls[batch->n++] = call;
 
     if (!ngx_iothub_d2c_flush_event.posted) {
@@ -280,11 +314,16 @@ ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch, size_t len)
     size_t   size;
     u_char  *p;
 
-    if (batch->len + len <= batch->size) {
+    if (batch->buf == NULL) {
+        batch->len = NGX_IOTHUB_D2C_HEADROOM;
+    }
+
+    if (batch->len + len + NGX_IOTHUB_D2C_TAILROOM <= batch->size) {
         return NGX_OK;
     }
 
-    size = ngx_max(batch->size * 2, batch->len + len);
+    size = ngx_max(batch->size * 2,
+                   batch->len + len + NGX_IOTHUB_D2C_TAILROOM);
     size = ngx_max(size, 4096);
 
     p = ngx_alloc(size, ngx_cycle->log);
@@ -292,11 +331,11 @@ ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch, size_t len)
         return NGX_ERROR;
     }
 
-    if (batch->len) {
+    if (batch->buf) {
         ngx_memcpy(p, batch->buf, batch->len);
+        ngx_free(batch->buf);
     }
 
-    ngx_free(batch->buf);
     batch->buf = p;
     batch->size = size;
 
@@ -326,8 +365,7 @@ ngx_iothub_d2c_flush(ngx_event_t *ev)
         }
 
         batch->n = 0;
-        batch->nresp = 0;
-        batch->len = 0;
+        batch->len = NGX_IOTHUB_D2C_HEADROOM;
     }
 }
 
@@ -339,6 +377,9 @@ ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch)
 {
     u_char                    key[3][NGX_IOTHUB_D2C_KEY_LEN];
     u_char                    minid[NGX_INT64_LEN + 3];
+    u_char                    count[NGX_INT_T_LEN];
+    u_char                   *tail;
+    size_t                    count_len, packed;
     ngx_iothub_hub_t         *hub;
     ngx_iothub_args_t         args;
     ngx_iothub_d2c_sent_t    *sent;
@@ -379,11 +420,28 @@ ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch)
     ngx_memcpy(sent->calls, batch->calls,
                batch->n * sizeof(ngx_iothub_redis_call_t *));
 
+    /* the count and the packed messages, their headers in the headroom */
+
+    count_len = ngx_sprintf(count, "%ui", batch->n) - count;
+    packed = batch->len - NGX_IOTHUB_D2C_HEADROOM;
+
+    tail = batch->buf + NGX_IOTHUB_D2C_HEADROOM
+           - ngx_iothub_resp_bulk_size(count_len)
+           - (ngx_iothub_resp_bulk_size(packed) - packed - 2);
+
+    ngx_iothub_resp_bulk_head(
+        ngx_iothub_resp_bulk((char *) tail, (char *) count, count_len),
+        packed);
+
+    batch->buf[batch->len] = '\r';
+    batch->buf[batch->len + 1] = '\n';
+
     if (ngx_iothub_redis_script_resp(ngx_iothub_redis_link(),
                                      NGX_IOTHUB_LUA_D2C_APPEND,
                                      ngx_iothub_d2c_stored, sent,
                                      3, args.n, args.argv, args.lens,
-                                     batch->nresp, batch->buf, batch->len)
+                                     2, tail,
+                                     batch->buf + batch->len + 2 - tail)
         == NULL)
     {
         ngx_free(sent);
@@ -396,14 +454,13 @@ ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch)
     batch->buf = NULL;
     batch->size = 0;
     batch->n = 0;
-    batch->nresp = 0;
     batch->len = 0;
 
     return NGX_OK;
 }
 
 
-/* d2c_append.lua's answer: an entry id per message, in order */
+/* d2c_append.lua's answer: the entry's id, or an error, for every message */
 
 static void
 ngx_iothub_d2c_stored(void *data, redisReply *reply)
@@ -413,9 +470,7 @@ ngx_iothub_d2c_stored(void *data, redisReply *reply)
     ngx_uint_t  i;
 
     for (i = 0; i < sent->n; i++) {
-        ngx_iothub_redis_answer(sent->calls[i],
-                                (redisReply *) ngx_iothub_reply_part(reply, i,
-                                                                     sent->n));
+        ngx_iothub_redis_answer(sent->calls[i], reply);
     }
 
     ngx_free(sent->buf);
@@ -423,30 +478,12 @@ ngx_iothub_d2c_stored(void *data, redisReply *reply)
 }
 
 
-/* the annotation's JSON: one of six texts, made once */
-
-#define ngx_iothub_d2c_auth_json(scope, type)                                \
-    ngx_string("{\"scope\":\"" scope "\",\"type\":\"" type "\","          \
-               "\"issuer\":\"iothub\",\"acceptingIpFilterRule\":null}")
-
-static ngx_str_t  ngx_iothub_d2c_auth_methods[3][2] = {
-    { ngx_iothub_d2c_auth_json("device", "sas"),
-      ngx_iothub_d2c_auth_json("device", "x509Certificate") },
-    { ngx_iothub_d2c_auth_json("module", "sas"),
-      ngx_iothub_d2c_auth_json("module", "x509Certificate") },
-    { ngx_iothub_d2c_auth_json("hub", "sas"),
-      ngx_iothub_d2c_auth_json("hub", "x509Certificate") },
-};
-
-
-static ngx_str_t *
-ngx_iothub_d2c_auth_method(ngx_iothub_sender_t *sender)
+static void
+ngx_iothub_d2c_stamp(ngx_iothub_args_t *args, const char *code,
+    ngx_str_t *value)
 {
-    ngx_uint_t  scope;
-
-    scope = sender->policy ? 2 : (sender->module_id.len ? 1 : 0);
-
-    return &ngx_iothub_d2c_auth_methods[scope][sender->x509 ? 1 : 0];
+    ngx_iothub_args_add(args, code, 1);
+    ngx_iothub_args_add(args, (char *) value->data, value->len);
 }
 
 

@@ -56,8 +56,9 @@ ngx_int_t ngx_iothub_message_add(ngx_iothub_message_t *msg,
     const char *prefixed_name, size_t name_len, u_char *value, size_t len);
 
 /*
- * Appends the message's fields, then "body", to a command's arguments;
- * NGX_ERROR when they do not fit (see ngx_iothub_args_add()).
+ * Appends the message's fields, then "body", to a command's arguments
+ * (a cloud-to-device message's hash); NGX_ERROR when they do not fit (see
+ * ngx_iothub_args_add()).
  */
 ngx_int_t ngx_iothub_message_args(ngx_iothub_args_t *args,
     ngx_iothub_message_t *msg);
@@ -76,12 +77,12 @@ u_char *ngx_iothub_d2c_key(u_char *buf, ngx_iothub_hub_t *hub,
 /*
  * Appends the message to the device's partition stream with the system
  * properties the hub stamps (connection ids, auth generation and method,
- * enqueued time, message source), with d2c_append.lua: the entry id is
- * "<ms>-<sequence number>".  The message is batched with the others of
- * this event-loop turn for its partition; the arguments are copied at
- * once, so msg may go.  The handler gets the entry id (a bulk reply) or a
- * failure (an error reply, NULL); acknowledge the device only after the
- * id.  Returns NULL when Redis is down; the call may be cancelled
+ * enqueued time, message source), with d2c_append.lua.  The message is
+ * packed with the others of this event-loop turn for its partition into
+ * one stream entry, "<ms>-<sequence number of the last>"; the fields are
+ * copied at once, so msg may go.  The handler gets the entry's id (a bulk
+ * reply) or a failure (an error reply, NULL); acknowledge the device only
+ * after the id.  Returns NULL when Redis is down; the call may be cancelled
  * (ngx_iothub_redis_cancel()) as any other.
  */
 ngx_iothub_redis_call_t *ngx_iothub_d2c_send(ngx_iothub_hub_t *hub,

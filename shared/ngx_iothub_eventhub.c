@@ -18,7 +18,10 @@ static ngx_int_t ngx_iothub_eh_script(ngx_iothub_eh_op_t *op,
     ngx_uint_t script, const char *second_key, ngx_iothub_args_t *args,
     ngx_iothub_redis_handler_pt handler);
 static void ngx_iothub_eh_sought(void *data, redisReply *reply);
+static ngx_uint_t ngx_iothub_eh_start(ngx_iothub_eh_op_t *op, u_char *after,
+    size_t len, ngx_uint_t count);
 static void ngx_iothub_eh_read_done(void *data, redisReply *reply);
+static ngx_int_t ngx_iothub_eh_open(ngx_iothub_eh_op_t *op);
 static void ngx_iothub_eh_partition_done(void *data, redisReply *reply);
 static void ngx_iothub_eh_done(ngx_iothub_eh_op_t *op,
     ngx_iothub_reply_rc_e rc);
@@ -219,6 +222,8 @@ ngx_iothub_eh_read(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
     tally = ngx_iothub_eh_tally(op->hub, op->partition);
     op->appended = tally ? *tally : 0;
 
+    count = ngx_iothub_eh_start(op, after, len, count);
+
     args.n = 0;
     ngx_iothub_args_add(&args, (char *) after, len);
     ngx_iothub_args_add(&args, (char *) num,
@@ -246,6 +251,8 @@ ngx_iothub_eh_range(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
     start[0] = '(';
     ngx_memcpy(start + 1, after, len);
 
+    count = ngx_iothub_eh_start(op, after, len, count);
+
     args.n = 0;
     ngx_iothub_args_add(&args, "XRANGE", 6);
     ngx_iothub_args_add(&args, (char *) key,
@@ -269,6 +276,33 @@ ngx_iothub_eh_range(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
 }
 
 
+/*
+ * A read's position, and the entries to ask for about count events: as
+ * many as the entries of the reads so far held that many, and one more.
+ */
+
+static ngx_uint_t
+ngx_iothub_eh_start(ngx_iothub_eh_op_t *op, u_char *after, size_t len,
+    ngx_uint_t count)
+{
+    uint64_t  per_entry;
+
+    if (ngx_iothub_eh_id_parse(after, len, &op->after_seq, &op->after_ms)
+        != NGX_OK)
+    {
+        /* a time's position ("<ms>-<2^64 - 1>"): no entry has its ms */
+        op->after_ms = -1;
+    }
+
+    per_entry = op->seen_entries ? op->seen_messages / op->seen_entries : 1;
+    per_entry = ngx_max(per_entry, 1);
+
+    op->asked = ngx_min(count, count / per_entry + 1);
+
+    return op->asked;
+}
+
+
 static void
 ngx_iothub_eh_read_done(void *data, redisReply *reply)
 {
@@ -278,12 +312,15 @@ ngx_iothub_eh_read_done(void *data, redisReply *reply)
     ngx_iothub_reply_rc_e  rc;
 
     op->call = NULL;
-    op->nevents = 0;
+    op->nentries = 0;
+    op->next_entry = 0;
+    op->entry_open = 0;
 
     rc = ngx_iothub_reply_eh_read(reply, &n);
 
     if (rc == NGX_IOTHUB_REPLY_OK) {
-        op->nevents = n;
+        op->nentries = n;
+        op->at_end = (n < op->asked);
         op->batch = reply;
     }
 
@@ -294,18 +331,76 @@ ngx_iothub_eh_read_done(void *data, redisReply *reply)
 
 
 ngx_int_t
-ngx_iothub_eh_event(ngx_iothub_eh_op_t *op, ngx_uint_t i,
-    ngx_iothub_eh_event_t *ev)
+ngx_iothub_eh_next(ngx_iothub_eh_op_t *op, ngx_iothub_eh_event_t *ev)
 {
-    if (i >= op->nevents
-        || ngx_iothub_reply_eh_event(op->batch, i, &ev->entry)
-           != NGX_IOTHUB_REPLY_OK)
+    ngx_int_t              opened;
+    ngx_iothub_reply_rc_e  rc;
+
+    for ( ;; ) {
+        if (!op->entry_open) {
+            opened = ngx_iothub_eh_open(op);
+
+            if (opened != NGX_OK) {
+                return opened;
+            }
+        }
+
+        rc = ngx_iothub_reply_eh_message(&op->entry, &ev->message);
+
+        if (rc == NGX_IOTHUB_REPLY_NIL) {
+            op->entry_open = 0;
+            continue;
+        }
+
+        if (rc != NGX_IOTHUB_REPLY_OK) {
+            return NGX_ERROR;
+        }
+
+        ev->seq = op->entry_seq++;
+        ev->ms = op->entry_ms;
+
+        if (ev->ms != op->after_ms || ev->seq > op->after_seq) {
+            return NGX_OK;
+        }
+    }
+}
+
+
+/* the read's next entry: NGX_OK, NGX_DONE past the last, or NGX_ERROR */
+
+static ngx_int_t
+ngx_iothub_eh_open(ngx_iothub_eh_op_t *op)
+{
+    int64_t  last;
+
+    if (op->next_entry == op->nentries) {
+        return NGX_DONE;
+    }
+
+    if (ngx_iothub_reply_eh_entry(op->batch, op->next_entry++, &op->entry)
+        != NGX_IOTHUB_REPLY_OK
+        || ngx_iothub_eh_id_parse((u_char *) op->entry.id.data,
+                                  op->entry.id.len, &last, &op->entry_ms)
+           != NGX_OK
+        || last + 1 < op->entry.count)
     {
         return NGX_ERROR;
     }
 
-    return ngx_iothub_eh_id_parse((u_char *) ev->entry.id.data,
-                                  ev->entry.id.len, &ev->seq, &ev->ms);
+    op->entry_seq = last + 1 - op->entry.count;
+    op->entry_open = 1;
+
+    /* the recent entries count most */
+
+    if (op->seen_entries == 1024) {
+        op->seen_entries /= 2;
+        op->seen_messages /= 2;
+    }
+
+    op->seen_messages += op->entry.count;
+    op->seen_entries++;
+
+    return NGX_OK;
 }
 
 

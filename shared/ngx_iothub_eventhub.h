@@ -96,9 +96,11 @@ struct ngx_iothub_eh_op_s {
     u_char                         id[NGX_IOTHUB_EH_ID_LEN];
     size_t                         id_len;
 
-    /* read: the events, each read with ngx_iothub_eh_event() */
-    ngx_uint_t                     nevents;
+    /* read: the events, one by one with ngx_iothub_eh_next() */
+    ngx_uint_t                     nentries;
+    ngx_uint_t                     asked;     /* entries */
     ngx_uint_t                     appended;  /* the partition's tally */
+    unsigned                       at_end:1;  /* fewer entries than asked */
 
     /* partition: its sequence numbers and last enqueued time (ms) */
     int64_t                        begin;
@@ -108,14 +110,27 @@ struct ngx_iothub_eh_op_s {
 
     ngx_iothub_redis_call_t       *call;
     const redisReply              *batch;    /* read, in the handler */
+
+    /* read, in the handler: where ngx_iothub_eh_next() is */
+    ngx_uint_t                     next_entry;
+    ngx_iothub_reply_eh_entry_t    entry;
+    unsigned                       entry_open:1;
+    int64_t                        entry_ms;
+    int64_t                        entry_seq;  /* of its next message */
+    int64_t                        after_ms;   /* the read's start */
+    int64_t                        after_seq;
+
+    /* messages per entry in the reads so far (entries hold batches) */
+    uint64_t                       seen_messages;
+    uint64_t                       seen_entries;
 };
 
 
-/* an event of a read: its entry's fields and its id's two numbers */
+/* an event of a read: its message and its sequence number and time */
 typedef struct {
     int64_t                        seq;
     int64_t                        ms;
-    ngx_iothub_reply_eh_event_t    entry;
+    ngx_iothub_reply_eh_event_t    message;
 } ngx_iothub_eh_event_t;
 
 
@@ -128,10 +143,13 @@ ngx_int_t ngx_iothub_eh_seek(ngx_iothub_eh_op_t *op,
     ngx_iothub_eh_from_e from, int64_t n);
 
 /*
- * At most count entries after the entry id "after" (eh_read.lua): the
- * handler gets op->nevents of them; when fewer than count, the worker's
- * inbox waits for the partition's next append: call
- * ngx_iothub_eh_wait().  NGX_OK: started; NGX_DECLINED: Redis is down.
+ * About count events after the position "after" (eh_read.lua): the
+ * handler reads them with ngx_iothub_eh_next().  A position is "<ms>-<seq>"
+ * of the last event delivered (or what ngx_iothub_eh_seek() gave): entries
+ * hold several events, and a reader may stop inside one.  When op->at_end
+ * (the read reached the partition's end), the worker's inbox waits for
+ * the partition's next append: call ngx_iothub_eh_wait().  NGX_OK:
+ * started; NGX_DECLINED: Redis is down.
  */
 ngx_int_t ngx_iothub_eh_read(ngx_iothub_eh_op_t *op, u_char *after,
     size_t len, ngx_uint_t count);
@@ -139,17 +157,18 @@ ngx_int_t ngx_iothub_eh_read(ngx_iothub_eh_op_t *op, u_char *after,
 /*
  * The same read as a bare XRANGE, without the wait: for a reader behind
  * the end, which a script's copy of every entry into Lua and back cost
- * four times the XRANGE in Redis.  When it gets fewer than count, read
- * again with ngx_iothub_eh_read() before waiting.
+ * four times the XRANGE in Redis.  When it reaches the end, read again
+ * with ngx_iothub_eh_read() before waiting.
  */
 ngx_int_t ngx_iothub_eh_range(ngx_iothub_eh_op_t *op, u_char *after,
     size_t len, ngx_uint_t count);
 
 /*
- * Event i < op->nevents of a read, in its handler only (the spans point
- * into the answer): NGX_OK, or NGX_ERROR for an entry that is not one.
+ * The read's next event, in its handler only (the spans point into the
+ * answer): NGX_OK; NGX_DONE after the last; NGX_ERROR for an entry that
+ * is not one.  Events up to the read's position are skipped.
  */
-ngx_int_t ngx_iothub_eh_event(ngx_iothub_eh_op_t *op, ngx_uint_t i,
+ngx_int_t ngx_iothub_eh_next(ngx_iothub_eh_op_t *op,
     ngx_iothub_eh_event_t *ev);
 
 /*

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ngx_iothub_d2c_pack.h"
 #include "ngx_iothub_reply.h"
 
 
@@ -38,6 +39,10 @@ static void ngx_iothub_reply_c2d_field(ngx_iothub_reply_c2d_t *m,
     const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value);
 static void ngx_iothub_reply_identity_fill(const redisReply *hash,
     ngx_iothub_identity_t *id);
+static ngx_iothub_reply_rc_e ngx_iothub_reply_eh_unpack(
+    ngx_iothub_reply_eh_entry_t *e, ngx_iothub_reply_eh_event_t *ev);
+static ngx_iothub_reply_rc_e ngx_iothub_reply_eh_packed(
+    ngx_iothub_reply_eh_entry_t *e, ngx_iothub_reply_str_t *s);
 static void ngx_iothub_reply_eh_field(ngx_iothub_reply_eh_event_t *ev,
     const ngx_iothub_reply_str_t *name, const ngx_iothub_reply_str_t *value);
 static ngx_iothub_reply_rc_e ngx_iothub_reply_eh_group_value(
@@ -215,21 +220,6 @@ ngx_iothub_reply_bulk(const redisReply *r, ngx_iothub_reply_str_t *s)
 {
     return ngx_iothub_reply_text(r, REDIS_REPLY_STRING, s);
 }
-
-const redisReply *
-ngx_iothub_reply_part(const redisReply *r, size_t i, size_t n)
-{
-    if (ngx_iothub_reply_check(r) != NGX_IOTHUB_REPLY_OK) {
-        return r;
-    }
-
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n || i >= n) {
-        return NULL;
-    }
-
-    return r->element[i];
-}
-
 
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_status(const redisReply *r, ngx_iothub_reply_str_t *s)
@@ -820,51 +810,177 @@ ngx_iothub_reply_eh_read(const redisReply *r, size_t *n)
 
 
 ngx_iothub_reply_rc_e
-ngx_iothub_reply_eh_event(const redisReply *r, size_t i,
-    ngx_iothub_reply_eh_event_t *ev)
+ngx_iothub_reply_eh_entry(const redisReply *r, size_t i,
+    ngx_iothub_reply_eh_entry_t *e)
 {
     size_t                   j;
-    const redisReply        *e, *fields, *k, *v;
-    ngx_iothub_reply_str_t   name, value;
+    const redisReply        *entry, *fields, *k, *v;
+    ngx_iothub_reply_str_t   count;
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || i >= r->elements) {
         return NGX_IOTHUB_REPLY_MALFORMED;
     }
 
-    e = r->element[i];
+    entry = r->element[i];
 
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-        || e->element[0]->type != REDIS_REPLY_STRING
-        || e->element[1]->type != REDIS_REPLY_ARRAY)
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
+        || entry->element[0]->type != REDIS_REPLY_STRING
+        || entry->element[1]->type != REDIS_REPLY_ARRAY)
     {
         return NGX_IOTHUB_REPLY_MALFORMED;
     }
 
-    memset(ev, 0, offsetof(ngx_iothub_reply_eh_event_t, prop));
+    memset(e, 0, sizeof(ngx_iothub_reply_eh_entry_t));
 
-    ngx_iothub_reply_str(e->element[0], &ev->id);
+    ngx_iothub_reply_str(entry->element[0], &e->id);
 
-    if (ev->id.len == 0 || ev->id.len > NGX_IOTHUB_REPLY_EH_ID_MAX) {
+    if (e->id.len == 0 || e->id.len > NGX_IOTHUB_REPLY_EH_ID_MAX) {
         return NGX_IOTHUB_REPLY_MALFORMED;
     }
 
-    ev->body.data = (const unsigned char *) "";
-
-    fields = e->element[1];
+    fields = entry->element[1];
+    count.data = (const unsigned char *) "";
+    count.len = 0;
 
     for (j = 0; j + 1 < fields->elements; j += 2) {
         k = fields->element[j];
         v = fields->element[j + 1];
 
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
+            || k->len != 1)
+        {
             continue;
         }
 
-        ngx_iothub_reply_str(k, &name);
-        ngx_iothub_reply_str(v, &value);
+        if (k->str[0] == 'n') {
+            ngx_iothub_reply_str(v, &count);
 
-        ngx_iothub_reply_eh_field(ev, &name, &value);
+        } else if (k->str[0] == 'm') {
+            e->next = (const unsigned char *) v->str;
+            e->end = e->next + v->len;
+        }
     }
+
+    if (e->next == NULL) {
+        e->count = 1;
+        e->fields = fields;
+        return NGX_IOTHUB_REPLY_OK;
+    }
+
+    /* at most 9 digits: an entry holds far fewer messages */
+
+    if (!ngx_iothub_reply_is_number(&count) || count.len > 9) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    for (j = 0; j < count.len; j++) {
+        e->count = e->count * 10 + (count.data[j] - '0');
+    }
+
+    return e->count > 0 ? NGX_IOTHUB_REPLY_OK : NGX_IOTHUB_REPLY_MALFORMED;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_message(ngx_iothub_reply_eh_entry_t *e,
+    ngx_iothub_reply_eh_event_t *ev)
+{
+    size_t                   j;
+    const redisReply        *k, *v;
+    ngx_iothub_reply_str_t   name, value;
+
+    if (e->read == e->count) {
+        return NGX_IOTHUB_REPLY_NIL;
+    }
+
+    memset(ev, 0, offsetof(ngx_iothub_reply_eh_event_t, prop));
+
+    ev->id = e->id;
+    ev->body.data = (const unsigned char *) "";
+    e->read++;
+
+    if (e->next == NULL) {
+        for (j = 0; j + 1 < e->fields->elements; j += 2) {
+            k = e->fields->element[j];
+            v = e->fields->element[j + 1];
+
+            if (k->type != REDIS_REPLY_STRING
+                || v->type != REDIS_REPLY_STRING)
+            {
+                continue;
+            }
+
+            ngx_iothub_reply_str(k, &name);
+            ngx_iothub_reply_str(v, &value);
+
+            ngx_iothub_reply_eh_field(ev, &name, &value);
+        }
+
+        return NGX_IOTHUB_REPLY_OK;
+    }
+
+    return ngx_iothub_reply_eh_unpack(e, ev);
+}
+
+
+/* a packed message (ngx_iothub_d2c_pack.h) */
+
+static ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_unpack(ngx_iothub_reply_eh_entry_t *e,
+    ngx_iothub_reply_eh_event_t *ev)
+{
+    size_t                   fields, j;
+    ngx_iothub_reply_str_t   name, value;
+
+    if (e->end - e->next < 2) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    fields = (size_t) e->next[0] << 8 | e->next[1];
+    e->next += 2;
+
+    for (j = 0; j < fields; j++) {
+        if (ngx_iothub_reply_eh_packed(e, &name) != NGX_IOTHUB_REPLY_OK
+            || ngx_iothub_reply_eh_packed(e, &value) != NGX_IOTHUB_REPLY_OK)
+        {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+
+        if (ngx_iothub_d2c_unpack_name(&name.data, &name.len, &value.data,
+                                       &value.len)
+            == 0)
+        {
+            ngx_iothub_reply_eh_field(ev, &name, &value);
+        }
+    }
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+/* a packed string: its length (4 bytes, big endian), bytes and a NUL */
+
+static ngx_iothub_reply_rc_e
+ngx_iothub_reply_eh_packed(ngx_iothub_reply_eh_entry_t *e,
+    ngx_iothub_reply_str_t *s)
+{
+    size_t  len;
+
+    if (e->end - e->next < 4) {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    len = (size_t) e->next[0] << 24 | (size_t) e->next[1] << 16
+          | (size_t) e->next[2] << 8 | e->next[3];
+    e->next += 4;
+
+    if ((size_t) (e->end - e->next) < len + 1 || e->next[len] != '\0') {
+        return NGX_IOTHUB_REPLY_MALFORMED;
+    }
+
+    s->data = e->next;
+    s->len = len;
+    e->next += len + 1;
 
     return NGX_IOTHUB_REPLY_OK;
 }

@@ -146,15 +146,6 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_integer_pair(const redisReply *r,
 ngx_iothub_reply_rc_e ngx_iothub_reply_bulk(const redisReply *r,
     ngx_iothub_reply_str_t *s);
 
-/*
- * Part i of a batch's reply, an array of exactly n replies (d2c_append.lua
- * for n messages): that element; the reply itself when it is an error or
- * none (every part failed alike); NULL, as a lost reply, when it is not
- * such an array.
- */
-const redisReply *ngx_iothub_reply_part(const redisReply *r, size_t i,
-    size_t n);
-
 /* A status reply ("+OK" of SET ... NX); NIL for a nil reply. */
 ngx_iothub_reply_rc_e ngx_iothub_reply_status(const redisReply *r,
     ngx_iothub_reply_str_t *s);
@@ -336,15 +327,37 @@ ngx_iothub_reply_rc_e ngx_iothub_reply_eh_read(const redisReply *r,
     size_t *n);
 
 /*
- * Entry i of an eh_read.lua answer: { id (1 to NGX_IOTHUB_REPLY_EH_ID_MAX
- * bytes), { field, value, ... } }, else MALFORMED.  Of the fields, pairs
- * with a value that is not a string, a field "x:" with no name and those
- * of other prefixes are skipped, as is an odd last field; properties past
- * NGX_IOTHUB_REPLY_EH_MAX_PROPS are counted in props_dropped.  Every
- * span is followed by a NUL (hiredis ends its strings with one).
+ * Entry i of an eh_read.lua (or XRANGE) answer: { id (1 to
+ * NGX_IOTHUB_REPLY_EH_ID_MAX bytes), { field, value, ... } }, else
+ * MALFORMED.  An entry of d2c_append.lua has fields "n" (count, >= 1) and
+ * "m" (packed messages, ngx_iothub_d2c_pack.h); an entry without "m" (as
+ * the hub wrote them before it packed messages) is one message, its own
+ * fields.  Its messages are then read in order with
+ * ngx_iothub_reply_eh_message().
  */
-ngx_iothub_reply_rc_e ngx_iothub_reply_eh_event(const redisReply *r,
-    size_t i, ngx_iothub_reply_eh_event_t *ev);
+typedef struct {
+    ngx_iothub_reply_str_t          id;
+    long long                       count;
+    long long                       read;        /* messages read so far */
+    const redisReply               *fields;      /* unpacked: the entry's */
+    const unsigned char            *next;        /* packed: not read yet */
+    const unsigned char            *end;
+} ngx_iothub_reply_eh_entry_t;
+
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_entry(const redisReply *r,
+    size_t i, ngx_iothub_reply_eh_entry_t *e);
+
+/*
+ * The entry's next message into ev (its id is the entry's): OK; NIL once
+ * all e->count were read; MALFORMED when the packed bytes end early or a
+ * length runs past them.  Of the fields, pairs with a field "x:" with no
+ * name and those of other prefixes are skipped (and, unpacked, pairs
+ * whose value is not a string, and an odd last field); properties past
+ * NGX_IOTHUB_REPLY_EH_MAX_PROPS are counted in props_dropped.  Every span
+ * is followed by a NUL.
+ */
+ngx_iothub_reply_rc_e ngx_iothub_reply_eh_message(
+    ngx_iothub_reply_eh_entry_t *e, ngx_iothub_reply_eh_event_t *ev);
 
 /*
  * A consumer group created at run time: the value "<created> <name>" of

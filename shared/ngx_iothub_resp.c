@@ -90,6 +90,13 @@ ngx_iothub_resp_bulk(char *p, const char *s, size_t len)
 }
 
 
+char *
+ngx_iothub_resp_bulk_head(char *p, size_t len)
+{
+    return ngx_iothub_resp_header(p, '$', len);
+}
+
+
 size_t
 ngx_iothub_resp_args_size(int argc, const size_t *lens)
 {

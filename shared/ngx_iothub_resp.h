@@ -31,6 +31,10 @@ size_t ngx_iothub_resp_bulk_size(size_t len);
 char *ngx_iothub_resp_array(char *p, size_t n);
 char *ngx_iothub_resp_bulk(char *p, const char *s, size_t len);
 
+/* a bulk string's header alone ("$<len>\r\n"), for bytes already in place
+ * after it: ngx_iothub_resp_bulk_size(len) - len - 2 bytes */
+char *ngx_iothub_resp_bulk_head(char *p, size_t len);
+
 /* the whole command: an array of argc bulk strings */
 size_t ngx_iothub_resp_size(int argc, const size_t *lens);
 char *ngx_iothub_resp_write(char *p, int argc, const char **argv,

@@ -131,6 +131,13 @@ ngx_iothub_sas_rc_e ngx_iothub_sas_verify(const ngx_iothub_sas_token_t *t,
 ngx_iothub_sas_rc_e ngx_iothub_sas_verify_raw(const ngx_iothub_sas_token_t *t,
     const unsigned char *key, size_t key_len);
 
+/*
+ * mac gets the 32 bytes of HMAC-SHA256(key, msg); 0, or -1 when OpenSSL
+ * fails.  Not for threads: it keeps one digest context for the process.
+ */
+int ngx_iothub_hmac_sha256(const unsigned char *key, size_t key_len,
+    const unsigned char *msg, size_t len, unsigned char *mac);
+
 /* EXPIRED when t->expiry <= now (seconds since the epoch), else OK */
 ngx_iothub_sas_rc_e ngx_iothub_sas_check_expiry(
     const ngx_iothub_sas_token_t *t, long long now);

@@ -113,7 +113,9 @@ __DATA__
 put_device('dev1')
 --- mqtt eval
 [visit(a => {device => 'dev1'}),
- [redis => "DEL ${P}{dev1}:device"],
+ # what device_delete.lua deletes, without the invalidation: a presence
+ # hash never outlives its identity (session_disconnect.lua relies on it)
+ [redis => "DEL ${P}{dev1}:device ${P}{dev1}:presence ${P}{dev1}:session"],
  [conn => 'b'],
  mqtt_refused({device => 'dev1'}, 5),
  [redis => "EXISTS ${P}{dev1}:device ${P}{dev1}:presence", 0],
@@ -189,5 +191,31 @@ CONNECT refused with 5, the device is disabled, client "dev1/m1"
  [redis => "EXISTS ${P}{dev1}:presence:m1 ${P}{dev1}:presence:m2", 0, 2]]
 --- error_log
 the identity was deleted or disabled
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: deleting a connected device through REST: its session ends and its disconnect leaves no key behind
+--- request eval
+[put_device('dev1'), put_module('dev1', 'm1', key => $MKEY)]
+--- mqtt eval
+[[conn => 'd'],
+ [connect => {device => 'dev1'}],
+ [conn => 'm1'],
+ [connect => {device => 'dev1', module => 'm1', key => $MKEY}],
+ [request => delete_device('dev1'), 204],
+ [conn => 'm1'],
+ [closed => 5],
+ [conn => 'd'],
+ [closed => 5],
+ # session_disconnect.lua finds no presence: it marks no identity
+ [redis => "EXISTS ${P}{dev1}:device ${P}{dev1}:module:m1 "
+         . "${P}{dev1}:presence ${P}{dev1}:presence:m1 ${P}{dev1}:session", 0],
+ [perl => sub { select undef, undef, undef, 0.2 }],
+ [redis => "EXISTS ${P}{dev1}:device ${P}{dev1}:module:m1", 0],
+ [request => put_device('dev1'), 200],
+ [request => "GET /devices/dev1?$V", 200,
+  qr/"connectionState":"Disconnected"/]]
 --- no_error_log
 [error]

@@ -133,6 +133,23 @@ sub ann {
     return $e->{annotations}{$k};
 }
 
+# messages packed as d2c_append.lua stores a turn's (ngx_iothub_d2c_pack.h):
+# each [field, value, ...]
+sub packed {
+    return join '', map {
+        pack('n', @$_ / 2) . join '', map { pack('N', length) . "$_\0" } @$_
+    } @_;
+}
+
+# a partition's facts by $management READ
+sub partition_facts {
+    my ($c, $p) = @_;
+    my $r = $c->cmd(op => 'mgmt', type => 'com.microsoft:partition',
+                    partition => "$p");
+    return [map { $r->{body}{$_}[1] }
+            qw(begin_sequence_number last_enqueued_sequence_number)];
+}
+
 run_tests();
 
 __DATA__
@@ -777,5 +794,65 @@ iothub_block(hub_extra => join ' ', map { "consumer_group g$_;" } 1 .. 18)
     Test::More::cmp_ok($d1 // 0, '>', $d0, "$t: the other claim was renewed");
     $c->close;
  }]]
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: an entry holds a turn's messages: credit of one, seeks into its middle; an entry of one message (as written before) still reads
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- redis eval
+my $p = partition_of('dev1');
+[['XADD', "iothub:test:d2c:$p", '1700000000000-0', 'u:k', 'v', 'body', 'old'],
+ ['XADD', "iothub:test:d2c:$p", '1700000000001-5', 'n', '5', 'm',
+  packed(map { ['a:iothub-connection-device-id', 'dev1', 'body', "p$_"] }
+         1 .. 5)],
+ ['SET', "iothub:test:d2c-last:$p", '1700000000001-5']]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $p = ::partition_of('dev1');
+    ::send_events('dev1', 'live');
+    my $c = amqp_client(sasl => 'ANONYMOUS');
+    ::eh_receiver($c, 'r', $p, credit => 0);
+    my @got;
+    for my $credit (1, 1, 2, 10) {
+        $c->cmd(op => 'flow', name => 'r', credit => $credit);
+        my $n = @got + $credit > 7 ? 7 - @got : $credit;
+        for my $e (map { $c->cmd(op => 'event', name => 'r')->{event} } 1 .. $n) {
+            push @got, [$e->{body}[1], ::ann($e, 'x-opt-sequence-number')->[1]];
+        }
+    }
+    Test::More::is_deeply(\@got, [['old', 0], (map { ["p$_", $_] } 1 .. 5),
+                                  ['live', 6]],
+                          "$t: every message once, in order, numbered");
+    my $r = $c->cmd(op => 'buffered', name => 'r', want => 1, timeout => 0.3);
+    ::check($r, "$t: nothing more", 'count', 0);
+
+    my %cases = ('sequence >= 3' => ["amqp.annotation.x-opt-sequence-number >= '3'", 3],
+                 'offset > 3' => ["amqp.annotation.x-opt-offset > '3'", 4],
+                 'sequence > 0' => ["amqp.annotation.x-opt-sequence-number > '0'", 1],
+                 'offset >= 5' => ["amqp.annotation.x-opt-offset >= '5'", 5]);
+    my $i = 0;
+    for my $k (sort keys %cases) {
+        my ($filter, $first) = @{$cases{$k}};
+        ::eh_receiver($c, "s$i", $p, filter => $filter);
+        Test::More::is_deeply(::bodies($c, "s$i", 6 - $first + 1),
+                              [(map { "p$_" } $first .. 5), 'live'], "$t: $k");
+        $i++;
+    }
+
+    ::put_token($c, "$::EH/\$management");
+    Test::More::is_deeply(::partition_facts($c, $p), [0, 6],
+                          "$t: begin 0, last 6");
+    redis_cmd("XDEL", "iothub:test:d2c:$p", "1700000000000-0");
+    Test::More::is_deeply(::partition_facts($c, $p), [1, 6],
+                          "$t: trimmed: begins inside the packed entry");
+    $c->close;
+ }]]
+--- redis_check eval
+[[['XLEN', 'iothub:test:d2c:' . partition_of('dev1')], 2]]
 --- no_error_log
 [error]

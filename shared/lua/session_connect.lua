@@ -10,6 +10,8 @@
 -- returns { subscriptions, session present (0/1) }, or the error
 -- "NOT_FOUND" (no identity) or "DISABLED" (the identity is disabled, or a
 -- module's device is disabled or gone); nothing is written then
+-- A connect cycle runs often: each redis.call and each write (it goes to
+-- the AOF) costs, so nothing is written that is already stored.
 local status = redis.call('HGET', KEYS[3], 'status')
 if not status then
   return { err = 'NOT_FOUND' }
@@ -22,19 +24,21 @@ local old = redis.call('HMGET', KEYS[1], 'inbox', 'session')
 if old[1] and (old[1] ~= ARGV[1] or old[2] ~= ARGV[2]) then
   redis.call('PUBLISH', old[1], 'kick ' .. old[2] .. ' replaced')
 end
-local present = 0
-if ARGV[3] == '1' then
-  redis.call('DEL', KEYS[2])
-elseif redis.call('EXISTS', KEYS[2]) == 1 then
-  present = 1
-end
-local subs = tonumber(redis.call('HGET', KEYS[2], 'subs') or '0')
 -- features stay 0 until the session is up on its node (after CONNACK),
 -- which records them again: nothing is sent to it before
 redis.call('HSET', KEYS[1], 'inbox', ARGV[1], 'session', ARGV[2],
            'features', 0)
-if ARGV[3] == '0' then
-  redis.call('HSET', KEYS[2], 'subs', subs)
+-- the persistent session hash always holds "subs" while it exists
+local subs, present = 0, 0
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[2])
+else
+  local stored = redis.call('HGET', KEYS[2], 'subs')
+  if stored then
+    subs, present = tonumber(stored), 1
+  else
+    redis.call('HSET', KEYS[2], 'subs', 0)
+  end
 end
 redis.call('HSET', KEYS[3], 'connectionState', 'Connected',
            'connectionStateUpdatedTime', ARGV[4], 'lastActivityTime', ARGV[4])

@@ -90,8 +90,8 @@ function redis(...args) {
 
 const HUB_NAME = env.IOTHUB_HUB_NAME || (env.IOTHUB_HOST || 'localhost').split('.')[0];
 
-// an entry as { id, key, fields: { name: string }, body: Buffer }
-function streamEntry(key, [id, flat]) {
+// a message as { id, key, fields: { name: string }, body: Buffer }
+function streamMessage(key, id, flat) {
     const fields = {};
     let body = null;
     for (let i = 0; i < flat.length; i += 2) {
@@ -99,7 +99,55 @@ function streamEntry(key, [id, flat]) {
         if (name === 'body') body = flat[i + 1];
         else fields[name] = flat[i + 1].toString();
     }
-    return { key, id: id.toString(), fields, body };
+    return { key, id, fields, body };
+}
+
+// the names the hub packs as one byte, and the auth method's values
+// (shared/ngx_iothub_d2c_pack.h)
+const D2C_NAMES = [null, 'a:iothub-connection-device-id', 'a:iothub-connection-module-id',
+    'a:iothub-connection-auth-generation-id', 'a:iothub-connection-auth-method',
+    'a:iothub-enqueuedtime', 'a:iothub-message-source', 'a:dt-dataschema', 'body'];
+const D2C_AUTH_METHODS = ['device', 'module', 'hub'].flatMap((scope) =>
+    ['sas', 'x509Certificate'].map((type) => JSON.stringify(
+        { scope, type, issuer: 'iothub', acceptingIpFilterRule: null })));
+
+function unpackName(name, value) {
+    if (name.length !== 1 || name[0] >= 0x20) return [name, value];
+    const full = D2C_NAMES[name[0]];
+    if (!full) throw new Error(`d2c: unknown name code ${name[0]}`);
+    if (full === 'a:iothub-connection-auth-method') value = Buffer.from(D2C_AUTH_METHODS[value[0]]);
+    return [Buffer.from(full), value];
+}
+
+// an entry's messages: fields "n" and "m" (packed, as in
+// shared/ngx_iothub_d2c_pack.h), the id "<ms>-<seq of the last>"
+function streamMessages(key, [rawId, flat]) {
+    const id = rawId.toString();
+    const named = {};
+    for (let i = 0; i < flat.length; i += 2) named[flat[i].toString()] = flat[i + 1];
+    if (!named.m) return [streamMessage(key, id, flat)];
+    const [ms, last] = id.split('-');
+    const n = Number(named.n.toString());
+    let seq = Number(last) - n + 1;
+    const packed = named.m;
+    const out = [];
+    for (let at = 0; at < packed.length;) {
+        const count = packed.readUInt16BE(at);
+        at += 2;
+        const strings = [];
+        for (let i = 0; i < count; i++) {
+            const pair = [];
+            for (let j = 0; j < 2; j++) {
+                const len = packed.readUInt32BE(at);
+                pair.push(packed.subarray(at + 4, at + 4 + len));
+                at += 4 + len + 1;
+            }
+            strings.push(...unpackName(...pair));
+        }
+        out.push(streamMessage(key, `${ms}-${seq++}`, strings));
+    }
+    if (out.length !== n) throw new Error(`d2c entry ${id}: ${n} messages announced, ${out.length} packed`);
+    return out;
 }
 
 async function d2cEntries() {
@@ -107,7 +155,7 @@ async function d2cEntries() {
     const out = [];
     for (const key of keys) {
         const entries = await redis('XRANGE', key, '-', '+');
-        for (const e of entries) out.push(streamEntry(key, e));
+        for (const e of entries) out.push(...streamMessages(key, e));
     }
     return out;
 }

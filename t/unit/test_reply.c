@@ -20,6 +20,7 @@
 
 #include "unit_table.h"
 
+#include "ngx_iothub_d2c_pack.h"
 #include "ngx_iothub_reply.h"
 
 
@@ -139,6 +140,13 @@ typedef struct {
 
 
 static void test_records(void **state);
+static void test_eh_packed(void **state);
+static void test_eh_packed_malformed(void **state);
+static void test_eh_packed_names(void **state);
+static size_t packed_entry(char *resp, const char *n,
+    const unsigned char *m, size_t len);
+static ngx_iothub_reply_rc_e first_message(const redisReply *r, size_t i,
+    ngx_iothub_reply_eh_event_t *ev);
 static redisReply *reply_of(const char *resp, size_t len);
 static redisReply *reply_of_str(const char *resp);
 static redisReply *reply_of_hash(const char *const *fields);
@@ -1126,7 +1134,7 @@ test_eh_read(void **state)
 
     assert_int_equal(n, c->n);
 
-    assert_int_equal(ngx_iothub_reply_eh_event(r, c->at, &ev), c->entry_rc);
+    assert_int_equal(first_message(r, c->at, &ev), c->entry_rc);
 
     if (c->entry_rc == NGX_IOTHUB_REPLY_OK) {
         assert_span(&ev.id, c->id);
@@ -1180,54 +1188,13 @@ test_eh_read_bound(void **state)
 
     assert_int_equal(ngx_iothub_reply_eh_read(r, &n), NGX_IOTHUB_REPLY_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(ngx_iothub_reply_eh_event(r, 0, &ev),
+    assert_int_equal(first_message(r, 0, &ev),
                      NGX_IOTHUB_REPLY_OK);
     assert_int_equal(ev.nprops, NGX_IOTHUB_REPLY_EH_MAX_PROPS);
     assert_int_equal(ev.props_dropped, extra);
     assert_span(&ev.prop[0].name, "0000");
     assert_span(&ev.prop[NGX_IOTHUB_REPLY_EH_MAX_PROPS - 1].name, "0127");
 
-    freeReplyObject(r);
-}
-
-
-/* d2c_append.lua's batch answer: each message its own part */
-
-static void
-test_part(void **state)
-{
-    redisReply              *r;
-    ngx_iothub_reply_str_t   id;
-
-    (void) state;
-
-    r = reply_of_str("*3\r\n$5\r\n7-100\r\n-ERR no room\r\n$5\r\n7-101\r\n");
-
-    assert_int_equal(ngx_iothub_reply_bulk(ngx_iothub_reply_part(r, 0, 3),
-                                           &id),
-                     NGX_IOTHUB_REPLY_OK);
-    assert_span(&id, "7-100");
-    assert_int_equal(ngx_iothub_reply_check(ngx_iothub_reply_part(r, 1, 3)),
-                     NGX_IOTHUB_REPLY_ERROR);
-    assert_int_equal(ngx_iothub_reply_bulk(ngx_iothub_reply_part(r, 2, 3),
-                                           &id),
-                     NGX_IOTHUB_REPLY_OK);
-    assert_span(&id, "7-101");
-
-    /* not as many parts as messages, or past the end: lost, all of them */
-    assert_null(ngx_iothub_reply_part(r, 0, 4));
-    assert_null(ngx_iothub_reply_part(r, 3, 3));
-    freeReplyObject(r);
-
-    /* the whole call failed: each part is that error */
-    r = reply_of_str("-ERR out of memory\r\n");
-    assert_ptr_equal(ngx_iothub_reply_part(r, 1, 2), r);
-    freeReplyObject(r);
-
-    assert_null(ngx_iothub_reply_part(NULL, 0, 1));
-
-    r = reply_of_str("$5\r\n7-100\r\n");
-    assert_null(ngx_iothub_reply_part(r, 0, 1));
     freeReplyObject(r);
 }
 
@@ -1400,6 +1367,228 @@ assert_span(ngx_iothub_reply_str_t *s, const char *expected)
 }
 
 
+/* the first message of entry i, as a reader gets it */
+
+static ngx_iothub_reply_rc_e
+first_message(const redisReply *r, size_t i, ngx_iothub_reply_eh_event_t *ev)
+{
+    ngx_iothub_reply_rc_e               rc;
+    static ngx_iothub_reply_eh_entry_t  e;
+
+    rc = ngx_iothub_reply_eh_entry(r, i, &e);
+
+    return rc == NGX_IOTHUB_REPLY_OK ? ngx_iothub_reply_eh_message(&e, ev)
+                                     : rc;
+}
+
+
+/*
+ * An XRANGE answer of one entry "7-12" with fields n and m (the packed
+ * bytes), written into resp; returns its length.
+ */
+static size_t
+packed_entry(char *resp, const char *n, const unsigned char *m, size_t len)
+{
+    char  *p;
+
+    p = resp + sprintf(resp, "*1\r\n*2\r\n$4\r\n7-12\r\n*4\r\n$1\r\nn\r\n"
+                       "$%zu\r\n%s\r\n$1\r\nm\r\n$%zu\r\n",
+                       strlen(n), n, len);
+    memcpy(p, m, len);
+    p += len;
+    memcpy(p, "\r\n", 2);
+
+    return p + 2 - resp;
+}
+
+
+/* three messages packed by the writer, read back in order */
+
+static void
+test_eh_packed(void **state)
+{
+    char                                resp[2048];
+    size_t                              len;
+    redisReply                         *r;
+    unsigned char                       m[1024], *p;
+    ngx_iothub_args_t                   a;
+    static ngx_iothub_reply_eh_entry_t  e;
+    static ngx_iothub_reply_eh_event_t  ev;
+
+    (void) state;
+
+    p = m;
+
+    a.n = 0;
+    ngx_iothub_args_add_str(&a, "a:iothub-connection-device-id");
+    ngx_iothub_args_add_str(&a, "d1");
+    ngx_iothub_args_add_str(&a, "body");
+    ngx_iothub_args_add(&a, "x\0y", 3);
+    assert_int_equal(ngx_iothub_d2c_pack_size(&a), 2 + 4 * (4 + 1) + 29 + 2
+                                                   + 4 + 3);
+    p = ngx_iothub_d2c_pack(p, &a);
+
+    a.n = 0;
+    ngx_iothub_args_add_str(&a, "u:k");
+    ngx_iothub_args_add_str(&a, "");
+    p = ngx_iothub_d2c_pack(p, &a);
+
+    a.n = 0;
+    p = ngx_iothub_d2c_pack(p, &a);
+
+    len = packed_entry(resp, "3", m, p - m);
+    r = reply_of(resp, len);
+
+    assert_int_equal(ngx_iothub_reply_eh_entry(r, 0, &e), NGX_IOTHUB_REPLY_OK);
+    assert_span(&e.id, "7-12");
+    assert_int_equal(e.count, 3);
+
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_span(&ev.id, "7-12");
+    assert_int_equal(ev.nprops, 1);
+    assert_int_equal(ev.prop[0].kind, NGX_IOTHUB_REPLY_EH_ANNOTATION);
+    assert_span(&ev.prop[0].name, "iothub-connection-device-id");
+    assert_span(&ev.prop[0].value, "d1");
+    assert_int_equal(ev.prop[0].value.data[2], '\0');
+    assert_int_equal(ev.has_body, 1);
+    assert_int_equal(ev.body.len, 3);
+    assert_memory_equal(ev.body.data, "x\0y", 3);
+    assert_int_equal(ev.body.data[3], '\0');
+
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ev.nprops, 1);
+    assert_int_equal(ev.prop[0].kind, NGX_IOTHUB_REPLY_EH_APPLICATION);
+    assert_span(&ev.prop[0].value, "");
+    assert_int_equal(ev.has_body, 0);
+
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ev.nprops, 0);
+
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_NIL);
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_NIL);
+
+    freeReplyObject(r);
+}
+
+
+/* counts and bytes that do not agree, cut or unterminated strings */
+
+static void
+test_eh_packed_malformed(void **state)
+{
+    char                                resp[512];
+    size_t                              i, len;
+    redisReply                         *r;
+    unsigned char                       m[256], *end;
+    ngx_iothub_args_t                   a;
+    static ngx_iothub_reply_eh_entry_t  e;
+    static ngx_iothub_reply_eh_event_t  ev;
+
+    static const char  *bad_counts[] = { "0", "-1", "x", "", "1234567890" };
+
+    (void) state;
+
+    a.n = 0;
+    ngx_iothub_args_add_str(&a, "body");
+    ngx_iothub_args_add_str(&a, "hello");
+    end = ngx_iothub_d2c_pack(m, &a);
+
+    for (i = 0; i < sizeof(bad_counts) / sizeof(bad_counts[0]); i++) {
+        r = reply_of(resp, packed_entry(resp, bad_counts[i], m, end - m));
+        assert_int_equal(ngx_iothub_reply_eh_entry(r, 0, &e),
+                         NGX_IOTHUB_REPLY_MALFORMED);
+        freeReplyObject(r);
+    }
+
+    /* two announced, one there */
+    r = reply_of(resp, packed_entry(resp, "2", m, end - m));
+    assert_int_equal(ngx_iothub_reply_eh_entry(r, 0, &e), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    /* every cut of the message */
+    for (len = 0; len < (size_t) (end - m); len++) {
+        r = reply_of(resp, packed_entry(resp, "1", m, len));
+        assert_int_equal(ngx_iothub_reply_eh_entry(r, 0, &e),
+                         NGX_IOTHUB_REPLY_OK);
+        assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                         NGX_IOTHUB_REPLY_MALFORMED);
+        freeReplyObject(r);
+    }
+
+    /* a string without its NUL, and a length past the end */
+    m[2 + 4 + 4] = 'x';
+    r = reply_of(resp, packed_entry(resp, "1", m, end - m));
+    assert_int_equal(ngx_iothub_reply_eh_entry(r, 0, &e), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    m[2 + 4 + 4] = '\0';
+    m[2] = 0xff;
+    r = reply_of(resp, packed_entry(resp, "1", m, end - m));
+    assert_int_equal(ngx_iothub_reply_eh_entry(r, 0, &e), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+}
+
+
+/* the names packed as one byte and the auth method's value codes */
+
+static void
+test_eh_packed_names(void **state)
+{
+    char                                resp[1024];
+    redisReply                         *r;
+    unsigned char                       m[512], *end;
+    ngx_iothub_args_t                   a;
+    static ngx_iothub_reply_eh_entry_t  e;
+    static ngx_iothub_reply_eh_event_t  ev;
+
+    (void) state;
+
+    a.n = 0;
+    ngx_iothub_args_add(&a, NGX_IOTHUB_D2C_PACK_DEVICE_ID, 1);
+    ngx_iothub_args_add_str(&a, "d1");
+    ngx_iothub_args_add(&a, NGX_IOTHUB_D2C_PACK_AUTH_METHOD, 1);
+    ngx_iothub_args_add(&a, ngx_iothub_d2c_pack_auth_method(1, 1), 1);
+    ngx_iothub_args_add(&a, "\x1f", 1);                 /* unknown: skipped */
+    ngx_iothub_args_add_str(&a, "x");
+    ngx_iothub_args_add(&a, NGX_IOTHUB_D2C_PACK_AUTH_METHOD, 1);
+    ngx_iothub_args_add(&a, "\x06", 1);                 /* no such method */
+    ngx_iothub_args_add(&a, NGX_IOTHUB_D2C_PACK_BODY, 1);
+    ngx_iothub_args_add_str(&a, "hi");
+    end = ngx_iothub_d2c_pack(m, &a);
+
+    r = reply_of(resp, packed_entry(resp, "1", m, end - m));
+
+    assert_int_equal(ngx_iothub_reply_eh_entry(r, 0, &e), NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ngx_iothub_reply_eh_message(&e, &ev),
+                     NGX_IOTHUB_REPLY_OK);
+    assert_int_equal(ev.nprops, 2);
+    assert_span(&ev.prop[0].name, "iothub-connection-device-id");
+    assert_span(&ev.prop[0].value, "d1");
+    assert_span(&ev.prop[1].name, "iothub-connection-auth-method");
+    assert_span(&ev.prop[1].value,
+                "{\"scope\":\"module\",\"type\":\"x509Certificate\","
+                "\"issuer\":\"iothub\",\"acceptingIpFilterRule\":null}");
+    assert_int_equal(ev.prop[1].value.data[ev.prop[1].value.len], '\0');
+    assert_int_equal(ev.has_body, 1);
+    assert_span(&ev.body, "hi");
+
+    freeReplyObject(r);
+}
+
+
 int
 main(void)
 {
@@ -1416,7 +1605,9 @@ main(void)
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_eh_read_bound),
         cmocka_unit_test(test_records),
-        cmocka_unit_test(test_part),
+        cmocka_unit_test(test_eh_packed),
+        cmocka_unit_test(test_eh_packed_malformed),
+        cmocka_unit_test(test_eh_packed_names),
     };
 
     static const table_t  tables[] = {

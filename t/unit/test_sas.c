@@ -27,6 +27,9 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "unit_table.h"
 
 #include "ngx_iothub_sas.h"
@@ -208,6 +211,8 @@ static void test_id_bytes(void **state);
 static void test_base64_round_trip(void **state);
 static void test_key_generate(void **state);
 static void test_strerror(void **state);
+static void test_hmac_rfc4231(void **state);
+static void test_hmac_openssl(void **state);
 static void permute(const char **fields, size_t n, size_t k,
     ngx_iothub_sas_rc_e verify, size_t *count);
 static void check_parse_verify(const char *text, ngx_iothub_sas_rc_e expect);
@@ -1546,6 +1551,80 @@ test_strerror(void **state)
 }
 
 
+
+/* ngx_iothub_hmac_sha256(): RFC 4231 test cases 1, 2 and 6 */
+
+static void
+test_hmac_rfc4231(void **state)
+{
+    unsigned char  key[131], mac[32];
+
+    static const unsigned char  want1[32] = {
+        0xb0, 0x34, 0x4c, 0x61, 0xd8, 0xdb, 0x38, 0x53, 0x5c, 0xa8, 0xaf,
+        0xce, 0xaf, 0x0b, 0xf1, 0x2b, 0x88, 0x1d, 0xc2, 0x00, 0xc9, 0x83,
+        0x3d, 0xa7, 0x26, 0xe9, 0x37, 0x6c, 0x2e, 0x32, 0xcf, 0xf7
+    };
+    static const unsigned char  want2[32] = {
+        0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24,
+        0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27,
+        0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43
+    };
+    static const unsigned char  want6[32] = {
+        0x60, 0xe4, 0x31, 0x59, 0x1e, 0xe0, 0xb6, 0x7f, 0x0d, 0x8a, 0x26,
+        0xaa, 0xcb, 0xf5, 0xb7, 0x7f, 0x8e, 0x0b, 0xc6, 0x21, 0x37, 0x28,
+        0xc5, 0x14, 0x05, 0x46, 0x04, 0x0f, 0x0e, 0xe3, 0x7f, 0x54
+    };
+
+    (void) state;
+
+    memset(key, 0x0b, 20);
+    assert_int_equal(ngx_iothub_hmac_sha256(key, 20,
+                         (const unsigned char *) "Hi There", 8, mac), 0);
+    assert_memory_equal(mac, want1, 32);
+
+    assert_int_equal(ngx_iothub_hmac_sha256((const unsigned char *) "Jefe",
+                         4, (const unsigned char *)
+                         "what do ya want for nothing?", 28, mac), 0);
+    assert_memory_equal(mac, want2, 32);
+
+    /* a key longer than SHA-256's block is hashed first */
+    memset(key, 0xaa, sizeof(key));
+    assert_int_equal(ngx_iothub_hmac_sha256(key, sizeof(key),
+                         (const unsigned char *) "Test Using Larger Than "
+                         "Block-Size Key - Hash Key First", 54, mac), 0);
+    assert_memory_equal(mac, want6, 32);
+}
+
+
+/* the same as OpenSSL's HMAC() for every key length around the block */
+
+static void
+test_hmac_openssl(void **state)
+{
+    size_t         key_len, len;
+    unsigned int   want_len;
+    unsigned char  key[130], msg[300], mac[32], want[EVP_MAX_MD_SIZE];
+
+    (void) state;
+
+    for (len = 0; len < sizeof(msg); len++) {
+        msg[len] = (unsigned char) (len * 7 + 3);
+    }
+
+    for (key_len = 1; key_len <= sizeof(key); key_len++) {
+        key[key_len - 1] = (unsigned char) (key_len * 13);
+
+        for (len = 0; len <= sizeof(msg); len += 37) {
+            assert_int_equal(ngx_iothub_hmac_sha256(key, key_len, msg, len,
+                                                    mac), 0);
+            assert_non_null(HMAC(EVP_sha256(), key, (int) key_len, msg, len,
+                                 want, &want_len));
+            assert_int_equal(want_len, 32);
+            assert_memory_equal(mac, want, 32);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -1577,6 +1656,8 @@ main(void)
         cmocka_unit_test(test_base64_round_trip),
         cmocka_unit_test(test_key_generate),
         cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_hmac_rfc4231),
+        cmocka_unit_test(test_hmac_openssl),
     };
 
     failed = 0;

@@ -147,22 +147,74 @@ sub node_port {
     return ($node->{port}, $node->{port2});
 }
 
-# The hub's device-to-cloud messages: the entries of every stream
+# The hub's device-to-cloud messages: those of every stream
 # iothub:test:d2c:<partition>, oldest first, as hashrefs of their fields
-# plus _id, _stream and _fields (the field names in order).
+# plus _id ("<ms>-<sequence number>"), _stream and _fields (the field
+# names in order).  An entry holds the messages of one append, packed
+# (shared/ngx_iothub_d2c_pack.h).
 sub d2c_messages {
     my $hub = shift // 'test';
     my @m;
     for my $key (@{$redis->cmd('KEYS', "iothub:$hub:d2c:*") || []}) {
         for my $e (@{$redis->cmd('XRANGE', $key, '-', '+') || []}) {
-            my ($id, $f) = @$e;
-            push @m, {_id => $id, _stream => $key,
-                      _fields => [@$f[grep { !($_ % 2) } 0 .. $#$f]], @$f};
+            push @m, _d2c_entry_messages($key, @$e);
         }
     }
     my $k = sub { [split /-/, shift->{_id}] };
     return [sort { my ($x, $y) = ($k->($a), $k->($b));
                    $x->[0] <=> $y->[0] || $x->[1] <=> $y->[1] } @m];
+}
+
+# the names the hub packs as one byte, and the auth method's values
+# (shared/ngx_iothub_d2c_pack.h)
+my @D2C_NAMES = (undef,
+                 (map { "a:iothub-connection-$_" }
+                  qw(device-id module-id auth-generation-id auth-method)),
+                 'a:iothub-enqueuedtime', 'a:iothub-message-source',
+                 'a:dt-dataschema', 'body');
+my @D2C_AUTH_METHODS = map {
+    my ($scope, $type) = @$_;
+    qq({"scope":"$scope","type":"$type","issuer":"iothub",)
+        . '"acceptingIpFilterRule":null}'
+} map { my $s = $_; map { [$s, $_] } qw(sas x509Certificate) }
+  qw(device module hub);
+
+sub _d2c_unpack_name {
+    my ($name, $value) = @_;
+    return ($name, $value) unless length $name == 1 && ord $name < 0x20;
+    $name = $D2C_NAMES[ord $name] // die "d2c: unknown name code\n";
+    $value = $D2C_AUTH_METHODS[ord $value]
+        if $name eq 'a:iothub-connection-auth-method';
+    return ($name, $value);
+}
+
+sub _d2c_entry_messages {
+    my ($key, $id, $f) = @_;
+    my %entry = @$f;
+    my $message = sub {
+        my ($mid, @fields) = @_;
+        return {_id => $mid, _stream => $key,
+                _fields => [@fields[grep { !($_ % 2) } 0 .. $#fields]],
+                @fields};
+    };
+    return $message->($id, @$f) unless defined $entry{m};
+    my ($ms, $last) = split /-/, $id;
+    my ($seq, $packed, @out) = ($last - $entry{n} + 1, $entry{m});
+    while (length $packed) {
+        my $n = unpack 'n', substr($packed, 0, 2, '');
+        my @fields;
+        for (1 .. 2 * $n) {
+            my $len = unpack 'N', substr($packed, 0, 4, '');
+            push @fields, substr($packed, 0, $len + 1, '');
+            chop $fields[-1];
+        }
+        @fields = map { _d2c_unpack_name(@fields[2 * $_, 2 * $_ + 1]) }
+                  0 .. $n - 1;
+        push @out, $message->("$ms-" . $seq++, @fields);
+    }
+    die "d2c entry $id of $key: $entry{n} messages announced, "
+        . scalar(@out) . " packed\n" unless @out == $entry{n};
+    return @out;
 }
 
 # http_request($method, $path, [[name, value], ...], $body, $timeout) to
