@@ -225,6 +225,9 @@ ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
     c->read->handler = ngx_stream_iothub_mqtt_read_handler;
     c->write->handler = ngx_stream_iothub_mqtt_write_handler;
 
+    /* the TLS handshake is over (ssl phase): idle memory */
+    ngx_iothub_x509_release_ca_names(c);
+
     if (ngx_iothub_mqtt_start(ctx) != NGX_OK) {
         ngx_iothub_mqtt_close(ctx, NULL);
         return;

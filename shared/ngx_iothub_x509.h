@@ -74,6 +74,13 @@ const char *ngx_iothub_x509_authorize(const ngx_iothub_x509_t *x,
 ngx_int_t ngx_iothub_x509_peer(ngx_connection_t *c, ngx_pool_t *pool,
     ngx_iothub_x509_t *x);
 
+/*
+ * Once the connection's TLS handshake is done: drops the connection's own
+ * copies of the CA names its context asks client certificates of (idle
+ * memory; OpenSSL then answers with the context's lists).
+ */
+void ngx_iothub_x509_release_ca_names(ngx_connection_t *c);
+
 #endif
 
 

@@ -61,6 +61,26 @@ ngx_iothub_x509_cleanup(void *data)
     ngx_iothub_x509_free(x);
 }
 
+
+/*
+ * SSL_new() copies its context's CA name lists (ssl_client_certificate's
+ * subjects, sent in a CertificateRequest) into every connection, name by
+ * name; only a handshake reads them.  Without its own lists a connection
+ * answers SSL_get_client_CA_list() and SSL_get0_CA_list() with the
+ * context's, the same names.
+ */
+
+void
+ngx_iothub_x509_release_ca_names(ngx_connection_t *c)
+{
+    if (c->ssl == NULL || !SSL_is_init_finished(c->ssl->connection)) {
+        return;
+    }
+
+    SSL_set_client_CA_list(c->ssl->connection, NULL);
+    SSL_set0_CA_list(c->ssl->connection, NULL);
+}
+
 #else
 
 ngx_int_t
@@ -68,6 +88,12 @@ ngx_iothub_x509_peer(ngx_connection_t *c, ngx_pool_t *pool,
     ngx_iothub_x509_t *x)
 {
     return NGX_DECLINED;
+}
+
+
+void
+ngx_iothub_x509_release_ca_names(ngx_connection_t *c)
+{
 }
 
 #endif

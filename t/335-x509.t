@@ -253,3 +253,29 @@ CONNECT refused with 5, the identity does not authenticate with certificates, cl
 --- mqtt eval: [refused('dev1', undef)]
 --- error_log
 CONNECT refused with 5, no SAS token in the password and no client certificate, client "dev1"
+
+
+
+=== TEST 13: ssl_client_certificate: each connection drops its copy of the CA names once connected; later handshakes still send them
+--- stream_server_config eval
+tls_server() =~ s/ssl_trusted_certificate/ssl_client_certificate/r
+--- request eval
+[put_x509('dev1', 'certificateAuthority'), put_x509('dev2', 'certificateAuthority')]
+--- mqtt eval
+[accepted('dev1', "$A/device-dev1"),
+ [perl => sub {
+     my (undef, $t) = @_;
+     my ($rc, $out) = mosq('dev2', "$A/device-dev2", 'from dev2');
+     is($rc, 0, "$t: mosquitto_pub as dev2 succeeds") or diag($out);
+     my $cmd = "timeout 10 openssl s_client -connect 127.0.0.1:$TLS_PORT"
+               . " -CAfile $A/ca.crt </dev/null 2>&1";
+     my $s = qx{$cmd};
+     like($s, qr/Acceptable client certificate CA names\n[^\n]*CN\s*=/,
+          "$t: a later handshake still names the CA") or diag($s);
+  }]]
+--- error_log
+"dev1" connected
+"dev2" connected
+--- no_error_log
+CONNECT refused
+[error]
