@@ -20,15 +20,11 @@
  * same partition go in one d2c_append.lua call at the end of the turn
  * (a posted event), as one stream entry of packed messages
  * (ngx_iothub_d2c_pack.h) whose id carries the sequence number of the
- * last.  While a partition's call is on its way, its next messages wait
- * for the answer and go together then (as Nagle's algorithm does for
- * segments): under load a call carries what came during a round trip, so
- * Redis's cost per call is shared by more messages; a full batch goes at
- * once.  A batch holds the packed messages after room for the RESP
+ * last.  A batch holds the packed messages after room for the RESP
  * headers of the script's last two arguments (the count and the
  * messages), and the calls to answer.
  */
-#define NGX_IOTHUB_D2C_BATCH_MAX    256
+#define NGX_IOTHUB_D2C_BATCH_MAX    64
 #define NGX_IOTHUB_D2C_BATCH_BYTES  (1024 * 1024)
 #define NGX_IOTHUB_D2C_HEADROOM     64          /* two RESP headers */
 #define NGX_IOTHUB_D2C_TAILROOM     2           /* the last "\r\n" */
@@ -41,14 +37,12 @@ typedef struct {
     u_char                    *buf;
     size_t                     len;         /* headroom and messages */
     size_t                     size;
-    ngx_uint_t                 in_flight;   /* its calls on their way */
     ngx_iothub_redis_call_t   *calls[NGX_IOTHUB_D2C_BATCH_MAX];
 } ngx_iothub_d2c_batch_t;
 
 
 /* a batch on its way: whom to answer, and its arguments (the command's) */
 typedef struct {
-    ngx_iothub_d2c_batch_t    *batch;
     u_char                    *buf;
     ngx_uint_t                 n;
     ngx_iothub_redis_call_t   *calls[];
@@ -66,7 +60,6 @@ static ngx_iothub_redis_call_t *ngx_iothub_d2c_batch_add(
     ngx_iothub_redis_handler_pt handler, void *data);
 static ngx_int_t ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch,
     size_t len);
-static void ngx_iothub_d2c_post_flush(void);
 static void ngx_iothub_d2c_flush(ngx_event_t *ev);
 static ngx_int_t ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch);
 static void ngx_iothub_d2c_stored(void *data, redisReply *reply);
@@ -259,22 +252,13 @@ ngx_iothub_d2c_batch_add(ngx_iothub_d2c_batch_t *batch,
                  - batch->buf;
     batch->calls[batch->n++] = call;
 
-    ngx_iothub_d2c_post_flush();
-
-    return call;
-}
-
-
-/* at the end of this event-loop turn */
-
-static void
-ngx_iothub_d2c_post_flush(void)
-{
     if (!ngx_iothub_d2c_flush_event.posted) {
         ngx_iothub_d2c_flush_event.handler = ngx_iothub_d2c_flush;
         ngx_iothub_d2c_flush_event.log = ngx_cycle->log;
         ngx_post_event(&ngx_iothub_d2c_flush_event, &ngx_posted_events);
     }
+
+    return call;
 }
 
 
@@ -359,11 +343,7 @@ ngx_iothub_d2c_reserve(ngx_iothub_d2c_batch_t *batch, size_t len)
 }
 
 
-/*
- * End of the event loop's turn: every partition's messages, one call each,
- * but for the partitions whose last call was not answered yet (its answer
- * flushes them)
- */
+/* end of the event loop's turn: every partition's messages, one call each */
 
 static void
 ngx_iothub_d2c_flush(ngx_event_t *ev)
@@ -374,9 +354,7 @@ ngx_iothub_d2c_flush(ngx_event_t *ev)
     for (i = 0; i < ngx_iothub_d2c_nbatches; i++) {
         batch = ngx_iothub_d2c_batches[i];
 
-        if (batch->n == 0 || batch->in_flight
-            || ngx_iothub_d2c_flush_batch(batch) == NGX_OK)
-        {
+        if (batch->n == 0 || ngx_iothub_d2c_flush_batch(batch) == NGX_OK) {
             continue;
         }
 
@@ -438,7 +416,6 @@ ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch)
         return NGX_ERROR;
     }
 
-    sent->batch = batch;
     sent->n = batch->n;
     ngx_memcpy(sent->calls, batch->calls,
                batch->n * sizeof(ngx_iothub_redis_call_t *));
@@ -473,7 +450,6 @@ ngx_iothub_d2c_flush_batch(ngx_iothub_d2c_batch_t *batch)
 
     /* the arguments stay with the command (a NOSCRIPT answer sends them) */
     sent->buf = batch->buf;
-    batch->in_flight++;
 
     batch->buf = NULL;
     batch->size = 0;
@@ -492,12 +468,6 @@ ngx_iothub_d2c_stored(void *data, redisReply *reply)
     ngx_iothub_d2c_sent_t *sent = data;
 
     ngx_uint_t  i;
-
-    /* the messages that waited for this answer go at the turn's end */
-
-    if (--sent->batch->in_flight == 0 && sent->batch->n) {
-        ngx_iothub_d2c_post_flush();
-    }
 
     for (i = 0; i < sent->n; i++) {
         ngx_iothub_redis_answer(sent->calls[i], reply);

@@ -539,21 +539,3 @@ put_device('dev1')
  }]]
 --- error_log
 iothub redis: script cache was flushed, loading again
-
-
-
-=== TEST 24: while a partition's append is on its way, the next messages wait for its answer and go together in one entry
---- request eval
-put_device('dev1')
---- mqtt eval
-[[connect => 'dev1'],
- [redis => 'CLIENT PAUSE 800 WRITE'],
- [send => pub('', qos => 1, id => 1, payload => 'first')],
- [silent => 0.2],
- (map { ([send => pub('', qos => 1, id => $_, payload => "m$_")],
-         [silent => 0.1]) } 2 .. 4),
- [expect => mqtt_puback(1), 3],
- (map { [expect => mqtt_puback($_), 3] } 2 .. 4),
- [d2c => [{body => 'first'}, map { {body => "m$_"} } 2 .. 4]],
- [redis => 'EVAL "local n = 0 for _, k in ipairs(redis.call(\'KEYS\', \'iothub:test:d2c:*\')) do n = n + redis.call(\'XLEN\', k) end return n" 0', 2]]
-
