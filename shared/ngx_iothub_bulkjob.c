@@ -22,7 +22,6 @@
 
 
 #define NGX_IOTHUB_BULKJOB_ID_MAX   64
-#define NGX_IOTHUB_BULKJOB_KEY_LEN  (NGX_IOTHUB_BULKJOB_ID_MAX + 160)
 
 
 static ngx_int_t ngx_iothub_bulkjob_id_valid(ngx_str_t *id);
@@ -63,15 +62,12 @@ ngx_iothub_bulkjob_create(ngx_iothub_bulkjob_op_t *op,
     op->request = req;
     args.n = 0;
 
-    ngx_iothub_args_add(&args, (char *) k[0],
-        ngx_iothub_key_write(k[0], k[0] + sizeof(k[0]), op->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL) - k[0]);
-    ngx_iothub_args_add(&args, (char *) k[1],
-        ngx_iothub_key_write(k[1], k[1] + sizeof(k[1]), op->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_JOBS, NULL) - k[1]);
-    ngx_iothub_args_add(&args, (char *) k[2],
-        ngx_iothub_key_write(k[2], k[2] + sizeof(k[2]), op->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_JOB, &job_id) - k[2]);
+    ngx_iothub_bulkjob_key_arg(&args, k[0], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL);
+    ngx_iothub_bulkjob_key_arg(&args, k[1], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_JOBS, NULL);
+    ngx_iothub_bulkjob_key_arg(&args, k[2], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_JOB, &job_id);
 
     ngx_iothub_args_add(&args, (char *) id, 36);
     ngx_iothub_args_add(&args, (char *) lease,
@@ -147,15 +143,12 @@ ngx_iothub_bulkjob_get(ngx_iothub_bulkjob_op_t *op, ngx_str_t *id)
     ngx_iothub_time_now(now, sizeof(now));
     args.n = 0;
 
-    ngx_iothub_args_add(&args, (char *) k[0],
-        ngx_iothub_key_write(k[0], k[0] + sizeof(k[0]), op->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL) - k[0]);
-    ngx_iothub_args_add(&args, (char *) k[1],
-        ngx_iothub_key_write(k[1], k[1] + sizeof(k[1]), op->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_JOBS, NULL) - k[1]);
-    ngx_iothub_args_add(&args, (char *) k[2],
-        ngx_iothub_key_write(k[2], k[2] + sizeof(k[2]), op->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_JOB, NULL) - k[2]);
+    ngx_iothub_bulkjob_key_arg(&args, k[0], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL);
+    ngx_iothub_bulkjob_key_arg(&args, k[1], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_JOBS, NULL);
+    ngx_iothub_bulkjob_key_arg(&args, k[2], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_JOB, NULL);
 
     if (id != NULL) {
         ngx_iothub_args_add(&args, (char *) id->data, id->len);
@@ -168,6 +161,18 @@ ngx_iothub_bulkjob_get(ngx_iothub_bulkjob_op_t *op, ngx_str_t *id)
 
     return ngx_iothub_bulkjob_script(op, NGX_IOTHUB_LUA_BULKJOB_GET,
                                      ngx_iothub_bulkjob_replied, 2, &args);
+}
+
+
+void
+ngx_iothub_bulkjob_key_arg(ngx_iothub_args_t *args, u_char *buf,
+    ngx_iothub_hub_t *hub, const char *suffix, ngx_str_t *id)
+{
+    ngx_iothub_args_add(args, (char *) buf,
+                        ngx_iothub_key_write(buf,
+                                             buf + NGX_IOTHUB_BULKJOB_KEY_LEN,
+                                             hub, NULL, suffix, id)
+                        - buf);
 }
 
 
@@ -185,12 +190,10 @@ ngx_iothub_bulkjob_cancel(ngx_iothub_bulkjob_op_t *op, ngx_str_t *id)
     ngx_iothub_time_now(now, sizeof(now));
     args.n = 0;
 
-    ngx_iothub_args_add(&args, (char *) k[0],
-        ngx_iothub_key_write(k[0], k[0] + sizeof(k[0]), op->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL) - k[0]);
-    ngx_iothub_args_add(&args, (char *) k[1],
-        ngx_iothub_key_write(k[1], k[1] + sizeof(k[1]), op->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_JOB, id) - k[1]);
+    ngx_iothub_bulkjob_key_arg(&args, k[0], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL);
+    ngx_iothub_bulkjob_key_arg(&args, k[1], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_JOB, id);
     ngx_iothub_args_add(&args, (char *) id->data, id->len);
     ngx_iothub_args_add_str(&args, (char *) now);
 

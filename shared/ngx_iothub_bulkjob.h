@@ -132,6 +132,14 @@ ngx_int_t ngx_iothub_bulkjob_run(ngx_iothub_hub_t *hub, ngx_str_t *id,
 #define NGX_IOTHUB_BULKJOB_KEY_LEASE   "bulkjob:lease"
 #define NGX_IOTHUB_BULKJOB_KEY_JOBS    "bulkjobs"
 #define NGX_IOTHUB_BULKJOB_KEY_JOB     "bulkjob:"
+#define NGX_IOTHUB_BULKJOB_KEY_LEN     (NGX_IOTHUB_ID_MAX + 160)
+
+/*
+ * Adds the hub-wide key "<prefix><suffix><id>" (id NULL: none), written
+ * into buf of NGX_IOTHUB_BULKJOB_KEY_LEN bytes, to a script's arguments.
+ */
+void ngx_iothub_bulkjob_key_arg(ngx_iothub_args_t *args, u_char *buf,
+    ngx_iothub_hub_t *hub, const char *suffix, ngx_str_t *id);
 
 
 #endif /* _NGX_IOTHUB_BULKJOB_H_INCLUDED_ */

@@ -37,7 +37,6 @@
 #include "ngx_iothub_bulkjob.h"
 
 
-#define NGX_IOTHUB_BULKJOB_KEY_LEN   (NGX_IOTHUB_ID_MAX + 160)
 #define NGX_IOTHUB_BULKJOB_TMP_DIR   ".bulkjobs"
 
 
@@ -426,9 +425,7 @@ ngx_iothub_bulkjob_export_page(ngx_iothub_bulkjob_runner_t *r)
 
     args.n = 0;
 
-    ngx_iothub_args_add(&args, (char *) key,
-        ngx_iothub_key_write(key, key + sizeof(key), r->hub, NULL,
-                             "devices", NULL) - key);
+    ngx_iothub_bulkjob_key_arg(&args, key, r->hub, "devices", NULL);
     ngx_iothub_args_add(&args, (char *) r->hub->prefix.data,
                         r->hub->prefix.len);
     ngx_iothub_args_add(&args, (char *) n,
@@ -997,15 +994,11 @@ ngx_iothub_bulkjob_step(ngx_iothub_bulkjob_runner_t *r, const char *status,
     ngx_iothub_time_now(now, sizeof(now));
     args.n = 0;
 
-    ngx_iothub_args_add(&args, (char *) k[0],
-        ngx_iothub_key_write(k[0], k[0] + sizeof(k[0]), r->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL) - k[0]);
-    ngx_iothub_args_add(&args, (char *) k[1],
-        ngx_iothub_key_write(k[1], k[1] + sizeof(k[1]), r->hub, NULL,
-                             NGX_IOTHUB_BULKJOB_KEY_JOB, &r->id) - k[1]);
-    ngx_iothub_args_add(&args, (char *) k[2],
-        ngx_iothub_key_write(k[2], k[2] + sizeof(k[2]), r->hub, NULL,
-                             "devices", NULL) - k[2]);
+    ngx_iothub_bulkjob_key_arg(&args, k[0], r->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL);
+    ngx_iothub_bulkjob_key_arg(&args, k[1], r->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_JOB, &r->id);
+    ngx_iothub_bulkjob_key_arg(&args, k[2], r->hub, "devices", NULL);
 
     ngx_iothub_args_add(&args, (char *) r->id.data, r->id.len);
     ngx_iothub_args_add(&args, (char *) lease,
