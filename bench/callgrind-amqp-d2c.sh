@@ -31,23 +31,8 @@ M1=$(bench_port 60); H1=$(bench_port 61); A1=$(bench_port 62)
 
 # the configuration start_nginx writes, run by hand under callgrind
 dir=$WORK/cg
-mkdir -p "$dir/logs" "$dir/tmp"
-PREFIX=$dir CERT_DIR=$WORK/certs MODULES=$MODULES REDIS=unix:$REDIS_SOCK \
-    HUB=$HUB HTTPS_LISTEN=127.0.0.1:$H1 MQTT_LISTEN=127.0.0.1:$M1 \
-    AMQP=1 AMQP_LISTEN=127.0.0.1:$A1 WORKERS=1 LOG_LEVEL=warn \
-    "$ROOT/scripts/hub-conf.sh" > "$dir/nginx.conf"
-"$NGINX" -q -t -p "$dir" -c "$dir/nginx.conf" || bench_die "nginx rejected $dir/nginx.conf"
-
-setsid valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out.%p" \
-    "$NGINX" -p "$dir" -c "$dir/nginx.conf" \
-    -g 'daemon off; master_process off;' 2>"$dir/valgrind.log" &
-CG_PID=$!
-PIDS+=("$CG_PID")
-wait_tcp 127.0.0.1 "$A1" 120 "$CG_PID" || bench_die "nginx under callgrind did not start: $dir/valgrind.log"
-for _ in $(seq 300); do
-    [ "$(hub_api "$H1" GET "/statistics/devices?api-version=$API_VERSION" | head -n1)" = 200 ] && break
-    sleep 0.2
-done
+nginx_under_callgrind "$dir" "$M1" "$H1" "$A1"
+wait_hub_rest "$H1" 60 || bench_die "nginx under callgrind does not answer REST"
 create_devices "$H1" 2
 
 phase() {   # phase SECONDS DEVICE_OFFSET: messages sent; the dump after it

@@ -36,16 +36,7 @@ amqp_init
 make -s -C "$BENCH" eh_consumer loadgen || bench_die "cannot build the consumer"
 start_redis
 if [ "${REDIS_CG:-0}" = 1 ]; then
-    stop_pid "$REDIS_PID" TERM 10
-    setsid valgrind --tool=callgrind \
-        --callgrind-out-file="$WORK/callgrind.redis.%p" \
-        redis-server "$WORK/redis/redis.conf" 2>"$WORK/valgrind.redis.log" &
-    REDIS_PID=$!
-    PIDS+=("$REDIS_PID")
-    for _ in $(seq 300); do
-        [ "$(rcli ping 2>/dev/null)" = PONG ] && break
-        sleep 0.1
-    done
+    redis_under_callgrind "$WORK/callgrind.redis" "$WORK/valgrind.redis.log"
 fi
 M1=$(bench_port 60); H1=$(bench_port 61)
 M2=$(bench_port 63); H2=$(bench_port 64); A2=$(bench_port 65)
@@ -62,19 +53,7 @@ have=$(d2c_stored)
 
 # the configuration start_nginx writes, run by hand under callgrind
 dir=$WORK/cg
-mkdir -p "$dir/logs" "$dir/tmp"
-PREFIX=$dir CERT_DIR=$WORK/certs MODULES=$MODULES REDIS=unix:$REDIS_SOCK \
-    HUB=$HUB HTTPS_LISTEN=127.0.0.1:$H2 MQTT_LISTEN=127.0.0.1:$M2 \
-    AMQP=1 AMQP_LISTEN=127.0.0.1:$A2 WORKERS=1 LOG_LEVEL=warn \
-    "$ROOT/scripts/hub-conf.sh" > "$dir/nginx.conf"
-"$NGINX" -q -t -p "$dir" -c "$dir/nginx.conf" || bench_die "nginx rejected $dir/nginx.conf"
-
-setsid valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out.%p" \
-    "$NGINX" -p "$dir" -c "$dir/nginx.conf" \
-    -g 'daemon off; master_process off;' 2>"$dir/valgrind.log" &
-CG_PID=$!
-PIDS+=("$CG_PID")
-wait_tcp 127.0.0.1 "$A2" 120 "$CG_PID" || bench_die "nginx under callgrind did not start: $dir/valgrind.log"
+nginx_under_callgrind "$dir" "$M2" "$H2" "$A2"
 
 phase() {   # phase EVENTS: the events the consumer counted; the dump after it
     local out

@@ -203,12 +203,58 @@ start_nginx() {
         bench_die "nginx $name did not start, see $dir/logs/error.log"
     fi
     # the workers' Redis links are up when the hub answers REST
-    for _ in $(seq 50); do
-        [ "$(hub_api "$https" GET "/statistics/devices?api-version=$API_VERSION" | head -n1)" = 200 ] &&
+    wait_hub_rest "$https" 5 ||
+        bench_die "nginx $name does not answer REST, see $dir/logs/error.log"
+}
+
+# wait_hub_rest PORT SECONDS: until the hub on PORT answers REST (its
+# workers' Redis links are up); 1 when it did not within SECONDS
+wait_hub_rest() {
+    for _ in $(seq $(($2 * 10))); do
+        [ "$(hub_api "$1" GET "/statistics/devices?api-version=$API_VERSION" | head -n1)" = 200 ] &&
             return 0
         sleep 0.1
     done
-    bench_die "nginx $name does not answer REST, see $dir/logs/error.log"
+    return 1
+}
+
+# redis_under_callgrind OUT LOG [VALGRIND_OPTION...]: the bench's Redis
+# again, under callgrind (dump file OUT.%p, valgrind's output in LOG), once
+# it answers PING; REDIS_PID is it
+redis_under_callgrind() {
+    local out=$1 log=$2
+    shift 2
+    stop_pid "$REDIS_PID" TERM 10
+    setsid valgrind --tool=callgrind "$@" --callgrind-out-file="$out.%p" \
+        redis-server "$WORK/redis/redis.conf" 2>"$log" &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    for _ in $(seq 300); do
+        [ "$(rcli ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+    bench_die "Redis under callgrind did not start: $log"
+}
+
+# nginx_under_callgrind DIR MQTT HTTPS AMQP: the hub (hub-conf.sh, one
+# process: master_process off) under callgrind, dumps DIR/callgrind.out.%p,
+# until its AMQP port listens; CG_PID is it
+nginx_under_callgrind() {
+    local dir=$1
+    mkdir -p "$dir/logs" "$dir/tmp"
+    PREFIX=$dir CERT_DIR=$WORK/certs MODULES=$MODULES REDIS=unix:$REDIS_SOCK \
+        HUB=$HUB HTTPS_LISTEN=127.0.0.1:$3 MQTT_LISTEN=127.0.0.1:$2 \
+        AMQP=1 AMQP_LISTEN=127.0.0.1:$4 WORKERS=1 LOG_LEVEL=warn \
+        "$ROOT/scripts/hub-conf.sh" > "$dir/nginx.conf"
+    "$NGINX" -q -t -p "$dir" -c "$dir/nginx.conf" ||
+        bench_die "nginx rejected $dir/nginx.conf"
+    setsid valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out.%p" \
+        "$NGINX" -p "$dir" -c "$dir/nginx.conf" \
+        -g 'daemon off; master_process off;' 2>"$dir/valgrind.log" &
+    CG_PID=$!
+    PIDS+=("$CG_PID")
+    wait_tcp 127.0.0.1 "$4" 120 "$CG_PID" ||
+        bench_die "nginx under callgrind did not start: $dir/valgrind.log"
 }
 
 # stop_nginx NAME: graceful stop of one node

@@ -60,20 +60,10 @@ OUT=${OUT:-$WORK/out}
 mkdir -p "$OUT"
 
 # Redis, under callgrind for TOOL=callgrind-redis
+start_redis
 if [ "$TOOL" = callgrind-redis ]; then
-    start_redis
-    stop_pid "$REDIS_PID" TERM 10
-    setsid valgrind --tool=callgrind --instr-atstart=no \
-        --callgrind-out-file="$OUT/callgrind.redis.%p" \
-        redis-server "$WORK/redis/redis.conf" 2>"$OUT/valgrind.redis.log" &
-    REDIS_PID=$!
-    PIDS+=("$REDIS_PID")
-    for _ in $(seq 300); do
-        [ "$(rcli ping 2>/dev/null)" = PONG ] && break
-        sleep 0.1
-    done
-else
-    start_redis
+    redis_under_callgrind "$OUT/callgrind.redis" "$OUT/valgrind.redis.log" \
+        --instr-atstart=no
 fi
 
 M=$(bench_port 20); H=$(bench_port 21)
@@ -97,10 +87,7 @@ esac
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
 wait_tcp 127.0.0.1 "$M" 120 "$NGINX_PID" || bench_die "nginx did not start"
-for _ in $(seq 300); do
-    [ "$(hub_api "$H" GET "/statistics/devices?api-version=$API_VERSION" | head -n1)" = 200 ] && break
-    sleep 0.2
-done
+wait_hub_rest "$H" 60 || bench_die "nginx does not answer REST"
 if [ "$LOAD" = d2c ]; then
     create_devices "$H" "$PUBLISHERS"
 else
