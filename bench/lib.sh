@@ -41,6 +41,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 WORK=""
 PIDS=()             # everything we started, stopped in reverse order
+CGROUPS=()          # CPU cgroups made by cpu_cap, removed at the end
 REDIS_SOCK=""
 
 bench_die() {
@@ -53,6 +54,7 @@ bench_die() {
 bench_cleanup() {
     local i pid
     trap - EXIT INT TERM
+    cpu_uncap
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
         pid=${PIDS[i]}
         [ -n "$pid" ] || continue
@@ -456,6 +458,46 @@ rss_kb() {
         sum=$((sum + ${v:-0}))
     done
     echo "$sum"
+}
+
+# cpu_cap NAME CORES PID...: puts the processes in a CPU cgroup of their
+# own limited to CORES cores (a fraction: 0.25 is a quarter of one core),
+# enforced over 10 ms periods so that a capped process runs often in short
+# slices instead of stopping for most of 100 ms. cgroup v2 (cpu.max) or
+# v1 (cpu.cfs_quota_us); bench_cleanup moves them back and removes it.
+# Needs root and a writable cgroup file system.
+cpu_cap() {
+    local name=$1 cores=$2 dir quota pid
+    shift 2
+    quota=$(awk -v c="$cores" 'BEGIN {printf "%d", c * 10000}')
+    [ "$quota" -ge 1000 ] || bench_die "cpu_cap: $cores cores is below 0.1"
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        dir=/sys/fs/cgroup/iothub-bench-$$-$name
+        mkdir "$dir" 2>/dev/null && echo "$quota 10000" > "$dir/cpu.max" ||
+            bench_die "cpu_cap: cannot make a CPU cgroup (cgroup v2 under /sys/fs/cgroup)"
+    else
+        dir=/sys/fs/cgroup/cpu/iothub-bench-$$-$name
+        mkdir "$dir" 2>/dev/null && echo 10000 > "$dir/cpu.cfs_period_us" &&
+            echo "$quota" > "$dir/cpu.cfs_quota_us" ||
+            bench_die "cpu_cap: cannot make a CPU cgroup (cgroup v1 under /sys/fs/cgroup/cpu)"
+    fi
+    CGROUPS+=("$dir")
+    for pid in "$@"; do
+        echo "$pid" > "$dir/cgroup.procs" || bench_die "cpu_cap: cannot move $pid"
+    done
+}
+
+# cpu_uncap: every capped process back to its parent group, groups removed
+cpu_uncap() {
+    local dir pid
+    for dir in "${CGROUPS[@]}"; do
+        [ -d "$dir" ] || continue
+        while read -r pid; do
+            echo "$pid" > "$(dirname "$dir")/cgroup.procs" 2>/dev/null || true
+        done < "$dir/cgroup.procs"
+        rmdir "$dir" 2>/dev/null || true
+    done
+    CGROUPS=()
 }
 
 # cpu_ticks PID...: summed utime + stime (clock ticks)
