@@ -473,12 +473,12 @@ cpu_cap() {
     [ "$quota" -ge 1000 ] || bench_die "cpu_cap: $cores cores is below 0.1"
     if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
         dir=/sys/fs/cgroup/iothub-bench-$$-$name
-        mkdir "$dir" 2>/dev/null && echo "$quota 10000" > "$dir/cpu.max" ||
+        { mkdir "$dir" 2>/dev/null && echo "$quota 10000" > "$dir/cpu.max"; } ||
             bench_die "cpu_cap: cannot make a CPU cgroup (cgroup v2 under /sys/fs/cgroup)"
     else
         dir=/sys/fs/cgroup/cpu/iothub-bench-$$-$name
-        mkdir "$dir" 2>/dev/null && echo 10000 > "$dir/cpu.cfs_period_us" &&
-            echo "$quota" > "$dir/cpu.cfs_quota_us" ||
+        { mkdir "$dir" 2>/dev/null && echo 10000 > "$dir/cpu.cfs_period_us" &&
+            echo "$quota" > "$dir/cpu.cfs_quota_us"; } ||
             bench_die "cpu_cap: cannot make a CPU cgroup (cgroup v1 under /sys/fs/cgroup/cpu)"
     fi
     CGROUPS+=("$dir")

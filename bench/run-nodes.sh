@@ -101,7 +101,7 @@ commandstats() {
 # commands. Messages are those the load generator saw acknowledged in the
 # whole run, warm-up and drain included, over which the CPU is taken too.
 nodes_once() {
-    local key=$1 node out line wall total v f r0 r1 s0 s1 all=0 calls
+    local key=$1 node out line wall total v r0 r1 s0 s1 all=0 calls
     shift
     local targets=() c0=() c1=() i
     for node in "$@"; do
