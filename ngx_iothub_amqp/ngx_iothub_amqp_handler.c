@@ -18,6 +18,9 @@
 #define NGX_IOTHUB_AMQP_SESSION_CAPACITY  (2 * NGX_IOTHUB_AMQP_MAX_MESSAGE)
 
 
+static size_t ngx_iothub_amqp_session_capacity(ngx_iothub_amqp_ctx_t *ctx);
+
+
 static void ngx_iothub_amqp_process(ngx_iothub_amqp_ctx_t *ctx);
 static void ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx,
     pn_event_t *ev);
@@ -263,7 +266,7 @@ ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx, pn_event_t *ev)
     case PN_SESSION_REMOTE_OPEN:
         ssn = pn_event_session(ev);
         pn_session_set_incoming_capacity(ssn,
-                                         NGX_IOTHUB_AMQP_SESSION_CAPACITY);
+                                         ngx_iothub_amqp_session_capacity(ctx));
         pn_session_open(ssn);
         break;
 
@@ -492,4 +495,25 @@ ngx_iothub_amqp_finalize_handler(ngx_event_t *ev)
     ngx_iothub_amqp_ctx_t *ctx = ev->data;
 
     ctx->transport->finalize(ctx);
+}
+
+
+/*
+ * Proton turns a session's incoming capacity into its incoming window by
+ * counting frames of the largest size (capacity / max frame size), but a
+ * telemetry message is one small frame: with only two messages' worth of
+ * large frames a device could have 10 transfers on their way and then
+ * waited for a flow frame, whatever its link credit.  The window holds at
+ * least a telemetry link's credit of frames.
+ */
+
+static size_t
+ngx_iothub_amqp_session_capacity(ngx_iothub_amqp_ctx_t *ctx)
+{
+    size_t  credit_frames;
+
+    credit_frames = (ctx->conf->telemetry_credit + 1)
+                    * ctx->conf->max_frame_size;
+
+    return ngx_max(credit_frames, NGX_IOTHUB_AMQP_SESSION_CAPACITY);
 }

@@ -109,3 +109,25 @@ __DATA__
 --- no_error_log
 [error]
 
+=== TEST 5: the session's window holds a telemetry link's credit of transfers: 80 sent back to back, each its own transfer, all accepted
+Proton counts a session's incoming window in frames of the largest size
+(capacity / max frame size); a device's small transfers must not wait for
+a flow frame while the link still has credit.
+--- stream_config eval
+"server { listen 127.0.0.1:$::AMQP_PORT; iothub_amqp test; "
+. "iothub_amqp_telemetry_credit 80; }"
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, plain => [map { {body => "m$_"} } 1 .. 80]);
+    is($r->{credit}, 80, "$t: the link's credit") or diag(explain($r));
+    cmp_ok($r->{begin_window}, '>=', 80, "$t: begin: incoming-window");
+    cmp_ok($r->{flow_window}, '>=', 80, "$t: flow: incoming-window");
+    is_deeply($r->{outcomes}, [('accepted') x 80], "$t: all accepted")
+        or diag(explain($r));
+ }],
+ [d2c => [map { {body => "m$_"} } 1 .. 80]]]
+--- no_error_log
+[error]

@@ -611,10 +611,11 @@ class BatchSender:
                       'batch-sender', uint(0), False, None, None,
                       Described(ulong(0x28), ['batch-source']),
                       Described(ulong(0x29), [c['address']])]))
+        begin = self.wait_for(0x11)
         attach = self.wait_for(0x12)
         if attach[6] is None:
             return {'error': 'attach refused'}
-        self.wait_for(0x13)                            # flow: credit
+        flow = self.wait_for(0x13)                     # flow: credit
         bodies = [(self.BATCH_FORMAT, self.sections(b))
                   for b in c.get('batches', [])]
         bodies += [(self.BATCH_FORMAT, bytes.fromhex(h))
@@ -643,7 +644,10 @@ class BatchSender:
             for no in range(fields[1], last + 1):
                 outcomes[no] = text
         s.close()
-        return {'outcomes': [outcomes[i] for i in range(len(bodies))]}
+        # the hub's session window (begin, then flow) and the link's credit
+        return {'outcomes': [outcomes[i] for i in range(len(bodies))],
+                'begin_window': int(begin[2]), 'flow_window': int(flow[1]),
+                'credit': int(flow[6])}
 
 
 def main():
