@@ -44,6 +44,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_topic.c \
                ngx_iothub_amqp/ngx_iothub_amqp_address.c \
                ngx_iothub_amqp/ngx_iothub_amqp_batch.c \
+               ngx_iothub_amqp/ngx_iothub_amqp_codec.c \
                ngx_iothub_amqp/ngx_iothub_amqp_encode.c
 
 .PHONY: all build deps deps-run install run test unit prove e2e fuzz \

@@ -64,6 +64,12 @@ ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         return NULL;
     }
 
+    /* no bytes are no message: Proton 0.37 asserts on a size of 0 */
+    if (n == 0) {
+        *error = "not an AMQP message";
+        return NULL;
+    }
+
     m = pn_message();
 
     if (m == NULL || pn_message_decode(m, (char *) buf, n) != 0) {

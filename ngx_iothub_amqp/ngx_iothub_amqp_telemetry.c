@@ -175,6 +175,12 @@ ngx_iothub_amqp_telemetry_one(ngx_iothub_amqp_device_t *dev,
     pn_message_t          *m;
     ngx_iothub_message_t   msg;
 
+    /* no bytes are no message: Proton 0.37 asserts on a size of 0 */
+    if (n == 0) {
+        *error = "not an AMQP message";
+        return NGX_IOTHUB_AMQP_TELEMETRY_MALFORMED;
+    }
+
     m = ngx_iothub_amqp_scratch_message;
 
     if (m == NULL) {

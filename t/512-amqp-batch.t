@@ -44,7 +44,7 @@ __DATA__
                   plain => [{body => 'single'}]);
     is_deeply($r->{outcomes}, ['accepted', 'accepted'],
               "$t: batch and single accepted")
-        or diag(explain($r));
+        or diag(Test::More::explain($r));
  }],
  [d2c => [{body => 'one', 'u:n' => '1',
            'a:iothub-connection-device-id' => 'dev1'},
@@ -71,7 +71,7 @@ __DATA__
         # a data section holding no AMQP message
         '005375a003616263']);
     is_deeply($r->{outcomes}, [('rejected:amqp:decode-error') x 4],
-              "$t: rejected") or diag(explain($r));
+              "$t: rejected") or diag(Test::More::explain($r));
  }],
  [d2c => []]]
 --- no_error_log
@@ -87,7 +87,7 @@ __DATA__
     my $r = batch($t, batches => [[map { {body => "a$_"} } 1 .. 5],
                                   [map { {body => "b$_"} } 1 .. 5]]);
     is_deeply($r->{outcomes}, ['accepted', 'accepted'], "$t: accepted")
-        or diag(explain($r));
+        or diag(Test::More::explain($r));
  }],
  [d2c => [(map { {body => "a$_"} } 1 .. 5), (map { {body => "b$_"} } 1 .. 5)]]]
 --- no_error_log
@@ -103,7 +103,7 @@ __DATA__
     my $r = batch($t, batches => [[map { {body => "$_" x 30000} } 1 .. 3]],
                   plain => [{body => 'after'}]);
     is_deeply($r->{outcomes}, ['accepted', 'accepted'], "$t: accepted")
-        or diag(explain($r));
+        or diag(Test::More::explain($r));
  }],
  [d2c => [(map { {body => "$_" x 30000} } 1 .. 3), {body => 'after'}]]]
 --- no_error_log
@@ -122,12 +122,36 @@ a flow frame while the link still has credit.
 [[perl => sub {
     my (undef, $t) = @_;
     my $r = batch($t, plain => [map { {body => "m$_"} } 1 .. 80]);
-    is($r->{credit}, 80, "$t: the link's credit") or diag(explain($r));
+    is($r->{credit}, 80, "$t: the link's credit") or diag(Test::More::explain($r));
     cmp_ok($r->{begin_window}, '>=', 80, "$t: begin: incoming-window");
     cmp_ok($r->{flow_window}, '>=', 80, "$t: flow: incoming-window");
     is_deeply($r->{outcomes}, [('accepted') x 80], "$t: all accepted")
-        or diag(explain($r));
+        or diag(Test::More::explain($r));
  }],
  [d2c => [map { {body => "m$_"} } 1 .. 80]]]
 --- no_error_log
+[error]
+
+=== TEST 6: transfers without a byte are rejected with amqp:decode-error and the worker lives: on the telemetry link, as a batch's data section, on $cbs
+Proton 0.37 asserts when asked to decode no bytes: a device could end a
+worker with one empty transfer.
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, raw_plain => [''], raw_bodies => ['005375a000'],
+                  plain => [{body => 'after'}]);
+    # the batch, then the message, then the empty transfer
+    is_deeply($r->{outcomes}, ['rejected:amqp:decode-error', 'accepted',
+                               'rejected:amqp:decode-error'],
+              "$t: telemetry") or diag(Test::More::explain($r));
+    $r = batch($t, address => '$cbs', raw_plain => ['']);
+    is_deeply($r->{outcomes}, ['rejected:None'], "$t: \$cbs")
+        or diag(Test::More::explain($r));
+ }],
+ [d2c => [{body => 'after'}]]]
+--- no_error_log
+[alert]
 [error]

@@ -622,6 +622,7 @@ class BatchSender:
                    for h in c.get('raw_bodies', [])]
         bodies += [(0, self.sections([m])[4 + 4:])
                    for m in c.get('plain', [])]
+        bodies += [(0, bytes.fromhex(h)) for h in c.get('raw_plain', [])]
         chunk = 60000      # under the hub's max-frame-size (64 KB)
         for no, (fmt, body) in enumerate(bodies):
             # a large body in several frames, each repeating tag and format

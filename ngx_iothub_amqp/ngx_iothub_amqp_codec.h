@@ -1,0 +1,58 @@
+
+/*
+ * Copyright (C) nginx-iothub authors
+ */
+
+
+#ifndef _NGX_IOTHUB_AMQP_CODEC_H_INCLUDED_
+#define _NGX_IOTHUB_AMQP_CODEC_H_INCLUDED_
+
+
+/*
+ * Reading AMQP 1.0's type encoding (part 1) in place: the steps the frame
+ * scanner (ngx_iothub_amqp_batch.c) and the message reader
+ * (ngx_iothub_amqp_sections.c) share.  Every step reads at a cursor; a
+ * read past the end fails the cursor, and every later read fails too.
+ *
+ * Pure C: libc only, nothing allocated.
+ */
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define NGX_IOTHUB_AMQP_DEPTH_MAX     8      /* described in described */
+
+
+typedef struct {
+    const unsigned char        *p;
+    const unsigned char        *last;
+    int                         failed;
+} ngx_iothub_amqp_cursor_t;
+
+
+/* the next n bytes, or NULL (the cursor fails) */
+const unsigned char *ngx_iothub_amqp_take(ngx_iothub_amqp_cursor_t *c,
+    size_t n);
+
+uint32_t ngx_iothub_amqp_be32(const unsigned char *p);
+
+/* skips one encoded value, descriptors included: 0, else -1 */
+int ngx_iothub_amqp_skip(ngx_iothub_amqp_cursor_t *c, int depth);
+
+/* a numeric descriptor (smallulong or ulong): 0, else -1 */
+int ngx_iothub_amqp_descriptor(ngx_iothub_amqp_cursor_t *c, uint64_t *code);
+
+/* a uint: 1 read, 0 null, -1 another type or too short */
+int ngx_iothub_amqp_uint(ngx_iothub_amqp_cursor_t *c, uint32_t *v);
+
+/* a variable-width value of the code with a 1- or a 4-byte size */
+int ngx_iothub_amqp_binary(ngx_iothub_amqp_cursor_t *c, unsigned char code8,
+    unsigned char code32, const unsigned char **data, size_t *len);
+
+/* a list's constructor: its count of fields (another type fails c) */
+uint32_t ngx_iothub_amqp_list(ngx_iothub_amqp_cursor_t *c);
+
+
+#endif /* _NGX_IOTHUB_AMQP_CODEC_H_INCLUDED_ */
