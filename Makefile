@@ -45,6 +45,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                ngx_iothub_amqp/ngx_iothub_amqp_address.c \
                ngx_iothub_amqp/ngx_iothub_amqp_batch.c \
                ngx_iothub_amqp/ngx_iothub_amqp_codec.c \
+               ngx_iothub_amqp/ngx_iothub_amqp_sections.c \
                ngx_iothub_amqp/ngx_iothub_amqp_encode.c
 
 .PHONY: all build deps deps-run install run test unit prove e2e fuzz \
@@ -134,7 +135,7 @@ fuzz:
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	        -fno-sanitize-recover=all -Ishared -Ingx_iothub_mqtt \
 	        -Ingx_iothub_http -Ingx_iothub_amqp -o build/fuzz/$$n $$f \
-	        $(PURE_SRCS) -lyajl -lcrypto -lhiredis -lm || exit 1; \
+	        $(PURE_SRCS) -lyajl -lcrypto -lhiredis -lqpid-proton -lm || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
 	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/$$n- \

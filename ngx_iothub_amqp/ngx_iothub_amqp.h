@@ -34,6 +34,7 @@
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_amqp_address.h"
 #include "ngx_iothub_amqp_batch.h"
+#include "ngx_iothub_amqp_sections.h"
 
 
 /* the largest message a device may send: 256 KB of body and its header */
@@ -202,8 +203,9 @@ void ngx_iothub_amqp_telemetry(ngx_iothub_amqp_device_t *dev,
 void ngx_iothub_amqp_telemetry_exit(void);
 
 /* ngx_iothub_amqp_message.c: message fields, cloud-to-device messages */
-ngx_int_t ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
-    ngx_iothub_message_t *msg, const char **error);
+ngx_int_t ngx_iothub_amqp_message_fields(ngx_pool_t *pool,
+    ngx_iothub_amqp_sections_t *sections, ngx_iothub_message_t *msg,
+    const char **error);
 u_char *ngx_iothub_amqp_recv_bytes(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_delivery_t *d, size_t *n, const char **error);
 void ngx_iothub_amqp_message_exit(void);

@@ -29,16 +29,17 @@ static size_t   ngx_iothub_amqp_rbuf_size;
 static pn_rwbytes_t  ngx_iothub_amqp_sbuf;
 
 
+static ngx_int_t ngx_iothub_amqp_body(ngx_iothub_amqp_sections_t *sections,
+    ngx_iothub_message_t *msg, const char **error);
 static ngx_int_t ngx_iothub_amqp_app_properties(ngx_pool_t *pool,
-    pn_data_t *data, ngx_iothub_message_t *msg);
+    ngx_iothub_amqp_map_t *map, ngx_iothub_message_t *msg);
+static ngx_uint_t ngx_iothub_amqp_app_property_kept(pn_bytes_t *key);
 static ngx_int_t ngx_iothub_amqp_annotations(ngx_pool_t *pool,
-    pn_data_t *data, ngx_iothub_message_t *msg);
+    ngx_iothub_amqp_map_t *map, ngx_iothub_message_t *msg);
 static ngx_int_t ngx_iothub_amqp_add_atom(ngx_pool_t *pool,
     ngx_iothub_message_t *msg, const char *name, pn_atom_t atom);
 static ngx_int_t ngx_iothub_amqp_add_bytes(ngx_iothub_message_t *msg,
-    const char *name, const char *p, size_t len);
-static ngx_int_t ngx_iothub_amqp_value_text(ngx_pool_t *pool, pn_data_t *d,
-    ngx_str_t *out);
+    const char *name, pn_atom_t atom, pn_type_t type);
 static u_char *ngx_iothub_amqp_uuid_text(u_char *p, const char *bytes);
 static void ngx_iothub_amqp_set_string(pn_message_t *m,
     int (*set)(pn_message_t *m, const char *value), ngx_str_t *value);
@@ -242,115 +243,85 @@ ngx_iothub_amqp_settle(pn_delivery_t *d, uint64_t outcome,
 }
 
 
-/* the stream fields of a device's message (messaging.md 1, amqp.md 5) */
+/*
+ * The stream fields of a device's message (messaging.md 1, amqp.md 5),
+ * from its sections as ngx_iothub_amqp_sections() read them
+ */
 
 ngx_int_t
-ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
-    ngx_iothub_message_t *msg, const char **error)
+ngx_iothub_amqp_message_fields(ngx_pool_t *pool,
+    ngx_iothub_amqp_sections_t *sections, ngx_iothub_message_t *msg,
+    const char **error)
 {
-    u_char        *p;
-    pn_data_t     *body;
-    pn_bytes_t     b;
-    const char    *s;
-    pn_timestamp_t ts;
-
     ngx_memzero(msg, sizeof(ngx_iothub_message_t));
 
     *error = "too many properties";
 
     if (ngx_iothub_amqp_add_atom(pool, msg, "p:message-id",
-                                 pn_message_get_id(m)) != NGX_OK
+                                 sections->message_id) != NGX_OK
         || ngx_iothub_amqp_add_atom(pool, msg, "p:correlation-id",
-                                    pn_message_get_correlation_id(m))
+                                    sections->correlation_id) != NGX_OK
+        || ngx_iothub_amqp_add_bytes(msg, "p:user-id", sections->user_id,
+                                     PN_BINARY) != NGX_OK
+        || ngx_iothub_amqp_add_bytes(msg, "p:to", sections->to, PN_STRING)
+           != NGX_OK
+        || ngx_iothub_amqp_add_bytes(msg, "p:content-type",
+                                     sections->content_type, PN_SYMBOL)
+           != NGX_OK
+        || ngx_iothub_amqp_add_bytes(msg, "p:content-encoding",
+                                     sections->content_encoding, PN_SYMBOL)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    b = pn_message_get_user_id(m);
-
-    if (b.size
-        && ngx_iothub_amqp_add_bytes(msg, "p:user-id", b.start, b.size)
+    if (sections->absolute_expiry_time.type == PN_TIMESTAMP
+        && sections->absolute_expiry_time.u.as_timestamp != 0
+        && ngx_iothub_amqp_add_atom(pool, msg, "p:absolute-expiry-time",
+                                    sections->absolute_expiry_time)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    s = pn_message_get_address(m);
-
-    if (s && ngx_iothub_amqp_add_bytes(msg, "p:to", s, ngx_strlen(s))
-             != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    s = pn_message_get_content_type(m);
-
-    if (s && ngx_iothub_amqp_add_bytes(msg, "p:content-type", s,
-                                       ngx_strlen(s)) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    s = pn_message_get_content_encoding(m);
-
-    if (s && ngx_iothub_amqp_add_bytes(msg, "p:content-encoding", s,
-                                       ngx_strlen(s)) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ts = pn_message_get_expiry_time(m);
-
-    if (ts) {
-        p = ngx_pnalloc(pool, NGX_INT64_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_iothub_amqp_add_bytes(msg, "p:absolute-expiry-time",
-                                      (char *) p,
-                                      ngx_sprintf(p, "%L", (int64_t) ts) - p)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    if (ngx_iothub_amqp_annotations(pool, pn_message_annotations(m), msg)
+    if (ngx_iothub_amqp_annotations(pool, &sections->annotations, msg)
         != NGX_OK
-        || ngx_iothub_amqp_app_properties(pool, pn_message_properties(m),
+        || ngx_iothub_amqp_app_properties(pool, &sections->app_properties,
                                           msg) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    /* a data section; an amqp-value string or binary is taken as well */
+    return ngx_iothub_amqp_body(sections, msg, error);
+}
 
-    body = pn_message_body(m);
-    pn_data_rewind(body);
 
-    if (!pn_data_next(body) || pn_data_type(body) == PN_NULL) {
+/* one data section; an amqp-value string or binary is taken as well */
+
+static ngx_int_t
+ngx_iothub_amqp_body(ngx_iothub_amqp_sections_t *sections,
+    ngx_iothub_message_t *msg, const char **error)
+{
+    pn_atom_t  *body;
+
+    body = &sections->body;
+
+    if (sections->body_sections > 1) {
+        *error = "the body is more than one section";
+        return NGX_ERROR;
+    }
+
+    if (body->type == PN_NULL) {
         return NGX_OK;
     }
 
-    switch (pn_data_type(body)) {
-
-    case PN_BINARY:
-        b = pn_data_get_binary(body);
-        break;
-
-    case PN_STRING:
-        b = pn_data_get_string(body);
-        break;
-
-    default:
+    if (body->type != PN_BINARY && body->type != PN_STRING) {
         *error = "the body is not a data section";
         return NGX_ERROR;
     }
 
-    msg->body.data = (u_char *) b.start;
-    msg->body.len = b.size;
+    msg->body.data = (u_char *) body->u.as_bytes.start;
+    msg->body.len = body->u.as_bytes.size;
 
     return NGX_OK;
 }
@@ -364,69 +335,31 @@ ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
  */
 
 static ngx_int_t
-ngx_iothub_amqp_app_properties(ngx_pool_t *pool, pn_data_t *data,
+ngx_iothub_amqp_app_properties(ngx_pool_t *pool, ngx_iothub_amqp_map_t *map,
     ngx_iothub_message_t *msg)
 {
     u_char      *name;
     ngx_str_t    value;
-    pn_bytes_t   key;
+    pn_atom_t    key, atom;
 
-    pn_data_rewind(data);
-
-    if (!pn_data_next(data) || pn_data_type(data) != PN_MAP) {
-        return NGX_OK;
-    }
-
-    pn_data_enter(data);
-
-    while (pn_data_next(data)) {
-        if (pn_data_type(data) == PN_STRING) {
-            key = pn_data_get_string(data);
-
-        } else if (pn_data_type(data) == PN_SYMBOL) {
-            key = pn_data_get_symbol(data);
-
-        } else {
-            (void) pn_data_next(data);
-            continue;
-        }
-
-        if (!pn_data_next(data)) {
-            break;
-        }
-
-        if (key.size == 0
-            || (ngx_iothub_app_property_reserved((u_char *) key.start,
-                                                 key.size)
-                && !(key.size == 17
-                     && ngx_strncasecmp((u_char *) key.start,
-                                        (u_char *) "iothub-outputname", 17)
-                        == 0)
-                && !(key.size == 24
-                     && ngx_strncasecmp((u_char *) key.start,
-                                        (u_char *) "iothub-creation-time-utc",
-                                        24) == 0)
-                && !(key.size == 21
-                     && ngx_strncasecmp((u_char *) key.start,
-                                        (u_char *) "iothub-message-schema",
-                                        21) == 0)))
+    while (ngx_iothub_amqp_map_next(map, &key, &atom)) {
+        if ((key.type != PN_STRING && key.type != PN_SYMBOL)
+            || !ngx_iothub_amqp_app_property_kept(&key.u.as_bytes)
+            || ngx_iothub_amqp_atom_text(pool, atom, &value) != NGX_OK)
         {
             continue;
         }
 
-        if (ngx_iothub_amqp_value_text(pool, data, &value) != NGX_OK) {
-            continue;
-        }
-
-        name = ngx_pnalloc(pool, key.size + 2);
+        name = ngx_pnalloc(pool, key.u.as_bytes.size + 2);
         if (name == NULL) {
             return NGX_ERROR;
         }
 
         ngx_memcpy(name, "u:", 2);
-        ngx_memcpy(name + 2, key.start, key.size);
+        ngx_memcpy(name + 2, key.u.as_bytes.start, key.u.as_bytes.size);
 
-        if (ngx_iothub_message_add(msg, (char *) name, key.size + 2,
+        if (ngx_iothub_message_add(msg, (char *) name,
+                                   key.u.as_bytes.size + 2,
                                    value.data, value.len)
             != NGX_OK)
         {
@@ -434,54 +367,72 @@ ngx_iothub_amqp_app_properties(ngx_pool_t *pool, pn_data_t *data,
         }
     }
 
-    pn_data_exit(data);
-
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_iothub_amqp_app_property_kept(pn_bytes_t *key)
+{
+    ngx_uint_t  i;
+
+    static ngx_str_t  system[] = {
+        ngx_string("iothub-outputname"),
+        ngx_string("iothub-creation-time-utc"),
+        ngx_string("iothub-message-schema")
+    };
+
+    if (key->size == 0) {
+        return 0;
+    }
+
+    if (!ngx_iothub_app_property_reserved((u_char *) key->start, key->size)) {
+        return 1;
+    }
+
+    for (i = 0; i < sizeof(system) / sizeof(system[0]); i++) {
+        if (key->size == system[i].len
+            && ngx_strncasecmp((u_char *) key->start, system[i].data,
+                               key->size) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
 /* message annotations with a meaning for the hub (amqp.md 5) */
 
 static ngx_int_t
-ngx_iothub_amqp_annotations(ngx_pool_t *pool, pn_data_t *data,
+ngx_iothub_amqp_annotations(ngx_pool_t *pool, ngx_iothub_amqp_map_t *map,
     ngx_iothub_message_t *msg)
 {
     ngx_str_t    value;
-    pn_bytes_t   key;
+    pn_atom_t    key, atom;
     const char  *field;
 
-    pn_data_rewind(data);
-
-    if (!pn_data_next(data) || pn_data_type(data) != PN_MAP) {
-        return NGX_OK;
-    }
-
-    pn_data_enter(data);
-
-    while (pn_data_next(data)) {
+    while (ngx_iothub_amqp_map_next(map, &key, &atom)) {
         field = NULL;
 
-        if (pn_data_type(data) == PN_SYMBOL) {
-            key = pn_data_get_symbol(data);
-
-            if (key.size == 19
-                && ngx_strncmp(key.start, "iothub-interface-id", 19) == 0)
+        if (key.type == PN_SYMBOL) {
+            if (key.u.as_bytes.size == 19
+                && ngx_strncmp(key.u.as_bytes.start, "iothub-interface-id",
+                               19) == 0)
             {
                 field = "u:iothub-interface-id";
 
-            } else if (key.size == 10
-                       && ngx_strncmp(key.start, "dt-subject", 10) == 0)
+            } else if (key.u.as_bytes.size == 10
+                       && ngx_strncmp(key.u.as_bytes.start, "dt-subject", 10)
+                          == 0)
             {
                 field = "a:dt-subject";
             }
         }
 
-        if (!pn_data_next(data)) {
-            break;
-        }
-
         if (field == NULL
-            || ngx_iothub_amqp_value_text(pool, data, &value) != NGX_OK)
+            || ngx_iothub_amqp_atom_text(pool, atom, &value) != NGX_OK)
         {
             continue;
         }
@@ -493,8 +444,6 @@ ngx_iothub_amqp_annotations(ngx_pool_t *pool, pn_data_t *data,
             return NGX_ERROR;
         }
     }
-
-    pn_data_exit(data);
 
     return NGX_OK;
 }
@@ -516,25 +465,35 @@ ngx_iothub_amqp_add_atom(ngx_pool_t *pool, ngx_iothub_message_t *msg,
 }
 
 
+/*
+ * A text field when it has its type: up to a NUL, as the hub has always
+ * kept it (Proton's getters gave C strings)
+ */
+
 static ngx_int_t
 ngx_iothub_amqp_add_bytes(ngx_iothub_message_t *msg, const char *name,
-    const char *p, size_t len)
+    pn_atom_t atom, pn_type_t type)
 {
-    return ngx_iothub_message_add(msg, name, ngx_strlen(name), (u_char *) p,
-                                  len);
-}
+    u_char  *p, *nul;
+    size_t   len;
 
+    if (atom.type != type) {
+        return NGX_OK;
+    }
 
-/* a property's value as text; NGX_DECLINED for lists, maps and nulls */
+    p = (u_char *) atom.u.as_bytes.start;
+    len = atom.u.as_bytes.size;
 
-static ngx_int_t
-ngx_iothub_amqp_value_text(ngx_pool_t *pool, pn_data_t *d, ngx_str_t *out)
-{
-    pn_atom_t  atom;
+    nul = len ? ngx_strlchr(p, p + len, '\0') : NULL;
+    if (nul) {
+        len = nul - p;
+    }
 
-    atom = pn_data_get_atom(d);
+    if (len == 0 && type == PN_BINARY) {
+        return NGX_OK;
+    }
 
-    return ngx_iothub_amqp_atom_text(pool, atom, out);
+    return ngx_iothub_message_add(msg, name, ngx_strlen(name), p, len);
 }
 
 

@@ -57,7 +57,6 @@ static void ngx_iothub_amqp_stored(ngx_iothub_session_t *s, ngx_int_t rc,
 static ngx_pool_t *ngx_iothub_amqp_scratch_pool(void);
 
 
-static pn_message_t  *ngx_iothub_amqp_scratch_message;
 static ngx_pool_t    *ngx_iothub_amqp_scratch;
 
 
@@ -170,33 +169,12 @@ static ngx_iothub_amqp_telemetry_e
 ngx_iothub_amqp_telemetry_one(ngx_iothub_amqp_device_t *dev,
     pn_delivery_t *d, u_char *p, size_t n, const char **error)
 {
-    ngx_int_t              rc;
-    ngx_pool_t            *pool;
-    pn_message_t          *m;
-    ngx_iothub_message_t   msg;
+    ngx_int_t                    rc;
+    ngx_pool_t                  *pool;
+    ngx_iothub_message_t         msg;
+    ngx_iothub_amqp_sections_t   sections;
 
-    /* no bytes are no message: Proton 0.37 asserts on a size of 0 */
-    if (n == 0) {
-        *error = "not an AMQP message";
-        return NGX_IOTHUB_AMQP_TELEMETRY_MALFORMED;
-    }
-
-    m = ngx_iothub_amqp_scratch_message;
-
-    if (m == NULL) {
-        m = pn_message();
-        if (m == NULL) {
-            *error = "out of memory";
-            return NGX_IOTHUB_AMQP_TELEMETRY_STORE;
-        }
-
-        ngx_iothub_amqp_scratch_message = m;
-
-    } else {
-        pn_message_clear(m);
-    }
-
-    if (pn_message_decode(m, (char *) p, n) != 0) {
+    if (ngx_iothub_amqp_sections(p, n, &sections) != 0) {
         *error = "not an AMQP message";
         return NGX_IOTHUB_AMQP_TELEMETRY_MALFORMED;
     }
@@ -207,7 +185,7 @@ ngx_iothub_amqp_telemetry_one(ngx_iothub_amqp_device_t *dev,
         return NGX_IOTHUB_AMQP_TELEMETRY_STORE;
     }
 
-    rc = ngx_iothub_amqp_message_fields(pool, m, &msg, error);
+    rc = ngx_iothub_amqp_message_fields(pool, &sections, &msg, error);
 
     if (rc == NGX_OK && msg.body.len > NGX_IOTHUB_D2C_MAX_SIZE) {
         ngx_reset_pool(pool);
@@ -323,11 +301,6 @@ ngx_iothub_amqp_scratch_pool(void)
 void
 ngx_iothub_amqp_telemetry_exit(void)
 {
-    if (ngx_iothub_amqp_scratch_message) {
-        pn_message_free(ngx_iothub_amqp_scratch_message);
-        ngx_iothub_amqp_scratch_message = NULL;
-    }
-
     if (ngx_iothub_amqp_scratch) {
         ngx_destroy_pool(ngx_iothub_amqp_scratch);
         ngx_iothub_amqp_scratch = NULL;
