@@ -178,8 +178,7 @@ static struct {
 static int            ep = -1;
 static conn_t        *C;
 static int            ncap;
-static int           *freelist;
-static int            nfree;
+static slots_t        slots;
 static SSL_CTX       *ssl_ctx;
 static uint64_t       now;
 static int            inprogress;
@@ -334,12 +333,10 @@ pool_init(int cap)
     int  i;
 
     ncap = cap;
-    C = xalloc(sizeof(conn_t) * (size_t) cap);
-    freelist = xalloc(sizeof(int) * (size_t) cap);
+    C = slots_init(&slots, cap, sizeof(conn_t));
 
-    for (i = cap - 1; i >= 0; i--) {
+    for (i = 0; i < cap; i++) {
         C[i].fd = -1;
-        freelist[nfree++] = i;
     }
 }
 
@@ -347,19 +344,11 @@ pool_init(int cap)
 static void
 set_events(conn_t *c, uint32_t events)
 {
-    struct epoll_event  ev;
-
     if (events == c->events) {
         return;
     }
 
-    ev.events = events;
-    ev.data.u64 = (uint64_t) (c - C) | ((uint64_t) c->gen << 32);
-
-    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
-        die("epoll_ctl: %s", strerror(errno));
-    }
-
+    epoll_set(ep, EPOLL_CTL_MOD, c->fd, events, slot_data(c - C, c->gen));
     c->events = events;
 }
 
@@ -367,30 +356,13 @@ set_events(conn_t *c, uint32_t events)
 static void
 conn_open(int first_dev, int ndev)
 {
-    int                  fd, one, i;
-    conn_t              *c;
-    struct epoll_event   ev;
+    int      fd, i;
+    conn_t  *c;
 
-    fd = socket(O.target.ss.ss_family,
-                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        die("socket: %s", strerror(errno));
-    }
+    fd = tcp_socket(O.target.ss.ss_family, "");
+    tcp_connect(fd, &O.target);
 
-    one = 1;
-    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-
-    if (connect(fd, (struct sockaddr *) &O.target.ss, O.target.len) != 0
-        && errno != EINPROGRESS)
-    {
-        die("connect %s: %s", O.target.text, strerror(errno));
-    }
-
-    if (nfree == 0) {
-        die("no free connection slot");
-    }
-
-    c = &C[freelist[--nfree]];
+    c = &C[slot_take(&slots)];
     c->fd = fd;
     c->gen++;
     c->state = S_TCP;
@@ -408,12 +380,7 @@ conn_open(int first_dev, int ndev)
     }
 
     c->events = EPOLLIN | EPOLLOUT;
-    ev.events = c->events;
-    ev.data.u64 = (uint64_t) (c - C) | ((uint64_t) c->gen << 32);
-
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        die("epoll_ctl: %s", strerror(errno));
-    }
+    epoll_set(ep, EPOLL_CTL_ADD, fd, c->events, slot_data(c - C, c->gen));
 
     ST.started++;
     inprogress++;
@@ -477,7 +444,7 @@ conn_close(conn_t *c, const char *why)
     free(c->msg);
     c->msg = NULL;
 
-    freelist[nfree++] = (int) (c - C);
+    slot_put(&slots, (int) (c - C));
 }
 
 
@@ -1028,28 +995,22 @@ amqp_read(conn_t *c)
 static void
 handshake(conn_t *c)
 {
-    int  r, e;
+    uint32_t  events;
 
-    ERR_clear_error();
-    r = SSL_connect(c->ssl);
+    switch (tls_handshake(c->ssl, &events)) {
 
-    if (r == 1) {
+    case 1:
         set_events(c, EPOLLIN);
         amqp_start(c);
         amqp_events(c);
         (void) amqp_flush(c);
-        return;
-    }
+        break;
 
-    e = SSL_get_error(c->ssl, r);
+    case 0:
+        set_events(c, events);
+        break;
 
-    if (e == SSL_ERROR_WANT_READ) {
-        set_events(c, EPOLLIN);
-
-    } else if (e == SSL_ERROR_WANT_WRITE) {
-        set_events(c, EPOLLIN | EPOLLOUT);
-
-    } else {
+    default:
         conn_close(c, "TLS handshake failed");
     }
 }
@@ -1058,13 +1019,10 @@ handshake(conn_t *c)
 static void
 on_event(conn_t *c, uint32_t events)
 {
-    int        err;
-    socklen_t  len;
+    int  err;
 
     if (c->state == S_TCP) {
-        err = 0;
-        len = sizeof(err);
-        (void) getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        err = socket_error(c->fd);
 
         if (err) {
             conn_close(c, strerror(err));
@@ -1075,22 +1033,7 @@ on_event(conn_t *c, uint32_t events)
             return;
         }
 
-        c->ssl = SSL_new(ssl_ctx);
-        if (c->ssl == NULL) {
-            die("SSL_new failed");
-        }
-
-        SSL_set_fd(c->ssl, c->fd);
-        SSL_set_connect_state(c->ssl);
-
-        if (O.sni) {
-            SSL_set_tlsext_host_name(c->ssl, O.sni);
-
-            if (O.ca) {
-                SSL_set1_host(c->ssl, O.sni);
-            }
-        }
-
+        c->ssl = tls_client(ssl_ctx, c->fd, O.sni, O.ca != NULL);
         c->state = S_TLS;
     }
 
@@ -1295,10 +1238,7 @@ run(void)
     conn_t             *c;
     struct epoll_event  evs[512];
 
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) {
-        die("epoll_create1: %s", strerror(errno));
-    }
+    ep = epoll_new();
 
     now = now_us();
     t_phase = now;
@@ -1317,7 +1257,7 @@ run(void)
         for (i = 0; i < n; i++) {
             uint64_t  d = evs[i].data.u64;
 
-            c = &C[(uint32_t) d];
+            c = &C[(uint32_t) d];     /* slot_data() */
 
             if (c->state == S_FREE || c->gen != (uint32_t) (d >> 32)) {
                 continue;

@@ -6,16 +6,20 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -288,6 +292,170 @@ bench_ssl_ctx(const char *ca, int idle)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 
     return ctx;
+}
+
+
+void *
+slots_init(slots_t *s, int cap, size_t size)
+{
+    int  i;
+
+    s->free = xalloc(sizeof(int) * (size_t) cap);
+    s->nfree = 0;
+
+    for (i = cap - 1; i >= 0; i--) {
+        s->free[s->nfree++] = i;
+    }
+
+    return xalloc(size * (size_t) cap);
+}
+
+
+int
+slot_take(slots_t *s)
+{
+    if (s->nfree == 0) {
+        die("no free connection slot");
+    }
+
+    return s->free[--s->nfree];
+}
+
+
+void
+slot_put(slots_t *s, int slot)
+{
+    s->free[s->nfree++] = slot;
+}
+
+
+uint64_t
+slot_data(int slot, uint32_t gen)
+{
+    return (uint64_t) slot | ((uint64_t) gen << 32);
+}
+
+
+int
+epoll_new(void)
+{
+    int  ep;
+
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+        die("epoll_create1: %s", strerror(errno));
+    }
+
+    return ep;
+}
+
+
+void
+epoll_set(int ep, int op, int fd, uint32_t events, uint64_t data)
+{
+    struct epoll_event  ev;
+
+    ev.events = events;
+    ev.data.u64 = data;
+
+    if (epoll_ctl(ep, op, fd, &ev) != 0) {
+        die("epoll_ctl: %s", strerror(errno));
+    }
+}
+
+
+int
+tcp_socket(int family, const char *hint)
+{
+    int  fd, one;
+
+    fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        die("socket: %s%s", strerror(errno), hint);
+    }
+
+    one = 1;
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    return fd;
+}
+
+
+void
+tcp_connect(int fd, const addr_t *a)
+{
+    if (connect(fd, (const struct sockaddr *) &a->ss, a->len) != 0
+        && errno != EINPROGRESS)
+    {
+        die("connect %s: %s", a->text, strerror(errno));
+    }
+}
+
+
+int
+socket_error(int fd)
+{
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+    len = sizeof(err);
+    (void) getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+
+    return err;
+}
+
+
+SSL *
+tls_client(SSL_CTX *ctx, int fd, const char *sni, int check_host)
+{
+    SSL  *ssl;
+
+    ssl = SSL_new(ctx);
+    if (ssl == NULL) {
+        die("SSL_new failed");
+    }
+
+    SSL_set_fd(ssl, fd);
+    SSL_set_connect_state(ssl);
+
+    if (sni) {
+        SSL_set_tlsext_host_name(ssl, sni);
+
+        if (check_host) {
+            SSL_set1_host(ssl, sni);
+        }
+    }
+
+    return ssl;
+}
+
+
+int
+tls_handshake(SSL *ssl, uint32_t *events)
+{
+    int  r, e;
+
+    ERR_clear_error();
+    r = SSL_connect(ssl);
+
+    if (r == 1) {
+        return 1;
+    }
+
+    e = SSL_get_error(ssl, r);
+
+    if (e == SSL_ERROR_WANT_READ) {
+        *events = EPOLLIN;
+        return 0;
+    }
+
+    if (e == SSL_ERROR_WANT_WRITE) {
+        *events = EPOLLIN | EPOLLOUT;
+        return 0;
+    }
+
+    return -1;
 }
 
 

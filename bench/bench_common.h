@@ -3,8 +3,10 @@
  * bench_common: what the load generators and the Event Hubs consumer
  * share: errors and clocks, loopback-only targets, the process set-up
  * (signals, the hard time limit, file descriptors, the TLS client
- * context, the payload), the latency histogram (log-linear buckets of
- * microseconds, about 3% wide) and SAS tokens (auth.md 3).
+ * context, the payload), the connections of the epoll loops of loadgen
+ * and amqp_loadgen (slots, sockets, TLS handshakes), the latency
+ * histogram (log-linear buckets of microseconds, about 3% wide) and SAS
+ * tokens (auth.md 3).
  */
 
 
@@ -88,6 +90,59 @@ SSL_CTX *bench_ssl_ctx(const char *ca, int idle);
  * size bytes of text, a JSON-looking '{' ... '}' over the first len.
  */
 void bench_payload(unsigned char *p, size_t size, int len);
+
+
+/* ---- connections: slots, non-blocking sockets, epoll, TLS ---- */
+
+/* the free slots of a connection table, a stack */
+typedef struct {
+    int            *free;
+    int             nfree;
+} slots_t;
+
+/*
+ * A table of cap zeroed elements of size bytes (calloc), all of them in
+ * the free stack of s, slot 0 on top.
+ */
+void *slots_init(slots_t *s, int cap, size_t size);
+
+/* the slot on top of the free stack; dies when none is free */
+int slot_take(slots_t *s);
+
+void slot_put(slots_t *s, int slot);
+
+/* the epoll data of a connection: its slot | its generation << 32 */
+uint64_t slot_data(int slot, uint32_t gen);
+
+/* a new epoll instance; dies when it cannot */
+int epoll_new(void);
+
+/* epoll_ctl() op (ADD, MOD) of fd for events with data; dies on failure */
+void epoll_set(int ep, int op, int fd, uint32_t events, uint64_t data);
+
+/*
+ * A non-blocking TCP socket (close-on-exec, TCP_NODELAY) of the address
+ * family; dies with hint after the error when it cannot.
+ */
+int tcp_socket(int family, const char *hint);
+
+/* starts connecting fd to a; dies unless that is under way */
+void tcp_connect(int fd, const addr_t *a);
+
+/* the error of a connecting socket (SO_ERROR), 0 when it connected */
+int socket_error(int fd);
+
+/*
+ * The TLS client of fd from ctx: the server name sni (NULL: none), and
+ * with check_host the certificate must name it; dies when out of memory.
+ */
+SSL *tls_client(SSL_CTX *ctx, int fd, const char *sni, int check_host);
+
+/*
+ * A step of the client handshake: 1 done, 0 to be called again when
+ * *events (EPOLLIN, or EPOLLIN | EPOLLOUT) come, -1 failed.
+ */
+int tls_handshake(SSL *ssl, uint32_t *events);
 
 
 /* ---- latency histograms ---- */

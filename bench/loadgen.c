@@ -207,8 +207,7 @@ typedef struct {
 static int            ep = -1;
 static conn_t        *C;
 static int            ncap;
-static int           *freelist;
-static int            nfree;
+static slots_t        slots;
 static SSL_CTX       *ssl_ctx;
 static stats_t        ST;
 static uint64_t       now;
@@ -420,12 +419,10 @@ pool_init(int cap)
     int  i;
 
     ncap = cap;
-    C = xalloc(sizeof(conn_t) * (size_t) cap);
-    freelist = xalloc(sizeof(int) * (size_t) cap);
+    C = slots_init(&slots, cap, sizeof(conn_t));
 
-    for (i = cap - 1; i >= 0; i--) {
+    for (i = 0; i < cap; i++) {
         C[i].fd = -1;
-        freelist[nfree++] = i;
     }
 }
 
@@ -433,19 +430,11 @@ pool_init(int cap)
 static void
 set_events(conn_t *c, uint32_t events)
 {
-    struct epoll_event  ev;
-
     if (events == c->events) {
         return;
     }
 
-    ev.events = events;
-    ev.data.u64 = (uint64_t) (c - C) | ((uint64_t) c->gen << 32);
-
-    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
-        die("epoll_ctl: %s", strerror(errno));
-    }
-
+    epoll_set(ep, EPOLL_CTL_MOD, c->fd, events, slot_data(c - C, c->gen));
     c->events = events;
 }
 
@@ -455,27 +444,18 @@ conn_open(int role, int dev, const addr_t *a, int tls)
 {
     int                  fd, one;
     conn_t              *c;
-    struct epoll_event   ev;
     struct sockaddr_in   src;
 
-    if (nfree == 0) {
-        die("no free connection slot");
-    }
+    c = &C[slot_take(&slots)];
 
-    fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                0);
-    if (fd < 0) {
-        die("socket: %s (raise ulimit -n or use --procs)", strerror(errno));
-    }
-
-    one = 1;
-    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    fd = tcp_socket(a->ss.ss_family, " (raise ulimit -n or use --procs)");
 
     if (O.src_ips > 1 && a->ss.ss_family == AF_INET) {
         /* spread over 127.0.1.x: more ephemeral ports for storms */
         memset(&src, 0, sizeof(src));
         src.sin_family = AF_INET;
         src.sin_addr.s_addr = htonl(0x7f000101u + (uint32_t) (dev % O.src_ips));
+        one = 1;
         (void) setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
                           sizeof(one));
 
@@ -484,13 +464,8 @@ conn_open(int role, int dev, const addr_t *a, int tls)
         }
     }
 
-    if (connect(fd, (struct sockaddr *) &a->ss, a->len) != 0
-        && errno != EINPROGRESS)
-    {
-        die("connect %s: %s", a->text, strerror(errno));
-    }
+    tcp_connect(fd, a);
 
-    c = &C[freelist[--nfree]];
     c->fd = fd;
     c->gen++;
     c->state = S_TCP;
@@ -508,13 +483,7 @@ conn_open(int role, int dev, const addr_t *a, int tls)
     c->inflight = 0;
     c->closing = 0;
     c->events = EPOLLIN | EPOLLOUT;
-
-    ev.events = c->events;
-    ev.data.u64 = (uint64_t) (c - C) | ((uint64_t) c->gen << 32);
-
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        die("epoll_ctl: %s", strerror(errno));
-    }
+    epoll_set(ep, EPOLL_CTL_ADD, fd, c->events, slot_data(c - C, c->gen));
 
     ST.started++;
     inprogress++;
@@ -569,7 +538,7 @@ conn_close(conn_t *c, int by_peer, const char *why)
     }
 
     c->inflight = 0;
-    freelist[nfree++] = (int) (c - C);
+    slot_put(&slots, (int) (c - C));
 
     on_closed(c, !was_ready, why);
 }
@@ -1139,25 +1108,19 @@ ticket_read(conn_t *c)
 static void
 handshake(conn_t *c)
 {
-    int  r, e;
+    uint32_t  events;
 
-    ERR_clear_error();
-    r = SSL_connect(c->ssl);
+    switch (tls_handshake(c->ssl, &events)) {
 
-    if (r == 1) {
+    case 1:
         transport_ready(c);
-        return;
-    }
+        break;
 
-    e = SSL_get_error(c->ssl, r);
+    case 0:
+        set_events(c, events);
+        break;
 
-    if (e == SSL_ERROR_WANT_READ) {
-        set_events(c, EPOLLIN);
-
-    } else if (e == SSL_ERROR_WANT_WRITE) {
-        set_events(c, EPOLLIN | EPOLLOUT);
-
-    } else {
+    default:
         conn_close(c, 1, "TLS handshake failed");
     }
 }
@@ -1166,13 +1129,10 @@ handshake(conn_t *c)
 static void
 on_event(conn_t *c, uint32_t events)
 {
-    int        err;
-    socklen_t  len;
+    int  err;
 
     if (c->state == S_TCP) {
-        err = 0;
-        len = sizeof(err);
-        (void) getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        err = socket_error(c->fd);
 
         if (err) {
             conn_close(c, 1, strerror(err));
@@ -1189,22 +1149,7 @@ on_event(conn_t *c, uint32_t events)
             return;
         }
 
-        c->ssl = SSL_new(ssl_ctx);
-        if (c->ssl == NULL) {
-            die("SSL_new failed");
-        }
-
-        SSL_set_fd(c->ssl, c->fd);
-        SSL_set_connect_state(c->ssl);
-
-        if (O.sni) {
-            SSL_set_tlsext_host_name(c->ssl, O.sni);
-
-            if (O.ca) {
-                SSL_set1_host(c->ssl, O.sni);
-            }
-        }
-
+        c->ssl = tls_client(ssl_ctx, c->fd, O.sni, O.ca != NULL);
         c->state = S_TLS;
     }
 
@@ -2163,7 +2108,7 @@ pub_reopen(void)
     conn_t  *c;
 
     for (i = 0, j = 0; i < nreopen; i++) {
-        if (reopen_at[i] > now || nfree == 0) {
+        if (reopen_at[i] > now || slots.nfree == 0) {
             reopen_dev[j] = reopen_dev[i];
             reopen_at[j] = reopen_at[i];
             j++;
@@ -2433,10 +2378,7 @@ run(void)
     conn_t             *c;
     struct epoll_event  evs[512];
 
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) {
-        die("epoll_create1: %s", strerror(errno));
-    }
+    ep = epoll_new();
 
     if (from_parent >= 0) {
         struct epoll_event  ev;
@@ -2479,7 +2421,7 @@ run(void)
                 continue;
             }
 
-            c = &C[(uint32_t) d];
+            c = &C[(uint32_t) d];     /* slot_data() */
 
             if (c->state == S_FREE || c->gen != (uint32_t) (d >> 32)) {
                 continue;

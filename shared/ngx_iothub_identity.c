@@ -136,8 +136,8 @@ static int ngx_iothub_identity_number(void *data, const char *s, size_t len);
 static int ngx_iothub_identity_string(void *data, const unsigned char *s,
     size_t len);
 static int ngx_iothub_identity_open(ngx_iothub_identity_ctx_t *ctx);
-static const ngx_iothub_identity_key_t *ngx_iothub_identity_take_key(
-    ngx_iothub_identity_ctx_t *ctx);
+static int ngx_iothub_identity_take_key(ngx_iothub_identity_ctx_t *ctx,
+    ngx_iothub_value_e value, const ngx_iothub_identity_key_t **key);
 static int ngx_iothub_identity_start_map(void *data);
 static int ngx_iothub_identity_map_key(void *data, const unsigned char *s,
     size_t len);
@@ -772,21 +772,32 @@ ngx_iothub_identity_open(ngx_iothub_identity_ctx_t *ctx)
 }
 
 
-/* the key the value belongs to; NULL (an unknown or read-only field): skip */
+/*
+ * The key an object or array of the given value type belongs to into
+ * *key: NGX_IOTHUB_IDENTITY_GO_ON, else the callback's result (an unknown
+ * or read-only field is skipped, a key of another type fails).
+ */
 
-static const ngx_iothub_identity_key_t *
-ngx_iothub_identity_take_key(ngx_iothub_identity_ctx_t *ctx)
+static int
+ngx_iothub_identity_take_key(ngx_iothub_identity_ctx_t *ctx,
+    ngx_iothub_value_e value, const ngx_iothub_identity_key_t **key)
 {
     const ngx_iothub_identity_key_t  *k;
 
     k = ctx->key;
     ctx->key = NULL;
+    *key = k;
 
     if (k == NULL) {
         ctx->skip = 1;
+        return 1;
     }
 
-    return k;
+    if (k->value != value) {
+        return ngx_iothub_identity_wrong_type(ctx, k);
+    }
+
+    return NGX_IOTHUB_IDENTITY_GO_ON;
 }
 
 
@@ -824,13 +835,9 @@ ngx_iothub_identity_start_map(void *data)
         break;
     }
 
-    k = ngx_iothub_identity_take_key(ctx);
-    if (k == NULL) {
-        return 1;
-    }
-
-    if (k->value != NGX_IOTHUB_VALUE_OBJECT) {
-        return ngx_iothub_identity_wrong_type(ctx, k);
+    rc = ngx_iothub_identity_take_key(ctx, NGX_IOTHUB_VALUE_OBJECT, &k);
+    if (rc != NGX_IOTHUB_IDENTITY_GO_ON) {
+        return rc;
     }
 
     return ngx_iothub_identity_push(ctx, k->child);
@@ -922,13 +929,9 @@ ngx_iothub_identity_start_array(void *data)
         break;
     }
 
-    k = ngx_iothub_identity_take_key(ctx);
-    if (k == NULL) {
-        return 1;
-    }
-
-    if (k->value != NGX_IOTHUB_VALUE_SCOPES) {
-        return ngx_iothub_identity_wrong_type(ctx, k);
+    rc = ngx_iothub_identity_take_key(ctx, NGX_IOTHUB_VALUE_SCOPES, &k);
+    if (rc != NGX_IOTHUB_IDENTITY_GO_ON) {
+        return rc;
     }
 
     /* the elements are copied through a generator, which escapes them */

@@ -64,23 +64,14 @@ ngx_iothub_job_query_read(void *data, redisReply *reply)
 
     size_t                  i, n;
     ngx_int_t               rc;
+    ngx_iothub_reply_rc_e   decoded;
     ngx_iothub_reply_str_t  next, json;
 
     run->call = NULL;
 
-    switch (ngx_iothub_job_reply_rows(reply, &next, &n)) {
+    decoded = ngx_iothub_job_reply_rows(reply, &next, &n);
 
-    case NGX_IOTHUB_REPLY_OK:
-        break;
-
-    case NGX_IOTHUB_REPLY_LOST:
-        ngx_iothub_query_finish(run, NGX_IOTHUB_QUERY_RUN_UNAVAILABLE);
-        return;
-
-    default:
-        ngx_log_error(NGX_LOG_ERR, run->log, 0,
-                      "iothub: unexpected reply of query_jobs.lua");
-        ngx_iothub_query_finish(run, NGX_IOTHUB_QUERY_RUN_FAILED);
+    if (!ngx_iothub_query_chunk_read(run, decoded, "query_jobs.lua")) {
         return;
     }
 

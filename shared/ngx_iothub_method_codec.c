@@ -29,6 +29,10 @@ static int ngx_iothub_method_status(const unsigned char *p, size_t len,
 static int ngx_iothub_method_hex(const unsigned char *p, size_t len);
 static unsigned char *ngx_iothub_method_put_number(unsigned char *p,
     uint64_t n);
+static unsigned char *ngx_iothub_method_put_id(unsigned char *p, uint64_t n,
+    unsigned char sep, const unsigned char *nonce);
+static size_t ngx_iothub_method_fit(unsigned char *buf, size_t size,
+    const unsigned char *text, const unsigned char *end);
 
 
 int
@@ -164,18 +168,9 @@ ngx_iothub_method_rid_write(unsigned char *buf, size_t size,
     memcpy(p, inbox, NGX_IOTHUB_METHOD_INBOX_HEX);
     p += NGX_IOTHUB_METHOD_INBOX_HEX;
     *p++ = '.';
-    p = ngx_iothub_method_put_number(p, n);
-    *p++ = '.';
-    memcpy(p, nonce, NGX_IOTHUB_METHOD_NONCE_HEX);
-    p += NGX_IOTHUB_METHOD_NONCE_HEX;
+    p = ngx_iothub_method_put_id(p, n, '.', nonce);
 
-    if ((size_t) (p - tmp) > size) {
-        return 0;
-    }
-
-    memcpy(buf, tmp, p - tmp);
-
-    return p - tmp;
+    return ngx_iothub_method_fit(buf, size, tmp, p);
 }
 
 
@@ -243,18 +238,9 @@ ngx_iothub_method_miss_write(unsigned char *buf, size_t size, uint64_t n,
         return 0;
     }
 
-    p = ngx_iothub_method_put_number(tmp, n);
-    *p++ = ' ';
-    memcpy(p, nonce, NGX_IOTHUB_METHOD_NONCE_HEX);
-    p += NGX_IOTHUB_METHOD_NONCE_HEX;
+    p = ngx_iothub_method_put_id(tmp, n, ' ', nonce);
 
-    if ((size_t) (p - tmp) > size) {
-        return 0;
-    }
-
-    memcpy(buf, tmp, p - tmp);
-
-    return p - tmp;
+    return ngx_iothub_method_fit(buf, size, tmp, p);
 }
 
 
@@ -404,4 +390,34 @@ ngx_iothub_method_put_number(unsigned char *p, uint64_t n)
     }
 
     return p;
+}
+
+
+/* "<n><sep><nonce>" */
+
+static unsigned char *
+ngx_iothub_method_put_id(unsigned char *p, uint64_t n, unsigned char sep,
+    const unsigned char *nonce)
+{
+    p = ngx_iothub_method_put_number(p, n);
+    *p++ = sep;
+    memcpy(p, nonce, NGX_IOTHUB_METHOD_NONCE_HEX);
+
+    return p + NGX_IOTHUB_METHOD_NONCE_HEX;
+}
+
+
+/* the text up to end into buf when it fits in size bytes: its length, or 0 */
+
+static size_t
+ngx_iothub_method_fit(unsigned char *buf, size_t size,
+    const unsigned char *text, const unsigned char *end)
+{
+    if ((size_t) (end - text) > size) {
+        return 0;
+    }
+
+    memcpy(buf, text, end - text);
+
+    return end - text;
 }

@@ -170,31 +170,44 @@ ngx_iothub_query_chunk_done(void *data, redisReply *reply)
 
     size_t                  n;
     ngx_int_t               rc;
+    ngx_iothub_reply_rc_e   decoded;
     ngx_iothub_reply_str_t  next;
 
     run->call = NULL;
 
     /* the reply is read only here: what follows takes copies */
 
-    switch (ngx_iothub_reply_query_chunk(reply, &next, &n)) {
+    decoded = ngx_iothub_reply_query_chunk(reply, &next, &n);
 
-    case NGX_IOTHUB_REPLY_OK:
-        break;
-
-    case NGX_IOTHUB_REPLY_LOST:
-        ngx_iothub_query_finish(run, NGX_IOTHUB_QUERY_RUN_UNAVAILABLE);
-        return;
-
-    default:
-        ngx_log_error(NGX_LOG_ERR, run->log, 0,
-                      "iothub: unexpected reply of query_scan.lua");
-        ngx_iothub_query_finish(run, NGX_IOTHUB_QUERY_RUN_FAILED);
+    if (!ngx_iothub_query_chunk_read(run, decoded, "query_scan.lua")) {
         return;
     }
 
     rc = ngx_iothub_query_chunk(run, reply, n);
 
     ngx_iothub_query_next(run, rc, next.data, next.len);
+}
+
+
+int
+ngx_iothub_query_chunk_read(ngx_iothub_query_run_t *run,
+    ngx_iothub_reply_rc_e rc, const char *script)
+{
+    switch (rc) {
+
+    case NGX_IOTHUB_REPLY_OK:
+        return 1;
+
+    case NGX_IOTHUB_REPLY_LOST:
+        ngx_iothub_query_finish(run, NGX_IOTHUB_QUERY_RUN_UNAVAILABLE);
+        return 0;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                      "iothub: unexpected reply of %s", script);
+        ngx_iothub_query_finish(run, NGX_IOTHUB_QUERY_RUN_FAILED);
+        return 0;
+    }
 }
 
 

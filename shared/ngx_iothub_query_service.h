@@ -28,6 +28,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_query.h"
+#include "ngx_iothub_reply.h"
 
 
 /* device ids read per Redis command */
@@ -145,6 +146,14 @@ ngx_int_t ngx_iothub_query_source_jobs(ngx_iothub_query_run_t *run);
 /* For row sources: ends the run with result; the done handler runs. */
 void ngx_iothub_query_finish(ngx_iothub_query_run_t *run,
     ngx_iothub_query_run_result_e result);
+
+/*
+ * For row sources: what the decoder said of the reply of script (a chunk
+ * of rows): 1 when it read (OK), else 0 and the run finished:
+ * UNAVAILABLE when Redis went away, FAILED (logged) otherwise.
+ */
+int ngx_iothub_query_chunk_read(ngx_iothub_query_run_t *run,
+    ngx_iothub_reply_rc_e rc, const char *script);
 
 
 #endif /* _NGX_IOTHUB_QUERY_SERVICE_H_INCLUDED_ */

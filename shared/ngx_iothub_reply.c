@@ -31,7 +31,11 @@ typedef struct {
 static ngx_iothub_reply_rc_e ngx_iothub_reply_text(const redisReply *r,
     int type, ngx_iothub_reply_str_t *s);
 static ngx_iothub_reply_rc_e ngx_iothub_reply_array(const redisReply *r);
+static ngx_iothub_reply_rc_e ngx_iothub_reply_array_of(const redisReply *r,
+    int (*is_element)(const redisReply *e), size_t *n);
+static int ngx_iothub_reply_is_string(const redisReply *r);
 static int ngx_iothub_reply_is_hash(const redisReply *r);
+static int ngx_iothub_reply_is_record(const redisReply *r);
 static int ngx_iothub_reply_is_number(const ngx_iothub_reply_str_t *s);
 static void ngx_iothub_reply_str(const redisReply *r,
     ngx_iothub_reply_str_t *s);
@@ -120,23 +124,7 @@ ngx_iothub_reply_check(const redisReply *r)
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_strings(const redisReply *r, size_t *n)
 {
-    size_t                 i;
-    ngx_iothub_reply_rc_e  rc;
-
-    rc = ngx_iothub_reply_array(r);
-    if (rc != NGX_IOTHUB_REPLY_OK) {
-        return rc;
-    }
-
-    for (i = 0; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) {
-            return NGX_IOTHUB_REPLY_MALFORMED;
-        }
-    }
-
-    *n = r->elements;
-
-    return NGX_IOTHUB_REPLY_OK;
+    return ngx_iothub_reply_array_of(r, ngx_iothub_reply_is_string, n);
 }
 
 
@@ -154,6 +142,32 @@ ngx_iothub_reply_array(const redisReply *r)
 
     return r->type == REDIS_REPLY_ARRAY ? NGX_IOTHUB_REPLY_OK
                                         : NGX_IOTHUB_REPLY_MALFORMED;
+}
+
+
+/* an array whose every element passes is_element; *n its length */
+
+static ngx_iothub_reply_rc_e
+ngx_iothub_reply_array_of(const redisReply *r,
+    int (*is_element)(const redisReply *e), size_t *n)
+{
+    size_t                 i;
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_array(r);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        if (!is_element(r->element[i])) {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    *n = r->elements;
+
+    return NGX_IOTHUB_REPLY_OK;
 }
 
 
@@ -406,27 +420,7 @@ ngx_iothub_reply_identity_get(const redisReply *r, ngx_iothub_identity_t *id,
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_list(const redisReply *r, size_t *n)
 {
-    size_t                 i;
-    ngx_iothub_reply_rc_e  rc;
-
-    rc = ngx_iothub_reply_check(r);
-    if (rc != NGX_IOTHUB_REPLY_OK) {
-        return rc;
-    }
-
-    if (r->type != REDIS_REPLY_ARRAY) {
-        return NGX_IOTHUB_REPLY_MALFORMED;
-    }
-
-    for (i = 0; i < r->elements; i++) {
-        if (!ngx_iothub_reply_is_hash(r->element[i])) {
-            return NGX_IOTHUB_REPLY_MALFORMED;
-        }
-    }
-
-    *n = r->elements;
-
-    return NGX_IOTHUB_REPLY_OK;
+    return ngx_iothub_reply_array_of(r, ngx_iothub_reply_is_hash, n);
 }
 
 
@@ -602,6 +596,13 @@ ngx_iothub_reply_push(const redisReply *r, ngx_iothub_reply_push_t *push)
 }
 
 
+static int
+ngx_iothub_reply_is_string(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING;
+}
+
+
 /* field, value, ...: an array of an even number of strings */
 
 static int
@@ -614,7 +615,7 @@ ngx_iothub_reply_is_hash(const redisReply *r)
     }
 
     for (i = 0; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) {
+        if (!ngx_iothub_reply_is_string(r->element[i])) {
             return 0;
         }
     }
@@ -714,33 +715,18 @@ const ngx_iothub_reply_field_name_t  ngx_iothub_reply_bulkjob_names[] = {
 ngx_iothub_reply_rc_e
 ngx_iothub_reply_records(const redisReply *r, size_t *n)
 {
-    size_t                  i;
-    const redisReply       *e;
-    ngx_iothub_reply_rc_e   rc;
+    return ngx_iothub_reply_array_of(r, ngx_iothub_reply_is_record, n);
+}
 
-    rc = ngx_iothub_reply_check(r);
-    if (rc != NGX_IOTHUB_REPLY_OK) {
-        return rc;
-    }
 
-    if (r->type != REDIS_REPLY_ARRAY) {
-        return NGX_IOTHUB_REPLY_MALFORMED;
-    }
+/* a record: [id, hash] */
 
-    for (i = 0; i < r->elements; i++) {
-        e = r->element[i];
-
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || e->element[0]->type != REDIS_REPLY_STRING
-            || !ngx_iothub_reply_is_hash(e->element[1]))
-        {
-            return NGX_IOTHUB_REPLY_MALFORMED;
-        }
-    }
-
-    *n = r->elements;
-
-    return NGX_IOTHUB_REPLY_OK;
+static int
+ngx_iothub_reply_is_record(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == 2
+           && r->element[0]->type == REDIS_REPLY_STRING
+           && ngx_iothub_reply_is_hash(r->element[1]);
 }
 
 

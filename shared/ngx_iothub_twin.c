@@ -100,6 +100,9 @@ static ngx_iothub_twin_rc_e ngx_iothub_twin_member(
     ngx_iothub_twin_node_t **out, ngx_iothub_twin_err_t *e);
 static ngx_iothub_twin_rc_e ngx_iothub_twin_body(const char *json,
     size_t len, ngx_iothub_twin_body_t *b, ngx_iothub_twin_err_t *e);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_service_update(
+    ngx_iothub_twin_t *t, const char *json, size_t len, int replace,
+    const char *now, char **notify, char *err, size_t errlen);
 static ngx_iothub_twin_rc_e ngx_iothub_twin_service(ngx_iothub_twin_t *t,
     ngx_iothub_twin_body_t *b, int replace, const char *now, char **notify,
     ngx_iothub_twin_err_t *e);
@@ -1188,45 +1191,25 @@ ngx_iothub_twin_rc_e
 ngx_iothub_twin_service_patch(ngx_iothub_twin_t *t, const char *json,
     size_t len, const char *now, char **notify, char *err, size_t errlen)
 {
-    ngx_iothub_twin_rc_e    rc;
-    ngx_iothub_twin_err_t   e;
-    ngx_iothub_twin_body_t  b;
-
-    e.err = err;
-    e.errlen = errlen;
-
-    if (notify != NULL) {
-        *notify = NULL;
-    }
-
-    rc = ngx_iothub_twin_versions(t, &e);
-    if (rc != NGX_IOTHUB_TWIN_OK) {
-        return rc;
-    }
-
-    rc = ngx_iothub_twin_body(json, len, &b, &e);
-
-    /* rest.md 7: Node jobs send "reported":{}; changes are rejected */
-    if (rc == NGX_IOTHUB_TWIN_OK && b.reported != NULL && b.reported->n > 0)
-    {
-        rc = ngx_iothub_twin_fail(&e, NGX_IOTHUB_TWIN_INVALID,
-                                  "reported properties cannot be changed "
-                                  "by the service");
-    }
-
-    if (rc == NGX_IOTHUB_TWIN_OK) {
-        rc = ngx_iothub_twin_service(t, &b, 0, now, notify, &e);
-    }
-
-    ngx_iothub_twin_node_free(b.body);
-
-    return rc;
+    return ngx_iothub_twin_service_update(t, json, len, 0, now, notify, err,
+                                          errlen);
 }
 
 
 ngx_iothub_twin_rc_e
 ngx_iothub_twin_service_replace(ngx_iothub_twin_t *t, const char *json,
     size_t len, const char *now, char **notify, char *err, size_t errlen)
+{
+    return ngx_iothub_twin_service_update(t, json, len, 1, now, notify, err,
+                                          errlen);
+}
+
+
+/* a service PATCH (replace 0) or PUT (replace 1) of the body json */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_service_update(ngx_iothub_twin_t *t, const char *json,
+    size_t len, int replace, const char *now, char **notify, char *err,
+    size_t errlen)
 {
     ngx_iothub_twin_rc_e    rc;
     ngx_iothub_twin_err_t   e;
@@ -1246,8 +1229,17 @@ ngx_iothub_twin_service_replace(ngx_iothub_twin_t *t, const char *json,
 
     rc = ngx_iothub_twin_body(json, len, &b, &e);
 
+    /* rest.md 7: Node jobs send "reported":{}; changes are rejected */
+    if (rc == NGX_IOTHUB_TWIN_OK && !replace
+        && b.reported != NULL && b.reported->n > 0)
+    {
+        rc = ngx_iothub_twin_fail(&e, NGX_IOTHUB_TWIN_INVALID,
+                                  "reported properties cannot be changed "
+                                  "by the service");
+    }
+
     if (rc == NGX_IOTHUB_TWIN_OK) {
-        rc = ngx_iothub_twin_service(t, &b, 1, now, notify, &e);
+        rc = ngx_iothub_twin_service(t, &b, replace, now, notify, &e);
     }
 
     ngx_iothub_twin_node_free(b.body);

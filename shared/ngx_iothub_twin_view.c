@@ -31,6 +31,12 @@ typedef struct {
 } ngx_iothub_twin_trees_t;
 
 
+/* writes a view of twin t (and its identity id) from its trees into g */
+typedef yajl_gen_status (*ngx_iothub_twin_gen_pt)(yajl_gen g,
+    const ngx_iothub_twin_t *t, const ngx_iothub_twin_identity_t *id,
+    const ngx_iothub_twin_trees_t *tr);
+
+
 static yajl_gen_status ngx_iothub_twin_emit_section(yajl_gen g,
     const ngx_iothub_twin_node_t *root, const ngx_iothub_twin_node_t *meta,
     int64_t version);
@@ -50,6 +56,15 @@ static yajl_gen_status ngx_iothub_twin_gen_caps(yajl_gen g,
     const ngx_iothub_twin_identity_t *id);
 static yajl_gen_status ngx_iothub_twin_gen_sections(yajl_gen g,
     const ngx_iothub_twin_t *t, const ngx_iothub_twin_trees_t *tr);
+static ngx_iothub_twin_rc_e ngx_iothub_twin_gen_view(
+    const ngx_iothub_twin_t *t, const ngx_iothub_twin_identity_t *id,
+    ngx_iothub_twin_gen_pt gen, yajl_gen g, char *err, size_t errlen);
+static yajl_gen_status ngx_iothub_twin_gen_service(yajl_gen g,
+    const ngx_iothub_twin_t *t, const ngx_iothub_twin_identity_t *id,
+    const ngx_iothub_twin_trees_t *tr);
+static yajl_gen_status ngx_iothub_twin_gen_members(yajl_gen g,
+    const ngx_iothub_twin_t *t, const ngx_iothub_twin_identity_t *id,
+    const ngx_iothub_twin_trees_t *tr);
 
 
 /* {members..., "$metadata": meta (if any), "$version": version} */
@@ -462,6 +477,26 @@ ngx_iothub_twin_service_view(const ngx_iothub_twin_t *t,
     const ngx_iothub_twin_identity_t *id, yajl_gen g, char *err,
     size_t errlen)
 {
+    return ngx_iothub_twin_gen_view(t, id, ngx_iothub_twin_gen_service, g,
+                                    err, errlen);
+}
+
+
+ngx_iothub_twin_rc_e
+ngx_iothub_twin_export_members(const ngx_iothub_twin_t *t, yajl_gen g,
+    char *err, size_t errlen)
+{
+    return ngx_iothub_twin_gen_view(t, NULL, ngx_iothub_twin_gen_members, g,
+                                    err, errlen);
+}
+
+
+/* the trees with metadata loaded, gen writes into g, the trees freed */
+static ngx_iothub_twin_rc_e
+ngx_iothub_twin_gen_view(const ngx_iothub_twin_t *t,
+    const ngx_iothub_twin_identity_t *id, ngx_iothub_twin_gen_pt gen,
+    yajl_gen g, char *err, size_t errlen)
+{
     yajl_gen_status          s;
     ngx_iothub_twin_rc_e     rc;
     ngx_iothub_twin_err_t    e;
@@ -475,30 +510,7 @@ ngx_iothub_twin_service_view(const ngx_iothub_twin_t *t,
         return rc;
     }
 
-    s = yajl_gen_map_open(g);
-
-    if (s == yajl_gen_status_ok) {
-        s = ngx_iothub_twin_gen_ids(g, t, id);
-    }
-
-    if (s == yajl_gen_status_ok) {
-        s = ngx_iothub_twin_gen_auth(g, id);
-    }
-
-    if (s == yajl_gen_status_ok) {
-        s = ngx_iothub_twin_gen_props(g, t, &tr);
-    }
-
-    /* rest.md 7: module twins omit the device-only "capabilities" */
-    if (s == yajl_gen_status_ok
-        && (id->module_id == NULL || id->module_id[0] == '\0'))
-    {
-        s = ngx_iothub_twin_gen_caps(g, id);
-    }
-
-    if (s == yajl_gen_status_ok) {
-        s = yajl_gen_map_close(g);
-    }
+    s = gen(g, t, id, &tr);
 
     ngx_iothub_twin_trees_free(&tr);
 
@@ -511,23 +523,47 @@ ngx_iothub_twin_service_view(const ngx_iothub_twin_t *t,
 }
 
 
-ngx_iothub_twin_rc_e
-ngx_iothub_twin_export_members(const ngx_iothub_twin_t *t, yajl_gen g,
-    char *err, size_t errlen)
+/* the service's view of a twin (rest.md 7): one object */
+static yajl_gen_status
+ngx_iothub_twin_gen_service(yajl_gen g, const ngx_iothub_twin_t *t,
+    const ngx_iothub_twin_identity_t *id, const ngx_iothub_twin_trees_t *tr)
 {
-    char                     etag[NGX_IOTHUB_TWIN_ETAG_LEN + 1];
-    yajl_gen_status          s;
-    ngx_iothub_twin_rc_e     rc;
-    ngx_iothub_twin_err_t    e;
-    ngx_iothub_twin_trees_t  tr;
+    yajl_gen_status  s;
 
-    e.err = err;
-    e.errlen = errlen;
+    s = yajl_gen_map_open(g);
 
-    rc = ngx_iothub_twin_trees_load(t, &tr, 1, &e);
-    if (rc != NGX_IOTHUB_TWIN_OK) {
-        return rc;
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_ids(g, t, id);
     }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_auth(g, id);
+    }
+
+    if (s == yajl_gen_status_ok) {
+        s = ngx_iothub_twin_gen_props(g, t, tr);
+    }
+
+    /* rest.md 7: module twins omit the device-only "capabilities" */
+    if (s == yajl_gen_status_ok
+        && (id->module_id == NULL || id->module_id[0] == '\0'))
+    {
+        s = ngx_iothub_twin_gen_caps(g, id);
+    }
+
+    return (s == yajl_gen_status_ok) ? yajl_gen_map_close(g) : s;
+}
+
+
+/* the members of an export line (no id: the caller writes the ids) */
+static yajl_gen_status
+ngx_iothub_twin_gen_members(yajl_gen g, const ngx_iothub_twin_t *t,
+    const ngx_iothub_twin_identity_t *id, const ngx_iothub_twin_trees_t *tr)
+{
+    char             etag[NGX_IOTHUB_TWIN_ETAG_LEN + 1];
+    yajl_gen_status  s;
+
+    (void) id;
 
     ngx_iothub_twin_etag(t->version, etag);
 
@@ -537,18 +573,8 @@ ngx_iothub_twin_export_members(const ngx_iothub_twin_t *t, yajl_gen g,
         s = ngx_iothub_twin_str(g, etag);
     }
 
-    if (s == yajl_gen_status_ok) {
-        s = ngx_iothub_twin_gen_sections(g, t, &tr);
-    }
-
-    ngx_iothub_twin_trees_free(&tr);
-
-    if (s != yajl_gen_status_ok) {
-        return ngx_iothub_twin_fail(&e, NGX_IOTHUB_TWIN_GEN_ERROR,
-                                    "yajl_gen error %d", (int) s);
-    }
-
-    return NGX_IOTHUB_TWIN_OK;
+    return (s == yajl_gen_status_ok)
+           ? ngx_iothub_twin_gen_sections(g, t, tr) : s;
 }
 
 
