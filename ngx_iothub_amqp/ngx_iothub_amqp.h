@@ -30,6 +30,7 @@
 #include <proton/transport.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_engine_io.h"
 #include "ngx_iothub_eventhub.h"
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_amqp_address.h"
@@ -62,16 +63,6 @@ typedef struct {
     ngx_uint_t                      telemetry_credit;
     ngx_uint_t                      max_identities;
 } ngx_stream_iothub_amqp_srv_conf_t;
-
-
-/* how the engine moves bytes: c->recv and c->send semantics */
-typedef struct {
-    ssize_t                       (*recv)(ngx_iothub_amqp_ctx_t *ctx,
-                                          u_char *buf, size_t size);
-    ssize_t                       (*send)(ngx_iothub_amqp_ctx_t *ctx,
-                                          u_char *buf, size_t len);
-    void                          (*finalize)(ngx_iothub_amqp_ctx_t *ctx);
-} ngx_iothub_amqp_transport_t;
 
 
 /* what the engine tells the link meanings (ngx_iothub_amqp_device.c) */
@@ -127,7 +118,7 @@ typedef struct {
 
 struct ngx_iothub_amqp_ctx_s {
     ngx_connection_t               *connection;
-    ngx_iothub_amqp_transport_t    *transport;
+    ngx_iothub_engine_io_t         *transport;
     ngx_iothub_amqp_events_t       *events;
     void                           *transport_data;
     ngx_stream_iothub_amqp_srv_conf_t  *conf;

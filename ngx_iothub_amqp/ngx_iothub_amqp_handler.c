@@ -114,7 +114,8 @@ ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx)
             break;
         }
 
-        n = ctx->transport->recv(ctx, (u_char *) rb.start, rb.size);
+        n = ctx->transport->recv(ctx->connection, ctx->transport_data,
+                                 (u_char *) rb.start, rb.size);
 
         if (n == NGX_AGAIN) {
             break;
@@ -197,7 +198,8 @@ ngx_iothub_amqp_flush(ngx_iothub_amqp_ctx_t *ctx)
             break;
         }
 
-        n = ctx->transport->send(ctx, (u_char *) wb.start, wb.size);
+        n = ctx->transport->send(ctx->connection, ctx->transport_data,
+                                 (u_char *) wb.start, wb.size);
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_write_event(ctx->connection->write, 0) != NGX_OK) {
@@ -491,5 +493,5 @@ ngx_iothub_amqp_finalize_handler(ngx_event_t *ev)
 {
     ngx_iothub_amqp_ctx_t *ctx = ev->data;
 
-    ctx->transport->finalize(ctx);
+    ctx->transport->finalize(ctx->transport_data);
 }

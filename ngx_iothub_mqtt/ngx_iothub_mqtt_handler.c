@@ -103,7 +103,8 @@ ngx_iothub_mqtt_read(ngx_iothub_mqtt_ctx_t *ctx)
 
         /* NGX_AGAIN: the packet is incomplete */
 
-        n = ctx->transport->recv(ctx, ctx->in + ctx->in_len,
+        n = ctx->transport->recv(ctx->connection, ctx->transport_data,
+                                 ctx->in + ctx->in_len,
                                  ctx->in_size - ctx->in_len);
 
         if (n == NGX_AGAIN) {
@@ -469,7 +470,8 @@ ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
     c = ctx->connection;
 
     while (ctx->out_len) {
-        n = ctx->transport->send(ctx, ctx->out, ctx->out_len);
+        n = ctx->transport->send(c, ctx->transport_data, ctx->out,
+                                 ctx->out_len);
 
         if (n == NGX_ERROR) {
             ngx_iothub_mqtt_close(ctx, "cannot write to client");
@@ -590,5 +592,5 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
     ctx->out = NULL;
     ctx->will = NULL;
 
-    ctx->transport->finalize(ctx);
+    ctx->transport->finalize(ctx->transport_data);
 }
