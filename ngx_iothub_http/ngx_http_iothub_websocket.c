@@ -21,6 +21,7 @@
 #include <ngx_http.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_conf_hub.h"
 #include "ngx_iothub_ws_engine.h"
 #include "ngx_iothub_ws_codec.h"
 #include "ngx_http_iothub_module.h"
@@ -1025,18 +1026,12 @@ ngx_http_iothub_ws(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_iothub_ws_loc_conf_t *wlcf = conf;
 
-    ngx_str_t                 *value;
+    char                      *rv;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (wlcf->settings.hub != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    wlcf->settings.hub = ngx_iothub_conf_find_hub(cf, &value[1]);
-    if (wlcf->settings.hub == NULL) {
-        return NGX_CONF_ERROR;
+    rv = ngx_iothub_conf_set_hub(cf, &wlcf->settings.hub);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_stream.h>
 
+#include "ngx_iothub_conf_hub.h"
 #include "ngx_iothub_mqtt.h"
 
 
@@ -164,18 +165,12 @@ ngx_stream_iothub_mqtt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_stream_iothub_mqtt_srv_conf_t *imscf = conf;
 
-    ngx_str_t                   *value;
+    char                        *rv;
     ngx_stream_core_srv_conf_t  *cscf;
 
-    if (imscf->hub) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    imscf->hub = ngx_iothub_conf_find_hub(cf, &value[1]);
-    if (imscf->hub == NULL) {
-        return NGX_CONF_ERROR;
+    rv = ngx_iothub_conf_set_hub(cf, &imscf->hub);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
