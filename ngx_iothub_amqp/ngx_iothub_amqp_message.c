@@ -29,10 +29,16 @@ static size_t   ngx_iothub_amqp_rbuf_size;
 static pn_rwbytes_t  ngx_iothub_amqp_sbuf;
 
 
-static ngx_int_t ngx_iothub_amqp_app_properties(ngx_pool_t *pool,
-    pn_data_t *data, ngx_iothub_message_t *msg);
-static ngx_int_t ngx_iothub_amqp_annotations(ngx_pool_t *pool,
-    pn_data_t *data, ngx_iothub_message_t *msg);
+typedef ngx_int_t (*ngx_iothub_amqp_map_entry_pt)(ngx_pool_t *pool,
+    pn_atom_t *key, pn_data_t *value, ngx_iothub_message_t *msg);
+
+
+static ngx_int_t ngx_iothub_amqp_map_each(ngx_pool_t *pool, pn_data_t *data,
+    ngx_iothub_message_t *msg, ngx_iothub_amqp_map_entry_pt entry);
+static ngx_int_t ngx_iothub_amqp_app_property(ngx_pool_t *pool,
+    pn_atom_t *key, pn_data_t *value, ngx_iothub_message_t *msg);
+static ngx_int_t ngx_iothub_amqp_annotation(ngx_pool_t *pool,
+    pn_atom_t *key, pn_data_t *value, ngx_iothub_message_t *msg);
 static ngx_int_t ngx_iothub_amqp_add_atom(ngx_pool_t *pool,
     ngx_iothub_message_t *msg, const char *name, pn_atom_t atom);
 static ngx_int_t ngx_iothub_amqp_add_bytes(ngx_iothub_message_t *msg,
@@ -311,10 +317,12 @@ ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
         }
     }
 
-    if (ngx_iothub_amqp_annotations(pool, pn_message_annotations(m), msg)
+    if (ngx_iothub_amqp_map_each(pool, pn_message_annotations(m), msg,
+                                 ngx_iothub_amqp_annotation)
         != NGX_OK
-        || ngx_iothub_amqp_app_properties(pool, pn_message_properties(m),
-                                          msg) != NGX_OK)
+        || ngx_iothub_amqp_map_each(pool, pn_message_properties(m), msg,
+                                    ngx_iothub_amqp_app_property)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -351,19 +359,16 @@ ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
 
 
 /*
- * Application properties: string keys, values as text.  The hub's own
- * names are dropped, except the AMQP forms of system properties a device
- * sets (amqp.md 5): the module output name, the creation time, the
- * message schema.
+ * Calls entry for every key and value of the map in data (message
+ * annotations, application properties), with data on the value; NGX_OK
+ * when data holds no map.
  */
 
 static ngx_int_t
-ngx_iothub_amqp_app_properties(ngx_pool_t *pool, pn_data_t *data,
-    ngx_iothub_message_t *msg)
+ngx_iothub_amqp_map_each(ngx_pool_t *pool, pn_data_t *data,
+    ngx_iothub_message_t *msg, ngx_iothub_amqp_map_entry_pt entry)
 {
-    u_char      *name;
-    ngx_str_t    value;
-    pn_bytes_t   key;
+    pn_atom_t  key;
 
     pn_data_rewind(data);
 
@@ -374,56 +379,13 @@ ngx_iothub_amqp_app_properties(ngx_pool_t *pool, pn_data_t *data,
     pn_data_enter(data);
 
     while (pn_data_next(data)) {
-        if (pn_data_type(data) == PN_STRING) {
-            key = pn_data_get_string(data);
-
-        } else if (pn_data_type(data) == PN_SYMBOL) {
-            key = pn_data_get_symbol(data);
-
-        } else {
-            (void) pn_data_next(data);
-            continue;
-        }
+        key = pn_data_get_atom(data);
 
         if (!pn_data_next(data)) {
             break;
         }
 
-        if (key.size == 0
-            || (ngx_iothub_app_property_reserved((u_char *) key.start,
-                                                 key.size)
-                && !(key.size == 17
-                     && ngx_strncasecmp((u_char *) key.start,
-                                        (u_char *) "iothub-outputname", 17)
-                        == 0)
-                && !(key.size == 24
-                     && ngx_strncasecmp((u_char *) key.start,
-                                        (u_char *) "iothub-creation-time-utc",
-                                        24) == 0)
-                && !(key.size == 21
-                     && ngx_strncasecmp((u_char *) key.start,
-                                        (u_char *) "iothub-message-schema",
-                                        21) == 0)))
-        {
-            continue;
-        }
-
-        if (ngx_iothub_amqp_value_text(pool, data, &value) != NGX_OK) {
-            continue;
-        }
-
-        name = ngx_pnalloc(pool, key.size + 2);
-        if (name == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(name, "u:", 2);
-        ngx_memcpy(name + 2, key.start, key.size);
-
-        if (ngx_iothub_message_add(msg, (char *) name, key.size + 2,
-                                   value.data, value.len)
-            != NGX_OK)
-        {
+        if (entry(pool, &key, data, msg) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -434,63 +396,94 @@ ngx_iothub_amqp_app_properties(ngx_pool_t *pool, pn_data_t *data,
 }
 
 
-/* message annotations with a meaning for the hub (amqp.md 5) */
+/*
+ * An application property: string keys, values as text.  The hub's own
+ * names are dropped, except the AMQP forms of system properties a device
+ * sets (amqp.md 5): the module output name, the creation time, the
+ * message schema.
+ */
 
 static ngx_int_t
-ngx_iothub_amqp_annotations(ngx_pool_t *pool, pn_data_t *data,
-    ngx_iothub_message_t *msg)
+ngx_iothub_amqp_app_property(ngx_pool_t *pool, pn_atom_t *key,
+    pn_data_t *value, ngx_iothub_message_t *msg)
 {
-    ngx_str_t    value;
-    pn_bytes_t   key;
-    const char  *field;
+    u_char      *name;
+    ngx_str_t    text;
+    pn_bytes_t   k;
 
-    pn_data_rewind(data);
-
-    if (!pn_data_next(data) || pn_data_type(data) != PN_MAP) {
+    if (key->type != PN_STRING && key->type != PN_SYMBOL) {
         return NGX_OK;
     }
 
-    pn_data_enter(data);
+    k = key->u.as_bytes;
 
-    while (pn_data_next(data)) {
-        field = NULL;
-
-        if (pn_data_type(data) == PN_SYMBOL) {
-            key = pn_data_get_symbol(data);
-
-            if (key.size == 19
-                && ngx_strncmp(key.start, "iothub-interface-id", 19) == 0)
-            {
-                field = "u:iothub-interface-id";
-
-            } else if (key.size == 10
-                       && ngx_strncmp(key.start, "dt-subject", 10) == 0)
-            {
-                field = "a:dt-subject";
-            }
-        }
-
-        if (!pn_data_next(data)) {
-            break;
-        }
-
-        if (field == NULL
-            || ngx_iothub_amqp_value_text(pool, data, &value) != NGX_OK)
-        {
-            continue;
-        }
-
-        if (ngx_iothub_message_add(msg, field, ngx_strlen(field),
-                                   value.data, value.len)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    if (k.size == 0
+        || (ngx_iothub_app_property_reserved((u_char *) k.start, k.size)
+            && !(k.size == 17
+                 && ngx_strncasecmp((u_char *) k.start,
+                                    (u_char *) "iothub-outputname", 17)
+                    == 0)
+            && !(k.size == 24
+                 && ngx_strncasecmp((u_char *) k.start,
+                                    (u_char *) "iothub-creation-time-utc",
+                                    24) == 0)
+            && !(k.size == 21
+                 && ngx_strncasecmp((u_char *) k.start,
+                                    (u_char *) "iothub-message-schema",
+                                    21) == 0)))
+    {
+        return NGX_OK;
     }
 
-    pn_data_exit(data);
+    if (ngx_iothub_amqp_value_text(pool, value, &text) != NGX_OK) {
+        return NGX_OK;
+    }
 
-    return NGX_OK;
+    name = ngx_pnalloc(pool, k.size + 2);
+    if (name == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(name, "u:", 2);
+    ngx_memcpy(name + 2, k.start, k.size);
+
+    return ngx_iothub_message_add(msg, (char *) name, k.size + 2,
+                                  text.data, text.len);
+}
+
+
+/* a message annotation with a meaning for the hub (amqp.md 5) */
+
+static ngx_int_t
+ngx_iothub_amqp_annotation(ngx_pool_t *pool, pn_atom_t *key,
+    pn_data_t *value, ngx_iothub_message_t *msg)
+{
+    ngx_str_t    text;
+    pn_bytes_t   k;
+    const char  *field;
+
+    if (key->type != PN_SYMBOL) {
+        return NGX_OK;
+    }
+
+    k = key->u.as_bytes;
+
+    if (k.size == 19 && ngx_strncmp(k.start, "iothub-interface-id", 19) == 0) {
+        field = "u:iothub-interface-id";
+
+    } else if (k.size == 10 && ngx_strncmp(k.start, "dt-subject", 10) == 0) {
+        field = "a:dt-subject";
+
+    } else {
+        return NGX_OK;
+    }
+
+    if (ngx_iothub_amqp_value_text(pool, value, &text) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    return ngx_iothub_message_add(msg, field, ngx_strlen(field), text.data,
+                                  text.len);
 }
 
 
