@@ -162,6 +162,7 @@ void ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx);
 void ngx_iothub_amqp_flush(ngx_iothub_amqp_ctx_t *ctx);
 void ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx);
 void ngx_iothub_amqp_close(ngx_iothub_amqp_ctx_t *ctx, const char *why);
+void ngx_iothub_amqp_open_link(pn_link_t *link);
 void ngx_iothub_amqp_refuse_link(pn_link_t *link, const char *condition,
     const char *description);
 void ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,

@@ -231,17 +231,7 @@ ngx_iothub_amqp_accept_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
 {
     ngx_iothub_amqp_device_t  *dev;
 
-    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
-    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
-    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
-    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
-
-    if (pn_link_is_receiver(link)) {
-        /* the C SDK sizes its sends by it and fails on 0 (amqp.md 2) */
-        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
-    }
-
-    pn_link_open(link);
+    ngx_iothub_amqp_open_link(link);
     lc->opened = 1;
 
     if (lc->kind == NGX_IOTHUB_AMQP_ADDR_CBS) {

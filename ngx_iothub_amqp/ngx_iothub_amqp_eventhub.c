@@ -94,7 +94,6 @@ static ngx_uint_t ngx_iothub_amqp_eh_authorized(ngx_iothub_amqp_ctx_t *ctx,
 static ngx_int_t ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx,
     const char *addr, ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
     ngx_str_t *partition);
-static void ngx_iothub_amqp_eh_accept(pn_link_t *link);
 static void ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el,
     ngx_str_t *group, ngx_str_t *partition);
 static void ngx_iothub_amqp_eh_claimed(ngx_iothub_eh_claim_t *o);
@@ -409,7 +408,7 @@ ngx_iothub_amqp_eh_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     }
 
     if (el->management) {
-        ngx_iothub_amqp_eh_accept(link);
+        ngx_iothub_amqp_open_link(link);
         el->base.opened = 1;
 
         if (pn_link_is_receiver(link)) {
@@ -497,22 +496,6 @@ ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx, const char *addr,
     *partition = seg[4];
 
     return NGX_OK;
-}
-
-
-static void
-ngx_iothub_amqp_eh_accept(pn_link_t *link)
-{
-    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
-    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
-    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
-    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
-
-    if (pn_link_is_receiver(link)) {
-        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
-    }
-
-    pn_link_open(link);
 }
 
 
@@ -623,7 +606,7 @@ ngx_iothub_amqp_eh_claimed(ngx_iothub_eh_claim_t *o)
 static void
 ngx_iothub_amqp_eh_start(ngx_iothub_amqp_eh_link_t *el)
 {
-    ngx_iothub_amqp_eh_accept(el->link);
+    ngx_iothub_amqp_open_link(el->link);
     el->base.opened = 1;
 
     el->op.hub = el->ctx->hub;

@@ -332,6 +332,29 @@ ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx, pn_session_t *ssn)
 }
 
 
+/*
+ * Accepts an attach: the peer's source and target, its sender settle
+ * mode, the first receiver settle mode, and on a receiver the largest
+ * message taken (the C SDK sizes its sends by it and fails on 0, amqp.md
+ * 2).
+ */
+
+void
+ngx_iothub_amqp_open_link(pn_link_t *link)
+{
+    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
+    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
+    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
+    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
+
+    if (pn_link_is_receiver(link)) {
+        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
+    }
+
+    pn_link_open(link);
+}
+
+
 /* refuses an attach: null terminus, then detach with the error (amqp.md 2) */
 
 void
