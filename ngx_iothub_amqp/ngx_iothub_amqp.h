@@ -208,6 +208,9 @@ pn_message_t *ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx,
 ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_message_t *m, u_char *tag, size_t tag_len,
     ngx_uint_t settled, pn_delivery_t **out);
+ngx_int_t ngx_iothub_amqp_send_status(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, pn_message_t *m, pn_atom_t *id, int status,
+    const char *description, const char *condition);
 u_char *ngx_iothub_amqp_send_buffer(size_t size);
 ngx_int_t ngx_iothub_amqp_send_bytes(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, u_char *p, size_t n, u_char *tag, size_t tag_len,

@@ -741,8 +741,6 @@ ngx_iothub_amqp_cbs_reply(ngx_iothub_amqp_ctx_t *ctx, pn_atom_t *id,
     int status, const char *description)
 {
     pn_link_t               *link;
-    pn_data_t               *props;
-    pn_message_t            *m;
     ngx_iothub_amqp_link_t  *lc;
 
     for (link = pn_link_head(ctx->driver.connection, PN_LOCAL_ACTIVE);
@@ -765,28 +763,12 @@ ngx_iothub_amqp_cbs_reply(ngx_iothub_amqp_ctx_t *ctx, pn_atom_t *id,
         return;
     }
 
-    m = pn_message();
-    if (m == NULL) {
+    if (ngx_iothub_amqp_send_status(ctx, link, NULL, id, status, description,
+                                    NULL)
+        != NGX_OK)
+    {
         return;
     }
-
-    if (id->type != PN_NULL) {
-        (void) pn_message_set_correlation_id(m, *id);
-    }
-
-    props = pn_message_properties(m);
-    pn_data_put_map(props);
-    pn_data_enter(props);
-    pn_data_put_string(props, pn_bytes(11, "status-code"));
-    pn_data_put_int(props, status);
-    pn_data_put_string(props, pn_bytes(18, "status-description"));
-    pn_data_put_string(props, pn_bytes(ngx_strlen(description),
-                                       description));
-    pn_data_exit(props);
-
-    (void) ngx_iothub_amqp_send_message(ctx, link, m, NULL, 0, 1, NULL);
-
-    pn_message_free(m);
 
     ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                   "iothub amqp: put-token answered %d %s", status,

@@ -1324,7 +1324,6 @@ ngx_iothub_amqp_eh_respond(ngx_iothub_amqp_ctx_t *ctx, const char *reply_to,
     const char *condition, pn_message_t *m)
 {
     pn_link_t                  *link, *any;
-    pn_data_t                  *props;
     const char                 *target;
     ngx_iothub_amqp_eh_link_t  *el;
 
@@ -1359,41 +1358,20 @@ ngx_iothub_amqp_eh_respond(ngx_iothub_amqp_ctx_t *ctx, const char *reply_to,
         link = any;
     }
 
-    if (m == NULL) {
-        m = pn_message();
-        if (m == NULL) {
-            return;
-        }
-    }
-
     if (link == NULL) {
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                       "iothub amqp: no $management receiver for the "
                       "answer %d", status);
-        pn_message_free(m);
+
+        if (m) {
+            pn_message_free(m);
+        }
+
         return;
     }
 
-    if (id->type != PN_NULL) {
-        (void) pn_message_set_correlation_id(m, *id);
-    }
-
-    props = pn_message_properties(m);
-    pn_data_put_map(props);
-    pn_data_enter(props);
-    pn_data_put_string(props, pn_bytes(11, "status-code"));
-    pn_data_put_int(props, status);
-    ngx_iothub_amqp_eh_put_pair(props, "status-description", description);
-
-    if (condition) {
-        ngx_iothub_amqp_eh_put_pair(props, "error-condition", condition);
-    }
-
-    pn_data_exit(props);
-
-    (void) ngx_iothub_amqp_send_message(ctx, link, m, NULL, 0, 1, NULL);
-
-    pn_message_free(m);
+    (void) ngx_iothub_amqp_send_status(ctx, link, m, id, status, description,
+                                       condition);
 }
 
 

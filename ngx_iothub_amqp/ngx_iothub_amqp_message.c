@@ -169,6 +169,57 @@ ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
 }
 
 
+/*
+ * The answer to a request (on $cbs, $management), sent settled on link:
+ * m, or a new message when m is NULL, with the request's correlation-id
+ * and the properties status-code (int), status-description and, when
+ * condition is set, error-condition.  m is freed; NGX_ERROR when no
+ * message could be made.
+ */
+
+ngx_int_t
+ngx_iothub_amqp_send_status(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    pn_message_t *m, pn_atom_t *id, int status, const char *description,
+    const char *condition)
+{
+    pn_data_t  *props;
+
+    if (m == NULL) {
+        m = pn_message();
+        if (m == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (id->type != PN_NULL) {
+        (void) pn_message_set_correlation_id(m, *id);
+    }
+
+    props = pn_message_properties(m);
+    pn_data_put_map(props);
+    pn_data_enter(props);
+    pn_data_put_string(props, pn_bytes(11, "status-code"));
+    pn_data_put_int(props, status);
+    pn_data_put_string(props, pn_bytes(18, "status-description"));
+    pn_data_put_string(props, pn_bytes(ngx_strlen(description),
+                                       description));
+
+    if (condition) {
+        pn_data_put_string(props, pn_bytes(15, "error-condition"));
+        pn_data_put_string(props, pn_bytes(ngx_strlen(condition),
+                                           condition));
+    }
+
+    pn_data_exit(props);
+
+    (void) ngx_iothub_amqp_send_message(ctx, link, m, NULL, 0, 1, NULL);
+
+    pn_message_free(m);
+
+    return NGX_OK;
+}
+
+
 /* the worker's send buffer, size bytes at least; NULL without memory */
 
 u_char *
