@@ -25,6 +25,8 @@ static ngx_int_t ngx_iothub_mqtt_next_packet(ngx_iothub_mqtt_ctx_t *ctx);
 static void ngx_iothub_mqtt_release_input(ngx_iothub_mqtt_ctx_t *ctx);
 static ngx_int_t ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx,
     size_t size);
+static ngx_int_t ngx_iothub_mqtt_move(u_char **buf, size_t len, size_t size,
+    ngx_log_t *log);
 static ngx_int_t ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *p, size_t len);
 static ngx_int_t ngx_iothub_mqtt_handle(ngx_iothub_mqtt_ctx_t *ctx,
@@ -218,8 +220,6 @@ ngx_iothub_mqtt_release_input(ngx_iothub_mqtt_ctx_t *ctx)
 static ngx_int_t
 ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx, size_t size)
 {
-    u_char  *p;
-
     size = ngx_min(size, ctx->conf->max_packet_size);
     size = ngx_max(size, NGX_IOTHUB_MQTT_IN_SMALL);
 
@@ -227,18 +227,37 @@ ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx, size_t size)
         return NGX_OK;
     }
 
-    p = ngx_alloc(size, ctx->connection->log);
+    if (ngx_iothub_mqtt_move(&ctx->in, ctx->in_len, size,
+                             ctx->connection->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->in_size = size;
+
+    return NGX_OK;
+}
+
+
+/* moves the len bytes of *buf into a new buffer of size bytes */
+
+static ngx_int_t
+ngx_iothub_mqtt_move(u_char **buf, size_t len, size_t size, ngx_log_t *log)
+{
+    u_char  *p;
+
+    p = ngx_alloc(size, log);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (ctx->in_len) {
-        ngx_memcpy(p, ctx->in, ctx->in_len);
+    if (len) {
+        ngx_memcpy(p, *buf, len);
     }
 
-    ngx_free(ctx->in);
-    ctx->in = p;
-    ctx->in_size = size;
+    ngx_free(*buf);
+    *buf = p;
 
     return NGX_OK;
 }
@@ -433,17 +452,13 @@ ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len)
         size = ngx_max(ctx->out_size * 2, ctx->out_len + len);
         size = ngx_max(size, 256);
 
-        p = ngx_alloc(size, ctx->connection->log);
-        if (p == NULL) {
+        if (ngx_iothub_mqtt_move(&ctx->out, ctx->out_len, size,
+                                 ctx->connection->log)
+            != NGX_OK)
+        {
             return NULL;
         }
 
-        if (ctx->out_len) {
-            ngx_memcpy(p, ctx->out, ctx->out_len);
-        }
-
-        ngx_free(ctx->out);
-        ctx->out = p;
         ctx->out_size = size;
     }
 
