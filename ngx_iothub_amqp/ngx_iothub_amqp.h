@@ -79,6 +79,14 @@ typedef struct {
 } ngx_iothub_amqp_events_t;
 
 
+/*
+ * One key of an AMQP map and data on its value (ngx_iothub_amqp_map_each):
+ * NGX_OK for the next key, NGX_DONE to stop, NGX_ERROR.
+ */
+typedef ngx_int_t (*ngx_iothub_amqp_map_entry_pt)(pn_atom_t *key,
+    pn_data_t *value, void *arg);
+
+
 /* an identity on the connection: one device session */
 struct ngx_iothub_amqp_device_s {
     ngx_queue_t                     queue;       /* in ctx->devices */
@@ -208,6 +216,8 @@ pn_message_t *ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx,
 ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_message_t *m, u_char *tag, size_t tag_len,
     ngx_uint_t settled, pn_delivery_t **out);
+ngx_int_t ngx_iothub_amqp_map_each(pn_data_t *data,
+    ngx_iothub_amqp_map_entry_pt entry, void *arg);
 ngx_int_t ngx_iothub_amqp_send_status(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_message_t *m, pn_atom_t *id, int status,
     const char *description, const char *condition);

@@ -29,16 +29,17 @@ static size_t   ngx_iothub_amqp_rbuf_size;
 static pn_rwbytes_t  ngx_iothub_amqp_sbuf;
 
 
-typedef ngx_int_t (*ngx_iothub_amqp_map_entry_pt)(ngx_pool_t *pool,
-    pn_atom_t *key, pn_data_t *value, ngx_iothub_message_t *msg);
+/* what the entries of a device message's maps go into */
+typedef struct {
+    ngx_pool_t            *pool;
+    ngx_iothub_message_t  *msg;
+} ngx_iothub_amqp_fields_t;
 
 
-static ngx_int_t ngx_iothub_amqp_map_each(ngx_pool_t *pool, pn_data_t *data,
-    ngx_iothub_message_t *msg, ngx_iothub_amqp_map_entry_pt entry);
-static ngx_int_t ngx_iothub_amqp_app_property(ngx_pool_t *pool,
-    pn_atom_t *key, pn_data_t *value, ngx_iothub_message_t *msg);
-static ngx_int_t ngx_iothub_amqp_annotation(ngx_pool_t *pool,
-    pn_atom_t *key, pn_data_t *value, ngx_iothub_message_t *msg);
+static ngx_int_t ngx_iothub_amqp_app_property(pn_atom_t *key,
+    pn_data_t *value, void *arg);
+static ngx_int_t ngx_iothub_amqp_annotation(pn_atom_t *key, pn_data_t *value,
+    void *arg);
 static ngx_int_t ngx_iothub_amqp_add_atom(ngx_pool_t *pool,
     ngx_iothub_message_t *msg, const char *name, pn_atom_t atom);
 static ngx_int_t ngx_iothub_amqp_add_bytes(ngx_iothub_message_t *msg,
@@ -299,11 +300,12 @@ ngx_int_t
 ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
     ngx_iothub_message_t *msg, const char **error)
 {
-    u_char        *p;
-    pn_data_t     *body;
-    pn_bytes_t     b;
-    const char    *s;
-    pn_timestamp_t ts;
+    u_char                    *p;
+    pn_data_t                 *body;
+    pn_bytes_t                 b;
+    const char                *s;
+    pn_timestamp_t             ts;
+    ngx_iothub_amqp_fields_t   fields;
 
     ngx_memzero(msg, sizeof(ngx_iothub_message_t));
 
@@ -368,12 +370,15 @@ ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
         }
     }
 
-    if (ngx_iothub_amqp_map_each(pool, pn_message_annotations(m), msg,
-                                 ngx_iothub_amqp_annotation)
-        != NGX_OK
-        || ngx_iothub_amqp_map_each(pool, pn_message_properties(m), msg,
-                                    ngx_iothub_amqp_app_property)
-           != NGX_OK)
+    fields.pool = pool;
+    fields.msg = msg;
+
+    if (ngx_iothub_amqp_map_each(pn_message_annotations(m),
+                                 ngx_iothub_amqp_annotation, &fields)
+        == NGX_ERROR
+        || ngx_iothub_amqp_map_each(pn_message_properties(m),
+                                    ngx_iothub_amqp_app_property, &fields)
+           == NGX_ERROR)
     {
         return NGX_ERROR;
     }
@@ -410,15 +415,18 @@ ngx_iothub_amqp_message_fields(ngx_pool_t *pool, pn_message_t *m,
 
 
 /*
- * Calls entry for every key and value of the map in data (message
- * annotations, application properties), with data on the value; NGX_OK
- * when data holds no map.
+ * Calls entry for every key of the map in data (message annotations,
+ * application properties, link properties), with data on the key's
+ * value: entry returns NGX_OK for the next key, NGX_DONE to stop, or
+ * NGX_ERROR.  Returns what stopped the walk: NGX_DONE, NGX_ERROR, or
+ * NGX_OK at the map's end or when data holds no map.
  */
 
-static ngx_int_t
-ngx_iothub_amqp_map_each(ngx_pool_t *pool, pn_data_t *data,
-    ngx_iothub_message_t *msg, ngx_iothub_amqp_map_entry_pt entry)
+ngx_int_t
+ngx_iothub_amqp_map_each(pn_data_t *data, ngx_iothub_amqp_map_entry_pt entry,
+    void *arg)
 {
+    ngx_int_t  rc;
     pn_atom_t  key;
 
     pn_data_rewind(data);
@@ -426,6 +434,8 @@ ngx_iothub_amqp_map_each(ngx_pool_t *pool, pn_data_t *data,
     if (!pn_data_next(data) || pn_data_type(data) != PN_MAP) {
         return NGX_OK;
     }
+
+    rc = NGX_OK;
 
     pn_data_enter(data);
 
@@ -436,14 +446,20 @@ ngx_iothub_amqp_map_each(ngx_pool_t *pool, pn_data_t *data,
             break;
         }
 
-        if (entry(pool, &key, data, msg) != NGX_OK) {
+        rc = entry(&key, data, arg);
+
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            break;
         }
     }
 
     pn_data_exit(data);
 
-    return NGX_OK;
+    return rc;
 }
 
 
@@ -455,9 +471,10 @@ ngx_iothub_amqp_map_each(ngx_pool_t *pool, pn_data_t *data,
  */
 
 static ngx_int_t
-ngx_iothub_amqp_app_property(ngx_pool_t *pool, pn_atom_t *key,
-    pn_data_t *value, ngx_iothub_message_t *msg)
+ngx_iothub_amqp_app_property(pn_atom_t *key, pn_data_t *value, void *arg)
 {
+    ngx_iothub_amqp_fields_t *fields = arg;
+
     u_char      *name;
     ngx_str_t    text;
     pn_bytes_t   k;
@@ -486,11 +503,11 @@ ngx_iothub_amqp_app_property(ngx_pool_t *pool, pn_atom_t *key,
         return NGX_OK;
     }
 
-    if (ngx_iothub_amqp_value_text(pool, value, &text) != NGX_OK) {
+    if (ngx_iothub_amqp_value_text(fields->pool, value, &text) != NGX_OK) {
         return NGX_OK;
     }
 
-    name = ngx_pnalloc(pool, k.size + 2);
+    name = ngx_pnalloc(fields->pool, k.size + 2);
     if (name == NULL) {
         return NGX_ERROR;
     }
@@ -498,7 +515,7 @@ ngx_iothub_amqp_app_property(ngx_pool_t *pool, pn_atom_t *key,
     ngx_memcpy(name, "u:", 2);
     ngx_memcpy(name + 2, k.start, k.size);
 
-    return ngx_iothub_message_add(msg, (char *) name, k.size + 2,
+    return ngx_iothub_message_add(fields->msg, (char *) name, k.size + 2,
                                   text.data, text.len);
 }
 
@@ -506,9 +523,10 @@ ngx_iothub_amqp_app_property(ngx_pool_t *pool, pn_atom_t *key,
 /* a message annotation with a meaning for the hub (amqp.md 5) */
 
 static ngx_int_t
-ngx_iothub_amqp_annotation(ngx_pool_t *pool, pn_atom_t *key,
-    pn_data_t *value, ngx_iothub_message_t *msg)
+ngx_iothub_amqp_annotation(pn_atom_t *key, pn_data_t *value, void *arg)
 {
+    ngx_iothub_amqp_fields_t *fields = arg;
+
     ngx_str_t    text;
     pn_bytes_t   k;
     const char  *field;
@@ -529,12 +547,12 @@ ngx_iothub_amqp_annotation(ngx_pool_t *pool, pn_atom_t *key,
         return NGX_OK;
     }
 
-    if (ngx_iothub_amqp_value_text(pool, value, &text) != NGX_OK) {
+    if (ngx_iothub_amqp_value_text(fields->pool, value, &text) != NGX_OK) {
         return NGX_OK;
     }
 
-    return ngx_iothub_message_add(msg, field, ngx_strlen(field), text.data,
-                                  text.len);
+    return ngx_iothub_message_add(fields->msg, field, ngx_strlen(field),
+                                  text.data, text.len);
 }
 
 
