@@ -211,6 +211,8 @@ ngx_int_t ngx_iothub_amqp_c2d_deliver(ngx_iothub_session_t *s,
     ngx_iothub_c2d_message_t *msg);
 void ngx_iothub_amqp_c2d_outcome(ngx_iothub_amqp_device_t *dev,
     pn_delivery_t *d);
+ngx_uint_t ngx_iothub_amqp_transfer_complete(pn_link_t *link,
+    pn_delivery_t *d);
 pn_message_t *ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_delivery_t *d, const char **error);
 ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,

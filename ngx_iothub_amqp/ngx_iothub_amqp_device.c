@@ -418,13 +418,7 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
         return;
     }
 
-    if (!pn_delivery_readable(d) || pn_delivery_partial(d)) {
-        if (pn_delivery_pending(d) > NGX_IOTHUB_AMQP_MAX_MESSAGE) {
-            ngx_iothub_amqp_detach(link, "amqp:link:message-size-exceeded",
-                                   "message over the link's "
-                                   "max-message-size");
-        }
-
+    if (!ngx_iothub_amqp_transfer_complete(link, d)) {
         return;
     }
 

@@ -54,6 +54,27 @@ static ngx_int_t ngx_iothub_amqp_c2d_message(pn_message_t *m,
 
 
 /*
+ * Whether an incoming transfer is complete, to be read; one still
+ * arriving that is over the largest message already detaches its link.
+ */
+
+ngx_uint_t
+ngx_iothub_amqp_transfer_complete(pn_link_t *link, pn_delivery_t *d)
+{
+    if (pn_delivery_readable(d) && !pn_delivery_partial(d)) {
+        return 1;
+    }
+
+    if (pn_delivery_pending(d) > NGX_IOTHUB_AMQP_MAX_MESSAGE) {
+        ngx_iothub_amqp_detach(link, "amqp:link:message-size-exceeded",
+                               "message over the link's max-message-size");
+    }
+
+    return 0;
+}
+
+
+/*
  * Reads a complete transfer and decodes it; NULL with *error set when it
  * is not an AMQP message (the caller settles it).
  */
