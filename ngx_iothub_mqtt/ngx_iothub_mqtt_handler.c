@@ -27,6 +27,8 @@ static ngx_int_t ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx,
     size_t size);
 static ngx_int_t ngx_iothub_mqtt_move(u_char **buf, size_t len, size_t size,
     ngx_log_t *log);
+static ngx_int_t ngx_iothub_mqtt_bad_packet(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_rc_e mrc);
 static ngx_int_t ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *p, size_t len);
 static ngx_int_t ngx_iothub_mqtt_handle(ngx_iothub_mqtt_ctx_t *ctx,
@@ -161,11 +163,7 @@ ngx_iothub_mqtt_next_packet(ngx_iothub_mqtt_ctx_t *ctx)
     }
 
     if (mrc != NGX_IOTHUB_MQTT_OK) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "iothub mqtt: %s packet",
-                      ngx_iothub_mqtt_strerror(mrc));
-        ngx_iothub_mqtt_close(ctx, NULL);
-        return NGX_ERROR;
+        return ngx_iothub_mqtt_bad_packet(ctx, mrc);
     }
 
     rc = ngx_iothub_mqtt_dispatch(ctx, ctx->in, f.len);
@@ -263,6 +261,20 @@ ngx_iothub_mqtt_move(u_char **buf, size_t len, size_t size, ngx_log_t *log)
 }
 
 
+/* a packet the codec refused: the session closes (NGX_ERROR) */
+
+static ngx_int_t
+ngx_iothub_mqtt_bad_packet(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_rc_e mrc)
+{
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub mqtt: %s packet", ngx_iothub_mqtt_strerror(mrc));
+    ngx_iothub_mqtt_close(ctx, NULL);
+
+    return NGX_ERROR;
+}
+
+
 static ngx_int_t
 ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx, u_char *p, size_t len)
 {
@@ -289,11 +301,7 @@ ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx, u_char *p, size_t len)
     }
 
     if (mrc != NGX_IOTHUB_MQTT_OK) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "iothub mqtt: %s packet",
-                      ngx_iothub_mqtt_strerror(mrc));
-        ngx_iothub_mqtt_close(ctx, NULL);
-        return NGX_ERROR;
+        return ngx_iothub_mqtt_bad_packet(ctx, mrc);
     }
 
     if ((ctx->state == NGX_IOTHUB_MQTT_WAIT_CONNECT)
