@@ -17,7 +17,7 @@ static ssize_t ngx_iothub_engine_ws_recv(ngx_connection_t *c, void *data,
 static ssize_t ngx_iothub_engine_ws_send(ngx_connection_t *c, void *data,
     u_char *buf, size_t len);
 static void ngx_iothub_engine_ws_finalize(void *data);
-static ngx_uint_t ngx_iothub_engine_ssl_pending(ngx_connection_t *c);
+static ngx_uint_t ngx_iothub_conn_ssl_pending(ngx_connection_t *c);
 
 
 ngx_iothub_engine_io_t  ngx_iothub_engine_ws_io = {
@@ -60,12 +60,14 @@ ssize_t
 ngx_iothub_engine_stream_recv(ngx_connection_t *c, void *data, u_char *buf,
     size_t size)
 {
-    /*
-     * the last read ended on EAGAIN and OpenSSL holds nothing: the next
-     * read event says when there is more, a read() now would only say
-     * EAGAIN again (a session resuming after a Redis reply)
-     */
-    if (!c->read->ready && !ngx_iothub_engine_ssl_pending(c)) {
+    return ngx_iothub_conn_recv(c, buf, size);
+}
+
+
+ssize_t
+ngx_iothub_conn_recv(ngx_connection_t *c, u_char *buf, size_t size)
+{
+    if (!c->read->ready && !ngx_iothub_conn_ssl_pending(c)) {
         return NGX_AGAIN;
     }
 
@@ -74,7 +76,7 @@ ngx_iothub_engine_stream_recv(ngx_connection_t *c, void *data, u_char *buf,
 
 
 static ngx_uint_t
-ngx_iothub_engine_ssl_pending(ngx_connection_t *c)
+ngx_iothub_conn_ssl_pending(ngx_connection_t *c)
 {
 #if (NGX_SSL)
     if (c->ssl) {

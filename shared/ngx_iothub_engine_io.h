@@ -40,13 +40,21 @@ extern ngx_iothub_engine_io_t  ngx_iothub_engine_ws_io;
 /*
  * recv and send on a stream connection (plain or TLS), for the stream
  * modules' transports, which finalize the stream session themselves.
- * recv returns NGX_AGAIN without a read() when the last read ended on
- * EAGAIN and OpenSSL holds nothing.
+ * recv is ngx_iothub_conn_recv().
  */
 ssize_t ngx_iothub_engine_stream_recv(ngx_connection_t *c, void *data,
     u_char *buf, size_t size);
 ssize_t ngx_iothub_engine_stream_send(ngx_connection_t *c, void *data,
     u_char *buf, size_t len);
+
+/*
+ * c->recv, but NGX_AGAIN without a read() when the last read ended on
+ * EAGAIN and OpenSSL holds nothing: the next read event says when there
+ * is more (a session resuming after a Redis reply would otherwise pay a
+ * system call only to learn that nothing came).  The stream transports
+ * and the WebSocket transport read their connections with it.
+ */
+ssize_t ngx_iothub_conn_recv(ngx_connection_t *c, u_char *buf, size_t size);
 
 
 #endif /* _NGX_IOTHUB_ENGINE_IO_H_INCLUDED_ */
