@@ -30,6 +30,7 @@
 #include <proton/transport.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_engine_io.h"
 #include "ngx_iothub_eventhub.h"
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_amqp_address.h"
@@ -65,16 +66,6 @@ typedef struct {
 } ngx_stream_iothub_amqp_srv_conf_t;
 
 
-/* how the engine moves bytes: c->recv and c->send semantics */
-typedef struct {
-    ssize_t                       (*recv)(ngx_iothub_amqp_ctx_t *ctx,
-                                          u_char *buf, size_t size);
-    ssize_t                       (*send)(ngx_iothub_amqp_ctx_t *ctx,
-                                          u_char *buf, size_t len);
-    void                          (*finalize)(ngx_iothub_amqp_ctx_t *ctx);
-} ngx_iothub_amqp_transport_t;
-
-
 /* what the engine tells the link meanings (ngx_iothub_amqp_device.c) */
 typedef struct {
     void                          (*link_open)(ngx_iothub_amqp_ctx_t *ctx,
@@ -87,6 +78,14 @@ typedef struct {
                                               pn_delivery_t *d);
     void                          (*closed)(ngx_iothub_amqp_ctx_t *ctx);
 } ngx_iothub_amqp_events_t;
+
+
+/*
+ * One key of an AMQP map and data on its value (ngx_iothub_amqp_map_each):
+ * NGX_OK for the next key, NGX_DONE to stop, NGX_ERROR.
+ */
+typedef ngx_int_t (*ngx_iothub_amqp_map_entry_pt)(pn_atom_t *key,
+    pn_data_t *value, void *arg);
 
 
 /* an identity on the connection: one device session */
@@ -128,7 +127,7 @@ typedef struct {
 
 struct ngx_iothub_amqp_ctx_s {
     ngx_connection_t               *connection;
-    ngx_iothub_amqp_transport_t    *transport;
+    ngx_iothub_engine_io_t         *transport;
     ngx_iothub_amqp_events_t       *events;
     void                           *transport_data;
     ngx_stream_iothub_amqp_srv_conf_t  *conf;
@@ -172,6 +171,7 @@ void ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx);
 void ngx_iothub_amqp_flush(ngx_iothub_amqp_ctx_t *ctx);
 void ngx_iothub_amqp_run(ngx_iothub_amqp_ctx_t *ctx);
 void ngx_iothub_amqp_close(ngx_iothub_amqp_ctx_t *ctx, const char *why);
+void ngx_iothub_amqp_open_link(pn_link_t *link);
 void ngx_iothub_amqp_refuse_link(pn_link_t *link, const char *condition,
     const char *description);
 void ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
@@ -213,11 +213,18 @@ ngx_int_t ngx_iothub_amqp_c2d_deliver(ngx_iothub_session_t *s,
     ngx_iothub_c2d_message_t *msg);
 void ngx_iothub_amqp_c2d_outcome(ngx_iothub_amqp_device_t *dev,
     pn_delivery_t *d);
+ngx_uint_t ngx_iothub_amqp_transfer_complete(pn_link_t *link,
+    pn_delivery_t *d);
 pn_message_t *ngx_iothub_amqp_recv_message(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_delivery_t *d, const char **error);
 ngx_int_t ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_message_t *m, u_char *tag, size_t tag_len,
     ngx_uint_t settled, pn_delivery_t **out);
+ngx_int_t ngx_iothub_amqp_map_each(pn_data_t *data,
+    ngx_iothub_amqp_map_entry_pt entry, void *arg);
+ngx_int_t ngx_iothub_amqp_send_status(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link, pn_message_t *m, pn_atom_t *id, int status,
+    const char *description, const char *condition);
 u_char *ngx_iothub_amqp_send_buffer(size_t size);
 ngx_int_t ngx_iothub_amqp_send_bytes(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, u_char *p, size_t n, u_char *tag, size_t tag_len,

@@ -231,17 +231,7 @@ ngx_iothub_amqp_accept_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
 {
     ngx_iothub_amqp_device_t  *dev;
 
-    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
-    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
-    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
-    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
-
-    if (pn_link_is_receiver(link)) {
-        /* the C SDK sizes its sends by it and fails on 0 (amqp.md 2) */
-        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
-    }
-
-    pn_link_open(link);
+    ngx_iothub_amqp_open_link(link);
     lc->opened = 1;
 
     if (lc->kind == NGX_IOTHUB_AMQP_ADDR_CBS) {
@@ -428,13 +418,7 @@ ngx_iothub_amqp_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
         return;
     }
 
-    if (!pn_delivery_readable(d) || pn_delivery_partial(d)) {
-        if (pn_delivery_pending(d) > NGX_IOTHUB_AMQP_MAX_MESSAGE) {
-            ngx_iothub_amqp_detach(link, "amqp:link:message-size-exceeded",
-                                   "message over the link's "
-                                   "max-message-size");
-        }
-
+    if (!ngx_iothub_amqp_transfer_complete(link, d)) {
         return;
     }
 
@@ -751,8 +735,6 @@ ngx_iothub_amqp_cbs_reply(ngx_iothub_amqp_ctx_t *ctx, pn_atom_t *id,
     int status, const char *description)
 {
     pn_link_t               *link;
-    pn_data_t               *props;
-    pn_message_t            *m;
     ngx_iothub_amqp_link_t  *lc;
 
     for (link = pn_link_head(ctx->driver.connection, PN_LOCAL_ACTIVE);
@@ -775,28 +757,12 @@ ngx_iothub_amqp_cbs_reply(ngx_iothub_amqp_ctx_t *ctx, pn_atom_t *id,
         return;
     }
 
-    m = pn_message();
-    if (m == NULL) {
+    if (ngx_iothub_amqp_send_status(ctx, link, NULL, id, status, description,
+                                    NULL)
+        != NGX_OK)
+    {
         return;
     }
-
-    if (id->type != PN_NULL) {
-        (void) pn_message_set_correlation_id(m, *id);
-    }
-
-    props = pn_message_properties(m);
-    pn_data_put_map(props);
-    pn_data_enter(props);
-    pn_data_put_string(props, pn_bytes(11, "status-code"));
-    pn_data_put_int(props, status);
-    pn_data_put_string(props, pn_bytes(18, "status-description"));
-    pn_data_put_string(props, pn_bytes(ngx_strlen(description),
-                                       description));
-    pn_data_exit(props);
-
-    (void) ngx_iothub_amqp_send_message(ctx, link, m, NULL, 0, 1, NULL);
-
-    pn_message_free(m);
 
     ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                   "iothub amqp: put-token answered %d %s", status,

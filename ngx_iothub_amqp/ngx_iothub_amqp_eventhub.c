@@ -94,7 +94,6 @@ static ngx_uint_t ngx_iothub_amqp_eh_authorized(ngx_iothub_amqp_ctx_t *ctx,
 static ngx_int_t ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx,
     const char *addr, ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group,
     ngx_str_t *partition);
-static void ngx_iothub_amqp_eh_accept(pn_link_t *link);
 static void ngx_iothub_amqp_eh_receiver(ngx_iothub_amqp_eh_link_t *el,
     ngx_str_t *group, ngx_str_t *partition);
 static void ngx_iothub_amqp_eh_claimed(ngx_iothub_eh_claim_t *o);
@@ -409,7 +408,7 @@ ngx_iothub_amqp_eh_link_open(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     }
 
     if (el->management) {
-        ngx_iothub_amqp_eh_accept(link);
+        ngx_iothub_amqp_open_link(link);
         el->base.opened = 1;
 
         if (pn_link_is_receiver(link)) {
@@ -497,22 +496,6 @@ ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx, const char *addr,
     *partition = seg[4];
 
     return NGX_OK;
-}
-
-
-static void
-ngx_iothub_amqp_eh_accept(pn_link_t *link)
-{
-    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
-    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
-    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
-    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
-
-    if (pn_link_is_receiver(link)) {
-        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
-    }
-
-    pn_link_open(link);
 }
 
 
@@ -623,7 +606,7 @@ ngx_iothub_amqp_eh_claimed(ngx_iothub_eh_claim_t *o)
 static void
 ngx_iothub_amqp_eh_start(ngx_iothub_amqp_eh_link_t *el)
 {
-    ngx_iothub_amqp_eh_accept(el->link);
+    ngx_iothub_amqp_open_link(el->link);
     el->base.opened = 1;
 
     el->op.hub = el->ctx->hub;
@@ -1018,13 +1001,7 @@ ngx_iothub_amqp_eh_delivery(ngx_iothub_amqp_ctx_t *ctx, pn_delivery_t *d)
         return;
     }
 
-    if (!pn_delivery_readable(d) || pn_delivery_partial(d)) {
-        if (pn_delivery_pending(d) > NGX_IOTHUB_AMQP_MAX_MESSAGE) {
-            ngx_iothub_amqp_detach(link, "amqp:link:message-size-exceeded",
-                                   "message over the link's "
-                                   "max-message-size");
-        }
-
+    if (!ngx_iothub_amqp_transfer_complete(link, d)) {
         return;
     }
 
@@ -1341,7 +1318,6 @@ ngx_iothub_amqp_eh_respond(ngx_iothub_amqp_ctx_t *ctx, const char *reply_to,
     const char *condition, pn_message_t *m)
 {
     pn_link_t                  *link, *any;
-    pn_data_t                  *props;
     const char                 *target;
     ngx_iothub_amqp_eh_link_t  *el;
 
@@ -1376,41 +1352,20 @@ ngx_iothub_amqp_eh_respond(ngx_iothub_amqp_ctx_t *ctx, const char *reply_to,
         link = any;
     }
 
-    if (m == NULL) {
-        m = pn_message();
-        if (m == NULL) {
-            return;
-        }
-    }
-
     if (link == NULL) {
         ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
                       "iothub amqp: no $management receiver for the "
                       "answer %d", status);
-        pn_message_free(m);
+
+        if (m) {
+            pn_message_free(m);
+        }
+
         return;
     }
 
-    if (id->type != PN_NULL) {
-        (void) pn_message_set_correlation_id(m, *id);
-    }
-
-    props = pn_message_properties(m);
-    pn_data_put_map(props);
-    pn_data_enter(props);
-    pn_data_put_string(props, pn_bytes(11, "status-code"));
-    pn_data_put_int(props, status);
-    ngx_iothub_amqp_eh_put_pair(props, "status-description", description);
-
-    if (condition) {
-        ngx_iothub_amqp_eh_put_pair(props, "error-condition", condition);
-    }
-
-    pn_data_exit(props);
-
-    (void) ngx_iothub_amqp_send_message(ctx, link, m, NULL, 0, 1, NULL);
-
-    pn_message_free(m);
+    (void) ngx_iothub_amqp_send_status(ctx, link, m, id, status, description,
+                                       condition);
 }
 
 

@@ -117,7 +117,8 @@ ngx_iothub_amqp_read(ngx_iothub_amqp_ctx_t *ctx)
             break;
         }
 
-        n = ctx->transport->recv(ctx, (u_char *) rb.start, rb.size);
+        n = ctx->transport->recv(ctx->connection, ctx->transport_data,
+                                 (u_char *) rb.start, rb.size);
 
         if (n == NGX_AGAIN) {
             break;
@@ -200,7 +201,8 @@ ngx_iothub_amqp_flush(ngx_iothub_amqp_ctx_t *ctx)
             break;
         }
 
-        n = ctx->transport->send(ctx, (u_char *) wb.start, wb.size);
+        n = ctx->transport->send(ctx->connection, ctx->transport_data,
+                                 (u_char *) wb.start, wb.size);
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_write_event(ctx->connection->write, 0) != NGX_OK) {
@@ -330,6 +332,29 @@ ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx, pn_session_t *ssn)
             pn_link_close(link);
         }
     }
+}
+
+
+/*
+ * Accepts an attach: the peer's source and target, its sender settle
+ * mode, the first receiver settle mode, and on a receiver the largest
+ * message taken (the C SDK sizes its sends by it and fails on 0, amqp.md
+ * 2).
+ */
+
+void
+ngx_iothub_amqp_open_link(pn_link_t *link)
+{
+    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
+    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
+    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
+    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
+
+    if (pn_link_is_receiver(link)) {
+        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
+    }
+
+    pn_link_open(link);
 }
 
 
@@ -494,7 +519,7 @@ ngx_iothub_amqp_finalize_handler(ngx_event_t *ev)
 {
     ngx_iothub_amqp_ctx_t *ctx = ev->data;
 
-    ctx->transport->finalize(ctx);
+    ctx->transport->finalize(ctx->transport_data);
 }
 
 

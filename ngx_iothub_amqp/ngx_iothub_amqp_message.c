@@ -48,6 +48,27 @@ static ngx_int_t ngx_iothub_amqp_c2d_message(pn_message_t *m,
 
 
 /*
+ * Whether an incoming transfer is complete, to be read; one still
+ * arriving that is over the largest message already detaches its link.
+ */
+
+ngx_uint_t
+ngx_iothub_amqp_transfer_complete(pn_link_t *link, pn_delivery_t *d)
+{
+    if (pn_delivery_readable(d) && !pn_delivery_partial(d)) {
+        return 1;
+    }
+
+    if (pn_delivery_pending(d) > NGX_IOTHUB_AMQP_MAX_MESSAGE) {
+        ngx_iothub_amqp_detach(link, "amqp:link:message-size-exceeded",
+                               "message over the link's max-message-size");
+    }
+
+    return 0;
+}
+
+
+/*
  * Reads a complete transfer and decodes it; NULL with *error set when it
  * is not an AMQP message (the caller settles it).
  */
@@ -167,6 +188,57 @@ ngx_iothub_amqp_send_message(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
     return ngx_iothub_amqp_send_bytes(ctx, link,
                                       (u_char *) ngx_iothub_amqp_sbuf.start,
                                       n, tag, tag_len, settled, out);
+}
+
+
+/*
+ * The answer to a request (on $cbs, $management), sent settled on link:
+ * m, or a new message when m is NULL, with the request's correlation-id
+ * and the properties status-code (int), status-description and, when
+ * condition is set, error-condition.  m is freed; NGX_ERROR when no
+ * message could be made.
+ */
+
+ngx_int_t
+ngx_iothub_amqp_send_status(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
+    pn_message_t *m, pn_atom_t *id, int status, const char *description,
+    const char *condition)
+{
+    pn_data_t  *props;
+
+    if (m == NULL) {
+        m = pn_message();
+        if (m == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (id->type != PN_NULL) {
+        (void) pn_message_set_correlation_id(m, *id);
+    }
+
+    props = pn_message_properties(m);
+    pn_data_put_map(props);
+    pn_data_enter(props);
+    pn_data_put_string(props, pn_bytes(11, "status-code"));
+    pn_data_put_int(props, status);
+    pn_data_put_string(props, pn_bytes(18, "status-description"));
+    pn_data_put_string(props, pn_bytes(ngx_strlen(description),
+                                       description));
+
+    if (condition) {
+        pn_data_put_string(props, pn_bytes(15, "error-condition"));
+        pn_data_put_string(props, pn_bytes(ngx_strlen(condition),
+                                           condition));
+    }
+
+    pn_data_exit(props);
+
+    (void) ngx_iothub_amqp_send_message(ctx, link, m, NULL, 0, 1, NULL);
+
+    pn_message_free(m);
+
+    return NGX_OK;
 }
 
 
@@ -494,6 +566,55 @@ ngx_iothub_amqp_add_bytes(ngx_iothub_message_t *msg, const char *name,
     }
 
     return ngx_iothub_message_add(msg, name, ngx_strlen(name), p, len);
+}
+
+
+/*
+ * Calls entry for every key of the map in data (message annotations,
+ * application properties, link properties), with data on the key's
+ * value: entry returns NGX_OK for the next key, NGX_DONE to stop, or
+ * NGX_ERROR.  Returns what stopped the walk: NGX_DONE, NGX_ERROR, or
+ * NGX_OK at the map's end or when data holds no map.
+ */
+
+ngx_int_t
+ngx_iothub_amqp_map_each(pn_data_t *data, ngx_iothub_amqp_map_entry_pt entry,
+    void *arg)
+{
+    ngx_int_t  rc;
+    pn_atom_t  key;
+
+    pn_data_rewind(data);
+
+    if (!pn_data_next(data) || pn_data_type(data) != PN_MAP) {
+        return NGX_OK;
+    }
+
+    rc = NGX_OK;
+
+    pn_data_enter(data);
+
+    while (pn_data_next(data)) {
+        key = pn_data_get_atom(data);
+
+        if (!pn_data_next(data)) {
+            break;
+        }
+
+        rc = entry(&key, data, arg);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            break;
+        }
+    }
+
+    pn_data_exit(data);
+
+    return rc;
 }
 
 

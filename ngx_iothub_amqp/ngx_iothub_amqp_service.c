@@ -95,8 +95,6 @@ static ngx_iothub_amqp_service_t *ngx_iothub_amqp_service_get(
     ngx_iothub_amqp_ctx_t *ctx);
 static void ngx_iothub_amqp_service_arm(ngx_iothub_amqp_service_t *svc);
 static void ngx_iothub_amqp_service_expired(ngx_event_t *ev);
-static void ngx_iothub_amqp_service_accept(ngx_iothub_amqp_ctx_t *ctx,
-    pn_link_t *link, ngx_iothub_amqp_link_t *lc);
 static void ngx_iothub_amqp_service_gone(ngx_iothub_amqp_service_t *svc,
     pn_link_t *link);
 static void ngx_iothub_amqp_c2d_send(ngx_iothub_amqp_ctx_t *ctx,
@@ -436,7 +434,8 @@ ngx_iothub_amqp_service_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
         return;
     }
 
-    ngx_iothub_amqp_service_accept(ctx, link, lc);
+    ngx_iothub_amqp_open_link(link);
+    lc->opened = 1;
 
     if (c2d) {
         pn_link_flow(link, NGX_IOTHUB_AMQP_SERVICE_CREDIT);
@@ -445,24 +444,6 @@ ngx_iothub_amqp_service_link(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
 
     sbl->link = link;
     ngx_iothub_amqp_sbl_poll(sbl);
-}
-
-
-static void
-ngx_iothub_amqp_service_accept(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link,
-    ngx_iothub_amqp_link_t *lc)
-{
-    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
-    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
-    pn_link_set_snd_settle_mode(link, pn_link_remote_snd_settle_mode(link));
-    pn_link_set_rcv_settle_mode(link, PN_RCV_FIRST);
-
-    if (pn_link_is_receiver(link)) {
-        pn_link_set_max_message_size(link, NGX_IOTHUB_AMQP_MAX_MESSAGE);
-    }
-
-    pn_link_open(link);
-    lc->opened = 1;
 }
 
 

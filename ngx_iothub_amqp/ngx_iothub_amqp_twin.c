@@ -64,6 +64,8 @@ typedef struct {
 
 static ngx_int_t ngx_iothub_amqp_twin_read(pn_message_t *m,
     ngx_iothub_amqp_twin_req_t *req);
+static ngx_int_t ngx_iothub_amqp_twin_annotation(pn_atom_t *key,
+    pn_data_t *value, void *arg);
 static ngx_int_t ngx_iothub_amqp_twin_decide(ngx_iothub_amqp_twin_t *tw,
     ngx_iothub_amqp_twin_req_t *req, const char **error);
 static ngx_int_t ngx_iothub_amqp_twin_keep_cid(ngx_iothub_amqp_twin_t *tw,
@@ -82,6 +84,10 @@ static pn_link_t *ngx_iothub_amqp_twin_out(ngx_iothub_amqp_device_t *dev,
     char *channel, size_t len);
 static ngx_int_t ngx_iothub_amqp_link_channel(pn_link_t *link,
     pn_bytes_t *channel);
+static ngx_int_t ngx_iothub_amqp_channel_property(pn_atom_t *key,
+    pn_data_t *value, void *arg);
+static ngx_int_t ngx_iothub_amqp_atom_bytes(pn_atom_t *atom,
+    pn_bytes_t *out);
 static ngx_int_t ngx_iothub_amqp_text(pn_data_t *data, pn_bytes_t *out);
 static ngx_uint_t ngx_iothub_amqp_bytes_is(pn_bytes_t *b, const char *s);
 
@@ -207,8 +213,7 @@ done:
 static ngx_int_t
 ngx_iothub_amqp_twin_read(pn_message_t *m, ngx_iothub_amqp_twin_req_t *req)
 {
-    pn_data_t   *data;
-    pn_bytes_t   key, value;
+    pn_data_t  *data;
 
     ngx_memzero(req, sizeof(ngx_iothub_amqp_twin_req_t));
 
@@ -218,36 +223,8 @@ ngx_iothub_amqp_twin_read(pn_message_t *m, ngx_iothub_amqp_twin_req_t *req)
         return NGX_ERROR;
     }
 
-    data = pn_message_annotations(m);
-    pn_data_rewind(data);
-
-    if (pn_data_next(data) && pn_data_type(data) == PN_MAP) {
-        pn_data_enter(data);
-
-        while (pn_data_next(data)) {
-            if (ngx_iothub_amqp_text(data, &key) != NGX_OK) {
-                (void) pn_data_next(data);
-                continue;
-            }
-
-            if (!pn_data_next(data)) {
-                break;
-            }
-
-            if (ngx_iothub_amqp_text(data, &value) != NGX_OK) {
-                continue;
-            }
-
-            if (ngx_iothub_amqp_bytes_is(&key, "operation")) {
-                req->operation = value;
-
-            } else if (ngx_iothub_amqp_bytes_is(&key, "resource")) {
-                req->resource = value;
-            }
-        }
-
-        pn_data_exit(data);
-    }
+    (void) ngx_iothub_amqp_map_each(pn_message_annotations(m),
+                                    ngx_iothub_amqp_twin_annotation, req);
 
     /* a data section; an amqp-value string is taken as well */
 
@@ -261,6 +238,32 @@ ngx_iothub_amqp_twin_read(pn_message_t *m, ngx_iothub_amqp_twin_req_t *req)
         } else if (pn_data_type(data) == PN_STRING) {
             req->body = pn_data_get_string(data);
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the annotations operation and resource, strings or symbols */
+
+static ngx_int_t
+ngx_iothub_amqp_twin_annotation(pn_atom_t *key, pn_data_t *value, void *arg)
+{
+    ngx_iothub_amqp_twin_req_t *req = arg;
+
+    pn_bytes_t  k, text;
+
+    if (ngx_iothub_amqp_atom_bytes(key, &k) != NGX_OK
+        || ngx_iothub_amqp_text(value, &text) != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_iothub_amqp_bytes_is(&k, "operation")) {
+        req->operation = text;
+
+    } else if (ngx_iothub_amqp_bytes_is(&k, "resource")) {
+        req->resource = text;
     }
 
     return NGX_OK;
@@ -749,42 +752,28 @@ ngx_iothub_amqp_twin_out(ngx_iothub_amqp_device_t *dev, char *channel,
 static ngx_int_t
 ngx_iothub_amqp_link_channel(pn_link_t *link, pn_bytes_t *channel)
 {
-    pn_data_t   *props;
-    pn_bytes_t   key;
-    ngx_int_t    rc;
+    return (ngx_iothub_amqp_map_each(pn_link_remote_properties(link),
+                                     ngx_iothub_amqp_channel_property,
+                                     channel)
+            == NGX_DONE)
+           ? NGX_OK : NGX_DECLINED;
+}
 
-    props = pn_link_remote_properties(link);
-    pn_data_rewind(props);
 
-    if (!pn_data_next(props) || pn_data_type(props) != PN_MAP) {
-        return NGX_DECLINED;
+static ngx_int_t
+ngx_iothub_amqp_channel_property(pn_atom_t *key, pn_data_t *value,
+    void *arg)
+{
+    pn_bytes_t  k;
+
+    if (ngx_iothub_amqp_atom_bytes(key, &k) == NGX_OK
+        && ngx_iothub_amqp_bytes_is(&k, NGX_IOTHUB_AMQP_CHANNEL_PROPERTY)
+        && ngx_iothub_amqp_text(value, arg) == NGX_OK)
+    {
+        return NGX_DONE;
     }
 
-    rc = NGX_DECLINED;
-
-    pn_data_enter(props);
-
-    while (pn_data_next(props)) {
-        if (ngx_iothub_amqp_text(props, &key) != NGX_OK) {
-            (void) pn_data_next(props);
-            continue;
-        }
-
-        if (!pn_data_next(props)) {
-            break;
-        }
-
-        if (ngx_iothub_amqp_bytes_is(&key, NGX_IOTHUB_AMQP_CHANNEL_PROPERTY)
-            && ngx_iothub_amqp_text(props, channel) == NGX_OK)
-        {
-            rc = NGX_OK;
-            break;
-        }
-    }
-
-    pn_data_exit(props);
-
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -806,6 +795,21 @@ ngx_iothub_amqp_text(pn_data_t *data, pn_bytes_t *out)
     default:
         return NGX_DECLINED;
     }
+}
+
+
+/* a string or a symbol, as a map's key */
+
+static ngx_int_t
+ngx_iothub_amqp_atom_bytes(pn_atom_t *atom, pn_bytes_t *out)
+{
+    if (atom->type != PN_STRING && atom->type != PN_SYMBOL) {
+        return NGX_DECLINED;
+    }
+
+    *out = atom->u.as_bytes;
+
+    return NGX_OK;
 }
 
 

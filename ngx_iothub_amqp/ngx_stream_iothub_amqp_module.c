@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_stream.h>
 
+#include "ngx_iothub_conf_hub.h"
 #include "ngx_iothub_amqp.h"
 
 
@@ -19,17 +20,12 @@ static char *ngx_stream_iothub_amqp(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_stream_iothub_amqp_read_handler(ngx_event_t *rev);
 static void ngx_stream_iothub_amqp_write_handler(ngx_event_t *wev);
-static ngx_uint_t ngx_stream_iothub_amqp_ssl_pending(ngx_connection_t *c);
-static ssize_t ngx_stream_iothub_amqp_recv(ngx_iothub_amqp_ctx_t *ctx,
-    u_char *buf, size_t size);
-static ssize_t ngx_stream_iothub_amqp_send(ngx_iothub_amqp_ctx_t *ctx,
-    u_char *buf, size_t len);
-static void ngx_stream_iothub_amqp_finalize(ngx_iothub_amqp_ctx_t *ctx);
+static void ngx_stream_iothub_amqp_finalize(void *data);
 
 
-static ngx_iothub_amqp_transport_t  ngx_stream_iothub_amqp_transport = {
-    ngx_stream_iothub_amqp_recv,
-    ngx_stream_iothub_amqp_send,
+static ngx_iothub_engine_io_t  ngx_stream_iothub_amqp_transport = {
+    ngx_iothub_engine_stream_recv,
+    ngx_iothub_engine_stream_send,
     ngx_stream_iothub_amqp_finalize
 };
 
@@ -183,18 +179,12 @@ ngx_stream_iothub_amqp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_stream_iothub_amqp_srv_conf_t *iascf = conf;
 
-    ngx_str_t                   *value;
+    char                        *rv;
     ngx_stream_core_srv_conf_t  *cscf;
 
-    if (iascf->hub) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    iascf->hub = ngx_iothub_conf_find_hub(cf, &value[1]);
-    if (iascf->hub == NULL) {
-        return NGX_CONF_ERROR;
+    rv = ngx_iothub_conf_set_hub(cf, &iascf->hub);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
@@ -308,47 +298,10 @@ ngx_stream_iothub_amqp_write_handler(ngx_event_t *wev)
 }
 
 
-static ssize_t
-ngx_stream_iothub_amqp_recv(ngx_iothub_amqp_ctx_t *ctx, u_char *buf,
-    size_t size)
-{
-    ngx_connection_t  *c;
-
-    c = ctx->connection;
-
-    if (!c->read->ready && !ngx_stream_iothub_amqp_ssl_pending(c)) {
-        return NGX_AGAIN;
-    }
-
-    return c->recv(c, buf, size);
-}
-
-
-static ngx_uint_t
-ngx_stream_iothub_amqp_ssl_pending(ngx_connection_t *c)
-{
-#if (NGX_STREAM_SSL)
-    if (c->ssl) {
-        return SSL_has_pending(c->ssl->connection);
-    }
-#endif
-
-    return 0;
-}
-
-
-static ssize_t
-ngx_stream_iothub_amqp_send(ngx_iothub_amqp_ctx_t *ctx, u_char *buf,
-    size_t len)
-{
-    return ctx->connection->send(ctx->connection, buf, len);
-}
-
-
 static void
-ngx_stream_iothub_amqp_finalize(ngx_iothub_amqp_ctx_t *ctx)
+ngx_stream_iothub_amqp_finalize(void *data)
 {
-    ngx_stream_finalize_session(ctx->transport_data, NGX_STREAM_OK);
+    ngx_stream_finalize_session(data, NGX_STREAM_OK);
 }
 
 

@@ -19,6 +19,7 @@
 #include <ngx_http.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_conf_hub.h"
 #include "ngx_iothub_blob_sas.h"
 #include "ngx_iothub_log.h"
 #include "ngx_http_iothub_module.h"
@@ -1025,19 +1026,16 @@ ngx_http_iothub_blob_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_iothub_blob_loc_conf_t *blcf = conf;
 
+    char                      *rv;
     ngx_str_t                 *value;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (blcf->hub) {
-        return "is duplicate";
+    rv = ngx_iothub_conf_set_hub(cf, &blcf->hub);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     value = cf->args->elts;
-
-    blcf->hub = ngx_iothub_conf_find_hub(cf, &value[1]);
-    if (blcf->hub == NULL) {
-        return NGX_CONF_ERROR;
-    }
 
     if (blcf->hub->storage == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

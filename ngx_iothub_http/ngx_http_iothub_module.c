@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_iothub_conf_hub.h"
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_log.h"
 #include "ngx_iothub_http_route.h"
@@ -1024,18 +1025,12 @@ ngx_http_iothub_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_iothub_loc_conf_t *ilcf = conf;
 
-    ngx_str_t                 *value;
+    char                      *rv;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (ilcf->hub) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    ilcf->hub = ngx_iothub_conf_find_hub(cf, &value[1]);
-    if (ilcf->hub == NULL) {
-        return NGX_CONF_ERROR;
+    rv = ngx_iothub_conf_set_hub(cf, &ilcf->hub);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);

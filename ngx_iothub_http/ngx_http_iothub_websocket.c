@@ -21,6 +21,8 @@
 #include <ngx_http.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_conf_hub.h"
+#include "ngx_iothub_engine_io.h"
 #include "ngx_iothub_ws_engine.h"
 #include "ngx_iothub_ws_codec.h"
 #include "ngx_http_iothub_module.h"
@@ -84,7 +86,6 @@ static ssize_t ngx_http_iothub_ws_recv(ngx_iothub_ws_transport_t *t,
 static ssize_t ngx_http_iothub_ws_decode(ngx_http_iothub_ws_ctx_t *ctx,
     u_char *buf, size_t n);
 static void ngx_http_iothub_ws_pong(ngx_http_iothub_ws_ctx_t *ctx);
-static ngx_uint_t ngx_http_iothub_ws_ssl_pending(ngx_connection_t *c);
 static ssize_t ngx_http_iothub_ws_send(ngx_iothub_ws_transport_t *t,
     u_char *buf, size_t len);
 static u_char *ngx_http_iothub_ws_reserve(ngx_http_iothub_ws_ctx_t *ctx,
@@ -663,15 +664,8 @@ ngx_http_iothub_ws_recv(ngx_iothub_ws_transport_t *t, u_char *buf,
             }
 
         } else {
-            /*
-             * the last read ended on EAGAIN and OpenSSL holds nothing:
-             * a read() now would only say EAGAIN again
-             */
-            if (!c->read->ready && !ngx_http_iothub_ws_ssl_pending(c)) {
-                return NGX_AGAIN;
-            }
-
-            rc = c->recv(c, buf, size);
+            /* no read() while nothing came (ngx_iothub_engine_io.h) */
+            rc = ngx_iothub_conn_recv(c, buf, size);
 
             if (rc == NGX_AGAIN || rc == NGX_ERROR || rc == 0) {
                 return rc;
@@ -767,19 +761,6 @@ ngx_http_iothub_ws_pong(ngx_http_iothub_ws_ctx_t *ctx)
     if (!c->write->posted) {
         ngx_post_event(c->write, &ngx_posted_events);
     }
-}
-
-
-static ngx_uint_t
-ngx_http_iothub_ws_ssl_pending(ngx_connection_t *c)
-{
-#if (NGX_HTTP_SSL)
-    if (c->ssl) {
-        return SSL_has_pending(c->ssl->connection);
-    }
-#endif
-
-    return 0;
 }
 
 
@@ -1025,18 +1006,12 @@ ngx_http_iothub_ws(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_iothub_ws_loc_conf_t *wlcf = conf;
 
-    ngx_str_t                 *value;
+    char                      *rv;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (wlcf->settings.hub != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    wlcf->settings.hub = ngx_iothub_conf_find_hub(cf, &value[1]);
-    if (wlcf->settings.hub == NULL) {
-        return NGX_CONF_ERROR;
+    rv = ngx_iothub_conf_set_hub(cf, &wlcf->settings.hub);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);

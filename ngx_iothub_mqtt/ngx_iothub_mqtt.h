@@ -15,6 +15,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_d2c.h"
+#include "ngx_iothub_engine_io.h"
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_twin_service.h"
 #include "ngx_iothub_mqtt_parse.h"
@@ -50,20 +51,6 @@ typedef struct ngx_iothub_mqtt_ctx_s  ngx_iothub_mqtt_ctx_t;
 
 
 /*
- * What carries the engine's bytes: recv and send as c->recv and c->send
- * (a count, 0 at end of stream, NGX_AGAIN or NGX_ERROR); finalize ends the
- * connection once the engine closed the session.
- */
-typedef struct {
-    ssize_t                       (*recv)(ngx_iothub_mqtt_ctx_t *ctx,
-                                          u_char *buf, size_t size);
-    ssize_t                       (*send)(ngx_iothub_mqtt_ctx_t *ctx,
-                                          u_char *buf, size_t len);
-    void                          (*finalize)(ngx_iothub_mqtt_ctx_t *ctx);
-} ngx_iothub_mqtt_transport_t;
-
-
-/*
  * What the packets mean, for the engine (ngx_iothub_mqtt_handler.c), which
  * calls no file above it by name: start sets up a new connection's
  * session, closed runs once from the close path, the others get a decoded
@@ -88,7 +75,7 @@ typedef struct {
 
 struct ngx_iothub_mqtt_ctx_s {
     ngx_connection_t               *connection;
-    ngx_iothub_mqtt_transport_t    *transport;
+    ngx_iothub_engine_io_t         *transport; /* carries the bytes */
     ngx_iothub_mqtt_packets_t      *packets;
     void                           *transport_data;
     ngx_stream_iothub_mqtt_srv_conf_t *conf;

@@ -25,6 +25,10 @@ static ngx_int_t ngx_iothub_mqtt_next_packet(ngx_iothub_mqtt_ctx_t *ctx);
 static void ngx_iothub_mqtt_release_input(ngx_iothub_mqtt_ctx_t *ctx);
 static ngx_int_t ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx,
     size_t size);
+static ngx_int_t ngx_iothub_mqtt_move(u_char **buf, size_t len, size_t size,
+    ngx_log_t *log);
+static ngx_int_t ngx_iothub_mqtt_bad_packet(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_rc_e mrc);
 static ngx_int_t ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx,
     u_char *p, size_t len);
 static ngx_int_t ngx_iothub_mqtt_handle(ngx_iothub_mqtt_ctx_t *ctx,
@@ -103,7 +107,8 @@ ngx_iothub_mqtt_read(ngx_iothub_mqtt_ctx_t *ctx)
 
         /* NGX_AGAIN: the packet is incomplete */
 
-        n = ctx->transport->recv(ctx, ctx->in + ctx->in_len,
+        n = ctx->transport->recv(ctx->connection, ctx->transport_data,
+                                 ctx->in + ctx->in_len,
                                  ctx->in_size - ctx->in_len);
 
         if (n == NGX_AGAIN) {
@@ -158,11 +163,7 @@ ngx_iothub_mqtt_next_packet(ngx_iothub_mqtt_ctx_t *ctx)
     }
 
     if (mrc != NGX_IOTHUB_MQTT_OK) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "iothub mqtt: %s packet",
-                      ngx_iothub_mqtt_strerror(mrc));
-        ngx_iothub_mqtt_close(ctx, NULL);
-        return NGX_ERROR;
+        return ngx_iothub_mqtt_bad_packet(ctx, mrc);
     }
 
     rc = ngx_iothub_mqtt_dispatch(ctx, ctx->in, f.len);
@@ -217,8 +218,6 @@ ngx_iothub_mqtt_release_input(ngx_iothub_mqtt_ctx_t *ctx)
 static ngx_int_t
 ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx, size_t size)
 {
-    u_char  *p;
-
     size = ngx_min(size, ctx->conf->max_packet_size);
     size = ngx_max(size, NGX_IOTHUB_MQTT_IN_SMALL);
 
@@ -226,20 +225,53 @@ ngx_iothub_mqtt_grow_input(ngx_iothub_mqtt_ctx_t *ctx, size_t size)
         return NGX_OK;
     }
 
-    p = ngx_alloc(size, ctx->connection->log);
+    if (ngx_iothub_mqtt_move(&ctx->in, ctx->in_len, size,
+                             ctx->connection->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->in_size = size;
+
+    return NGX_OK;
+}
+
+
+/* moves the len bytes of *buf into a new buffer of size bytes */
+
+static ngx_int_t
+ngx_iothub_mqtt_move(u_char **buf, size_t len, size_t size, ngx_log_t *log)
+{
+    u_char  *p;
+
+    p = ngx_alloc(size, log);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (ctx->in_len) {
-        ngx_memcpy(p, ctx->in, ctx->in_len);
+    if (len) {
+        ngx_memcpy(p, *buf, len);
     }
 
-    ngx_free(ctx->in);
-    ctx->in = p;
-    ctx->in_size = size;
+    ngx_free(*buf);
+    *buf = p;
 
     return NGX_OK;
+}
+
+
+/* a packet the codec refused: the session closes (NGX_ERROR) */
+
+static ngx_int_t
+ngx_iothub_mqtt_bad_packet(ngx_iothub_mqtt_ctx_t *ctx,
+    ngx_iothub_mqtt_rc_e mrc)
+{
+    ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
+                  "iothub mqtt: %s packet", ngx_iothub_mqtt_strerror(mrc));
+    ngx_iothub_mqtt_close(ctx, NULL);
+
+    return NGX_ERROR;
 }
 
 
@@ -269,11 +301,7 @@ ngx_iothub_mqtt_dispatch(ngx_iothub_mqtt_ctx_t *ctx, u_char *p, size_t len)
     }
 
     if (mrc != NGX_IOTHUB_MQTT_OK) {
-        ngx_log_error(NGX_LOG_INFO, ctx->connection->log, 0,
-                      "iothub mqtt: %s packet",
-                      ngx_iothub_mqtt_strerror(mrc));
-        ngx_iothub_mqtt_close(ctx, NULL);
-        return NGX_ERROR;
+        return ngx_iothub_mqtt_bad_packet(ctx, mrc);
     }
 
     if ((ctx->state == NGX_IOTHUB_MQTT_WAIT_CONNECT)
@@ -432,17 +460,13 @@ ngx_iothub_mqtt_reserve(ngx_iothub_mqtt_ctx_t *ctx, size_t len)
         size = ngx_max(ctx->out_size * 2, ctx->out_len + len);
         size = ngx_max(size, 256);
 
-        p = ngx_alloc(size, ctx->connection->log);
-        if (p == NULL) {
+        if (ngx_iothub_mqtt_move(&ctx->out, ctx->out_len, size,
+                                 ctx->connection->log)
+            != NGX_OK)
+        {
             return NULL;
         }
 
-        if (ctx->out_len) {
-            ngx_memcpy(p, ctx->out, ctx->out_len);
-        }
-
-        ngx_free(ctx->out);
-        ctx->out = p;
         ctx->out_size = size;
     }
 
@@ -469,7 +493,8 @@ ngx_iothub_mqtt_flush(ngx_iothub_mqtt_ctx_t *ctx)
     c = ctx->connection;
 
     while (ctx->out_len) {
-        n = ctx->transport->send(ctx, ctx->out, ctx->out_len);
+        n = ctx->transport->send(c, ctx->transport_data, ctx->out,
+                                 ctx->out_len);
 
         if (n == NGX_ERROR) {
             ngx_iothub_mqtt_close(ctx, "cannot write to client");
@@ -590,5 +615,5 @@ ngx_iothub_mqtt_close(ngx_iothub_mqtt_ctx_t *ctx, const char *why)
     ctx->out = NULL;
     ctx->will = NULL;
 
-    ctx->transport->finalize(ctx);
+    ctx->transport->finalize(ctx->transport_data);
 }

@@ -27,18 +27,6 @@ static ngx_int_t ngx_iothub_mqtt_ws_read(ngx_iothub_ws_transport_t *t);
 static void ngx_iothub_mqtt_ws_write(ngx_iothub_ws_transport_t *t);
 static void ngx_iothub_mqtt_ws_close(ngx_iothub_ws_transport_t *t,
     ngx_iothub_ws_close_e how, const char *why);
-static ssize_t ngx_iothub_mqtt_ws_recv(ngx_iothub_mqtt_ctx_t *ctx,
-    u_char *buf, size_t size);
-static ssize_t ngx_iothub_mqtt_ws_send(ngx_iothub_mqtt_ctx_t *ctx,
-    u_char *buf, size_t len);
-static void ngx_iothub_mqtt_ws_finalize(ngx_iothub_mqtt_ctx_t *ctx);
-
-
-static ngx_iothub_mqtt_transport_t  ngx_iothub_mqtt_ws_transport = {
-    ngx_iothub_mqtt_ws_recv,
-    ngx_iothub_mqtt_ws_send,
-    ngx_iothub_mqtt_ws_finalize
-};
 
 
 static ngx_iothub_ws_engine_t  ngx_iothub_mqtt_ws_engine = {
@@ -78,7 +66,7 @@ ngx_iothub_mqtt_ws_start(ngx_iothub_ws_transport_t *t)
 
     ctx = &s->ctx;
     ctx->connection = t->connection;
-    ctx->transport = &ngx_iothub_mqtt_ws_transport;
+    ctx->transport = &ngx_iothub_engine_ws_io;
     ctx->packets = &ngx_iothub_mqtt_packets;
     ctx->transport_data = t;
     ctx->conf = &s->conf;
@@ -123,38 +111,4 @@ ngx_iothub_mqtt_ws_close(ngx_iothub_ws_transport_t *t,
     }
 
     ngx_iothub_mqtt_close(ctx, why);
-}
-
-
-static ssize_t
-ngx_iothub_mqtt_ws_recv(ngx_iothub_mqtt_ctx_t *ctx, u_char *buf,
-    size_t size)
-{
-    ngx_iothub_ws_transport_t  *t;
-
-    t = ctx->transport_data;
-
-    return t->recv(t, buf, size);
-}
-
-
-static ssize_t
-ngx_iothub_mqtt_ws_send(ngx_iothub_mqtt_ctx_t *ctx, u_char *buf, size_t len)
-{
-    ngx_iothub_ws_transport_t  *t;
-
-    t = ctx->transport_data;
-
-    return t->send(t, buf, len);
-}
-
-
-static void
-ngx_iothub_mqtt_ws_finalize(ngx_iothub_mqtt_ctx_t *ctx)
-{
-    ngx_iothub_ws_transport_t  *t;
-
-    t = ctx->transport_data;
-
-    t->finalize(t);
 }

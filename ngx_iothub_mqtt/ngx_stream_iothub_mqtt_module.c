@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_stream.h>
 
+#include "ngx_iothub_conf_hub.h"
 #include "ngx_iothub_mqtt.h"
 
 
@@ -18,12 +19,7 @@ static char *ngx_stream_iothub_mqtt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_stream_iothub_mqtt_read_handler(ngx_event_t *rev);
 static void ngx_stream_iothub_mqtt_write_handler(ngx_event_t *wev);
-static ngx_uint_t ngx_stream_iothub_mqtt_ssl_pending(ngx_connection_t *c);
-static ssize_t ngx_stream_iothub_mqtt_recv(ngx_iothub_mqtt_ctx_t *ctx,
-    u_char *buf, size_t size);
-static ssize_t ngx_stream_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx,
-    u_char *buf, size_t len);
-static void ngx_stream_iothub_mqtt_finalize(ngx_iothub_mqtt_ctx_t *ctx);
+static void ngx_stream_iothub_mqtt_finalize(void *data);
 static ngx_int_t ngx_stream_iothub_mqtt_init_module(ngx_cycle_t *cycle);
 static void ngx_stream_iothub_mqtt_size_pools(ngx_cycle_t *cycle);
 static ngx_uint_t ngx_stream_iothub_mqtt_listener(ngx_listening_t *ls);
@@ -38,9 +34,9 @@ static ngx_uint_t ngx_stream_iothub_mqtt_listener(ngx_listening_t *ls);
 #define NGX_STREAM_IOTHUB_MQTT_POOL_SLACK  512
 
 
-static ngx_iothub_mqtt_transport_t  ngx_stream_iothub_mqtt_transport = {
-    ngx_stream_iothub_mqtt_recv,
-    ngx_stream_iothub_mqtt_send,
+static ngx_iothub_engine_io_t  ngx_stream_iothub_mqtt_transport = {
+    ngx_iothub_engine_stream_recv,
+    ngx_iothub_engine_stream_send,
     ngx_stream_iothub_mqtt_finalize
 };
 
@@ -169,18 +165,12 @@ ngx_stream_iothub_mqtt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_stream_iothub_mqtt_srv_conf_t *imscf = conf;
 
-    ngx_str_t                   *value;
+    char                        *rv;
     ngx_stream_core_srv_conf_t  *cscf;
 
-    if (imscf->hub) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    imscf->hub = ngx_iothub_conf_find_hub(cf, &value[1]);
-    if (imscf->hub == NULL) {
-        return NGX_CONF_ERROR;
+    rv = ngx_iothub_conf_set_hub(cf, &imscf->hub);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
@@ -295,52 +285,10 @@ ngx_stream_iothub_mqtt_write_handler(ngx_event_t *wev)
 }
 
 
-static ssize_t
-ngx_stream_iothub_mqtt_recv(ngx_iothub_mqtt_ctx_t *ctx, u_char *buf,
-    size_t size)
-{
-    ngx_connection_t  *c;
-
-    c = ctx->connection;
-
-    /*
-     * the last read ended on EAGAIN and OpenSSL holds nothing: the next
-     * read event says when there is more, a read() now would only say
-     * EAGAIN again (a session resuming after a Redis reply)
-     */
-    if (!c->read->ready && !ngx_stream_iothub_mqtt_ssl_pending(c)) {
-        return NGX_AGAIN;
-    }
-
-    return c->recv(c, buf, size);
-}
-
-
-static ngx_uint_t
-ngx_stream_iothub_mqtt_ssl_pending(ngx_connection_t *c)
-{
-#if (NGX_STREAM_SSL)
-    if (c->ssl) {
-        return SSL_has_pending(c->ssl->connection);
-    }
-#endif
-
-    return 0;
-}
-
-
-static ssize_t
-ngx_stream_iothub_mqtt_send(ngx_iothub_mqtt_ctx_t *ctx, u_char *buf,
-    size_t len)
-{
-    return ctx->connection->send(ctx->connection, buf, len);
-}
-
-
 static void
-ngx_stream_iothub_mqtt_finalize(ngx_iothub_mqtt_ctx_t *ctx)
+ngx_stream_iothub_mqtt_finalize(void *data)
 {
-    ngx_stream_finalize_session(ctx->transport_data, NGX_STREAM_OK);
+    ngx_stream_finalize_session(data, NGX_STREAM_OK);
 }
 
 
