@@ -219,28 +219,3 @@ ngx_iothub_amqp_skip(ngx_iothub_amqp_cursor_t *c, int depth)
 
     return ngx_iothub_amqp_take(c, n) ? 0 : -1;
 }
-
-
-const unsigned char *
-ngx_iothub_amqp_take(ngx_iothub_amqp_cursor_t *c, size_t n)
-{
-    const unsigned char  *b;
-
-    if (c->failed || (size_t) (c->last - c->p) < n) {
-        c->failed = 1;
-        return NULL;
-    }
-
-    b = c->p;
-    c->p += n;
-
-    return b;
-}
-
-
-uint32_t
-ngx_iothub_amqp_be32(const unsigned char *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-           | ((uint32_t) p[2] << 8) | p[3];
-}

@@ -32,11 +32,32 @@ typedef struct {
 } ngx_iothub_amqp_cursor_t;
 
 
-/* the next n bytes, or NULL (the cursor fails) */
-const unsigned char *ngx_iothub_amqp_take(ngx_iothub_amqp_cursor_t *c,
-    size_t n);
+/* the next n bytes, or NULL (the cursor fails); every read goes here */
 
-uint32_t ngx_iothub_amqp_be32(const unsigned char *p);
+static inline const unsigned char *
+ngx_iothub_amqp_take(ngx_iothub_amqp_cursor_t *c, size_t n)
+{
+    const unsigned char  *b;
+
+    if (c->failed || (size_t) (c->last - c->p) < n) {
+        c->failed = 1;
+        return NULL;
+    }
+
+    b = c->p;
+    c->p += n;
+
+    return b;
+}
+
+
+static inline uint32_t
+ngx_iothub_amqp_be32(const unsigned char *p)
+{
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
+           | ((uint32_t) p[2] << 8) | p[3];
+}
+
 
 /* skips one encoded value, descriptors included: 0, else -1 */
 int ngx_iothub_amqp_skip(ngx_iothub_amqp_cursor_t *c, int depth);
