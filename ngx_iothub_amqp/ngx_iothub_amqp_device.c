@@ -18,6 +18,14 @@
 #include "ngx_iothub_sas.h"
 
 
+/* what a CBS put-token request's properties say */
+typedef struct {
+    ngx_uint_t                      operation;   /* put-token */
+    ngx_uint_t                      type;        /* a SAS token's */
+    pn_bytes_t                      audience;    /* name */
+} ngx_iothub_amqp_put_token_t;
+
+
 static void ngx_iothub_amqp_link_open(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link);
 static void ngx_iothub_amqp_link_closed(ngx_iothub_amqp_ctx_t *ctx,
@@ -36,6 +44,8 @@ static void ngx_iothub_amqp_put_token(ngx_iothub_amqp_ctx_t *ctx,
     pn_link_t *link, pn_delivery_t *d);
 static ngx_int_t ngx_iothub_amqp_put_token_args(pn_message_t *m,
     pn_bytes_t *audience, pn_bytes_t *token);
+static ngx_int_t ngx_iothub_amqp_put_token_entry(pn_atom_t *key,
+    pn_data_t *data, void *arg);
 static void ngx_iothub_amqp_cbs_reply(ngx_iothub_amqp_ctx_t *ctx,
     pn_atom_t *id, int status, const char *description);
 static ngx_iothub_amqp_device_t *ngx_iothub_amqp_device_find(
@@ -653,76 +663,71 @@ static ngx_int_t
 ngx_iothub_amqp_put_token_args(pn_message_t *m, pn_bytes_t *audience,
     pn_bytes_t *token)
 {
-    pn_data_t   *props, *body;
-    pn_bytes_t   key, value;
-    ngx_uint_t   operation, type;
+    pn_data_t                      *body;
+    ngx_iothub_amqp_put_token_t     put;
 
-    operation = 0;
-    type = 0;
-    audience->size = 0;
+    ngx_memzero(&put, sizeof(ngx_iothub_amqp_put_token_t));
 
-    props = pn_message_properties(m);
-    pn_data_rewind(props);
-
-    if (!pn_data_next(props) || pn_data_type(props) != PN_MAP) {
+    if (ngx_iothub_amqp_map_each(pn_message_properties(m),
+                                 ngx_iothub_amqp_put_token_entry, &put)
+        != NGX_OK)
+    {
         return NGX_ERROR;
-    }
-
-    pn_data_enter(props);
-
-    while (pn_data_next(props)) {
-        if (pn_data_type(props) != PN_STRING
-            && pn_data_type(props) != PN_SYMBOL)
-        {
-            (void) pn_data_next(props);
-            continue;
-        }
-
-        key = pn_data_type(props) == PN_STRING ? pn_data_get_string(props)
-                                                : pn_data_get_symbol(props);
-
-        if (!pn_data_next(props)) {
-            break;
-        }
-
-        if (pn_data_type(props) != PN_STRING
-            && pn_data_type(props) != PN_SYMBOL)
-        {
-            continue;
-        }
-
-        value = pn_data_type(props) == PN_STRING ? pn_data_get_string(props)
-                                                  : pn_data_get_symbol(props);
-
-        if (key.size == 9 && ngx_strncmp(key.start, "operation", 9) == 0) {
-            operation = (value.size == 9
-                         && ngx_strncmp(value.start, "put-token", 9) == 0);
-
-        } else if (key.size == 4 && ngx_strncmp(key.start, "type", 4) == 0) {
-            type = (value.size == 31
-                    && ngx_strncmp(value.start,
-                                   "servicebus.windows.net:sastoken", 31)
-                       == 0)
-                   || (value.size == 26
-                       && ngx_strncmp(value.start,
-                                      "azure-devices.net:sastoken", 26)
-                          == 0);
-
-        } else if (key.size == 4 && ngx_strncmp(key.start, "name", 4) == 0) {
-            *audience = value;
-        }
     }
 
     body = pn_message_body(m);
     pn_data_rewind(body);
 
-    if (!operation || !type || audience->size == 0
+    if (!put.operation || !put.type || put.audience.size == 0
         || !pn_data_next(body) || pn_data_type(body) != PN_STRING)
     {
         return NGX_ERROR;
     }
 
+    *audience = put.audience;
     *token = pn_data_get_string(body);
+
+    return NGX_OK;
+}
+
+
+/* a CBS request's property, as text (a string or a symbol) */
+
+static ngx_int_t
+ngx_iothub_amqp_put_token_entry(pn_atom_t *key, pn_data_t *data, void *arg)
+{
+    ngx_iothub_amqp_put_token_t *put = arg;
+
+    pn_bytes_t  k, value;
+
+    if ((key->type != PN_STRING && key->type != PN_SYMBOL)
+        || (pn_data_type(data) != PN_STRING
+            && pn_data_type(data) != PN_SYMBOL))
+    {
+        return NGX_OK;
+    }
+
+    k = key->u.as_bytes;
+    value = pn_data_type(data) == PN_STRING ? pn_data_get_string(data)
+                                             : pn_data_get_symbol(data);
+
+    if (k.size == 9 && ngx_strncmp(k.start, "operation", 9) == 0) {
+        put->operation = (value.size == 9
+                          && ngx_strncmp(value.start, "put-token", 9) == 0);
+
+    } else if (k.size == 4 && ngx_strncmp(k.start, "type", 4) == 0) {
+        put->type = (value.size == 31
+                     && ngx_strncmp(value.start,
+                                    "servicebus.windows.net:sastoken", 31)
+                        == 0)
+                    || (value.size == 26
+                        && ngx_strncmp(value.start,
+                                       "azure-devices.net:sastoken", 26)
+                           == 0);
+
+    } else if (k.size == 4 && ngx_strncmp(k.start, "name", 4) == 0) {
+        put->audience = value;
+    }
 
     return NGX_OK;
 }

@@ -42,6 +42,8 @@ static void ngx_iothub_amqp_method_forget(ngx_iothub_amqp_device_t *dev,
     ngx_iothub_amqp_method_id_t *id);
 static ngx_int_t ngx_iothub_amqp_method_status(pn_message_t *m,
     ngx_int_t *status);
+static ngx_int_t ngx_iothub_amqp_method_status_entry(pn_atom_t *key,
+    pn_data_t *value, void *arg);
 static ngx_int_t ngx_iothub_amqp_uuid_parse(const char *p, size_t len,
     u_char *uuid);
 
@@ -266,85 +268,80 @@ done:
 static ngx_int_t
 ngx_iothub_amqp_method_status(pn_message_t *m, ngx_int_t *status)
 {
-    int64_t      v;
-    pn_data_t   *props;
-    pn_bytes_t   key, text;
-    ngx_int_t    n;
+    int64_t  v;
 
-    props = pn_message_properties(m);
-    pn_data_rewind(props);
+    v = INT64_MIN;
 
-    if (!pn_data_next(props) || pn_data_type(props) != PN_MAP) {
+    if (ngx_iothub_amqp_map_each(pn_message_properties(m),
+                                 ngx_iothub_amqp_method_status_entry, &v)
+        != NGX_DONE
+        || v < -1000000000 || v > 1000000000)
+    {
         return NGX_DECLINED;
     }
 
-    pn_data_enter(props);
+    *status = (ngx_int_t) v;
 
-    while (pn_data_next(props)) {
-        if (pn_data_type(props) != PN_STRING) {
-            (void) pn_data_next(props);
-            continue;
-        }
+    return NGX_OK;
+}
 
-        key = pn_data_get_string(props);
 
-        if (!pn_data_next(props)) {
-            break;
-        }
+/* the IoThub-status entry: its value in *arg (INT64_MIN: not a number) */
 
-        if (key.size != 13
-            || ngx_strncasecmp((u_char *) key.start,
-                               (u_char *) "IoThub-status", 13) != 0)
-        {
-            continue;
-        }
+static ngx_int_t
+ngx_iothub_amqp_method_status_entry(pn_atom_t *key, pn_data_t *value,
+    void *arg)
+{
+    int64_t *v = arg;
 
-        switch (pn_data_type(props)) {
+    ngx_int_t   n;
+    pn_bytes_t  text;
 
-        case PN_INT:
-            v = pn_data_get_int(props);
-            break;
-
-        case PN_LONG:
-            v = pn_data_get_long(props);
-            break;
-
-        case PN_SHORT:
-            v = pn_data_get_short(props);
-            break;
-
-        case PN_UINT:
-            v = pn_data_get_uint(props);
-            break;
-
-        case PN_ULONG:
-            v = (int64_t) ngx_min(pn_data_get_ulong(props), 1000000000);
-            break;
-
-        case PN_STRING:
-            text = pn_data_get_string(props);
-            n = ngx_atoi((u_char *) text.start, text.size);
-
-            if (n == NGX_ERROR) {
-                return NGX_DECLINED;
-            }
-
-            v = n;
-            break;
-
-        default:
-            return NGX_DECLINED;
-        }
-
-        if (v < -1000000000 || v > 1000000000) {
-            return NGX_DECLINED;
-        }
-
-        *status = (ngx_int_t) v;
+    if (key->type != PN_STRING
+        || key->u.as_bytes.size != 13
+        || ngx_strncasecmp((u_char *) key->u.as_bytes.start,
+                           (u_char *) "IoThub-status", 13) != 0)
+    {
         return NGX_OK;
     }
 
-    return NGX_DECLINED;
+    switch (pn_data_type(value)) {
+
+    case PN_INT:
+        *v = pn_data_get_int(value);
+        break;
+
+    case PN_LONG:
+        *v = pn_data_get_long(value);
+        break;
+
+    case PN_SHORT:
+        *v = pn_data_get_short(value);
+        break;
+
+    case PN_UINT:
+        *v = pn_data_get_uint(value);
+        break;
+
+    case PN_ULONG:
+        *v = (int64_t) ngx_min(pn_data_get_ulong(value), 1000000000);
+        break;
+
+    case PN_STRING:
+        text = pn_data_get_string(value);
+        n = ngx_atoi((u_char *) text.start, text.size);
+
+        if (n != NGX_ERROR) {
+            *v = n;
+        }
+
+        break;
+
+    default:
+        break;
+    }
+
+    return NGX_DONE;
 }
 
 
