@@ -160,20 +160,12 @@ ngx_iothub_amqp_binary(ngx_iothub_amqp_cursor_t *c, unsigned char code8,
 }
 
 
-/*
- * Skips one encoded value; the constructor's upper nibble says its width
- * (AMQP 1.0 part 1, 1.2): 0x4_ none, 0x5_ 1 byte, ..., 0x9_ 16 bytes,
- * 0xa_/0xc_/0xe_ a 1-byte size and that many bytes, 0xb_/0xd_/0xf_ a
- * 4-byte size; 0x00 a descriptor and a value.
- */
+/* skips one encoded value, descriptors included: 0, else -1 */
 
 int
 ngx_iothub_amqp_skip(ngx_iothub_amqp_cursor_t *c, int depth)
 {
-    size_t                n;
     const unsigned char  *b;
-
-    static const unsigned char  fixed[] = { 0, 1, 2, 4, 8, 16 };
 
     b = ngx_iothub_amqp_take(c, 1);
     if (b == NULL) {
@@ -189,10 +181,29 @@ ngx_iothub_amqp_skip(ngx_iothub_amqp_cursor_t *c, int depth)
                || ngx_iothub_amqp_skip(c, depth + 1) != 0 ? -1 : 0;
     }
 
-    switch (*b >> 4) {
+    return ngx_iothub_amqp_skip_payload(c, *b);
+}
+
+
+/*
+ * Skips what follows a constructor other than a descriptor's; its upper
+ * nibble says the width (AMQP 1.0 part 1, 1.2): 0x4_ none, 0x5_ 1 byte,
+ * ..., 0x9_ 16 bytes, 0xa_/0xc_/0xe_ a 1-byte size and that many bytes,
+ * 0xb_/0xd_/0xf_ a 4-byte size.
+ */
+
+int
+ngx_iothub_amqp_skip_payload(ngx_iothub_amqp_cursor_t *c, unsigned char code)
+{
+    size_t                n;
+    const unsigned char  *b;
+
+    static const unsigned char  fixed[] = { 0, 1, 2, 4, 8, 16 };
+
+    switch (code >> 4) {
 
     case 0x4: case 0x5: case 0x6: case 0x7: case 0x8: case 0x9:
-        n = fixed[(*b >> 4) - 4];
+        n = fixed[(code >> 4) - 4];
         break;
 
     case 0xa: case 0xc: case 0xe:

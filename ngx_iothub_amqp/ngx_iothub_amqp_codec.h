@@ -9,9 +9,9 @@
 
 
 /*
- * Reading AMQP 1.0's type encoding (part 1) in place: the steps the frame
- * scanner (ngx_iothub_amqp_batch.c) and the message reader
- * (ngx_iothub_amqp_sections.c) share.  Every step reads at a cursor; a
+ * Reading AMQP 1.0's type encoding (part 1) in place: the steps of the
+ * frame scanner (ngx_iothub_amqp_batch.c), some of which the message
+ * reader (ngx_iothub_amqp_sections.c) takes too.  Every step reads at a cursor; a
  * read past the end fails the cursor, and every later read fails too.
  *
  * Pure C: libc only, nothing allocated.
@@ -61,6 +61,10 @@ ngx_iothub_amqp_be32(const unsigned char *p)
 
 /* skips one encoded value, descriptors included: 0, else -1 */
 int ngx_iothub_amqp_skip(ngx_iothub_amqp_cursor_t *c, int depth);
+
+/* skips what follows a constructor that is no descriptor: 0, else -1 */
+int ngx_iothub_amqp_skip_payload(ngx_iothub_amqp_cursor_t *c,
+    unsigned char code);
 
 /* a numeric descriptor (smallulong or ulong): 0, else -1 */
 int ngx_iothub_amqp_descriptor(ngx_iothub_amqp_cursor_t *c, uint64_t *code);

@@ -19,8 +19,6 @@
 
 
 static size_t ngx_iothub_amqp_session_capacity(ngx_iothub_amqp_ctx_t *ctx);
-
-
 static void ngx_iothub_amqp_process(ngx_iothub_amqp_ctx_t *ctx);
 static void ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx,
     pn_event_t *ev);

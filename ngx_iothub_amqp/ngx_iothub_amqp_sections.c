@@ -21,10 +21,6 @@
 #define NGX_IOTHUB_AMQP_FOOTER        0x78
 
 
-/* the widths of the fixed-width types by their codes' upper nibble, 4-9 */
-static const unsigned char  ngx_iothub_amqp_widths[] = { 0, 1, 2, 4, 8, 16 };
-
-
 static int ngx_iothub_amqp_section(ngx_iothub_amqp_cursor_t *c,
     ngx_iothub_amqp_sections_t *s);
 static int ngx_iothub_amqp_properties(ngx_iothub_amqp_cursor_t *c,
@@ -452,9 +448,7 @@ static int
 ngx_iothub_amqp_elements(ngx_iothub_amqp_cursor_t *c, unsigned char code,
     uint32_t count)
 {
-    size_t                size;
-    pn_atom_t             element;
-    const unsigned char  *b;
+    pn_atom_t  element;
 
     switch (code) {
 
@@ -482,17 +476,10 @@ ngx_iothub_amqp_elements(ngx_iothub_amqp_cursor_t *c, unsigned char code,
         return -1;
     }
 
-    /* with a size of 1 or (0xb_, 0xd_, 0xf_) 4 bytes: a byte at least */
+    /* each with a size of its own: a byte at least */
 
     while (count--) {
-        b = ngx_iothub_amqp_take(c, (code & 0x10) ? 4 : 1);
-        if (b == NULL) {
-            return -1;
-        }
-
-        size = (code & 0x10) ? ngx_iothub_amqp_be32(b) : *b;
-
-        if (ngx_iothub_amqp_take(c, size) == NULL) {
+        if (ngx_iothub_amqp_skip_payload(c, code) != 0) {
             return -1;
         }
     }
@@ -548,17 +535,14 @@ static int
 ngx_iothub_amqp_fixed(ngx_iothub_amqp_cursor_t *c, unsigned char code,
     pn_atom_t *a)
 {
-    size_t                width;
     const unsigned char  *b;
 
-    if (code < 0x40 || code > 0x9f) {
-        return -1;
-    }
+    /* the value's bytes: where the cursor is, before it passes them */
+    b = c->p;
 
-    width = ngx_iothub_amqp_widths[(code >> 4) - 4];
-
-    b = ngx_iothub_amqp_take(c, width);
-    if (b == NULL) {
+    if (code < 0x40 || code > 0x9f
+        || ngx_iothub_amqp_skip_payload(c, code) != 0)
+    {
         return -1;
     }
 
