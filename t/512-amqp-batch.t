@@ -155,3 +155,23 @@ worker with one empty transfer.
 --- no_error_log
 [alert]
 [error]
+
+=== TEST 7: what Proton took but is no telemetry message is rejected with amqp:decode-error and nothing of it stored: a body of two data sections, a properties section twice, a value cut short after the body
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, raw_plain => ['005375a00161005375a00162',
+                                    '0053734500537345005375a00161',
+                                    '005375a0016174'],
+                  plain => [{body => 'after'}]);
+    # the message, then the three raw transfers
+    is_deeply($r->{outcomes}, ['accepted', ('rejected:amqp:decode-error') x 3],
+              "$t: outcomes") or diag(Test::More::explain($r));
+ }],
+ [d2c => [{body => 'after'}]]]
+--- no_error_log
+[alert]
+[error]
