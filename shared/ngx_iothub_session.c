@@ -134,24 +134,27 @@ ngx_iothub_session_verify(ngx_iothub_session_t *s,
 
 
 /*
- * Reads s's identity record into s->auth_pool: PENDING (the handler will
- * run), OK (s->identity is set, from the worker's identity cache), or a
- * failure.
+ * Reads s's identity record into s->auth's pool: PENDING (the handler
+ * will run), OK (s->auth->identity is set, from the worker's identity
+ * cache), or a failure.
  */
 
 ngx_iothub_session_rc_e
 ngx_iothub_session_read_identity(ngx_iothub_session_t *s,
     ngx_iothub_registry_handler_pt handler)
 {
-    ngx_int_t  rc;
+    ngx_int_t                  rc;
+    ngx_iothub_registry_op_t  *op;
 
-    s->op.hub = s->hub;
-    s->op.pool = s->auth_pool;
-    s->op.log = s->log;
-    s->op.handler = handler;
-    s->op.data = s;
+    op = &s->auth->op;
 
-    rc = ngx_iothub_registry_lookup(&s->op, &s->sender.device_id,
+    op->hub = s->hub;
+    op->pool = s->auth->pool;
+    op->log = s->log;
+    op->handler = handler;
+    op->data = s;
+
+    rc = ngx_iothub_registry_lookup(op, &s->sender.device_id,
                                     &s->sender.module_id);
 
     switch (rc) {
@@ -160,7 +163,7 @@ ngx_iothub_session_read_identity(ngx_iothub_session_t *s,
         return NGX_IOTHUB_SESSION_PENDING;
 
     case NGX_DONE:
-        s->identity = s->op.identity;
+        s->auth->identity = op->identity;
         return NGX_IOTHUB_SESSION_OK;
 
     case NGX_DECLINED:
@@ -173,7 +176,7 @@ ngx_iothub_session_read_identity(ngx_iothub_session_t *s,
 }
 
 
-/* the outcome of that read, once its handler ran; OK sets s->identity */
+/* the outcome of that read, once its handler ran; OK sets the identity */
 
 ngx_iothub_session_rc_e
 ngx_iothub_session_identity_read(ngx_iothub_session_t *s,
@@ -182,7 +185,7 @@ ngx_iothub_session_identity_read(ngx_iothub_session_t *s,
     switch (op->rc) {
 
     case NGX_IOTHUB_REGISTRY_OK:
-        s->identity = op->identity;
+        s->auth->identity = op->identity;
         return NGX_IOTHUB_SESSION_OK;
 
     case NGX_IOTHUB_REGISTRY_NO_DEVICE:
@@ -197,20 +200,41 @@ ngx_iothub_session_identity_read(ngx_iothub_session_t *s,
 }
 
 
-/* the token, in a pool that lives only until the session is connected */
+/* s->auth, in a pool that lives only until authentication is done */
+
+ngx_int_t
+ngx_iothub_session_auth_start(ngx_iothub_session_t *s)
+{
+    ngx_pool_t  *pool;
+
+    pool = ngx_create_pool(4096, s->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->auth = ngx_pcalloc(pool, sizeof(ngx_iothub_session_auth_t));
+    if (s->auth == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    s->auth->pool = pool;
+
+    return NGX_OK;
+}
+
 
 ngx_int_t
 ngx_iothub_session_keep_token(ngx_iothub_session_t *s, ngx_str_t *token)
 {
-    s->auth_pool = ngx_create_pool(4096, s->log);
-    if (s->auth_pool == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_iothub_session_auth_t  *auth;
 
-    s->token.len = token->len;
-    s->token.data = ngx_pstrdup(s->auth_pool, token);
+    auth = s->auth;
 
-    return (s->token.data || token->len == 0) ? NGX_OK : NGX_ERROR;
+    auth->token.len = token->len;
+    auth->token.data = ngx_pstrdup(auth->pool, token);
+
+    return (auth->token.data || token->len == 0) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -247,10 +271,14 @@ ngx_iothub_session_credentials(ngx_iothub_session_t *s,
         return NGX_IOTHUB_SESSION_ERROR;
     }
 
+    if (ngx_iothub_session_auth_start(s) != NGX_OK) {
+        return NGX_IOTHUB_SESSION_ERROR;
+    }
+
     if (cred->token.len == 0) {
         /* X.509 devices send no token (auth.md 5) */
-        /* the certificate's facts go with the session's pool */
-        if (ngx_iothub_x509_peer(cred->connection, s->pool, &s->cert)
+        if (ngx_iothub_x509_peer(cred->connection, s->auth->pool,
+                                 &s->auth->cert)
             != NGX_OK)
         {
             s->why = "no SAS token in the password and no client certificate";
@@ -291,8 +319,8 @@ ngx_iothub_session_identity_done(ngx_iothub_registry_op_t *op)
 
 
 /*
- * Checks the credentials against s->identity, then makes the connection
- * the identity's session (session_connect.lua).
+ * Checks the credentials against s->auth->identity, then makes the
+ * connection the identity's session (session_connect.lua).
  */
 
 static ngx_iothub_session_rc_e
@@ -306,8 +334,8 @@ ngx_iothub_session_authenticate(ngx_iothub_session_t *s)
         return rc;
     }
 
-    gen.data = (u_char *) s->identity->generation_id;
-    gen.len = ngx_strlen(s->identity->generation_id);
+    gen.data = (u_char *) s->auth->identity->generation_id;
+    gen.len = ngx_strlen(s->auth->identity->generation_id);
 
     if (ngx_iothub_session_copy(s, &s->sender.generation_id, &gen)
         != NGX_OK)
@@ -358,9 +386,10 @@ ngx_iothub_session_verified(ngx_iothub_session_t *s)
 
     ngx_str_null(&none);
 
-    s->op.handler = ngx_iothub_session_device_done;
+    s->auth->op.handler = ngx_iothub_session_device_done;
 
-    rc = ngx_iothub_registry_lookup(&s->op, &s->sender.device_id, &none);
+    rc = ngx_iothub_registry_lookup(&s->auth->op, &s->sender.device_id,
+                                    &none);
 
     switch (rc) {
 
@@ -404,7 +433,7 @@ ngx_iothub_session_device_enabled(ngx_iothub_session_t *s)
 
     rc = NGX_IOTHUB_SESSION_OK;
 
-    if (ngx_strcmp(s->op.identity->status, "disabled") == 0) {
+    if (ngx_strcmp(s->auth->op.identity->status, "disabled") == 0) {
         s->why = "the module's device is disabled";
         rc = NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
     }
@@ -791,8 +820,11 @@ ngx_iothub_session_close(ngx_iothub_session_t *s)
     }
 
     ngx_iothub_session_cancel_calls(s);
-    ngx_iothub_registry_cancel(&s->op);
-    ngx_iothub_session_auth_done(s);
+
+    if (s->auth) {
+        ngx_iothub_registry_cancel(&s->auth->op);
+        ngx_iothub_session_auth_done(s);
+    }
 
     if (s->expiry.timer_set) {
         ngx_del_timer(&s->expiry);
@@ -825,14 +857,13 @@ ngx_iothub_session_cancel_calls(ngx_iothub_session_t *s)
 void
 ngx_iothub_session_auth_done(ngx_iothub_session_t *s)
 {
-    if (s->auth_pool) {
-        ngx_destroy_pool(s->auth_pool);
-        s->auth_pool = NULL;
-    }
+    ngx_pool_t  *pool;
 
-    s->identity = NULL;
-    s->token.data = NULL;
-    s->token.len = 0;
+    if (s->auth) {
+        pool = s->auth->pool;
+        s->auth = NULL;
+        ngx_destroy_pool(pool);
+    }
 }
 
 

@@ -138,6 +138,20 @@ typedef struct {
 typedef struct ngx_iothub_session_call_s  ngx_iothub_session_call_t;
 
 
+/*
+ * What only authentication needs (the identity record, the token, the
+ * client certificate's facts), in a pool of its own that goes once the
+ * session is authenticated: an idle session keeps none of it.
+ */
+typedef struct {
+    ngx_pool_t                     *pool;
+    ngx_iothub_registry_op_t        op;
+    ngx_iothub_identity_t          *identity;
+    ngx_str_t                       token;
+    ngx_iothub_x509_t               cert;
+} ngx_iothub_session_auth_t;
+
+
 struct ngx_iothub_session_s {
     ngx_iothub_session_protocol_t  *protocol;
     void                           *data;        /* the protocol's ctx */
@@ -170,11 +184,7 @@ struct ngx_iothub_session_s {
     time_t                          activity_saved;
 
     /* what authentication needs, freed once it is done (idle memory) */
-    ngx_pool_t                     *auth_pool;
-    ngx_iothub_registry_op_t        op;
-    ngx_iothub_identity_t          *identity;
-    ngx_str_t                       token;       /* in auth_pool */
-    ngx_iothub_x509_t               cert;
+    ngx_iothub_session_auth_t      *auth;
 
     /* the cloud-to-device message in flight: one at a time */
     ngx_event_t                     c2d_timer;   /* lock, or retry */

@@ -24,20 +24,20 @@ ngx_iothub_session_authorize(ngx_iothub_session_t *s)
 {
     ngx_iothub_sas_token_t  token;
 
-    if (ngx_strcmp(s->identity->status, "disabled") == 0) {
+    if (ngx_strcmp(s->auth->identity->status, "disabled") == 0) {
         s->why = "the device is disabled";
         return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
     }
 
     if (s->x509) {
         /* no token to expire: the session lasts */
-        s->why = ngx_iothub_x509_authorize(&s->cert, s->identity);
+        s->why = ngx_iothub_x509_authorize(&s->auth->cert, s->auth->identity);
 
         return s->why ? NGX_IOTHUB_SESSION_NOT_AUTHORIZED
                       : NGX_IOTHUB_SESSION_OK;
     }
 
-    if (ngx_iothub_sas_parse(&token, s->token.data, s->token.len)
+    if (ngx_iothub_sas_parse(&token, s->auth->token.data, s->auth->token.len)
         != NGX_IOTHUB_SAS_OK)
     {
         s->why = "malformed SAS token";
@@ -127,13 +127,13 @@ ngx_iothub_session_signing_keys(ngx_iothub_session_t *s,
         return NGX_OK;
     }
 
-    if (ngx_strcmp(s->identity->auth_type, "sas") != 0) {
+    if (ngx_strcmp(s->auth->identity->auth_type, "sas") != 0) {
         s->why = "the identity does not authenticate with SAS tokens";
         return NGX_ERROR;
     }
 
-    *key1 = s->identity->primary_key;
-    *key2 = s->identity->secondary_key;
+    *key1 = s->auth->identity->primary_key;
+    *key2 = s->auth->identity->secondary_key;
 
     return NGX_OK;
 }

@@ -41,6 +41,7 @@ void ngx_iothub_session_call_drop(ngx_iothub_session_call_t *sc);
 ngx_int_t ngx_iothub_session_call_sent(ngx_iothub_session_call_t *sc);
 ngx_iothub_session_t *ngx_iothub_session_find(ngx_uint_t no);
 void ngx_iothub_session_auth_done(ngx_iothub_session_t *s);
+ngx_int_t ngx_iothub_session_auth_start(ngx_iothub_session_t *s);
 ngx_int_t ngx_iothub_session_keep_token(ngx_iothub_session_t *s,
     ngx_str_t *token);
 ngx_iothub_session_rc_e ngx_iothub_session_read_identity(
@@ -49,7 +50,7 @@ ngx_iothub_session_rc_e ngx_iothub_session_identity_read(
     ngx_iothub_session_t *s, ngx_iothub_registry_op_t *op);
 void ngx_iothub_session_arm_expiry(ngx_iothub_session_t *s);
 
-/* ngx_iothub_session_auth.c: the credentials against s->identity */
+/* ngx_iothub_session_auth.c: the credentials against s->auth->identity */
 ngx_iothub_session_rc_e ngx_iothub_session_authorize(
     ngx_iothub_session_t *s);
 

@@ -23,7 +23,7 @@ ngx_iothub_session_renew(ngx_iothub_session_t *s, ngx_str_t *token)
 {
     ngx_iothub_session_rc_e  rc;
 
-    if (s->x509 || !s->connected || s->auth_pool) {
+    if (s->x509 || !s->connected || s->auth) {
         s->why = "no SAS token to renew";
         return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
     }
@@ -31,6 +31,10 @@ ngx_iothub_session_renew(ngx_iothub_session_t *s, ngx_str_t *token)
     if (token->len == 0 || token->len > NGX_IOTHUB_SESSION_TOKEN_MAX) {
         s->why = "malformed SAS token";
         return NGX_IOTHUB_SESSION_BAD_CREDENTIALS;
+    }
+
+    if (ngx_iothub_session_auth_start(s) != NGX_OK) {
+        return NGX_IOTHUB_SESSION_ERROR;
     }
 
     if (ngx_iothub_session_keep_token(s, token) != NGX_OK) {
