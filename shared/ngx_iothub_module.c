@@ -295,6 +295,13 @@ static ngx_command_t  ngx_iothub_commands[] = {
       offsetof(ngx_iothub_hub_t, job_max_in_flight),
       &ngx_iothub_job_in_flight_bounds },
 
+    { ngx_string("job_history"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, job_history),
+      NULL },
+
     { ngx_string("consumer_group"),
       NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_iothub_eh_consumer_group,
@@ -671,6 +678,7 @@ ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hub->name = value[1];
     hub->partitions = NGX_CONF_UNSET_UINT;
     hub->retention = NGX_CONF_UNSET;
+    hub->job_history = NGX_CONF_UNSET;
     hub->c2d_queue_depth = NGX_CONF_UNSET_UINT;
     hub->c2d_ttl = NGX_CONF_UNSET;
     hub->c2d_max_delivery_count = NGX_CONF_UNSET_UINT;
@@ -735,6 +743,7 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
 
     ngx_conf_init_uint_value(hub->partitions, 4);
     ngx_conf_init_value(hub->retention, 86400);
+    ngx_conf_init_value(hub->job_history, 30 * 86400);
 
     /* IoT Hub's defaults (messaging.md 3) */
     ngx_conf_init_uint_value(hub->c2d_queue_depth, 50);
@@ -777,6 +786,13 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"retention\" of hub \"%V\" must be from 1m to "
                            "7d", &hub->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hub->job_history < 1 || hub->job_history > 365 * 86400) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"job_history\" of hub \"%V\" must be from 1s "
+                           "to 365d", &hub->name);
         return NGX_CONF_ERROR;
     }
 
