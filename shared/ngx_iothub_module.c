@@ -15,6 +15,7 @@
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_janitor.h"
 #include "ngx_iothub_job.h"
+#include "ngx_iothub_bulkjob.h"
 #include "ngx_iothub_eventhub.h"
 
 
@@ -1162,6 +1163,7 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
 
     ngx_iothub_janitor_start(imcf, cycle->log);
     ngx_iothub_job_runner_start(imcf, cycle->log);
+    ngx_iothub_bulkjob_poll_start(imcf, cycle->log);
     ngx_iothub_memtrim_start(imcf->memory_trim, cycle->log);
 
     return NGX_OK;
@@ -1251,6 +1253,7 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
 
     ngx_iothub_janitor_stop();
     ngx_iothub_job_runner_stop();
+    ngx_iothub_bulkjob_poll_stop();
     ngx_iothub_memtrim_stop();
 
     /* the cache's entries die with the worker: freed for the checkers */
