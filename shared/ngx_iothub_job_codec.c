@@ -38,7 +38,6 @@ const char  *ngx_iothub_job_field_names[] = {
     "failedCount",
     "succeededCount",
     "runningCount",
-    "pendingCount",
     "startMs",
     "deadlineMs",
     "cursor",

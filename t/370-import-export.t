@@ -684,3 +684,43 @@ $OWN_STORE
  }]]
 --- error_log eval
 [qr/\[alert\] .*exited on signal 9/, qr/taking over job "[0-9a-f-]{36}" from "[0-9a-f-]{36} \d+ \d+ /]
+
+
+
+=== TEST 14: an export whose runner stopped is taken over after its cursor: the identities written so far are kept, the next page starts after the last device written
+--- main_config eval
+$MAIN
+--- config eval
+$OWN_STORE
+--- request eval
+[put_device('e1'), put_device('e2'), put_device('e3')]
+--- error_code: 200
+--- mqtt eval
+[[perl => sub {
+    my $kept = qq({"id":"e1","kept":true}\n);
+    mkdir "$main::DIR/blobs/.bulkjobs";
+    open my $f, '>', "$main::DIR/blobs/.bulkjobs/tk2.$main::OLD_RUNNER.export"
+        or die $!;
+    print $f $kept, qq({"id":"e2","written after the checkpoint":1}\n);
+    close $f;
+    redis_cmd('HSET', 'iothub:test:bulkjob:tk2', type => 'export',
+              status => 'running', progress => 33,
+              startTimeUtc => '2026-01-01T00:00:00Z',
+              outputBlobContainerUri => container_uri('jobs'),
+              excludeKeysInExport => 'true', outputBlobName => 'devices.txt',
+              runner => $main::OLD_RUNNER,
+              checkpoint => "$main::OLD_RUNNER 0 0 " . length($kept)
+                            . ' 1 1 e1');
+    redis_cmd('ZADD', 'iothub:test:bulkjobs', 1, 'tk2');
+    my $job = wait_job('tk2');
+    is($job->{status}, 'completed', 'completed') or diag(explain($job));
+    my @l = lines(get_blob('jobs', 'devices.txt')->{body});
+    is_deeply([map { $_->{id} } @l], [qw(e1 e2 e3)], 'e1 kept, then e2, e3');
+    ok($l[0]{kept}, 'the line written before the takeover');
+    is($l[1]{authentication}{symmetricKey}{primaryKey}, undef,
+       'excludeKeysInExport kept');
+ }]]
+--- error_log eval
+qr/export job "tk2" taken over/
+--- no_error_log
+[error]
