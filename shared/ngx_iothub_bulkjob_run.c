@@ -59,6 +59,9 @@ struct ngx_iothub_bulkjob_runner_s {
     off_t                            resume_in;
     off_t                            resume_out;
 
+    /* the run whose temp file holds the output so far */
+    u_char                          *out_runner;
+
     ngx_iothub_redis_call_t         *call;
     ngx_iothub_bulkjob_next_pt       next;     /* after a stored step */
     const char                      *status;   /* of the step */
@@ -169,6 +172,7 @@ ngx_iothub_bulkjob_run(ngx_iothub_hub_t *hub, ngx_str_t *id,
     r->id.data = ngx_pstrdup(pool, id);
     r->g = yajl_gen_alloc(NULL);
     ngx_cpystrn(r->runner, runner, sizeof(r->runner));
+    r->out_runner = r->runner;
 
     if (r->id.data == NULL || r->g == NULL) {
         ngx_iothub_bulkjob_free(r);
@@ -243,11 +247,16 @@ ngx_iothub_bulkjob_resume(ngx_iothub_bulkjob_runner_t *r,
     ngx_memcpy(r->cursor, p, last - p);
     r->cursor[last - p] = '\0';
 
+    /* until its files are open, this run's checkpoint is that one */
+
     r->resume_in = n[0];
+    r->in_read = n[0];
     r->line = (ngx_uint_t) n[1];
     r->resume_out = n[2];
+    r->out_size = n[2];
     r->devices = (ngx_uint_t) n[3];
     r->exported = (ngx_uint_t) n[4];
+    r->out_runner = r->resume_runner;
     r->resuming = 1;
 
     return NGX_OK;
@@ -518,6 +527,7 @@ ngx_iothub_bulkjob_reopen_out(ngx_iothub_bulkjob_runner_t *r,
     }
 
     r->out_size = r->resume_out;
+    r->out_runner = r->runner;
 
     return NGX_OK;
 }
@@ -1189,7 +1199,7 @@ ngx_iothub_bulkjob_step(ngx_iothub_bulkjob_runner_t *r, const char *status,
     ngx_iothub_args_add_str(&args, (char *) r->runner);
 
     /* where a run taking the job over goes on: see bulkjob_resume() */
-    cp = ngx_sprintf(checkpoint, "%s %O %ui %O %ui %ui %s", r->runner,
+    cp = ngx_sprintf(checkpoint, "%s %O %ui %O %ui %ui %s", r->out_runner,
                      r->in_read - (off_t) (r->last - r->pos), r->line,
                      r->out_size, r->devices, r->exported, r->cursor);
     ngx_iothub_args_add(&args, (char *) checkpoint, cp - checkpoint);
