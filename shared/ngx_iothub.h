@@ -49,6 +49,7 @@ typedef struct {
     ngx_uint_t                 feedback_max_length;
     ngx_uint_t                 job_max_concurrent;   /* unfinished jobs */
     ngx_uint_t                 job_max_in_flight;    /* per running job */
+    time_t                     job_history;  /* finished jobs kept */
     ngx_array_t               *consumer_groups;  /* ngx_str_t, or NULL */
 
     /* file upload (rest.md 14.4): no storage, no upload (400014) */

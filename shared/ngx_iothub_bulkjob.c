@@ -26,6 +26,8 @@
 
 static ngx_int_t ngx_iothub_bulkjob_id_valid(ngx_str_t *id);
 static void ngx_iothub_bulkjob_new_id(u_char *out);
+static ngx_int_t ngx_iothub_bulkjob_field(char *dst, size_t size,
+    ngx_str_t *v);
 static ngx_int_t ngx_iothub_bulkjob_script(ngx_iothub_bulkjob_op_t *op,
     ngx_uint_t script, ngx_iothub_redis_handler_pt handler, int nkeys,
     ngx_iothub_args_t *args);
@@ -71,8 +73,7 @@ ngx_iothub_bulkjob_create(ngx_iothub_bulkjob_op_t *op,
 
     ngx_iothub_args_add(&args, (char *) id, 36);
     ngx_iothub_args_add(&args, (char *) lease,
-                        ngx_sprintf(lease, "%d", NGX_IOTHUB_BULKJOB_LEASE)
-                        - lease);
+                        ngx_iothub_bulkjob_lease(lease) - lease);
     ngx_iothub_args_add(&args, (char *) ms,
                         ngx_sprintf(ms, "%uL",
                                     (uint64_t) tp->sec * 1000 + tp->msec)
@@ -101,6 +102,11 @@ ngx_iothub_bulkjob_create(ngx_iothub_bulkjob_op_t *op,
     ngx_iothub_args_add_str(&args, req->input_blob);
     ngx_iothub_args_add_str(&args, "outputBlobName");
     ngx_iothub_args_add_str(&args, req->output_blob);
+
+    /* the runner this worker starts once the job is stored */
+    ngx_iothub_bulkjob_new_id(op->runner);
+    ngx_iothub_args_add_str(&args, "runner");
+    ngx_iothub_args_add_str(&args, (char *) op->runner);
 
     return ngx_iothub_bulkjob_script(op, NGX_IOTHUB_LUA_BULKJOB_CREATE,
                                      ngx_iothub_bulkjob_created, 3, &args);
@@ -132,22 +138,18 @@ ngx_iothub_bulkjob_new_id(u_char *out)
 ngx_int_t
 ngx_iothub_bulkjob_get(ngx_iothub_bulkjob_op_t *op, ngx_str_t *id)
 {
-    u_char             now[32];
-    u_char             k[3][NGX_IOTHUB_BULKJOB_KEY_LEN];
+    u_char             k[2][NGX_IOTHUB_BULKJOB_KEY_LEN];
     ngx_iothub_args_t  args;
 
     if (id != NULL && ngx_iothub_bulkjob_id_valid(id) != NGX_OK) {
         return NGX_ABORT;
     }
 
-    ngx_iothub_time_now(now, sizeof(now));
     args.n = 0;
 
     ngx_iothub_bulkjob_key_arg(&args, k[0], op->hub,
-                               NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL);
-    ngx_iothub_bulkjob_key_arg(&args, k[1], op->hub,
                                NGX_IOTHUB_BULKJOB_KEY_JOBS, NULL);
-    ngx_iothub_bulkjob_key_arg(&args, k[2], op->hub,
+    ngx_iothub_bulkjob_key_arg(&args, k[1], op->hub,
                                NGX_IOTHUB_BULKJOB_KEY_JOB, NULL);
 
     if (id != NULL) {
@@ -157,10 +159,101 @@ ngx_iothub_bulkjob_get(ngx_iothub_bulkjob_op_t *op, ngx_str_t *id)
         ngx_iothub_args_add_str(&args, "");
     }
 
-    ngx_iothub_args_add_str(&args, (char *) now);
-
     return ngx_iothub_bulkjob_script(op, NGX_IOTHUB_LUA_BULKJOB_GET,
+                                     ngx_iothub_bulkjob_replied, 1, &args);
+}
+
+
+ngx_int_t
+ngx_iothub_bulkjob_claim(ngx_iothub_bulkjob_op_t *op)
+{
+    u_char             now[32], lease[NGX_INT_T_LEN];
+    u_char             k[3][NGX_IOTHUB_BULKJOB_KEY_LEN];
+    ngx_iothub_args_t  args;
+
+    ngx_iothub_time_now(now, sizeof(now));
+    ngx_iothub_bulkjob_new_id(op->runner);
+    args.n = 0;
+
+    ngx_iothub_bulkjob_key_arg(&args, k[0], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_LEASE, NULL);
+    ngx_iothub_bulkjob_key_arg(&args, k[1], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_JOBS, NULL);
+    ngx_iothub_bulkjob_key_arg(&args, k[2], op->hub,
+                               NGX_IOTHUB_BULKJOB_KEY_JOB, NULL);
+    ngx_iothub_args_add(&args, (char *) lease,
+                        ngx_iothub_bulkjob_lease(lease) - lease);
+    ngx_iothub_args_add_str(&args, (char *) op->runner);
+    ngx_iothub_args_add_str(&args, (char *) now);
+    ngx_iothub_args_add_str(&args, NGX_IOTHUB_BULKJOB_TAKEOVERS);
+
+    return ngx_iothub_bulkjob_script(op, NGX_IOTHUB_LUA_BULKJOB_CLAIM,
                                      ngx_iothub_bulkjob_replied, 2, &args);
+}
+
+
+u_char *
+ngx_iothub_bulkjob_lease(u_char *buf)
+{
+    ngx_iothub_main_conf_t  *imcf;
+
+    imcf = (ngx_iothub_main_conf_t *)
+               ngx_get_conf(ngx_cycle->conf_ctx, ngx_iothub_module);
+
+    return ngx_sprintf(buf, "%M", imcf->job_lease);
+}
+
+
+ngx_int_t
+ngx_iothub_bulkjob_record_request(ngx_iothub_bulkjob_record_t *rec,
+    ngx_iothub_bulkjob_request_t *req)
+{
+    ngx_str_t  *v;
+
+    v = rec->value;
+
+    ngx_memzero(req, sizeof(ngx_iothub_bulkjob_request_t));
+
+    req->type = (v[NGX_IOTHUB_BULKJOB_F_TYPE].len == sizeof("export") - 1
+                 && ngx_strncmp(v[NGX_IOTHUB_BULKJOB_F_TYPE].data, "export",
+                                sizeof("export") - 1) == 0)
+                ? NGX_IOTHUB_BULKJOB_EXPORT : NGX_IOTHUB_BULKJOB_IMPORT;
+    req->exclude_keys = (v[NGX_IOTHUB_BULKJOB_F_EXCLUDE_KEYS].len == 4);
+
+    if (ngx_iothub_bulkjob_field(req->input_uri, sizeof(req->input_uri),
+                                 &v[NGX_IOTHUB_BULKJOB_F_INPUT_URI])
+        != NGX_OK
+        || ngx_iothub_bulkjob_field(req->output_uri, sizeof(req->output_uri),
+                                    &v[NGX_IOTHUB_BULKJOB_F_OUTPUT_URI])
+           != NGX_OK
+        || ngx_iothub_bulkjob_field(req->input_blob, sizeof(req->input_blob),
+                                    &v[NGX_IOTHUB_BULKJOB_F_INPUT_BLOB])
+           != NGX_OK
+        || ngx_iothub_bulkjob_field(req->output_blob,
+                                    sizeof(req->output_blob),
+                                    &v[NGX_IOTHUB_BULKJOB_F_OUTPUT_BLOB])
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a NUL-terminated copy of a field that must fit */
+
+static ngx_int_t
+ngx_iothub_bulkjob_field(char *dst, size_t size, ngx_str_t *v)
+{
+    if (v->len >= size) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst, v->data, v->len);
+    dst[v->len] = '\0';
+
+    return NGX_OK;
 }
 
 
@@ -250,7 +343,8 @@ ngx_iothub_bulkjob_created(void *data, redisReply *reply)
     op->result = ngx_iothub_bulkjob_read(op, reply);
 
     if (op->result == NGX_IOTHUB_BULKJOB_OK
-        && ngx_iothub_bulkjob_run(op->hub, &op->records[0].id, op->request)
+        && ngx_iothub_bulkjob_run(op->hub, &op->records[0].id, op->request,
+                                  op->runner, NULL)
            != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, op->log, 0,

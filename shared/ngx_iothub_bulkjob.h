@@ -41,6 +41,7 @@ typedef enum {
     NGX_IOTHUB_BULKJOB_F_FAILURE,
     NGX_IOTHUB_BULKJOB_F_INPUT_BLOB,
     NGX_IOTHUB_BULKJOB_F_OUTPUT_BLOB,
+    NGX_IOTHUB_BULKJOB_F_CHECKPOINT,
     NGX_IOTHUB_BULKJOB_F_COUNT
 } ngx_iothub_bulkjob_field_e;
 
@@ -49,13 +50,14 @@ typedef enum {
 #define NGX_IOTHUB_BULKJOB_KEPT      100
 
 /* the runner renews the lease at least this often */
-#define NGX_IOTHUB_BULKJOB_LEASE     30000
-
 /*
  * per event-loop turn: import lines read, or devices exported (whole
  * devices with their modules until at least this many identities)
  */
 #define NGX_IOTHUB_BULKJOB_CHUNK     100
+
+/* a job taken over more often fails: it may be what stops its nodes */
+#define NGX_IOTHUB_BULKJOB_TAKEOVERS  "3"
 
 
 typedef struct {
@@ -94,8 +96,9 @@ struct ngx_iothub_bulkjob_op_s {
     ngx_iothub_bulkjob_record_t     *records;
     ngx_uint_t                       nrecords;
 
-    /* create: the request, kept for the runner */
+    /* create: the request, kept for the runner, and the runner's token */
     ngx_iothub_bulkjob_request_t    *request;
+    u_char                           runner[37];
     ngx_iothub_redis_call_t         *call;
 };
 
@@ -125,8 +128,39 @@ int ngx_iothub_bulkjob_gen(yajl_gen g, ngx_iothub_bulkjob_record_t *rec);
  * this worker; it copies what it needs.  NGX_ERROR when it could not
  * start (the lease then lapses and the job reads as failed).
  */
-ngx_int_t ngx_iothub_bulkjob_run(ngx_iothub_hub_t *hub, ngx_str_t *id,
+/*
+ * Takes over the hub's job whose runner stopped, if there is one
+ * (bulkjob_claim.lua): op->nrecords is then 1, the record holding the
+ * request and its checkpoint, and op->runner the new runner's token.
+ */
+ngx_int_t ngx_iothub_bulkjob_claim(ngx_iothub_bulkjob_op_t *op);
+
+/*
+ * The lease of a running job, as "<ms>" (job_lease): a job whose runner
+ * did not renew it for that long is taken over.
+ */
+u_char *ngx_iothub_bulkjob_lease(u_char *buf);
+
+/* the request of a job from its record: NGX_OK or NGX_ERROR */
+ngx_int_t ngx_iothub_bulkjob_record_request(ngx_iothub_bulkjob_record_t *rec,
     ngx_iothub_bulkjob_request_t *req);
+
+/*
+ * Runs a job in this worker as runner (its token): from the start, or
+ * from checkpoint (the job's field, as ngx_iothub_bulkjob_run() stores
+ * it) when it is not empty.
+ */
+ngx_int_t ngx_iothub_bulkjob_run(ngx_iothub_hub_t *hub, ngx_str_t *id,
+    ngx_iothub_bulkjob_request_t *req, u_char *runner,
+    ngx_str_t *checkpoint);
+
+/*
+ * The worker's poller of jobs to take over: every job_poll_interval, one
+ * hub in turn (init_process after the Redis link; exit_process).
+ */
+void ngx_iothub_bulkjob_poll_start(ngx_iothub_main_conf_t *imcf,
+    ngx_log_t *log);
+void ngx_iothub_bulkjob_poll_stop(void);
 
 /* the Redis keys of the jobs */
 #define NGX_IOTHUB_BULKJOB_KEY_LEASE   "bulkjob:lease"

@@ -51,6 +51,16 @@ struct ngx_iothub_bulkjob_runner_s {
     ngx_iothub_hub_t                *hub;
     ngx_str_t                        id;
     ngx_iothub_bulkjob_request_t     req;
+    u_char                           runner[37];   /* this run's token */
+
+    /* where a run taken over goes on (ngx_iothub_bulkjob_resume()) */
+    unsigned                         resuming:1;
+    u_char                           resume_runner[37];
+    off_t                            resume_in;
+    off_t                            resume_out;
+
+    /* the run whose temp file holds the output so far */
+    u_char                          *out_runner;
 
     ngx_iothub_redis_call_t         *call;
     ngx_iothub_bulkjob_next_pt       next;     /* after a stored step */
@@ -62,6 +72,7 @@ struct ngx_iothub_bulkjob_runner_s {
     ngx_fd_t                         out_fd;
     ngx_str_t                        out_tmp;
     ngx_str_t                        out_path;
+    off_t                            out_size;
 
     /* export */
     u_char                           cursor[NGX_IOTHUB_ID_MAX + 1];
@@ -93,7 +104,13 @@ struct ngx_iothub_bulkjob_runner_s {
 };
 
 
+static ngx_int_t ngx_iothub_bulkjob_resume(ngx_iothub_bulkjob_runner_t *r,
+    ngx_str_t *checkpoint);
 static void ngx_iothub_bulkjob_begin(ngx_iothub_bulkjob_runner_t *r);
+static ngx_int_t ngx_iothub_bulkjob_tmp_path(ngx_iothub_bulkjob_runner_t *r,
+    ngx_str_t *path, u_char *runner, const char *suffix);
+static ngx_int_t ngx_iothub_bulkjob_reopen_out(
+    ngx_iothub_bulkjob_runner_t *r, const char *suffix);
 static ngx_int_t ngx_iothub_bulkjob_blob(ngx_iothub_bulkjob_runner_t *r,
     const char *uri, const char *blob, char permission, ngx_str_t *path,
     const char **reason);
@@ -128,7 +145,7 @@ static void ngx_iothub_bulkjob_free(ngx_iothub_bulkjob_runner_t *r);
 
 ngx_int_t
 ngx_iothub_bulkjob_run(ngx_iothub_hub_t *hub, ngx_str_t *id,
-    ngx_iothub_bulkjob_request_t *req)
+    ngx_iothub_bulkjob_request_t *req, u_char *runner, ngx_str_t *checkpoint)
 {
     ngx_pool_t                   *pool;
     ngx_iothub_bulkjob_runner_t  *r;
@@ -154,19 +171,93 @@ ngx_iothub_bulkjob_run(ngx_iothub_hub_t *hub, ngx_str_t *id,
     r->id.len = id->len;
     r->id.data = ngx_pstrdup(pool, id);
     r->g = yajl_gen_alloc(NULL);
+    ngx_cpystrn(r->runner, runner, sizeof(r->runner));
+    r->out_runner = r->runner;
 
     if (r->id.data == NULL || r->g == NULL) {
         ngx_iothub_bulkjob_free(r);
         return NGX_ERROR;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->log, 0, "iothub: %s job \"%V\" started",
+    if (checkpoint != NULL && checkpoint->len
+        && ngx_iothub_bulkjob_resume(r, checkpoint) != NGX_OK)
+    {
+        /* not ours: fails the job */
+        ngx_log_error(NGX_LOG_ERR, r->log, 0,
+                      "iothub: job \"%V\": bad checkpoint \"%V\"", &r->id,
+                      checkpoint);
+        ngx_iothub_bulkjob_step(r, "failed", "the job's progress could not "
+                                "be read", 0, 0, NULL);
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->log, 0, "iothub: %s job \"%V\" %s",
                   (req->type == NGX_IOTHUB_BULKJOB_EXPORT)
-                  ? "export" : "import", &r->id);
+                  ? "export" : "import", &r->id,
+                  r->resuming ? "taken over" : "started");
 
     /* "running", then the files: a failure is the job's */
     ngx_iothub_bulkjob_step(r, "running", "", 0, 0,
                             ngx_iothub_bulkjob_begin);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A job's checkpoint, as ngx_iothub_bulkjob_step() stores it: "<runner>
+ * <input bytes done> <lines done> <output bytes> <devices> <identities>
+ * <cursor>"; the output so far is in the temp file of that runner.
+ */
+
+static ngx_int_t
+ngx_iothub_bulkjob_resume(ngx_iothub_bulkjob_runner_t *r,
+    ngx_str_t *checkpoint)
+{
+    u_char      *p, *q, *last;
+    off_t        n[5];
+    ngx_uint_t   i;
+
+    p = checkpoint->data;
+    last = p + checkpoint->len;
+
+    q = ngx_strlchr(p, last, ' ');
+    if (q == NULL || q - p != 36) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(r->resume_runner, p, 36);
+    r->resume_runner[36] = '\0';
+
+    for (i = 0; i < 5; i++) {
+        p = q + 1;
+        q = ngx_strlchr(p, last, ' ');
+
+        if (q == NULL || (n[i] = ngx_atoof(p, q - p)) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    p = q + 1;
+
+    if (last - p > NGX_IOTHUB_ID_MAX) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(r->cursor, p, last - p);
+    r->cursor[last - p] = '\0';
+
+    /* until its files are open, this run's checkpoint is that one */
+
+    r->resume_in = n[0];
+    r->in_read = n[0];
+    r->line = (ngx_uint_t) n[1];
+    r->resume_out = n[2];
+    r->out_size = n[2];
+    r->devices = (ngx_uint_t) n[3];
+    r->exported = (ngx_uint_t) n[4];
+    r->out_runner = r->resume_runner;
+    r->resuming = 1;
 
     return NGX_OK;
 }
@@ -215,6 +306,17 @@ ngx_iothub_bulkjob_begin(ngx_iothub_bulkjob_runner_t *r)
         ngx_iothub_bulkjob_fail(r, "the input blob does not exist");
         return;
     }
+
+    /* a run taken over: after the lines done */
+
+    if (r->resume_in
+        && lseek(r->in_fd, r->resume_in, SEEK_SET) == (off_t) -1)
+    {
+        ngx_iothub_bulkjob_fail(r, "the input blob could not be read");
+        return;
+    }
+
+    r->in_read = r->resume_in;
 
     r->buf = ngx_pnalloc(r->pool, NGX_IOTHUB_BULKJOB_LINE_MAX);
     r->chunk_pool = ngx_create_pool(4096, r->log);
@@ -314,32 +416,30 @@ ngx_iothub_bulkjob_blob(ngx_iothub_bulkjob_runner_t *r, const char *uri,
 }
 
 
-/* <store>/.bulkjobs/<job id><suffix>, written then renamed into place */
+/*
+ * <store>/.bulkjobs/<job id>.<runner><suffix>, written then renamed into
+ * place; a run taken over goes on with the file of the run before.
+ */
 
 static ngx_int_t
 ngx_iothub_bulkjob_open_out(ngx_iothub_bulkjob_runner_t *r,
     const char *suffix)
 {
-    ngx_str_t  *dir;
-
-    dir = &r->hub->blob_store_dir;
-
-    r->out_tmp.len = dir->len + sizeof("/" NGX_IOTHUB_BULKJOB_TMP_DIR "/") - 1
-                     + r->id.len + ngx_strlen(suffix);
-    r->out_tmp.data = ngx_pnalloc(r->pool, r->out_tmp.len + 1);
-
-    if (r->out_tmp.data == NULL) {
+    if (ngx_iothub_bulkjob_tmp_path(r, &r->out_tmp, r->runner, suffix)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    ngx_sprintf(r->out_tmp.data, "%V/" NGX_IOTHUB_BULKJOB_TMP_DIR "/%V%s%Z",
-                dir, &r->id, suffix);
 
     if (ngx_create_full_path(r->out_tmp.data, 0700) != 0) {
         ngx_log_error(NGX_LOG_ERR, r->log, ngx_errno,
                       "iothub: job \"%V\": cannot create the directory of "
                       "\"%V\"", &r->id, &r->out_tmp);
         return NGX_ERROR;
+    }
+
+    if (r->resuming) {
+        return ngx_iothub_bulkjob_reopen_out(r, suffix);
     }
 
     r->out_fd = ngx_open_file(r->out_tmp.data, NGX_FILE_WRONLY,
@@ -351,6 +451,83 @@ ngx_iothub_bulkjob_open_out(ngx_iothub_bulkjob_runner_t *r,
                       &r->id, &r->out_tmp);
         return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iothub_bulkjob_tmp_path(ngx_iothub_bulkjob_runner_t *r, ngx_str_t *path,
+    u_char *runner, const char *suffix)
+{
+    ngx_str_t  *dir;
+
+    dir = &r->hub->blob_store_dir;
+
+    path->len = dir->len + sizeof("/" NGX_IOTHUB_BULKJOB_TMP_DIR "/.") - 1
+                + r->id.len + ngx_strlen(runner) + ngx_strlen(suffix);
+    path->data = ngx_pnalloc(r->pool, path->len + 1);
+
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(path->data, "%V/" NGX_IOTHUB_BULKJOB_TMP_DIR "/%V.%s%s%Z",
+                dir, &r->id, runner, suffix);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The output of the run taken over becomes this run's, cut to what its
+ * checkpoint counted (lines written after it are written again).  It
+ * must be there when the checkpoint counted output: on this node, or on
+ * a store that the nodes share.
+ */
+
+static ngx_int_t
+ngx_iothub_bulkjob_reopen_out(ngx_iothub_bulkjob_runner_t *r,
+    const char *suffix)
+{
+    ngx_str_t  before;
+
+    if (ngx_iothub_bulkjob_tmp_path(r, &before, r->resume_runner, suffix)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_rename_file(before.data, r->out_tmp.data) == NGX_FILE_ERROR
+        && r->resume_out > 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->log, ngx_errno,
+                      "iothub: job \"%V\": the output so far, \"%V\", is "
+                      "not on this node", &r->id, &before);
+        return NGX_ERROR;
+    }
+
+    r->out_fd = ngx_open_file(r->out_tmp.data, NGX_FILE_WRONLY,
+                              NGX_FILE_CREATE_OR_OPEN, 0600);
+
+    if (r->out_fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, r->log, ngx_errno,
+                      "iothub: job \"%V\": " ngx_open_file_n " \"%V\" failed",
+                      &r->id, &r->out_tmp);
+        return NGX_ERROR;
+    }
+
+    if (ftruncate(r->out_fd, r->resume_out) == -1
+        || lseek(r->out_fd, r->resume_out, SEEK_SET) == (off_t) -1)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->log, ngx_errno,
+                      "iothub: job \"%V\": cannot cut \"%V\" to %O bytes",
+                      &r->id, &r->out_tmp, r->resume_out);
+        return NGX_ERROR;
+    }
+
+    r->out_size = r->resume_out;
+    r->out_runner = r->runner;
 
     return NGX_OK;
 }
@@ -378,6 +555,7 @@ ngx_iothub_bulkjob_write(ngx_iothub_bulkjob_runner_t *r, const u_char *data,
 
         data += n;
         len -= n;
+        r->out_size += n;
     }
 
     return NGX_OK;
@@ -983,8 +1161,10 @@ ngx_iothub_bulkjob_step(ngx_iothub_bulkjob_runner_t *r, const char *status,
     const char *reason, off_t done, off_t total,
     ngx_iothub_bulkjob_next_pt next)
 {
-    u_char             now[32], lease[NGX_INT_T_LEN];
+    u_char             now[32], lease[NGX_INT_T_LEN], *cp;
     u_char             d[NGX_OFF_T_LEN], t[NGX_OFF_T_LEN];
+    u_char             checkpoint[sizeof(r->runner) + 5 * NGX_OFF_T_LEN
+                                  + NGX_IOTHUB_ID_MAX + 8];
     u_char             k[3][NGX_IOTHUB_BULKJOB_KEY_LEN];
     ngx_iothub_args_t  args;
 
@@ -1002,8 +1182,7 @@ ngx_iothub_bulkjob_step(ngx_iothub_bulkjob_runner_t *r, const char *status,
 
     ngx_iothub_args_add(&args, (char *) r->id.data, r->id.len);
     ngx_iothub_args_add(&args, (char *) lease,
-                        ngx_sprintf(lease, "%d", NGX_IOTHUB_BULKJOB_LEASE)
-                        - lease);
+                        ngx_iothub_bulkjob_lease(lease) - lease);
     ngx_iothub_args_add(&args, (char *) d, ngx_sprintf(d, "%O", done) - d);
 
     if (total < 0) {
@@ -1017,6 +1196,13 @@ ngx_iothub_bulkjob_step(ngx_iothub_bulkjob_runner_t *r, const char *status,
     ngx_iothub_args_add_str(&args, status);
     ngx_iothub_args_add_str(&args, reason);
     ngx_iothub_args_add_str(&args, (char *) now);
+    ngx_iothub_args_add_str(&args, (char *) r->runner);
+
+    /* where a run taking the job over goes on: see bulkjob_resume() */
+    cp = ngx_sprintf(checkpoint, "%s %O %ui %O %ui %ui %s", r->out_runner,
+                     r->in_read - (off_t) (r->last - r->pos), r->line,
+                     r->out_size, r->devices, r->exported, r->cursor);
+    ngx_iothub_args_add(&args, (char *) checkpoint, cp - checkpoint);
 
     if (!ngx_iothub_args_ok(&args)) {
         ngx_iothub_bulkjob_free(r);

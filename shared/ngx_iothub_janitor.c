@@ -6,6 +6,8 @@
  *           --> SCAN presence keys, COUNT 1000 --> reap the batch (Lua)
  *           --> SCAN again until the cursor is 0
  *           --> build the tag index (Lua, until complete: once per hub)
+ *           --> trim the jobs v2 that ended before job_history (Lua,
+ *               bounded calls until none is left)
  *           --> next hub --> timer.
  * Any failure (Redis down, the lock taken by another worker) ends the
  * round; the next one starts over.
@@ -29,6 +31,9 @@
 
 /* devices whose tags one tag_index_build.lua call indexes */
 #define NGX_IOTHUB_JANITOR_INDEX  "500"
+
+/* deletions (device job records, jobs) one job_trim.lua call makes */
+#define NGX_IOTHUB_JANITOR_JOBS   "500"
 
 /* "iothub:<hub>:" with the hub name's glob characters escaped, then more */
 #define NGX_IOTHUB_JANITOR_MATCH  (sizeof("iothub::{*}:presence*") + 2 * 128)
@@ -68,6 +73,8 @@ static void ngx_iothub_janitor_reaped(void *data, redisReply *reply);
 static void ngx_iothub_janitor_next(ngx_iothub_janitor_t *j);
 static void ngx_iothub_janitor_index(ngx_iothub_janitor_t *j);
 static void ngx_iothub_janitor_indexed(void *data, redisReply *reply);
+static void ngx_iothub_janitor_jobs(ngx_iothub_janitor_t *j);
+static void ngx_iothub_janitor_jobs_trimmed(void *data, redisReply *reply);
 static ngx_iothub_hub_t *ngx_iothub_janitor_current(
     ngx_iothub_janitor_t *j);
 static void ngx_iothub_janitor_script(ngx_iothub_janitor_t *j,
@@ -507,6 +514,78 @@ ngx_iothub_janitor_indexed(void *data, redisReply *reply)
 
     if (!complete) {
         ngx_iothub_janitor_index(j);
+        return;
+    }
+
+    ngx_iothub_janitor_jobs(j);
+}
+
+
+/* a bounded step of trimming the jobs v2 older than the hub's history */
+
+static void
+ngx_iothub_janitor_jobs(ngx_iothub_janitor_t *j)
+{
+    u_char             *keys, *p, *q, oldest[NGX_INT64_LEN];
+    ngx_iothub_hub_t   *hub;
+    ngx_iothub_args_t   args;
+
+    if (!ngx_iothub_janitor_going()) {
+        return;
+    }
+
+    hub = ngx_iothub_janitor_current(j);
+
+    keys = ngx_alloc(2 * (hub->prefix.len + sizeof("jobs:ended")),
+                     j->timer.log);
+    if (keys == NULL) {
+        ngx_iothub_janitor_done(j, NULL, NULL);
+        return;
+    }
+
+    args.n = 0;
+    ngx_iothub_args_add_str(&args, NGX_IOTHUB_JANITOR_LOCK);
+
+    p = keys;
+    q = ngx_sprintf(p, "%Vjobs", &hub->prefix);
+    ngx_iothub_args_add(&args, (char *) p, q - p);
+    p = q;
+    q = ngx_sprintf(p, "%Vjobs:ended", &hub->prefix);
+    ngx_iothub_args_add(&args, (char *) p, q - p);
+
+    ngx_iothub_args_add(&args, (char *) j->owner.data, j->owner.len);
+    ngx_iothub_args_add(&args, (char *) j->ttl, j->ttl_len);
+    ngx_iothub_args_add(&args, (char *) hub->prefix.data, hub->prefix.len);
+    ngx_iothub_args_add(&args, (char *) oldest,
+                        ngx_sprintf(oldest, "%uL",
+                                    (uint64_t) (ngx_time() - hub->job_history)
+                                    * 1000)
+                        - oldest);
+    ngx_iothub_args_add_str(&args, NGX_IOTHUB_JANITOR_JOBS);
+
+    ngx_iothub_janitor_script(j, NGX_IOTHUB_LUA_JOB_TRIM,
+                              ngx_iothub_janitor_jobs_trimmed, 3, args.n,
+                              args.argv, args.lens);
+    ngx_free(keys);
+}
+
+
+static void
+ngx_iothub_janitor_jobs_trimmed(void *data, redisReply *reply)
+{
+    ngx_iothub_janitor_t *j = data;
+
+    long long  complete;
+
+    if (ngx_iothub_janitor_integer(j, reply, "trimming the job history",
+                                   &complete)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    if (!complete) {
+        ngx_iothub_janitor_jobs(j);
         return;
     }
 

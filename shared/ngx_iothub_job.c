@@ -168,30 +168,42 @@ ngx_int_t
 ngx_iothub_job_cancel(ngx_iothub_job_op_t *op)
 {
     char         now[32];
-    size_t       lens[4];
-    ngx_str_t    job, run;
+    u_char      *p, now_ms[NGX_INT64_LEN];
+    size_t       lens[6];
+    ngx_str_t    job, run, ended;
+    long long    ms;
     ngx_time_t  *tp;
-    const char  *argv[4];
+    const char  *argv[6];
 
-    if (ngx_iothub_job_keys(op, &job, NULL, &run) != NGX_OK) {
+    if (ngx_iothub_job_keys(op, &job, NULL, &run) != NGX_OK
+        || ngx_iothub_key(op->pool, &ended, op->hub, NULL, "jobs:ended",
+                          NULL)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     tp = ngx_timeofday();
-    ngx_iothub_job_format_time((long long) tp->sec * 1000 + tp->msec, now);
+    ms = (long long) tp->sec * 1000 + tp->msec;
+    ngx_iothub_job_format_time(ms, now);
+    p = ngx_sprintf(now_ms, "%L", (int64_t) ms);
 
     argv[0] = (const char *) job.data;
     argv[1] = (const char *) run.data;
-    argv[2] = (const char *) op->job_id.data;
-    argv[3] = now;
+    argv[2] = (const char *) ended.data;
+    argv[3] = (const char *) op->job_id.data;
+    argv[4] = now;
+    argv[5] = (const char *) now_ms;
     lens[0] = job.len;
     lens[1] = run.len;
-    lens[2] = op->job_id.len;
-    lens[3] = ngx_strlen(now);
+    lens[2] = ended.len;
+    lens[3] = op->job_id.len;
+    lens[4] = ngx_strlen(now);
+    lens[5] = p - now_ms;
 
     op->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
                                        NGX_IOTHUB_LUA_JOB_CANCEL,
-                                       ngx_iothub_job_record_done, op, 2, 4,
+                                       ngx_iothub_job_record_done, op, 3, 6,
                                        argv, lens);
 
     return ngx_iothub_job_started(op);

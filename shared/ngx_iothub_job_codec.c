@@ -38,11 +38,11 @@ const char  *ngx_iothub_job_field_names[] = {
     "failedCount",
     "succeededCount",
     "runningCount",
-    "pendingCount",
     "startMs",
     "deadlineMs",
     "cursor",
     "owner",
+    "counted",
     NULL
 };
 
@@ -75,7 +75,6 @@ static const ngx_iothub_job_member_t  ngx_iothub_job_statistics[] = {
     { "failedCount", NGX_IOTHUB_JOB_F_FAILED, 1 },
     { "succeededCount", NGX_IOTHUB_JOB_F_SUCCEEDED, 1 },
     { "runningCount", NGX_IOTHUB_JOB_F_RUNNING, 1 },
-    { "pendingCount", NGX_IOTHUB_JOB_F_PENDING, 1 },
     { NULL, 0, 0 }
 };
 
@@ -106,6 +105,8 @@ static yajl_gen_status ngx_iothub_job_gen_json(yajl_gen g, const char *text,
     size_t len);
 static yajl_gen_status ngx_iothub_job_gen_members(yajl_gen g,
     const ngx_iothub_job_record_t *rec, const ngx_iothub_job_member_t *m);
+static long long ngx_iothub_job_count(const ngx_iothub_job_record_t *rec,
+    ngx_iothub_job_field_e f);
 static yajl_gen_status ngx_iothub_job_gen_outcome(yajl_gen g,
     const ngx_iothub_job_device_t *d);
 static yajl_gen_status ngx_iothub_job_gen_error(yajl_gen g,
@@ -846,6 +847,9 @@ ngx_iothub_job_emit(yajl_gen g, const ngx_iothub_job_record_t *rec)
         || yajl_gen_map_open(g) != yajl_gen_status_ok
         || ngx_iothub_job_gen_members(g, rec, ngx_iothub_job_statistics)
            != yajl_gen_status_ok
+        || ngx_iothub_job_gen_str(g, "pendingCount") != yajl_gen_status_ok
+        || yajl_gen_integer(g, ngx_iothub_job_pending(rec))
+           != yajl_gen_status_ok
         || yajl_gen_map_close(g) != yajl_gen_status_ok
         || yajl_gen_map_close(g) != yajl_gen_status_ok)
     {
@@ -853,6 +857,66 @@ ngx_iothub_job_emit(yajl_gen g, const ngx_iothub_job_record_t *rec)
     }
 
     return NGX_IOTHUB_JOB_OK;
+}
+
+
+/*
+ * The devices the job selected that no worker has done or is doing yet:
+ * deviceCount (counted when the job started running) less those
+ * succeeded, failed and running, never negative; none once the job
+ * completed (a device deleted meanwhile was skipped, not left pending).
+ */
+
+long long
+ngx_iothub_job_pending(const ngx_iothub_job_record_t *rec)
+{
+    long long                      pending;
+    const ngx_iothub_reply_str_t  *status;
+
+    status = &rec->value[NGX_IOTHUB_JOB_F_STATUS];
+
+    if (status->len == sizeof("completed") - 1
+        && memcmp(status->data, "completed", status->len) == 0)
+    {
+        return 0;
+    }
+
+    pending = ngx_iothub_job_count(rec, NGX_IOTHUB_JOB_F_DEVICES)
+              - ngx_iothub_job_count(rec, NGX_IOTHUB_JOB_F_SUCCEEDED)
+              - ngx_iothub_job_count(rec, NGX_IOTHUB_JOB_F_FAILED)
+              - ngx_iothub_job_count(rec, NGX_IOTHUB_JOB_F_RUNNING);
+
+    return pending > 0 ? pending : 0;
+}
+
+
+/* a count of the record: 0 when absent or not all digits */
+
+static long long
+ngx_iothub_job_count(const ngx_iothub_job_record_t *rec,
+    ngx_iothub_job_field_e f)
+{
+    size_t                         i;
+    long long                      n;
+    const ngx_iothub_reply_str_t  *v;
+
+    v = &rec->value[f];
+
+    if (v->len == 0 || v->len > 18) {
+        return 0;
+    }
+
+    n = 0;
+
+    for (i = 0; i < v->len; i++) {
+        if (v->data[i] < '0' || v->data[i] > '9') {
+            return 0;
+        }
+
+        n = n * 10 + (v->data[i] - '0');
+    }
+
+    return n;
 }
 
 

@@ -136,11 +136,11 @@ typedef enum {
     NGX_IOTHUB_JOB_F_FAILED,
     NGX_IOTHUB_JOB_F_SUCCEEDED,
     NGX_IOTHUB_JOB_F_RUNNING,
-    NGX_IOTHUB_JOB_F_PENDING,
     NGX_IOTHUB_JOB_F_START_MS,
     NGX_IOTHUB_JOB_F_DEADLINE_MS,
     NGX_IOTHUB_JOB_F_CURSOR,
     NGX_IOTHUB_JOB_F_OWNER,
+    NGX_IOTHUB_JOB_F_COUNTED,
     NGX_IOTHUB_JOB_NFIELDS
 } ngx_iothub_job_field_e;
 
@@ -201,6 +201,12 @@ void ngx_iothub_job_reply_row(const redisReply *r, size_t i,
  */
 ngx_iothub_job_rc_e ngx_iothub_job_emit(yajl_gen g,
     const ngx_iothub_job_record_t *rec);
+
+/*
+ * The job's pendingCount: deviceCount less succeeded, failed and running,
+ * at least 0; 0 for a completed job.
+ */
+long long ngx_iothub_job_pending(const ngx_iothub_job_record_t *rec);
 
 
 /* what a device's part of a job came to */

@@ -12,6 +12,10 @@
  *   cursor := the chunk's last id (job_progress.lua) --> next chunk ...
  *   --> no ids left: job_finish.lua (completed)
  *
+ * Before its first chunk a job notes how many devices its condition
+ * selects (its deviceCount, job_count.lua), counted through the same
+ * query service in runs of at most 10000 twins.
+ *
  * The devices come from the condition itself when it names them
  * ("deviceId IN [...]"), else from the query service, which walks the
  * hub's twins (or a tag index) and evaluates the condition; a chunk ends
@@ -44,6 +48,9 @@
 /* devices per chunk, and twins a chunk examines at most */
 #define NGX_IOTHUB_JOB_CHUNK      100
 #define NGX_IOTHUB_JOB_EXAMINE    1000
+
+/* twins the count examines per query run, between deadline checks */
+#define NGX_IOTHUB_JOB_COUNT_EXAMINE  10000
 
 #define NGX_IOTHUB_JOB_ID_MAX     128
 
@@ -91,6 +98,9 @@ struct ngx_iothub_job_runner_s {
     ngx_str_t                      job_id;
     ngx_str_t                      job_key;
     ngx_str_t                      run_key;
+    ngx_str_t                      ended_key;    /* finished jobs */
+    ngx_str_t                      devices_key;  /* the job's devices */
+    ngx_str_t                      registry_key; /* the hub's devices */
     ngx_iothub_job_type_e          type;
     ngx_str_t                      spec;
     ngx_iothub_job_method_t        method;
@@ -100,6 +110,8 @@ struct ngx_iothub_job_runner_s {
     size_t                         nids;
     char                           created[32];
     long long                      deadline;     /* ms */
+    unsigned                       counted:1;    /* deviceCount noted */
+    long long                      count;        /* devices counted */
     u_char                         cursor[NGX_IOTHUB_JOB_ID_MAX + 1];
     size_t                         cursor_len;
 
@@ -130,6 +142,16 @@ static ngx_int_t ngx_iothub_job_load_condition(ngx_iothub_job_runner_t *jr,
     ngx_iothub_reply_str_t *cond);
 static ngx_int_t ngx_iothub_job_key(ngx_iothub_job_runner_t *jr,
     ngx_str_t *key, const char *suffix, ngx_str_t *id, const char *tail);
+static void ngx_iothub_job_count_start(ngx_iothub_job_runner_t *jr);
+static ngx_int_t ngx_iothub_job_count_row(ngx_iothub_query_run_t *run,
+    yajl_val doc, ngx_str_t *device_id, ngx_str_t *module_id);
+static void ngx_iothub_job_counted(ngx_iothub_query_run_t *run);
+static void ngx_iothub_job_count_store(ngx_iothub_job_runner_t *jr);
+static void ngx_iothub_job_count_stored(void *data, redisReply *reply);
+static ngx_int_t ngx_iothub_job_continues(ngx_iothub_job_runner_t *jr);
+static void ngx_iothub_job_walk(ngx_iothub_job_runner_t *jr,
+    ngx_iothub_query_row_pt row, ngx_iothub_query_done_pt done,
+    ngx_uint_t budget, const u_char *after);
 static void ngx_iothub_job_next_chunk(ngx_iothub_job_runner_t *jr);
 static void ngx_iothub_job_next_ids(ngx_iothub_job_runner_t *jr);
 static void ngx_iothub_job_next_rows(ngx_iothub_job_runner_t *jr);
@@ -306,7 +328,7 @@ ngx_iothub_job_claimed(void *data, redisReply *reply)
     jr->timer.cancelable = 0;
 
     if (ngx_iothub_job_load(jr, jr->hub, &rec) != NGX_OK) {
-        if (jr->run_key.data == NULL) {
+        if (jr->ended_key.data == NULL) {
             /* out of memory: the lease runs out, the job is taken again */
             ngx_iothub_job_end(jr, "out of memory");
             return;
@@ -324,6 +346,11 @@ ngx_iothub_job_claimed(void *data, redisReply *reply)
         ngx_iothub_job_finish(jr, "failed",
                               "the job did not end within "
                               "maxExecutionTimeInSeconds");
+        return;
+    }
+
+    if (!jr->counted) {
+        ngx_iothub_job_count_start(jr);
         return;
     }
 
@@ -357,6 +384,13 @@ ngx_iothub_job_load(ngx_iothub_job_runner_t *jr, ngx_iothub_hub_t *hub,
     if (ngx_iothub_job_key(jr, &jr->job_key, "job:", &jr->job_id, "")
            != NGX_OK
         || ngx_iothub_job_key(jr, &jr->run_key, "jobs:run", NULL, "")
+           != NGX_OK
+        || ngx_iothub_job_key(jr, &jr->ended_key, "jobs:ended", NULL, "")
+           != NGX_OK
+        || ngx_iothub_job_key(jr, &jr->devices_key, "jobdevices:",
+                              &jr->job_id, "")
+           != NGX_OK
+        || ngx_iothub_job_key(jr, &jr->registry_key, "devices", NULL, "")
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -384,6 +418,8 @@ ngx_iothub_job_load(ngx_iothub_job_runner_t *jr, ngx_iothub_hub_t *hub,
     if (jr->deadline == NGX_ERROR) {
         return NGX_ERROR;
     }
+
+    jr->counted = (v[NGX_IOTHUB_JOB_F_COUNTED].len != 0);
 
     jr->cursor_len = ngx_min(v[NGX_IOTHUB_JOB_F_CURSOR].len,
                              NGX_IOTHUB_JOB_ID_MAX);
@@ -481,6 +517,164 @@ ngx_iothub_job_key(ngx_iothub_job_runner_t *jr, ngx_str_t *key,
 
 
 /*
+ * deviceCount: the devices the condition selects when the job starts
+ * running, counted once before its first chunk (a takeover before the
+ * count was noted counts again).  A condition that names its devices
+ * counts those that exist (job_count.lua); any other walks the twins
+ * through the query service, NGX_IOTHUB_JOB_COUNT_EXAMINE at a time.
+ */
+
+static void
+ngx_iothub_job_count_start(ngx_iothub_job_runner_t *jr)
+{
+    jr->count = 0;
+
+    if (jr->query == NULL) {
+        ngx_iothub_job_count_store(jr);
+        return;
+    }
+
+    ngx_iothub_job_walk(jr, ngx_iothub_job_count_row, ngx_iothub_job_counted,
+                        NGX_IOTHUB_JOB_COUNT_EXAMINE, (u_char *) "");
+}
+
+
+static ngx_int_t
+ngx_iothub_job_count_row(ngx_iothub_query_run_t *run, yajl_val doc,
+    ngx_str_t *device_id, ngx_str_t *module_id)
+{
+    ngx_iothub_job_runner_t *jr = run->data;
+
+    jr->count++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iothub_job_counted(ngx_iothub_query_run_t *run)
+{
+    ngx_iothub_job_runner_t *jr = run->data;
+
+    switch (run->result) {
+
+    case NGX_IOTHUB_QUERY_RUN_END:
+        ngx_iothub_job_count_store(jr);
+        return;
+
+    case NGX_IOTHUB_QUERY_RUN_MORE:
+        if (ngx_iothub_job_continues(jr) == NGX_OK) {
+            ngx_iothub_job_walk(jr, ngx_iothub_job_count_row,
+                                ngx_iothub_job_counted,
+                                NGX_IOTHUB_JOB_COUNT_EXAMINE,
+                                run->device_id);
+        }
+
+        return;
+
+    case NGX_IOTHUB_QUERY_RUN_UNAVAILABLE:
+        ngx_iothub_job_end(jr, "Redis is down");
+        return;
+
+    default:
+        ngx_iothub_job_end(jr, "the devices could not be counted");
+    }
+}
+
+
+static void
+ngx_iothub_job_count_store(ngx_iothub_job_runner_t *jr)
+{
+    u_char       *p, *count;
+    size_t        i, n, *lens;
+    const char  **argv;
+
+    n = 4 + jr->nids;
+
+    argv = ngx_palloc(jr->pool, n * (sizeof(char *) + sizeof(size_t))
+                                + NGX_INT64_LEN);
+    if (argv == NULL) {
+        ngx_iothub_job_end(jr, "out of memory");
+        return;
+    }
+
+    lens = (size_t *) (argv + n);
+    count = (u_char *) (lens + n);
+    p = ngx_sprintf(count, "%L", (int64_t) jr->count);
+
+    argv[0] = (const char *) jr->job_key.data;
+    argv[1] = (const char *) jr->registry_key.data;
+    argv[2] = (const char *) jr->owner.data;
+    argv[3] = (const char *) count;
+    lens[0] = jr->job_key.len;
+    lens[1] = jr->registry_key.len;
+    lens[2] = jr->owner.len;
+    lens[3] = p - count;
+
+    for (i = 0; i < jr->nids; i++) {
+        argv[4 + i] = jr->ids[i];
+        lens[4 + i] = ngx_strlen(jr->ids[i]);
+    }
+
+    jr->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
+                                       NGX_IOTHUB_LUA_JOB_COUNT,
+                                       ngx_iothub_job_count_stored, jr, 2,
+                                       (int) n, argv, lens);
+    if (jr->call == NULL) {
+        ngx_iothub_job_end(jr, "Redis is down");
+    }
+}
+
+
+static void
+ngx_iothub_job_count_stored(void *data, redisReply *reply)
+{
+    ngx_iothub_job_runner_t *jr = data;
+
+    long long  n;
+
+    jr->call = NULL;
+
+    if (ngx_iothub_reply_integer(reply, &n) != NGX_IOTHUB_REPLY_OK) {
+        ngx_iothub_job_end(jr, "cancelled, taken over or Redis down");
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, jr->timer.log, 0,
+                  "iothub job \"%V\": %L devices selected", &jr->job_id,
+                  (int64_t) n);
+
+    jr->counted = 1;
+
+    ngx_iothub_job_next_chunk(jr);
+}
+
+
+/*
+ * Whether the run goes on: a job past its deadline ends failed, a
+ * stopping worker hands the job over.
+ */
+
+static ngx_int_t
+ngx_iothub_job_continues(ngx_iothub_job_runner_t *jr)
+{
+    if (ngx_iothub_job_now() >= jr->deadline) {
+        ngx_iothub_job_finish(jr, "failed",
+                              "the job did not end within "
+                              "maxExecutionTimeInSeconds");
+        return NGX_DECLINED;
+    }
+
+    if (!ngx_iothub_job_going()) {
+        ngx_iothub_job_release(jr);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * The next devices after the cursor: from the condition's own list, or
  * those the query service finds.
  */
@@ -493,10 +687,7 @@ ngx_iothub_job_next_chunk(ngx_iothub_job_runner_t *jr)
     jr->done = 0;
     jr->walked = 0;
 
-    if (ngx_iothub_job_now() >= jr->deadline) {
-        ngx_iothub_job_finish(jr, "failed",
-                              "the job did not end within "
-                              "maxExecutionTimeInSeconds");
+    if (ngx_iothub_job_continues(jr) != NGX_OK) {
         return;
     }
 
@@ -537,7 +728,22 @@ ngx_iothub_job_next_ids(ngx_iothub_job_runner_t *jr)
 static void
 ngx_iothub_job_next_rows(ngx_iothub_job_runner_t *jr)
 {
+    ngx_iothub_job_walk(jr, ngx_iothub_job_row, ngx_iothub_job_rows_done,
+                        NGX_IOTHUB_JOB_EXAMINE, jr->cursor);
+}
+
+
+/* a query run over the hub's twins after the device id "after" */
+
+static void
+ngx_iothub_job_walk(ngx_iothub_job_runner_t *jr, ngx_iothub_query_row_pt row,
+    ngx_iothub_query_done_pt done, ngx_uint_t budget, const u_char *after)
+{
+    u_char                   place[NGX_IOTHUB_JOB_ID_MAX + 1];
     ngx_iothub_query_run_t  *run;
+
+    /* after may be the run's own place */
+    ngx_cpystrn(place, (u_char *) after, sizeof(place));
 
     run = &jr->walk;
     ngx_memzero(run, sizeof(ngx_iothub_query_run_t));
@@ -545,11 +751,11 @@ ngx_iothub_job_next_rows(ngx_iothub_job_runner_t *jr)
     run->hub = jr->hub;
     run->log = jr->timer.log;
     run->query = jr->query;
-    run->row = ngx_iothub_job_row;
-    run->done = ngx_iothub_job_rows_done;
+    run->row = row;
+    run->done = done;
     run->data = jr;
-    run->budget = NGX_IOTHUB_JOB_EXAMINE;
-    ngx_memcpy(run->device_id, jr->cursor, jr->cursor_len + 1);
+    run->budget = budget;
+    ngx_cpystrn(run->device_id, place, sizeof(run->device_id));
 
     switch (ngx_iothub_query_run(run)) {
 
@@ -557,7 +763,7 @@ ngx_iothub_job_next_rows(ngx_iothub_job_runner_t *jr)
         return;
 
     case NGX_DONE:
-        ngx_iothub_job_rows_done(run);
+        done(run);
         return;
 
     case NGX_DECLINED:
@@ -860,8 +1066,8 @@ ngx_iothub_job_task_record(ngx_iothub_job_task_t *t,
     u_char                    key[NGX_IOTHUB_JOB_KEY_LEN + 2
                                   + NGX_IOTHUB_JOB_ID_MAX];
     ngx_str_t                 id;
-    size_t                    lens[9];
-    const char               *argv[9];
+    size_t                    lens[10];
+    const char               *argv[10];
     ngx_iothub_job_runner_t  *jr;
 
     jr = t->runner;
@@ -895,26 +1101,28 @@ ngx_iothub_job_task_record(ngx_iothub_job_task_t *t,
     argv[0] = (const char *) jr->job_key.data;
     argv[1] = (const char *) key;
     argv[2] = (const char *) jr->run_key.data;
-    argv[3] = (const char *) jr->job_id.data;
-    argv[4] = (const char *) jr->owner.data;
-    argv[5] = (const char *) t->device_id;
-    argv[6] = json;
-    argv[7] = d->succeeded ? "succeededCount" : "failedCount";
-    argv[8] = (const char *) lease;
+    argv[3] = (const char *) jr->devices_key.data;
+    argv[4] = (const char *) jr->job_id.data;
+    argv[5] = (const char *) jr->owner.data;
+    argv[6] = (const char *) t->device_id;
+    argv[7] = json;
+    argv[8] = d->succeeded ? "succeededCount" : "failedCount";
+    argv[9] = (const char *) lease;
     lens[0] = jr->job_key.len;
     lens[2] = jr->run_key.len;
-    lens[3] = jr->job_id.len;
-    lens[4] = jr->owner.len;
-    lens[5] = t->len;
-    lens[6] = ngx_strlen(json);
-    lens[7] = ngx_strlen(argv[7]);
-    lens[8] = p - lease;
+    lens[3] = jr->devices_key.len;
+    lens[4] = jr->job_id.len;
+    lens[5] = jr->owner.len;
+    lens[6] = t->len;
+    lens[7] = ngx_strlen(json);
+    lens[8] = ngx_strlen(argv[8]);
+    lens[9] = p - lease;
 
     t->state = NGX_IOTHUB_JOB_TASK_RECORD;
     t->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
                                       NGX_IOTHUB_LUA_JOB_DEVICE_DONE,
-                                      ngx_iothub_job_task_recorded, t, 3, 9,
-                                      argv, lens);
+                                      ngx_iothub_job_task_recorded, t, 4,
+                                      10, argv, lens);
     free(json);
 
     if (t->call == NULL) {
@@ -1082,9 +1290,11 @@ ngx_iothub_job_finish(ngx_iothub_job_runner_t *jr, const char *status,
     const char *reason)
 {
     char         end[32];
-    size_t       lens[7];
+    u_char      *p, end_ms[NGX_INT64_LEN];
+    size_t       lens[9];
+    long long    ms;
     ngx_uint_t   i;
-    const char  *argv[7];
+    const char  *argv[9];
 
     /* the tasks still in flight (a deadline) are given up */
 
@@ -1094,22 +1304,28 @@ ngx_iothub_job_finish(ngx_iothub_job_runner_t *jr, const char *status,
 
     jr->in_flight = 0;
 
-    ngx_iothub_job_format_time(ngx_iothub_job_now(), end);
+    ms = ngx_iothub_job_now();
+    ngx_iothub_job_format_time(ms, end);
+    p = ngx_sprintf(end_ms, "%L", (int64_t) ms);
 
     argv[0] = (const char *) jr->job_key.data;
     argv[1] = (const char *) jr->run_key.data;
-    argv[2] = (const char *) jr->job_id.data;
-    argv[3] = (const char *) jr->owner.data;
-    argv[4] = status;
-    argv[5] = end;
-    argv[6] = reason ? reason : "";
+    argv[2] = (const char *) jr->ended_key.data;
+    argv[3] = (const char *) jr->job_id.data;
+    argv[4] = (const char *) jr->owner.data;
+    argv[5] = status;
+    argv[6] = end;
+    argv[7] = reason ? reason : "";
+    argv[8] = (const char *) end_ms;
     lens[0] = jr->job_key.len;
     lens[1] = jr->run_key.len;
-    lens[2] = jr->job_id.len;
-    lens[3] = jr->owner.len;
-    lens[4] = ngx_strlen(status);
-    lens[5] = ngx_strlen(end);
-    lens[6] = ngx_strlen(argv[6]);
+    lens[2] = jr->ended_key.len;
+    lens[3] = jr->job_id.len;
+    lens[4] = jr->owner.len;
+    lens[5] = ngx_strlen(status);
+    lens[6] = ngx_strlen(end);
+    lens[7] = ngx_strlen(argv[7]);
+    lens[8] = p - end_ms;
 
     ngx_log_error(NGX_LOG_INFO, jr->timer.log, 0,
                   "iothub job \"%V\": %s%s%s", &jr->job_id, status,
@@ -1117,7 +1333,7 @@ ngx_iothub_job_finish(ngx_iothub_job_runner_t *jr, const char *status,
 
     jr->call = ngx_iothub_redis_script(ngx_iothub_redis_link(),
                                        NGX_IOTHUB_LUA_JOB_FINISH,
-                                       ngx_iothub_job_finished, jr, 2, 7,
+                                       ngx_iothub_job_finished, jr, 3, 9,
                                        argv, lens);
     if (jr->call == NULL) {
         ngx_iothub_job_end(jr, "Redis is down");
@@ -1221,6 +1437,9 @@ ngx_iothub_job_end(ngx_iothub_job_runner_t *jr, const char *why)
     ngx_str_null(&jr->job_id);
     ngx_str_null(&jr->job_key);
     ngx_str_null(&jr->run_key);
+    ngx_str_null(&jr->ended_key);
+    ngx_str_null(&jr->devices_key);
+    ngx_str_null(&jr->registry_key);
     ngx_str_null(&jr->spec);
 
     jr->tasks = NULL;

@@ -15,6 +15,7 @@
 #include "ngx_iothub_session.h"
 #include "ngx_iothub_janitor.h"
 #include "ngx_iothub_job.h"
+#include "ngx_iothub_bulkjob.h"
 #include "ngx_iothub_eventhub.h"
 
 
@@ -294,6 +295,13 @@ static ngx_command_t  ngx_iothub_commands[] = {
       0,
       offsetof(ngx_iothub_hub_t, job_max_in_flight),
       &ngx_iothub_job_in_flight_bounds },
+
+    { ngx_string("job_history"),
+      NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_iothub_hub_t, job_history),
+      NULL },
 
     { ngx_string("consumer_group"),
       NGX_IOTHUB_HUB_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
@@ -671,6 +679,7 @@ ngx_iothub_hub(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hub->name = value[1];
     hub->partitions = NGX_CONF_UNSET_UINT;
     hub->retention = NGX_CONF_UNSET;
+    hub->job_history = NGX_CONF_UNSET;
     hub->c2d_queue_depth = NGX_CONF_UNSET_UINT;
     hub->c2d_ttl = NGX_CONF_UNSET;
     hub->c2d_max_delivery_count = NGX_CONF_UNSET_UINT;
@@ -735,6 +744,7 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
 
     ngx_conf_init_uint_value(hub->partitions, 4);
     ngx_conf_init_value(hub->retention, 86400);
+    ngx_conf_init_value(hub->job_history, 30 * 86400);
 
     /* IoT Hub's defaults (messaging.md 3) */
     ngx_conf_init_uint_value(hub->c2d_queue_depth, 50);
@@ -777,6 +787,13 @@ ngx_iothub_check_hub(ngx_conf_t *cf, ngx_iothub_hub_t *hub)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"retention\" of hub \"%V\" must be from 1m to "
                            "7d", &hub->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hub->job_history < 1 || hub->job_history > 365 * 86400) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"job_history\" of hub \"%V\" must be from 1s "
+                           "to 365d", &hub->name);
         return NGX_CONF_ERROR;
     }
 
@@ -1146,6 +1163,7 @@ ngx_iothub_init_process(ngx_cycle_t *cycle)
 
     ngx_iothub_janitor_start(imcf, cycle->log);
     ngx_iothub_job_runner_start(imcf, cycle->log);
+    ngx_iothub_bulkjob_poll_start(imcf, cycle->log);
     ngx_iothub_memtrim_start(imcf->memory_trim, cycle->log);
 
     return NGX_OK;
@@ -1235,6 +1253,7 @@ ngx_iothub_exit_process(ngx_cycle_t *cycle)
 
     ngx_iothub_janitor_stop();
     ngx_iothub_job_runner_stop();
+    ngx_iothub_bulkjob_poll_stop();
     ngx_iothub_memtrim_stop();
 
     /* the cache's entries die with the worker: freed for the checkers */

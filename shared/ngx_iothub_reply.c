@@ -708,7 +708,8 @@ const ngx_iothub_reply_field_name_t  ngx_iothub_reply_bulkjob_names[] = {
     { "excludeKeysInExport", 0 },
     { "failureReason", 0 },
     { "inputBlobName", 0 },
-    { "outputBlobName", 0 }
+    { "outputBlobName", 0 },
+    { "checkpoint", 0 }
 };
 
 

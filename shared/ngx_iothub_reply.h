@@ -233,7 +233,7 @@ typedef struct {
 
 #define NGX_IOTHUB_REPLY_FEEDBACK_FIELDS           6
 #define NGX_IOTHUB_REPLY_FILENOTIFICATION_FIELDS   6
-#define NGX_IOTHUB_REPLY_BULKJOB_FIELDS            11
+#define NGX_IOTHUB_REPLY_BULKJOB_FIELDS            12
 
 extern const ngx_iothub_reply_field_name_t  ngx_iothub_reply_feedback_names[];
 extern const ngx_iothub_reply_field_name_t

@@ -14,6 +14,7 @@ use JSON::PP qw(decode_json encode_json);
 use MIME::Base64 qw(encode_base64 decode_base64);
 use Digest::SHA qw(hmac_sha256_base64);
 use POSIX qw(strftime);
+use File::Temp ();
 
 require_modules(qw(core http mqtt));
 
@@ -26,6 +27,27 @@ our $MAIN = iothub_block(hub_extra =>
 our $STORE = "location / { iothub_api test; }\n"
            . "location /acct/ { iothub_blob_store test \$TEST_PREFIX/blobs; }";
 our $DEVICE_KEY = $Test::IotHub::SAS::DEVICE_KEY;
+
+# a store whose files the takeover tests write as a runner leaves them
+our $DIR = File::Temp::tempdir(CLEANUP => 1);
+our $OWN_STORE = "location / { iothub_api test; }\n"
+               . "location /acct/ { iothub_blob_store test $DIR/blobs; }\n"
+               . "location = /pid { return 200 \$pid; }";
+our $OLD_RUNNER = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+
+# the hash of an import job left running by a runner that stopped
+sub orphan_import {
+    my ($id, $checkpoint, @more) = @_;
+    return (['HSET', "iothub:test:bulkjob:$id", type => 'import',
+             status => 'running', progress => 50,
+             startTimeUtc => '2026-01-01T00:00:00Z',
+             inputBlobContainerUri => container_uri('input'),
+             outputBlobContainerUri => container_uri('output'),
+             excludeKeysInExport => 'false', inputBlobName => 'devices.txt',
+             outputBlobName => 'devices.txt', runner => $OLD_RUNNER,
+             checkpoint => $checkpoint, @more],
+            ['ZADD', 'iothub:test:bulkjobs', 1, $id]);
+}
 
 # A container SAS (sr=c, the 2019-02-02 string to sign) of this account
 sub csas {
@@ -249,7 +271,7 @@ $STORE
 
 
 
-=== TEST 4: one job at a time: 403 JobQuotaExceeded; a running job whose lease is gone reads as failed
+=== TEST 4: one job at a time: 403 JobQuotaExceeded while a job holds the lease
 --- main_config eval
 $MAIN
 --- config eval
@@ -258,8 +280,8 @@ $STORE
 SET iothub:test:bulkjob:lease other-job
 HSET iothub:test:bulkjob:other-job type export status running progress 10 startTimeUtc 2024-01-01T00:00:00Z outputBlobContainerUri https://x excludeKeysInExport false outputBlobName devices.txt
 ZADD iothub:test:bulkjobs 1 other-job
-HSET iothub:test:bulkjob:orphan type import status running progress 5 startTimeUtc 2024-01-01T00:00:00Z
-ZADD iothub:test:bulkjobs 2 orphan
+HSET iothub:test:bulkjob:done type import status completed progress 100 startTimeUtc 2024-01-01T00:00:00Z
+ZADD iothub:test:bulkjobs 0 done
 --- mqtt eval
 [[perl => sub {
     my $r = create_job({type => 'export',
@@ -271,10 +293,8 @@ ZADD iothub:test:bulkjobs 2 orphan
     is($r->{json}{progress}, 10, 'its progress');
     $r = svc('GET', "/jobs?$V");
     is($r->{status}, 200, 'list: 200');
-    is_deeply([map { $_->{jobId} } @{$r->{json}}], [qw(orphan other-job)],
+    is_deeply([map { $_->{jobId} } @{$r->{json}}], [qw(other-job done)],
               'newest first');
-    is($r->{json}[0]{status}, 'failed', 'the orphan failed');
-    like($r->{json}[0]{failureReason}, qr/stopped/, 'its reason');
  }]]
 
 
@@ -553,3 +573,154 @@ $STORE
               'the errors') or diag(explain(\@e));
     like($e[3]{errorStatus}, qr/bad\.key/, 'the twin engine\'s reason');
  }]]
+
+
+
+=== TEST 11: an import whose runner stopped is taken over from its checkpoint: the lines before it are not applied again, its errors so far are kept (what was written after the checkpoint is cut), line numbers go on
+--- main_config eval
+$MAIN
+--- config eval
+$OWN_STORE
+--- mqtt eval
+[[perl => sub {
+    my @in = map { qq({"id":"t$_","importMode":"create"}) } 1 .. 4;
+    push @in, 'not json', '{"id":"t6","importMode":"create"}';
+    put_blob('input', 'devices.txt', join "\n", @in);
+    my $done = length join '', map { "$_\n" } @in[0 .. 2];
+    my $kept = qq({"line":2,"deviceId":"t2","moduleId":null,)
+               . qq("operation":"create","errorCode":"DeviceAlreadyExists",)
+               . qq("errorStatus":"kept"}\n);
+    mkdir "$main::DIR/blobs/.bulkjobs";
+    open my $f, '>', "$main::DIR/blobs/.bulkjobs/tk1.$main::OLD_RUNNER.errors"
+        or die $!;
+    print $f $kept, "written after the checkpoint\n";
+    close $f;
+    redis_cmd(@$_) for main::orphan_import('tk1', "$main::OLD_RUNNER $done 3 "
+                                           . length($kept) . ' 0 0 ');
+    my $job = wait_job('tk1');
+    is($job->{status}, 'completed', 'completed') or diag(explain($job));
+    is($job->{progress}, 100, 'progress 100');
+    is(svc('GET', "/devices/t$_?$V")->{status}, 404, "t$_ not imported again")
+        for 1 .. 3;
+    is(svc('GET', "/devices/t$_?$V")->{status}, 200, "t$_ imported")
+        for 4, 6;
+    my $errors = get_blob('output', 'importErrors.log')->{body};
+    my @e = lines($errors);
+    is_deeply([map { [@$_{qw(line deviceId errorCode)}] } @e],
+              [[2, 't2', 'DeviceAlreadyExists'], [5, '', 'ArgumentInvalid']],
+              'the errors so far, then line 5') or diag($errors);
+    opendir my $d, "$main::DIR/blobs/.bulkjobs";
+    is_deeply([grep { !/^\./ } readdir $d], [], 'no temp file left');
+    is(redis_cmd('EXISTS', 'iothub:test:bulkjob:lease'), 0, 'lease given up');
+ }]]
+--- error_log eval
+[qr/hub "test": taking over job "tk1" from "a{8}-/, qr/import job "tk1" taken over/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: a job whose checkpoint counted output that is not on this node fails with its reason; a job taken over 3 times already fails
+--- main_config eval
+$MAIN
+--- config eval
+$OWN_STORE
+--- mqtt eval
+[[perl => sub {
+    put_blob('input', 'devices.txt', qq({"id":"x1"}\n{"id":"x2"}\n));
+    redis_cmd(@$_) for main::orphan_import('gone', "$main::OLD_RUNNER 12 1 80 0 0 ");
+    my $job = wait_job('gone');
+    is($job->{status}, 'failed', 'no output so far: failed');
+    like($job->{failureReason}, qr/could not be opened/, 'its reason');
+    redis_cmd(@$_) for main::orphan_import('often', "", takeovers => 3);
+    $job = wait_job('often');
+    is($job->{status}, 'failed', 'taken over too often: failed');
+    is($job->{failureReason}, 'the node running the job stopped', 'its reason');
+    is(svc('GET', "/devices/x1?$V")->{status}, 404, 'nothing imported');
+ }]]
+--- error_log eval
+qr/the output so far, ".*\.bulkjobs\/gone\.a{8}-.*\.errors", is not on this node/
+
+
+
+=== TEST 13: the worker running an import is killed: no other job is accepted meanwhile; once the lease lapses (job_lease) the new worker takes the job over from its last checkpoint and completes it; only lines after that checkpoint are applied again (at least once)
+--- main_config eval
+iothub_block(extra => "job_poll_interval 200ms;\n    job_lease 2s;", hub_extra =>
+    "storage_connection_string \"DefaultEndpointsProtocol=https;"
+    . "AccountName=acct;AccountKey=$ACCOUNT_KEY;"
+    . "BlobEndpoint=https://localhost/acct\"; storage_container uploads;")
+--- config eval
+$OWN_STORE
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    put_blob('input', 'devices.txt',
+             join('', map { qq({"id":"k$_","importMode":"create"}\n) }
+                      1 .. 20000));
+    my $r = create_job({type => 'import',
+                        inputBlobContainerUri => container_uri('input'),
+                        outputBlobContainerUri => container_uri('output')});
+    is($r->{status}, 200, 'import created');
+    my $id = $r->{json}{jobId};
+    select undef, undef, undef, 0.3;
+    $r = http_request('GET', '/pid', [['Host', 'localhost'], ['Connection', 'close']], undef, 2);
+    ok($r->{body} =~ /^\d+$/ && kill('KILL', $r->{body}), "$t: worker $r->{body} killed");
+    select undef, undef, undef, 0.3;
+    $r = create_job({type => 'export',
+                     outputBlobContainerUri => container_uri('jobs')});
+    is($r->{status}, 403, 'no other job while it waits to be taken over');
+    my $job = wait_job($id);
+    for (1 .. 3) {
+        last if $job->{status} ne 'enqueued' && $job->{status} ne 'running';
+        $job = wait_job($id);
+    }
+    is($job->{status}, 'completed', 'completed') or diag(explain($job));
+    is(svc('GET', "/statistics/devices?$V")->{json}{totalDeviceCount}, 20000,
+       'every device imported');
+    my @e = lines(get_blob('output', 'importErrors.log')->{body});
+    ok(@e < 100, scalar(@e) . ' lines applied again (fewer than a chunk)');
+    is_deeply([grep { $_->{errorCode} ne 'DeviceAlreadyExists' } @e], [],
+              'each one already done');
+ }]]
+--- error_log eval
+[qr/\[alert\] .*exited on signal 9/, qr/taking over job "[0-9a-f-]{36}" from "[0-9a-f-]{36} \d+ \d+ /]
+
+
+
+=== TEST 14: an export whose runner stopped is taken over after its cursor: the identities written so far are kept, the next page starts after the last device written
+--- main_config eval
+$MAIN
+--- config eval
+$OWN_STORE
+--- request eval
+[put_device('e1'), put_device('e2'), put_device('e3')]
+--- error_code: 200
+--- mqtt eval
+[[perl => sub {
+    my $kept = qq({"id":"e1","kept":true}\n);
+    mkdir "$main::DIR/blobs/.bulkjobs";
+    open my $f, '>', "$main::DIR/blobs/.bulkjobs/tk2.$main::OLD_RUNNER.export"
+        or die $!;
+    print $f $kept, qq({"id":"e2","written after the checkpoint":1}\n);
+    close $f;
+    redis_cmd('HSET', 'iothub:test:bulkjob:tk2', type => 'export',
+              status => 'running', progress => 33,
+              startTimeUtc => '2026-01-01T00:00:00Z',
+              outputBlobContainerUri => container_uri('jobs'),
+              excludeKeysInExport => 'true', outputBlobName => 'devices.txt',
+              runner => $main::OLD_RUNNER,
+              checkpoint => "$main::OLD_RUNNER 0 0 " . length($kept)
+                            . ' 1 1 e1');
+    redis_cmd('ZADD', 'iothub:test:bulkjobs', 1, 'tk2');
+    my $job = wait_job('tk2');
+    is($job->{status}, 'completed', 'completed') or diag(explain($job));
+    my @l = lines(get_blob('jobs', 'devices.txt')->{body});
+    is_deeply([map { $_->{id} } @l], [qw(e1 e2 e3)], 'e1 kept, then e2, e3');
+    ok($l[0]{kept}, 'the line written before the takeover');
+    is($l[1]{authentication}{symmetricKey}{primaryKey}, undef,
+       'excludeKeysInExport kept');
+ }]]
+--- error_log eval
+qr/export job "tk2" taken over/
+--- no_error_log
+[error]

@@ -1,7 +1,9 @@
 -- Ends a job the caller runs.
--- KEYS[1] job hash  KEYS[2] jobs to run (zset)
+-- KEYS[1] job hash  KEYS[2] jobs to run (zset)  KEYS[3] finished jobs
+-- (zset, score: the end, ms)
 -- ARGV[1] job id  ARGV[2] owner  ARGV[3] status (completed, failed)
 -- ARGV[4] end time (ISO 8601)  ARGV[5] failure reason or ''
+-- ARGV[6] end time (ms)
 -- returns 1, or the error LOCK_LOST
 local job = redis.call('HMGET', KEYS[1], 'owner', 'status')
 if job[1] ~= ARGV[2] or job[2] ~= 'running' then
@@ -14,4 +16,5 @@ if ARGV[5] ~= '' then
 end
 redis.call('HDEL', KEYS[1], 'owner')
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
 return 1

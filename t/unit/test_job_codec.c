@@ -333,6 +333,58 @@ free_hash(redisReply *r)
 }
 
 
+/* pendingCount: deviceCount less the devices done or in flight */
+
+static long long
+pending_of(const char *status, const char *devices, const char *succeeded,
+    const char *failed, const char *running)
+{
+    long long                 n;
+    redisReply               *r;
+    ngx_iothub_job_record_t   rec;
+
+    const char  *kv[] = {
+        "jobId", "j1", "type", "scheduleUpdateTwin", "status", status,
+        "deviceCount", devices, "succeededCount", succeeded,
+        "failedCount", failed, "runningCount", running
+    };
+
+    r = make_hash(kv, sizeof(kv) / sizeof(kv[0]));
+    assert_int_equal(ngx_iothub_job_reply_record(r, &rec),
+                     NGX_IOTHUB_REPLY_OK);
+    n = ngx_iothub_job_pending(&rec);
+    free_hash(r);
+
+    return n;
+}
+
+
+static void
+test_pending(void **state)
+{
+    (void) state;
+
+    assert_int_equal(pending_of("running", "250", "100", "20", "10"), 120);
+    assert_int_equal(pending_of("running", "250", "0", "0", "0"), 250);
+    assert_int_equal(pending_of("queued", "0", "0", "0", "0"), 0);
+
+    /* devices added after the count: never negative */
+    assert_int_equal(pending_of("running", "3", "3", "1", "2"), 0);
+
+    /* what a cancelled or failed job did not reach stays pending */
+    assert_int_equal(pending_of("cancelled", "10", "4", "0", "0"), 6);
+    assert_int_equal(pending_of("failed", "10", "4", "1", "0"), 5);
+
+    /* a completed job skipped the devices deleted meanwhile */
+    assert_int_equal(pending_of("completed", "10", "8", "1", "0"), 0);
+
+    /* counts that are not numbers count as 0 */
+    assert_int_equal(pending_of("running", "12", "x", "-1", ""), 12);
+    assert_int_equal(pending_of("running", "9999999999999999999", "0", "0",
+                                "0"), 0);
+}
+
+
 static void
 test_record_json(void **state)
 {
@@ -508,6 +560,7 @@ main(void)
     const struct CMUnitTest  others[] = {
         cmocka_unit_test(test_method_spec),
         cmocka_unit_test(test_record_json),
+        cmocka_unit_test(test_pending),
         cmocka_unit_test(test_device_json),
     };
 
