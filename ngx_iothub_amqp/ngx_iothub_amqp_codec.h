@@ -11,8 +11,9 @@
 /*
  * Reading AMQP 1.0's type encoding (part 1) in place: the steps of the
  * frame scanner (ngx_iothub_amqp_batch.c), some of which the message
- * reader (ngx_iothub_amqp_sections.c) takes too.  Every step reads at a cursor; a
- * read past the end fails the cursor, and every later read fails too.
+ * reader (ngx_iothub_amqp_sections.c) takes too.  Every step reads at a
+ * cursor; a read past the end fails the cursor, and every later read
+ * fails too.
  *
  * Pure C: libc only, nothing allocated.
  */
