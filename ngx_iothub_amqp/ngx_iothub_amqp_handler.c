@@ -312,7 +312,16 @@ ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx, pn_event_t *ev)
 }
 
 
-/* the end of a session ends its links */
+/*
+ * The peer's end of a session ended its links (AMQP 2.5.3): each link's
+ * state goes, but no detach is sent back.  Proton would send one before
+ * the end for every link closed here, and a peer that already sent its
+ * end (rhea, the Node SDKs' AMQP library) answers such a detach with a
+ * detach of its own on the ended channel, which Proton refuses with
+ * amqp:not-allowed "no such channel", failing the client's close.  Links
+ * left open in Proton after the end are never written to: their context
+ * is gone, and once the end went out their channel has no frames.
+ */
 
 static void
 ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx, pn_session_t *ssn)
@@ -327,7 +336,6 @@ ngx_iothub_amqp_session_closed(ngx_iothub_amqp_ctx_t *ctx, pn_session_t *ssn)
             && !(pn_link_state(link) & PN_LOCAL_CLOSED))
         {
             ctx->events->link_closed(ctx, link);
-            pn_link_close(link);
         }
     }
 }

@@ -175,3 +175,27 @@ worker with one empty transfer.
 --- no_error_log
 [alert]
 [error]
+
+=== TEST 8: a session ended with its link still attached gets an end back, no detach, and the connection closes without an error
+A peer's end detaches its links; a detach sent back after it made rhea
+(the Node SDKs) answer on the ended channel and fail its close with
+amqp:not-allowed "no such channel".
+--- stream_config eval: $::AMQP_SERVER
+--- request eval
+[put_device('dev1')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    my $r = batch($t, plain => [{body => 'one'}], end_attached => 1);
+    is_deeply($r->{outcomes}, ['accepted'], "$t: sent")
+        or diag(Test::More::explain($r));
+    is_deeply($r->{after_end}, [0x17], "$t: only an end after the end")
+        or diag(Test::More::explain($r));
+    is($r->{close_error}, 'none', "$t: closed without an error")
+        or diag(Test::More::explain($r));
+ }],
+ [d2c => [{body => 'one'}]]]
+--- no_error_log
+[alert]
+[crit]
+[error]

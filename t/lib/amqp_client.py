@@ -644,11 +644,26 @@ class BatchSender:
             last = fields[2] if fields[2] is not None else fields[1]
             for no in range(fields[1], last + 1):
                 outcomes[no] = text
+        out = {'outcomes': [outcomes[i] for i in range(len(bodies))],
+               'begin_window': int(begin[2]), 'flow_window': int(flow[1]),
+               'credit': int(flow[6])}
+        if c.get('end_attached'):
+            out.update(self.end_attached())
         s.close()
         # the hub's session window (begin, then flow) and the link's credit
-        return {'outcomes': [outcomes[i] for i in range(len(bodies))],
-                'begin_window': int(begin[2]), 'flow_window': int(flow[1]),
-                'credit': int(flow[6])}
+        return out
+
+    def end_attached(self):
+        """ends the session with its link attached, as rhea may, then
+        closes: what the hub sent after the end, and its close's error"""
+        self.sock.sendall(self.frame(0, 0x17, []))
+        after = []
+        while not after or after[-1] != 0x17:
+            after.append(self.read_frame()[0])
+        self.sock.sendall(self.frame(0, 0x18, []))
+        close = self.wait_for(0x18)
+        return {'after_end': after,
+                'close_error': repr(close[0]) if close and close[0] else 'none'}
 
 
 def main():
