@@ -288,7 +288,10 @@ ngx_stream_iothub_mqtt_write_handler(ngx_event_t *wev)
 static void
 ngx_stream_iothub_mqtt_finalize(void *data)
 {
-    ngx_stream_finalize_session(data, NGX_STREAM_OK);
+    ngx_stream_session_t  *s = data;
+
+    ngx_iothub_conn_no_wait_shutdown(s->connection);
+    ngx_stream_finalize_session(s, NGX_STREAM_OK);
 }
 
 

@@ -52,7 +52,19 @@ ngx_iothub_engine_ws_finalize(void *data)
 {
     ngx_iothub_ws_transport_t  *t = data;
 
+    ngx_iothub_conn_no_wait_shutdown(t->connection);
     t->finalize(t);
+}
+
+
+void
+ngx_iothub_conn_no_wait_shutdown(ngx_connection_t *c)
+{
+#if (NGX_SSL)
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+    }
+#endif
 }
 
 

@@ -56,5 +56,14 @@ ssize_t ngx_iothub_engine_stream_send(ngx_connection_t *c, void *data,
  */
 ssize_t ngx_iothub_conn_recv(ngx_connection_t *c, u_char *buf, size_t size);
 
+/*
+ * The hub ends a device's connection: its TLS close_notify goes out and
+ * the connection closes without waiting for the client's.  A client that
+ * is still sending (a device publishing while a newer connection takes
+ * over) would otherwise make SSL_shutdown() read its data and fail with
+ * "application data after close notify", which nginx logs at crit.
+ */
+void ngx_iothub_conn_no_wait_shutdown(ngx_connection_t *c);
+
 
 #endif /* _NGX_IOTHUB_ENGINE_IO_H_INCLUDED_ */

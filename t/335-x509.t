@@ -279,3 +279,46 @@ tls_server() =~ s/ssl_trusted_certificate/ssl_client_certificate/r
 --- no_error_log
 CONNECT refused
 [error]
+
+
+
+=== TEST 14: a device taken over while it publishes: its connection closes without waiting for its close_notify, and nothing is logged at crit
+The kicked device is still sending when the hub closes; waiting for its
+TLS close_notify made SSL_shutdown() read that data and fail with
+"application data after close notify", logged at crit for every takeover.
+--- stream_server_config eval: tls_server()
+--- request eval: put_x509('dev1', 'certificateAuthority')
+--- mqtt eval
+[[perl => sub {
+     my (undef, $t) = @_;
+     my @tls = ('-h', '127.0.0.1', '-p', $TLS_PORT, '-V', 'mqttv311',
+                '--cafile', "$A/ca.crt", '--cert', "$A/device-dev1.crt",
+                '--key', "$A/device-dev1.key", '-i', 'dev1',
+                '-u', "localhost/dev1/?$V",
+                '-t', 'devices/dev1/messages/events/');
+     my $flood = join ' ', map { quotemeta }
+                     ('timeout', '20', 'mosquitto_pub', @tls, '-q', '0',
+                      '-m', 'flood', '--repeat', '1000000');
+     # the first connection publishes without a pause
+     open(my $first, '-|', "$flood 2>&1; echo exit=\$?")
+         or die "mosquitto_pub: $!";
+     my $seen = 0;
+     for (1 .. 100) {
+         $seen = redis_cmd('EXISTS', 'iothub:test:{dev1}:presence');
+         last if $seen;
+         select(undef, undef, undef, 0.05);
+     }
+     ok($seen, "$t: the first connection is up");
+     select(undef, undef, undef, 0.3);
+     my ($rc, $out) = mosq('dev1', "$A/device-dev1", 'takeover');
+     is($rc, 0, "$t: the second connection publishes") or diag($out);
+     my $first_out = do { local $/; <$first> };
+     close $first;
+     unlike($first_out, qr/exit=124/, "$t: the first was closed, not timed out")
+         or diag($first_out);
+  }]]
+--- error_log
+"dev1" connected
+--- no_error_log
+[crit]
+[alert]
