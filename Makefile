@@ -35,6 +35,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_query_parse.c \
                shared/ngx_iothub_query_eval.c \
                shared/ngx_iothub_job_codec.c \
+               shared/ngx_iothub_eh_filter.c \
                ngx_iothub_http/ngx_iothub_http_route.c \
                ngx_iothub_http/ngx_iothub_http_c2d_headers.c \
                ngx_iothub_http/ngx_iothub_http_d2c.c \
