@@ -124,6 +124,11 @@ ngx_iothub_eh_filter_parse(const unsigned char *text, size_t len,
         return -1;
     }
 
+    if (!inclusive && v == INT64_MAX) {
+        /* nothing comes after the largest sequence number or time */
+        return -1;
+    }
+
     *n = inclusive ? v : v + 1;
 
     return 0;

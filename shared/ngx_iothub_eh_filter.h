@@ -34,7 +34,8 @@ typedef enum {
  * offsets are sequence numbers, a negative value ("-1") the start,
  * "@latest" (an offset) the end.  *n is the first sequence number or
  * enqueued time (ms) wanted, for SEQUENCE and TIME.  0, or -1: not an
- * expression understood.
+ * expression understood, or one that nothing can follow ("> " the largest
+ * int64).
  */
 int ngx_iothub_eh_filter_parse(const unsigned char *text, size_t len,
     ngx_iothub_eh_from_e *from, int64_t *n);

@@ -54,6 +54,10 @@ static const filter_case_t  filter_cases[] = {
       0, NGX_IOTHUB_EH_SEQUENCE, 3 },
     { "largest, inclusive", "amqp.annotation.x-opt-sequence-number >= "
       "9223372036854775807", 0, NGX_IOTHUB_EH_SEQUENCE, INT64_MAX },
+    { "after the largest (UBSan: signed overflow)",
+      "amqp.annotation.x-opt-offset > 09223372036854775807", -1, 0, 0 },
+    { "after the largest time", "amqp.annotation.x-opt-enqueued-time > "
+      "'9223372036854775807'", -1, 0, 0 },
     { "over int64", "amqp.annotation.x-opt-sequence-number >= "
       "9223372036854775808", -1, 0, 0 },
     { "latest is an offset only", "amqp.annotation.x-opt-enqueued-time > "
