@@ -39,6 +39,7 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                ngx_iothub_http/ngx_iothub_http_route.c \
                ngx_iothub_http/ngx_iothub_http_c2d_headers.c \
                ngx_iothub_http/ngx_iothub_http_d2c.c \
+               ngx_iothub_http/ngx_iothub_http_paging.c \
                ngx_iothub_http/ngx_iothub_ws_codec.c \
                shared/ngx_iothub_x509.c shared/ngx_iothub_props.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \

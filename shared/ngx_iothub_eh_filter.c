@@ -15,13 +15,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ngx_iothub_sas.h"
 #include "ngx_iothub_eh_filter.h"
 
 
 static int ngx_iothub_eh_filter_name_is(const unsigned char *name,
     size_t len, const char *word);
-static int ngx_iothub_eh_filter_number(const unsigned char *p, size_t len,
-    int64_t *n);
 
 
 int
@@ -29,7 +28,7 @@ ngx_iothub_eh_filter_parse(const unsigned char *text, size_t len,
     ngx_iothub_eh_from_e *from, int64_t *n)
 {
     size_t                name_len;
-    int64_t               v;
+    uint64_t              v;
     unsigned              inclusive, negative;
     const unsigned char  *p, *last, *name, *value;
 
@@ -96,8 +95,8 @@ ngx_iothub_eh_filter_parse(const unsigned char *text, size_t len,
 
     negative = (value < last && *value == '-');
 
-    if (ngx_iothub_eh_filter_number(value + negative,
-                                    last - value - negative, &v)
+    if (ngx_iothub_decimal_parse(value + negative, last - value - negative,
+                                 &v)
         != 0)
     {
         return -1;
@@ -124,12 +123,12 @@ ngx_iothub_eh_filter_parse(const unsigned char *text, size_t len,
         return -1;
     }
 
-    if (!inclusive && v == INT64_MAX) {
+    if (!inclusive && v == (uint64_t) INT64_MAX) {
         /* nothing comes after the largest sequence number or time */
         return -1;
     }
 
-    *n = inclusive ? v : v + 1;
+    *n = (int64_t) (inclusive ? v : v + 1);
 
     return 0;
 }
@@ -143,33 +142,4 @@ ngx_iothub_eh_filter_name_is(const unsigned char *name, size_t len,
 {
     return len == strlen(word)
            && strncasecmp((const char *) name, word, len) == 0;
-}
-
-
-/* decimal digits only, at least one, at most INT64_MAX: 0, else -1 */
-
-static int
-ngx_iothub_eh_filter_number(const unsigned char *p, size_t len, int64_t *n)
-{
-    int64_t  v;
-
-    if (len == 0) {
-        return -1;
-    }
-
-    for (v = 0; len--; p++) {
-        if (*p < '0' || *p > '9') {
-            return -1;
-        }
-
-        if (v > (INT64_MAX - (*p - '0')) / 10) {
-            return -1;
-        }
-
-        v = v * 10 + (*p - '0');
-    }
-
-    *n = v;
-
-    return 0;
 }
