@@ -7,7 +7,7 @@
 /*
  * libFuzzer target for ngx_iothub_amqp/ngx_iothub_amqp_address.c: the
  * input is a link address, a CBS audience and a SASL PLAIN user name at
- * once.  Besides memory
+ * once, for IoT Hub and for Event Hubs (of a hub named "hub").  Besides memory
  * errors it checks that decoded ids are NUL-terminated, of the reported
  * length, at most 128 bytes and free of NUL; that an identity has a
  * device id; that an audience's scope is a host and a path of its
@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ngx_iothub_amqp_address.h"
 
@@ -98,6 +99,51 @@ fuzz_plain(const uint8_t *data, size_t size)
 }
 
 
+/* the hub "hub" (any case in the input): Event Hubs names */
+
+static void
+fuzz_eventhub(const uint8_t *data, size_t size)
+{
+    char                       *addr, path[NGX_IOTHUB_AMQP_EH_PATH_MAX];
+    ngx_iothub_amqp_eh_addr_t   a;
+
+    if (ngx_iothub_amqp_eh_audience_path(data, size, "hub", 3, path) == 0) {
+        fuzz_assert(path[0] == '/' && strlen(path) < sizeof(path));
+        fuzz_assert(strncasecmp(path + 1, "hub", 3) == 0);
+        fuzz_assert(path[4] == '\0' || path[4] == '/');
+    }
+
+    /* a link address is a C string: up to the first NUL */
+    addr = malloc(size + 1);
+    if (addr == NULL) {
+        return;
+    }
+
+    memcpy(addr, data, size);
+    addr[size] = '\0';
+
+    if (ngx_iothub_amqp_eh_addr_parse(addr, "hub", 3, &a) == 0) {
+        fuzz_assert(a.path_len >= 1 && a.path_len < sizeof(a.path));
+        fuzz_assert(a.path[0] == '/');
+
+        if (a.management) {
+            fuzz_assert(a.path_len == 16
+                        && memcmp(a.path, "/hub/$management", 16) == 0);
+
+        } else {
+            fuzz_assert(a.group >= addr && a.partition >= addr);
+            fuzz_assert(a.group + a.group_len <= addr + strlen(addr));
+            fuzz_assert(a.partition + a.partition_len
+                        == addr + strlen(addr));
+            fuzz_assert(memchr(a.group, '/', a.group_len) == NULL);
+            fuzz_assert(memchr(a.partition, '/', a.partition_len) == NULL);
+        }
+    }
+
+    free(addr);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -119,6 +165,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_scope(data, size);
 
     fuzz_plain(data, size);
+
+    fuzz_eventhub(data, size);
 
     return 0;
 }
