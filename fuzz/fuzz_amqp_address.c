@@ -7,7 +7,8 @@
 /*
  * libFuzzer target for ngx_iothub_amqp/ngx_iothub_amqp_address.c: the
  * input is a link address, a CBS audience and a SASL PLAIN user name at
- * once, for IoT Hub and for Event Hubs (of a hub named "hub").  Besides memory
+ * once, for IoT Hub and for Event Hubs (of a hub named "hub"), and a UUID
+ * as text.  Besides memory
  * errors it checks that decoded ids are NUL-terminated, of the reported
  * length, at most 128 bytes and free of NUL; that an identity has a
  * device id; that an audience's scope is a host and a path of its
@@ -22,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -144,6 +146,37 @@ fuzz_eventhub(const uint8_t *data, size_t size)
 }
 
 
+/* a UUID read from text prints back as the same text, case aside */
+
+static void
+fuzz_uuid_text(const uint8_t *data, size_t size)
+{
+    char           text[37];
+    size_t         i;
+    unsigned char  uuid[16];
+
+    if (ngx_iothub_amqp_uuid_text_parse((const char *) data, size, uuid)
+        != 0)
+    {
+        return;
+    }
+
+    fuzz_assert(size == 36);
+
+    snprintf(text, sizeof(text),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6],
+             uuid[7], uuid[8], uuid[9], uuid[10], uuid[11], uuid[12],
+             uuid[13], uuid[14], uuid[15]);
+
+    for (i = 0; i < 36; i++) {
+        fuzz_assert(text[i] == (char) (data[i] >= 'A' ? data[i] | 0x20
+                                                      : data[i]));
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -167,6 +200,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_plain(data, size);
 
     fuzz_eventhub(data, size);
+
+    fuzz_uuid_text(data, size);
 
     return 0;
 }

@@ -692,3 +692,39 @@ ngx_iothub_amqp_eh_audience_path(const unsigned char *p, size_t len,
 
     return 0;
 }
+
+
+int
+ngx_iothub_amqp_uuid_text_parse(const char *p, size_t len,
+    unsigned char *uuid)
+{
+    int     hi, lo;
+    size_t  i, n;
+
+    if (len != 36) {
+        return -1;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i += 2) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (p[i] != '-') {
+                return -1;
+            }
+
+            i++;
+        }
+
+        hi = ngx_iothub_amqp_hex((unsigned char) p[i]);
+        lo = ngx_iothub_amqp_hex((unsigned char) p[i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        uuid[n++] = (unsigned char) (hi << 4 | lo);
+    }
+
+    return (n == 16) ? 0 : -1;
+}

@@ -145,4 +145,13 @@ int ngx_iothub_amqp_eh_audience_path(const unsigned char *p, size_t len,
     const char *hub, size_t hub_len, char *path);
 
 
+/*
+ * A UUID as text, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" in either case
+ * (the correlation id of a method answer, which Node sends as a string):
+ * 0 and its 16 bytes in uuid, else -1.
+ */
+int ngx_iothub_amqp_uuid_text_parse(const char *p, size_t len,
+    unsigned char *uuid);
+
+
 #endif /* _NGX_IOTHUB_AMQP_ADDRESS_H_INCLUDED_ */

@@ -492,6 +492,46 @@ test_eh_limits(void **state)
 }
 
 
+/* a method answer's correlation id as text */
+
+static void
+test_uuid_text(void **state)
+{
+    unsigned char  uuid[16];
+
+    static const unsigned char  want[16] = {
+        0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+        0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10
+    };
+
+    (void) state;
+
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "01234567-89ab-cdef-fedc-ba9876543210", 36, uuid),
+                     0);
+    assert_memory_equal(uuid, want, 16);
+
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "01234567-89AB-CDEF-FEDC-BA9876543210", 36, uuid),
+                     0);
+    assert_memory_equal(uuid, want, 16);
+
+    /* a dash misplaced, a digit not hex, a length off by one */
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "0123456-789ab-cdef-fedc-ba9876543210", 36, uuid),
+                     -1);
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "01234567-89ab-cdef-fedc-ba987654321g", 36, uuid),
+                     -1);
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "01234567-89ab-cdef-fedc-ba9876543210", 35, uuid),
+                     -1);
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "0123456789abcdeffedcba98765432100000", 36, uuid),
+                     -1);
+}
+
+
 int
 main(void)
 {
@@ -513,6 +553,7 @@ main(void)
         cmocka_unit_test(test_scope_fits),
         cmocka_unit_test(test_plain_limits),
         cmocka_unit_test(test_eh_limits),
+        cmocka_unit_test(test_uuid_text),
     };
 
     failed = 0;
