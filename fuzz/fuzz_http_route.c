@@ -4,11 +4,11 @@
  * is a method (first byte), the rights a route needs (second byte), then
  * a request path and, after a line feed, an Authorization value.  The path
  * is split and routed, the value parsed as a SAS token and authorized
- * against two policies and read as an If-Match value (the etag lies in it,
- * shorter only by a "W/" and quotes), and a token made for the path itself must pass;
- * properties that must hold end the run with a trap.  Every input is
- * copied into a buffer of its exact size so that ASan sees a read past the
- * end.
+ * against two policies and read as an If-Match value (the etag lies in
+ * it, shorter only by a "W/" and quotes), and a token made for the path
+ * itself must pass; properties that must hold end the run with a trap.
+ * Every input is copied into a buffer of its exact size so that ASan sees
+ * a read past the end.
  */
 
 

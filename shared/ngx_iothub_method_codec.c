@@ -430,12 +430,12 @@ ngx_iothub_method_fit(unsigned char *buf, size_t size,
 
 ngx_iothub_method_body_rc_e
 ngx_iothub_method_body_parse(const char *json, size_t len,
-    ngx_iothub_method_body_t *req)
+    ngx_iothub_method_body_t *body)
 {
     yajl_val     root;
     const char  *path[2];
 
-    memset(req, 0, sizeof(ngx_iothub_method_body_t));
+    memset(body, 0, sizeof(ngx_iothub_method_body_t));
 
     if (ngx_iothub_json_too_deep(json, len,
                                  NGX_IOTHUB_METHOD_BODY_DEPTH_MAX))
@@ -452,30 +452,28 @@ ngx_iothub_method_body_parse(const char *json, size_t len,
 
     path[0] = "methodName";
     path[1] = NULL;
-    req->name = YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string));
+    body->name = YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string));
 
-    if (req->name == NULL || !ngx_iothub_method_name_valid(req->name)) {
+    if (body->name == NULL || !ngx_iothub_method_name_valid(body->name)) {
         yajl_tree_free(root);
         return NGX_IOTHUB_METHOD_BODY_BAD_NAME;
     }
 
-    req->response_timeout = ngx_iothub_method_timeout(root,
-                                                      "responseTimeoutInSeconds",
-                                                      30);
-    req->connect_timeout = ngx_iothub_method_timeout(root,
-                                                     "connectTimeoutInSeconds",
-                                                     0);
+    body->response_timeout =
+        ngx_iothub_method_timeout(root, "responseTimeoutInSeconds", 30);
+    body->connect_timeout =
+        ngx_iothub_method_timeout(root, "connectTimeoutInSeconds", 0);
 
-    if (req->response_timeout < 5 || req->response_timeout > 300
-        || req->connect_timeout < 0 || req->connect_timeout > 300)
+    if (body->response_timeout < 5 || body->response_timeout > 300
+        || body->connect_timeout < 0 || body->connect_timeout > 300)
     {
         yajl_tree_free(root);
         return NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT;
     }
 
     path[0] = "payload";
-    req->payload = yajl_tree_get(root, path, yajl_t_any);
-    req->root = root;
+    body->payload = yajl_tree_get(root, path, yajl_t_any);
+    body->root = root;
 
     return NGX_IOTHUB_METHOD_BODY_OK;
 }
@@ -503,12 +501,12 @@ ngx_iothub_method_timeout(yajl_val root, const char *name, long long dflt)
 
 
 void
-ngx_iothub_method_body_free(ngx_iothub_method_body_t *req)
+ngx_iothub_method_body_free(ngx_iothub_method_body_t *body)
 {
-    yajl_tree_free(req->root);
-    req->root = NULL;
-    req->name = NULL;
-    req->payload = NULL;
+    yajl_tree_free(body->root);
+    body->root = NULL;
+    body->name = NULL;
+    body->payload = NULL;
 }
 
 
