@@ -35,9 +35,11 @@ PURE_SRCS    = shared/ngx_iothub_sas.c shared/ngx_iothub_identity.c \
                shared/ngx_iothub_query_parse.c \
                shared/ngx_iothub_query_eval.c \
                shared/ngx_iothub_job_codec.c \
+               shared/ngx_iothub_eh_filter.c \
                ngx_iothub_http/ngx_iothub_http_route.c \
                ngx_iothub_http/ngx_iothub_http_c2d_headers.c \
                ngx_iothub_http/ngx_iothub_http_d2c.c \
+               ngx_iothub_http/ngx_iothub_http_paging.c \
                ngx_iothub_http/ngx_iothub_ws_codec.c \
                shared/ngx_iothub_x509.c shared/ngx_iothub_props.c \
                ngx_iothub_mqtt/ngx_iothub_mqtt_parse.c \
@@ -125,8 +127,9 @@ test-asan: deps build-asan
 	@test -f "$(ASAN_RT)" || { echo "test-asan: no libasan.so" >&2; exit 1; }
 	$(ASAN_ENV) prove -I t/lib t/
 
-# libFuzzer targets (every fuzz/fuzz_*.c); FUZZ_SECONDS each; an input
-# that crashes one is kept as build/fuzz/<target>-crash-<sha1>
+# libFuzzer targets (every fuzz/fuzz_*.c); FUZZ_SECONDS each, with
+# fuzz/<target>.dict as its dictionary when there is one; an input that
+# crashes one is kept as build/fuzz/<target>-crash-<sha1>
 FUZZ_SECONDS ?= 60
 fuzz:
 	@mkdir -p build/fuzz
@@ -137,7 +140,8 @@ fuzz:
 	        -Ingx_iothub_http -Ingx_iothub_amqp -o build/fuzz/$$n $$f \
 	        $(PURE_SRCS) -lyajl -lcrypto -lhiredis -lqpid-proton -lm || exit 1; \
 	    mkdir -p build/fuzz/$$n.corpus; \
-	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
+	    dict=; test -f fuzz/$$n.dict && dict=-dict=fuzz/$$n.dict; \
+	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $$dict \
 	        -artifact_prefix=build/fuzz/$$n- \
 	        build/fuzz/$$n.corpus || exit 1; \
 	done

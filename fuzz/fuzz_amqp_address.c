@@ -7,7 +7,8 @@
 /*
  * libFuzzer target for ngx_iothub_amqp/ngx_iothub_amqp_address.c: the
  * input is a link address, a CBS audience and a SASL PLAIN user name at
- * once.  Besides memory
+ * once, for IoT Hub and for Event Hubs (of a hub named "hub"), and a UUID
+ * as text.  Besides memory
  * errors it checks that decoded ids are NUL-terminated, of the reported
  * length, at most 128 bytes and free of NUL; that an identity has a
  * device id; that an audience's scope is a host and a path of its
@@ -22,8 +23,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ngx_iothub_amqp_address.h"
 
@@ -98,6 +101,82 @@ fuzz_plain(const uint8_t *data, size_t size)
 }
 
 
+/* the hub "hub" (any case in the input): Event Hubs names */
+
+static void
+fuzz_eventhub(const uint8_t *data, size_t size)
+{
+    char                       *addr, path[NGX_IOTHUB_AMQP_EH_PATH_MAX];
+    ngx_iothub_amqp_eh_addr_t   a;
+
+    if (ngx_iothub_amqp_eh_audience_path(data, size, "hub", 3, path) == 0) {
+        fuzz_assert(path[0] == '/' && strlen(path) < sizeof(path));
+        fuzz_assert(strncasecmp(path + 1, "hub", 3) == 0);
+        fuzz_assert(path[4] == '\0' || path[4] == '/');
+    }
+
+    /* a link address is a C string: up to the first NUL */
+    addr = malloc(size + 1);
+    if (addr == NULL) {
+        return;
+    }
+
+    memcpy(addr, data, size);
+    addr[size] = '\0';
+
+    if (ngx_iothub_amqp_eh_addr_parse(addr, "hub", 3, &a) == 0) {
+        fuzz_assert(a.path_len >= 1 && a.path_len < sizeof(a.path));
+        fuzz_assert(a.path[0] == '/');
+
+        if (a.management) {
+            fuzz_assert(a.path_len == 16
+                        && memcmp(a.path, "/hub/$management", 16) == 0);
+
+        } else {
+            fuzz_assert(a.group >= addr && a.partition >= addr);
+            fuzz_assert(a.group + a.group_len <= addr + strlen(addr));
+            fuzz_assert(a.partition + a.partition_len
+                        == addr + strlen(addr));
+            fuzz_assert(memchr(a.group, '/', a.group_len) == NULL);
+            fuzz_assert(memchr(a.partition, '/', a.partition_len) == NULL);
+        }
+    }
+
+    free(addr);
+}
+
+
+/* a UUID read from text prints back as the same text, case aside */
+
+static void
+fuzz_uuid_text(const uint8_t *data, size_t size)
+{
+    char           text[37];
+    size_t         i;
+    unsigned char  uuid[16];
+
+    if (ngx_iothub_amqp_uuid_text_parse((const char *) data, size, uuid)
+        != 0)
+    {
+        return;
+    }
+
+    fuzz_assert(size == 36);
+
+    snprintf(text, sizeof(text),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6],
+             uuid[7], uuid[8], uuid[9], uuid[10], uuid[11], uuid[12],
+             uuid[13], uuid[14], uuid[15]);
+
+    for (i = 0; i < 36; i++) {
+        fuzz_assert(text[i] == (char) (data[i] >= 'A' ? data[i] | 0x20
+                                                      : data[i]));
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -119,6 +198,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_scope(data, size);
 
     fuzz_plain(data, size);
+
+    fuzz_eventhub(data, size);
+
+    fuzz_uuid_text(data, size);
 
     return 0;
 }

@@ -4,10 +4,11 @@
  * is a method (first byte), the rights a route needs (second byte), then
  * a request path and, after a line feed, an Authorization value.  The path
  * is split and routed, the value parsed as a SAS token and authorized
- * against two policies, and a token made for the path itself must pass;
- * properties that must hold end the run with a trap.  Every input is
- * copied into a buffer of its exact size so that ASan sees a read past the
- * end.
+ * against two policies and read as an If-Match value (the etag lies in
+ * it, shorter only by a "W/" and quotes), and a token made for the path
+ * itself must pass; properties that must hold end the run with a trap.
+ * Every input is copied into a buffer of its exact size so that ASan sees
+ * a read past the end.
  */
 
 
@@ -39,6 +40,7 @@ static void fuzz_own_token(const unsigned char *path, size_t len,
     unsigned rights);
 static void fuzz_access(ngx_iothub_http_access_t *a,
     const unsigned char *path, size_t len, unsigned rights);
+static void fuzz_if_match(const unsigned char *p, size_t len);
 static size_t fuzz_segments(const unsigned char *path, size_t len);
 static int fuzz_in(const ngx_iothub_span_t *s, const unsigned char *p,
     size_t len);
@@ -100,6 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (nl != NULL) {
         fuzz_authorize(copy, len, nl + 1, size - len - 1, rights);
+        fuzz_if_match(nl + 1, size - len - 1);
     }
 
     fuzz_own_token(copy, len, rights);
@@ -107,6 +110,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(copy);
 
     return 0;
+}
+
+
+static void
+fuzz_if_match(const unsigned char *p, size_t len)
+{
+    ngx_iothub_span_t  etag, again;
+
+    ngx_iothub_http_if_match(p, len, &etag);
+
+    fuzz_assert(etag.data >= p && etag.data + etag.len <= p + len);
+    fuzz_assert(len - etag.len <= 4);
+
+    /* only one "W/" and one pair of quotes go */
+    ngx_iothub_http_if_match(etag.data, etag.len, &again);
+    fuzz_assert(again.len <= etag.len);
+
+    if (etag.len == len) {
+        fuzz_assert(again.len == etag.len);
+    }
 }
 
 

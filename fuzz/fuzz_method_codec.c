@@ -5,7 +5,10 @@
  * "methodmiss" payload (what another node, or a device through its rid,
  * controls); what parses is written again and must parse back the same.
  * Every input is copied into a buffer of its exact size so that ASan sees a
- * read past the end.
+ * read past the end.  It is also the JSON body of a service's call
+ * (POST .../methods, rest.md 8): an accepted body has a valid name and
+ * timeouts in range, and its payload, written out as the call forwards it,
+ * parses back and writes out the same.
  */
 
 
@@ -14,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "ngx_iothub_json.h"
 #include "ngx_iothub_method_codec.h"
 
 
@@ -26,6 +33,8 @@ static void fuzz_rid(const unsigned char *p, size_t len);
 static void fuzz_call(const unsigned char *p, size_t len);
 static void fuzz_res(const unsigned char *p, size_t len);
 static void fuzz_miss(const unsigned char *p, size_t len);
+static void fuzz_body(const uint8_t *data, size_t size);
+static char *fuzz_gen(yajl_val v, size_t *len);
 static int fuzz_in(const unsigned char *s, size_t n, const unsigned char *p,
     size_t len);
 
@@ -48,6 +57,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_miss(copy, size);
 
     free(copy);
+
+    fuzz_body(data, size);
 
     return 0;
 }
@@ -166,4 +177,92 @@ static int
 fuzz_in(const unsigned char *s, size_t n, const unsigned char *p, size_t len)
 {
     return s >= p && s + n <= p + len;
+}
+
+
+static void
+fuzz_body(const uint8_t *data, size_t size)
+{
+    char                         *json, *out, *again;
+    size_t                        out_len, again_len;
+    yajl_val                      v;
+    ngx_iothub_method_body_t      body;
+    ngx_iothub_method_body_rc_e   rc;
+
+    /* a request body is NUL-terminated, as nginx's body buffer is here */
+    json = malloc(size + 1);
+    if (json == NULL) {
+        return;
+    }
+
+    memcpy(json, data, size);
+    json[size] = '\0';
+
+    rc = ngx_iothub_method_body_parse(json, size, &body);
+
+    if (rc != NGX_IOTHUB_METHOD_BODY_OK) {
+        fuzz_assert(body.root == NULL);
+        free(json);
+        return;
+    }
+
+    fuzz_assert(body.root != NULL && body.name != NULL);
+    fuzz_assert(ngx_iothub_method_name_valid(body.name));
+    fuzz_assert(body.response_timeout >= 5 && body.response_timeout <= 300);
+    fuzz_assert(body.connect_timeout >= 0 && body.connect_timeout <= 300);
+
+    out = fuzz_gen(body.payload, &out_len);
+
+    if (out != NULL) {
+        v = yajl_tree_parse(out, NULL, 0);
+
+        /* a payload string written alone is no JSON text for yajl 2 */
+        if (v != NULL) {
+            again = fuzz_gen(v, &again_len);
+            fuzz_assert(again != NULL && again_len == out_len
+                        && memcmp(again, out, out_len) == 0);
+            free(again);
+            yajl_tree_free(v);
+        }
+
+        free(out);
+    }
+
+    ngx_iothub_method_body_free(&body);
+    fuzz_assert(body.root == NULL);
+
+    free(json);
+}
+
+
+/* v written as JSON (malloc()ed, NUL-terminated), NULL when it fails */
+
+static char *
+fuzz_gen(yajl_val v, size_t *len)
+{
+    char                 *out;
+    yajl_gen              g;
+    const unsigned char  *buf;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    out = NULL;
+
+    if (ngx_iothub_json_gen_value(g, v) == yajl_gen_status_ok
+        && yajl_gen_get_buf(g, &buf, len) == yajl_gen_status_ok)
+    {
+        out = malloc(*len + 1);
+
+        if (out != NULL) {
+            memcpy(out, buf, *len);
+            out[*len] = '\0';
+        }
+    }
+
+    yajl_gen_free(g);
+
+    return out;
 }

@@ -574,3 +574,157 @@ ngx_iothub_amqp_decode(ngx_iothub_amqp_span_t *seg, char *out, size_t max,
 
     return 0;
 }
+
+
+int
+ngx_iothub_amqp_eh_addr_parse(const char *addr, const char *hub,
+    size_t hub_len, ngx_iothub_amqp_eh_addr_t *a)
+{
+    size_t       n, seg_len[6];
+    const char  *p, *last, *s, *seg[6];
+
+    p = addr;
+    last = p + strlen(addr);
+
+    memset(a, 0, sizeof(ngx_iothub_amqp_eh_addr_t));
+
+    if (last - p == 11 && memcmp(p, "$management", 11) == 0) {
+        if (hub_len + 13 > NGX_IOTHUB_AMQP_EH_PATH_MAX) {
+            return -1;
+        }
+
+        a->management = 1;
+        a->path[0] = '/';
+        memcpy(a->path + 1, hub, hub_len);
+        memcpy(a->path + 1 + hub_len, "/$management", 12);
+        a->path_len = hub_len + 13;
+
+        return 0;
+    }
+
+    /* "sb://host" or "amqps://host:port" before the path goes */
+
+    s = strstr(addr, "://");
+
+    if (s) {
+        p = memchr(s + 3, '/', last - s - 3);
+        if (p == NULL) {
+            return -1;
+        }
+    }
+
+    if (p < last && *p == '/') {
+        p++;
+    }
+
+    if (last - p >= NGX_IOTHUB_AMQP_EH_PATH_MAX - 1) {
+        return -1;
+    }
+
+    a->path[0] = '/';
+    memcpy(a->path + 1, p, last - p);
+    a->path_len = 1 + (last - p);
+
+    for (n = 0; n < 6; n++) {
+        seg[n] = p;
+        s = memchr(p, '/', last - p);
+        seg_len[n] = (s ? s : last) - p;
+
+        if (s == NULL) {
+            break;
+        }
+
+        p = s + 1;
+    }
+
+    if (n != 4
+        || seg_len[0] != hub_len
+        || strncasecmp(seg[0], hub, hub_len) != 0
+        || seg_len[1] != 14
+        || strncasecmp(seg[1], "ConsumerGroups", 14) != 0
+        || seg_len[3] != 10
+        || strncasecmp(seg[3], "Partitions", 10) != 0)
+    {
+        return -1;
+    }
+
+    a->group = seg[2];
+    a->group_len = seg_len[2];
+    a->partition = seg[4];
+    a->partition_len = seg_len[4];
+
+    return 0;
+}
+
+
+int
+ngx_iothub_amqp_eh_audience_path(const unsigned char *p, size_t len,
+    const char *hub, size_t hub_len, char *path)
+{
+    const unsigned char  *last, *slash;
+
+    last = p + len;
+
+    if (len < 5 || strncasecmp((const char *) p, "sb://", 5) != 0) {
+        return -1;
+    }
+
+    p = memchr(p + 5, '/', len - 5);
+
+    if (p == NULL || (size_t) (last - p) >= NGX_IOTHUB_AMQP_EH_PATH_MAX) {
+        return -1;
+    }
+
+    slash = memchr(p + 1, '/', last - p - 1);
+
+    if (slash == NULL) {
+        slash = last;
+    }
+
+    if ((size_t) (slash - p - 1) != hub_len
+        || strncasecmp((const char *) p + 1, hub, hub_len) != 0)
+    {
+        return -1;
+    }
+
+    memcpy(path, p, last - p);
+    path[last - p] = '\0';
+
+    return 0;
+}
+
+
+int
+ngx_iothub_amqp_uuid_text_parse(const char *p, size_t len,
+    unsigned char *uuid)
+{
+    int     hi, lo;
+    size_t  i, n;
+
+    if (len != 36) {
+        return -1;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i += 2) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (p[i] != '-') {
+                return -1;
+            }
+
+            i++;
+        }
+
+        hi = ngx_iothub_amqp_hex((unsigned char) p[i]);
+        lo = ngx_iothub_amqp_hex((unsigned char) p[i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        uuid[n++] = (unsigned char) (hi << 4 | lo);
+    }
+
+    return (n == 16) ? 0 : -1;
+}

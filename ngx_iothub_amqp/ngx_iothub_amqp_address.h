@@ -111,4 +111,47 @@ int ngx_iothub_amqp_plain_user(const unsigned char *p, size_t len,
 int ngx_iothub_amqp_scope_covers(const char *scope, const char *path);
 
 
+/* Event Hubs names (amqp.md 10.2, 10.3): the entity is the hub's name */
+
+#define NGX_IOTHUB_AMQP_EH_PATH_MAX  512
+
+typedef struct {
+    unsigned                  management;      /* "$management" */
+    size_t                    path_len;        /* "/<entity>/...", no NUL */
+    char                      path[NGX_IOTHUB_AMQP_EH_PATH_MAX];
+    const char               *group;           /* partitions: in the */
+    size_t                    group_len;       /* address parsed */
+    const char               *partition;
+    size_t                    partition_len;
+} ngx_iothub_amqp_eh_addr_t;
+
+/*
+ * A link address (a C string) to "$management" or to
+ * "[scheme://host]/<entity>/ConsumerGroups/<group>/Partitions/<n>", the
+ * entity and the words compared without regard to case: 0 and a filled
+ * (the path as a token's sr must cover it), or -1 for another address or
+ * a path of NGX_IOTHUB_AMQP_EH_PATH_MAX - 1 bytes or more.
+ */
+int ngx_iothub_amqp_eh_addr_parse(const char *addr, const char *hub,
+    size_t hub_len, ngx_iothub_amqp_eh_addr_t *a);
+
+/*
+ * A CBS audience "sb://host/<entity>[/...]" for the hub's entity: 0 and
+ * its path from the '/' after the host, NUL-terminated, in path (of
+ * NGX_IOTHUB_AMQP_EH_PATH_MAX bytes); -1 for another audience or a path
+ * too long.
+ */
+int ngx_iothub_amqp_eh_audience_path(const unsigned char *p, size_t len,
+    const char *hub, size_t hub_len, char *path);
+
+
+/*
+ * A UUID as text, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" in either case
+ * (the correlation id of a method answer, which Node sends as a string):
+ * 0 and its 16 bytes in uuid, else -1.
+ */
+int ngx_iothub_amqp_uuid_text_parse(const char *p, size_t len,
+    unsigned char *uuid);
+
+
 #endif /* _NGX_IOTHUB_AMQP_ADDRESS_H_INCLUDED_ */

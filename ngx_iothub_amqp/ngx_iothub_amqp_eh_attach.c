@@ -14,10 +14,6 @@
 #include "ngx_iothub_eventhub.h"
 
 
-static ngx_int_t ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
-    ngx_iothub_eh_from_e *from, int64_t *n);
-
-
 /* source.filter {"apache.org:selector-filter:string": described(, expr)} */
 
 ngx_int_t
@@ -79,120 +75,10 @@ ngx_iothub_amqp_eh_filter(pn_terminus_t *source, ngx_iothub_eh_from_e *from,
 
         expr = pn_data_get_string(f);
 
-        return ngx_iothub_amqp_eh_expression((u_char *) expr.start,
-                                             (u_char *) expr.start
-                                             + expr.size, from, n);
+        return ngx_iothub_eh_filter_parse((u_char *) expr.start, expr.size,
+                                          from, n)
+               == 0 ? NGX_OK : NGX_ERROR;
     }
-
-    return NGX_OK;
-}
-
-
-/*
- * "amqp.annotation.<x-opt-offset | x-opt-sequence-number |
- * x-opt-enqueued-time> <'>' | '>='> <value, maybe in single quotes>";
- * offsets are sequence numbers, "-1" the start, "@latest" the end.
- */
-
-static ngx_int_t
-ngx_iothub_amqp_eh_expression(u_char *p, u_char *last,
-    ngx_iothub_eh_from_e *from, int64_t *n)
-{
-    size_t      len;
-    u_char     *name, *value;
-    int64_t     v;
-    ngx_uint_t  inclusive, negative;
-
-    static const char  prefix[] = "amqp.annotation.";
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    if ((size_t) (last - p) < sizeof(prefix) - 1
-        || ngx_strncasecmp(p, (u_char *) prefix, sizeof(prefix) - 1) != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    p += sizeof(prefix) - 1;
-    name = p;
-
-    while (p < last && *p != ' ' && *p != '>') {
-        p++;
-    }
-
-    len = p - name;
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    if (p == last || *p++ != '>') {
-        return NGX_ERROR;
-    }
-
-    inclusive = 0;
-
-    if (p < last && *p == '=') {
-        inclusive = 1;
-        p++;
-    }
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    while (last > p && last[-1] == ' ') {
-        last--;
-    }
-
-    if (last - p >= 2 && *p == '\'' && last[-1] == '\'') {
-        p++;
-        last--;
-    }
-
-    value = p;
-
-    if (len == 12 && ngx_strncasecmp(name, (u_char *) "x-opt-offset", 12) == 0
-        && last - value == 7 && ngx_strncmp(value, "@latest", 7) == 0)
-    {
-        *from = NGX_IOTHUB_EH_LATEST;
-        return NGX_OK;
-    }
-
-    negative = (value < last && *value == '-');
-    v = ngx_atoof(value + negative, last - value - negative);
-
-    if (v == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (negative) {
-        /* -1: before the first event */
-        *from = NGX_IOTHUB_EH_START;
-        return NGX_OK;
-    }
-
-    if ((len == 12
-         && ngx_strncasecmp(name, (u_char *) "x-opt-offset", 12) == 0)
-        || (len == 21
-            && ngx_strncasecmp(name, (u_char *) "x-opt-sequence-number", 21)
-               == 0))
-    {
-        *from = NGX_IOTHUB_EH_SEQUENCE;
-
-    } else if (len == 19
-               && ngx_strncasecmp(name, (u_char *) "x-opt-enqueued-time", 19)
-                  == 0)
-    {
-        *from = NGX_IOTHUB_EH_TIME;
-
-    } else {
-        return NGX_ERROR;
-    }
-
-    *n = inclusive ? v : v + 1;
 
     return NGX_OK;
 }

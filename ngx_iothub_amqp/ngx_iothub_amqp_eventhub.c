@@ -22,7 +22,6 @@
 
 
 #define NGX_IOTHUB_AMQP_EH_TOKENS     64        /* per connection */
-#define NGX_IOTHUB_AMQP_EH_PATH_MAX   512
 #define NGX_IOTHUB_AMQP_EH_BATCH      64        /* events per read */
 #define NGX_IOTHUB_AMQP_EH_OUTGOING   (1024 * 1024)
 #define NGX_IOTHUB_AMQP_EH_RECHECK    5000      /* ms, see pump() */
@@ -229,39 +228,12 @@ static ngx_int_t
 ngx_iothub_amqp_eh_audience(ngx_iothub_amqp_ctx_t *ctx, pn_bytes_t *audience,
     u_char *path)
 {
-    u_char     *p, *last, *slash;
-    ngx_str_t  *name;
-
-    p = (u_char *) audience->start;
-    last = p + audience->size;
-    name = &ctx->hub->name;
-
-    if (audience->size < 5 || ngx_strncasecmp(p, (u_char *) "sb://", 5) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    p = ngx_strlchr(p + 5, last, '/');
-
-    if (p == NULL || (size_t) (last - p) >= NGX_IOTHUB_AMQP_EH_PATH_MAX) {
-        return NGX_DECLINED;
-    }
-
-    slash = ngx_strlchr(p + 1, last, '/');
-
-    if (slash == NULL) {
-        slash = last;
-    }
-
-    if ((size_t) (slash - p - 1) != name->len
-        || ngx_strncasecmp(p + 1, name->data, name->len) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    *ngx_cpymem(path, p, last - p) = '\0';
-
-    return NGX_OK;
+    return ngx_iothub_amqp_eh_audience_path((u_char *) audience->start,
+                                            audience->size,
+                                            (char *) ctx->hub->name.data,
+                                            ctx->hub->name.len,
+                                            (char *) path)
+           == 0 ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -428,72 +400,23 @@ static ngx_int_t
 ngx_iothub_amqp_eh_address(ngx_iothub_amqp_ctx_t *ctx, const char *addr,
     ngx_iothub_amqp_eh_link_t *el, ngx_str_t *group, ngx_str_t *partition)
 {
-    u_char      *p, *last, *s;
-    ngx_str_t    seg[6];
-    ngx_uint_t   n;
+    ngx_iothub_amqp_eh_addr_t  a;
 
-    p = (u_char *) addr;
-    last = p + ngx_strlen(addr);
-
-    if (last - p == 11 && ngx_strncmp(p, "$management", 11) == 0) {
-        if (ctx->hub->name.len + 13 > NGX_IOTHUB_AMQP_EH_PATH_MAX) {
-            return NGX_DECLINED;
-        }
-
-        el->management = 1;
-        el->path_len = ngx_sprintf(el->path, "/%V/$management",
-                                   &ctx->hub->name)
-                       - el->path;
-        return NGX_OK;
-    }
-
-    /* "sb://host" or "amqps://host:port" before the path goes */
-
-    s = (u_char *) ngx_strstr(addr, "://");
-
-    if (s) {
-        p = ngx_strlchr(s + 3, last, '/');
-        if (p == NULL) {
-            return NGX_DECLINED;
-        }
-    }
-
-    if (p < last && *p == '/') {
-        p++;
-    }
-
-    if (last - p >= NGX_IOTHUB_AMQP_EH_PATH_MAX - 1) {
-        return NGX_DECLINED;
-    }
-
-    el->path_len = ngx_sprintf(el->path, "/%*s", (size_t) (last - p), p)
-                   - el->path;
-
-    for (n = 0; n < 6; n++) {
-        seg[n].data = p;
-        s = ngx_strlchr(p, last, '/');
-        seg[n].len = (s ? s : last) - p;
-
-        if (s == NULL) {
-            break;
-        }
-
-        p = s + 1;
-    }
-
-    if (n != 4
-        || seg[0].len != ctx->hub->name.len
-        || ngx_strncasecmp(seg[0].data, ctx->hub->name.data, seg[0].len) != 0
-        || seg[1].len != 14
-        || ngx_strncasecmp(seg[1].data, (u_char *) "ConsumerGroups", 14) != 0
-        || seg[3].len != 10
-        || ngx_strncasecmp(seg[3].data, (u_char *) "Partitions", 10) != 0)
+    if (ngx_iothub_amqp_eh_addr_parse(addr, (char *) ctx->hub->name.data,
+                                      ctx->hub->name.len, &a)
+        != 0)
     {
         return NGX_DECLINED;
     }
 
-    *group = seg[2];
-    *partition = seg[4];
+    el->management = a.management;
+    el->path_len = a.path_len;
+    ngx_memcpy(el->path, a.path, a.path_len);
+
+    group->data = (u_char *) a.group;
+    group->len = a.group_len;
+    partition->data = (u_char *) a.partition;
+    partition->len = a.partition_len;
 
     return NGX_OK;
 }

@@ -22,7 +22,6 @@
 
 #define NGX_IOTHUB_AMQP_METHOD_CREDIT  8
 #define NGX_IOTHUB_AMQP_UUID_SIZE      16
-#define NGX_IOTHUB_AMQP_UUID_TEXT      36
 
 
 /* a request given to the device, not answered yet */
@@ -44,8 +43,6 @@ static ngx_int_t ngx_iothub_amqp_method_status(pn_message_t *m,
     ngx_int_t *status);
 static ngx_int_t ngx_iothub_amqp_method_status_entry(pn_atom_t *key,
     pn_data_t *value, void *arg);
-static ngx_int_t ngx_iothub_amqp_uuid_parse(const char *p, size_t len,
-    u_char *uuid);
 
 
 /* an accepted methods link: credit for the device's answers */
@@ -405,9 +402,9 @@ ngx_iothub_amqp_method_find(ngx_iothub_amqp_device_t *dev, pn_atom_t *cid)
 
     case PN_STRING:
     case PN_SYMBOL:
-        if (ngx_iothub_amqp_uuid_parse(cid->u.as_bytes.start,
-                                       cid->u.as_bytes.size, uuid)
-            != NGX_OK)
+        if (ngx_iothub_amqp_uuid_text_parse(cid->u.as_bytes.start,
+                                            cid->u.as_bytes.size, uuid)
+            != 0)
         {
             return NULL;
         }
@@ -453,41 +450,4 @@ ngx_iothub_amqp_method_cancel(ngx_iothub_amqp_device_t *dev)
     }
 
     dev->method_link = NULL;
-}
-
-
-/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", either case */
-
-static ngx_int_t
-ngx_iothub_amqp_uuid_parse(const char *p, size_t len, u_char *uuid)
-{
-    ngx_int_t   hi, lo;
-    ngx_uint_t  i, n;
-
-    if (len != NGX_IOTHUB_AMQP_UUID_TEXT) {
-        return NGX_ERROR;
-    }
-
-    n = 0;
-
-    for (i = 0; i < len; i += 2) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (p[i] != '-') {
-                return NGX_ERROR;
-            }
-
-            i++;
-        }
-
-        hi = ngx_hextoi((u_char *) &p[i], 1);
-        lo = ngx_hextoi((u_char *) &p[i + 1], 1);
-
-        if (hi == NGX_ERROR || lo == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        uuid[n++] = (u_char) (hi << 4 | lo);
-    }
-
-    return n == NGX_IOTHUB_AMQP_UUID_SIZE ? NGX_OK : NGX_ERROR;
 }

@@ -24,8 +24,6 @@
 
 static ngx_int_t ngx_http_iothub_method_parse(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx, ngx_iothub_method_op_t *op);
-static ngx_int_t ngx_http_iothub_method_timeouts(ngx_http_request_t *r,
-    yajl_val root, ngx_iothub_method_op_t *op);
 static ngx_int_t ngx_http_iothub_method_payload(ngx_http_request_t *r,
     ngx_iothub_method_op_t *op, const char *name, yajl_val payload);
 static void ngx_http_iothub_method_done(ngx_iothub_method_op_t *op);
@@ -37,7 +35,6 @@ static ngx_int_t ngx_http_iothub_method_fail(ngx_http_request_t *r,
     ngx_uint_t status, ngx_uint_t code, const char *name,
     const char *message, ngx_uint_t timeout);
 static void ngx_http_iothub_method_cleanup(void *data);
-static ngx_int_t ngx_http_iothub_method_name_ok(const char *name);
 
 
 ngx_int_t
@@ -105,10 +102,8 @@ static ngx_int_t
 ngx_http_iothub_method_parse(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx, ngx_iothub_method_op_t *op)
 {
-    char         err[128];
-    ngx_int_t    rc;
-    yajl_val     root;
-    const char  *path[2], *name;
+    ngx_int_t                 rc;
+    ngx_iothub_method_body_t  req;
 
     if (ctx->body.len > NGX_HTTP_IOTHUB_METHOD_PAYLOAD_MAX + 4096) {
         return ngx_http_iothub_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -116,76 +111,28 @@ ngx_http_iothub_method_parse(ngx_http_request_t *r,
                                      "the method payload is over 128 KB");
     }
 
-    if (ngx_iothub_json_too_deep((char *) ctx->body.data, ctx->body.len,
-                                 NGX_HTTP_IOTHUB_METHOD_DEPTH_MAX))
+    switch (ngx_iothub_method_body_parse((char *) ctx->body.data,
+                                            ctx->body.len, &req))
     {
+    case NGX_IOTHUB_METHOD_BODY_OK:
+        break;
+
+    case NGX_IOTHUB_METHOD_BODY_TOO_DEEP:
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid",
                                      "the body nests too deep");
-    }
 
-    root = yajl_tree_parse((char *) ctx->body.data, err, sizeof(err));
-
-    if (root == NULL || !YAJL_IS_OBJECT(root)) {
-        yajl_tree_free(root);
+    case NGX_IOTHUB_METHOD_BODY_NOT_OBJECT:
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "IotHubFormatError",
                                      "the body is not a JSON object");
-    }
 
-    path[0] = "methodName";
-    path[1] = NULL;
-    name = YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string));
-
-    if (name == NULL || !ngx_http_iothub_method_name_ok(name)) {
-        yajl_tree_free(root);
+    case NGX_IOTHUB_METHOD_BODY_BAD_NAME:
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid",
                                      "methodName is missing or invalid");
-    }
 
-    rc = ngx_http_iothub_method_timeouts(r, root, op);
-
-    if (rc == NGX_DECLINED) {
-        path[0] = "payload";
-        rc = ngx_http_iothub_method_payload(r, op, name,
-                                            yajl_tree_get(root, path,
-                                                          yajl_t_any));
-    }
-
-    yajl_tree_free(root);
-
-    return rc;
-}
-
-
-static ngx_int_t
-ngx_http_iothub_method_timeouts(ngx_http_request_t *r, yajl_val root,
-    ngx_iothub_method_op_t *op)
-{
-    yajl_val     v;
-    long long    response, connect;
-    const char  *path[2];
-
-    path[1] = NULL;
-
-    path[0] = "responseTimeoutInSeconds";
-    v = yajl_tree_get(root, path, yajl_t_any);
-    response = (v && YAJL_IS_INTEGER(v)) ? YAJL_GET_INTEGER(v) : 30;
-
-    if (v && !YAJL_IS_NULL(v) && !YAJL_IS_INTEGER(v)) {
-        response = -1;
-    }
-
-    path[0] = "connectTimeoutInSeconds";
-    v = yajl_tree_get(root, path, yajl_t_any);
-    connect = (v && YAJL_IS_INTEGER(v)) ? YAJL_GET_INTEGER(v) : 0;
-
-    if (v && !YAJL_IS_NULL(v) && !YAJL_IS_INTEGER(v)) {
-        connect = -1;
-    }
-
-    if (response < 5 || response > 300 || connect < 0 || connect > 300) {
+    default: /* NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT */
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid",
                                      "responseTimeoutInSeconds must be 5 to "
@@ -193,10 +140,14 @@ ngx_http_iothub_method_timeouts(ngx_http_request_t *r, yajl_val root,
                                      "300");
     }
 
-    op->response_timeout = (ngx_msec_t) response * 1000;
-    op->connect_timeout = (ngx_msec_t) connect * 1000;
+    op->response_timeout = (ngx_msec_t) req.response_timeout * 1000;
+    op->connect_timeout = (ngx_msec_t) req.connect_timeout * 1000;
 
-    return NGX_DECLINED;
+    rc = ngx_http_iothub_method_payload(r, op, req.name, req.payload);
+
+    ngx_iothub_method_body_free(&req);
+
+    return rc;
 }
 
 
@@ -408,27 +359,4 @@ ngx_http_iothub_method_cleanup(void *data)
     ngx_iothub_method_op_t *op = data;
 
     ngx_iothub_method_cancel(op);
-}
-
-
-/* US-ASCII printable without $()<>@,;:\"/[]?={} space tab (rest.md 8) */
-
-static ngx_int_t
-ngx_http_iothub_method_name_ok(const char *name)
-{
-    const char  *p;
-
-    if (*name == '\0' || ngx_strlen(name) > 128) {
-        return 0;
-    }
-
-    for (p = name; *p; p++) {
-        if (*p <= 0x20 || *p >= 0x7f
-            || ngx_strchr("$()<>@,;:\\\"/[]?={}", *p))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
 }

@@ -767,8 +767,8 @@ ngx_http_iothub_finish(ngx_http_request_t *r, ngx_int_t rc)
 void
 ngx_http_iothub_if_match(ngx_http_request_t *r, ngx_str_t *etag)
 {
-    u_char           *p, *last;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t    *h;
+    ngx_iothub_span_t   v;
 
     h = r->headers_in.if_match;
 
@@ -777,20 +777,10 @@ ngx_http_iothub_if_match(ngx_http_request_t *r, ngx_str_t *etag)
         return;
     }
 
-    p = h->value.data;
-    last = p + h->value.len;
+    ngx_iothub_http_if_match(h->value.data, h->value.len, &v);
 
-    if (last - p >= 2 && p[0] == 'W' && p[1] == '/') {
-        p += 2;
-    }
-
-    if (last - p >= 2 && *p == '"' && *(last - 1) == '"') {
-        p++;
-        last--;
-    }
-
-    etag->data = p;
-    etag->len = last - p;
+    etag->data = (u_char *) v.data;
+    etag->len = v.len;
 }
 
 

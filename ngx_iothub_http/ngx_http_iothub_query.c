@@ -15,6 +15,7 @@
 
 #include "ngx_iothub_query_service.h"
 #include "ngx_http_iothub_module.h"
+#include "ngx_iothub_http_paging.h"
 
 
 #define NGX_HTTP_IOTHUB_QUERY_PAGE       100      /* rest.md 9: default */
@@ -235,53 +236,38 @@ ngx_http_iothub_query_paging(ngx_http_request_t *r,
 }
 
 
-/* "<before>\n<device id>\n<module id>", base64url */
+/*
+ * "<before>\n<device id>\n<module id>", base64url (the text read by
+ * ngx_iothub_paging_parse()); buf holds all that a token of the length
+ * allowed decodes to, a few bytes over the longest text written.
+ */
 
 static ngx_int_t
 ngx_http_iothub_query_token_read(ngx_http_iothub_query_t *hq,
     ngx_str_t *token)
 {
-    u_char     buf[NGX_HTTP_IOTHUB_TOKEN_MAX], *dev, *mod, *last;
-    ngx_int_t  n;
-    ngx_str_t  text;
+    u_char               buf[ngx_base64_decoded_length(
+                             ngx_base64_encoded_length(
+                                 NGX_HTTP_IOTHUB_TOKEN_MAX))];
+    ngx_str_t            text;
+    ngx_iothub_paging_t  t;
 
-    if (token->len > ngx_base64_encoded_length(sizeof(buf))) {
+    if (token->len > ngx_base64_encoded_length(NGX_HTTP_IOTHUB_TOKEN_MAX)) {
         return NGX_ERROR;
     }
 
     text.data = buf;
 
-    if (ngx_decode_base64url(&text, token) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    last = buf + text.len;
-
-    dev = ngx_strlchr(buf, last, '\n');
-    if (dev == NULL) {
-        return NGX_ERROR;
-    }
-
-    n = ngx_atoi(buf, dev - buf);
-    dev++;
-
-    mod = ngx_strlchr(dev, last, '\n');
-
-    if (n < 0 || mod == NULL || mod - dev > NGX_IOTHUB_QUERY_ID_LEN
-        || last - mod - 1 > NGX_IOTHUB_QUERY_ID_LEN
-        || !ngx_iothub_id_valid(dev, mod - dev)
-        || (last - mod > 1 && !ngx_iothub_id_valid(mod + 1, last - mod - 1)))
+    if (ngx_decode_base64url(&text, token) != NGX_OK
+        || ngx_iothub_paging_parse(buf, text.len, &t) != 0)
     {
         return NGX_ERROR;
     }
 
-    hq->before = n;
+    hq->before = t.before;
 
-    ngx_memcpy(hq->run.device_id, dev, mod - dev);
-    hq->run.device_id[mod - dev] = '\0';
-
-    ngx_memcpy(hq->run.module_id, mod + 1, last - mod - 1);
-    hq->run.module_id[last - mod - 1] = '\0';
+    ngx_memcpy(hq->run.device_id, t.device_id, sizeof(t.device_id));
+    ngx_memcpy(hq->run.module_id, t.module_id, sizeof(t.module_id));
 
     return NGX_OK;
 }

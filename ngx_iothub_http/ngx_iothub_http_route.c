@@ -431,3 +431,25 @@ ngx_iothub_http_auth_answer(ngx_iothub_http_auth_rc_e rc)
 
     return ngx_iothub_http_auth_reason(rc);
 }
+
+
+void
+ngx_iothub_http_if_match(const unsigned char *p, size_t len,
+    ngx_iothub_span_t *etag)
+{
+    const unsigned char  *last;
+
+    last = p + len;
+
+    if (last - p >= 2 && p[0] == 'W' && p[1] == '/') {
+        p += 2;
+    }
+
+    if (last - p >= 2 && *p == '"' && *(last - 1) == '"') {
+        p++;
+        last--;
+    }
+
+    etag->data = p;
+    etag->len = last - p;
+}

@@ -174,4 +174,12 @@ const char *ngx_iothub_http_auth_reason(ngx_iothub_http_auth_rc_e rc);
 const char *ngx_iothub_http_auth_answer(ngx_iothub_http_auth_rc_e rc);
 
 
+/*
+ * The etag an If-Match value names: a weak "W/" prefix and one pair of
+ * surrounding double quotes dropped; *etag points into p.
+ */
+void ngx_iothub_http_if_match(const unsigned char *p, size_t len,
+    ngx_iothub_span_t *etag);
+
+
 #endif /* _NGX_IOTHUB_HTTP_ROUTE_H_INCLUDED_ */

@@ -17,6 +17,7 @@
 
 #include "ngx_iothub.h"
 #include "ngx_iothub_reply.h"
+#include "ngx_iothub_eh_filter.h"
 
 
 #define NGX_IOTHUB_EH_CONSUMER_GROUPS  20      /* besides $Default */
@@ -42,15 +43,6 @@ struct ngx_iothub_eh_waiter_s {
     void                      *data;
     unsigned                   waiting:1;
 };
-
-
-/* where a reader starts (amqp.md 10.3) */
-typedef enum {
-    NGX_IOTHUB_EH_START = 0,               /* the oldest event kept */
-    NGX_IOTHUB_EH_LATEST,                  /* events after the attach */
-    NGX_IOTHUB_EH_SEQUENCE,                /* from a sequence number */
-    NGX_IOTHUB_EH_TIME                     /* from an enqueued time, ms */
-} ngx_iothub_eh_from_e;
 
 
 /*

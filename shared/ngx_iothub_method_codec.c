@@ -7,6 +7,9 @@
 
 #include <string.h>
 
+#include <yajl/yajl_tree.h>
+
+#include "ngx_iothub_json.h"
 #include "ngx_iothub_method_codec.h"
 
 
@@ -31,6 +34,8 @@ static unsigned char *ngx_iothub_method_put_number(unsigned char *p,
     uint64_t n);
 static unsigned char *ngx_iothub_method_put_id(unsigned char *p, uint64_t n,
     unsigned char sep, const unsigned char *nonce);
+static long long ngx_iothub_method_timeout(yajl_val root, const char *name,
+    long long dflt);
 static size_t ngx_iothub_method_fit(unsigned char *buf, size_t size,
     const unsigned char *text, const unsigned char *end);
 
@@ -420,4 +425,107 @@ ngx_iothub_method_fit(unsigned char *buf, size_t size,
     memcpy(buf, text, end - text);
 
     return end - text;
+}
+
+
+ngx_iothub_method_body_rc_e
+ngx_iothub_method_body_parse(const char *json, size_t len,
+    ngx_iothub_method_body_t *body)
+{
+    yajl_val     root;
+    const char  *path[2];
+
+    memset(body, 0, sizeof(ngx_iothub_method_body_t));
+
+    if (ngx_iothub_json_too_deep(json, len,
+                                 NGX_IOTHUB_METHOD_BODY_DEPTH_MAX))
+    {
+        return NGX_IOTHUB_METHOD_BODY_TOO_DEEP;
+    }
+
+    root = yajl_tree_parse(json, NULL, 0);
+
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        return NGX_IOTHUB_METHOD_BODY_NOT_OBJECT;
+    }
+
+    path[0] = "methodName";
+    path[1] = NULL;
+    body->name = YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string));
+
+    if (body->name == NULL || !ngx_iothub_method_name_valid(body->name)) {
+        yajl_tree_free(root);
+        return NGX_IOTHUB_METHOD_BODY_BAD_NAME;
+    }
+
+    body->response_timeout =
+        ngx_iothub_method_timeout(root, "responseTimeoutInSeconds", 30);
+    body->connect_timeout =
+        ngx_iothub_method_timeout(root, "connectTimeoutInSeconds", 0);
+
+    if (body->response_timeout < 5 || body->response_timeout > 300
+        || body->connect_timeout < 0 || body->connect_timeout > 300)
+    {
+        yajl_tree_free(root);
+        return NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT;
+    }
+
+    path[0] = "payload";
+    body->payload = yajl_tree_get(root, path, yajl_t_any);
+    body->root = root;
+
+    return NGX_IOTHUB_METHOD_BODY_OK;
+}
+
+
+/* an integer member, dflt when absent or null, -1 when of another type */
+
+static long long
+ngx_iothub_method_timeout(yajl_val root, const char *name, long long dflt)
+{
+    yajl_val     v;
+    const char  *path[2];
+
+    path[0] = name;
+    path[1] = NULL;
+
+    v = yajl_tree_get(root, path, yajl_t_any);
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        return dflt;
+    }
+
+    return YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : -1;
+}
+
+
+void
+ngx_iothub_method_body_free(ngx_iothub_method_body_t *body)
+{
+    yajl_tree_free(body->root);
+    body->root = NULL;
+    body->name = NULL;
+    body->payload = NULL;
+}
+
+
+int
+ngx_iothub_method_name_valid(const char *name)
+{
+    const char  *p;
+
+    if (*name == '\0' || strlen(name) > 128) {
+        return 0;
+    }
+
+    for (p = name; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f
+            || strchr("$()<>@,;:\\\"/[]?={}", *p))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }

@@ -112,4 +112,40 @@ int ngx_iothub_method_identity_is(const unsigned char *identity,
     const unsigned char *module_id, size_t module_len);
 
 
+/*
+ * The body of a service's direct method call (rest.md 8): a JSON object
+ * with "methodName" (1 to 128 printable ASCII characters, none of
+ * ' $()<>@,;:\"/[]?={}'), "payload" (any JSON), "responseTimeoutInSeconds"
+ * (5 to 300, default 30) and "connectTimeoutInSeconds" (0 to 300, default
+ * 0), either timeout maybe null.  json is NUL-terminated, len its length.
+ * On OK body->root holds the parsed tree (name and payload point into it),
+ * to free with ngx_iothub_method_body_free(); else nothing is kept.
+ */
+
+#define NGX_IOTHUB_METHOD_BODY_DEPTH_MAX  64
+
+typedef enum {
+    NGX_IOTHUB_METHOD_BODY_OK = 0,
+    NGX_IOTHUB_METHOD_BODY_TOO_DEEP,         /* nests over DEPTH_MAX */
+    NGX_IOTHUB_METHOD_BODY_NOT_OBJECT,       /* not a JSON object */
+    NGX_IOTHUB_METHOD_BODY_BAD_NAME,         /* methodName missing, bad */
+    NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT       /* a timeout out of range */
+} ngx_iothub_method_body_rc_e;
+
+typedef struct {
+    void                      *root;         /* a yajl_val */
+    const char                *name;
+    void                      *payload;      /* a yajl_val, NULL: none */
+    long long                  response_timeout;   /* seconds */
+    long long                  connect_timeout;
+} ngx_iothub_method_body_t;
+
+ngx_iothub_method_body_rc_e ngx_iothub_method_body_parse(
+    const char *json, size_t len, ngx_iothub_method_body_t *body);
+void ngx_iothub_method_body_free(ngx_iothub_method_body_t *body);
+
+/* 1 when name is a valid method name (as above), else 0 */
+int ngx_iothub_method_name_valid(const char *name);
+
+
 #endif /* _NGX_IOTHUB_METHOD_CODEC_H_INCLUDED_ */

@@ -1048,6 +1048,35 @@ ngx_iothub_id_valid(const unsigned char *id, size_t len)
 
 
 int
+ngx_iothub_decimal_parse(const unsigned char *p, size_t len, uint64_t *n)
+{
+    uint64_t  v, d;
+
+    if (len == 0) {
+        return -1;
+    }
+
+    for (v = 0; len--; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+
+        d = *p - '0';
+
+        if (v > (INT64_MAX - d) / 10) {
+            return -1;
+        }
+
+        v = v * 10 + d;
+    }
+
+    *n = v;
+
+    return 0;
+}
+
+
+int
 ngx_iothub_thumbprint_valid(const char *s, size_t len)
 {
     size_t  i;

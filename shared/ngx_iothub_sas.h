@@ -19,6 +19,7 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 
 
 #define NGX_IOTHUB_SAS_PREFIX        "SharedAccessSignature "
@@ -206,6 +207,13 @@ int ngx_iothub_id_valid(const unsigned char *id, size_t len);
 
 /* X.509 thumbprint: exactly 40 or 64 hex digits, either case; 1 or 0 */
 int ngx_iothub_thumbprint_valid(const char *s, size_t len);
+
+/*
+ * A decimal number as nginx's ngx_atoi() reads one on 64 bits: 1 or more
+ * ASCII digits only (leading zeros allowed), at most INT64_MAX.  0, or -1.
+ */
+int ngx_iothub_decimal_parse(const unsigned char *p, size_t len,
+    uint64_t *n);
 
 /*
  * Percent-decoding; "+" stays "+" (sr is not form-encoded).  Writes the

@@ -363,6 +363,175 @@ test_long_id(void **state)
 }
 
 
+typedef struct {
+    const char  *name;
+    const char  *in;
+    int          rc;
+    unsigned     management;
+    const char  *path;
+    const char  *group;
+    const char  *partition;
+} eh_addr_case_t;
+
+
+static const eh_addr_case_t  eh_addr_cases[] = {
+    { "management", "$management", 0, 1, "/hub/$management", NULL, NULL },
+    { "partition", "hub/ConsumerGroups/$Default/Partitions/3", 0, 0,
+      "/hub/ConsumerGroups/$Default/Partitions/3", "$Default", "3" },
+    { "leading slash", "/hub/ConsumerGroups/g1/Partitions/0", 0, 0,
+      "/hub/ConsumerGroups/g1/Partitions/0", "g1", "0" },
+    { "with scheme, words any case",
+      "amqps://h:5671/HUB/consumergroups/g/PARTITIONS/1", 0, 0,
+      "/HUB/consumergroups/g/PARTITIONS/1", "g", "1" },
+    { "scheme without path", "sb://host", -1, 0, NULL, NULL, NULL },
+    { "another hub", "/hub2/ConsumerGroups/g/Partitions/0", -1, 0, NULL,
+      NULL, NULL },
+    { "too short", "/hub/ConsumerGroups/g/Partitions", -1, 0, NULL, NULL,
+      NULL },
+    { "too long", "/hub/ConsumerGroups/g/Partitions/0/x", -1, 0, NULL, NULL,
+      NULL },
+    { "management, any case", "$Management", -1, 0, NULL, NULL, NULL },
+    { "empty", "", -1, 0, NULL, NULL, NULL },
+};
+
+
+static const eh_addr_case_t  eh_audience_cases[] = {
+    { "entity", "sb://h.example.net/hub", 0, 0, "/hub", NULL, NULL },
+    { "partition", "sb://h/HUB/ConsumerGroups/g/Partitions/1", 0, 0,
+      "/HUB/ConsumerGroups/g/Partitions/1", NULL, NULL },
+    { "scheme any case", "SB://h/hub/$management", 0, 0,
+      "/hub/$management", NULL, NULL },
+    { "amqps", "amqps://h/hub", -1, 0, NULL, NULL, NULL },
+    { "no path", "sb://h", -1, 0, NULL, NULL, NULL },
+    { "another entity", "sb://h/hubs", -1, 0, NULL, NULL, NULL },
+};
+
+
+static void
+test_eh_addr(void **state)
+{
+    ngx_iothub_amqp_eh_addr_t  a;
+    const eh_addr_case_t      *c = *state;
+
+    assert_int_equal(ngx_iothub_amqp_eh_addr_parse(c->in, "hub", 3, &a),
+                     c->rc);
+
+    if (c->rc != 0) {
+        return;
+    }
+
+    assert_int_equal(a.management, c->management);
+    assert_int_equal(a.path_len, strlen(c->path));
+    assert_memory_equal(a.path, c->path, a.path_len);
+
+    if (c->management) {
+        return;
+    }
+
+    assert_int_equal(a.group_len, strlen(c->group));
+    assert_memory_equal(a.group, c->group, a.group_len);
+    assert_int_equal(a.partition_len, strlen(c->partition));
+    assert_memory_equal(a.partition, c->partition, a.partition_len);
+}
+
+
+static void
+test_eh_audience(void **state)
+{
+    char                   path[NGX_IOTHUB_AMQP_EH_PATH_MAX];
+    const eh_addr_case_t  *c = *state;
+
+    assert_int_equal(ngx_iothub_amqp_eh_audience_path(
+                         (const unsigned char *) c->in, strlen(c->in), "hub",
+                         3, path),
+                     c->rc);
+
+    if (c->rc == 0) {
+        assert_string_equal(path, c->path);
+    }
+}
+
+
+/* paths up to NGX_IOTHUB_AMQP_EH_PATH_MAX - 1 bytes with the '/' */
+
+static void
+test_eh_limits(void **state)
+{
+    char                       buf[1024], path[NGX_IOTHUB_AMQP_EH_PATH_MAX];
+    size_t                     len;
+    ngx_iothub_amqp_eh_addr_t  a;
+
+    (void) state;
+
+    /* "hub/ConsumerGroups/<g>/Partitions/0": 32 bytes besides the group */
+    len = NGX_IOTHUB_AMQP_EH_PATH_MAX - 2 - 32;
+    strcpy(buf, "hub/ConsumerGroups/");
+    memset(buf + 19, 'g', len);
+    strcpy(buf + 19 + len, "/Partitions/0");
+
+    assert_int_equal(ngx_iothub_amqp_eh_addr_parse(buf, "hub", 3, &a), 0);
+    assert_int_equal(a.path_len, NGX_IOTHUB_AMQP_EH_PATH_MAX - 1);
+
+    memmove(buf + 20, buf + 19, strlen(buf + 19) + 1);
+    assert_int_equal(ngx_iothub_amqp_eh_addr_parse(buf, "hub", 3, &a), -1);
+
+    /* an audience path with its NUL fills path */
+    strcpy(buf, "sb://h/hub/");
+    len = NGX_IOTHUB_AMQP_EH_PATH_MAX - 1 - 5;
+    memset(buf + 11, 'x', len);
+
+    assert_int_equal(ngx_iothub_amqp_eh_audience_path(
+                         (unsigned char *) buf, 11 + len, "hub", 3, path),
+                     0);
+    assert_int_equal(strlen(path), NGX_IOTHUB_AMQP_EH_PATH_MAX - 1);
+
+    buf[11 + len] = 'x';
+    assert_int_equal(ngx_iothub_amqp_eh_audience_path(
+                         (unsigned char *) buf, 12 + len, "hub", 3, path),
+                     -1);
+}
+
+
+/* a method answer's correlation id as text */
+
+static void
+test_uuid_text(void **state)
+{
+    unsigned char  uuid[16];
+
+    static const unsigned char  want[16] = {
+        0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+        0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10
+    };
+
+    (void) state;
+
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "01234567-89ab-cdef-fedc-ba9876543210", 36, uuid),
+                     0);
+    assert_memory_equal(uuid, want, 16);
+
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "01234567-89AB-CDEF-FEDC-BA9876543210", 36, uuid),
+                     0);
+    assert_memory_equal(uuid, want, 16);
+
+    /* a dash misplaced, a digit not hex, a length off by one */
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "0123456-789ab-cdef-fedc-ba9876543210", 36, uuid),
+                     -1);
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "01234567-89ab-cdef-fedc-ba987654321g", 36, uuid),
+                     -1);
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "01234567-89ab-cdef-fedc-ba9876543210", 35, uuid),
+                     -1);
+    assert_int_equal(ngx_iothub_amqp_uuid_text_parse(
+                         "0123456789abcdeffedcba98765432100000", 36, uuid),
+                     -1);
+}
+
+
 int
 main(void)
 {
@@ -375,12 +544,16 @@ main(void)
         TABLE("amqp audience scope", test_scope, scope_cases),
         TABLE("amqp scope covers", test_covers, covers_cases),
         TABLE("amqp SASL PLAIN user", test_plain, plain_cases),
+        TABLE("event hubs address", test_eh_addr, eh_addr_cases),
+        TABLE("event hubs audience", test_eh_audience, eh_audience_cases),
     };
 
     static const struct CMUnitTest  misc[] = {
         cmocka_unit_test(test_long_id),
         cmocka_unit_test(test_scope_fits),
         cmocka_unit_test(test_plain_limits),
+        cmocka_unit_test(test_eh_limits),
+        cmocka_unit_test(test_uuid_text),
     };
 
     failed = 0;

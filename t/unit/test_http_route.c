@@ -418,6 +418,41 @@ span_str(char *out, size_t size, const ngx_iothub_span_t *s)
 }
 
 
+typedef struct {
+    const char  *name;
+    const char  *in;
+    const char  *etag;
+} if_match_case_t;
+
+
+static const if_match_case_t  if_match_cases[] = {
+    { "quoted", "\"AAAAAAAAAAE=\"", "AAAAAAAAAAE=" },
+    { "bare", "AAAAAAAAAAE=", "AAAAAAAAAAE=" },
+    { "weak", "W/\"MQ==\"", "MQ==" },
+    { "any", "\"*\"", "*" },
+    { "empty quotes", "\"\"", "" },
+    { "one quote", "\"", "\"" },
+    { "W/ alone", "W/", "" },
+    { "unbalanced", "\"abc", "\"abc" },
+    { "quotes once", "\"\"x\"\"", "\"x\"" },
+    { "empty", "", "" },
+};
+
+
+static void
+test_if_match(void **state)
+{
+    ngx_iothub_span_t        etag;
+    const if_match_case_t   *c = *state;
+
+    ngx_iothub_http_if_match((const unsigned char *) c->in, strlen(c->in),
+                             &etag);
+
+    assert_int_equal(etag.len, strlen(c->etag));
+    assert_memory_equal(etag.data, c->etag, etag.len);
+}
+
+
 int
 main(void)
 {
@@ -427,6 +462,7 @@ main(void)
         TABLE("path split", test_split, split_cases),
         TABLE("route match", test_match, match_cases),
         TABLE("authorization", test_authorize, auth_cases),
+        TABLE("If-Match", test_if_match, if_match_cases),
     };
     const struct CMUnitTest  answers[] = {
         cmocka_unit_test(test_answers),

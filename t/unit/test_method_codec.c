@@ -295,6 +295,134 @@ test_round_trip(void **state)
 }
 
 
+typedef struct {
+    const char                   *name;
+    const char                   *in;
+    ngx_iothub_method_body_rc_e   rc;
+    const char                   *method;
+    long long                     response;
+    long long                     connect;
+    int                           payload;     /* 1: present */
+} body_case_t;
+
+
+static const body_case_t  body_cases[] = {
+    { "defaults", "{\"methodName\":\"reboot\"}", NGX_IOTHUB_METHOD_BODY_OK,
+      "reboot", 30, 0, 0 },
+    { "all members", "{\"methodName\":\"m1\",\"payload\":{\"a\":[1]},"
+      "\"responseTimeoutInSeconds\":5,\"connectTimeoutInSeconds\":300}",
+      NGX_IOTHUB_METHOD_BODY_OK, "m1", 5, 300, 1 },
+    { "null timeouts", "{\"methodName\":\"m\",\"responseTimeoutInSeconds\":"
+      "null,\"connectTimeoutInSeconds\":null,\"payload\":null}",
+      NGX_IOTHUB_METHOD_BODY_OK, "m", 30, 0, 1 },
+    { "response too short", "{\"methodName\":\"m\","
+      "\"responseTimeoutInSeconds\":4}", NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT,
+      NULL, 0, 0, 0 },
+    { "connect too long", "{\"methodName\":\"m\","
+      "\"connectTimeoutInSeconds\":301}", NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT,
+      NULL, 0, 0, 0 },
+    { "timeout a string", "{\"methodName\":\"m\","
+      "\"responseTimeoutInSeconds\":\"30\"}",
+      NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT, NULL, 0, 0, 0 },
+    { "timeout a fraction", "{\"methodName\":\"m\","
+      "\"responseTimeoutInSeconds\":30.5}",
+      NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT, NULL, 0, 0, 0 },
+    { "timeout over long long", "{\"methodName\":\"m\","
+      "\"connectTimeoutInSeconds\":99999999999999999999}",
+      NGX_IOTHUB_METHOD_BODY_BAD_TIMEOUT, NULL, 0, 0, 0 },
+    { "no name", "{\"payload\":1}", NGX_IOTHUB_METHOD_BODY_BAD_NAME, NULL, 0,
+      0, 0 },
+    { "name not a string", "{\"methodName\":1}",
+      NGX_IOTHUB_METHOD_BODY_BAD_NAME, NULL, 0, 0, 0 },
+    { "empty name", "{\"methodName\":\"\"}", NGX_IOTHUB_METHOD_BODY_BAD_NAME,
+      NULL, 0, 0, 0 },
+    { "name with a slash", "{\"methodName\":\"a/b\"}",
+      NGX_IOTHUB_METHOD_BODY_BAD_NAME, NULL, 0, 0, 0 },
+    { "name with a space", "{\"methodName\":\"a b\"}",
+      NGX_IOTHUB_METHOD_BODY_BAD_NAME, NULL, 0, 0, 0 },
+    { "name not ASCII", "{\"methodName\":\"caf\u00e9\"}",
+      NGX_IOTHUB_METHOD_BODY_BAD_NAME, NULL, 0, 0, 0 },
+    { "an array", "[]", NGX_IOTHUB_METHOD_BODY_NOT_OBJECT, NULL, 0, 0, 0 },
+    { "not JSON", "methodName=m", NGX_IOTHUB_METHOD_BODY_NOT_OBJECT, NULL, 0,
+      0, 0 },
+    { "empty", "", NGX_IOTHUB_METHOD_BODY_NOT_OBJECT, NULL, 0, 0, 0 },
+};
+
+
+static void
+test_body(void **state)
+{
+    ngx_iothub_method_body_t   body;
+    const body_case_t         *c = *state;
+
+    assert_int_equal(ngx_iothub_method_body_parse(c->in, strlen(c->in),
+                                                  &body),
+                     c->rc);
+
+    if (c->rc != NGX_IOTHUB_METHOD_BODY_OK) {
+        assert_null(body.root);
+        return;
+    }
+
+    assert_string_equal(body.name, c->method);
+    assert_true(body.response_timeout == c->response);
+    assert_true(body.connect_timeout == c->connect);
+    assert_int_equal(body.payload != NULL, c->payload);
+
+    ngx_iothub_method_body_free(&body);
+    assert_null(body.root);
+}
+
+
+/* 65 nested arrays in the payload are too deep, 63 are not */
+
+static void
+test_body_depth(void **state)
+{
+    char                      buf[256];
+    size_t                    n;
+    ngx_iothub_method_body_t  body;
+
+    (void) state;
+
+    n = (size_t) snprintf(buf, sizeof(buf), "{\"methodName\":\"m\","
+                          "\"payload\":");
+    memset(buf + n, '[', 64);
+    buf[n + 64] = '\0';
+
+    assert_int_equal(ngx_iothub_method_body_parse(buf, strlen(buf), &body),
+                     NGX_IOTHUB_METHOD_BODY_TOO_DEEP);
+
+    memset(buf + n, '[', 63);
+    memset(buf + n + 63, ']', 63);
+    strcpy(buf + n + 126, "}");
+
+    assert_int_equal(ngx_iothub_method_body_parse(buf, strlen(buf), &body),
+                     NGX_IOTHUB_METHOD_BODY_OK);
+
+    ngx_iothub_method_body_free(&body);
+}
+
+
+/* 128 characters at most */
+
+static void
+test_name_length(void **state)
+{
+    char  name[130];
+
+    (void) state;
+
+    memset(name, 'a', 128);
+    name[128] = '\0';
+    assert_int_equal(ngx_iothub_method_name_valid(name), 1);
+
+    name[128] = 'a';
+    name[129] = '\0';
+    assert_int_equal(ngx_iothub_method_name_valid(name), 0);
+}
+
+
 int
 main(void)
 {
@@ -302,6 +430,8 @@ main(void)
 
     const struct CMUnitTest  writers[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_body_depth),
+        cmocka_unit_test(test_name_length),
     };
 
     static const table_t  tables[] = {
@@ -309,6 +439,7 @@ main(void)
         TABLE("method requests", test_call, call_cases),
         TABLE("method answers", test_res, res_cases),
         TABLE("answering identities", test_identity, identity_cases),
+        TABLE("call bodies", test_body, body_cases),
     };
 
     size_t  i;
