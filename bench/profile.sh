@@ -11,6 +11,8 @@
 #                  DISCONNECT), CONCURRENCY at a time, over DEVICES devices
 #                  (100: most connects find the identity in the cache)
 #   LOAD=tls       CONNECTS bare TLS handshakes (loadgen --tls-only)
+#   LOAD=http      HTTP_CONNS devices posting telemetry over HTTPS
+#                  keep-alive (loadgen http), one request in flight each
 #
 # then one of:
 #
@@ -21,7 +23,7 @@
 #   TOOL=strace           nginx under strace -c -f: system calls per
 #                         message
 #
-# For d2c each counts only a window in the middle of the load (callgrind:
+# For d2c and http each counts only a window in the middle of the load (callgrind:
 # its instrumentation switched on and off with callgrind_control; strace:
 # attached for the window), and divides by the messages Redis stored in
 # that window (the growth of the partition streams). For connect and tls
@@ -32,6 +34,7 @@
 #
 #   TOOL=callgrind-nginx PUBLISHERS=10 WINDOW=16 SECONDS_IN=8 bench/profile.sh
 #   TOOL=callgrind-nginx LOAD=connect CONNECTS=1000 bench/profile.sh
+#   TOOL=callgrind-redis LOAD=http HTTP_CONNS=10 bench/profile.sh
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -41,6 +44,7 @@ CONNECTS=${CONNECTS:-1000}
 CONCURRENCY=${CONCURRENCY:-16}
 DEVICES=${DEVICES:-100}
 PUBLISHERS=${PUBLISHERS:-10}
+HTTP_CONNS=${HTTP_CONNS:-10}
 WINDOW=${WINDOW:-16}
 SIZE=${SIZE:-256}
 SECONDS_IN=${SECONDS_IN:-8}
@@ -51,8 +55,8 @@ callgrind-nginx|callgrind-redis|strace) ;;
 *) bench_die "TOOL must be callgrind-nginx, callgrind-redis or strace" ;;
 esac
 case $LOAD in
-d2c|connect|tls) ;;
-*) bench_die "LOAD must be d2c, connect or tls" ;;
+d2c|connect|tls|http) ;;
+*) bench_die "LOAD must be d2c, connect, tls or http" ;;
 esac
 
 bench_init
@@ -90,6 +94,8 @@ wait_tcp 127.0.0.1 "$M" 120 "$NGINX_PID" || bench_die "nginx did not start"
 wait_hub_rest "$H" 60 || bench_die "nginx does not answer REST"
 if [ "$LOAD" = d2c ]; then
     create_devices "$H" "$PUBLISHERS"
+elif [ "$LOAD" = http ]; then
+    create_devices "$H" "$HTTP_CONNS"
 else
     create_devices "$H" "$DEVICES"
 fi
@@ -137,10 +143,16 @@ count_end() {
     esac
 }
 
-if [ "$LOAD" = d2c ]; then
-    "$LOADGEN" pub -t "127.0.0.1:$M" --key "$DEVICE_KEY" -n "$PUBLISHERS" --qos 1 \
-        --window "$WINDOW" --size "$SIZE" -d $((SETTLE + SECONDS_IN + 4)) --warmup 1 \
-        -q >"$OUT/loadgen.txt" 2>&1 &
+if [ "$LOAD" = d2c ] || [ "$LOAD" = http ]; then
+    if [ "$LOAD" = d2c ]; then
+        "$LOADGEN" pub -t "127.0.0.1:$M" --key "$DEVICE_KEY" -n "$PUBLISHERS" --qos 1 \
+            --window "$WINDOW" --size "$SIZE" -d $((SETTLE + SECONDS_IN + 4)) --warmup 1 \
+            -q >"$OUT/loadgen.txt" 2>&1 &
+    else
+        "$LOADGEN" http -t "127.0.0.1:$H" --key "$DEVICE_KEY" -n "$HTTP_CONNS" \
+            --size "$SIZE" -d $((SETTLE + SECONDS_IN + 4)) --warmup 1 \
+            -q >"$OUT/loadgen.txt" 2>&1 &
+    fi
     LG=$!
     sleep "$SETTLE"
     rcli config resetstat >/dev/null
