@@ -15,6 +15,7 @@
 #include "ngx_iothub_session_int.h"
 #include "ngx_iothub_sas.h"
 #include "ngx_iothub_idcache.h"
+#include "ngx_iothub_log.h"
 
 
 static ngx_iothub_session_rc_e ngx_iothub_session_verify_token(
@@ -84,6 +85,14 @@ static ngx_iothub_session_rc_e
 ngx_iothub_session_token_known(ngx_iothub_session_t *s, long long expiry,
     ngx_uint_t policy)
 {
+#if (NGX_DEBUG)
+    ngx_iothub_log_buf_t  lb;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_CORE, s->log, 0,
+                   "iothub: the SAS token of \"%V\" was verified before",
+                   ngx_iothub_log_v(&lb, &s->auth->op.key));
+#endif
+
     if (expiry <= (long long) ngx_time()) {
         s->why = "expired SAS token";
         return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
