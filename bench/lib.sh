@@ -359,16 +359,10 @@ EOF
         bench_die "nginx proxy $name did not start, see $dir/logs/error.log"
 }
 
-# start_nginx_plain NAME PORT WORKERS: the HTTPS baseline of the hub's
-# device endpoint, what plain nginx costs for the same requests: Debian's
-# packaged nginx.conf (its http block: sendfile, tcp_nopush, gzip, the
-# access log, keep-alive at the defaults) plus one TLS server with the bench
-# certificate whose location answers every request "return 204;" (nginx
-# reads and discards the body). Only the paths (pid, logs and temp files in
-# the temp dir), "daemon off" and WORKERS (the hub's count, for a
-# like-for-like figure; Debian says auto) differ. Sets NGINX_PID_<NAME>.
-start_nginx_plain() {
-    local name=$1 port=$2 workers=$3 dir=$WORK/$1 pid
+# plain_conf DIR PORT WORKERS: start_nginx_plain's configuration in
+# DIR/nginx.conf (bench/profile.sh LOAD=http-plain runs it too)
+plain_conf() {
+    local dir=$1 port=$2 workers=$3
     mkdir -p "$dir/logs" "$dir/tmp"
     cat > "$dir/nginx.conf" <<EOF
 worker_processes $workers;
@@ -403,6 +397,19 @@ http {
     }
 }
 EOF
+}
+
+# start_nginx_plain NAME PORT WORKERS: the HTTPS baseline of the hub's
+# device endpoint, what plain nginx costs for the same requests: Debian's
+# packaged nginx.conf (its http block: sendfile, tcp_nopush, gzip, the
+# access log, keep-alive at the defaults) plus one TLS server with the bench
+# certificate whose location answers every request "return 204;" (nginx
+# reads and discards the body). Only the paths (pid, logs and temp files in
+# the temp dir), "daemon off" and WORKERS (the hub's count, for a
+# like-for-like figure; Debian says auto) differ. Sets NGINX_PID_<NAME>.
+start_nginx_plain() {
+    local name=$1 port=$2 workers=$3 dir=$WORK/$1 pid
+    plain_conf "$dir" "$port" "$workers"
     "$NGINX" -q -t -p "$dir" -c "$dir/nginx.conf" ||
         bench_die "nginx rejected $dir/nginx.conf"
     setsid "$NGINX" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
