@@ -12,6 +12,8 @@
 #                P-256 certificate, anonymous access, no persistence
 #   nginx proxy  the second peer: Debian's nginx.conf with a TLS stream
 #                proxy to Mosquitto's plain listener
+#   nginx plain  the HTTPS baseline: Debian's nginx.conf with a TLS server
+#                answering "return 204;" (bench/run-http-d2c.sh)
 #
 # Environment (all optional):
 #   RUNS=5            measurements per figure and target
@@ -355,6 +357,67 @@ EOF
     printf -v "NGINX_PID_$name" '%s' "$pid"
     wait_tcp 127.0.0.1 "$port" 10 "$pid" ||
         bench_die "nginx proxy $name did not start, see $dir/logs/error.log"
+}
+
+# plain_conf DIR PORT WORKERS: start_nginx_plain's configuration in
+# DIR/nginx.conf (bench/profile.sh LOAD=http-plain runs it too)
+plain_conf() {
+    local dir=$1 port=$2 workers=$3
+    mkdir -p "$dir/logs" "$dir/tmp"
+    cat > "$dir/nginx.conf" <<EOF
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events {
+    worker_connections 768;
+}
+http {
+    sendfile on;
+    tcp_nopush on;
+    types_hash_max_size 2048;
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    access_log $dir/logs/access.log;
+    gzip on;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port ssl;
+        server_name $HUB;
+        ssl_certificate $WORK/certs/server.crt;
+        ssl_certificate_key $WORK/certs/server.key;
+        location / {
+            return 204;
+        }
+    }
+}
+EOF
+}
+
+# start_nginx_plain NAME PORT WORKERS: the HTTPS baseline of the hub's
+# device endpoint, what plain nginx costs for the same requests: Debian's
+# packaged nginx.conf (its http block: sendfile, tcp_nopush, gzip, the
+# access log, keep-alive at the defaults) plus one TLS server with the bench
+# certificate whose location answers every request "return 204;" (nginx
+# reads and discards the body). Only the paths (pid, logs and temp files in
+# the temp dir), "daemon off" and WORKERS (the hub's count, for a
+# like-for-like figure; Debian says auto) differ. Sets NGINX_PID_<NAME>.
+start_nginx_plain() {
+    local name=$1 port=$2 workers=$3 dir=$WORK/$1 pid
+    plain_conf "$dir" "$port" "$workers"
+    "$NGINX" -q -t -p "$dir" -c "$dir/nginx.conf" ||
+        bench_die "nginx rejected $dir/nginx.conf"
+    setsid "$NGINX" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
+    pid=$!
+    PIDS+=("$pid")
+    printf -v "NGINX_PID_$name" '%s' "$pid"
+    wait_tcp 127.0.0.1 "$port" 10 "$pid" ||
+        bench_die "nginx $name did not start, see $dir/logs/error.log"
 }
 
 stop_mosquitto() {

@@ -17,6 +17,9 @@
  *   loadgen rtt      cloud-to-device and direct-method round trips: the
  *                    device on one node, the caller (HTTPS, or MQTT for the
  *                    peer) on another
+ *   loadgen http     N devices posting telemetry over HTTPS (POST
+ *                    /devices/{id}/messages/events, HTTP/1.1 keep-alive,
+ *                    one request in flight each); 204s/s and their latency
  *
  * Every target must be a loopback address (127.0.0.0/8 or ::1).  Every run
  * is bounded in connections, messages and time.  "loadgen --help" lists the
@@ -66,6 +69,7 @@
 #define TAG_LEN            16
 #define WS_PATH            "/$iothub/websocket"
 #define WS_FRAME_MAX       (1024 * 1024)
+#define HTTP_STATUS_MAX    600
 
 
 /* ---- what a process measured; children send it to the parent ---- */
@@ -88,6 +92,7 @@ typedef struct {
     hist_t          lat2;           /* method round trip */
     hist_t          lat3;           /* method delivery to the device */
     hist_t          lat4;           /* C2D send answered (HTTP 204/PUBACK) */
+    uint32_t        status[HTTP_STATUS_MAX];    /* http: other answers */
 } stats_t;
 
 enum { MSG_READY = 1, MSG_FINAL = 2 };
@@ -100,7 +105,7 @@ typedef struct {
 
 /* ---- options ---- */
 
-enum { MODE_PUB = 1, MODE_CONNECT, MODE_IDLE, MODE_RTT };
+enum { MODE_PUB = 1, MODE_CONNECT, MODE_IDLE, MODE_RTT, MODE_HTTP };
 
 static struct {
     int             mode;
@@ -176,6 +181,7 @@ typedef struct {
     uint32_t        events;
     uint64_t        t0;
     uint64_t        last_tx;
+    uint64_t        req_at;         /* http: the request in flight sent */
 
     unsigned char  *in;
     size_t          ilen;
@@ -681,6 +687,8 @@ static void rtt_caller_publish(conn_t *c, const char *topic, size_t tl,
     const unsigned char *data, size_t len);
 static void rtt_caller_puback(conn_t *c, unsigned pid);
 static int http_input(conn_t *c);
+static void http_d2c_answered(conn_t *c, int status);
+static void http_d2c_send(conn_t *c);
 
 
 static const char *
@@ -1367,6 +1375,11 @@ became_ready(conn_t *c)
         }
     }
 
+    if (O.mode == MODE_HTTP && phase == P_MEASURE) {
+        /* a device connected again after a keep-alive connection ended */
+        http_d2c_send(c);
+    }
+
     ST.connected++;
 }
 
@@ -1575,6 +1588,125 @@ pub_acked(conn_t *c, unsigned pid)
 }
 
 
+/* -- http: device telemetry over HTTPS -- */
+
+/*
+ * The request of c's device, made once per device and sent as it is: what
+ * the SDKs' Http transport sends, a SAS token valid an hour in the
+ * Authorization header, an application property, --size bytes of body.
+ */
+
+static void
+http_d2c_prepare(conn_t *c)
+{
+    int     n;
+    char    id[96], resource[256], token[1024], head[2048];
+
+    free(c->pkt);
+    c->pkt_dev = c->dev;
+
+    device_id(id, sizeof(id), c->dev);
+    snprintf(resource, sizeof(resource), "%s/devices/%s", O.hub, id);
+
+    if (sas_token(token, sizeof(token), resource, O.key, O.key_len, NULL)
+        != 0)
+    {
+        die("HMAC failed");
+    }
+
+    n = snprintf(head, sizeof(head),
+                 "POST /devices/%s/messages/events?api-version=" API_VERSION
+                 " HTTP/1.1\r\n"
+                 "Host: %s\r\n"
+                 "Authorization: %s\r\n"
+                 "iothub-app-bench: load\r\n"
+                 "Content-Type: application/json\r\n"
+                 "Content-Length: %d\r\n\r\n",
+                 id, O.hub, token, O.size);
+
+    if (n < 0 || (size_t) n >= sizeof(head)) {
+        die("the HTTP request head of %s is too long", id);
+    }
+
+    c->pkt = xalloc((size_t) n + (size_t) O.size);
+    memcpy(c->pkt, head, (size_t) n);
+    memcpy(c->pkt + n, payload, (size_t) O.size);
+    c->pkt_len = (size_t) n + (size_t) O.size;
+}
+
+
+static void
+http_d2c_send(conn_t *c)
+{
+    if (now >= t_end || c->inflight) {
+        return;
+    }
+
+    memcpy(out_reserve(c, c->pkt_len), c->pkt, c->pkt_len);
+    c->req_at = now;
+    c->inflight = 1;
+
+    if (now >= t_warm && now <= t_end) {
+        ST.sent++;
+    }
+
+    (void) conn_flush(c);
+}
+
+
+/* a response: 204 is a stored message, anything else counted by status */
+
+static void
+http_d2c_answered(conn_t *c, int status)
+{
+    if (!c->inflight) {
+        ST.errors++;
+        return;
+    }
+
+    c->inflight = 0;
+
+    if (status == 204) {
+        ST.total++;
+
+        if (now >= t_warm && now <= t_end) {
+            ST.ops++;
+            h_add(&ST.lat, now - c->req_at);
+        }
+
+    } else {
+        ST.errors++;
+        ST.status[status > 0 && status < HTTP_STATUS_MAX ? status : 0]++;
+    }
+
+    if (phase == P_MEASURE) {
+        http_d2c_send(c);
+    }
+}
+
+
+/*
+ * The server ended a keep-alive connection (keepalive_requests): the
+ * device connects again at once, as an SDK would, and goes on.
+ */
+
+static void
+http_d2c_reopen(int dev)
+{
+    conn_t  *c;
+
+    if (phase != P_MEASURE || now >= t_end) {
+        return;
+    }
+
+    c = conn_open(R_CALLER_HTTP, dev, &O.target, O.tls);
+
+    if (c->pkt == NULL || c->pkt_dev != c->dev) {
+        http_d2c_prepare(c);
+    }
+}
+
+
 /* -- rtt -- */
 
 static struct {
@@ -1751,6 +1883,47 @@ rtt_caller_puback(conn_t *c, unsigned pid)
 }
 
 
+/* rtt: a response of the caller's node, the round's answer */
+
+static void
+rtt_http_answer(int status, char *body, size_t clen)
+{
+    if (R.busy && !R.got_answer) {
+        if ((R.kind == 0 && status == 204)
+            || (R.kind == 1 && status == 200
+                && memmem(body, clen, "\"status\":200", 12)
+                && seq_of((unsigned char *) body, clen, "\"seq\":")
+                   == R.seq))
+        {
+            R.got_answer = 1;
+            R.t_answer = now;
+
+            if (R.kind == 1 && !R.got_dev) {
+                ST.errors++;
+            }
+
+            if (R.got_dev || R.kind == 1) {
+                rtt_round_done();
+            }
+
+        } else {
+            if (!O.quiet) {
+                fprintf(stderr, "loadgen: round %u: HTTP %d %.*s\n",
+                        R.seq, status, (int) (clen > 200 ? 200 : clen),
+                        body);
+            }
+
+            ST.errors++;
+            R.busy = 0;
+            R.next = now + 100000;
+        }
+
+    } else {
+        ST.errors++;
+    }
+}
+
+
 /* 0, -1 closed; parses as many responses as are complete */
 
 static int
@@ -1829,40 +2002,11 @@ http_input(conn_t *c)
             }
         }
 
-        /* one response: the round's answer */
-
-        if (R.busy && !R.got_answer) {
-            if ((R.kind == 0 && status == 204)
-                || (R.kind == 1 && status == 200
-                    && memmem(body, clen, "\"status\":200", 12)
-                    && seq_of((unsigned char *) body, clen, "\"seq\":")
-                       == R.seq))
-            {
-                R.got_answer = 1;
-                R.t_answer = now;
-
-                if (R.kind == 1 && !R.got_dev) {
-                    ST.errors++;
-                }
-
-                if (R.got_dev || R.kind == 1) {
-                    rtt_round_done();
-                }
-
-            } else {
-                if (!O.quiet) {
-                    fprintf(stderr, "loadgen: round %u: HTTP %d %.*s\n",
-                            R.seq, status, (int) (clen > 200 ? 200 : clen),
-                            body);
-                }
-
-                ST.errors++;
-                R.busy = 0;
-                R.next = now + 100000;
-            }
+        if (O.mode == MODE_HTTP) {
+            http_d2c_answered(c, status);
 
         } else {
-            ST.errors++;
+            rtt_http_answer(status, body, clen);
         }
 
         c->ilen -= total;
@@ -1870,7 +2014,14 @@ http_input(conn_t *c)
         c->in[c->ilen] = '\0';
 
         if (close_it) {
+            int  dev = c->dev;
+
             conn_close(c, 0, NULL);
+
+            if (O.mode == MODE_HTTP) {
+                http_d2c_reopen(dev);
+            }
+
             return -1;
         }
     }
@@ -2050,7 +2201,9 @@ go(void)
     t_end = t_warm + (uint64_t) (O.duration * 1e6);
     cpu_go = cpu_seconds();
 
-    if ((O.mode == MODE_PUB || O.mode == MODE_IDLE) && ready == 0) {
+    if ((O.mode == MODE_PUB || O.mode == MODE_IDLE || O.mode == MODE_HTTP)
+        && ready == 0)
+    {
         /* nothing connected: nothing to measure */
         t_warm = t_end = t_go;
     }
@@ -2069,6 +2222,16 @@ go(void)
 
             if (c->state == S_READY) {
                 pub_start(c);
+            }
+        }
+    }
+
+    if (O.mode == MODE_HTTP) {
+        int  i;
+
+        for (i = 0; i < ncap; i++) {
+            if (C[i].state == S_READY) {
+                http_d2c_send(&C[i]);
             }
         }
     }
@@ -2226,17 +2389,22 @@ tick(void)
 
     case MODE_PUB:
     case MODE_IDLE:
+    case MODE_HTTP:
         if (phase == P_CONNECT) {
             while ((int) ST.started < conn_target
                    && inprogress < my_concurrency)
             {
-                c = conn_open(R_DEVICE, dev_first + (int) ST.started,
-                              &O.target, O.tls);
+                c = conn_open(O.mode == MODE_HTTP ? R_CALLER_HTTP : R_DEVICE,
+                              dev_first + (int) ST.started, &O.target,
+                              O.tls);
 
                 if (O.mode == MODE_PUB && (c->pkt == NULL
                                            || c->pkt_dev != c->dev))
                 {
                     pub_prepare(c);
+
+                } else if (O.mode == MODE_HTTP) {
+                    http_d2c_prepare(c);
                 }
             }
 
@@ -2321,7 +2489,7 @@ tick(void)
     if (phase == P_DRAIN) {
         int  pending = 0;
 
-        if (O.mode == MODE_PUB && O.qos) {
+        if ((O.mode == MODE_PUB && O.qos) || O.mode == MODE_HTTP) {
             for (i = 0; i < ncap; i++) {
                 if (C[i].state == S_READY) {
                     pending += C[i].inflight;
@@ -2482,6 +2650,35 @@ targets_text(void)
 }
 
 
+/* http: the answers other than 204, by status (0: unreadable) */
+
+static void
+http_statuses(const stats_t *s, const char *lead, const char *each,
+    const char *end)
+{
+    int  i, any;
+
+    any = 0;
+
+    for (i = 0; i < HTTP_STATUS_MAX; i++) {
+        if (s->status[i] == 0) {
+            continue;
+        }
+
+        if (!any) {
+            printf("%s", lead);
+            any = 1;
+        }
+
+        printf(each, i, s->status[i]);
+    }
+
+    if (any) {
+        printf("%s", end);
+    }
+}
+
+
 static void
 report(const stats_t *s, int procs)
 {
@@ -2510,6 +2707,16 @@ report(const stats_t *s, int procs)
                    rate);
         }
 
+        break;
+
+    case MODE_HTTP:
+        printf("http: %d devices to %s (%s), one request in flight each, "
+               "%d-byte body, %.1f s measured\n", O.n, targets_text(),
+               O.tls ? "HTTPS" : "HTTP", O.size, s->window);
+        printf("  %.0f msg/s answered 204 (%" PRIu64 " messages)\n", rate,
+               s->ops);
+        h_print("204 latency", &s->lat);
+        http_statuses(s, "  other answers:", " %d x%u", "\n");
         break;
 
     case MODE_CONNECT:
@@ -2549,7 +2756,8 @@ report(const stats_t *s, int procs)
            " dropped=%" PRIu64 " errors=%" PRIu64 " window_s=%.3f"
            " cpu_pct=%.1f total=%" PRIu64,
            O.mode == MODE_PUB ? "pub" : O.mode == MODE_CONNECT ? "connect"
-           : O.mode == MODE_IDLE ? "idle" : "rtt",
+           : O.mode == MODE_IDLE ? "idle" : O.mode == MODE_HTTP ? "http"
+           : "rtt",
            O.n, s->connected, s->failed, s->dropped, s->errors, s->window,
            cpu_pct, s->total);
 
@@ -2562,6 +2770,13 @@ report(const stats_t *s, int procs)
                O.qos ? rate : (s->window > 0 ? s->sent / s->window : 0),
                h_pct(&s->lat, 0.5), h_pct(&s->lat, 0.99),
                O.qos ? s->total : 0);
+        break;
+
+    case MODE_HTTP:
+        printf(" size=%d msgs=%" PRIu64 " rate=%.1f p50_us=%" PRIu64
+               " p99_us=%" PRIu64, O.size, s->ops, rate, h_pct(&s->lat, 0.5),
+               h_pct(&s->lat, 0.99));
+        http_statuses(s, " status=", "%d:%u,", "");
         break;
 
     case MODE_CONNECT:
@@ -2595,6 +2810,8 @@ report(const stats_t *s, int procs)
 static void
 merge(stats_t *d, const stats_t *s)
 {
+    int  i;
+
     d->started += s->started;
     d->connected += s->connected;
     d->failed += s->failed;
@@ -2622,6 +2839,10 @@ merge(stats_t *d, const stats_t *s)
     h_merge(&d->lat2, &s->lat2);
     h_merge(&d->lat3, &s->lat3);
     h_merge(&d->lat4, &s->lat4);
+
+    for (i = 0; i < HTTP_STATUS_MAX; i++) {
+        d->status[i] += s->status[i];
+    }
 }
 
 
@@ -2756,6 +2977,9 @@ usage(void)
 "            holds -d seconds or until SIGTERM/SIGINT\n"
 "  rtt       C2D and method round trips: the device on -t, the caller on\n"
 "            --caller (HTTPS, or MQTT with --caller-mqtt for the peer)\n"
+"  http      -n devices posting telemetry over HTTPS (--plain: HTTP), POST\n"
+"            /devices/{id}/messages/events, keep-alive, one request in\n"
+"            flight each, --size B body, -d seconds; counts the 204s\n"
 "\n"
 "options:\n"
 "  -t, --target ADDR:PORT   MQTT endpoint (default 127.0.0.1:8883); given\n"
@@ -2870,8 +3094,10 @@ options(int argc, char **argv)
         O.mode = MODE_IDLE;
     } else if (strcmp(argv[1], "rtt") == 0) {
         O.mode = MODE_RTT;
+    } else if (strcmp(argv[1], "http") == 0) {
+        O.mode = MODE_HTTP;
     } else {
-        die("unknown mode \"%s\" (pub, connect, idle, rtt)", argv[1]);
+        die("unknown mode \"%s\" (pub, connect, idle, rtt, http)", argv[1]);
     }
 
     O.tls = 1;
@@ -3061,6 +3287,10 @@ options(int argc, char **argv)
         }
 
         O.have_key = 1;
+    }
+
+    if (O.mode == MODE_HTTP && (O.anon || O.ws)) {
+        die("http: the devices send SAS tokens (--key), no --anon, no --ws");
     }
 
     if (!O.anon && !O.tls_only && !O.have_key) {

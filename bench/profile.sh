@@ -11,6 +11,12 @@
 #                  DISCONNECT), CONCURRENCY at a time, over DEVICES devices
 #                  (100: most connects find the identity in the cache)
 #   LOAD=tls       CONNECTS bare TLS handshakes (loadgen --tls-only)
+#   LOAD=http      HTTP_CONNS devices posting telemetry over HTTPS
+#                  keep-alive (loadgen http), one request in flight each
+#   LOAD=http-plain  the same requests to plain nginx answering
+#                  "return 204;" (bench/lib.sh plain_conf: Debian's
+#                  nginx.conf), the baseline of LOAD=http; callgrind-nginx
+#                  or strace only
 #
 # then one of:
 #
@@ -21,10 +27,11 @@
 #   TOOL=strace           nginx under strace -c -f: system calls per
 #                         message
 #
-# For d2c each counts only a window in the middle of the load (callgrind:
+# For d2c and http each counts only a window in the middle of the load (callgrind:
 # its instrumentation switched on and off with callgrind_control; strace:
 # attached for the window), and divides by the messages Redis stored in
-# that window (the growth of the partition streams). For connect and tls
+# that window (the growth of the partition streams; for http-plain: the
+# lines nginx logged in its access log). For connect and tls
 # it counts the whole load and divides by CONNECTS. Prints one line
 #   PROFILE tool=... msgs=... per_msg=... [details]
 # ("msgs" are connections for connect and tls) and keeps the raw output
@@ -32,6 +39,7 @@
 #
 #   TOOL=callgrind-nginx PUBLISHERS=10 WINDOW=16 SECONDS_IN=8 bench/profile.sh
 #   TOOL=callgrind-nginx LOAD=connect CONNECTS=1000 bench/profile.sh
+#   TOOL=callgrind-redis LOAD=http HTTP_CONNS=10 bench/profile.sh
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -41,6 +49,7 @@ CONNECTS=${CONNECTS:-1000}
 CONCURRENCY=${CONCURRENCY:-16}
 DEVICES=${DEVICES:-100}
 PUBLISHERS=${PUBLISHERS:-10}
+HTTP_CONNS=${HTTP_CONNS:-10}
 WINDOW=${WINDOW:-16}
 SIZE=${SIZE:-256}
 SECONDS_IN=${SECONDS_IN:-8}
@@ -51,9 +60,12 @@ callgrind-nginx|callgrind-redis|strace) ;;
 *) bench_die "TOOL must be callgrind-nginx, callgrind-redis or strace" ;;
 esac
 case $LOAD in
-d2c|connect|tls) ;;
-*) bench_die "LOAD must be d2c, connect or tls" ;;
+d2c|connect|tls|http|http-plain) ;;
+*) bench_die "LOAD must be d2c, connect, tls, http or http-plain" ;;
 esac
+[ "$LOAD:$TOOL" != http-plain:callgrind-redis ] ||
+    bench_die "LOAD=http-plain has no Redis to count"
+
 
 bench_init
 OUT=${OUT:-$WORK/out}
@@ -69,11 +81,17 @@ fi
 M=$(bench_port 20); H=$(bench_port 21)
 dir=$WORK/n1
 mkdir -p "$dir/logs" "$dir/tmp"
-PREFIX=$dir CERT_DIR=$WORK/certs MODULES=$MODULES REDIS=unix:$REDIS_SOCK \
-    HUB=$HUB HTTPS_LISTEN=127.0.0.1:$H MQTT_LISTEN=127.0.0.1:$M AMQP=0 \
-    WORKERS=1 LOG_LEVEL=warn "$ROOT/scripts/hub-conf.sh" |
-    sed -e 's/^worker_processes \(.*\)$/worker_processes 1;\nmaster_process off;/' \
-    > "$dir/nginx.conf"
+if [ "$LOAD" = http-plain ]; then
+    plain_conf "$dir" "$H" 1
+    sed -i -e 's/^worker_processes 1;$/worker_processes 1;\nmaster_process off;/' \
+        "$dir/nginx.conf"
+else
+    PREFIX=$dir CERT_DIR=$WORK/certs MODULES=$MODULES REDIS=unix:$REDIS_SOCK \
+        HUB=$HUB HTTPS_LISTEN=127.0.0.1:$H MQTT_LISTEN=127.0.0.1:$M AMQP=0 \
+        WORKERS=1 LOG_LEVEL=warn "$ROOT/scripts/hub-conf.sh" |
+        sed -e 's/^worker_processes \(.*\)$/worker_processes 1;\nmaster_process off;/' \
+        > "$dir/nginx.conf"
+fi
 "$NGINX" -q -t -p "$dir" -c "$dir/nginx.conf" || bench_die "nginx rejected the config"
 case $TOOL in
 callgrind-nginx)
@@ -86,10 +104,18 @@ callgrind-nginx)
 esac
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
-wait_tcp 127.0.0.1 "$M" 120 "$NGINX_PID" || bench_die "nginx did not start"
-wait_hub_rest "$H" 60 || bench_die "nginx does not answer REST"
-if [ "$LOAD" = d2c ]; then
+if [ "$LOAD" = http-plain ]; then
+    wait_tcp 127.0.0.1 "$H" 120 "$NGINX_PID" || bench_die "nginx did not start"
+else
+    wait_tcp 127.0.0.1 "$M" 120 "$NGINX_PID" || bench_die "nginx did not start"
+    wait_hub_rest "$H" 60 || bench_die "nginx does not answer REST"
+fi
+if [ "$LOAD" = http-plain ]; then
+    :   # no devices: plain nginx does not look at the token
+elif [ "$LOAD" = d2c ]; then
     create_devices "$H" "$PUBLISHERS"
+elif [ "$LOAD" = http ]; then
+    create_devices "$H" "$HTTP_CONNS"
 else
     create_devices "$H" "$DEVICES"
 fi
@@ -137,18 +163,33 @@ count_end() {
     esac
 }
 
-if [ "$LOAD" = d2c ]; then
-    "$LOADGEN" pub -t "127.0.0.1:$M" --key "$DEVICE_KEY" -n "$PUBLISHERS" --qos 1 \
-        --window "$WINDOW" --size "$SIZE" -d $((SETTLE + SECONDS_IN + 4)) --warmup 1 \
-        -q >"$OUT/loadgen.txt" 2>&1 &
+# the messages so far: stored ones, or for plain nginx the requests logged
+counted() {
+    if [ "$LOAD" = http-plain ]; then
+        wc -l < "$dir/logs/access.log"
+    else
+        d2c_stored
+    fi
+}
+
+if [ "$LOAD" = d2c ] || [ "$LOAD" = http ] || [ "$LOAD" = http-plain ]; then
+    if [ "$LOAD" = d2c ]; then
+        "$LOADGEN" pub -t "127.0.0.1:$M" --key "$DEVICE_KEY" -n "$PUBLISHERS" --qos 1 \
+            --window "$WINDOW" --size "$SIZE" -d $((SETTLE + SECONDS_IN + 4)) --warmup 1 \
+            -q >"$OUT/loadgen.txt" 2>&1 &
+    else
+        "$LOADGEN" http -t "127.0.0.1:$H" --key "$DEVICE_KEY" -n "$HTTP_CONNS" \
+            --size "$SIZE" -d $((SETTLE + SECONDS_IN + 4)) --warmup 1 \
+            -q >"$OUT/loadgen.txt" 2>&1 &
+    fi
     LG=$!
     sleep "$SETTLE"
     rcli config resetstat >/dev/null
-    a=$(d2c_stored)
+    a=$(counted)
     count_on
     sleep "$SECONDS_IN"
     count_off
-    b=$(d2c_stored)
+    b=$(counted)
     count_end
     c=$(calls)
     wait "$LG" || bench_die "loadgen failed: $(cat "$OUT/loadgen.txt")"

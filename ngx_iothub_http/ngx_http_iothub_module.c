@@ -878,7 +878,6 @@ ngx_http_iothub_cleanup(void *data)
     ngx_http_iothub_ctx_t *ctx = data;
 
     ngx_iothub_registry_cancel(&ctx->op);
-    ngx_iothub_twin_cancel(&ctx->twin);
 }
 
 

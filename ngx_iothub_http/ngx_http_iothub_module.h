@@ -68,7 +68,6 @@ struct ngx_http_iothub_ctx_s {
     ngx_buf_t                       *too_large;
 
     ngx_iothub_registry_op_t         op;
-    ngx_iothub_twin_op_t             twin;
 
     /* bulk registry operations */
     void                            *bulk;

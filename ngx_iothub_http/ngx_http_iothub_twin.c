@@ -14,6 +14,7 @@
 
 
 static void ngx_http_iothub_twin_done(ngx_iothub_twin_op_t *op);
+static void ngx_http_iothub_twin_cleanup(void *data);
 static ngx_int_t ngx_http_iothub_twin_error(ngx_http_request_t *r,
     ngx_iothub_twin_op_t *op);
 static ngx_int_t ngx_http_iothub_twin_send(ngx_http_request_t *r,
@@ -25,14 +26,19 @@ ngx_http_iothub_route_twin(ngx_http_request_t *r, ngx_http_iothub_ctx_t *ctx)
 {
     ngx_iothub_twin_op_t  *op;
 
-    op = &ctx->twin;
-
     if (!ngx_iothub_id_valid(ctx->seg[1].data, ctx->seg[1].len)
         || (ctx->nseg == 4
             && !ngx_iothub_id_valid(ctx->seg[3].data, ctx->seg[3].len)))
     {
         return ngx_http_iothub_error(r, NGX_HTTP_BAD_REQUEST,
                                      "ArgumentInvalid", "invalid id");
+    }
+
+    /* its own allocation: every other request's context stays small */
+    op = ngx_http_iothub_op_alloc(r, sizeof(ngx_iothub_twin_op_t),
+                                  ngx_http_iothub_twin_cleanup);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     op->hub = ctx->hub;
@@ -148,4 +154,13 @@ ngx_http_iothub_twin_send(ngx_http_request_t *r, ngx_iothub_twin_op_t *op)
     }
 
     return ngx_http_iothub_send_json(r, NGX_HTTP_OK, g, etag);
+}
+
+
+static void
+ngx_http_iothub_twin_cleanup(void *data)
+{
+    ngx_iothub_twin_op_t *op = data;
+
+    ngx_iothub_twin_cancel(op);
 }

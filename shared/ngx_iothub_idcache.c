@@ -4,7 +4,8 @@
  *
  * Entries are found by key in a string rbtree and kept in LRU order.  An
  * entry is one allocation: the node, then the key and the cached fields as
- * NUL-terminated strings, in the order of ngx_iothub_idcache_fields.
+ * NUL-terminated strings, in the order of ngx_iothub_idcache_fields; the
+ * token verified against it is a second allocation.
  */
 
 
@@ -19,6 +20,13 @@ typedef struct {
     ngx_str_node_t              sn;
     ngx_queue_t                 lru;
     time_t                      expires;
+    ngx_uint_t                  serial;
+
+    /* the SAS token last verified against this identity (len 0: none) */
+    ngx_str_t                   token;
+    long long                   token_expiry;
+    ngx_uint_t                  token_policy;
+
     u_char                      data[1];
 } ngx_iothub_idcache_entry_t;
 
@@ -53,6 +61,8 @@ static const ngx_iothub_idcache_field_t  ngx_iothub_idcache_fields[] = {
 
 static void ngx_iothub_idcache_remove(ngx_iothub_idcache_entry_t *e);
 static ngx_iothub_idcache_entry_t *ngx_iothub_idcache_find(ngx_str_t *key);
+static ngx_iothub_idcache_entry_t *ngx_iothub_idcache_entry(ngx_str_t *key,
+    ngx_uint_t serial);
 
 
 static ngx_rbtree_t         ngx_iothub_idcache_tree;
@@ -61,6 +71,7 @@ static ngx_queue_t          ngx_iothub_idcache_lru;
 static ngx_uint_t           ngx_iothub_idcache_n;
 static ngx_uint_t           ngx_iothub_idcache_max;
 static ngx_uint_t           ngx_iothub_idcache_changes = 1;
+static ngx_uint_t           ngx_iothub_idcache_serial;
 static ngx_iothub_redis_t  *ngx_iothub_idcache_subscriber;
 
 
@@ -91,7 +102,7 @@ ngx_iothub_idcache_stamp(void)
 
 
 ngx_iothub_identity_t *
-ngx_iothub_idcache_get(ngx_str_t *key, ngx_pool_t *pool)
+ngx_iothub_idcache_get(ngx_str_t *key, ngx_pool_t *pool, ngx_uint_t *serial)
 {
     u_char                      *p;
     ngx_uint_t                   i;
@@ -131,11 +142,13 @@ ngx_iothub_idcache_get(ngx_str_t *key, ngx_pool_t *pool)
     ngx_queue_remove(&e->lru);
     ngx_queue_insert_head(&ngx_iothub_idcache_lru, &e->lru);
 
+    *serial = e->serial;
+
     return id;
 }
 
 
-void
+ngx_uint_t
 ngx_iothub_idcache_put(ngx_str_t *key, ngx_iothub_identity_t *id,
     ngx_uint_t stamp)
 {
@@ -146,7 +159,7 @@ ngx_iothub_idcache_put(ngx_str_t *key, ngx_iothub_identity_t *id,
 
     if (stamp == 0 || stamp != ngx_iothub_idcache_stamp()) {
         /* off, or an invalidation may have overtaken this answer */
-        return;
+        return 0;
     }
 
     e = ngx_iothub_idcache_find(key);
@@ -170,7 +183,7 @@ ngx_iothub_idcache_put(ngx_str_t *key, ngx_iothub_identity_t *id,
     e = ngx_alloc(offsetof(ngx_iothub_idcache_entry_t, data) + len,
                   ngx_cycle->log);
     if (e == NULL) {
-        return;
+        return 0;
     }
 
     p = ngx_cpymem(e->data, key->data, key->len);
@@ -185,10 +198,92 @@ ngx_iothub_idcache_put(ngx_str_t *key, ngx_iothub_identity_t *id,
     e->sn.str.len = key->len;
     e->sn.node.key = ngx_crc32_short(key->data, key->len);
     e->expires = ngx_time() + NGX_IOTHUB_IDCACHE_TTL;
+    e->serial = ++ngx_iothub_idcache_serial;
+    ngx_str_null(&e->token);
 
     ngx_rbtree_insert(&ngx_iothub_idcache_tree, &e->sn.node);
     ngx_queue_insert_head(&ngx_iothub_idcache_lru, &e->lru);
     ngx_iothub_idcache_n++;
+
+    return e->serial;
+}
+
+
+ngx_int_t
+ngx_iothub_idcache_token_get(ngx_str_t *key, ngx_uint_t serial,
+    ngx_str_t *token, long long *expiry, ngx_uint_t *policy)
+{
+    ngx_iothub_idcache_entry_t  *e;
+
+    e = ngx_iothub_idcache_entry(key, serial);
+
+    if (e == NULL
+        || e->token.len == 0
+        || e->token.len != token->len
+        || ngx_memcmp(e->token.data, token->data, token->len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    *expiry = e->token_expiry;
+    *policy = e->token_policy;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iothub_idcache_token_put(ngx_str_t *key, ngx_uint_t serial,
+    ngx_str_t *token, long long expiry, ngx_uint_t policy)
+{
+    u_char                      *p;
+    ngx_iothub_idcache_entry_t  *e;
+
+    if (token->len == 0 || token->len > NGX_IOTHUB_IDCACHE_TOKEN_MAX) {
+        return;
+    }
+
+    e = ngx_iothub_idcache_entry(key, serial);
+    if (e == NULL) {
+        return;
+    }
+
+    p = ngx_alloc(token->len, ngx_cycle->log);
+    if (p == NULL) {
+        return;
+    }
+
+    ngx_memcpy(p, token->data, token->len);
+
+    if (e->token.data) {
+        ngx_free(e->token.data);
+    }
+
+    e->token.data = p;
+    e->token.len = token->len;
+    e->token_expiry = expiry;
+    e->token_policy = policy;
+}
+
+
+/* the entry of key while it is "serial" and the cache is on, or NULL */
+
+static ngx_iothub_idcache_entry_t *
+ngx_iothub_idcache_entry(ngx_str_t *key, ngx_uint_t serial)
+{
+    ngx_iothub_idcache_entry_t  *e;
+
+    if (serial == 0 || ngx_iothub_idcache_stamp() == 0) {
+        return NULL;
+    }
+
+    e = ngx_iothub_idcache_find(key);
+
+    if (e == NULL || e->serial != serial || e->expires <= ngx_time()) {
+        return NULL;
+    }
+
+    return e;
 }
 
 
@@ -252,6 +347,11 @@ ngx_iothub_idcache_remove(ngx_iothub_idcache_entry_t *e)
 {
     ngx_rbtree_delete(&ngx_iothub_idcache_tree, &e->sn.node);
     ngx_queue_remove(&e->lru);
+
+    if (e->token.data) {
+        ngx_free(e->token.data);
+    }
+
     ngx_free(e);
     ngx_iothub_idcache_n--;
 }

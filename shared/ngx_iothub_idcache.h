@@ -12,6 +12,14 @@
  * was published meanwhile is lost), and an entry lives at most
  * NGX_IOTHUB_IDCACHE_TTL seconds.  A read that raced with an invalidation
  * is not cached (see ngx_iothub_idcache_stamp).
+ *
+ * An entry also remembers the last SAS token verified against it (its
+ * signature, the identity it covers), so that a device that sends the same
+ * token again (the SDKs' Http transport: on every request, for up to an
+ * hour) costs no HMAC.  The token goes with its entry: when the identity
+ * changes (keys, status, deletion), when the entry expires or is pushed
+ * out, and when the cache is flushed.  Its expiry is checked on every use
+ * by the caller, as the identity's status is.
  */
 
 
@@ -29,6 +37,9 @@
 #define NGX_IOTHUB_IDCACHE_CHANNEL  "iothub:identities"
 #define NGX_IOTHUB_IDCACHE_TTL      60
 
+/* longer tokens are verified every time (an SDK's is about 150 bytes) */
+#define NGX_IOTHUB_IDCACHE_TOKEN_MAX  512
+
 
 /*
  * At most "max" entries, the least recently used go first; 0 disables.
@@ -43,12 +54,33 @@ void ngx_iothub_idcache_init(ngx_uint_t max, ngx_iothub_redis_t *subscriber);
  */
 ngx_uint_t ngx_iothub_idcache_stamp(void);
 
-/* a copy of the cached identity in pool (c2d_count -1), or NULL */
+/*
+ * A copy of the cached identity in pool (c2d_count -1), or NULL; *serial
+ * names the entry it came from (no two entries of a worker's life share
+ * one).
+ */
 ngx_iothub_identity_t *ngx_iothub_idcache_get(ngx_str_t *key,
-    ngx_pool_t *pool);
+    ngx_pool_t *pool, ngx_uint_t *serial);
 
-void ngx_iothub_idcache_put(ngx_str_t *key, ngx_iothub_identity_t *id,
+/* the entry's serial, or 0 when the identity was not cached */
+ngx_uint_t ngx_iothub_idcache_put(ngx_str_t *key, ngx_iothub_identity_t *id,
     ngx_uint_t stamp);
+
+/*
+ * NGX_OK when entry "serial" of key holds token, verified against that
+ * entry's identity: *expiry and *policy are what the verification found
+ * (the token's se, signed by a policy's key); NGX_DECLINED otherwise.
+ */
+ngx_int_t ngx_iothub_idcache_token_get(ngx_str_t *key, ngx_uint_t serial,
+    ngx_str_t *token, long long *expiry, ngx_uint_t *policy);
+
+/*
+ * token was verified against the identity of entry "serial" of key: the
+ * entry remembers it, in place of the one it had; nothing when that entry
+ * is gone (the identity changed meanwhile) or the token is too long.
+ */
+void ngx_iothub_idcache_token_put(ngx_str_t *key, ngx_uint_t serial,
+    ngx_str_t *token, long long expiry, ngx_uint_t policy);
 
 /* the identity's entry goes: its hash changed */
 void ngx_iothub_idcache_invalidate(u_char *key, size_t len);

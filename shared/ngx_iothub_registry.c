@@ -106,7 +106,8 @@ ngx_iothub_registry_lookup(ngx_iothub_registry_op_t *op,
         return NGX_ERROR;
     }
 
-    op->identity = ngx_iothub_idcache_get(&op->key, op->pool);
+    op->cached = 0;
+    op->identity = ngx_iothub_idcache_get(&op->key, op->pool, &op->cached);
 
     if (op->identity) {
         op->rc = NGX_IOTHUB_REGISTRY_OK;
@@ -551,7 +552,8 @@ ngx_iothub_registry_done_lookup(void *data, redisReply *reply)
         /* a plain read has no queue length */
         id->c2d_count = -1;
         op->identity = id;
-        ngx_iothub_idcache_put(&op->key, op->identity, op->stamp);
+        op->cached = ngx_iothub_idcache_put(&op->key, op->identity,
+                                            op->stamp);
     }
 
     ngx_iothub_registry_decoded(op, reply, rc);

@@ -55,6 +55,8 @@ struct ngx_iothub_registry_op_s {
     ngx_iothub_redis_call_t         *call;
     ngx_str_t                        key;          /* lookup */
     ngx_uint_t                       stamp;        /* lookup */
+    ngx_uint_t                       cached;       /* lookup: the identity
+                                                      cache's entry, 0 none */
     unsigned                         module:1;
 };
 

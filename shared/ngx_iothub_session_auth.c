@@ -2,7 +2,10 @@
 /*
  * nginx-iothub: the decision on a device's credentials (auth.md): its
  * identity's status, then a SAS token signed with the identity's key or a
- * policy's with device_connect, or an X.509 client certificate.
+ * policy's with device_connect, or an X.509 client certificate.  A token
+ * verified before against the same identity record (the worker's identity
+ * cache keeps it with the record, ngx_iothub_idcache.h) is taken without
+ * its HMAC, its expiry checked again.
  */
 
 
@@ -11,10 +14,14 @@
 
 #include "ngx_iothub_session_int.h"
 #include "ngx_iothub_sas.h"
+#include "ngx_iothub_idcache.h"
+#include "ngx_iothub_log.h"
 
 
 static ngx_iothub_session_rc_e ngx_iothub_session_verify_token(
     ngx_iothub_session_t *s, ngx_iothub_sas_token_t *token);
+static ngx_iothub_session_rc_e ngx_iothub_session_token_known(
+    ngx_iothub_session_t *s, long long expiry, ngx_uint_t policy);
 static ngx_int_t ngx_iothub_session_signing_keys(ngx_iothub_session_t *s,
     ngx_iothub_sas_token_t *token, const char **key1, const char **key2);
 
@@ -22,7 +29,11 @@ static ngx_int_t ngx_iothub_session_signing_keys(ngx_iothub_session_t *s,
 ngx_iothub_session_rc_e
 ngx_iothub_session_authorize(ngx_iothub_session_t *s)
 {
-    ngx_iothub_sas_token_t  token;
+    long long                  expiry;
+    ngx_uint_t                 policy;
+    ngx_iothub_sas_token_t     token;
+    ngx_iothub_session_rc_e    rc;
+    ngx_iothub_registry_op_t  *op;
 
     if (ngx_strcmp(s->auth->identity->status, "disabled") == 0) {
         s->why = "the device is disabled";
@@ -37,6 +48,16 @@ ngx_iothub_session_authorize(ngx_iothub_session_t *s)
                       : NGX_IOTHUB_SESSION_OK;
     }
 
+    /* the identity record came from (or went into) entry op->cached */
+    op = &s->auth->op;
+
+    if (ngx_iothub_idcache_token_get(&op->key, op->cached, &s->auth->token,
+                                     &expiry, &policy)
+        == NGX_OK)
+    {
+        return ngx_iothub_session_token_known(s, expiry, policy);
+    }
+
     if (ngx_iothub_sas_parse(&token, s->auth->token.data, s->auth->token.len)
         != NGX_IOTHUB_SAS_OK)
     {
@@ -44,7 +65,43 @@ ngx_iothub_session_authorize(ngx_iothub_session_t *s)
         return NGX_IOTHUB_SESSION_BAD_CREDENTIALS;
     }
 
-    return ngx_iothub_session_verify_token(s, &token);
+    rc = ngx_iothub_session_verify_token(s, &token);
+
+    if (rc == NGX_IOTHUB_SESSION_OK) {
+        ngx_iothub_idcache_token_put(&op->key, op->cached, &s->auth->token,
+                                     s->token_expiry, s->policy_token);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The token verified before against this identity record: what that
+ * verification found, unless the token expired since.
+ */
+
+static ngx_iothub_session_rc_e
+ngx_iothub_session_token_known(ngx_iothub_session_t *s, long long expiry,
+    ngx_uint_t policy)
+{
+#if (NGX_DEBUG)
+    ngx_iothub_log_buf_t  lb;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_CORE, s->log, 0,
+                   "iothub: the SAS token of \"%V\" was verified before",
+                   ngx_iothub_log_v(&lb, &s->auth->op.key));
+#endif
+
+    if (expiry <= (long long) ngx_time()) {
+        s->why = "expired SAS token";
+        return NGX_IOTHUB_SESSION_NOT_AUTHORIZED;
+    }
+
+    s->token_expiry = expiry;
+    s->policy_token = policy;
+
+    return NGX_IOTHUB_SESSION_OK;
 }
 
 

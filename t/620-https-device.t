@@ -5,7 +5,8 @@
 # cloud-to-device polling with ETag lock tokens, complete, reject and
 # abandon over the queue MQTT devices use; device credentials on these
 # routes only (device, module and device_connect policy tokens; a token
-# of another identity, an expired or forged one is 401).
+# of another identity, an expired or forged one is 401); a token sent
+# again is taken from the identity cache while the identity is unchanged.
 
 use lib 't/lib';
 use Test::IotHub;
@@ -531,3 +532,50 @@ my $post = [request => {method => 'POST', path => $EV, auth => 'device:dev1',
  $post, $post, $post]
 --- redis_check
 HGET iothub:test:{dev1}:device lastActivityTime => kept
+
+
+
+=== TEST 19: a token sent again is taken without a new HMAC (the worker's identity cache keeps it with the identity record it was verified against), for that identity only and while the record is the same: refused on another device's route, once the device is disabled, and after its keys are regenerated; enabled again, it is accepted
+--- request eval
+my $t = sas_token(device => 'dev1');
+my $post = {method => 'POST', path => $EV, auth => $t, body => 'x'};
+my $update = sub { +{%{put_device('dev1', @_)}, headers => [['If-Match', '"*"']]} };
+[put_device('dev1'), put_device('dev2'),
+ $post, $post,
+ {method => 'POST', path => "/devices/dev2/messages/events?$V", auth => $t,
+  body => 'x'},
+ # each change's invalidation arrives on the subscriber link a moment
+ # after the PUT's answer (TEST 14)
+ $update->(status => 'disabled'), 'SLEEP 0.3', $post,
+ $update->(), 'SLEEP 0.3', $post, $post,
+ $update->(key => encode_base64('k3' x 16, ''),
+           key2 => encode_base64('k4' x 16, '')), 'SLEEP 0.3', $post]
+--- error_code eval
+[200, 200, 204, 204, 401, 200, 401, 200, 204, 204, 200, 401]
+--- error_log
+the SAS token of "iothub:test:{dev1}:device" was verified before
+device "dev2" unauthorized: the SAS token is for another identity
+device "dev1" unauthorized: the device is disabled
+device "dev1" unauthorized: bad SAS token signature
+
+
+
+=== TEST 20: a token taken from the cache still expires: refused once its time is up; a policy token taken from the cache still stamps its messages as the policy's (scope hub)
+--- request eval
+my $token;
+my $soon = sub { $token //= sas_token(device => 'dev1', expiry => int(time) + 3) };
+my $hub = sas_token(policy => 'device');
+my $post = sub { +{method => 'POST', path => $EV, auth => $_[0], body => $_[1]} };
+[put_device('dev1'),
+ $post->($soon, 'a'), $post->($soon, 'b'), 'SLEEP 3.5', $post->($soon, 'c'),
+ $post->($hub, 'p1'), $post->($hub, 'p2')]
+--- error_code eval
+[200, 204, 204, 401, 204, 204]
+--- mqtt eval
+[[d2c => [{body => 'a', 'a:iothub-connection-auth-method' => $AUTH_SAS},
+          {body => 'b', 'a:iothub-connection-auth-method' => $AUTH_SAS},
+          {body => 'p1', 'a:iothub-connection-auth-method' => $AUTH_HUB},
+          {body => 'p2', 'a:iothub-connection-auth-method' => $AUTH_HUB}]]]
+--- error_log
+the SAS token of "iothub:test:{dev1}:device" was verified before
+device "dev1" unauthorized: expired SAS token

@@ -484,7 +484,9 @@ sub _send {
     my %have = map { (lc $_->[0] => 1) } @own;
     my @h = ((grep { !$have{lc $_->[0]} } _headers($b->more_headers)), @own);
     %have = map { (lc $_->[0] => 1) } @h;
-    my $auth = auth_header($spec->{auth}
+    # a CODE ref: the token is made when the request is sent
+    my $given = ref $spec->{auth} eq 'CODE' ? $spec->{auth}->() : $spec->{auth};
+    my $auth = auth_header($given
                            // ($b->auth // 'iothubowner') =~ s/\s+$//r);
     unshift @h, ['Host', 'localhost'] unless $have{host};
     push @h, ['Connection', 'close'] unless $have{connection};
