@@ -12,6 +12,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <openssl/crypto.h>
+
 #include "ngx_iothub_idcache.h"
 #include "ngx_iothub_log.h"
 
@@ -217,10 +219,11 @@ ngx_iothub_idcache_token_get(ngx_str_t *key, ngx_uint_t serial,
 
     e = ngx_iothub_idcache_entry(key, serial);
 
+    /* in constant time, as the signature it stands for is compared */
     if (e == NULL
         || e->token.len == 0
         || e->token.len != token->len
-        || ngx_memcmp(e->token.data, token->data, token->len) != 0)
+        || CRYPTO_memcmp(e->token.data, token->data, token->len) != 0)
     {
         return NGX_DECLINED;
     }
