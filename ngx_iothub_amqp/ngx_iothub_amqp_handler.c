@@ -393,6 +393,26 @@ ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
 }
 
 
+/*
+ * whether the client leaves too much unread to be sent more on the link:
+ * the link's session holds the bytes of transfers not yet framed (the
+ * client's incoming window ran out), the transport those framed and not
+ * yet written
+ */
+
+ngx_uint_t
+ngx_iothub_amqp_lagging(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
+{
+    ssize_t  framed;
+
+    framed = pn_transport_pending(ctx->driver.transport);
+
+    return pn_session_outgoing_bytes(pn_link_session(link))
+           + (size_t) ngx_max(framed, 0)
+           > NGX_IOTHUB_AMQP_LAGGING_OUTPUT;
+}
+
+
 /* whether the TLS client presented a certificate (EXTERNAL, X.509) */
 
 ngx_uint_t

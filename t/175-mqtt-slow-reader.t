@@ -63,7 +63,7 @@ __DATA__
 --- mqtt eval
 [[perl => sub {
     my (undef, $t) = @_;
-    my $pid = open2(my $out, my $in, 'python3', '-c', $DEVICE, $TLS_PORT,
+    my $pid = open2(my $out, my $in, '/usr/bin/python3', '-c', $DEVICE, $TLS_PORT,
                     unpack('H*', mqtt_connect(device => 'dev1')),
                     unpack('H*', mqtt_subscribe(1, '$iothub/methods/POST/#')),
                     $N);
