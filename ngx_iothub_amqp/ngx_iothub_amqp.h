@@ -49,6 +49,14 @@
 #define NGX_IOTHUB_AMQP_TELEMETRY_CREDIT  64
 #define NGX_IOTHUB_AMQP_MAX_IDENTITIES    100
 
+/*
+ * Output waiting for a client that does not read, past which what may be
+ * lost (a method request: the caller times out; a desired notification:
+ * the device GETs the twin) is not sent, as MQTT drops QoS 0 past
+ * iothub_mqtt_send_limit's default
+ */
+#define NGX_IOTHUB_AMQP_LAGGING_OUTPUT    (1024 * 1024)
+
 
 typedef struct ngx_iothub_amqp_ctx_s     ngx_iothub_amqp_ctx_t;
 typedef struct ngx_iothub_amqp_device_s  ngx_iothub_amqp_device_t;
@@ -177,6 +185,8 @@ void ngx_iothub_amqp_refuse_link(pn_link_t *link, const char *condition,
 void ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
     const char *description);
 ngx_uint_t ngx_iothub_amqp_client_cert(ngx_connection_t *c);
+ngx_uint_t ngx_iothub_amqp_lagging(ngx_iothub_amqp_ctx_t *ctx,
+    pn_link_t *link);
 
 /* ngx_iothub_amqp_ws.c: the engine over WebSocket, as "AMQPWSB10" */
 ngx_int_t ngx_iothub_amqp_ws_init_module(ngx_cycle_t *cycle);

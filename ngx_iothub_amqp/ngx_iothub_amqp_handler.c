@@ -29,6 +29,7 @@ static void ngx_iothub_amqp_log_error(ngx_iothub_amqp_ctx_t *ctx,
 static void ngx_iothub_amqp_tick_handler(ngx_event_t *ev);
 static void ngx_iothub_amqp_finalize_handler(ngx_event_t *ev);
 static void ngx_iothub_amqp_schedule(ngx_iothub_amqp_ctx_t *ctx);
+static ngx_uint_t ngx_iothub_amqp_awaiting_open(ngx_iothub_amqp_ctx_t *ctx);
 
 
 ngx_int_t
@@ -62,6 +63,13 @@ ngx_iothub_amqp_start(ngx_iothub_amqp_ctx_t *ctx)
     ngx_iothub_amqp_sasl_init(ctx);
 
     pn_connection_set_container(ctx->driver.connection, "nginx-iothub");
+
+    /*
+     * Proton's idle timeout starts with the client's open frame: until
+     * then the tick timer is the deadline for it, so that a client that
+     * stalls in TLS's wake, in the protocol header or in SASL is closed
+     */
+    ngx_add_timer(&ctx->tick, ctx->conf->idle_timeout);
 
     return NGX_OK;
 }
@@ -393,6 +401,26 @@ ngx_iothub_amqp_detach(pn_link_t *link, const char *condition,
 }
 
 
+/*
+ * whether the client leaves too much unread to be sent more on the link:
+ * the link's session holds the bytes of transfers not yet framed (the
+ * client's incoming window ran out), the transport those framed and not
+ * yet written
+ */
+
+ngx_uint_t
+ngx_iothub_amqp_lagging(ngx_iothub_amqp_ctx_t *ctx, pn_link_t *link)
+{
+    ssize_t  framed;
+
+    framed = pn_transport_pending(ctx->driver.transport);
+
+    return pn_session_outgoing_bytes(pn_link_session(link))
+           + (size_t) ngx_max(framed, 0)
+           > NGX_IOTHUB_AMQP_LAGGING_OUTPUT;
+}
+
+
 /* whether the TLS client presented a certificate (EXTERNAL, X.509) */
 
 ngx_uint_t
@@ -440,9 +468,22 @@ ngx_iothub_amqp_tick_handler(ngx_event_t *ev)
 {
     ngx_iothub_amqp_ctx_t *ctx = ev->data;
 
+    if (ngx_iothub_amqp_awaiting_open(ctx)) {
+        ngx_iothub_amqp_close(ctx, "no open frame in time");
+        return;
+    }
+
     (void) pn_transport_tick(ctx->driver.transport, (int64_t) ngx_current_msec);
 
     ngx_iothub_amqp_run(ctx);
+}
+
+
+static ngx_uint_t
+ngx_iothub_amqp_awaiting_open(ngx_iothub_amqp_ctx_t *ctx)
+{
+    return (pn_connection_state(ctx->driver.connection) & PN_REMOTE_UNINIT)
+           != 0;
 }
 
 
@@ -450,6 +491,11 @@ static void
 ngx_iothub_amqp_schedule(ngx_iothub_amqp_ctx_t *ctx)
 {
     int64_t  deadline, now;
+
+    if (ngx_iothub_amqp_awaiting_open(ctx)) {
+        /* the open frame's deadline stays (ngx_iothub_amqp_start) */
+        return;
+    }
 
     now = (int64_t) ngx_current_msec;
     deadline = pn_transport_tick(ctx->driver.transport, now);

@@ -139,6 +139,12 @@ ngx_iothub_amqp_method(ngx_iothub_session_t *s,
         return;
     }
 
+    if (ngx_iothub_amqp_lagging(dev->ctx, dev->method_link)) {
+        ngx_log_error(NGX_LOG_WARN, dev->ctx->connection->log, 0,
+                      "iothub amqp: slow device, method request dropped");
+        return;
+    }
+
     id = ngx_iothub_amqp_method_keep(dev, &m->rid);
     if (id == NULL) {
         return;

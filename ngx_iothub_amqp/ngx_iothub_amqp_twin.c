@@ -629,7 +629,8 @@ ngx_iothub_amqp_desired(ngx_iothub_session_t *s, ngx_int_t version,
 
     /* not queued for a device that gives no credit: it GETs the twin */
 
-    if (link == NULL || pn_link_queued(link) >= NGX_IOTHUB_AMQP_TWIN_LAGGING)
+    if (link == NULL || pn_link_queued(link) >= NGX_IOTHUB_AMQP_TWIN_LAGGING
+        || ngx_iothub_amqp_lagging(dev->ctx, link))
     {
         ngx_log_error(NGX_LOG_INFO, dev->ctx->connection->log, 0,
                       "iothub amqp: desired notification %i not sent: %s",

@@ -226,6 +226,8 @@ ngx_iothub_amqp_init_session(ngx_stream_session_t *s)
     /* a graceful shutdown closes the connection (c->close) */
     c->idle = 1;
 
+    ngx_iothub_conn_moving_writes(c);
+
     c->read->handler = ngx_stream_iothub_amqp_read_handler;
     c->write->handler = ngx_stream_iothub_amqp_write_handler;
 

@@ -470,6 +470,9 @@ ngx_http_iothub_ws_takeover(ngx_event_t *wev)
     c->destroyed = 0;
     c->data = ctx;
     c->idle = 1;
+
+    ngx_iothub_conn_moving_writes(c);
+
     c->log->action = "serving a WebSocket";
 
     ngx_http_iothub_ws_free_headers(c, hc);

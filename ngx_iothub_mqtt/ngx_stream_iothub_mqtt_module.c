@@ -212,6 +212,8 @@ ngx_iothub_mqtt_init_session(ngx_stream_session_t *s)
      */
     c->idle = 1;
 
+    ngx_iothub_conn_moving_writes(c);
+
     c->read->handler = ngx_stream_iothub_mqtt_read_handler;
     c->write->handler = ngx_stream_iothub_mqtt_write_handler;
 

@@ -106,3 +106,14 @@ ngx_iothub_engine_stream_send(ngx_connection_t *c, void *data, u_char *buf,
 {
     return c->send(c, buf, len);
 }
+
+
+void
+ngx_iothub_conn_moving_writes(ngx_connection_t *c)
+{
+#if (NGX_SSL)
+    if (c->ssl) {
+        SSL_set_mode(c->ssl->connection, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+#endif
+}

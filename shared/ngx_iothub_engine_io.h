@@ -65,5 +65,15 @@ ssize_t ngx_iothub_conn_recv(ngx_connection_t *c, u_char *buf, size_t size);
  */
 void ngx_iothub_conn_no_wait_shutdown(ngx_connection_t *c);
 
+/*
+ * Lets OpenSSL take a write it is waiting to finish from a buffer that
+ * moved: the engines' and the WebSocket transport's output buffers grow
+ * (and move) while the client does not read, the bytes not yet written
+ * first.  Without it, OpenSSL fails the retry ("bad write retry") and the
+ * connection of a slow client ends.  Every connection an engine or the
+ * WebSocket transport writes to is set up with it.
+ */
+void ngx_iothub_conn_moving_writes(ngx_connection_t *c);
+
 
 #endif /* _NGX_IOTHUB_ENGINE_IO_H_INCLUDED_ */
