@@ -321,7 +321,7 @@ ngx_iothub_amqp_dispatch(ngx_iothub_amqp_ctx_t *ctx, pn_event_t *ev)
 
 
 /*
- * The peer's end of a session ended its links (AMQP 2.5.3): each link's
+ * The peer's end of a session ended its links (AMQP 1.0 part 2): each link's
  * state goes, but no detach is sent back.  Proton would send one before
  * the end for every link closed here, and a peer that already sent its
  * end (rhea, the Node SDKs' AMQP library) answers such a detach with a
