@@ -9,6 +9,16 @@
  * by itself.  After connections came or went, a timer calls glibc's
  * malloc_trim(0), which returns every whole free page of the heap
  * (docs/performance.md, "Idle density").
+ *
+ * "Came or went" is read from two counters at each tick: the worker's free
+ * connections, and the connections nginx accepted (all workers; nginx
+ * counts them when built with the stub status module, as Debian's is).
+ * The free count alone misses churn that ends where it began: a tick
+ * between two rounds of devices that each connected and left sees the
+ * count of the tick before, while the rounds left their handshakes' heap
+ * behind.  A connection closed since the last tick was either open then
+ * (the free count moved, unless another one opened: then one was
+ * accepted) or opened after it (one was accepted).
  */
 
 
@@ -32,8 +42,13 @@ static size_t ngx_iothub_memtrim_rss(void);
 typedef struct {
     ngx_event_t  event;
     ngx_msec_t   interval;
-    ngx_uint_t   free_n;       /* free connections at the last trim */
+    ngx_uint_t   free_n;       /* free connections at the last tick */
+    ngx_uint_t   accepted;     /* connections accepted by then */
 } ngx_iothub_memtrim_t;
+
+
+static ngx_uint_t ngx_iothub_memtrim_churned(ngx_iothub_memtrim_t *mt);
+static ngx_uint_t ngx_iothub_memtrim_accepted(void);
 
 
 static ngx_iothub_memtrim_t  *ngx_iothub_memtrim;
@@ -60,7 +75,7 @@ ngx_iothub_memtrim_start(ngx_msec_t interval, ngx_log_t *log)
     }
 
     mt->interval = interval;
-    mt->free_n = ngx_cycle->free_connection_n;
+    (void) ngx_iothub_memtrim_churned(mt);
 
     mt->event.handler = ngx_iothub_memtrim_handler;
     mt->event.data = mt;
@@ -103,9 +118,7 @@ ngx_iothub_memtrim_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_cycle->free_connection_n != mt->free_n) {
-        mt->free_n = ngx_cycle->free_connection_n;
-
+    if (ngx_iothub_memtrim_churned(mt)) {
         before = ngx_iothub_memtrim_rss();
 
         (void) malloc_trim(0);
@@ -116,6 +129,38 @@ ngx_iothub_memtrim_handler(ngx_event_t *ev)
     }
 
     ngx_add_timer(ev, mt->interval);
+}
+
+
+/* whether connections came or went since the last call; notes the counts */
+
+static ngx_uint_t
+ngx_iothub_memtrim_churned(ngx_iothub_memtrim_t *mt)
+{
+    ngx_uint_t  free_n, accepted, churned;
+
+    free_n = ngx_cycle->free_connection_n;
+    accepted = ngx_iothub_memtrim_accepted();
+
+    churned = (free_n != mt->free_n || accepted != mt->accepted);
+
+    mt->free_n = free_n;
+    mt->accepted = accepted;
+
+    return churned;
+}
+
+
+/* connections accepted by every worker so far, 0 if nginx does not count */
+
+static ngx_uint_t
+ngx_iothub_memtrim_accepted(void)
+{
+#if (NGX_STAT_STUB)
+    return (ngx_uint_t) *ngx_stat_accepted;
+#else
+    return 0;
+#endif
 }
 
 

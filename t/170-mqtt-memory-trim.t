@@ -1,4 +1,4 @@
-# memory_trim (docs/directives.md): a worker whose connections changed
+# memory_trim (docs/directives.md): a worker where connections came or went
 # gives its heap's free pages back once an interval (glibc malloc_trim);
 # sessions connected before a trim keep working after it: C2D, telemetry,
 # keep-alive. An idle session also holds no output buffer between packets
@@ -12,6 +12,32 @@ require_modules(qw(core http mqtt));
 
 our $V = 'api-version=2021-04-12';
 our $C2D = 'devices/dev1/messages/devicebound/#';
+
+# the number of "heap trimmed" lines in node 1's error.log so far
+sub trims {
+    open(my $fh, '<', test_prefix() . '/logs/error.log') or return 0;
+    return scalar grep { /iothub: heap trimmed/ } <$fh>;
+}
+
+# a step: connect dev1 and drop the connection at once, with no tick of
+# the trim timer between its two log lines (retried until none fell there)
+sub brief_session {
+    my ($conn, $name) = @_;
+    my $trims = trims();
+    for (1 .. 5) {
+        my $c = Test::IotHub::MQTT::Client->new(port => $TEST_NGINX_PORT2)
+            or return fail("$name: $@");
+        $c->send(mqtt_connect(device => 'dev1'));
+        my ($got) = $c->read_packet(5);
+        return is(mqtt_hex($got), mqtt_hex(mqtt_connack(0)), "$name: CONNACK")
+            if $got ne mqtt_connack(0);
+        close($c->{sock});
+        select(undef, undef, undef, 0.1);
+        return if trims() == $trims;
+        $trims = trims();
+    }
+    fail("$name: a trim tick fell inside each of 5 brief sessions");
+}
 
 sub c2d_plain {
     my ($id, $body) = @_;
@@ -103,5 +129,21 @@ iothub_block(extra => 'memory_trim 1s;')
  ['close'],
  [d2c => [{body => 'long ids', 'a:iothub-connection-module-id' => 'm' x 128},
           {body => 'gone', 'u:k' => 'v' x 200}], 5]]
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: churn that ends where it began is trimmed: a session that came and went between two ticks, with as many connections at both
+--- main_config eval
+iothub_block(extra => 'memory_trim 1s;')
+--- request eval
+put_device('dev1')
+--- mqtt eval
+[[sleep => 2.5],
+ [perl => sub { $main::before = trims() }],
+ [perl => \&brief_session],
+ [sleep => 1.5],
+ [perl => sub { cmp_ok(trims(), '>', $main::before, "$_[1]: trimmed after it") }]]
 --- no_error_log
 [error]

@@ -34,7 +34,7 @@ use Test::IotHub::MQTT @Test::IotHub::MQTT::EXPORT_OK;
 use Test::IotHub::WS ();
 
 our @EXPORT = (qw(run_tests sas_token iothub_block require_modules redis_cmd
-                  http_request d2c_messages node_port %POLICY_KEYS
+                  http_request d2c_messages node_port test_prefix %POLICY_KEYS
                   $DEVICE_KEY $TEST_NGINX_PORT $TEST_NGINX_PORT2
                   $TEST_REDIS_PORT), @Test::IotHub::MQTT::EXPORT_OK);
 
@@ -140,6 +140,9 @@ EOF
 }
 
 sub redis_cmd { $redis->cmd(@_) }
+
+# test_prefix(): node 1's nginx prefix (its logs/, its blob store's files)
+sub test_prefix { return $PREFIX }
 
 # The HTTP and stream ports of node $n (1 or 2).
 sub node_port {
