@@ -5,7 +5,7 @@
 #   bench/run-all.sh [LOG]     default LOG: bench/results-<date>.txt
 #
 # The environment of the single scripts applies (RUNS, DURATION, ...).
-# Takes about 45 minutes on 2 cores (the two AMQP scripts about 17 of
+# Takes about 53 minutes on 2 cores (the two AMQP scripts about 17 of
 # them). Not a test: nothing here passes or fails the build; MISS lines
 # name the targets not reached.
 set -eu
@@ -18,7 +18,7 @@ LOG=${1:-$BENCH/results-$(date +%Y%m%d-%H%M%S).txt}
     # first), then two (the whole machine saturates)
     # run-nodes.sh splits its load generator processes over two nodes
     for s in run-d2c.sh run-connect.sh run-connect.sh:2 run-idle.sh run-rtt.sh \
-             run-nodes.sh:2 run-amqp-d2c.sh run-amqp-idle.sh; do
+             run-nodes.sh:2 run-amqp-d2c.sh run-amqp-idle.sh run-churn.sh; do
         procs=${s#*:}
         [ "$procs" = "$s" ] && procs=${LOADGEN_PROCS:-1}
         s=${s%:*}

@@ -329,6 +329,36 @@ ngx_iothub_idcache_flush(void)
 }
 
 
+ngx_uint_t
+ngx_iothub_idcache_expire(void)
+{
+    time_t                       now;
+    ngx_uint_t                   seen, freed;
+    ngx_queue_t                 *q, *prev;
+    ngx_iothub_idcache_entry_t  *e;
+
+    now = ngx_time();
+    freed = 0;
+    seen = 0;
+
+    for (q = ngx_queue_last(&ngx_iothub_idcache_lru);
+         q != ngx_queue_sentinel(&ngx_iothub_idcache_lru)
+         && seen < NGX_IOTHUB_IDCACHE_SWEEP;
+         q = prev, seen++)
+    {
+        prev = ngx_queue_prev(q);
+        e = ngx_queue_data(q, ngx_iothub_idcache_entry_t, lru);
+
+        if (e->expires <= now) {
+            ngx_iothub_idcache_remove(e);
+            freed++;
+        }
+    }
+
+    return freed;
+}
+
+
 static ngx_iothub_idcache_entry_t *
 ngx_iothub_idcache_find(ngx_str_t *key)
 {

@@ -36,6 +36,7 @@
 
 #define NGX_IOTHUB_IDCACHE_CHANNEL  "iothub:identities"
 #define NGX_IOTHUB_IDCACHE_TTL      60
+#define NGX_IOTHUB_IDCACHE_SWEEP    10000
 
 /* longer tokens are verified every time (an SDK's is about 150 bytes) */
 #define NGX_IOTHUB_IDCACHE_TOKEN_MAX  512
@@ -87,6 +88,16 @@ void ngx_iothub_idcache_invalidate(u_char *key, size_t len);
 
 /* every entry goes: the subscriber link (re)subscribed */
 void ngx_iothub_idcache_flush(void);
+
+/*
+ * Frees expired entries, looking at NGX_IOTHUB_IDCACHE_SWEEP entries at
+ * most, least recently used first; returns how many it freed.  Without
+ * it an expired entry goes only when its identity is looked up again or
+ * it is pushed out: after a reconnect storm a worker would hold every
+ * device's entry, each pinning a page of heap among the connections'
+ * freed memory (memory_trim calls it before each trim).
+ */
+ngx_uint_t ngx_iothub_idcache_expire(void);
 
 
 #endif /* _NGX_IOTHUB_IDCACHE_H_INCLUDED_ */

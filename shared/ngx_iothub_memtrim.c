@@ -19,6 +19,11 @@
  * behind.  A connection closed since the last tick was either open then
  * (the free count moved, unless another one opened: then one was
  * accepted) or opened after it (one was accepted).
+ *
+ * Each tick first drops the identity cache's expired entries: those of
+ * devices that connected once and left lie all over the heap, a page held
+ * by each, and nothing else would free them while no device looks them up
+ * (ngx_iothub_idcache_expire).  A tick that dropped some trims too.
  */
 
 
@@ -26,6 +31,7 @@
 #include <ngx_core.h>
 
 #include "ngx_iothub.h"
+#include "ngx_iothub_idcache.h"
 
 #if (NGX_LINUX && defined(__GLIBC__))
 #include <malloc.h>
@@ -112,20 +118,24 @@ ngx_iothub_memtrim_handler(ngx_event_t *ev)
 {
     ngx_iothub_memtrim_t *mt = ev->data;
 
-    size_t  before;
+    size_t      before;
+    ngx_uint_t  expired;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    if (ngx_iothub_memtrim_churned(mt)) {
+    expired = ngx_iothub_idcache_expire();
+
+    if (ngx_iothub_memtrim_churned(mt) || expired) {
         before = ngx_iothub_memtrim_rss();
 
         (void) malloc_trim(0);
 
         ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                      "iothub: heap trimmed, resident %uzK, was %uzK",
-                      ngx_iothub_memtrim_rss(), before);
+                      "iothub: heap trimmed, resident %uzK, was %uzK, "
+                      "%ui expired identities dropped",
+                      ngx_iothub_memtrim_rss(), before, expired);
     }
 
     ngx_add_timer(ev, mt->interval);

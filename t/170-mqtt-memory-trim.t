@@ -3,7 +3,8 @@
 # sessions connected before a trim keep working after it: C2D, telemetry,
 # keep-alive. An idle session also holds no output buffer between packets
 # (ngx_iothub_mqtt_flush): every packet sent after an idle time allocates
-# one again.
+# one again. Each trim first drops the identity cache's expired entries
+# (ngx_iothub_idcache_expire), the devices that connected once and left.
 
 use lib 't/lib';
 use Test::IotHub;
@@ -145,5 +146,30 @@ put_device('dev1')
  [perl => \&brief_session],
  [sleep => 1.5],
  [perl => sub { cmp_ok(trims(), '>', $main::before, "$_[1]: trimmed after it") }]]
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: a device that connected once and left: its identity cache entry is dropped once expired (60 s), by a trim
+--- main_config eval
+iothub_block(extra => 'memory_trim 1s;')
+--- request eval
+[put_device('dev1'), put_device('dev2')]
+--- mqtt eval
+[[connect => 'dev1'],
+ ['close'],
+ [conn => 'b'],
+ [connect => 'dev2'],
+ ['close'],
+ [sleep => 63],
+ [perl => sub {
+     open(my $fh, '<', test_prefix() . '/logs/error.log') or die "$!\n";
+     my $dropped = 0;
+     $dropped += $_ for map { /heap trimmed, .* (\d+) expired identities dropped/ } <$fh>;
+     is($dropped, 2, "$_[1]: both identities dropped by the trims");
+ }],
+ [conn => 'c'],
+ [connect => 'dev1']]
 --- no_error_log
 [error]
