@@ -85,6 +85,10 @@ static ngx_int_t ngx_iothub_janitor_integer(ngx_iothub_janitor_t *j,
 static void ngx_iothub_janitor_done(ngx_iothub_janitor_t *j,
     redisReply *reply, const char *step);
 static ngx_int_t ngx_iothub_janitor_going(void);
+static void ngx_iothub_janitor_key(ngx_iothub_args_t *args, u_char **p,
+    ngx_iothub_hub_t *hub, char *name);
+static void ngx_iothub_janitor_lease(ngx_iothub_janitor_t *j,
+    ngx_iothub_args_t *args);
 
 
 static ngx_iothub_janitor_t  ngx_iothub_janitor;
@@ -236,8 +240,7 @@ ngx_iothub_janitor_hub(ngx_iothub_janitor_t *j)
         p = q;
     }
 
-    ngx_iothub_args_add(&args, (char *) j->owner.data, j->owner.len);
-    ngx_iothub_args_add(&args, (char *) j->ttl, j->ttl_len);
+    ngx_iothub_janitor_lease(j, &args);
     ngx_iothub_args_add(&args, (char *) minid,
                         ngx_sprintf(minid, "%uL",
                                     (uint64_t) (ngx_time() - hub->retention)
@@ -456,7 +459,7 @@ ngx_iothub_janitor_next(ngx_iothub_janitor_t *j)
 static void
 ngx_iothub_janitor_index(ngx_iothub_janitor_t *j)
 {
-    u_char              *keys, *p, *q;
+    u_char              *keys, *p;
     ngx_iothub_hub_t    *hub;
     ngx_iothub_args_t    args;
 
@@ -477,17 +480,11 @@ ngx_iothub_janitor_index(ngx_iothub_janitor_t *j)
     ngx_iothub_args_add_str(&args, NGX_IOTHUB_JANITOR_LOCK);
 
     p = keys;
-    q = ngx_sprintf(p, "%Vdevices", &hub->prefix);
-    ngx_iothub_args_add(&args, (char *) p, q - p);
-    p = q;
-    q = ngx_sprintf(p, "%Vtagidx:ready", &hub->prefix);
-    ngx_iothub_args_add(&args, (char *) p, q - p);
-    p = q;
-    q = ngx_sprintf(p, "%Vtagidx:cursor", &hub->prefix);
-    ngx_iothub_args_add(&args, (char *) p, q - p);
+    ngx_iothub_janitor_key(&args, &p, hub, "devices");
+    ngx_iothub_janitor_key(&args, &p, hub, "tagidx:ready");
+    ngx_iothub_janitor_key(&args, &p, hub, "tagidx:cursor");
 
-    ngx_iothub_args_add(&args, (char *) j->owner.data, j->owner.len);
-    ngx_iothub_args_add(&args, (char *) j->ttl, j->ttl_len);
+    ngx_iothub_janitor_lease(j, &args);
     ngx_iothub_args_add(&args, (char *) hub->prefix.data, hub->prefix.len);
     ngx_iothub_args_add_str(&args, NGX_IOTHUB_JANITOR_INDEX);
 
@@ -526,7 +523,7 @@ ngx_iothub_janitor_indexed(void *data, redisReply *reply)
 static void
 ngx_iothub_janitor_jobs(ngx_iothub_janitor_t *j)
 {
-    u_char             *keys, *p, *q, oldest[NGX_INT64_LEN];
+    u_char             *keys, *p, oldest[NGX_INT64_LEN];
     ngx_iothub_hub_t   *hub;
     ngx_iothub_args_t   args;
 
@@ -547,14 +544,10 @@ ngx_iothub_janitor_jobs(ngx_iothub_janitor_t *j)
     ngx_iothub_args_add_str(&args, NGX_IOTHUB_JANITOR_LOCK);
 
     p = keys;
-    q = ngx_sprintf(p, "%Vjobs", &hub->prefix);
-    ngx_iothub_args_add(&args, (char *) p, q - p);
-    p = q;
-    q = ngx_sprintf(p, "%Vjobs:ended", &hub->prefix);
-    ngx_iothub_args_add(&args, (char *) p, q - p);
+    ngx_iothub_janitor_key(&args, &p, hub, "jobs");
+    ngx_iothub_janitor_key(&args, &p, hub, "jobs:ended");
 
-    ngx_iothub_args_add(&args, (char *) j->owner.data, j->owner.len);
-    ngx_iothub_args_add(&args, (char *) j->ttl, j->ttl_len);
+    ngx_iothub_janitor_lease(j, &args);
     ngx_iothub_args_add(&args, (char *) hub->prefix.data, hub->prefix.len);
     ngx_iothub_args_add(&args, (char *) oldest,
                         ngx_sprintf(oldest, "%uL",
@@ -667,6 +660,30 @@ ngx_iothub_janitor_done(ngx_iothub_janitor_t *j, redisReply *reply,
     if (ngx_iothub_janitor_going()) {
         ngx_add_timer(&j->timer, j->interval);
     }
+}
+
+
+/* "<hub prefix><name>" written at *p, which moves past it, as an argument */
+
+static void
+ngx_iothub_janitor_key(ngx_iothub_args_t *args, u_char **p,
+    ngx_iothub_hub_t *hub, char *name)
+{
+    u_char  *q;
+
+    q = ngx_sprintf(*p, "%V%s", &hub->prefix, name);
+    ngx_iothub_args_add(args, (char *) *p, q - *p);
+    *p = q;
+}
+
+
+/* the lock's owner and time to live: every step's arguments after its keys */
+
+static void
+ngx_iothub_janitor_lease(ngx_iothub_janitor_t *j, ngx_iothub_args_t *args)
+{
+    ngx_iothub_args_add(args, (char *) j->owner.data, j->owner.len);
+    ngx_iothub_args_add(args, (char *) j->ttl, j->ttl_len);
 }
 
 
