@@ -17,6 +17,8 @@
 # (3 subscriptions, as the SDKs), over TLS and over WebSocket; amqp
 # DEVICES AMQP devices (CBS put-token, telemetry sender and C2D receiver);
 # http 200 devices posting telemetry over HTTPS keep-alive for 2 s.
+# BAD_KEY=1: every device presents a token signed with a wrong key, so
+# every connection (request) is refused: the failure paths' memory.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -31,16 +33,20 @@ start_redis
 M=$(bench_port 80); H=$(bench_port 81); A=$(bench_port 82)
 
 GDB=$(command -v gdb || true)
+KEY=$DEVICE_KEY
+[ "${BAD_KEY:-0}" = 1 ] && KEY=$(openssl rand -base64 32)
 
 # churn_round PROTO: one round of devices that come and go
 churn_round() {
-    local common=(-n "$DEVICES" -d 1 -c 200 --timeout 30 -q --key "$DEVICE_KEY")
+    local common=(-n "$DEVICES" -d 1 -c 200 --timeout 30 -q --key "$KEY")
     case $1 in
     mqtt) "$LOADGEN" idle -t "127.0.0.1:$M" --warmup 0 --subscribe "${common[@]}" ;;
     ws)   "$LOADGEN" idle --ws -t "127.0.0.1:$H" --warmup 0 --subscribe "${common[@]}" ;;
     amqp) "$AMQP_LOADGEN" idle -t "127.0.0.1:$A" --c2d "${common[@]}" ;;
-    http) "$LOADGEN" http -t "127.0.0.1:$H" -n 200 -d 2 --warmup 0 -q --key "$DEVICE_KEY" ;;
-    esac > "$WORK/churn.out" 2>&1 || { cat "$WORK/churn.out" >&2; bench_die "$1: a round failed"; }
+    http) "$LOADGEN" http -t "127.0.0.1:$H" -n 200 -d 2 --warmup 0 -q --key "$KEY" ;;
+    esac > "$WORK/churn.out" 2>&1 && return
+    # with a wrong key the load generators fail, as they should
+    [ "${BAD_KEY:-0}" = 1 ] || { cat "$WORK/churn.out" >&2; bench_die "$1: a round failed"; }
 }
 
 # worker_pid: the one worker of node w1
@@ -66,6 +72,7 @@ heap_in_use_kb() {
 
 echo "Memory after churn: $ROUNDS rounds of $DEVICES devices (http: 200) per protocol, 1 worker"
 echo "each device connects, stays 1 s and leaves; RSS read again $TRIM_WAIT s after the last round"
+[ "${BAD_KEY:-0}" = 1 ] && echo "BAD_KEY=1: every device's token is signed with a wrong key"
 [ -n "$GDB" ] || echo "(gdb is not installed: no heap figures)"
 machine
 
