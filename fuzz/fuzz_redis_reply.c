@@ -399,7 +399,7 @@ fuzz_job_record(const ngx_iothub_job_record_t *rec)
 static void
 fuzz_scalars(const redisReply *r)
 {
-    long long                   n, m;
+    long long                   n, m, v[3];
     ngx_iothub_reply_rc_e       rc;
     ngx_iothub_reply_str_t      s;
     ngx_iothub_reply_connect_t  c;
@@ -414,6 +414,7 @@ fuzz_scalars(const redisReply *r)
 
     (void) ngx_iothub_reply_integer(r, &n);
     (void) ngx_iothub_reply_integer_pair(r, &n, &m);
+    (void) ngx_iothub_reply_integers(r, v, 3);
 
     if (ngx_iothub_reply_bulk(r, &s) == NGX_IOTHUB_REPLY_OK) {
         fuzz_span(&s);

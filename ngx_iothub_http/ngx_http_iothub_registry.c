@@ -168,6 +168,7 @@ ngx_int_t
 ngx_http_iothub_route_statistics(ngx_http_request_t *r,
     ngx_http_iothub_ctx_t *ctx)
 {
+    /* /statistics/devices or /statistics/service: one script counts both */
     ctx->op.handler = ngx_http_iothub_stats_done;
 
     return ngx_http_iothub_started(r, ngx_iothub_registry_stats(&ctx->op));
@@ -433,7 +434,8 @@ ngx_http_iothub_stats_done(ngx_iothub_registry_op_t *op)
 {
     ngx_http_request_t *r = op->data;
 
-    yajl_gen  g;
+    yajl_gen                g;
+    ngx_http_iothub_ctx_t  *ctx;
 
     if (op->rc != NGX_IOTHUB_REGISTRY_OK) {
         ngx_http_iothub_finish(r, ngx_http_iothub_op_error(r, op));
@@ -446,13 +448,24 @@ ngx_http_iothub_stats_done(ngx_iothub_registry_op_t *op)
         return;
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iothub_module);
+
     yajl_gen_map_open(g);
-    ngx_http_iothub_gen_str(g, "totalDeviceCount");
-    yajl_gen_integer(g, op->total);
-    ngx_http_iothub_gen_str(g, "enabledDeviceCount");
-    yajl_gen_integer(g, op->total - ngx_min(op->disabled, op->total));
-    ngx_http_iothub_gen_str(g, "disabledDeviceCount");
-    yajl_gen_integer(g, op->disabled);
+
+    if (ctx->seg[1].data[0] == 's') {
+        /* devices connected over MQTT or AMQP; modules do not count */
+        ngx_http_iothub_gen_str(g, "connectedDeviceCount");
+        yajl_gen_integer(g, op->connected);
+
+    } else {
+        ngx_http_iothub_gen_str(g, "totalDeviceCount");
+        yajl_gen_integer(g, op->total);
+        ngx_http_iothub_gen_str(g, "enabledDeviceCount");
+        yajl_gen_integer(g, op->total - ngx_min(op->disabled, op->total));
+        ngx_http_iothub_gen_str(g, "disabledDeviceCount");
+        yajl_gen_integer(g, op->disabled);
+    }
+
     yajl_gen_map_close(g);
 
     ngx_http_iothub_finish(r, ngx_http_iothub_send_json(r, NGX_HTTP_OK, g,

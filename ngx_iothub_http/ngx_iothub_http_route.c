@@ -107,6 +107,10 @@ static const ngx_iothub_http_pattern_t  ngx_iothub_http_patterns[] = {
       NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_REGISTRY_READ,
       NGX_IOTHUB_HTTP_ROUTE_STATISTICS },
 
+    { { "statistics", "service" }, 2,
+      NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_REGISTRY_READ,
+      NGX_IOTHUB_HTTP_ROUTE_STATISTICS },
+
     { { "messages", "serviceBound", "feedback" }, 3,
       NGX_IOTHUB_HTTP_GET, NGX_IOTHUB_HTTP_SERVICE_CONNECT,
       NGX_IOTHUB_HTTP_ROUTE_FEEDBACK },

@@ -305,6 +305,8 @@ ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
         || ngx_iothub_registry_add_key(op, &args, NULL, "devices", &none)
            != NGX_OK
         || ngx_iothub_registry_add_key(op, &args, NULL, "disabled", &none)
+           != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, NULL, "connected", &none)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -323,7 +325,7 @@ ngx_iothub_registry_delete(ngx_iothub_registry_op_t *op,
         return NGX_ERROR;
     }
 
-    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_DEVICE_DELETE, 5,
+    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_DEVICE_DELETE, 6,
                                    &args, ngx_iothub_registry_done_status);
 }
 
@@ -429,12 +431,14 @@ ngx_iothub_registry_stats(ngx_iothub_registry_op_t *op)
     if (ngx_iothub_registry_add_key(op, &args, NULL, "devices", &none)
         != NGX_OK
         || ngx_iothub_registry_add_key(op, &args, NULL, "disabled", &none)
+           != NGX_OK
+        || ngx_iothub_registry_add_key(op, &args, NULL, "connected", &none)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_REGISTRY_STATS, 2,
+    return ngx_iothub_registry_run(op, NGX_IOTHUB_LUA_REGISTRY_STATS, 3,
                                    &args, ngx_iothub_registry_done_stats);
 }
 
@@ -595,18 +599,20 @@ ngx_iothub_registry_done_stats(void *data, redisReply *reply)
 {
     ngx_iothub_registry_op_t *op = data;
 
-    long long              total, disabled;
+    long long              counts[3];
     ngx_iothub_reply_rc_e  rc;
 
-    rc = ngx_iothub_reply_integer_pair(reply, &total, &disabled);
+    /* total, disabled, connected */
+    rc = ngx_iothub_reply_integers(reply, counts, 3);
 
     if (rc != NGX_IOTHUB_REPLY_OK) {
         ngx_iothub_registry_decoded(op, reply, rc);
         return;
     }
 
-    op->total = (ngx_uint_t) total;
-    op->disabled = (ngx_uint_t) disabled;
+    op->total = (ngx_uint_t) counts[0];
+    op->disabled = (ngx_uint_t) counts[1];
+    op->connected = (ngx_uint_t) counts[2];
 
     ngx_iothub_registry_finish(op, NGX_IOTHUB_REGISTRY_OK);
 }

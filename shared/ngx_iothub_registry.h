@@ -51,6 +51,7 @@ struct ngx_iothub_registry_op_s {
     ngx_uint_t                       nlist;
     ngx_uint_t                       total;        /* stats */
     ngx_uint_t                       disabled;
+    ngx_uint_t                       connected;
 
     ngx_iothub_redis_call_t         *call;
     ngx_str_t                        key;          /* lookup */

@@ -208,6 +208,25 @@ ngx_iothub_reply_rc_e
 ngx_iothub_reply_integer_pair(const redisReply *r, long long *a,
     long long *b)
 {
+    long long              v[2];
+    ngx_iothub_reply_rc_e  rc;
+
+    rc = ngx_iothub_reply_integers(r, v, 2);
+    if (rc != NGX_IOTHUB_REPLY_OK) {
+        return rc;
+    }
+
+    *a = v[0];
+    *b = v[1];
+
+    return NGX_IOTHUB_REPLY_OK;
+}
+
+
+ngx_iothub_reply_rc_e
+ngx_iothub_reply_integers(const redisReply *r, long long *v, size_t n)
+{
+    size_t                 i;
     ngx_iothub_reply_rc_e  rc;
 
     rc = ngx_iothub_reply_check(r);
@@ -215,15 +234,19 @@ ngx_iothub_reply_integer_pair(const redisReply *r, long long *a,
         return rc;
     }
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
-        || r->element[0]->type != REDIS_REPLY_INTEGER
-        || r->element[1]->type != REDIS_REPLY_INTEGER)
-    {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
         return NGX_IOTHUB_REPLY_MALFORMED;
     }
 
-    *a = r->element[0]->integer;
-    *b = r->element[1]->integer;
+    for (i = 0; i < n; i++) {
+        if (r->element[i]->type != REDIS_REPLY_INTEGER) {
+            return NGX_IOTHUB_REPLY_MALFORMED;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        v[i] = r->element[i]->integer;
+    }
 
     return NGX_IOTHUB_REPLY_OK;
 }

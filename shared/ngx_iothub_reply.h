@@ -138,9 +138,13 @@ void ngx_iothub_reply_error_text(const redisReply *r,
 ngx_iothub_reply_rc_e ngx_iothub_reply_integer(const redisReply *r,
     long long *n);
 
-/* An array of exactly two integers (registry_stats.lua). */
+/* An array of exactly two integers (eh_claim.lua). */
 ngx_iothub_reply_rc_e ngx_iothub_reply_integer_pair(const redisReply *r,
     long long *a, long long *b);
+
+/* An array of exactly n integers, into v (registry_stats.lua). */
+ngx_iothub_reply_rc_e ngx_iothub_reply_integers(const redisReply *r,
+    long long *v, size_t n);
 
 /* A bulk string (XADD's entry id); NIL for a nil reply. */
 ngx_iothub_reply_rc_e ngx_iothub_reply_bulk(const redisReply *r,

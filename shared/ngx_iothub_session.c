@@ -455,7 +455,7 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
     const char *extra, ngx_iothub_session_reply_pt handler, void *arg)
 {
     u_char                     no[NGX_INT_T_LEN], now[40];
-    u_char                     keys[4][320];
+    u_char                     keys[5][320];
     ngx_str_t                 *inbox, *mid, *did;
     ngx_uint_t                 nkeys;
     ngx_iothub_args_t          args;
@@ -478,12 +478,20 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
 
     nkeys = 3;
 
+    if (script != NGX_IOTHUB_LUA_SESSION_SUBSCRIBE) {
+        /* the devices connected, for GET /statistics/service */
+        ngx_iothub_args_add(&args, (char *) keys[3],
+            ngx_iothub_key_write(keys[3], keys[3] + 320, s->hub, NULL,
+                                 "connected", NULL) - keys[3]);
+        nkeys = 4;
+    }
+
     if (mid && script == NGX_IOTHUB_LUA_SESSION_CONNECT) {
         /* a module connects only while its device is enabled */
-        ngx_iothub_args_add(&args, (char *) keys[3],
-            ngx_iothub_key_write(keys[3], keys[3] + 320, s->hub, did,
-                                 "device", NULL) - keys[3]);
-        nkeys = 4;
+        ngx_iothub_args_add(&args, (char *) keys[4],
+            ngx_iothub_key_write(keys[4], keys[4] + 320, s->hub, did,
+                                 "device", NULL) - keys[4]);
+        nkeys = 5;
     }
 
     inbox = ngx_iothub_inbox();

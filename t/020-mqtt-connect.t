@@ -451,3 +451,38 @@ put_device('dev1')
  [send => mqtt_pingreq()],
  [expect => mqtt_pingresp()],
  [redis => 'HGET iothub:test:{dev1}:device connectionState', 'Connected']]
+
+
+
+=== TEST 32: GET /statistics/service counts the devices connected: a module session and a takeover add none, a DISCONNECT and a delete take one off; it needs registry read
+--- request eval
+[put_device('dev1'), put_module('dev1', 'm1', key => $MKEY), put_device('dev2')]
+--- mqtt eval
+[[request => "GET /statistics/service?$V", 200, '{"connectedDeviceCount":0}'],
+ [connect => 'dev1'],
+ [request => "GET /statistics/service?$V", 200, '{"connectedDeviceCount":1}'],
+ [conn => 'm'],
+ [connect => {device => 'dev1', module => 'm1', key => $MKEY}],
+ [conn => 'b'],
+ [connect => 'dev2'],
+ [request => "GET /statistics/service?$V", 200, '{"connectedDeviceCount":2}'],
+ [conn => 'a2'],
+ [connect => 'dev1'],
+ [conn => 'a'],
+ [closed => 2],
+ [redis => 'SCARD iothub:test:connected', 2],
+ [redis => 'SISMEMBER iothub:test:connected dev1', 1],
+ [conn => 'a2'],
+ [send => mqtt_disconnect()],
+ [closed => 2],
+ [request => "GET /statistics/service?$V", 200, '{"connectedDeviceCount":1}', 2],
+ [request => {method => 'DELETE', path => "/devices/dev2?$V"}, 204],
+ [conn => 'b'],
+ [closed => 2],
+ [request => "GET /statistics/service?$V", 200, '{"connectedDeviceCount":0}'],
+ [request => {method => 'GET', path => "/statistics/service?$V", auth => 'service'}, 401,
+  qr/ErrorCode:IotHubUnauthorizedAccess;/],
+ [request => "GET /statistics/devices?$V", 200,
+  '{"totalDeviceCount":1,"enabledDeviceCount":1,"disabledDeviceCount":0}']]
+--- no_error_log
+[error]

@@ -27,7 +27,8 @@ sub orphan {
     my $id = defined $mod ? "$P\{$dev}:module:$mod" : "$P\{$dev}:device";
     return ([redis => "HSET $P\{$dev}:presence$sfx inbox $DEAD session 3 "
                       . 'features 0'],
-            [redis => "HSET $id connectionState Connected"]);
+            [redis => "HSET $id connectionState Connected"],
+            defined $mod ? () : [redis => "SADD ${P}connected $dev"]);
 }
 
 sub state_is {
@@ -40,7 +41,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: the sessions of a dead worker end: presence gone, Disconnected, persistent session kept; live sessions stay
+=== TEST 1: the sessions of a dead worker end: presence gone, Disconnected, no longer counted connected, persistent session kept; live sessions stay
 --- main_config eval
 iothub_block(extra => 'janitor_interval 1s;')
 --- request eval
@@ -51,8 +52,11 @@ iothub_block(extra => 'janitor_interval 1s;')
  orphan('dev1', 'm1'),
  [redis => "HSET ${P}{dev1}:session subs 1"],
  state_is('/devices/dev1', 'Connected'),
+ [request => "GET /statistics/service?$V", 200, '{"connectedDeviceCount":2}'],
  state_is('/devices/dev1', 'Disconnected', 10),
  state_is('/devices/dev1/modules/m1', 'Disconnected', 10),
+ [request => "GET /statistics/service?$V", 200, '{"connectedDeviceCount":1}'],
+ [redis => "SISMEMBER ${P}connected dev2", 1],
  [redis => "EXISTS ${P}{dev1}:presence ${P}{dev1}:presence:m1", 0],
  [redis => "HGET ${P}{dev1}:session subs", 1],
  state_is('/devices/dev2', 'Connected'),

@@ -1,6 +1,7 @@
 -- Deletes a device identity, its twin, and its modules with their twins.
 -- KEYS[1] device hash  KEYS[2] twin hash  KEYS[3] module set
 -- KEYS[4] device index  KEYS[5] disabled-device set
+-- KEYS[6] connected-device set
 -- ARGV[1] If-Match etag, unquoted: "" or "*" match any
 -- ARGV[2] device id
 -- ARGV[3] key prefix of the device's module hashes ("...{id}:module:")
@@ -40,4 +41,5 @@ redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('PUBLISH', 'iothub:identities', KEYS[1])
 redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('SREM', KEYS[5], ARGV[2])
+redis.call('SREM', KEYS[6], ARGV[2])
 return 'OK'

@@ -1,8 +1,9 @@
 -- A janitor step: ends the sessions of workers that are gone.  A presence
 -- hash whose inbox has no "<inbox>:alive" key any more (its worker stopped
 -- beating: a crashed or cut-off node) goes, and its identity becomes
--- Disconnected, as session_disconnect.lua does; the persistent session
--- stays (a clean session has none).
+-- Disconnected and a device leaves the hub's connected-device set
+-- ("<prefix>connected"), as session_disconnect.lua does; the persistent
+-- session stays (a clean session has none).
 -- KEYS[1] the janitor lock  KEYS[2..] presence hashes, "P{<dev>}:presence"
 -- or "P{<dev>}:presence:<mod>"
 -- ARGV[1] the lock's owner (the worker's inbox)  ARGV[2] lock time (ms)
@@ -18,6 +19,7 @@ local n = 0
 for i = 2, #KEYS do
   -- device ids hold no "}": the first one ends the key's hash tag
   local dev, rest = string.match(KEYS[i], '^([^}]*}:)presence(.*)$')
+  local prefix, device = string.match(KEYS[i], '^([^{]*){([^}]*)}')
   local id
   if rest == '' then
     id = dev .. 'device'
@@ -30,6 +32,9 @@ for i = 2, #KEYS do
     if redis.call('EXISTS', id) == 1 then
       redis.call('HSET', id, 'connectionState', 'Disconnected',
                  'connectionStateUpdatedTime', ARGV[3])
+    end
+    if rest == '' then
+      redis.call('SREM', prefix .. 'connected', device)
     end
     n = n + 1
   end

@@ -1,4 +1,6 @@
--- Counts device identities.
+-- Counts device identities, and the devices connected (MQTT, AMQP).
 -- KEYS[1] device index (zset)  KEYS[2] disabled-device set
--- returns { total, disabled }
-return { redis.call('ZCARD', KEYS[1]), redis.call('SCARD', KEYS[2]) }
+-- KEYS[3] connected-device set
+-- returns { total, disabled, connected }
+return { redis.call('ZCARD', KEYS[1]), redis.call('SCARD', KEYS[2]),
+         redis.call('SCARD', KEYS[3]) }

@@ -4,7 +4,8 @@
 -- the writes are one step, so a delete or a disable that came after the
 -- connection's registry read leaves no key behind.
 -- KEYS[1] presence hash  KEYS[2] persistent session hash
--- KEYS[3] identity hash  KEYS[4] the device hash (module sessions only)
+-- KEYS[3] identity hash  KEYS[4] the hub's connected-device set
+-- KEYS[5] the device hash (module sessions only)
 -- ARGV[1] inbox  ARGV[2] session number  ARGV[3] clean session (0/1)
 -- ARGV[4] now (ISO 8601)
 -- returns { subscriptions, session present (0/1) }, or the error
@@ -17,7 +18,7 @@ if not status then
   return { err = 'NOT_FOUND' }
 end
 if status ~= 'enabled'
-   or (KEYS[4] and redis.call('HGET', KEYS[4], 'status') ~= 'enabled') then
+   or (KEYS[5] and redis.call('HGET', KEYS[5], 'status') ~= 'enabled') then
   return { err = 'DISABLED' }
 end
 local old = redis.call('HMGET', KEYS[1], 'inbox', 'session')
@@ -42,4 +43,9 @@ else
 end
 redis.call('HSET', KEYS[3], 'connectionState', 'Connected',
            'connectionStateUpdatedTime', ARGV[4], 'lastActivityTime', ARGV[4])
+if not KEYS[5] then
+  -- GET /statistics/service counts devices, not modules; device ids hold
+  -- no "}"
+  redis.call('SADD', KEYS[4], string.match(KEYS[3], '{([^}]*)}'))
+end
 return { subs, present }

@@ -924,7 +924,7 @@ test_query_chunk(void **state)
 static void
 test_scalars(void **state)
 {
-    long long                n, m;
+    long long                n, m, v[3];
     redisReply              *r;
     ngx_iothub_reply_str_t   s;
 
@@ -959,6 +959,26 @@ test_scalars(void **state)
     r = reply_of_str("*2\r\n:10\r\n$1\r\n3\r\n");
     assert_int_equal(ngx_iothub_reply_integer_pair(r, &n, &m),
                      NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    /* registry_stats.lua: total, disabled, connected */
+    r = reply_of_str("*3\r\n:10\r\n:3\r\n:7\r\n");
+    assert_int_equal(ngx_iothub_reply_integers(r, v, 3), NGX_IOTHUB_REPLY_OK);
+    assert_true(v[0] == 10 && v[1] == 3 && v[2] == 7);
+    assert_int_equal(ngx_iothub_reply_integers(r, v, 2),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    assert_int_equal(ngx_iothub_reply_integer_pair(r, &n, &m),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("*3\r\n:10\r\n:3\r\n$1\r\n7\r\n");
+    assert_int_equal(ngx_iothub_reply_integers(r, v, 3),
+                     NGX_IOTHUB_REPLY_MALFORMED);
+    freeReplyObject(r);
+
+    r = reply_of_str("-NOSCRIPT No matching script\r\n");
+    assert_int_not_equal(ngx_iothub_reply_integers(r, v, 3),
+                         NGX_IOTHUB_REPLY_OK);
     freeReplyObject(r);
 
     r = reply_of_str("$15\r\n1700000000000-0\r\n");
