@@ -6,6 +6,8 @@
 # device's address before its token was put is refused with
 # amqp:unauthorized-access; several identities on one connection; a new
 # token for an identity renews it; an expired token detaches its links.
+# The devices of a connection count in GET /statistics/service while it
+# lasts.
 
 use lib 't/lib';
 use Test::IotHub;
@@ -170,3 +172,29 @@ __DATA__
 --- must_die
 --- error_log eval
 qr/nohub/
+
+
+
+=== TEST 9: GET /statistics/service counts AMQP devices, two on one connection; they leave the count with the connection
+--- stream_config eval
+"server { listen 127.0.0.1:$AMQP_PORT; iothub_amqp test; }"
+--- request eval
+[put_device('dev1'), put_device('dev2')]
+--- mqtt eval
+[[perl => sub {
+    my (undef, $t) = @_;
+    $main::c = amqp_client();
+    for my $dev (qw(dev1 dev2)) {
+        put_token($main::c, $t, $dev, 200);
+        my $r = $main::c->cmd(op => 'sender', name => $dev,
+                              address => "/devices/$dev/messages/events");
+        ok($r->{ok}, "$t: $dev attached") or diag(Test::More::explain($r));
+    }
+ }],
+ [request => 'GET /statistics/service?api-version=2021-04-12', 200,
+  '{"connectedDeviceCount":2}', 2],
+ [perl => sub { $main::c->close }],
+ [request => 'GET /statistics/service?api-version=2021-04-12', 200,
+  '{"connectedDeviceCount":0}', 3]]
+--- no_error_log
+[error]
