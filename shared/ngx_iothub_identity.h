@@ -26,6 +26,9 @@
 
 #define NGX_IOTHUB_IDENTITY_NEVER    "0001-01-01T00:00:00Z"
 
+/* the longest model id recorded (a DTMI is far shorter in practice) */
+#define NGX_IOTHUB_MODEL_ID_MAX      256
+
 /* entries of one bulk registry request (rest.md 5) */
 #define NGX_IOTHUB_BULK_MAX          100
 
@@ -50,6 +53,8 @@ typedef struct {
     char                       managed_by[64];   /* modules; "" = null */
     char                       device_scope[256];              /* "" = null */
     char                       parent_scopes[1024];  /* JSON array text */
+    /* the IoT Plug and Play model its last connection announced; "" none */
+    char                       model_id[NGX_IOTHUB_MODEL_ID_MAX + 1];
     int                        iot_edge;
     long                       c2d_count;        /* filled by the caller */
 } ngx_iothub_identity_t;
@@ -156,9 +161,10 @@ int ngx_iothub_identity_gen(const ngx_iothub_identity_t *id, yajl_gen g);
  *     managedBy                   managed_by
  *     deviceScope                 device_scope
  *     parentScopes                parent_scopes
+ *     modelId                     model_id (written by session_connect.lua)
  *     iotEdge                     iot_edge as "0" or "1"
  */
-#define NGX_IOTHUB_IDENTITY_NFIELDS  19
+#define NGX_IOTHUB_IDENTITY_NFIELDS  20
 
 /*
  * Fills names[i], values[i] and lens[i] for every stored field, in the

@@ -209,6 +209,7 @@ static const ngx_iothub_identity_field_t
     { "managedBy", ngx_iothub_member(managed_by) },
     { "deviceScope", ngx_iothub_member(device_scope) },
     { "parentScopes", ngx_iothub_member(parent_scopes) },
+    { "modelId", ngx_iothub_member(model_id) },
     { "iotEdge", offsetof(ngx_iothub_identity_t, iot_edge), 0 }
 };
 

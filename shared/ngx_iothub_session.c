@@ -17,6 +17,8 @@
 
 static ngx_int_t ngx_iothub_session_copy(ngx_iothub_session_t *s,
     ngx_str_t *dst, ngx_str_t *src);
+static ngx_int_t ngx_iothub_session_model_id(ngx_iothub_session_t *s,
+    ngx_str_t *raw);
 static ngx_iothub_session_rc_e ngx_iothub_session_credentials(
     ngx_iothub_session_t *s, ngx_iothub_credentials_t *cred);
 static void ngx_iothub_session_identity_done(ngx_iothub_registry_op_t *op);
@@ -265,8 +267,7 @@ ngx_iothub_session_credentials(ngx_iothub_session_t *s,
            != NGX_OK
         || ngx_iothub_session_copy(s, &s->sender.module_id,
                                    &cred->module_id) != NGX_OK
-        || ngx_iothub_session_copy(s, &s->sender.model_id, &cred->model_id)
-           != NGX_OK)
+        || ngx_iothub_session_model_id(s, &cred->model_id) != NGX_OK)
     {
         return NGX_IOTHUB_SESSION_ERROR;
     }
@@ -503,6 +504,11 @@ ngx_iothub_session_presence(ngx_iothub_session_t *s, ngx_uint_t script,
     ngx_iothub_args_add_str(&args, extra ? extra : (s->clean ? "1" : "0"));
     ngx_iothub_args_add_str(&args, extra ? (s->clean ? "1" : "0")
                                          : (char *) now);
+
+    if (script == NGX_IOTHUB_LUA_SESSION_CONNECT) {
+        ngx_iothub_args_add(&args, (char *) s->sender.model_id.data,
+                            s->sender.model_id.len);
+    }
 
     if (!ngx_iothub_args_ok(&args)) {
         return NGX_ERROR;
@@ -957,6 +963,43 @@ ngx_iothub_session_copy(ngx_iothub_session_t *s, ngx_str_t *dst,
     }
 
     ngx_memcpy(dst->data, src->data, src->len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The model id the device announced (IoT Plug and Play), percent-decoded
+ * as a user name's value is (the Node SDK sends it as it is, others
+ * encoded); one longer than NGX_IOTHUB_MODEL_ID_MAX is not recorded.
+ */
+
+static ngx_int_t
+ngx_iothub_session_model_id(ngx_iothub_session_t *s, ngx_str_t *raw)
+{
+    u_char  *src, *dst;
+
+    ngx_str_set(&s->sender.model_id, "");
+
+    if (raw->len == 0) {
+        return NGX_OK;
+    }
+
+    dst = ngx_pnalloc(s->pool, raw->len);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->sender.model_id.data = dst;
+    src = raw->data;
+
+    ngx_unescape_uri(&dst, &src, raw->len, 0);
+
+    s->sender.model_id.len = dst - s->sender.model_id.data;
+
+    if (s->sender.model_id.len > NGX_IOTHUB_MODEL_ID_MAX) {
+        ngx_str_set(&s->sender.model_id, "");
+    }
 
     return NGX_OK;
 }

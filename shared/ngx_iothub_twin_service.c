@@ -433,6 +433,7 @@ ngx_iothub_twin_view_identity(const ngx_iothub_identity_t *id,
     ti->auth_type = id->auth_type;
     ti->primary_thumbprint = id->primary_thumbprint;
     ti->secondary_thumbprint = id->secondary_thumbprint;
+    ti->model_id = id->model_id;
     ti->c2d_count = id->c2d_count;
     ti->iot_edge = id->iot_edge;
 }

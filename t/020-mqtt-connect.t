@@ -486,3 +486,37 @@ put_device('dev1')
   '{"totalDeviceCount":1,"enabledDeviceCount":1,"disabledDeviceCount":0}']]
 --- no_error_log
 [error]
+
+
+
+=== TEST 33: the model id a device announces (model-id in the user name, percent-encoded or not) is its twin's modelId and its telemetry's dt-dataschema; a connection without one keeps it; a module's goes to the module twin
+--- request eval
+[put_device('dev1'), put_module('dev1', 'm1', key => $MKEY)]
+--- mqtt eval
+[[request => "GET /twins/dev1?$V", 200, qr/"modelId":""/],
+ [connect => {device => 'dev1', user => "localhost/dev1/?$V"
+              . '&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1'}],
+ [send => mqtt_publish(topic => 'devices/dev1/messages/events/', qos => 1,
+                       id => 1, payload => 'pnp')],
+ [expect => mqtt_puback(1)],
+ [d2c => [{body => 'pnp', 'a:dt-dataschema' => 'dtmi:com:example:Thermostat;1'}]],
+ [request => "GET /twins/dev1?$V", 200,
+  qr/"modelId":"dtmi:com:example:Thermostat;1"/],
+ ['close'],
+ [conn => 'b'],
+ [connect => 'dev1'],
+ [request => "GET /twins/dev1?$V", 200,
+  qr/"modelId":"dtmi:com:example:Thermostat;1"/],
+ ['close'],
+ [conn => 'c'],
+ [connect => {device => 'dev1', user => "localhost/dev1/?$V"
+              . '&DeviceClientType=x&model-id=dtmi:com:example:Heater;2'}],
+ [request => "GET /twins/dev1?$V", 200, qr/"modelId":"dtmi:com:example:Heater;2"/],
+ [conn => 'm'],
+ [connect => {device => 'dev1', module => 'm1', key => $MKEY,
+              user => "localhost/dev1/m1/?$V&model-id=dtmi:com:example:Module;1"}],
+ [request => "GET /twins/dev1/modules/m1?$V", 200,
+  qr/"modelId":"dtmi:com:example:Module;1"/],
+ [request => "GET /twins/dev1?$V", 200, qr/"modelId":"dtmi:com:example:Heater;2"/]]
+--- no_error_log
+[error]

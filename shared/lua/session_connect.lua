@@ -7,7 +7,8 @@
 -- KEYS[3] identity hash  KEYS[4] the hub's connected-device set
 -- KEYS[5] the device hash (module sessions only)
 -- ARGV[1] inbox  ARGV[2] session number  ARGV[3] clean session (0/1)
--- ARGV[4] now (ISO 8601)
+-- ARGV[4] now (ISO 8601)  ARGV[5] the model id announced (IoT Plug and
+-- Play), "" for none: a device that announces none keeps the one recorded
 -- returns { subscriptions, session present (0/1) }, or the error
 -- "NOT_FOUND" (no identity) or "DISABLED" (the identity is disabled, or a
 -- module's device is disabled or gone); nothing is written then
@@ -41,8 +42,15 @@ else
     redis.call('HSET', KEYS[2], 'subs', 0)
   end
 end
-redis.call('HSET', KEYS[3], 'connectionState', 'Connected',
-           'connectionStateUpdatedTime', ARGV[4], 'lastActivityTime', ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[3], 'connectionState', 'Connected',
+             'connectionStateUpdatedTime', ARGV[4], 'lastActivityTime',
+             ARGV[4], 'modelId', ARGV[5])
+else
+  redis.call('HSET', KEYS[3], 'connectionState', 'Connected',
+             'connectionStateUpdatedTime', ARGV[4], 'lastActivityTime',
+             ARGV[4])
+end
 if not KEYS[5] then
   -- GET /statistics/service counts devices, not modules; device ids hold
   -- no "}"

@@ -168,6 +168,16 @@ describe('connect', { skip: NO_MQTT }, () => {
         assert.equal(state, 'Disconnected');
     });
 
+    it('IoT Plug and Play: the modelId set with setOptions is the twin\'s modelId', T, async () => {
+        const { id, connStr } = await newDevice('pnp');
+        const modelId = 'dtmi:com:example:Thermostat;1';
+        const client = await mqttClient(connStr, { connect: false });
+        await client.setOptions({ modelId });
+        await h.within(WAIT, 'MQTT CONNECT', client.open());
+        const { responseBody: twin } = await registry.getTwin(id);
+        assert.equal(twin.modelId, modelId);
+    });
+
     it('wrong key -> UnauthorizedError', T, async () => {
         const { id } = await newDevice('badkey');
         const client = await mqttClient(deviceConnStr(id, crypto.randomBytes(32).toString('base64')),

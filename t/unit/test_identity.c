@@ -397,7 +397,7 @@ static const char *const  field_names[NGX_IOTHUB_IDENTITY_NFIELDS] = {
     "statusUpdatedTime", "connectionState", "connectionStateUpdatedTime",
     "lastActivityTime", "authType", "primaryKey", "secondaryKey",
     "primaryThumbprint", "secondaryThumbprint", "managedBy", "deviceScope",
-    "parentScopes", "iotEdge"
+    "parentScopes", "modelId", "iotEdge"
 };
 
 
