@@ -37,11 +37,12 @@ sub run_connect {
     my $sfx = defined $module ? ":$module" : '';
     my @keys = ("$P\{dev1}:presence$sfx", "$P\{dev1}:session$sfx",
                 defined $module ? "$P\{dev1}:module:$module"
-                                : "$P\{dev1}:device");
+                                : "$P\{dev1}:device",
+                "${P}connected");
     push @keys, "$P\{dev1}:device" if defined $module;
     return redis_cmd('EVAL', $CONNECT_LUA, scalar @keys, @keys,
                      'iothub:inbox:' . ('0' x 32), 7, 0,
-                     '2024-01-02T03:04:05.0000000Z');
+                     '2024-01-02T03:04:05.0000000Z', '');
 }
 
 # a perl step: the script's reply is the error $want
@@ -100,7 +101,8 @@ __DATA__
  connect_refused('DISABLED', 'm1'),
  connect_refused('NOT_FOUND', 'm2'),
  [redis => "EXISTS ${P}{dev1}:device ${P}{dev1}:presence ${P}{dev1}:session "
-           . "${P}{dev1}:presence:m1 ${P}{dev1}:session:m1 ${P}{dev1}:module:m2",
+           . "${P}{dev1}:presence:m1 ${P}{dev1}:session:m1 ${P}{dev1}:module:m2 "
+           . "${P}connected",
   0],
  [redis => "HGET ${P}{dev1}:module:m1 connectionState", 'Disconnected']]
 --- no_error_log

@@ -42,15 +42,13 @@ else
     redis.call('HSET', KEYS[2], 'subs', 0)
   end
 end
+local state = { 'connectionState', 'Connected',
+                'connectionStateUpdatedTime', ARGV[4],
+                'lastActivityTime', ARGV[4] }
 if ARGV[5] ~= '' then
-  redis.call('HSET', KEYS[3], 'connectionState', 'Connected',
-             'connectionStateUpdatedTime', ARGV[4], 'lastActivityTime',
-             ARGV[4], 'modelId', ARGV[5])
-else
-  redis.call('HSET', KEYS[3], 'connectionState', 'Connected',
-             'connectionStateUpdatedTime', ARGV[4], 'lastActivityTime',
-             ARGV[4])
+  state[7], state[8] = 'modelId', ARGV[5]
 end
+redis.call('HSET', KEYS[3], unpack(state))
 if not KEYS[5] then
   -- GET /statistics/service counts devices, not modules; device ids hold
   -- no "}"
