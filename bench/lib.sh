@@ -460,12 +460,13 @@ create_devices() {
     [ "$have" -ge "$count" ] || bench_die "only $have devices exist"
 }
 
-# forget_sessions: drop presence and persistent sessions left by earlier
-# connections, so each measurement starts from registered, never-connected
-# devices
+# forget_sessions: drop presence, persistent sessions and the connected-device
+# set left by earlier connections, so each measurement starts from
+# registered, never-connected devices
 forget_sessions() {
     rcli --scan --pattern "iothub:$HUB_NAME:{*}:presence" | xargs -r -n 500 redis-cli -s "$REDIS_SOCK" del >/dev/null
     rcli --scan --pattern "iothub:$HUB_NAME:{*}:session" | xargs -r -n 500 redis-cli -s "$REDIS_SOCK" del >/dev/null
+    rcli del "iothub:$HUB_NAME:connected" >/dev/null
 }
 
 # trim_d2c: empty the telemetry streams between measurements, and shrink
