@@ -446,8 +446,10 @@ ngx_iothub_session_device_enabled(ngx_iothub_session_t *s)
 
 
 /*
- * Runs a session script on the identity's presence keys with ARGV inbox,
- * session number, then "extra" (or the clean flag) and now.  Without a
+ * Runs a session script on the identity's presence keys (for a connect or
+ * a disconnect also the hub's connected-device set, and for a module's
+ * connect its device) with ARGV inbox, session number, then "extra" (or
+ * the clean flag) and now, and for a connect the model id.  Without a
  * handler the call is not the session's: it outlives the connection.
  */
 
