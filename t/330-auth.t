@@ -272,7 +272,7 @@ unauthorized
 [map { r(GET => $_) }
      '/', '/foo', '/devicesx', '/devices/d1/twin', '/devices/d1/modules/m1/x',
      '/twins', '/configurations', '/jobs/v2', '/statistics',
-     '/statistics/service', '/statistics/devices/x',
+     '/statistics/nothing', '/statistics/devices/x',
      '/devices/a/b/c/d/e/f/g/h/i/j/k/l/m/n']
 --- error_code: 404
 --- response_body_like eval
@@ -290,6 +290,7 @@ Content-Type: application/json; charset=utf-8
  r(DELETE => '/devices'),
  r(PUT => '/devices', '[]'),
  r(PUT => '/statistics/devices', '{}'),
+ r(DELETE => '/statistics/service'),
  r(POST => '/devices/x/modules', '{}'),
  r(PATCH => '/devices/x/modules/m', '{}'),
  r(OPTIONS => '/devices/x')]
