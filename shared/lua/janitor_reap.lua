@@ -18,13 +18,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local n = 0
 for i = 2, #KEYS do
   -- device ids hold no "}": the first one ends the key's hash tag
-  local dev, rest = string.match(KEYS[i], '^([^}]*}:)presence(.*)$')
-  local prefix, device = string.match(KEYS[i], '^([^{]*){([^}]*)}')
+  local prefix, device, rest =
+    string.match(KEYS[i], '^([^{]*){([^}]*)}:presence(.*)$')
   local id
   if rest == '' then
-    id = dev .. 'device'
+    id = prefix .. '{' .. device .. '}:device'
   elseif rest and string.sub(rest, 1, 1) == ':' then
-    id = dev .. 'module:' .. string.sub(rest, 2)
+    id = prefix .. '{' .. device .. '}:module:' .. string.sub(rest, 2)
   end
   local inbox = id and redis.call('HGET', KEYS[i], 'inbox')
   if inbox and redis.call('EXISTS', inbox .. ':alive') == 0 then
