@@ -489,7 +489,7 @@ put_device('dev1')
 
 
 
-=== TEST 33: the model id a device announces (model-id in the user name, percent-encoded or not) is its twin's modelId and its telemetry's dt-dataschema; a connection without one keeps it; a module's goes to the module twin
+=== TEST 33: the model id a device announces (model-id in the user name, percent-encoded or not) is its twin's modelId and its telemetry's dt-dataschema; a connection without one keeps it; a module's goes to the module twin; 256 characters are recorded, 257 are not
 --- request eval
 [put_device('dev1'), put_module('dev1', 'm1', key => $MKEY)]
 --- mqtt eval
@@ -517,6 +517,14 @@ put_device('dev1')
               user => "localhost/dev1/m1/?$V&model-id=dtmi:com:example:Module;1"}],
  [request => "GET /twins/dev1/modules/m1?$V", 200,
   qr/"modelId":"dtmi:com:example:Module;1"/],
- [request => "GET /twins/dev1?$V", 200, qr/"modelId":"dtmi:com:example:Heater;2"/]]
+ [request => "GET /twins/dev1?$V", 200, qr/"modelId":"dtmi:com:example:Heater;2"/],
+ [conn => 'd'],
+ [connect => {device => 'dev1', user => "localhost/dev1/?$V&model-id=dtmi:"
+                                          . ('x' x 251)}],
+ [request => "GET /twins/dev1?$V", 200, qr/"modelId":"dtmi:x{251}"/],
+ [conn => 'e'],
+ [connect => {device => 'dev1', user => "localhost/dev1/?$V&model-id=dtmi:"
+                                          . ('y' x 252)}],
+ [request => "GET /twins/dev1?$V", 200, qr/"modelId":"dtmi:x{251}"/]]
 --- no_error_log
 [error]
